@@ -1,0 +1,5 @@
+"""``python -m bench`` (used by ``accelerate launch -m bench``)."""
+
+from bench.cli import main
+
+main()
