@@ -1,0 +1,128 @@
+"""The results-file schema (one JSON file per run), written atomically at a deterministic path.
+
+A results file holds everything needed to reproduce and to rank a run::
+
+    {
+      "schema_version": 1,
+      "name": "sd-tiny_up1_t200_none_n2_s0_fp32-1a2b3c4d",   # == the file stem
+      "task": "zs-sbir" | "fg-sbir",
+      "config": {backbone, weights, layer, t, prompt, dataset, dataset_options,
+                 noise_samples, seed, dtype, image_size},        # what determines the numbers
+      "backbone_note": "random weights (architecture check only)" | null,
+      "dataset": {id, columns, num_queries, num_gallery, gallery_unique,
+                  queries_without_relevant, ...adapter facts},
+      "metrics": {"mAP@all": 0.41, ...},   # zs-sbir: fractions; fg-sbir: Acc@K x100
+      "runtime": {device, batch_size, extract_seconds, evaluate_seconds, images, images_per_second},
+      "versions": {"sbir-bench": ..., "python": ..., "torch": ..., ...}
+    }
+
+Only ``config``, ``task``, ``backbone_note``, ``dataset`` and ``metrics`` are deterministic; the
+leaderboard reads nothing else, so it renders the same from the same runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RunResult:
+    """One evaluated configuration (see the module docstring for the meaning of each field)."""
+
+    task: str
+    config: dict[str, Any]
+    dataset: dict[str, Any]
+    metrics: dict[str, float]
+    backbone_note: str | None = None
+    runtime: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Deterministic run name: a readable slug plus a hash of the full configuration."""
+        return run_name(self.config)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, "name": self.name, **asdict(self)}
+
+
+def _slug(value: object) -> str:
+    text = re.sub(r"[^A-Za-z0-9.+-]+", "-", str(value)).strip("-")
+    return text[:40] or "x"
+
+
+def run_name(config: dict[str, Any]) -> str:
+    """``<backbone>_<layer>_t<t>_<prompt>_n<noise>_s<seed>_<dtype>-<hash8>`` for a run configuration.
+
+    The hash covers the whole configuration (canonical JSON), so two configurations that differ in
+    anything (dataset options, weights, image size) never share a file.
+    """
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    t = "none" if config.get("t") is None else config["t"]
+    parts = [
+        _slug(config["backbone"]),
+        _slug(config["layer"]),
+        f"t{t}",
+        _slug(config["prompt"]),
+        f"n{config.get('noise_samples', 1)}",
+        f"s{config.get('seed', 0)}",
+        _slug(config.get("dtype", "fp32")),
+    ]
+    return "_".join(parts) + f"-{digest}"
+
+
+def result_path(output_dir: Path, result: RunResult) -> Path:
+    """``<output_dir>/<dataset>/<run name>.json``."""
+    return Path(output_dir) / _slug(result.config["dataset"]) / f"{result.name}.json"
+
+
+def write_result(output_dir: Path, result: RunResult) -> Path:
+    """Write ``result`` atomically (temporary file + rename) and return its path."""
+    path = result_path(output_dir, result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_result(path: Path) -> RunResult:
+    """Read one results file; raises ``ValueError`` naming the file when it is not a results file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable JSON results file ({exc})") from exc
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{path}: not an sbir-bench results file (schema_version {SCHEMA_VERSION} expected)")
+    missing = [key for key in ("task", "config", "dataset", "metrics") if key not in data]
+    if missing:
+        raise ValueError(f"{path}: results file lacks {', '.join(missing)}")
+    return RunResult(
+        task=data["task"],
+        config=data["config"],
+        dataset=data["dataset"],
+        metrics=data["metrics"],
+        backbone_note=data.get("backbone_note"),
+        runtime=data.get("runtime", {}),
+        versions=data.get("versions", {}),
+    )
+
+
+def find_result_files(results_dir: Path) -> list[Path]:
+    """Every ``*.json`` below ``results_dir``, sorted by path (deterministic)."""
+    return sorted(p for p in Path(results_dir).rglob("*.json") if not p.name.startswith("."))

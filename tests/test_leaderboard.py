@@ -1,0 +1,299 @@
+"""Tests for bench.leaderboard: results files -> markdown tables, reported rows kept apart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.leaderboard import MISSING, ReportedRow, check_leaderboard, load_reported, render_leaderboard
+from bench.results import RunResult, write_result
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_REPORTED = REPO / "leaderboard" / "reported.toml"
+
+REPORTED_TOML = """
+[[reported]]
+dataset = "synthetic"
+method = "Paper method A"
+backbone = "Backbone A"
+source = "Alpha et al., 2024, Table 1"
+metrics = { "mAP@all" = 0.5, "P@100" = 0.61 }
+
+[[reported]]
+dataset = "synthetic"
+method = "Paper method B"
+backbone = "Backbone B"
+source = "Beta et al., 2023"
+metrics = { "mAP@all" = 0.7, "P@100" = 0.72 }
+
+[[reported]]
+dataset = "paper-only"
+method = "Paper method C"
+backbone = "Backbone C"
+source = "Gamma et al., 2022"
+metrics = { "mAP@200" = 0.3, "P@200" = 0.4 }
+"""
+
+
+def zs_run(
+    layer: str, map_all: float, p100: float, *, t: int | None = 200, note: str | None = None
+) -> RunResult:
+    """A zs-sbir run on the synthetic dataset (paper columns mAP@all, P@100)."""
+    return RunResult(
+        task="zs-sbir",
+        config=_config("synthetic", layer, t),
+        dataset={"id": "synthetic", "columns": ["mAP@all", "P@100"], "num_queries": 10, "num_gallery": 20},
+        metrics={"mAP@all": map_all, "P@100": p100, "mAP@all[plain]": map_all - 0.01, "P@10": 0.5},
+        backbone_note=note,
+        runtime={"extract_seconds": 1.5},
+    )
+
+
+def fg_run(layer: str, acc1: float, acc5: float) -> RunResult:
+    """An fg-sbir run on the synthetic-fg dataset (paper columns Acc@1, Acc@5; values x100)."""
+    return RunResult(
+        task="fg-sbir",
+        config=_config("synthetic-fg", layer, None),
+        dataset={"id": "synthetic-fg", "columns": ["Acc@1", "Acc@5"], "num_queries": 10, "num_gallery": 10},
+        metrics={"Acc@1": acc1, "Acc@5": acc5, "Acc@10": 99.0},
+    )
+
+
+def _config(dataset: str, layer: str, t: int | None) -> dict[str, object]:
+    return {
+        "backbone": "sd-tiny",
+        "weights": "random",
+        "layer": layer,
+        "t": t,
+        "prompt": "none",
+        "dataset": dataset,
+        "dataset_options": {"gallery": "dedup"},
+        "noise_samples": 2,
+        "seed": 0,
+        "dtype": "fp32",
+        "image_size": 64,
+    }
+
+
+RUNS = [
+    zs_run("up1", 0.40, 0.45, note="random weights (architecture check only)"),
+    zs_run("up2", 0.60, 0.52),
+    zs_run("mid", 0.50, 0.55, t=None),
+    fg_run("up1", 20.0, 40.0),
+    fg_run("up2", 30.5, 35.25),
+]
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> tuple[Path, Path]:
+    """A leaderboard folder with results/ (the RUNS) and reported.toml."""
+    results = tmp_path / "board" / "results"
+    for run in RUNS:
+        write_result(results, run)
+    reported = tmp_path / "board" / "reported.toml"
+    reported.write_text(REPORTED_TOML, encoding="utf-8")
+    return results, reported
+
+
+def section(text: str, heading: str) -> str:
+    """The text of the section under ``## heading`` (up to the next ``## ``)."""
+    start = text.index(f"## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def table_after(text: str, marker: str) -> list[list[str]]:
+    """Cells of the markdown table that follows ``marker`` (header row first, alignment row dropped)."""
+    lines = text[text.index(marker) :].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split(" | ")])
+    return [rows[0], *rows[2:]]
+
+
+def test_sections_are_ordered_by_task_then_dataset(board: tuple[Path, Path]) -> None:
+    text = render_leaderboard(*board)
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == ["## paper-only (zs-sbir)", "## synthetic (zs-sbir)", "## synthetic-fg (fg-sbir)"]
+    assert text.startswith("# sbir-bench leaderboard\n\n")
+    assert "fractions" in text and "x100" in text
+    assert text.endswith("\n") and not text.endswith("\n\n")
+
+
+def test_measured_table_columns_put_paper_columns_first(board: tuple[Path, Path]) -> None:
+    header = table_after(section(render_leaderboard(*board), "synthetic (zs-sbir)"), "### Measured")[0]
+    assert header == ["Backbone", "Layer", "t", "Prompt", "Noise draws", "mAP@all", "P@100",
+                      "P@10", "mAP@all[plain]", "Run"]
+    synthetic = section(render_leaderboard(*board), "synthetic (zs-sbir)")
+    align = next(line for line in synthetic.splitlines() if line.startswith("| ---"))
+    assert align == "| " + " | ".join(["---"] * 5 + ["---:"] * 4 + ["---"]) + " |"
+    fg_header = table_after(section(render_leaderboard(*board), "synthetic-fg (fg-sbir)"), "### Measured")[0]
+    assert fg_header[5:] == ["Acc@1", "Acc@5", "Acc@10", "Run"]
+
+
+def test_rows_sorted_by_first_paper_column_with_best_in_bold(board: tuple[Path, Path]) -> None:
+    rows = table_after(section(render_leaderboard(*board), "synthetic (zs-sbir)"), "### Measured")[1:]
+    assert [row[1] for row in rows] == ["up2", "mid", "up1"]
+    assert [row[5] for row in rows] == ["**0.600**", "0.500", "0.400"]
+    assert [row[6] for row in rows] == ["0.520", "**0.550**", "0.450"]
+    assert rows[1][2] == MISSING  # t is null for the "mid" run
+    assert [row[7] for row in rows] == ["**0.500**"] * 3  # ties are all bold
+
+
+def test_fg_values_have_two_decimals(board: tuple[Path, Path]) -> None:
+    rows = table_after(section(render_leaderboard(*board), "synthetic-fg (fg-sbir)"), "### Measured")[1:]
+    assert [row[5:8] for row in rows] == [
+        ["**30.50**", "35.25", "**99.00**"],
+        ["20.00", "**40.00**", "**99.00**"],
+    ]
+
+
+def test_missing_metric_shows_dash(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_result(results, zs_run("up1", 0.4, 0.5))
+    sparse = zs_run("up2", 0.3, 0.5)
+    sparse.metrics = {"mAP@all": 0.3}
+    write_result(results, sparse)
+    rows = table_after(render_leaderboard(results, None), "### Measured")[1:]
+    assert rows[1][6] == MISSING and rows[1][1] == "up2"
+
+
+def test_footnotes_and_links(board: tuple[Path, Path]) -> None:
+    results, reported = board
+    text = render_leaderboard(results, reported)
+    rows = table_after(section(text, "synthetic (zs-sbir)"), "### Measured")[1:]
+    up1 = next(row for row in rows if row[1] == "up1")
+    marker = up1[0].removeprefix("sd-tiny")
+    assert marker.startswith("[^")
+    footnote = next(line for line in text.splitlines() if line.startswith(f"{marker}: "))
+    assert "random weights (architecture check only)" in footnote
+    for part in ("weights `random`", 'dataset_options `{"gallery": "dedup"}`', "seed `0`", "dtype `fp32`",
+                 "image_size `64`"):
+        assert part in footnote
+    run_path = write_result(results, RUNS[0])
+    assert up1[-1] == f"[{run_path.stem}](results/synthetic/{run_path.name})"
+    linked = render_leaderboard(results, reported, link_base=results.parent.parent / "docs")
+    assert f"[{run_path.stem}](../board/results/synthetic/{run_path.name})" in linked
+
+
+def test_footnote_numbers_are_unique(board: tuple[Path, Path]) -> None:
+    lines = render_leaderboard(*board).splitlines()
+    definitions = [line.split(":")[0] for line in lines if line.startswith("[^")]
+    assert definitions == [f"[^{n}]" for n in range(1, len(RUNS) + 1)]
+
+
+def test_reported_rows_only_in_reported_table(board: tuple[Path, Path]) -> None:
+    text = render_leaderboard(*board)
+    synthetic = section(text, "synthetic (zs-sbir)")
+    measured, reported = synthetic.split("### Reported by papers (not measured here)")
+    assert "reported (" not in measured and "Alpha et al." not in measured
+    rows = table_after(reported, "|")
+    assert rows[0] == ["Source", "Method", "Backbone", "mAP@all", "P@100"]
+    assert rows[1:] == [
+        ["reported (Beta et al., 2023)", "Paper method B", "Backbone B", "0.700", "0.720"],
+        ["reported (Alpha et al., 2024, Table 1)", "Paper method A", "Backbone A", "0.500", "0.610"],
+    ]
+    assert "Gamma et al." not in synthetic
+    assert "Reported by papers" not in section(text, "synthetic-fg (fg-sbir)")
+
+
+def test_dataset_with_only_reported_rows_gets_a_section(board: tuple[Path, Path]) -> None:
+    paper_only = section(render_leaderboard(*board), "paper-only (zs-sbir)")
+    assert "No measured runs yet." in paper_only and "### Measured" not in paper_only
+    assert table_after(paper_only, "### Reported")[1] == [
+        "reported (Gamma et al., 2022)", "Paper method C", "Backbone C", "0.300", "0.400"]
+
+
+def test_render_is_deterministic(board: tuple[Path, Path], tmp_path: Path) -> None:
+    results, reported = board
+    first = render_leaderboard(results, reported)
+    assert render_leaderboard(results, reported) == first
+    reversed_results = tmp_path / "other" / "results"
+    for run in reversed(RUNS):
+        write_result(reversed_results, run)
+    assert render_leaderboard(reversed_results, reported) == first
+
+
+def test_check_leaderboard(board: tuple[Path, Path], tmp_path: Path) -> None:
+    results, reported = board
+    output = tmp_path / "README.md"
+    assert not check_leaderboard(results, reported, output)
+    output.write_text(render_leaderboard(results, reported), encoding="utf-8")
+    assert check_leaderboard(results, reported, output)
+    output.write_text(output.read_text(encoding="utf-8") + "edited\n", encoding="utf-8")
+    assert not check_leaderboard(results, reported, output)
+    output.write_text(render_leaderboard(results, reported), encoding="utf-8")
+    write_result(results, zs_run("down3", 0.1, 0.2))
+    assert not check_leaderboard(results, reported, output)
+
+
+def test_unreadable_results_file_is_named(board: tuple[Path, Path]) -> None:
+    results, reported = board
+    bad = results / "synthetic" / "broken.json"
+    bad.write_text(json.dumps({"schema_version": 1, "task": "zs-sbir"}), encoding="utf-8")
+    with pytest.raises(ValueError, match="broken.json"):
+        render_leaderboard(results, reported)
+
+
+HEAD = 'dataset = "d"\nmethod = "m"\nbackbone = "b"\n'
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        (HEAD + 'source = "S1"\nmetrics = { "mAP@all" = 0.5 }\nyear = 2024', "unknown field.*year"),
+        (HEAD + 'source = "S1"\nmetrics = { "mAP@all" = "high" }',
+         "entry 1 \\(S1, m, d\\).*'mAP@all' is not a number"),
+        (HEAD + 'source = "S1"\nmetrics = { "mAP@all" = 80.2 }', "'mAP@all' = 80.2 is outside 0..1"),
+        (HEAD + 'source = "S1"\nmetrics = { "Acc@1" = 130.0 }', "'Acc@1' = 130.0 is outside 0..100"),
+        (HEAD + 'metrics = { "Acc@1" = 30.0 }', "missing field.*source"),
+        (HEAD + 'source = "S1"\nmetrics = {}', "'metrics' must be a non-empty table"),
+    ],
+)
+def test_bad_reported_file_names_the_problem(tmp_path: Path, entry: str, problem: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[[reported]]\n{entry}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"bad.toml: .*{problem}"):
+        load_reported(path)
+
+
+def test_reported_file_errors_for_syntax_and_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text("[[reported]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.toml: not a readable TOML file"):
+        load_reported(path)
+    path.write_text(REPORTED_TOML + REPORTED_TOML.split("[[reported]]")[1].join(["[[reported]]", ""]),
+                    encoding="utf-8")
+    with pytest.raises(ValueError, match="more than one entry for Alpha et al."):
+        load_reported(path)
+
+
+def test_real_reported_file_loads() -> None:
+    rows = load_reported(REAL_REPORTED)
+    koley = [row for row in rows if row.source.startswith("Koley et al., CVPR 2024")]
+    by_dataset = {row.dataset: row for row in koley}
+    assert by_dataset["sketchy"].metrics == {"mAP@200": 0.746, "P@200": 0.747}
+    assert by_dataset["sketchy-fg"].metrics["Acc@1"] == 31.94
+    assert by_dataset["sketchy-fg"].task == "fg-sbir" and by_dataset["sketchy"].task == "zs-sbir"
+    datasets = {row.dataset for row in rows}
+    assert datasets == {"sketchy", "sketchy-ext", "tuberlin-ext", "quickdraw-ext", "sketchy-fg"}
+    splip = next(row for row in rows if row.source.startswith("SpLIP") and row.dataset == "sketchy-ext")
+    expected = {"mAP@all": 0.802, "P@100": 0.867}
+    assert splip == ReportedRow("sketchy-ext", "SpLIP", "CLIP", "SpLIP, ECCV 2024", expected)
+    assert len(rows) == 23
+
+
+def test_real_reported_file_renders_without_results(tmp_path: Path) -> None:
+    text = render_leaderboard(tmp_path / "no-results", REAL_REPORTED)
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == ["## quickdraw-ext (zs-sbir)", "## sketchy (zs-sbir)", "## sketchy-ext (zs-sbir)",
+                        "## tuberlin-ext (zs-sbir)", "## sketchy-fg (fg-sbir)"]
+    sketchy = table_after(section(text, "sketchy (zs-sbir)"), "### Reported")
+    assert sketchy[0][3:] == ["mAP@200", "P@200"]
+    assert sketchy[1][0] == "reported (SpLIP, ECCV 2024)"
+    assert "31.94" in section(text, "sketchy-fg (fg-sbir)")
