@@ -1,0 +1,196 @@
+"""Stable Diffusion as a feature extractor (Koley et al., CVPR 2024; DIFT by Tang et al.).
+
+VAE-encode the image (posterior mean, deterministic), add DDPM noise at timestep t, run the UNet
+once conditioned on a text embedding, and read the outputs of chosen blocks. The pass stops right
+after the deepest requested block (a forward hook raises), so reading ``up1`` skips ``up2..``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from bench import BenchError, PromptCondition
+
+
+class _StopForward(Exception):
+    """Raised by the hook of the deepest requested block to end the UNet pass early."""
+
+
+def _tap_order(unet: torch.nn.Module) -> list[str]:
+    """Tap names in forward order: down0.., mid, up0.."""
+    return (
+        [f"down{i}" for i in range(len(unet.down_blocks))]
+        + ["mid"]
+        + [f"up{i}" for i in range(len(unet.up_blocks))]
+    )
+
+
+def _tap_module(unet: torch.nn.Module, tap: str) -> torch.nn.Module:
+    if tap == "mid":
+        return unet.mid_block
+    if tap.startswith("down"):
+        return unet.down_blocks[int(tap[4:])]
+    return unet.up_blocks[int(tap[2:])]
+
+
+def unet_taps(
+    unet: torch.nn.Module,
+    sample: torch.Tensor,
+    timestep: int,
+    text_embedding: torch.Tensor,
+    taps: Sequence[str],
+) -> dict[str, torch.Tensor]:
+    """Outputs of the requested UNet blocks from one pass that stops after the deepest of them.
+
+    Args:
+        unet: a diffusers ``UNet2DConditionModel``.
+        sample: noisy latents (B, 4, h, w).
+        timestep: DDPM timestep.
+        text_embedding: (B, 77, d) cross-attention conditioning.
+        taps: names from :func:`_tap_order`.
+
+    Returns:
+        ``{tap: (B, C, h', w')}``.
+    """
+    order = _tap_order(unet)
+    unknown = [tap for tap in taps if tap not in order]
+    if unknown:
+        raise BenchError(f"This UNet has no tap {unknown[0]!r}.", f"Valid taps: {', '.join(order)}.")
+    deepest = max(taps, key=order.index)
+    captured: dict[str, torch.Tensor] = {}
+
+    def make_hook(tap: str):
+        def hook(module, args, output):
+            captured[tap] = output[0] if isinstance(output, tuple) else output
+            if tap == deepest:
+                raise _StopForward
+
+        return hook
+
+    handles = [_tap_module(unet, tap).register_forward_hook(make_hook(tap)) for tap in taps]
+    try:
+        unet(sample, timestep, encoder_hidden_states=text_embedding)
+    except _StopForward:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    return captured
+
+
+class StableDiffusionFeatures:
+    """A frozen SD model (VAE encoder, UNet, text encoder) that returns block features.
+
+    Args:
+        vae: diffusers ``AutoencoderKL`` (only the encoder is used).
+        unet: diffusers ``UNet2DConditionModel``.
+        text_encoder: transformers ``CLIPTextModel``.
+        tokenizer: a CLIP tokenizer (77 tokens).
+        alphas_cumprod: (num_train_timesteps,) cumulative products of the DDPM alphas.
+        image_size: input resolution in pixels.
+        weights: what was loaded, recorded in results.
+        device, dtype: where and in which precision the models run.
+    """
+
+    def __init__(
+        self,
+        *,
+        vae: torch.nn.Module,
+        unet: torch.nn.Module,
+        text_encoder: torch.nn.Module,
+        tokenizer,
+        alphas_cumprod: torch.Tensor,
+        image_size: int,
+        weights: str,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        self.vae = vae.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        self.unet = unet.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        self.text_encoder = text_encoder.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        self.tokenizer = tokenizer
+        self.alphas_cumprod = alphas_cumprod.to(torch.float64)
+        self.image_size = image_size
+        self.weights = weights
+        self.device = device
+        self.dtype = dtype
+        self._text_cache: dict[str, torch.Tensor] = {}
+
+    def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """RGB images -> (B, 3, S, S) float32 in [-1, 1] (bicubic resize to ``image_size``)."""
+        size = (self.image_size, self.image_size)
+        arrays = [
+            np.asarray(image.convert("RGB").resize(size, Image.BICUBIC), dtype=np.float32) for image in images
+        ]
+        batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+        return batch / 127.5 - 1.0
+
+    @torch.inference_mode()
+    def encode_text(self, text: str) -> torch.Tensor:
+        """The text encoder's last hidden state for ``text``: (1, 77, d), computed once per text."""
+        if text not in self._text_cache:
+            ids = self.tokenizer(
+                [text], padding="max_length", max_length=77, truncation=True, return_tensors="pt"
+            ).input_ids.to(self.device)
+            self._text_cache[text] = self.text_encoder(ids)[0]
+        return self._text_cache[text]
+
+    def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) in [-1, 1] -> VAE posterior mean times the scaling factor, (B, 4, S/8, S/8)."""
+        pixels = pixels.to(device=self.device, dtype=self.dtype)
+        latents = self.vae.encode(pixels).latent_dist.mean
+        return latents * self.vae.config.scaling_factor
+
+    def draw_noise(
+        self, latent_shape: Sequence[int], noise_samples: int, seeds: Sequence[int]
+    ) -> torch.Tensor:
+        """(B, N, *latent_shape) standard normal noise; image i's draws come from ``seeds[i]`` only.
+
+        Drawn on the CPU so the numbers do not depend on the device.
+        """
+        draws = [
+            torch.randn((noise_samples, *latent_shape), generator=torch.Generator().manual_seed(seed))
+            for seed in seeds
+        ]
+        return torch.stack(draws).to(device=self.device, dtype=self.dtype)
+
+    def check_timestep(self, t: int) -> None:
+        steps = len(self.alphas_cumprod)
+        if not 0 <= t < steps:
+            raise BenchError(f"Timestep {t} is outside this model's schedule.", f"Use 0 <= t <= {steps - 1}.")
+
+    def extract(
+        self,
+        pixels: torch.Tensor,
+        *,
+        modality: str,
+        taps: Sequence[str],
+        timesteps: Sequence[int | None],
+        noise_samples: int,
+        noise_seeds: Sequence[int],
+        prompt: PromptCondition,
+    ) -> dict[int | None, dict[str, torch.Tensor]]:
+        """See ``bench.backbone.Backbone.extract``; tensors are (B, N, C, h, w).
+
+        The image is encoded once; each timestep costs one truncated UNet pass over B*N samples.
+        """
+        for t in timesteps:
+            if t is None:
+                raise BenchError("Stable Diffusion features need a timestep.", "Pass --t (0..999).")
+            self.check_timestep(t)
+        latents = self.encode_image(pixels)
+        batch, *latent_shape = latents.shape
+        noise = self.draw_noise(latent_shape, noise_samples, noise_seeds)
+        clean = latents[:, None].expand_as(noise)
+        text = self.encode_text(prompt.text).expand(batch * noise_samples, -1, -1)
+        out: dict[int | None, dict[str, torch.Tensor]] = {}
+        for t in timesteps:
+            alpha_bar = float(self.alphas_cumprod[t])
+            noisy = alpha_bar**0.5 * clean + (1.0 - alpha_bar) ** 0.5 * noise
+            feats = unet_taps(self.unet, noisy.reshape(batch * noise_samples, *latent_shape), t, text, taps)
+            out[t] = {tap: f.reshape(batch, noise_samples, *f.shape[1:]) for tap, f in feats.items()}
+        return out

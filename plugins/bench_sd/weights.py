@@ -1,0 +1,94 @@
+"""Finding Stable Diffusion weights without waiting on an unreachable hub (no torch imported).
+
+``weights`` is a local diffusers directory or a Hugging Face hub id. A hub id is used from the local
+Hugging Face cache when it is there; otherwise the hub must be reachable, which is checked with a
+3-second connection attempt instead of the libraries' minutes of retries.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from bench import BenchError
+
+# The parts of a diffusers pipeline a feature extractor needs: no VAE decoder weights are read
+# beyond the checkpoint file, no safety checker, no feature extractor.
+NEEDED_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+HUB_HOST = ("huggingface.co", 443)
+
+
+def _is_path_like(weights: str) -> bool:
+    return (
+        weights.startswith(("/", ".", "~"))
+        or os.sep in weights.strip("/").split("/", 1)[-1]
+        or (weights.count("/") != 1)
+    )
+
+
+def _check_local_dir(path: Path, backbone_id: str) -> str:
+    missing = [part for part in NEEDED_PARTS if not (path / part).is_dir()]
+    if missing:
+        raise BenchError(
+            f"{str(path)!r} is not a diffusers Stable Diffusion directory: it lacks {', '.join(missing)}/.",
+            f"Point --weights {backbone_id}=DIR at a directory holding {', '.join(NEEDED_PARTS)} "
+            "(as saved by StableDiffusionPipeline.save_pretrained or downloaded from the hub).",
+        )
+    return str(path)
+
+
+def _cached_snapshot(repo_id: str) -> str | None:
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # not cached (LocalEntryNotFoundError), or a malformed id
+        return None
+    return path if all((Path(path) / part).is_dir() for part in NEEDED_PARTS) else None
+
+
+def _hub_reachable() -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    try:
+        socket.create_connection(HUB_HOST, timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+def locate_weights(weights: str, backbone_id: str) -> str:
+    """A local directory or a hub id that :func:`from_pretrained` can load without hanging.
+
+    Raises:
+        BenchError: the directory does not exist or is incomplete, or the hub id is neither cached
+            nor downloadable; the message names the weights and how to make them available.
+    """
+    path = Path(weights).expanduser()
+    if path.exists():
+        return _check_local_dir(path, backbone_id)
+    if _is_path_like(weights):
+        raise BenchError(
+            f"Weights directory {weights!r} for backbone {backbone_id!r} does not exist.",
+            "Pass an existing diffusers directory or a Hugging Face hub id with --weights.",
+        )
+    cached = _cached_snapshot(weights)
+    if cached:
+        return cached
+    if _hub_reachable():
+        return weights
+    parts = " ".join(f"'{part}/*'" for part in NEEDED_PARTS)
+    raise BenchError(
+        f"Weights {weights!r} for backbone {backbone_id!r} are not available: they are not in the local "
+        "Hugging Face cache and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1).",
+        f"On a connected machine run `hf download {weights} --include {parts}` and copy the cache "
+        f"(~/.cache/huggingface/hub), or save the pipeline to a directory and pass "
+        f"--weights {backbone_id}=DIR. To try the toolkit without weights use --backbone sd-tiny.",
+    )
+
+
+def check_weights(weights: str, backbone_id: str) -> None:
+    """Fail fast (before a run starts) when ``weights`` cannot be loaded."""
+    if weights != "random":
+        locate_weights(weights, backbone_id)
