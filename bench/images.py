@@ -18,7 +18,9 @@ def load_rgb(path: Path) -> Image.Image:
     try:
         with Image.open(path) as image:
             image.load()
-            has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+            has_alpha = image.mode in ("RGBA", "LA", "PA") or (
+                image.mode == "P" and "transparency" in image.info
+            )
             if not has_alpha:
                 return image.convert("RGB")
             rgba = image.convert("RGBA")

@@ -14,12 +14,11 @@ import json
 import math
 import os
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-
-import tomllib
 
 from bench.results import RunResult, find_result_files, read_result
 

@@ -127,8 +127,18 @@ def test_sections_are_ordered_by_task_then_dataset(board: tuple[Path, Path]) -> 
 
 def test_measured_table_columns_put_paper_columns_first(board: tuple[Path, Path]) -> None:
     header = table_after(section(render_leaderboard(*board), "synthetic (zs-sbir)"), "### Measured")[0]
-    assert header == ["Backbone", "Layer", "t", "Prompt", "Noise draws", "mAP@all", "P@100",
-                      "P@10", "mAP@all[plain]", "Run"]
+    assert header == [
+        "Backbone",
+        "Layer",
+        "t",
+        "Prompt",
+        "Noise draws",
+        "mAP@all",
+        "P@100",
+        "P@10",
+        "mAP@all[plain]",
+        "Run",
+    ]
     synthetic = section(render_leaderboard(*board), "synthetic (zs-sbir)")
     align = next(line for line in synthetic.splitlines() if line.startswith("| ---"))
     assert align == "| " + " | ".join(["---"] * 5 + ["---:"] * 4 + ["---"]) + " |"
@@ -172,8 +182,13 @@ def test_footnotes_and_links(board: tuple[Path, Path]) -> None:
     assert marker.startswith("[^")
     footnote = next(line for line in text.splitlines() if line.startswith(f"{marker}: "))
     assert "random weights (architecture check only)" in footnote
-    for part in ("weights `random`", 'dataset_options `{"gallery": "dedup"}`', "seed `0`", "dtype `fp32`",
-                 "image_size `64`"):
+    for part in (
+        "weights `random`",
+        'dataset_options `{"gallery": "dedup"}`',
+        "seed `0`",
+        "dtype `fp32`",
+        "image_size `64`",
+    ):
         assert part in footnote
     run_path = write_result(results, RUNS[0])
     assert up1[-1] == f"[{run_path.stem}](results/synthetic/{run_path.name})"
@@ -206,7 +221,12 @@ def test_dataset_with_only_reported_rows_gets_a_section(board: tuple[Path, Path]
     paper_only = section(render_leaderboard(*board), "paper-only (zs-sbir)")
     assert "No measured runs yet." in paper_only and "### Measured" not in paper_only
     assert table_after(paper_only, "### Reported")[1] == [
-        "reported (Gamma et al., 2022)", "Paper method C", "Backbone C", "0.300", "0.400"]
+        "reported (Gamma et al., 2022)",
+        "Paper method C",
+        "Backbone C",
+        "0.300",
+        "0.400",
+    ]
 
 
 def test_render_is_deterministic(board: tuple[Path, Path], tmp_path: Path) -> None:
@@ -247,8 +267,10 @@ HEAD = 'dataset = "d"\nmethod = "m"\nbackbone = "b"\n'
     ("entry", "problem"),
     [
         (HEAD + 'source = "S1"\nmetrics = { "mAP@all" = 0.5 }\nyear = 2024', "unknown field.*year"),
-        (HEAD + 'source = "S1"\nmetrics = { "mAP@all" = "high" }',
-         "entry 1 \\(S1, m, d\\).*'mAP@all' is not a number"),
+        (
+            HEAD + 'source = "S1"\nmetrics = { "mAP@all" = "high" }',
+            "entry 1 \\(S1, m, d\\).*'mAP@all' is not a number",
+        ),
         (HEAD + 'source = "S1"\nmetrics = { "mAP@all" = 80.2 }', "'mAP@all' = 80.2 is outside 0..1"),
         (HEAD + 'source = "S1"\nmetrics = { "Acc@1" = 130.0 }', "'Acc@1' = 130.0 is outside 0..100"),
         (HEAD + 'metrics = { "Acc@1" = 30.0 }', "missing field.*source"),
@@ -267,8 +289,9 @@ def test_reported_file_errors_for_syntax_and_duplicates(tmp_path: Path) -> None:
     path.write_text("[[reported]\n", encoding="utf-8")
     with pytest.raises(ValueError, match="bad.toml: not a readable TOML file"):
         load_reported(path)
-    path.write_text(REPORTED_TOML + REPORTED_TOML.split("[[reported]]")[1].join(["[[reported]]", ""]),
-                    encoding="utf-8")
+    path.write_text(
+        REPORTED_TOML + REPORTED_TOML.split("[[reported]]")[1].join(["[[reported]]", ""]), encoding="utf-8"
+    )
     with pytest.raises(ValueError, match="more than one entry for Alpha et al."):
         load_reported(path)
 
@@ -291,8 +314,13 @@ def test_real_reported_file_loads() -> None:
 def test_real_reported_file_renders_without_results(tmp_path: Path) -> None:
     text = render_leaderboard(tmp_path / "no-results", REAL_REPORTED)
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert headings == ["## quickdraw-ext (zs-sbir)", "## sketchy (zs-sbir)", "## sketchy-ext (zs-sbir)",
-                        "## tuberlin-ext (zs-sbir)", "## sketchy-fg (fg-sbir)"]
+    assert headings == [
+        "## quickdraw-ext (zs-sbir)",
+        "## sketchy (zs-sbir)",
+        "## sketchy-ext (zs-sbir)",
+        "## tuberlin-ext (zs-sbir)",
+        "## sketchy-fg (fg-sbir)",
+    ]
     sketchy = table_after(section(text, "sketchy (zs-sbir)"), "### Reported")
     assert sketchy[0][3:] == ["mAP@200", "P@200"]
     assert sketchy[1][0] == "reported (SpLIP, ECCV 2024)"

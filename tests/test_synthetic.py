@@ -16,8 +16,13 @@ from PIL import Image
 
 from bench.datasets import Dataset, ImageItem
 
-SMALL = {"num_classes": 6, "num_unseen": 2, "photos_per_class": 3, "train_photos_per_class": 2,
-         "image_size": 64}
+SMALL = {
+    "num_classes": 6,
+    "num_unseen": 2,
+    "photos_per_class": 3,
+    "train_photos_per_class": 2,
+    "image_size": 64,
+}
 """Arguments of a small dataset that renders quickly."""
 
 
@@ -143,8 +148,10 @@ def default_pairs() -> Pairs:
     """(photo, the sketch drawn from it) for every query of a default-sized (128 px) dataset."""
     dataset = SyntheticFineGrained(seed=1, photos_per_class=2)
     photos = {item.instance: item for item in dataset.split("gallery")}
-    return [(dataset.load_image(photos[sketch.instance]), dataset.load_image(sketch))
-            for sketch in dataset.split("query")]
+    return [
+        (dataset.load_image(photos[sketch.instance]), dataset.load_image(sketch))
+        for sketch in dataset.split("query")
+    ]
 
 
 def test_sketches_are_dark_strokes_on_white(default_pairs: Pairs) -> None:

@@ -35,7 +35,7 @@ def register_datasets(register) -> None:
             id="synthetic-fg",
             target="bench_datasets.synthetic:SyntheticFineGrained",
             task="fg-sbir",
-            description="generated shapes: fine-grained SBIR, per-class galleries of unseen classes (no files)",
+            description="generated shapes: fine-grained SBIR in per-class galleries of unseen classes",
             columns=("Acc@1", "Acc@5"),
             needs_root=False,
             options=SYNTHETIC_OPTIONS,

@@ -88,8 +88,14 @@ def _points(*xy: tuple[float, float]) -> np.ndarray:
     return np.array(xy, dtype=float)
 
 
-def _arc(rx: float, ry: float, start: float, stop: float, center: tuple[float, float] = (0.0, 0.0),
-         n: int = _CONTOUR_POINTS) -> np.ndarray:
+def _arc(
+    rx: float,
+    ry: float,
+    start: float,
+    stop: float,
+    center: tuple[float, float] = (0.0, 0.0),
+    n: int = _CONTOUR_POINTS,
+) -> np.ndarray:
     """``n`` points of an ellipse arc from angle ``start`` to ``stop`` (radians, both included)."""
     angles = np.linspace(start, stop, n)
     return np.stack([center[0] + rx * np.cos(angles), center[1] + ry * np.sin(angles)], axis=1)
@@ -147,8 +153,9 @@ def _square(rng: np.random.Generator) -> Outline:
     exponent = rng.uniform(5.0, 14.0)
     angles = np.linspace(0.0, 2 * math.pi, 200, endpoint=False)
     cos, sin = np.cos(angles), np.sin(angles)
-    shape = np.stack([np.sign(cos) * np.abs(cos) ** (2 / exponent),
-                      np.sign(sin) * np.abs(sin) ** (2 / exponent)], axis=1)
+    shape = np.stack(
+        [np.sign(cos) * np.abs(cos) ** (2 / exponent), np.sign(sin) * np.abs(sin) ** (2 / exponent)], axis=1
+    )
     return Outline((shape,))
 
 
@@ -231,20 +238,35 @@ def _house(rng: np.random.Generator) -> Outline:
     def roof(x: float) -> float:
         return -1.0 + 0.85 * x / eave
 
-    body = _points((0.0, -1.0), (chimney, roof(chimney)), (chimney, -0.95), (chimney + 0.15, -0.95),
-                   (chimney + 0.15, roof(chimney + 0.15)), (eave, -0.15), (0.7, -0.15), (0.7, 1.0),
-                   (-0.7, 1.0), (-0.7, -0.15), (-eave, -0.15))
+    body = _points(
+        (0.0, -1.0),
+        (chimney, roof(chimney)),
+        (chimney, -0.95),
+        (chimney + 0.15, -0.95),
+        (chimney + 0.15, roof(chimney + 0.15)),
+        (eave, -0.15),
+        (0.7, -0.15),
+        (0.7, 1.0),
+        (-0.7, 1.0),
+        (-0.7, -0.15),
+        (-eave, -0.15),
+    )
     pane = rng.uniform(0.14, 0.2)
     centers = (-0.33, 0.33) if rng.random() < 0.5 else (0.0,)
-    windows = tuple(_points((c - pane, 0.25 - pane), (c + pane, 0.25 - pane), (c + pane, 0.25 + pane),
-                            (c - pane, 0.25 + pane)) for c in centers)
+    windows = tuple(
+        _points(
+            (c - pane, 0.25 - pane), (c + pane, 0.25 - pane), (c + pane, 0.25 + pane), (c - pane, 0.25 + pane)
+        )
+        for c in centers
+    )
     return Outline((body,), windows)
 
 
 def _lightning(rng: np.random.Generator) -> Outline:
     """A zig-zag lightning bolt pointing down, each vertex jittered by up to 0.05."""
-    template = _points((-0.1, -1.0), (0.5, -1.0), (0.1, -0.15), (0.5, -0.15), (-0.4, 1.0),
-                       (-0.05, 0.15), (-0.45, 0.15))
+    template = _points(
+        (-0.1, -1.0), (0.5, -1.0), (0.1, -0.15), (0.5, -0.15), (-0.4, 1.0), (-0.05, 0.15), (-0.45, 0.15)
+    )
     return Outline((template + rng.uniform(-0.05, 0.05, template.shape),))
 
 
@@ -297,8 +319,9 @@ def _cup(rng: np.random.Generator) -> Outline:
         edge = top + (bottom - top) * (y + 0.8) / 1.6
         return np.stack([edge + rx * np.cos(angles), y], axis=1)
 
-    body = np.concatenate([_points((-top, -0.8), (top, -0.8)), handle(reach, height),
-                           _points((bottom, 0.8), (-bottom, 0.8))])
+    body = np.concatenate(
+        [_points((-top, -0.8), (top, -0.8)), handle(reach, height), _points((bottom, 0.8), (-bottom, 0.8))]
+    )
     return Outline((body,), (handle(reach - thickness, height - thickness),))
 
 
@@ -573,8 +596,9 @@ def _rim(coverage: np.ndarray, width: float) -> np.ndarray:
     return coverage * np.clip(2.0 * (1.0 - blurred), 0.0, 1.0)
 
 
-def _shaded(colour: np.ndarray, outline: Outline, light: np.ndarray, rng: np.random.Generator,
-            size: int) -> np.ndarray:
+def _shaded(
+    colour: np.ndarray, outline: Outline, light: np.ndarray, rng: np.random.Generator, size: int
+) -> np.ndarray:
     """The object's surface colour: darker away from the light, with a soft highlight near it.
 
     Args:
@@ -685,7 +709,7 @@ def _stroke_pieces(loop: np.ndarray, rng: np.random.Generator, size: int) -> lis
     spacing = count / pieces
     cuts = np.arange(1, pieces) * spacing + rng.uniform(-0.2, 0.2, pieces - 1) * spacing
     bounds = np.concatenate([[0], np.round(cuts).astype(int), [count]])
-    return [closed[start:stop + 1] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [closed[start : stop + 1] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def _varied_end(stroke: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
@@ -696,7 +720,7 @@ def _varied_end(stroke: np.ndarray, rng: np.random.Generator, size: int) -> np.n
     choice, step = rng.random(), np.hypot(*(stroke[-1] - stroke[-2]))
     if choice < 0.3:
         cut = int(rng.uniform(0.01, 0.03) * size / max(step, 1e-9))
-        return stroke[:max(3, len(stroke) - cut)]
+        return stroke[: max(3, len(stroke) - cut)]
     if choice < 0.55:
         direction = stroke[-1] - stroke[-min(4, len(stroke))]
         direction /= max(np.linalg.norm(direction), 1e-9)
@@ -726,7 +750,7 @@ def _retrace(stroke: np.ndarray, rng: np.random.Generator, size: int) -> np.ndar
     """A random 30-70% stretch of ``stroke`` shifted by about 1% of ``size``: a second pass of the pen."""
     span = max(3, int(len(stroke) * rng.uniform(0.3, 0.7)))
     start = int(rng.integers(0, max(1, len(stroke) - span)))
-    return stroke[start:start + span] + rng.normal(0.0, 0.01 * size, 2)
+    return stroke[start : start + span] + rng.normal(0.0, 0.01 * size, 2)
 
 
 def render_sketch(seed: int, category_index: int, instance: int, sketch_index: int, size: int) -> Image.Image:
@@ -828,9 +852,17 @@ class _SyntheticDataset(Dataset):
         ValueError: when an argument is out of range (the message says what is valid).
     """
 
-    def __init__(self, *, seed: int = 0, num_classes: int = 24, num_unseen: int = 8,
-                 photos_per_class: int = 12, train_photos_per_class: int = 12,
-                 sketches_per_photo: int = 1, image_size: int = 128) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        num_classes: int = 24,
+        num_unseen: int = 8,
+        photos_per_class: int = 12,
+        train_photos_per_class: int = 12,
+        sketches_per_photo: int = 1,
+        image_size: int = 128,
+    ) -> None:
         num_classes = _check_int("num_classes", num_classes, 2, len(CATEGORIES))
         self._options: dict[str, int] = {
             "seed": _check_int("seed", seed, 0),
@@ -844,8 +876,9 @@ class _SyntheticDataset(Dataset):
         options = self._options
         self._unseen, self._seen = _choose_classes(options["seed"], num_classes, options["num_unseen"])
         test = [self._instance_specs(c, i) for c in self._unseen for i in range(options["photos_per_class"])]
-        train = [self._instance_specs(c, i) for c in self._seen
-                 for i in range(options["train_photos_per_class"])]
+        train = [
+            self._instance_specs(c, i) for c in self._seen for i in range(options["train_photos_per_class"])
+        ]
         self._splits: dict[str, list[_ImageSpec]] = {
             "query": [spec for specs in test for spec in specs[1:]],
             "gallery": [specs[0] for specs in test],
@@ -857,7 +890,8 @@ class _SyntheticDataset(Dataset):
         """The photo of one instance followed by its sketches."""
         seed, sketches = self._options["seed"], self._options["sketches_per_photo"]
         return [_ImageSpec(seed, category_index, instance)] + [
-            _ImageSpec(seed, category_index, instance, k) for k in range(sketches)]
+            _ImageSpec(seed, category_index, instance, k) for k in range(sketches)
+        ]
 
     @property
     def unseen_classes(self) -> list[str]:

@@ -1,0 +1,360 @@
+"""The ``bench`` command line (thin: the work lives in planning, runner, leaderboard).
+
+Importing this module imports no torch or model library; ``bench run`` imports them when it
+starts computing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from bench import __version__
+from bench.components import POOLINGS
+from bench.errors import BenchError
+from bench.plugins import PluginSet, load_plugins
+from bench.registry import Registry
+from bench.sweep import DTYPE_NAMES, load_config, parse_assignments, parse_option_values
+
+WIDTH_WHEN_PIPED = 200  # rich would wrap tables at 80 columns when stdout is not a terminal
+stdout = Console()
+stdout.width = stdout.width if stdout.is_terminal else WIDTH_WHEN_PIPED
+stderr = Console(stderr=True)
+PLUGIN_OPTION_HELP = "Load a one-file plugin (a .py file with @bench.hookimpl functions). Repeatable."
+LIST_KINDS = ("backbones", "layers", "prompts", "datasets")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class BenchGroup(click.Group):
+    """A click group that prints :class:`BenchError` as one message (traceback only with --debug)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            stderr.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
+            if exc.hint:
+                stderr.print(exc.hint, highlight=False)
+            ctx.exit(1)
+
+
+def plugin_option(command):
+    return click.option(
+        "--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False), help=PLUGIN_OPTION_HELP
+    )(command)
+
+
+def _registry(ctx: click.Context, plugin_files: tuple[str, ...]) -> Registry:
+    plugins: PluginSet = ctx.obj["plugins"]
+    for path in plugin_files:
+        plugins.add_file(Path(path))
+    registry = plugins.build_registry()
+    for warning in plugins.warnings:
+        stderr.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
+    return registry
+
+
+def build_cli(plugins: PluginSet) -> click.Group:
+    """The ``bench`` group with the built-in commands and every plugin's ``register_commands``."""
+
+    @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="sbir-bench")
+    @click.option("--debug", is_flag=True, envvar="SBIR_BENCH_DEBUG", help="Show tracebacks for errors.")
+    @click.pass_context
+    def cli(ctx: click.Context, debug: bool) -> None:
+        """Benchmark backbones for sketch-based image retrieval (ZS-SBIR and FG-SBIR).
+
+        Start with `bench run` (a tiny Stable Diffusion on the generated synthetic benchmark),
+        then `bench list` to see what is installed.
+        """
+        ctx.obj = {"debug": debug, "plugins": plugins}
+
+    cli.add_command(run_command)
+    cli.add_command(list_command)
+    cli.add_command(plugins_command)
+    cli.add_command(leaderboard_command)
+    plugins.manager.hook.register_commands(cli=cli)
+    return cli
+
+
+@click.command("run")
+@click.option(
+    "--config", "config_name", default=None, help="A named config (configs/NAME.toml) or a .toml file."
+)
+@click.option(
+    "--backbone", multiple=True, help="Backbone id (repeat for a sweep). See `bench list backbones`."
+)
+@click.option(
+    "--layer", multiple=True, help="Tap, tap+tap, or selector (repeat for a sweep). See `bench list layers`."
+)
+@click.option(
+    "--t",
+    "timesteps",
+    multiple=True,
+    type=click.IntRange(0, 999),
+    help="Diffusion timestep 0..999 (repeat for a sweep).",
+)
+@click.option("--prompt", multiple=True, help="Prompt scheme: none, text:<template> (repeat for a sweep).")
+@click.option("--dataset", multiple=True, help="Dataset id (repeat for a sweep). See `bench list datasets`.")
+@click.option("--data-root", multiple=True, help="Dataset root DIR, or DATASET=DIR per dataset.")
+@click.option("--dataset-option", multiple=True, help="KEY=VALUE passed to the datasets that take KEY.")
+@click.option("--weights", multiple=True, help="Weights (hub id or local dir), or BACKBONE=WEIGHTS.")
+@click.option(
+    "--noise-samples", type=click.IntRange(min=1), help="Noise draws averaged per image (paper: 6)."
+)
+@click.option("--seed", type=int, help="Run seed (noise draws).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per backbone call.")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--dtype", type=click.Choice(DTYPE_NAMES), help="Model precision.")
+@click.option("--pool", type=click.Choice(POOLINGS), help="Pooling of feature maps (default: the layer's).")
+@click.option("--image-size", type=click.IntRange(min=16), help="Input resolution (default: the backbone's).")
+@click.option(
+    "--output-dir", type=click.Path(file_okay=False), help="Where results files go (default: results)."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
+)
+@plugin_option
+@click.pass_context
+def run_command(ctx: click.Context, config_name, plugin_files, as_json, **options) -> None:
+    """Extract descriptors and score retrieval for every configuration of a sweep.
+
+    With no options, runs the default configuration (configs/default.toml). Repeating --backbone,
+    --layer, --t, --prompt or --dataset runs their product. Example:
+
+        bench run --backbone sd15 --layer up1 --t 200 --dataset sketchy --data-root DIR
+    """
+    registry = _registry(ctx, plugin_files)
+    spec = load_config(config_name or "default").overridden(
+        backbone=options["backbone"],
+        layer=options["layer"],
+        t=options["timesteps"],
+        prompt=options["prompt"],
+        dataset=options["dataset"],
+        data_root=parse_assignments(options["data_root"], "--data-root", "DATASET"),
+        weights=parse_assignments(options["weights"], "--weights", "BACKBONE"),
+        dataset_options=parse_option_values(options["dataset_option"]),
+        noise_samples=options["noise_samples"],
+        seed=options["seed"],
+        batch_size=options["batch_size"],
+        device=options["device"],
+        dtype=options["dtype"],
+        pool=options["pool"],
+        image_size=options["image_size"],
+        output_dir=options["output_dir"],
+    )
+    from bench.planning import plan_sweep
+
+    planned = plan_sweep(spec, registry)
+    stderr.print(f"[dim]{len(planned)} configuration(s); results go to {spec.output_dir}/[/dim]")
+
+    from bench.display import RichReporter, results_tables
+    from bench.runner import SweepRunner
+
+    finished = SweepRunner(spec, registry, RichReporter(stderr)).run(planned)
+    if as_json:
+        payload = [{**item.result.to_dict(), "path": str(item.path)} for item in finished]
+        click.echo(json.dumps(payload, indent=2, sort_keys=True))
+        return
+    for table in results_tables([item.result for item in finished]):
+        stdout.print(table)
+    directories = sorted({str(item.path.parent) for item in finished})
+    stdout.print(f"{len(finished)} results file(s) written to {', '.join(directories)}")
+
+
+def _list_rows(
+    registry: Registry, kind: str, backbone_id: str | None
+) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, headers, rows) tables for ``bench list KIND``."""
+    if kind == "backbones":
+        rows = [
+            [b.id, e.plugin, b.weights, str(b.image_size), "yes" if b.num_timesteps else "no", b.description]
+            for e in registry.backbones
+            for b in [e.component]
+        ]
+        return [("Backbones", ["Id", "Plugin", "Weights", "Size", "Timestep", "Description"], rows)]
+    if kind == "layers":
+        backbones = (
+            [registry.backbones.get(backbone_id)]
+            if backbone_id
+            else [e.component for e in registry.backbones]
+        )
+        rows = [
+            [
+                b.id,
+                layer.name,
+                str(layer.channels),
+                str(layer.stride) if layer.stride else "–",
+                layer.description,
+                registry.backbones.owner(b.id),
+            ]
+            for b in backbones
+            for layer in b.layers
+        ]
+        selectors = [
+            [
+                s.id,
+                "+".join(s.taps),
+                s.pool,
+                ", ".join(b.id for b in backbones if s.applies_to(b)),
+                s.description,
+                e.plugin,
+            ]
+            for e in registry.layer_selectors
+            for s in [e.component]
+            if any(s.applies_to(b) for b in backbones)
+        ]
+        return [
+            (
+                "Layers (taps; join with '+' to fuse)",
+                ["Backbone", "Layer", "Channels", "Stride (px)", "What", "Plugin"],
+                rows,
+            ),
+            ("Layer selectors", ["Selector", "Taps", "Pool", "Backbones", "What", "Plugin"], selectors),
+        ]
+    if kind == "prompts":
+        rows = [
+            [
+                p.id + (":<text>" if p.takes_argument else ""),
+                "yes" if p.needs_text_encoder else "no",
+                p.description,
+                e.plugin,
+            ]
+            for e in registry.prompt_schemes
+            for p in [e.component]
+        ]
+        return [("Prompt schemes", ["Usage", "Needs text encoder", "Description", "Plugin"], rows)]
+    rows = [
+        [
+            d.id,
+            d.task,
+            ", ".join(d.columns),
+            "yes" if d.needs_root else "no",
+            ", ".join(d.options) or "–",
+            d.description,
+            e.plugin,
+        ]
+        for e in registry.datasets
+        for d in [e.component]
+    ]
+    return [
+        (
+            "Datasets",
+            ["Id", "Task", "Paper columns", "Needs --data-root", "Options", "Description", "Plugin"],
+            rows,
+        )
+    ]
+
+
+@click.command("list")
+@click.argument("kind", required=False, type=click.Choice(LIST_KINDS))
+@click.option("--backbone", "backbone_id", help="Only this backbone's layers (with `layers`).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@plugin_option
+@click.pass_context
+def list_command(
+    ctx: click.Context, kind: str | None, backbone_id: str | None, as_json: bool, plugin_files
+) -> None:
+    """List registered backbones, layers, prompt schemes and datasets, with the plugin owning each."""
+    from bench.display import listing_table
+
+    registry = _registry(ctx, plugin_files)
+    tables = [t for k in ([kind] if kind else LIST_KINDS) for t in _list_rows(registry, k, backbone_id)]
+    if as_json:
+        payload = {
+            title: [dict(zip(headers, row, strict=True)) for row in rows] for title, headers, rows in tables
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    for title, headers, rows in tables:
+        stdout.print(listing_table(title, headers, rows))
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@plugin_option
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool, plugin_files) -> None:
+    """List plugins: where each came from, whether it loaded, and the hooks it implements."""
+    from bench.display import listing_table
+
+    _registry(ctx, plugin_files)
+    plugins: PluginSet = ctx.obj["plugins"]
+    rows = [
+        [
+            r.name,
+            r.source,
+            "loaded" if r.error is None else ("blocked" if r.error == "blocked" else f"failed: {r.error}"),
+            ", ".join(plugins.hooks_of(r.name)),
+        ]
+        for r in plugins.records
+    ]
+    headers = ["Plugin", "Source", "Status", "Hooks"]
+    if as_json:
+        click.echo(json.dumps([dict(zip(headers, row, strict=True)) for row in rows], indent=2))
+        return
+    stdout.print(listing_table("Plugins", headers, rows))
+
+
+@click.command("leaderboard")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("leaderboard/README.md"),
+    show_default=True,
+    help="The markdown file to write (or check).",
+)
+@click.option(
+    "--reported",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Reported numbers (TOML). Default: leaderboard/reported.toml of this project.",
+)
+@click.option("--check", is_flag=True, help="Do not write; exit 1 when the file on disk is stale.")
+def leaderboard_command(results_dir: Path, output: Path, reported: Path | None, check: bool) -> None:
+    """Render the markdown leaderboard from the results files below RESULTS_DIR."""
+    from bench.leaderboard import check_leaderboard, render_leaderboard
+
+    if reported is None:
+        default = REPO_ROOT / "leaderboard" / "reported.toml"
+        reported = default if default.is_file() else None
+    if not results_dir.is_dir():
+        raise BenchError(f"Results directory {str(results_dir)!r} does not exist.", "Run `bench run` first.")
+    try:
+        if check:
+            if not check_leaderboard(results_dir, reported, output, link_base=output.parent):
+                raise BenchError(
+                    f"{output} is stale: it differs from what the results in {results_dir} render.",
+                    f"Regenerate it with `bench leaderboard {results_dir} --output {output}`.",
+                )
+            stdout.print(f"{output} is up to date.")
+            return
+        text = render_leaderboard(results_dir, reported, link_base=output.parent)
+    except ValueError as exc:
+        raise BenchError(str(exc), "Fix or remove that file.") from exc
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8", newline="\n")
+    stdout.print(f"Wrote {output}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        plugins = load_plugins()
+    except BenchError as exc:  # a bad SBIR_BENCH_PLUGINS file
+        stderr.print(f"[bold red]Error:[/bold red] {exc}", highlight=False)
+        sys.exit(1)
+    build_cli(plugins)(prog_name="bench")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""Resolving a :class:`SweepSpec` against the registry into concrete, validated configurations.
+
+All checks that do not need a model (ids, layers, timesteps, prompts, data roots, weights) run
+here, before any extraction, so a mistake in the tenth configuration of a sweep fails in seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.components import BackboneInfo, DatasetInfo, PromptScheme, resolve_target
+from bench.errors import BenchError
+from bench.layers import LayerPlan, resolve_layer
+from bench.registry import Registry
+from bench.sweep import SweepSpec
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One configuration of a sweep, resolved.
+
+    Attributes:
+        backbone, dataset: the registered components.
+        weights: the weights to load.
+        image_size: input resolution in pixels.
+        prompt: the ``--prompt`` value as given (``none``, ``text:...``).
+        t: timestep (None for backbones without one).
+        layer: the resolved layer plan.
+        data_root: the dataset root (None for generated datasets).
+        dataset_options: options passed to the dataset adapter.
+    """
+
+    backbone: BackboneInfo
+    dataset: DatasetInfo
+    weights: str
+    image_size: int
+    prompt: str
+    t: int | None
+    layer: LayerPlan
+    data_root: Path | None
+    dataset_options: dict[str, Any]
+
+    def config(self, spec: SweepSpec) -> dict[str, Any]:
+        """The configuration recorded in results: everything that determines the numbers."""
+        return {
+            "backbone": self.backbone.id,
+            "weights": self.weights,
+            "layer": self.layer.name,
+            "pool": self.layer.pool,
+            "t": self.t,
+            "prompt": self.prompt,
+            "dataset": self.dataset.id,
+            "dataset_options": dict(sorted(self.dataset_options.items())),
+            "noise_samples": spec.noise_samples,
+            "seed": spec.seed,
+            "dtype": spec.dtype,
+            "image_size": self.image_size,
+        }
+
+
+def split_prompt(value: str) -> tuple[str, str | None]:
+    """``"text:a photo of a"`` -> ``("text", "a photo of a")``; ``"none"`` -> ``("none", None)``."""
+    scheme, sep, argument = value.partition(":")
+    return scheme, (argument if sep else None)
+
+
+def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry) -> PromptScheme:
+    scheme_id, argument = split_prompt(value)
+    scheme = registry.prompt_schemes.get(scheme_id)
+    if scheme.takes_argument and not argument:
+        raise BenchError(
+            f"Prompt scheme {scheme_id!r} needs an argument.", f"Use --prompt '{scheme_id}:...'."
+        )
+    if not scheme.takes_argument and argument is not None:
+        raise BenchError(
+            f"Prompt scheme {scheme_id!r} takes no argument (got {value!r}).", f"Use --prompt {scheme_id}."
+        )
+    if scheme.needs_text_encoder and not backbone.accepts_text:
+        raise BenchError(
+            f"Prompt {value!r} needs a text encoder, and backbone {backbone.id!r} has none.",
+            "Use --prompt none with this backbone.",
+        )
+    return scheme
+
+
+def _timesteps(spec: SweepSpec, backbone: BackboneInfo) -> list[int | None]:
+    if backbone.num_timesteps is None:
+        return [None]
+    if not spec.t:
+        raise BenchError(f"Backbone {backbone.id!r} needs a diffusion timestep.", "Pass --t (e.g. --t 200).")
+    for t in spec.t:
+        if not 0 <= t < backbone.num_timesteps:
+            raise BenchError(
+                f"--t {t} is outside backbone {backbone.id!r}'s schedule.",
+                f"Use a timestep in 0..{backbone.num_timesteps - 1} (Koley et al. use 273).",
+            )
+    return list(spec.t)
+
+
+def _data_root(spec: SweepSpec, dataset: DatasetInfo) -> Path | None:
+    raw = spec.data_root.get(dataset.id, spec.data_root.get("*"))
+    if not dataset.needs_root:
+        return Path(raw) if raw and dataset.id in spec.data_root else None
+    layout = f"\nExpected layout:\n{dataset.expected_layout}" if dataset.expected_layout else ""
+    if not raw:
+        raise BenchError(
+            f"Dataset {dataset.id!r} reads files and no --data-root was given.",
+            f"Pass --data-root DIR (--data-root {dataset.id}=DIR in a sweep over several datasets).{layout}",
+        )
+    root = Path(raw).expanduser()
+    if not root.is_dir():
+        raise BenchError(
+            f"--data-root {raw!r} for dataset {dataset.id!r} is not a directory.",
+            f"Point it at the extracted dataset.{layout}",
+        )
+    if not any(root.iterdir()):
+        raise BenchError(
+            f"--data-root {raw!r} for dataset {dataset.id!r} is empty.", f"Extract the dataset there.{layout}"
+        )
+    return root
+
+
+def _dataset_options(spec: SweepSpec, datasets: list[DatasetInfo]) -> None:
+    declared = {name for dataset in datasets for name in dataset.options}
+    unknown = sorted(set(spec.dataset_options) - declared)
+    if unknown:
+        valid = ", ".join(sorted(declared)) or "(none)"
+        raise BenchError(
+            f"No dataset of this run takes the option(s) {', '.join(unknown)}.",
+            f"Options of {', '.join(d.id for d in datasets)}: {valid} (see `bench list datasets`).",
+        )
+
+
+def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
+    """Every configuration of ``spec``, validated; raises :class:`BenchError` on the first mistake."""
+    if not spec.backbone or not spec.dataset:
+        raise BenchError("A run needs at least one --backbone and one --dataset.", "See `bench list`.")
+    if spec.noise_samples < 1 or spec.batch_size < 1:
+        raise BenchError("--noise-samples and --batch-size must be at least 1.")
+    backbones = [registry.backbones.get(b) for b in dict.fromkeys(spec.backbone)]
+    datasets = [registry.datasets.get(d) for d in dict.fromkeys(spec.dataset)]
+    _dataset_options(spec, datasets)
+    roots = {dataset.id: _data_root(spec, dataset) for dataset in datasets}
+    runs: list[PlannedRun] = []
+    for backbone in backbones:
+        weights = spec.weights.get(backbone.id, spec.weights.get("*", backbone.weights))
+        if backbone.weights_check is not None:
+            resolve_target(backbone.weights_check, f"the weights check of {backbone.id}")(weights)
+        layers = [
+            resolve_layer(v, backbone, registry.layer_selectors, spec.pool)
+            for v in spec.layer or (backbone.default_layer,)
+        ]
+        prompts = list(dict.fromkeys(spec.prompt))
+        for prompt in prompts:
+            _check_prompt(prompt, backbone, registry)
+        for dataset, prompt, t, layer in itertools.product(
+            datasets, prompts, _timesteps(spec, backbone), layers
+        ):
+            options = {k: v for k, v in spec.dataset_options.items() if k in dataset.options}
+            runs.append(
+                PlannedRun(
+                    backbone=backbone,
+                    dataset=dataset,
+                    weights=weights,
+                    image_size=spec.image_size or backbone.image_size,
+                    prompt=prompt,
+                    t=t,
+                    layer=layer,
+                    data_root=roots[dataset.id],
+                    dataset_options=options,
+                )
+            )
+    return runs

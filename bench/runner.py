@@ -1,0 +1,222 @@
+"""Executing a planned sweep: load each backbone and dataset once, extract, evaluate, write results.
+
+Configurations that share (backbone, weights, image size, dataset, prompt) form one extraction
+group: their layers and timesteps are read from the same batches (one VAE encode per image and one
+truncated UNet pass per timestep for diffusion backbones).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+from bench.components import resolve_target
+from bench.errors import BenchError
+from bench.planning import PlannedRun, split_prompt
+from bench.registry import Registry
+from bench.results import RunResult, write_result
+from bench.sweep import SweepSpec
+
+RECORDED_PACKAGES = ("sbir-bench", "torch", "diffusers", "transformers", "open_clip_torch", "timm", "numpy")
+
+
+class Reporter(Protocol):
+    """How a run tells the user what it is doing (the CLI draws rich progress bars)."""
+
+    def status(self, message: str) -> None: ...
+
+    def progress(
+        self, description: str, total: int
+    ) -> contextlib.AbstractContextManager[Callable[[int], None]]: ...
+
+
+class SilentReporter:
+    """A :class:`Reporter` that shows nothing (library use, tests)."""
+
+    def status(self, message: str) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+        yield lambda n: None
+
+
+@dataclass
+class FinishedRun:
+    """A written result and where it went."""
+
+    result: RunResult
+    path: Path
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and of the installed packages that affect numbers."""
+    versions = {"python": platform.python_version()}
+    for package in RECORDED_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+def peak_memory_mb(device: Any) -> float:
+    """Peak resident memory of this process (CPU) or peak allocated memory (CUDA), in MiB."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def _group_key(run: PlannedRun) -> tuple:
+    options = tuple(sorted(run.dataset_options.items()))
+    return (
+        run.backbone.id,
+        run.weights,
+        run.image_size,
+        run.dataset.id,
+        str(run.data_root),
+        options,
+        run.prompt,
+    )
+
+
+def _build_dataset(run: PlannedRun):
+    factory = resolve_target(run.dataset.target, f"dataset {run.dataset.id!r}")
+    try:
+        if run.dataset.needs_root:
+            return factory(run.data_root, **run.dataset_options)
+        return factory(**run.dataset_options)
+    except (ValueError, FileNotFoundError) as exc:
+        raise BenchError(
+            f"Dataset {run.dataset.id!r} could not be opened: {exc}",
+            "Check --data-root and --dataset-option values (`bench list datasets` shows the options).",
+        ) from exc
+
+
+class SweepRunner:
+    """Runs the configurations of one sweep, caching the loaded backbone and datasets between groups.
+
+    Args:
+        spec: the sweep (shared settings: noise draws, seed, batch size, device, dtype).
+        registry: the components.
+        reporter: progress display.
+    """
+
+    def __init__(self, spec: SweepSpec, registry: Registry, reporter: Reporter | None = None) -> None:
+        from bench.devices import resolve_device, resolve_dtype
+
+        self.spec = spec
+        self.registry = registry
+        self.reporter = reporter or SilentReporter()
+        self.device = resolve_device(spec.device)
+        self.dtype = resolve_dtype(spec.dtype, self.device)
+        self._backbone_key: tuple | None = None
+        self._backbone: Any = None
+        self._datasets: dict[tuple, Any] = {}
+
+    def _load_backbone(self, run: PlannedRun):
+        key = (run.backbone.id, run.weights, run.image_size)
+        if key != self._backbone_key:
+            self._backbone = None  # free the previous model before loading the next
+            self.reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
+            factory = resolve_target(run.backbone.target, f"backbone {run.backbone.id!r}")
+            self._backbone = factory(
+                run.backbone,
+                weights=run.weights,
+                device=self.device,
+                dtype=self.dtype,
+                image_size=run.image_size,
+            )
+            self._backbone_key = key
+        return self._backbone
+
+    def _dataset(self, run: PlannedRun):
+        key = (run.dataset.id, str(run.data_root), tuple(sorted(run.dataset_options.items())))
+        if key not in self._datasets:
+            self._datasets[key] = _build_dataset(run)
+        return self._datasets[key]
+
+    def _prompt(self, run: PlannedRun):
+        scheme_id, argument = split_prompt(run.prompt)
+        scheme = self.registry.prompt_schemes.get(scheme_id)
+        return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
+
+    def run_group(self, runs: list[PlannedRun]) -> list[FinishedRun]:
+        """Extract once for every layer and timestep of ``runs`` (one group), then score each run."""
+        from bench.evaluation import evaluate
+        from bench.extract import ExtractionRequest, extract_descriptors
+
+        first = runs[0]
+        backbone = self._load_backbone(first)
+        dataset = self._dataset(first)
+        queries, gallery = dataset.split("query"), dataset.split("gallery")
+        items = queries + gallery
+        request = ExtractionRequest(
+            layers=tuple(dict.fromkeys(run.layer for run in runs)),
+            timesteps=tuple(dict.fromkeys(run.t for run in runs)),
+            noise_samples=self.spec.noise_samples,
+            seed=self.spec.seed,
+            prompt=self._prompt(first),
+            batch_size=self.spec.batch_size,
+        )
+        label = f"{first.backbone.id} on {first.dataset.id}"
+        started = time.perf_counter()
+        with self.reporter.progress(f"extracting {label}", len(items)) as advance:
+            features = extract_descriptors(backbone, dataset, items, request, on_batch=advance)
+        extract_seconds = time.perf_counter() - started
+        finished = []
+        for run in runs:
+            started = time.perf_counter()
+            descriptors = features[(run.t, run.layer.name)]
+            metrics, facts = evaluate(
+                dataset,
+                run.dataset,
+                queries,
+                gallery,
+                descriptors[: len(queries)],
+                descriptors[len(queries) :],
+            )
+            result = RunResult(
+                task=run.dataset.task,
+                config=run.config(self.spec),
+                dataset={
+                    "id": run.dataset.id,
+                    "columns": list(run.dataset.columns),
+                    **facts,
+                    **dataset.describe(),
+                },
+                metrics=metrics,
+                backbone_note=run.backbone.note,
+                runtime={
+                    "device": str(self.device),
+                    "batch_size": self.spec.batch_size,
+                    "group_configurations": len(runs),
+                    "group_extract_seconds": round(extract_seconds, 3),
+                    "images": len(items),
+                    "images_per_second": round(len(items) / max(extract_seconds, 1e-9), 2),
+                    "evaluate_seconds": round(time.perf_counter() - started, 4),
+                    "peak_memory_mb": round(peak_memory_mb(self.device), 1),
+                },
+                versions=library_versions(),
+            )
+            finished.append(FinishedRun(result, write_result(Path(self.spec.output_dir), result)))
+        return finished
+
+    def run(self, planned: list[PlannedRun]) -> list[FinishedRun]:
+        """Every planned configuration, grouped for shared extraction, in plan order."""
+        groups: dict[tuple, list[PlannedRun]] = {}
+        for run in planned:
+            groups.setdefault(_group_key(run), []).append(run)
+        finished: list[FinishedRun] = []
+        for runs in groups.values():
+            finished.extend(self.run_group(runs))
+        return finished

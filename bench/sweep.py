@@ -1,0 +1,172 @@
+"""Run configurations: a TOML file, overridden by command-line options, expanded into a sweep.
+
+Repeatable axes (backbone, layer, t, prompt, dataset) form a product; every other field applies
+to every configuration of the sweep.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+
+SWEEP_AXES = ("backbone", "layer", "t", "prompt", "dataset")
+DTYPE_NAMES = ("fp32", "fp16", "bf16")
+CONFIG_DIR_NAME = "configs"
+DEFAULT_CONFIG = "default"
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """Everything a ``bench run`` needs, before ids are resolved against the registry.
+
+    Attributes:
+        backbone, layer, t, prompt, dataset: the sweep axes (an empty ``layer`` means each
+            backbone's default layer; an empty ``t`` means 0 for backbones without timesteps).
+        noise_samples: noise draws averaged per image (diffusion backbones).
+        seed: the run seed (noise, and anything random in adapters).
+        batch_size: images per backbone call.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        dtype: ``fp32``, ``fp16`` or ``bf16`` (model precision; descriptors are float32).
+        pool: pooling override (``gap``, ``gmp``, ``gem``), or None for each layer's default.
+        image_size: input resolution override in pixels, or None for each backbone's default.
+        data_root: dataset id -> root directory; key ``"*"`` applies to every dataset.
+        weights: backbone id -> weights (hub id or directory); key ``"*"`` applies to every backbone.
+        dataset_options: option name -> value, passed to every dataset of the run that declares it.
+        output_dir: where results files are written.
+    """
+
+    backbone: tuple[str, ...] = ()
+    layer: tuple[str, ...] = ()
+    t: tuple[int, ...] = ()
+    prompt: tuple[str, ...] = ("none",)
+    dataset: tuple[str, ...] = ()
+    noise_samples: int = 1
+    seed: int = 0
+    batch_size: int = 16
+    device: str = "auto"
+    dtype: str = "fp32"
+    pool: str | None = None
+    image_size: int | None = None
+    data_root: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, str] = field(default_factory=dict)
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    output_dir: str = "results"
+
+    def overridden(self, **values: Any) -> SweepSpec:
+        """A copy with every non-empty value replaced (None and empty tuples/dicts keep the old one)."""
+        given = {key: value for key, value in values.items() if value not in (None, (), {})}
+        return replace(self, **given)
+
+
+def _field_names() -> list[str]:
+    return [f.name for f in fields(SweepSpec)]
+
+
+def _as_tuple(name: str, value: Any) -> tuple:
+    items = value if isinstance(value, list) else [value]
+    expected = int if name == "t" else str
+    for item in items:
+        if not isinstance(item, expected) or isinstance(item, bool):
+            raise BenchError(
+                f"Config value {name} = {value!r} has an item of the wrong type.",
+                f"{name} takes a {expected.__name__} or a list of them.",
+            )
+    return tuple(items)
+
+
+def spec_from_mapping(data: dict[str, Any], source: str) -> SweepSpec:
+    """A :class:`SweepSpec` from a parsed config mapping; unknown keys are an error naming ``source``."""
+    valid = _field_names()
+    unknown = sorted(set(data) - set(valid))
+    if unknown:
+        raise BenchError(
+            f"Config {source} has unknown key(s): {', '.join(unknown)}.", f"Valid keys: {', '.join(valid)}."
+        )
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in SWEEP_AXES:
+            values[key] = _as_tuple(key, value)
+        elif key in ("data_root", "weights"):
+            values[key] = {"*": value} if isinstance(value, str) else dict(value)
+        else:
+            values[key] = value
+    try:
+        return SweepSpec(**values)
+    except TypeError as exc:
+        raise BenchError(f"Config {source} is malformed: {exc}.") from exc
+
+
+def config_dirs() -> list[Path]:
+    """Where named configs live: the source tree's ``configs/``, then the installed copy."""
+    source_tree = Path(__file__).resolve().parent.parent / CONFIG_DIR_NAME
+    installed = Path(sys.prefix) / "share" / "sbir-bench" / CONFIG_DIR_NAME
+    return [source_tree, installed]
+
+
+def find_config(name_or_path: str) -> Path:
+    """A config file path, or the named config (``default`` -> ``configs/default.toml``)."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise BenchError(f"Config file {name_or_path!r} does not exist.", "Pass an existing .toml file.")
+        return path
+    for directory in config_dirs():
+        candidate = directory / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    named = sorted({p.stem for d in config_dirs() if d.is_dir() for p in d.glob("*.toml")})
+    raise BenchError(
+        f"No config named {name_or_path!r}.",
+        f"Named configs: {', '.join(named) or '(none found)'}; or pass a path to a .toml file.",
+    )
+
+
+def load_config(name_or_path: str = DEFAULT_CONFIG) -> SweepSpec:
+    """Read a TOML run configuration (keys as in :class:`SweepSpec`)."""
+    path = find_config(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BenchError(f"Could not read config {str(path)!r}: {exc}", "Fix the TOML syntax.") from exc
+    return spec_from_mapping(data, str(path))
+
+
+def parse_assignments(values: tuple[str, ...], option: str, key_name: str) -> dict[str, str]:
+    """``("DIR",)`` -> ``{"*": "DIR"}``; ``("sketchy=DIR",)`` -> ``{"sketchy": "DIR"}``."""
+    parsed: dict[str, str] = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if sep and key and "/" not in key and "\\" not in key:
+            parsed[key] = rest
+        else:
+            parsed["*"] = value
+    if not all(parsed.values()):
+        raise BenchError(f"{option} got an empty value.", f"Use {option} VALUE or {option} {key_name}=VALUE.")
+    return parsed
+
+
+def parse_option_values(values: tuple[str, ...]) -> dict[str, Any]:
+    """``("num_unseen=4", "split=sempcyc")`` -> ``{"num_unseen": 4, "split": "sempcyc"}``."""
+    options: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key:
+            raise BenchError(
+                f"--dataset-option {value!r} is not KEY=VALUE.", "Example: --dataset-option seed=1."
+            )
+        options[key] = _parse_scalar(raw)
+    return options
+
+
+def _parse_scalar(raw: str) -> Any:
+    for convert in (int, float):
+        try:
+            return convert(raw)
+        except ValueError:
+            pass
+    return raw

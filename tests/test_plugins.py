@@ -1,0 +1,193 @@
+"""The plugin system through the command line: entry points, one-file plugins, errors, laziness."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bench.plugins import load_plugins
+from tests.conftest import run_bench
+
+BUILT_INS = {"sd", "datasets", "prompts"}
+
+
+def make_distribution(site: Path, name: str, modules: dict[str, str]) -> None:
+    """An installed-looking distribution in ``site`` whose ``sbir_bench`` entry points load ``modules``."""
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    lines = "\n".join(f"{module} = {module}" for module in modules)
+    (info / "entry_points.txt").write_text(f"[sbir_bench]\n{lines}\n")
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+@pytest.fixture
+def third_party_site(tmp_path: Path) -> dict[str, str]:
+    """A site dir with one working plugin (adds a command and a backbone) and one that fails to import."""
+    site = tmp_path / "site"
+    make_distribution(
+        site,
+        "bench-thirdparty",
+        {
+            "friendly_plugin": """
+                import click
+                from bench import BackboneInfo, LayerInfo, hookimpl
+
+                @hookimpl
+                def register_backbones(register):
+                    register(BackboneInfo(id="friendly-net", target="friendly_plugin:build", description="x",
+                                          layers=(LayerInfo("embed", 8, 0),), default_layer="embed",
+                                          weights="none", image_size=32))
+
+                @hookimpl
+                def register_commands(cli):
+                    @cli.command()
+                    def hello():
+                        click.echo("hello from a plugin")
+            """,
+            "broken_plugin": "raise ImportError('this plugin needs a package that is not installed')\n",
+        },
+    )
+    return {"PYTHONPATH": str(site)}
+
+
+def test_built_in_plugins_load_through_entry_points():
+    plugins = load_plugins()
+    assert BUILT_INS <= {record.name for record in plugins.records if record.error is None}
+    registry = plugins.build_registry()
+    assert registry.backbones.owner("sd-tiny") == "sd"
+    assert registry.datasets.owner("synthetic") == "datasets"
+    assert {"none", "text"} <= set(registry.prompt_schemes.ids())
+
+
+def test_broken_plugin_warns_and_the_rest_work(third_party_site):
+    result = run_bench("list", "backbones", "--json", env=third_party_site)
+    assert result.returncode == 0, result.stderr
+    assert "broken_plugin" in result.stderr and "failed to load" in result.stderr
+    ids = {row["Id"]: row["Plugin"] for row in json.loads(result.stdout)["Backbones"]}
+    assert ids["friendly-net"] == "friendly_plugin"
+    assert ids["sd-tiny"] == "sd"
+
+
+def test_plugin_adds_a_command(third_party_site):
+    result = run_bench("hello", env=third_party_site)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello from a plugin"
+
+
+def test_plugins_command_shows_sources_status_and_hooks(third_party_site):
+    result = run_bench("plugins", "--json", env=third_party_site)
+    rows = {row["Plugin"]: row for row in json.loads(result.stdout)}
+    assert rows["sd"]["Status"] == "loaded"
+    assert "register_backbones" in rows["sd"]["Hooks"]
+    assert rows["broken_plugin"]["Status"].startswith("failed: ImportError")
+    assert "register_commands" in rows["friendly_plugin"]["Hooks"]
+
+
+def test_blocking_a_plugin():
+    result = run_bench("list", "backbones", "--json", env={"SBIR_BENCH_BLOCK_PLUGINS": "sd"})
+    assert result.returncode == 0
+    assert "sd-tiny" not in result.stdout
+    plugins = json.loads(run_bench("plugins", "--json", env={"SBIR_BENCH_BLOCK_PLUGINS": "sd"}).stdout)
+    assert {row["Plugin"]: row["Status"] for row in plugins}["sd"] == "blocked"
+
+
+def test_duplicate_id_names_both_plugins(tmp_path):
+    plugin = tmp_path / "copycat.py"
+    plugin.write_text(
+        textwrap.dedent(
+            """
+            from bench import DatasetInfo, hookimpl
+
+            @hookimpl
+            def register_datasets(register):
+                register(DatasetInfo(id="synthetic", target="x:y", task="zs-sbir", description="d",
+                                     columns=()))
+            """
+        )
+    )
+    result = run_bench("list", "--plugin", str(plugin))
+    assert result.returncode == 1
+    assert "'synthetic' is registered twice" in result.stderr
+    assert "'datasets'" in result.stderr and "'file:copycat'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plugin_file_that_does_not_import(tmp_path):
+    plugin = tmp_path / "typo.py"
+    plugin.write_text("from bench import hookimpll\n")
+    result = run_bench("run", "--plugin", str(plugin))
+    assert result.returncode == 1
+    assert "typo.py" in result.stderr and "failed to import" in result.stderr and "hookimpll" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = run_bench("run", "--plugin", str(tmp_path / "nowhere.py"))
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run_bench("--debug", "run", "--backbone", "nope")
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "BenchError" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["run", "--backbone", "sd-tinny"],
+            ["Unknown backbone 'sd-tinny'", "Did you mean 'sd-tiny'?", "sd15"],
+        ),
+        (["run", "--dataset", "synthetik"], ["Unknown dataset 'synthetik'", "Did you mean 'synthetic'?"]),
+        (
+            ["run", "--prompt", "nothing"],
+            ["Unknown prompt scheme 'nothing'", "Valid prompt schemes: none, text"],
+        ),
+        (
+            ["run", "--layer", "up9"],
+            ["Unknown layer 'up9' for backbone 'sd-tiny'", "up0, up1, up2", "coarse"],
+        ),
+        (["run", "--layer", "fine"], ["'fine' does not apply to backbone 'sd-tiny'"]),
+        (["run", "--prompt", "text"], ["needs an argument"]),
+        (["list", "layers", "--backbone", "sd16"], ["Unknown backbone 'sd16'", "Did you mean 'sd15'"]),
+        (["run", "--dataset-option", "colour=red"], ["No dataset of this run takes the option(s) colour"]),
+    ],
+)
+def test_unknown_names_give_one_clear_message(args, expected):
+    result = run_bench(*args)
+    assert result.returncode == 1, result.stdout
+    for text in expected:
+        assert text in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_timestep_out_of_range_is_a_usage_error():
+    result = run_bench("run", "--t", "1200")
+    assert result.returncode == 2
+    assert "1200 is not in the range 0<=x<=999" in result.stderr
+
+
+def test_help_and_list_import_no_model_library():
+    code = textwrap.dedent(
+        """
+        import sys
+        from bench.cli import main
+        for argv in (["bench", "--help"], ["bench", "list", "layers"], ["bench", "plugins"]):
+            sys.argv = argv
+            try:
+                main()
+            except SystemExit as exit:
+                assert not exit.code, exit.code
+        libraries = ("torch", "diffusers", "transformers", "open_clip", "timm", "numpy")
+        heavy = [m for m in libraries if m in sys.modules]
+        print("HEAVY", heavy)
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in result.stdout
+    assert "up1" in result.stdout and "Stride" in result.stdout

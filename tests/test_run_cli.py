@@ -1,0 +1,138 @@
+"""`bench run` end to end in subprocesses: default run, sweeps, results files, determinism, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.results import read_result
+from tests.conftest import run_bench
+
+pytestmark = pytest.mark.slow
+SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4", "--image-size", "64"]
+
+
+def test_default_run_prints_both_tables_and_writes_results(tmp_path):
+    result = run_bench("run", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "Zero-shot category-level SBIR" in result.stdout and "Fine-grained SBIR" in result.stdout
+    assert "sd-tiny" in result.stdout and "synthetic-fg" in result.stdout
+    files = sorted((tmp_path / "out").rglob("*.json"))
+    assert [f.parent.name for f in files] == ["synthetic", "synthetic-fg"]
+    zs = read_result(files[0])
+    assert zs.task == "zs-sbir" and zs.config["backbone"] == "sd-tiny" and zs.config["t"] == 200
+    assert set(zs.metrics) == {"mAP@all", "mAP@all[plain]", "mAP@10", "mAP@10[retrieved]", "P@10"}
+    assert zs.dataset["num_queries"] == 96 and zs.dataset["num_gallery"] == 96
+    assert zs.dataset["gallery_unique"] and zs.dataset["queries_without_relevant"] == 0
+    assert zs.versions["torch"] and zs.runtime["images_per_second"] > 0
+    fg = read_result(files[1])
+    assert set(fg.metrics) == {"Acc@1", "Acc@5", "Acc@10"}
+    assert 0 <= fg.metrics["Acc@1"] <= 100
+
+
+def test_sweep_is_one_table_of_the_product_and_deterministic(tmp_path):
+    args = [
+        "run",
+        "--backbone",
+        "sd-tiny",
+        "--layer",
+        "up0",
+        "--layer",
+        "up1",
+        "--t",
+        "100",
+        "--t",
+        "500",
+        "--dataset",
+        "synthetic",
+        *SMALL,
+    ]
+    first = run_bench(*args, "--json", "--output-dir", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    runs = json.loads(first.stdout)
+    assert sorted((r["config"]["layer"], r["config"]["t"]) for r in runs) == [
+        ("up0", 100),
+        ("up0", 500),
+        ("up1", 100),
+        ("up1", 500),
+    ]
+    assert first.stderr.count("extracting sd-tiny on synthetic") == 1  # one pass serves the whole sweep
+    assert all(r["runtime"]["group_configurations"] == 4 for r in runs)
+    second = json.loads(
+        run_bench(*args, "--json", "--batch-size", "3", "--output-dir", str(tmp_path / "b")).stdout
+    )
+    for a, b in zip(runs, second, strict=True):
+        assert a["name"] == b["name"]
+        for metric, value in a["metrics"].items():
+            assert b["metrics"][metric] == pytest.approx(value, abs=1e-6), metric
+    table = run_bench(*args, "--output-dir", str(tmp_path / "c"))
+    assert table.returncode == 0
+    assert table.stdout.count("│ synthetic │ sd-tiny") == 4
+
+
+def test_config_file_and_prompt_sweep(tmp_path):
+    config = tmp_path / "mine.toml"
+    config.write_text(
+        'backbone = "sd-tiny"\nlayer = ["coarse"]\nt = [50]\nprompt = ["none", "text:a drawing of"]\n'
+        'dataset = ["synthetic"]\nnoise_samples = 1\n'
+        "dataset_options = { num_unseen = 2, photos_per_class = 3 }\nimage_size = 64\n"
+    )
+    result = run_bench("run", "--config", str(config), "--json", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(result.stdout)
+    assert [r["config"]["prompt"] for r in runs] == ["none", "text:a drawing of"]
+    assert runs[0]["metrics"] != runs[1]["metrics"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('backbone = "sd-tiny"\nlayers = ["up1"]\n')
+    failed = run_bench("run", "--config", str(bad))
+    assert (
+        failed.returncode == 1 and "unknown key(s): layers" in failed.stderr and "Valid keys" in failed.stderr
+    )
+
+
+def test_missing_weights_fail_in_seconds_with_the_model_id(tmp_path):
+    started = time.monotonic()
+    result = run_bench("run", "--backbone", "sd15", env={"HF_HOME": str(tmp_path / "hf")})
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in result.stderr
+    assert "--weights sd15=DIR" in result.stderr and "Traceback" not in result.stderr
+    local = run_bench("run", "--backbone", "sd15", "--weights", str(tmp_path / "no-such-dir"))
+    assert local.returncode == 1 and "does not exist" in local.stderr
+
+
+def test_data_root_errors(tmp_path):
+    plugin = str(Path(__file__).resolve().parent.parent / "examples" / "hog_plugin.py")
+    base = ["run", "--plugin", plugin, "--backbone", "hog", "--dataset", "folders"]
+    missing = run_bench(*base)
+    assert missing.returncode == 1 and "no --data-root was given" in missing.stderr
+    assert "<root>/sketch/<class>/*.png" in missing.stderr
+    nowhere = run_bench(*base, "--data-root", str(tmp_path / "nowhere"))
+    assert nowhere.returncode == 1 and "is not a directory" in nowhere.stderr
+    (tmp_path / "empty").mkdir()
+    empty = run_bench(*base, "--data-root", str(tmp_path / "empty"))
+    assert empty.returncode == 1 and "is empty" in empty.stderr
+    (tmp_path / "wrong" / "photos").mkdir(parents=True)
+    (tmp_path / "wrong" / "photos" / "a.txt").write_text("x")
+    wrong = run_bench(*base, "--data-root", str(tmp_path / "wrong"))
+    assert wrong.returncode == 1 and "could not be opened: no images in" in wrong.stderr
+    for result in (missing, nowhere, empty, wrong):
+        assert "Traceback" not in result.stderr
+
+
+def test_leaderboard_command_writes_and_checks(tmp_path):
+    out = tmp_path / "results"
+    assert run_bench("run", "--dataset", "synthetic", *SMALL, "--output-dir", str(out)).returncode == 0
+    board = tmp_path / "board" / "README.md"
+    written = run_bench("leaderboard", str(out), "--output", str(board))
+    assert written.returncode == 0, written.stderr
+    text = board.read_text()
+    assert "## synthetic (zs-sbir)" in text and "sd-tiny" in text
+    assert "reported (Koley et al., CVPR 2024, Table 1)" in text
+    assert run_bench("leaderboard", str(out), "--output", str(board), "--check").returncode == 0
+    board.write_text(text + "edited\n")
+    stale = run_bench("leaderboard", str(out), "--output", str(board), "--check")
+    assert stale.returncode == 1 and "is stale" in stale.stderr
