@@ -94,6 +94,7 @@ def evaluate_category(
     queries, query_ids, num_relevant = queries[keep], query_ids[keep], num_relevant[keep]
 
     keys = _category_keys(map_k, prec_k)
+    # Filled in place: small per-chunk results kept alive across chunks fragment the heap and RSS grows.
     per_query = torch.empty(len(keys), len(queries), dtype=torch.float64, device=queries.device)
     step = _chunk_size(chunk_size, len(gallery), _CATEGORY_BYTES_PER_CELL)
     for start in range(0, len(queries), step):
