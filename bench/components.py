@@ -14,7 +14,8 @@ from typing import Any
 from bench.errors import BenchError
 
 Target = str | Callable[..., Any]
-POOLINGS = ("gap", "gmp", "gem")
+POOLINGS = ("gap", "gmp", "gem", "flatten")
+FLATTEN_GRID = 4  # ``flatten`` pools a map to FLATTEN_GRID x FLATTEN_GRID cells, then flattens
 
 
 def resolve_target(target: Target, what: str) -> Callable[..., Any]:
@@ -105,7 +106,9 @@ class LayerSelector:
         id: the name users type (``--layer coarse``).
         taps: tap names, e.g. ``("up0", "up1")``.
         description: one line for ``bench list layers``.
-        pool: ``"gap"`` (global average), ``"gmp"`` (global max) or ``"gem"`` (generalised mean, p=3).
+        pool: ``"gap"`` (global average), ``"gmp"`` (global max), ``"gem"`` (generalised mean, p=3)
+            or ``"flatten"`` (average-pooled to a 4 x 4 grid, then flattened: keeps layout, for
+            fine-grained retrieval).
         backbones: ids of the backbones it applies to; ``None`` means every backbone offering all taps.
     """
 
@@ -127,9 +130,16 @@ class PromptCondition:
 
     Attributes:
         text: text encoded by the backbone's text encoder ("" = the empty prompt).
+        text_embedding: a (77, d) tensor that replaces the text encoder's output (a learned
+            textual prompt), or None.
+        visual: modality ("sketch"/"photo") -> (3, S, S) tensor added to the preprocessed pixels
+            of that modality (a learned visual prompt, in the backbone's input value range at its
+            input resolution S), or None.
     """
 
     text: str = ""
+    text_embedding: Any = None
+    visual: Any = None
 
 
 @dataclass(frozen=True)

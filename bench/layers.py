@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.components import POOLINGS, BackboneInfo, LayerSelector
+from bench.components import FLATTEN_GRID, POOLINGS, BackboneInfo, LayerInfo, LayerSelector
 from bench.errors import BenchError, unknown_name_error
 from bench.registry import ComponentTable
 
@@ -16,8 +16,8 @@ class LayerPlan:
     Attributes:
         name: the ``--layer`` value as given (recorded in results).
         taps: backbone taps to read, e.g. ``("up0", "up1")``.
-        pool: ``gap`` | ``gmp`` | ``gem``; multi-tap maps are first resized to the coarsest map and
-            concatenated along channels.
+        pool: ``gap`` | ``gmp`` | ``gem`` | ``flatten``; multi-tap maps are first resized to the
+            coarsest map and concatenated along channels.
         dim: descriptor length (sum of the taps' channels).
     """
 
@@ -70,5 +70,13 @@ def resolve_layer(
                 )
         if len(set(taps)) != len(taps):
             raise BenchError(f"Layer {value!r} names a tap twice.", "Name each tap once.")
-    dim = sum(backbone.layer(tap).channels for tap in taps)  # type: ignore[union-attr]
-    return LayerPlan(name=value, taps=taps, pool=pool or default_pool, dim=dim)
+    method = pool or default_pool
+    infos = [backbone.layer(tap) for tap in taps]
+    return LayerPlan(name=value, taps=taps, pool=method, dim=descriptor_dim(infos, method))  # type: ignore[arg-type]
+
+
+def descriptor_dim(taps: list[LayerInfo], pool: str) -> int:
+    """Length of the descriptor of fused ``taps`` pooled with ``pool`` (``flatten`` keeps a 4 x 4 grid)."""
+    channels = sum(tap.channels for tap in taps)
+    is_map = all(tap.stride > 0 for tap in taps)
+    return channels * FLATTEN_GRID * FLATTEN_GRID if pool == "flatten" and is_map else channels

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from bench.components import FLATTEN_GRID
+
 GEM_POWER = 3.0
 
 
@@ -34,9 +36,10 @@ def fuse_taps(maps: list[torch.Tensor]) -> torch.Tensor:
 
 
 def pool(feature_map: torch.Tensor, method: str) -> torch.Tensor:
-    """Pool (B, N, C, H, W) -> (B, N, C) in float32; a (B, N, C) vector passes through.
+    """Pool (B, N, C, H, W) -> (B, N, D) in float32; a (B, N, C) vector passes through.
 
-    ``gap``: mean over H, W; ``gmp``: max; ``gem``: (mean of x.clamp(min=1e-6)^3)^(1/3).
+    ``gap``: mean over H, W (D = C); ``gmp``: max; ``gem``: (mean of x.clamp(min=1e-6)^3)^(1/3);
+    ``flatten``: adaptive average pooling to a 4 x 4 grid, flattened channel-major (D = 16 C).
     """
     feature_map = feature_map.float()
     if feature_map.dim() == 3:
@@ -47,7 +50,11 @@ def pool(feature_map: torch.Tensor, method: str) -> torch.Tensor:
         return feature_map.amax(dim=(-2, -1))
     if method == "gem":
         return feature_map.clamp(min=1e-6).pow(GEM_POWER).mean(dim=(-2, -1)).pow(1.0 / GEM_POWER)
-    raise ValueError(f"unknown pooling {method!r} (valid: gap, gmp, gem)")
+    if method == "flatten":
+        b, n, c, h, w = feature_map.shape
+        grid = F.adaptive_avg_pool2d(feature_map.reshape(b * n, c, h, w), FLATTEN_GRID)
+        return grid.reshape(b, n, c * FLATTEN_GRID * FLATTEN_GRID)
+    raise ValueError(f"unknown pooling {method!r} (valid: gap, gmp, gem, flatten)")
 
 
 def descriptor(maps: list[torch.Tensor], method: str) -> torch.Tensor:
