@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from bench import __version__
 from bench.components import POOLINGS
@@ -21,10 +22,18 @@ from bench.plugins import PluginSet, load_plugins
 from bench.registry import Registry
 from bench.sweep import DTYPE_NAMES, load_config, parse_assignments, parse_option_values
 
-WIDTH_WHEN_PIPED = 200  # rich would wrap tables at 80 columns when stdout is not a terminal
-stdout = Console()
-stdout.width = stdout.width if stdout.is_terminal else WIDTH_WHEN_PIPED
-stderr = Console(stderr=True)
+WIDTH_WHEN_PIPED = 200  # rich would wrap tables and messages at 80 columns when not on a terminal
+
+
+def _console(**kwargs) -> Console:
+    console = Console(**kwargs)
+    if not console.is_terminal:
+        console.width = WIDTH_WHEN_PIPED
+    return console
+
+
+stdout = _console()
+stderr = _console(stderr=True)
 PLUGIN_OPTION_HELP = "Load a one-file plugin (a .py file with @bench.hookimpl functions). Repeatable."
 LIST_KINDS = ("backbones", "layers", "prompts", "datasets")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +48,11 @@ class BenchGroup(click.Group):
         except BenchError as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
-            stderr.print(f"[bold red]Error:[/bold red] {exc.message}", highlight=False)
+            stderr.print(
+                f"[bold red]Error:[/bold red] {escape(exc.message)}", highlight=False, soft_wrap=True
+            )
             if exc.hint:
-                stderr.print(exc.hint, highlight=False)
+                stderr.print(escape(exc.hint), highlight=False, soft_wrap=True)
             ctx.exit(1)
 
 
@@ -57,7 +68,7 @@ def _registry(ctx: click.Context, plugin_files: tuple[str, ...]) -> Registry:
         plugins.add_file(Path(path))
     registry = plugins.build_registry()
     for warning in plugins.warnings:
-        stderr.print(f"[yellow]Warning:[/yellow] {warning}", highlight=False)
+        stderr.print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     return registry
 
 
@@ -118,6 +129,8 @@ def build_cli(plugins: PluginSet) -> click.Group:
 @click.option(
     "--output-dir", type=click.Path(file_okay=False), help="Where results files go (default: results)."
 )
+@click.option("--workers", type=click.IntRange(min=0), help="Threads reading images ahead of the backbone.")
+@click.option("--strict", is_flag=True, help="Stop at the first unreadable image instead of skipping it.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
 )
@@ -149,6 +162,8 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, **option
         pool=options["pool"],
         image_size=options["image_size"],
         output_dir=options["output_dir"],
+        workers=options["workers"],
+        strict=options["strict"],
     )
     from bench.planning import plan_sweep
 
@@ -351,7 +366,7 @@ def main() -> None:
     try:
         plugins = load_plugins()
     except BenchError as exc:  # a bad SBIR_BENCH_PLUGINS file
-        stderr.print(f"[bold red]Error:[/bold red] {exc}", highlight=False)
+        stderr.print(f"[bold red]Error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     build_cli(plugins)(prog_name="bench")
 

@@ -17,12 +17,12 @@ def l2_normalise(features: np.ndarray) -> np.ndarray:
     return (features / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def _pair_targets(queries: list[ImageItem], gallery: list[ImageItem]) -> np.ndarray:
+def _pair_targets(queries: list[ImageItem], gallery: list[ImageItem]) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, paired): the gallery index of each paired query's photo, and which queries have one."""
     index = {item.instance: i for i, item in enumerate(gallery)}
-    missing = [q.key for q in queries if q.instance not in index]
-    if missing:
-        raise ValueError(f"{len(missing)} query sketches have no paired gallery photo (first: {missing[0]})")
-    return np.array([index[q.instance] for q in queries], dtype=np.int64)
+    paired = np.array([q.instance in index for q in queries], dtype=bool)
+    targets = np.array([index[q.instance] for q in queries if q.instance in index], dtype=np.int64)
+    return targets, paired
 
 
 def evaluate(
@@ -41,7 +41,7 @@ def evaluate(
     Returns:
         (metrics, facts): zs-sbir metrics are fractions, fg-sbir Acc@K x100; facts hold the
         query and gallery counts, gallery uniqueness and the number of queries without a relevant
-        gallery item (excluded from means).
+        gallery item, or (fine-grained) without their paired photo: excluded from means.
     """
     q, g = l2_normalise(query_features), l2_normalise(gallery_features)
     facts: dict[str, Any] = {
@@ -55,12 +55,15 @@ def evaluate(
         metrics = evaluate_category(q, query_labels, g, gallery_labels, map_k=info.map_k, prec_k=info.prec_k)
         facts["queries_without_relevant"] = count_queries_without_relevant(query_labels, gallery_labels)
         return metrics, facts
-    targets = _pair_targets(queries, gallery)
+    targets, paired = _pair_targets(queries, gallery)
+    if not paired.any():
+        raise ValueError("no query sketch has its paired photo in the gallery")
     groups = {}
     if dataset.group_by_label:
         groups = {
-            "query_groups": np.array([item.label for item in queries]),
+            "query_groups": np.array([item.label for item in queries])[paired],
             "gallery_groups": np.array([item.label for item in gallery]),
         }
     facts["per_class_gallery"] = dataset.group_by_label
-    return evaluate_fine_grained(q, targets, g, ks=info.acc_k, **groups), facts
+    facts["queries_without_pair"] = int((~paired).sum())
+    return evaluate_fine_grained(q[paired], targets, g, ks=info.acc_k, **groups), facts

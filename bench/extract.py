@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,6 +17,7 @@ import torch
 
 from bench.components import PromptCondition
 from bench.datasets import Dataset, ImageItem
+from bench.errors import BenchError
 from bench.layers import LayerPlan
 from bench.pooling import descriptor
 
@@ -80,12 +81,92 @@ def _batches(items: Sequence[ImageItem], batch_size: int) -> Iterator[list[int]]
             yield indices[start : start + batch_size]
 
 
-def _load_batch(
-    backbone: Backbone, dataset: Dataset, items: Sequence[ImageItem], indices: list[int], seed: int
-) -> tuple[torch.Tensor, list[int]]:
-    images = [dataset.load_image(items[i]) for i in indices]
-    seeds = [noise_seed(seed, image_digest(image)) for image in images]
-    return backbone.preprocess(images), seeds
+@dataclass
+class LoadedBatch:
+    """A batch ready for the backbone.
+
+    Attributes:
+        indices: item indices that loaded, in batch order.
+        pixels: (len(indices), 3, S, S) from the backbone's ``preprocess``, or None if none loaded.
+        seeds: per loaded item, its noise seed.
+        failures: (item index, reason) for items that could not be read.
+    """
+
+    indices: list[int]
+    pixels: torch.Tensor | None
+    seeds: list[int]
+    failures: list[tuple[int, str]]
+
+
+@dataclass
+class Extraction:
+    """Descriptors of a list of items.
+
+    Attributes:
+        descriptors: ``{(t, layer name): (len(items), dim) float32}``; rows of skipped items are 0.
+        skipped: (item index, reason) for every item that could not be read.
+    """
+
+    descriptors: dict[DescriptorKey, np.ndarray]
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _read(dataset: Dataset, item: ImageItem, seed: int) -> tuple[Image.Image, int] | str:
+    """The item's image and noise seed, or why it could not be read."""
+    try:
+        image = dataset.load_image(item)
+    except (BenchError, OSError, ValueError) as exc:
+        return str(exc)
+    return image, noise_seed(seed, image_digest(image))
+
+
+class BatchLoader:
+    """Reads and preprocesses batches with a pool of ``workers`` threads (PIL decoding and resizing
+    release the GIL), one batch ahead of the backbone.
+
+    Args:
+        strict: raise :class:`BenchError` on the first unreadable image instead of skipping it.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        dataset: Dataset,
+        items: Sequence[ImageItem],
+        seed: int,
+        workers: int,
+        strict: bool,
+    ) -> None:
+        self.backbone, self.dataset, self.items, self.seed, self.strict = (
+            backbone,
+            dataset,
+            items,
+            seed,
+            strict,
+        )
+        self.readers = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
+
+    def load(self, indices: list[int]) -> LoadedBatch:
+        read = lambda i: _read(self.dataset, self.items[i], self.seed)  # noqa: E731
+        outcomes = list(self.readers.map(read, indices) if self.readers else map(read, indices))
+        failures = [
+            (i, outcome) for i, outcome in zip(indices, outcomes, strict=True) if isinstance(outcome, str)
+        ]
+        if failures and self.strict:
+            index, reason = failures[0]
+            raise BenchError(
+                f"Could not read image {self.items[index].key!r}: {reason}",
+                "Fix or remove the file, or drop --strict to skip unreadable images (they are counted).",
+            )
+        loaded = [
+            (i, outcome) for i, outcome in zip(indices, outcomes, strict=True) if not isinstance(outcome, str)
+        ]
+        pixels = self.backbone.preprocess([image for _, (image, _) in loaded]) if loaded else None
+        return LoadedBatch([i for i, _ in loaded], pixels, [seed for _, (_, seed) in loaded], failures)
+
+    def close(self) -> None:
+        if self.readers:
+            self.readers.shutdown(cancel_futures=True)
 
 
 def extract_descriptors(
@@ -94,47 +175,61 @@ def extract_descriptors(
     items: Sequence[ImageItem],
     request: ExtractionRequest,
     on_batch: Callable[[int], None] | None = None,
-) -> dict[DescriptorKey, np.ndarray]:
+    *,
+    workers: int = 2,
+    strict: bool = False,
+) -> Extraction:
     """Descriptors of ``items`` for every (timestep, layer) of ``request``.
 
-    Images of the next batch are loaded and preprocessed in a background thread while the backbone
-    runs the current one.
+    Images are read by ``workers`` threads, one batch ahead of the backbone. An image that cannot
+    be read is skipped (and reported in :attr:`Extraction.skipped`) unless ``strict``.
 
     Returns:
-        ``{(t, layer name): array (len(items), dim)}`` float32, row i for ``items[i]``; each row is
-        the mean over noise draws of L2-normalised descriptors.
+        An :class:`Extraction`: row i of each array is ``items[i]``'s descriptor, the mean over noise
+        draws of L2-normalised pooled features.
     """
     out = {
         (t, plan.name): np.zeros((len(items), plan.dim), dtype=np.float32)
         for t in request.timesteps
         for plan in request.layers
     }
+    skipped: list[tuple[int, str]] = []
     batches = list(_batches(items, request.batch_size))
-    with ThreadPoolExecutor(max_workers=1) as loader, torch.inference_mode():
-        pending = (
-            loader.submit(_load_batch, backbone, dataset, items, batches[0], request.seed)
-            if batches
-            else None
-        )
-        for number, indices in enumerate(batches):
-            pixels, seeds = pending.result()  # type: ignore[union-attr]
-            if number + 1 < len(batches):
-                pending = loader.submit(
-                    _load_batch, backbone, dataset, items, batches[number + 1], request.seed
-                )
-            features = backbone.extract(
-                pixels,
-                modality=items[indices[0]].modality,
-                taps=request.taps,
-                timesteps=request.timesteps,
-                noise_samples=request.noise_samples,
-                noise_seeds=seeds,
-                prompt=request.prompt,
-            )
-            for t in request.timesteps:
-                for plan in request.layers:
-                    maps = [features[t][tap] for tap in plan.taps]
-                    out[(t, plan.name)][indices] = descriptor(maps, plan.pool).cpu().numpy()
-            if on_batch is not None:
-                on_batch(len(indices))
-    return out
+    loader = BatchLoader(backbone, dataset, items, request.seed, workers, strict)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as ahead, torch.inference_mode():
+            pending = ahead.submit(loader.load, batches[0]) if batches else None
+            for number in range(len(batches)):
+                batch = pending.result()  # type: ignore[union-attr]
+                if number + 1 < len(batches):
+                    pending = ahead.submit(loader.load, batches[number + 1])
+                skipped.extend(batch.failures)
+                if batch.pixels is not None:
+                    _describe_batch(backbone, items, request, batch, out)
+                if on_batch is not None:
+                    on_batch(len(batch.indices) + len(batch.failures))
+    finally:
+        loader.close()
+    return Extraction(out, skipped)
+
+
+def _describe_batch(
+    backbone: Backbone,
+    items: Sequence[ImageItem],
+    request: ExtractionRequest,
+    batch: LoadedBatch,
+    out: dict[DescriptorKey, np.ndarray],
+) -> None:
+    features = backbone.extract(
+        batch.pixels,
+        modality=items[batch.indices[0]].modality,
+        taps=request.taps,
+        timesteps=request.timesteps,
+        noise_samples=request.noise_samples,
+        noise_seeds=batch.seeds,
+        prompt=request.prompt,
+    )
+    for t in request.timesteps:
+        for plan in request.layers:
+            maps = [features[t][tap] for tap in plan.taps]
+            out[(t, plan.name)][batch.indices] = descriptor(maps, plan.pool).cpu().numpy()

@@ -9,6 +9,7 @@ A results file holds everything needed to reproduce and to rank a run::
       "config": {backbone, weights, layer, t, prompt, dataset, dataset_options,
                  noise_samples, seed, dtype, image_size},        # what determines the numbers
       "backbone_note": "random weights (architecture check only)" | null,
+      "extractor": {what the backbone's extraction does, e.g. latent and noise choices},
       "dataset": {id, columns, num_queries, num_gallery, gallery_unique,
                   queries_without_relevant, ...adapter facts},
       "metrics": {"mAP@all": 0.41, ...},   # zs-sbir: fractions; fg-sbir: Acc@K x100
@@ -43,6 +44,7 @@ class RunResult:
     dataset: dict[str, Any]
     metrics: dict[str, float]
     backbone_note: str | None = None
+    extractor: dict[str, str] = field(default_factory=dict)
     runtime: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -118,6 +120,7 @@ def read_result(path: Path) -> RunResult:
         dataset=data["dataset"],
         metrics=data["metrics"],
         backbone_note=data.get("backbone_note"),
+        extractor=data.get("extractor", {}),
         runtime=data.get("runtime", {}),
         versions=data.get("versions", {}),
     )

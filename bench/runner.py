@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench.components import resolve_target
+from bench.datasets import ImageItem
 from bench.errors import BenchError
 from bench.planning import PlannedRun, split_prompt
 from bench.registry import Registry
@@ -102,6 +103,68 @@ def _build_dataset(run: PlannedRun):
         ) from exc
 
 
+class ScoredSplits:
+    """The queries and gallery of one extraction group, without the images that could not be read.
+
+    Args:
+        queries, gallery: the dataset's splits; descriptor rows are queries first, then gallery.
+        skipped: (row, reason) of unreadable images (reported once, recorded in every result).
+    """
+
+    def __init__(
+        self,
+        dataset,
+        queries: list[ImageItem],
+        gallery: list[ImageItem],
+        skipped: list[tuple[int, str]],
+        reporter: Reporter,
+    ) -> None:
+        items = queries + gallery
+        missing = {row for row, _ in skipped}
+        self.dataset = dataset
+        self.query_rows = [row for row in range(len(queries)) if row not in missing]
+        self.gallery_rows = [row for row in range(len(queries), len(items)) if row not in missing]
+        self.queries = [items[row] for row in self.query_rows]
+        self.gallery = [items[row] for row in self.gallery_rows]
+        self.skipped_facts = {
+            "skipped_images": len(skipped),
+            "skipped_examples": [items[row].key for row, _ in skipped[:5]],
+        }
+        if skipped:
+            row, reason = skipped[0]
+            reporter.status(
+                f"skipped {len(skipped)} unreadable image(s), e.g. {items[row].key}: {reason} "
+                "(--strict stops at the first one)"
+            )
+
+    def result(
+        self, run: PlannedRun, descriptors: Any, spec: SweepSpec, shared: dict[str, dict]
+    ) -> RunResult:
+        """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``run``."""
+        from bench.evaluation import evaluate
+
+        started = time.perf_counter()
+        metrics, facts = evaluate(
+            self.dataset,
+            run.dataset,
+            self.queries,
+            self.gallery,
+            descriptors[self.query_rows],
+            descriptors[self.gallery_rows],
+        )
+        info = {"id": run.dataset.id, "columns": list(run.dataset.columns)}
+        return RunResult(
+            task=run.dataset.task,
+            config=run.config(spec),
+            dataset={**info, **facts, **self.skipped_facts, **self.dataset.describe()},
+            metrics=metrics,
+            backbone_note=run.backbone.note,
+            extractor=shared["extractor"],
+            runtime={**shared["runtime"], "evaluate_seconds": round(time.perf_counter() - started, 4)},
+            versions=library_versions(),
+        )
+
+
 class SweepRunner:
     """Runs the configurations of one sweep, caching the loaded backbone and datasets between groups.
 
@@ -152,7 +215,6 @@ class SweepRunner:
 
     def run_group(self, runs: list[PlannedRun]) -> list[FinishedRun]:
         """Extract once for every layer and timestep of ``runs`` (one group), then score each run."""
-        from bench.evaluation import evaluate
         from bench.extract import ExtractionRequest, extract_descriptors
 
         first = runs[0]
@@ -168,46 +230,30 @@ class SweepRunner:
             prompt=self._prompt(first),
             batch_size=self.spec.batch_size,
         )
-        label = f"{first.backbone.id} on {first.dataset.id}"
         started = time.perf_counter()
-        with self.reporter.progress(f"extracting {label}", len(items)) as advance:
-            features = extract_descriptors(backbone, dataset, items, request, on_batch=advance)
+        with self.reporter.progress(
+            f"extracting {first.backbone.id} on {first.dataset.id}", len(items)
+        ) as advance:
+            extraction = extract_descriptors(
+                backbone, dataset, items, request, advance, workers=self.spec.workers, strict=self.spec.strict
+            )
         extract_seconds = time.perf_counter() - started
+        scored = ScoredSplits(dataset, queries, gallery, extraction.skipped, self.reporter)
+        shared = {
+            "extractor": dict(getattr(backbone, "facts", {})),
+            "runtime": {
+                "device": str(self.device),
+                "batch_size": self.spec.batch_size,
+                "group_configurations": len(runs),
+                "group_extract_seconds": round(extract_seconds, 3),
+                "images": len(items),
+                "images_per_second": round(len(items) / max(extract_seconds, 1e-9), 2),
+            },
+        }
         finished = []
         for run in runs:
-            started = time.perf_counter()
-            descriptors = features[(run.t, run.layer.name)]
-            metrics, facts = evaluate(
-                dataset,
-                run.dataset,
-                queries,
-                gallery,
-                descriptors[: len(queries)],
-                descriptors[len(queries) :],
-            )
-            result = RunResult(
-                task=run.dataset.task,
-                config=run.config(self.spec),
-                dataset={
-                    "id": run.dataset.id,
-                    "columns": list(run.dataset.columns),
-                    **facts,
-                    **dataset.describe(),
-                },
-                metrics=metrics,
-                backbone_note=run.backbone.note,
-                runtime={
-                    "device": str(self.device),
-                    "batch_size": self.spec.batch_size,
-                    "group_configurations": len(runs),
-                    "group_extract_seconds": round(extract_seconds, 3),
-                    "images": len(items),
-                    "images_per_second": round(len(items) / max(extract_seconds, 1e-9), 2),
-                    "evaluate_seconds": round(time.perf_counter() - started, 4),
-                    "peak_memory_mb": round(peak_memory_mb(self.device), 1),
-                },
-                versions=library_versions(),
-            )
+            result = scored.result(run, extraction.descriptors[(run.t, run.layer.name)], self.spec, shared)
+            result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
             finished.append(FinishedRun(result, write_result(Path(self.spec.output_dir), result)))
         return finished
 

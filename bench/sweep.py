@@ -38,6 +38,8 @@ class SweepSpec:
         weights: backbone id -> weights (hub id or directory); key ``"*"`` applies to every backbone.
         dataset_options: option name -> value, passed to every dataset of the run that declares it.
         output_dir: where results files are written.
+        workers: threads reading and preprocessing images ahead of the backbone (0: in the loop).
+        strict: stop at the first unreadable image instead of skipping (and counting) it.
     """
 
     backbone: tuple[str, ...] = ()
@@ -56,10 +58,16 @@ class SweepSpec:
     weights: dict[str, str] = field(default_factory=dict)
     dataset_options: dict[str, Any] = field(default_factory=dict)
     output_dir: str = "results"
+    workers: int = 2
+    strict: bool = False
 
     def overridden(self, **values: Any) -> SweepSpec:
-        """A copy with every non-empty value replaced (None and empty tuples/dicts keep the old one)."""
-        given = {key: value for key, value in values.items() if value not in (None, (), {})}
+        """A copy with every given value replaced (None, False and empty tuples/dicts keep the old one)."""
+        given = {
+            key: value
+            for key, value in values.items()
+            if not (value is None or value is False or value in ((), {}))
+        }
         return replace(self, **given)
 
 
