@@ -93,15 +93,32 @@ def test_config_file_and_prompt_sweep(tmp_path):
     )
 
 
-def test_missing_weights_fail_in_seconds_with_the_model_id(tmp_path):
+@pytest.mark.parametrize("backbone", ["sd15", "sd21", "sd21-base", "sd-turbo", "sdxl"])
+def test_missing_weights_fail_in_seconds_with_the_model_id(tmp_path, backbone):
     started = time.monotonic()
+    result = run_bench("run", "--backbone", backbone, env={"HF_HOME": str(tmp_path / "hf")})
+    assert time.monotonic() - started < 10
+    assert result.returncode == 1 and "not available" in result.stderr and "Traceback" not in result.stderr
+    assert f"--weights {backbone}=DIR" in result.stderr
+
+
+def test_sd15_weights_errors_name_the_model_and_what_to_do(tmp_path):
     result = run_bench("run", "--backbone", "sd15", env={"HF_HOME": str(tmp_path / "hf")})
-    assert time.monotonic() - started < 30
     assert result.returncode == 1
     assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in result.stderr
     assert "--weights sd15=DIR" in result.stderr and "Traceback" not in result.stderr
     local = run_bench("run", "--backbone", "sd15", "--weights", str(tmp_path / "no-such-dir"))
     assert local.returncode == 1 and "does not exist" in local.stderr
+    (tmp_path / "partial" / "unet").mkdir(parents=True)
+    partial = run_bench("run", "--backbone", "sdxl", "--weights", f"sdxl={tmp_path / 'partial'}")
+    assert partial.returncode == 1 and "it lacks the subfolders vae, text_encoder," in partial.stderr
+    assert "text_encoder_2" in partial.stderr
+
+
+def test_fp16_on_cpu_is_refused_with_a_reason():
+    result = run_bench("run", "--dtype", "fp16", "--device", "cpu")
+    assert result.returncode == 1
+    assert "fp16 is not supported on the CPU" in result.stderr and "bf16" in result.stderr
 
 
 def test_data_root_errors(tmp_path):
@@ -121,6 +138,47 @@ def test_data_root_errors(tmp_path):
     assert wrong.returncode == 1 and "could not be opened: no images in" in wrong.stderr
     for result in (missing, nowhere, empty, wrong):
         assert "Traceback" not in result.stderr
+
+
+def test_unreadable_images_are_skipped_and_counted_or_stop_a_strict_run(tmp_path):
+    from tests.test_example_plugin import EXAMPLE, write_folder_dataset
+
+    root = tmp_path / "data"
+    write_folder_dataset(root)
+    broken = next((root / "photo").glob("*/*.jpg"))
+    broken.write_bytes(b"not a jpeg")
+    base = [
+        "run",
+        "--plugin",
+        str(EXAMPLE),
+        "--backbone",
+        "hog",
+        "--dataset",
+        "folders",
+        "--data-root",
+        str(root),
+    ]
+    lenient = run_bench(*base, "--json", "--output-dir", str(tmp_path / "out"))
+    assert lenient.returncode == 0, lenient.stderr
+    assert "skipped 1 unreadable image(s)" in lenient.stderr and broken.name in lenient.stderr
+    (run,) = json.loads(lenient.stdout)
+    assert run["dataset"]["skipped_images"] == 1 and run["dataset"]["num_gallery"] == 11
+    strict = run_bench(*base, "--strict", "--output-dir", str(tmp_path / "out2"))
+    assert strict.returncode == 1 and broken.name in strict.stderr and "Traceback" not in strict.stderr
+
+
+def test_layer_timestep_sweep_costs_one_encode_per_image(tmp_path):
+    args = ["run", "--dataset", "synthetic", *SMALL, "--noise-samples", "6", "--json"]
+    for layer in ("up0", "up1", "up2"):
+        args += ["--layer", layer]
+    for t in ("50", "273", "600"):
+        args += ["--t", t]
+    result = run_bench(*args, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(result.stdout)
+    assert len(runs) == 9 and len({r["name"] for r in runs}) == 9
+    assert {r["runtime"]["group_configurations"] for r in runs} == {9}
+    assert runs[0]["extractor"]["latent"].startswith("VAE posterior mean")
 
 
 def test_leaderboard_command_writes_and_checks(tmp_path):

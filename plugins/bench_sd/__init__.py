@@ -1,55 +1,50 @@
-"""Built-in plugin: Stable Diffusion backbones and their layer selectors.
+"""Built-in plugin: Stable Diffusion backbones (sd-tiny, sd15, sd21, sd21-base, sd-turbo, sdxl)
+and the paper's layer selectors.
 
 Registers lazily: nothing here imports torch or diffusers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bench import BackboneInfo, LayerSelector, hookimpl
-from bench_sd.architecture import SD15_UNET_CHANNELS, TINY_UNET_CONFIG, unet_layers
+from bench_sd.architecture import VARIANTS, SDVariant
 
-SD_FAMILY = ("sd-tiny", "sd15")
+RANDOM_NOTE = "random weights (architecture check, not a model)"
 
 
-def _check(backbone_id: str):
+def _weights_check(variant: SDVariant) -> Callable[[str], None]:
     def check(weights: str) -> None:
         from bench_sd.weights import check_weights
 
-        check_weights(weights, backbone_id)
+        check_weights(weights, variant.id, variant.needed_parts)
 
     return check
 
 
+def backbone_info(variant: SDVariant) -> BackboneInfo:
+    """The registry entry of an SD variant (layers from its UNet config, default layer ``up1``)."""
+    random = variant.weights == "random"
+    return BackboneInfo(
+        id=variant.id,
+        target="bench_sd.loaders:build_tiny" if random else "bench_sd.loaders:build_pretrained",
+        description=variant.description,
+        layers=variant.layers,
+        default_layer="up1",
+        weights=variant.weights,
+        image_size=variant.image_size,
+        num_timesteps=1000,
+        accepts_text=True,
+        note=RANDOM_NOTE if random else None,
+        weights_check=None if random else _weights_check(variant),
+    )
+
+
 @hookimpl
 def register_backbones(register) -> None:
-    register(
-        BackboneInfo(
-            id="sd-tiny",
-            target="bench_sd.loaders:build_tiny",
-            description="Stable Diffusion architecture in miniature, seeded random weights (no download)",
-            layers=unet_layers(TINY_UNET_CONFIG["block_out_channels"]),
-            default_layer="up1",
-            weights="random",
-            image_size=128,
-            num_timesteps=1000,
-            accepts_text=True,
-            note="random weights (architecture check, not a model)",
-        )
-    )
-    register(
-        BackboneInfo(
-            id="sd15",
-            target="bench_sd.loaders:build_pretrained",
-            description="Stable Diffusion v1.5 (stable-diffusion-v1-5/stable-diffusion-v1-5)",
-            layers=unet_layers(SD15_UNET_CHANNELS),
-            default_layer="up1",
-            weights="stable-diffusion-v1-5/stable-diffusion-v1-5",
-            image_size=512,
-            num_timesteps=1000,
-            accepts_text=True,
-            weights_check=_check("sd15"),
-        )
-    )
+    for variant in VARIANTS.values():
+        register(backbone_info(variant))
 
 
 @hookimpl
@@ -59,7 +54,7 @@ def register_layer_selectors(register) -> None:
             id="coarse",
             taps=("up0", "up1"),
             description="decoder levels 1-2 (Koley et al.'s category-level choice)",
-            backbones=SD_FAMILY,
+            backbones=tuple(VARIANTS),
         )
     )
     register(
@@ -67,6 +62,6 @@ def register_layer_selectors(register) -> None:
             id="fine",
             taps=("up2", "up3"),
             description="decoder levels 3-4 (Koley et al.'s fine-grained choice)",
-            backbones=SD_FAMILY,
+            backbones=tuple(VARIANTS),
         )
     )

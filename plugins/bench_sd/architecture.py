@@ -1,12 +1,73 @@
-"""Stable Diffusion architectures as data: tiny configs and the layer table of a UNet (no torch)."""
+"""Stable Diffusion architectures as data (no torch): the real models' configs and sd-tiny.
+
+Each :class:`SDVariant` holds the diffusers ``UNet2DConditionModel`` config of a released model
+(the shapes its ``config.json`` gives), which fixes its layer table, plus what loading and
+conditioning need. Tests build these configs on torch's meta device to check every layer's shape
+without weights, and shrink them (:func:`miniature`) to run real forward passes.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+
 from bench import LayerInfo
 
-# A Stable-Diffusion-shaped model small enough for tests and the default run: a 4-level VAE
-# (8x downsampling, like SD), a 3-level UNet (so stopping after up_blocks[1] skips real work) and a
-# 2-layer CLIP text encoder over the real CLIP vocabulary.
+# DDPM training schedule shared by SD 1.x, 2.x and XL (1000 steps, scaled-linear betas).
+SD_SCHEDULE: dict = {
+    "num_train_timesteps": 1000,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+}
+
+_SD_VAE_SCALING = 0.18215
+_SDXL_VAE_SCALING = 0.13025
+
+_SD15_UNET: dict = {
+    "sample_size": 64,
+    "in_channels": 4,
+    "out_channels": 4,
+    "block_out_channels": (320, 640, 1280, 1280),
+    "down_block_types": (
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "CrossAttnDownBlock2D",
+        "DownBlock2D",
+    ),
+    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    "layers_per_block": 2,
+    "cross_attention_dim": 768,
+    "attention_head_dim": 8,
+}
+_SD21_UNET: dict = {
+    **_SD15_UNET,
+    "sample_size": 96,
+    "cross_attention_dim": 1024,
+    "attention_head_dim": (5, 10, 20, 20),
+    "use_linear_projection": True,
+    "upcast_attention": True,
+}
+_SD21_BASE_UNET: dict = {**_SD21_UNET, "sample_size": 64, "upcast_attention": False}
+_SDXL_UNET: dict = {
+    "sample_size": 128,
+    "in_channels": 4,
+    "out_channels": 4,
+    "block_out_channels": (320, 640, 1280),
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    "layers_per_block": 2,
+    "transformer_layers_per_block": (1, 2, 10),
+    "cross_attention_dim": 2048,
+    "attention_head_dim": (5, 10, 20),
+    "use_linear_projection": True,
+    "addition_embed_type": "text_time",
+    "addition_time_embed_dim": 256,
+    "projection_class_embeddings_input_dim": 2816,
+}
+
+# sd-tiny: SD's architecture in miniature for tests and the default run: an 8x-downsampling VAE,
+# a 3-level UNet (so stopping after up_blocks[1] skips real work) and a 2-layer CLIP text encoder
+# over the real CLIP vocabulary.
 TINY_VAE_CONFIG: dict = {
     "in_channels": 3,
     "out_channels": 3,
@@ -16,7 +77,7 @@ TINY_VAE_CONFIG: dict = {
     "up_block_types": ("UpDecoderBlock2D",) * 4,
     "layers_per_block": 1,
     "norm_num_groups": 32,
-    "scaling_factor": 0.18215,
+    "scaling_factor": _SD_VAE_SCALING,
 }
 TINY_UNET_CONFIG: dict = {
     "sample_size": 16,
@@ -41,15 +102,99 @@ TINY_TEXT_CONFIG: dict = {
     "eos_token_id": 49407,
     "pad_token_id": 49407,
 }
-# SD v1.x training noise schedule (DDPM, 1000 steps).
-SD15_SCHEDULE: dict = {
-    "num_train_timesteps": 1000,
-    "beta_schedule": "scaled_linear",
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-}
 
-SD15_UNET_CHANNELS = (320, 640, 1280, 1280)
+
+@dataclass(frozen=True)
+class SDVariant:
+    """One Stable Diffusion model family member.
+
+    Attributes:
+        id: backbone id.
+        weights: default weights (hub id), or ``"random"`` for sd-tiny.
+        description: one line for ``bench list``.
+        image_size: the resolution it was trained at, in pixels.
+        unet: diffusers ``UNet2DConditionModel`` config (real shapes).
+        text_dims: hidden size of each text encoder (SDXL has two; their penultimate layers are
+            concatenated into the cross-attention context).
+        vae_scaling: latent scaling factor.
+        dual_text: SDXL conditioning (two encoders, pooled text embedding and size/crop time ids).
+    """
+
+    id: str
+    weights: str
+    description: str
+    image_size: int
+    unet: dict = field(repr=False)
+    text_dims: tuple[int, ...]
+    vae_scaling: float = _SD_VAE_SCALING
+    dual_text: bool = False
+
+    @property
+    def needed_parts(self) -> tuple[str, ...]:
+        """Subfolders of a diffusers directory that feature extraction reads."""
+        parts = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+        return (*parts, "text_encoder_2", "tokenizer_2") if self.dual_text else parts
+
+    @property
+    def layers(self) -> tuple[LayerInfo, ...]:
+        return unet_layers(self.unet["block_out_channels"])
+
+
+VARIANTS: dict[str, SDVariant] = {
+    v.id: v
+    for v in (
+        SDVariant(
+            "sd-tiny",
+            "random",
+            "Stable Diffusion architecture in miniature, seeded random weights (no download)",
+            128,
+            TINY_UNET_CONFIG,
+            (TINY_TEXT_CONFIG["hidden_size"],),
+        ),
+        SDVariant(
+            "sd15",
+            "stable-diffusion-v1-5/stable-diffusion-v1-5",
+            "Stable Diffusion v1.5",
+            512,
+            _SD15_UNET,
+            (768,),
+        ),
+        SDVariant(
+            "sd21",
+            "stabilityai/stable-diffusion-2-1",
+            "Stable Diffusion v2.1, 768 px (v-prediction)",
+            768,
+            _SD21_UNET,
+            (1024,),
+        ),
+        SDVariant(
+            "sd21-base",
+            "stabilityai/stable-diffusion-2-1-base",
+            "Stable Diffusion v2.1 base, 512 px",
+            512,
+            _SD21_BASE_UNET,
+            (1024,),
+        ),
+        SDVariant(
+            "sd-turbo",
+            "stabilityai/sd-turbo",
+            "SD-Turbo (distilled SD v2.1), 512 px",
+            512,
+            _SD21_BASE_UNET,
+            (1024,),
+        ),
+        SDVariant(
+            "sdxl",
+            "stabilityai/stable-diffusion-xl-base-1.0",
+            "Stable Diffusion XL base 1.0, 1024 px (two text encoders)",
+            1024,
+            _SDXL_UNET,
+            (768, 1280),
+            vae_scaling=_SDXL_VAE_SCALING,
+            dual_text=True,
+        ),
+    )
+}
 
 
 def unet_layers(block_out_channels: tuple[int, ...], vae_downsampling: int = 8) -> tuple[LayerInfo, ...]:
@@ -74,3 +219,24 @@ def unet_layers(block_out_channels: tuple[int, ...], vae_downsampling: int = 8) 
         level = f" (paper level {i + 1})"
         layers.append(LayerInfo(f"up{i}", channels, stride, f"output of unet.up_blocks[{i}]{level}"))
     return tuple(layers)
+
+
+def miniature(variant: SDVariant, shrink: int = 10) -> SDVariant:
+    """The same block structure with channels divided by ``shrink`` and one transformer per block.
+
+    Keeps block types, levels, up/down samplers and the conditioning type (SDXL's added
+    embeddings included), so a forward pass exercises the same code path at a tiny cost.
+    """
+    unet = dict(variant.unet)
+    unet["block_out_channels"] = tuple(c // shrink for c in unet["block_out_channels"])
+    unet["attention_head_dim"] = 8
+    unet["layers_per_block"] = 1
+    unet["norm_num_groups"] = 8
+    if "transformer_layers_per_block" in unet:
+        unet["transformer_layers_per_block"] = 1
+    text_dims = tuple(max(d // shrink // 8 * 8, 16) for d in variant.text_dims)
+    unet["cross_attention_dim"] = sum(text_dims)
+    if variant.dual_text:
+        unet["addition_time_embed_dim"] = 8
+        unet["projection_class_embeddings_input_dim"] = text_dims[-1] + 6 * 8
+    return replace(variant, id=f"{variant.id}-mini", unet=unet, text_dims=text_dims)

@@ -7,20 +7,27 @@ after the deepest requested block (a forward hook raises), so reading ``up1`` sk
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
 from bench import BenchError, PromptCondition
+from bench_sd.conditioning import Conditioning
+
+EXTRACTOR_FACTS = {
+    "latent": "VAE posterior mean x scaling factor (deterministic)",
+    "noise": "DDPM forward process at t; N draws per image from a seed of (run seed, image content)",
+    "descriptor": "per draw: tap output pooled and L2-normalised; mean over draws",
+}
 
 
 class _StopForward(Exception):
     """Raised by the hook of the deepest requested block to end the UNet pass early."""
 
 
-def _tap_order(unet: torch.nn.Module) -> list[str]:
+def tap_order(unet: torch.nn.Module) -> list[str]:
     """Tap names in forward order: down0.., mid, up0.."""
     return (
         [f"down{i}" for i in range(len(unet.down_blocks))]
@@ -41,8 +48,9 @@ def unet_taps(
     unet: torch.nn.Module,
     sample: torch.Tensor,
     timestep: int,
-    text_embedding: torch.Tensor,
+    context: torch.Tensor,
     taps: Sequence[str],
+    added: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Outputs of the requested UNet blocks from one pass that stops after the deepest of them.
 
@@ -50,20 +58,21 @@ def unet_taps(
         unet: a diffusers ``UNet2DConditionModel``.
         sample: noisy latents (B, 4, h, w).
         timestep: DDPM timestep.
-        text_embedding: (B, 77, d) cross-attention conditioning.
-        taps: names from :func:`_tap_order`.
+        context: (B, 77, d) cross-attention conditioning.
+        taps: names from :func:`tap_order`.
+        added: SDXL's ``added_cond_kwargs`` (each (B, ...)), or None.
 
     Returns:
         ``{tap: (B, C, h', w')}``.
     """
-    order = _tap_order(unet)
+    order = tap_order(unet)
     unknown = [tap for tap in taps if tap not in order]
     if unknown:
         raise BenchError(f"This UNet has no tap {unknown[0]!r}.", f"Valid taps: {', '.join(order)}.")
     deepest = max(taps, key=order.index)
     captured: dict[str, torch.Tensor] = {}
 
-    def make_hook(tap: str):
+    def make_hook(tap: str) -> Callable:
         def hook(module, args, output):
             captured[tap] = output[0] if isinstance(output, tuple) else output
             if tap == deepest:
@@ -73,7 +82,7 @@ def unet_taps(
 
     handles = [_tap_module(unet, tap).register_forward_hook(make_hook(tap)) for tap in taps]
     try:
-        unet(sample, timestep, encoder_hidden_states=text_embedding)
+        unet(sample, timestep, encoder_hidden_states=context, added_cond_kwargs=added or None)
     except _StopForward:
         pass
     finally:
@@ -83,74 +92,85 @@ def unet_taps(
 
 
 class StableDiffusionFeatures:
-    """A frozen SD model (VAE encoder, UNet, text encoder) that returns block features.
+    """A frozen SD model (VAE encoder, UNet, text conditioning) that returns block features.
 
     Args:
-        vae: diffusers ``AutoencoderKL`` (only the encoder is used).
+        vae: diffusers ``AutoencoderKL`` (only the encoder is used; the decoder may be None).
         unet: diffusers ``UNet2DConditionModel``.
-        text_encoder: transformers ``CLIPTextModel``.
-        tokenizer: a CLIP tokenizer (77 tokens).
+        conditioner: text -> :class:`Conditioning` (``ClipConditioner`` or ``DualClipConditioner``).
         alphas_cumprod: (num_train_timesteps,) cumulative products of the DDPM alphas.
         image_size: input resolution in pixels.
         weights: what was loaded, recorded in results.
-        device, dtype: where and in which precision the models run.
+        device, dtype: where and in which precision the models run. A VAE whose config asks for
+            ``force_upcast`` (SDXL's overflows in fp16) stays in fp32.
     """
+
+    facts = EXTRACTOR_FACTS
 
     def __init__(
         self,
         *,
         vae: torch.nn.Module,
         unet: torch.nn.Module,
-        text_encoder: torch.nn.Module,
-        tokenizer,
+        conditioner,
         alphas_cumprod: torch.Tensor,
         image_size: int,
         weights: str,
         device: torch.device,
         dtype: torch.dtype,
     ) -> None:
-        self.vae = vae.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+        self.vae_dtype = torch.float32 if upcast else dtype
+        self.vae = vae.to(device=device, dtype=self.vae_dtype).eval().requires_grad_(False)
         self.unet = unet.to(device=device, dtype=dtype).eval().requires_grad_(False)
-        self.text_encoder = text_encoder.to(device=device, dtype=dtype).eval().requires_grad_(False)
-        self.tokenizer = tokenizer
+        if device.type == "cuda":
+            self.unet.to(memory_format=torch.channels_last)
+        self.conditioner = conditioner.to(device, dtype)
         self.alphas_cumprod = alphas_cumprod.to(torch.float64)
         self.image_size = image_size
         self.weights = weights
         self.device = device
         self.dtype = dtype
-        self._text_cache: dict[str, torch.Tensor] = {}
+        self._text_cache: dict[str, Conditioning] = {}
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """RGB images -> (B, 3, S, S) float32 in [-1, 1] (bicubic resize to ``image_size``)."""
         size = (self.image_size, self.image_size)
         arrays = [
-            np.asarray(image.convert("RGB").resize(size, Image.BICUBIC), dtype=np.float32) for image in images
+            np.asarray(im.convert("RGB").resize(size, Image.BICUBIC), dtype=np.float32) for im in images
         ]
         batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
         return batch / 127.5 - 1.0
 
     @torch.inference_mode()
-    def encode_text(self, text: str) -> torch.Tensor:
-        """The text encoder's last hidden state for ``text``: (1, 77, d), computed once per text."""
+    def encode_text(self, text: str) -> Conditioning:
+        """The UNet conditioning for ``text``, computed once per text."""
         if text not in self._text_cache:
-            ids = self.tokenizer(
-                [text], padding="max_length", max_length=77, truncation=True, return_tensors="pt"
-            ).input_ids.to(self.device)
-            self._text_cache[text] = self.text_encoder(ids)[0]
+            self._text_cache[text] = self.conditioner(text)
         return self._text_cache[text]
+
+    def conditioning(self, prompt: PromptCondition) -> Conditioning:
+        """The prompt's text conditioning, with its learned (77, d) context if it has one."""
+        base = self.encode_text(prompt.text)
+        if prompt.text_embedding is None:
+            return base
+        try:
+            return base.with_hidden_states(prompt.text_embedding)
+        except ValueError as exc:
+            raise BenchError(f"The textual prompt does not fit this backbone: {exc}.") from exc
 
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) in [-1, 1] -> VAE posterior mean times the scaling factor, (B, 4, S/8, S/8)."""
-        pixels = pixels.to(device=self.device, dtype=self.dtype)
+        pixels = pixels.to(device=self.device, dtype=self.vae_dtype)
         latents = self.vae.encode(pixels).latent_dist.mean
-        return latents * self.vae.config.scaling_factor
+        return (latents * self.vae.config.scaling_factor).to(self.dtype)
 
     def draw_noise(
         self, latent_shape: Sequence[int], noise_samples: int, seeds: Sequence[int]
     ) -> torch.Tensor:
         """(B, N, *latent_shape) standard normal noise; image i's draws come from ``seeds[i]`` only.
 
-        Drawn on the CPU so the numbers do not depend on the device.
+        Drawn on the CPU in float32, so the numbers do not depend on the device.
         """
         draws = [
             torch.randn((noise_samples, *latent_shape), generator=torch.Generator().manual_seed(seed))
@@ -158,10 +178,13 @@ class StableDiffusionFeatures:
         ]
         return torch.stack(draws).to(device=self.device, dtype=self.dtype)
 
-    def check_timestep(self, t: int) -> None:
+    def _check_timesteps(self, timesteps: Sequence[int | None]) -> None:
         steps = len(self.alphas_cumprod)
-        if not 0 <= t < steps:
-            raise BenchError(f"Timestep {t} is outside this model's schedule.", f"Use 0 <= t <= {steps - 1}.")
+        for t in timesteps:
+            if t is None or not 0 <= t < steps:
+                raise BenchError(
+                    f"Timestep {t} is outside this model's schedule.", f"Use --t in 0..{steps - 1}."
+                )
 
     def extract(
         self,
@@ -176,21 +199,22 @@ class StableDiffusionFeatures:
     ) -> dict[int | None, dict[str, torch.Tensor]]:
         """See ``bench.backbone.Backbone.extract``; tensors are (B, N, C, h, w).
 
-        The image is encoded once; each timestep costs one truncated UNet pass over B*N samples.
+        The image (plus the prompt's visual prompt for ``modality``, if any) is encoded once; each
+        timestep costs one truncated UNet pass over B*N samples.
         """
-        for t in timesteps:
-            if t is None:
-                raise BenchError("Stable Diffusion features need a timestep.", "Pass --t (0..999).")
-            self.check_timestep(t)
+        self._check_timesteps(timesteps)
+        if prompt.visual is not None and modality in prompt.visual:
+            pixels = pixels + prompt.visual[modality].to(pixels)
         latents = self.encode_image(pixels)
         batch, *latent_shape = latents.shape
         noise = self.draw_noise(latent_shape, noise_samples, noise_seeds)
         clean = latents[:, None].expand_as(noise)
-        text = self.encode_text(prompt.text).expand(batch * noise_samples, -1, -1)
+        context, added = self.conditioning(prompt).batched(batch * noise_samples)
         out: dict[int | None, dict[str, torch.Tensor]] = {}
         for t in timesteps:
             alpha_bar = float(self.alphas_cumprod[t])
             noisy = alpha_bar**0.5 * clean + (1.0 - alpha_bar) ** 0.5 * noise
-            feats = unet_taps(self.unet, noisy.reshape(batch * noise_samples, *latent_shape), t, text, taps)
+            noisy = noisy.reshape(batch * noise_samples, *latent_shape)
+            feats = unet_taps(self.unet, noisy, t, context, taps, added)
             out[t] = {tap: f.reshape(batch, noise_samples, *f.shape[1:]) for tap, f in feats.items()}
         return out

@@ -13,9 +13,6 @@ from pathlib import Path
 
 from bench import BenchError
 
-# The parts of a diffusers pipeline a feature extractor needs: no VAE decoder weights are read
-# beyond the checkpoint file, no safety checker, no feature extractor.
-NEEDED_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 HUB_HOST = ("huggingface.co", 443)
 
 
@@ -27,25 +24,25 @@ def _is_path_like(weights: str) -> bool:
     )
 
 
-def _check_local_dir(path: Path, backbone_id: str) -> str:
-    missing = [part for part in NEEDED_PARTS if not (path / part).is_dir()]
+def _check_local_dir(path: Path, backbone_id: str, parts: tuple[str, ...]) -> str:
+    missing = [part for part in parts if not (path / part).is_dir()]
     if missing:
         raise BenchError(
-            f"{str(path)!r} is not a diffusers Stable Diffusion directory: it lacks {', '.join(missing)}/.",
-            f"Point --weights {backbone_id}=DIR at a directory holding {', '.join(NEEDED_PARTS)} "
-            "(as saved by StableDiffusionPipeline.save_pretrained or downloaded from the hub).",
+            f"{str(path)!r} is not a diffusers Stable Diffusion directory: it lacks the subfolders {', '.join(missing)}.",
+            f"Point --weights {backbone_id}=DIR at a directory holding {', '.join(parts)} "
+            "(as saved by the diffusers pipeline's save_pretrained or downloaded from the hub).",
         )
     return str(path)
 
 
-def _cached_snapshot(repo_id: str) -> str | None:
+def _cached_snapshot(repo_id: str, parts: tuple[str, ...]) -> str | None:
     from huggingface_hub import snapshot_download
 
     try:
         path = snapshot_download(repo_id, local_files_only=True)
     except Exception:  # not cached (LocalEntryNotFoundError), or a malformed id
         return None
-    return path if all((Path(path) / part).is_dir() for part in NEEDED_PARTS) else None
+    return path if all((Path(path) / part).is_dir() for part in parts) else None
 
 
 def _hub_reachable() -> bool:
@@ -58,8 +55,10 @@ def _hub_reachable() -> bool:
     return True
 
 
-def locate_weights(weights: str, backbone_id: str) -> str:
-    """A local directory or a hub id that :func:`from_pretrained` can load without hanging.
+def locate_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> str:
+    """A local directory or a hub id that ``from_pretrained`` can load without hanging.
+
+    ``parts`` are the subfolders the model needs (unet, vae, text_encoder, ...).
 
     Raises:
         BenchError: the directory does not exist or is incomplete, or the hub id is neither cached
@@ -67,28 +66,28 @@ def locate_weights(weights: str, backbone_id: str) -> str:
     """
     path = Path(weights).expanduser()
     if path.exists():
-        return _check_local_dir(path, backbone_id)
+        return _check_local_dir(path, backbone_id, parts)
     if _is_path_like(weights):
         raise BenchError(
             f"Weights directory {weights!r} for backbone {backbone_id!r} does not exist.",
             "Pass an existing diffusers directory or a Hugging Face hub id with --weights.",
         )
-    cached = _cached_snapshot(weights)
+    cached = _cached_snapshot(weights, parts)
     if cached:
         return cached
     if _hub_reachable():
         return weights
-    parts = " ".join(f"'{part}/*'" for part in NEEDED_PARTS)
+    patterns = " ".join(f"'{part}/*'" for part in parts)
     raise BenchError(
         f"Weights {weights!r} for backbone {backbone_id!r} are not available: they are not in the local "
         "Hugging Face cache and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1).",
-        f"On a connected machine run `hf download {weights} --include {parts}` and copy the cache "
+        f"On a connected machine run `hf download {weights} --include {patterns}` and copy the cache "
         f"(~/.cache/huggingface/hub), or save the pipeline to a directory and pass "
         f"--weights {backbone_id}=DIR. To try the toolkit without weights use --backbone sd-tiny.",
     )
 
 
-def check_weights(weights: str, backbone_id: str) -> None:
+def check_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> None:
     """Fail fast (before a run starts) when ``weights`` cannot be loaded."""
     if weights != "random":
-        locate_weights(weights, backbone_id)
+        locate_weights(weights, backbone_id, parts)
