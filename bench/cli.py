@@ -132,11 +132,14 @@ def build_cli(plugins: PluginSet) -> click.Group:
 @click.option("--workers", type=click.IntRange(min=0), help="Threads reading images ahead of the backbone.")
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable image instead of skipping it.")
 @click.option(
+    "--compile", "compile_", is_flag=True, help="torch.compile the backbone (slow start, faster long runs)."
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
 )
 @plugin_option
 @click.pass_context
-def run_command(ctx: click.Context, config_name, plugin_files, as_json, **options) -> None:
+def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_, **options) -> None:
     """Extract descriptors and score retrieval for every configuration of a sweep.
 
     With no options, runs the default configuration (configs/default.toml). Repeating --backbone,
@@ -164,6 +167,7 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, **option
         output_dir=options["output_dir"],
         workers=options["workers"],
         strict=options["strict"],
+        compile=compile_,
     )
     from bench.planning import plan_sweep
 

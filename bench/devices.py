@@ -35,6 +35,17 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def slow_dtype_warning(dtype: torch.dtype, device: torch.device) -> str | None:
+    """Why ``dtype`` will be slow on ``device`` (bf16 on a CPU without native bf16 kernels), or None."""
+    if dtype == torch.bfloat16 and device.type == "cpu" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        capability = torch.backends.cpu.get_cpu_capability()
+        return (
+            f"bf16 is emulated on this CPU ({capability}, no AVX-512 BF16 or AMX): expect it to be much "
+            "slower than fp32. Use --dtype fp32 here."
+        )
+    return None
+
+
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     """The torch dtype for ``fp32``/``fp16``/``bf16``; fp16 is refused on the CPU (slow, unsupported ops)."""
     if name not in DTYPES:

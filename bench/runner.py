@@ -175,13 +175,16 @@ class SweepRunner:
     """
 
     def __init__(self, spec: SweepSpec, registry: Registry, reporter: Reporter | None = None) -> None:
-        from bench.devices import resolve_device, resolve_dtype
+        from bench.devices import resolve_device, resolve_dtype, slow_dtype_warning
 
         self.spec = spec
         self.registry = registry
         self.reporter = reporter or SilentReporter()
         self.device = resolve_device(spec.device)
         self.dtype = resolve_dtype(spec.dtype, self.device)
+        warning = slow_dtype_warning(self.dtype, self.device)
+        if warning:
+            self.reporter.status(warning)
         self._backbone_key: tuple | None = None
         self._backbone: Any = None
         self._datasets: dict[tuple, Any] = {}
@@ -199,8 +202,18 @@ class SweepRunner:
                 dtype=self.dtype,
                 image_size=run.image_size,
             )
+            if self.spec.compile:
+                self._compile(run.backbone.id)
             self._backbone_key = key
         return self._backbone
+
+    def _compile(self, backbone_id: str) -> None:
+        compile_backbone = getattr(self._backbone, "compile", None)
+        if compile_backbone is None:
+            self.reporter.status(f"backbone {backbone_id} cannot be compiled; running it eagerly")
+            return
+        self.reporter.status(f"compiling {backbone_id} (torch.compile; the first batch is slow)")
+        compile_backbone()
 
     def _dataset(self, run: PlannedRun):
         key = (run.dataset.id, str(run.data_root), tuple(sorted(run.dataset_options.items())))

@@ -40,6 +40,7 @@ class SweepSpec:
         output_dir: where results files are written.
         workers: threads reading and preprocessing images ahead of the backbone (0: in the loop).
         strict: stop at the first unreadable image instead of skipping (and counting) it.
+        compile: ``torch.compile`` the backbone (those that offer a ``compile()`` method).
     """
 
     backbone: tuple[str, ...] = ()
@@ -60,6 +61,7 @@ class SweepSpec:
     output_dir: str = "results"
     workers: int = 2
     strict: bool = False
+    compile: bool = False
 
     def overridden(self, **values: Any) -> SweepSpec:
         """A copy with every given value replaced (None, False and empty tuples/dicts keep the old one)."""

@@ -194,3 +194,25 @@ def test_leaderboard_command_writes_and_checks(tmp_path):
     board.write_text(text + "edited\n")
     stale = run_bench("leaderboard", str(out), "--output", str(board), "--check")
     assert stale.returncode == 1 and "is stale" in stale.stderr
+
+
+def test_compile_falls_back_for_backbones_without_it(tmp_path):
+    from tests.test_example_plugin import EXAMPLE, write_folder_dataset
+
+    write_folder_dataset(tmp_path / "data")
+    result = run_bench(
+        "run",
+        "--plugin",
+        str(EXAMPLE),
+        "--backbone",
+        "hog",
+        "--dataset",
+        "folders",
+        "--compile",
+        "--data-root",
+        str(tmp_path / "data"),
+        "--output-dir",
+        str(tmp_path / "out"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "backbone hog cannot be compiled; running it eagerly" in result.stderr

@@ -21,9 +21,16 @@ def _quiet_diffusers() -> None:
 
 
 def random_model(
-    variant: SDVariant, *, image_size: int, device: torch.device, dtype: torch.dtype, seed: int = 0
+    variant: SDVariant,
+    *,
+    image_size: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    seed: int = 0,
+    vae_config: dict = TINY_VAE_CONFIG,
 ) -> StableDiffusionFeatures:
-    """``variant``'s UNet with seeded random weights, a small VAE and small CLIP text encoders.
+    """``variant``'s UNet with seeded random weights, a VAE built from ``vae_config`` (small by
+    default) and small CLIP text encoders.
 
     The weights are identical on every machine and run: they are drawn inside a forked RNG, so the
     caller's random state is untouched. Used for ``sd-tiny`` and for shrunken real architectures
@@ -37,7 +44,7 @@ def random_model(
     _quiet_diffusers()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        vae = AutoencoderKL(**{**TINY_VAE_CONFIG, "scaling_factor": variant.vae_scaling})
+        vae = AutoencoderKL(**{**vae_config, "scaling_factor": variant.vae_scaling})
         unet = UNet2DConditionModel(**variant.unet)
         configs = [
             CLIPTextConfig(**{**TINY_TEXT_CONFIG, "hidden_size": dim, "projection_dim": dim})

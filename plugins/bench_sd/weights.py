@@ -28,7 +28,8 @@ def _check_local_dir(path: Path, backbone_id: str, parts: tuple[str, ...]) -> st
     missing = [part for part in parts if not (path / part).is_dir()]
     if missing:
         raise BenchError(
-            f"{str(path)!r} is not a diffusers Stable Diffusion directory: it lacks the subfolders {', '.join(missing)}.",
+            f"{str(path)!r} is not a diffusers Stable Diffusion directory: "
+            f"it lacks the subfolders {', '.join(missing)}.",
             f"Point --weights {backbone_id}=DIR at a directory holding {', '.join(parts)} "
             "(as saved by the diffusers pipeline's save_pretrained or downloaded from the hub).",
         )
