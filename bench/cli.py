@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench import __version__
+from bench.cache_command import CACHE_ENV, cache_group
 from bench.components import POOLINGS
 from bench.errors import BenchError
 from bench.plugins import PluginSet, load_plugins
@@ -91,7 +92,9 @@ def build_cli(plugins: PluginSet) -> click.Group:
     cli.add_command(list_command)
     cli.add_command(plugins_command)
     cli.add_command(leaderboard_command)
-    plugins.manager.hook.register_commands(cli=cli)
+    cli.add_command(cache_group)
+    for warning in plugins.add_commands(cli):
+        stderr.print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     return cli
 
 
@@ -132,6 +135,12 @@ def build_cli(plugins: PluginSet) -> click.Group:
 @click.option("--workers", type=click.IntRange(min=0), help="Threads reading images ahead of the backbone.")
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable image instead of skipping it.")
 @click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    help=f"Feature cache (default: ${CACHE_ENV} or the user cache).",
+)
+@click.option("--cache-dtype", type=click.Choice(("fp16", "fp32")), help="Precision of cached descriptors.")
+@click.option(
     "--compile", "compile_", is_flag=True, help="torch.compile the backbone (slow start, faster long runs)."
 )
 @click.option(
@@ -168,6 +177,8 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
         workers=options["workers"],
         strict=options["strict"],
         compile=compile_,
+        cache_dir=options["cache_dir"],
+        cache_dtype=options["cache_dtype"],
     )
     from bench.planning import plan_sweep
 
@@ -177,7 +188,10 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
     from bench.display import RichReporter, results_tables
     from bench.runner import SweepRunner
 
-    finished = SweepRunner(spec, registry, RichReporter(stderr)).run(planned)
+    runner = SweepRunner(spec, registry, RichReporter(stderr))
+    finished = runner.run(planned)
+    if not runner.world.is_main:  # other processes only extracted into the shared cache
+        return
     if as_json:
         payload = [{**item.result.to_dict(), "path": str(item.path)} for item in finished]
         click.echo(json.dumps(payload, indent=2, sort_keys=True))

@@ -76,6 +76,7 @@ class BackboneInfo:
         note: a label carried into results (e.g. that weights are random).
         weights_check: optional lazy ``(weights: str) -> None`` that raises :class:`BenchError`
             quickly when the weights are not available, before any run starts.
+        facts: what the extraction does (e.g. latent and noise choices), recorded in results.
     """
 
     id: str
@@ -89,6 +90,7 @@ class BackboneInfo:
     accepts_text: bool = False
     note: str | None = None
     weights_check: Target | None = None
+    facts: dict[str, str] = field(default_factory=dict)
 
     def layer(self, name: str) -> LayerInfo | None:
         return next((layer for layer in self.layers if layer.name == name), None)

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -56,21 +57,67 @@ class ExtractionRequest:
 
 
 def image_digest(image: Image.Image) -> bytes:
-    """BLAKE2b-128 of the decoded pixels (mode, size and bytes): the image's content identity."""
+    """BLAKE2b-128 of decoded pixels (mode, size and bytes): the identity of a generated image."""
     hasher = hashlib.blake2b(digest_size=16)
     hasher.update(f"{image.mode}:{image.size[0]}x{image.size[1]}:".encode())
     hasher.update(image.tobytes())
     return hasher.digest()
 
 
+def file_digest(path: Path) -> bytes:
+    """BLAKE2b-128 of a file's bytes: the identity of an image read from disk (no decoding)."""
+    hasher = hashlib.blake2b(digest_size=16, person=b"sbir-file")
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.digest()
+
+
+def item_digest(dataset: Dataset, item: ImageItem) -> bytes:
+    """The content identity of ``item``: its file's bytes, or the pixels of a generated image."""
+    return file_digest(item.path) if item.path is not None else image_digest(dataset.load_image(item))
+
+
 def noise_seed(seed: int, digest: bytes) -> int:
-    """A 63-bit noise seed from the run seed and an image digest.
+    """A 63-bit noise seed from the run seed and an image's content digest.
 
     Seeding by content (not by position or key) makes a descriptor a function of the image and the
     configuration alone: independent of batch composition, order, dataset and process count.
     """
     material = hashlib.blake2b(seed.to_bytes(8, "little", signed=True) + digest, digest_size=8).digest()
     return int.from_bytes(material, "little") & (2**63 - 1)
+
+
+def unreadable_image_error(item: ImageItem, reason: str) -> BenchError:
+    """The error of a ``--strict`` run that meets an unreadable image."""
+    return BenchError(
+        f"Could not read image {item.key!r}: {reason}",
+        "Fix or remove the file, or drop --strict to skip unreadable images (they are counted).",
+    )
+
+
+def _digest_or_reason(dataset: Dataset, item: ImageItem) -> bytes | str:
+    try:
+        return item_digest(dataset, item)
+    except (BenchError, OSError, ValueError) as exc:
+        return str(exc)
+
+
+def digest_items(
+    dataset: Dataset, items: Sequence[ImageItem], workers: int, on_item: Callable[[int], None] | None = None
+) -> tuple[list[bytes | None], list[tuple[int, str]]]:
+    """Content digests of ``items`` (``workers`` threads); None and a reason for unreadable ones."""
+
+    def one(item: ImageItem) -> bytes | str:
+        outcome = _digest_or_reason(dataset, item)
+        if on_item is not None:
+            on_item(1)
+        return outcome
+
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        outcomes = list(pool.map(one, items))
+    failures = [(i, outcome) for i, outcome in enumerate(outcomes) if isinstance(outcome, str)]
+    return [None if isinstance(o, str) else o for o in outcomes], failures
 
 
 def _batches(items: Sequence[ImageItem], batch_size: int) -> Iterator[list[int]]:
@@ -111,13 +158,17 @@ class Extraction:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _read(dataset: Dataset, item: ImageItem, seed: int) -> tuple[Image.Image, int] | str:
-    """The item's image and noise seed, or why it could not be read."""
+def _read(
+    dataset: Dataset, item: ImageItem, seed: int, digest: bytes | None
+) -> tuple[Image.Image, int] | str:
+    """The item's image and noise seed (from ``digest``, computed if None), or why it could not be read."""
     try:
         image = dataset.load_image(item)
+        if digest is None:
+            digest = file_digest(item.path) if item.path is not None else image_digest(image)
     except (BenchError, OSError, ValueError) as exc:
         return str(exc)
-    return image, noise_seed(seed, image_digest(image))
+    return image, noise_seed(seed, digest)
 
 
 class BatchLoader:
@@ -133,31 +184,24 @@ class BatchLoader:
         backbone: Backbone,
         dataset: Dataset,
         items: Sequence[ImageItem],
+        digests: Sequence[bytes | None],
         seed: int,
         workers: int,
         strict: bool,
     ) -> None:
-        self.backbone, self.dataset, self.items, self.seed, self.strict = (
-            backbone,
-            dataset,
-            items,
-            seed,
-            strict,
-        )
+        self.backbone, self.dataset, self.items, self.digests = backbone, dataset, items, digests
+        self.seed, self.strict = seed, strict
         self.readers = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
 
     def load(self, indices: list[int]) -> LoadedBatch:
-        read = lambda i: _read(self.dataset, self.items[i], self.seed)  # noqa: E731
+        read = lambda i: _read(self.dataset, self.items[i], self.seed, self.digests[i])  # noqa: E731
         outcomes = list(self.readers.map(read, indices) if self.readers else map(read, indices))
         failures = [
             (i, outcome) for i, outcome in zip(indices, outcomes, strict=True) if isinstance(outcome, str)
         ]
         if failures and self.strict:
             index, reason = failures[0]
-            raise BenchError(
-                f"Could not read image {self.items[index].key!r}: {reason}",
-                "Fix or remove the file, or drop --strict to skip unreadable images (they are counted).",
-            )
+            raise unreadable_image_error(self.items[index], reason)
         loaded = [
             (i, outcome) for i, outcome in zip(indices, outcomes, strict=True) if not isinstance(outcome, str)
         ]
@@ -176,6 +220,8 @@ def extract_descriptors(
     request: ExtractionRequest,
     on_batch: Callable[[int], None] | None = None,
     *,
+    digests: Sequence[bytes | None] | None = None,
+    on_rows: Callable[[list[int], dict[DescriptorKey, np.ndarray]], None] | None = None,
     workers: int = 2,
     strict: bool = False,
 ) -> Extraction:
@@ -183,6 +229,11 @@ def extract_descriptors(
 
     Images are read by ``workers`` threads, one batch ahead of the backbone. An image that cannot
     be read is skipped (and reported in :attr:`Extraction.skipped`) unless ``strict``.
+
+    Args:
+        digests: the items' content digests if already known (noise seeds derive from them).
+        on_rows: called after every batch with the item indices and their new descriptor rows
+            ``{(t, layer): (len(indices), dim)}``, e.g. to write them to the cache as they come.
 
     Returns:
         An :class:`Extraction`: row i of each array is ``items[i]``'s descriptor, the mean over noise
@@ -195,7 +246,9 @@ def extract_descriptors(
     }
     skipped: list[tuple[int, str]] = []
     batches = list(_batches(items, request.batch_size))
-    loader = BatchLoader(backbone, dataset, items, request.seed, workers, strict)
+    loader = BatchLoader(
+        backbone, dataset, items, digests or [None] * len(items), request.seed, workers, strict
+    )
     try:
         with ThreadPoolExecutor(max_workers=1) as ahead, torch.inference_mode():
             pending = ahead.submit(loader.load, batches[0]) if batches else None
@@ -206,6 +259,8 @@ def extract_descriptors(
                 skipped.extend(batch.failures)
                 if batch.pixels is not None:
                     _describe_batch(backbone, items, request, batch, out)
+                    if on_rows is not None:
+                        on_rows(batch.indices, {key: values[batch.indices] for key, values in out.items()})
                 if on_batch is not None:
                     on_batch(len(batch.indices) + len(batch.failures))
     finally:

@@ -70,6 +70,18 @@ class PluginSet:
         self.manager.register(module, name=name)
         self.records.append(PluginRecord(name, str(path)))
 
+    def add_commands(self, cli: object) -> list[str]:
+        """Let every plugin add its commands to ``cli``; returns a warning per plugin that failed."""
+        failures = []
+        for impl in self.manager.hook.register_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:  # a broken plugin must not take the command line down
+                failures.append(
+                    f"plugin {impl.plugin_name!r} failed to add its commands: {type(exc).__name__}: {exc}"
+                )
+        return failures
+
     def build_registry(self) -> Registry:
         """Call every registration hook of every plugin and collect the components."""
         registry = Registry()

@@ -77,6 +77,12 @@ def peak_memory_mb(device: Any) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
+def torch_device(name: str):
+    import torch
+
+    return torch.device(name)
+
+
 def _group_key(run: PlannedRun) -> tuple:
     options = tuple(sorted(run.dataset_options.items()))
     return (
@@ -169,18 +175,31 @@ class SweepRunner:
     """Runs the configurations of one sweep, caching the loaded backbone and datasets between groups.
 
     Args:
-        spec: the sweep (shared settings: noise draws, seed, batch size, device, dtype).
+        spec: the sweep (shared settings: noise draws, seed, batch size, device, dtype, cache).
         registry: the components.
         reporter: progress display.
+
+    Under ``torchrun``/``accelerate launch`` every process extracts its share into the cache and
+    only the main process scores and writes results (:meth:`run` returns nothing elsewhere).
     """
 
     def __init__(self, spec: SweepSpec, registry: Registry, reporter: Reporter | None = None) -> None:
+        from bench.cache import FeatureCache, default_cache_dir
         from bench.devices import resolve_device, resolve_dtype, slow_dtype_warning
+        from bench.distributed import join_world
 
         self.spec = spec
         self.registry = registry
         self.reporter = reporter or SilentReporter()
         self.device = resolve_device(spec.device)
+        self.world = join_world(self.device.type)
+        if not self.world.is_main:
+            self.reporter = SilentReporter()  # one progress display: the main process's
+        if self.world.size > 1 and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch_device(f"cuda:{self.world.local_rank}")
+        self.cache = FeatureCache(
+            Path(spec.cache_dir) if spec.cache_dir else default_cache_dir(), spec.cache_dtype
+        )
         self.dtype = resolve_dtype(spec.dtype, self.device)
         warning = slow_dtype_warning(self.dtype, self.device)
         if warning:
@@ -227,45 +246,71 @@ class SweepRunner:
         return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
 
     def run_group(self, runs: list[PlannedRun]) -> list[FinishedRun]:
-        """Extract once for every layer and timestep of ``runs`` (one group), then score each run."""
-        from bench.extract import ExtractionRequest, extract_descriptors
+        """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
+        only what is missing; then (main process only) score each run and write its results file."""
+        from bench.cached_extraction import group_descriptors, prompt_fingerprint, weights_fingerprint
+        from bench.extract import ExtractionRequest
 
         first = runs[0]
-        backbone = self._load_backbone(first)
         dataset = self._dataset(first)
         queries, gallery = dataset.split("query"), dataset.split("gallery")
-        items = queries + gallery
+        prompt = self._prompt(first)
         request = ExtractionRequest(
             layers=tuple(dict.fromkeys(run.layer for run in runs)),
             timesteps=tuple(dict.fromkeys(run.t for run in runs)),
             noise_samples=self.spec.noise_samples,
             seed=self.spec.seed,
-            prompt=self._prompt(first),
+            prompt=prompt,
             batch_size=self.spec.batch_size,
         )
-        started = time.perf_counter()
-        with self.reporter.progress(
-            f"extracting {first.backbone.id} on {first.dataset.id}", len(items)
-        ) as advance:
-            extraction = extract_descriptors(
-                backbone, dataset, items, request, advance, workers=self.spec.workers, strict=self.spec.strict
-            )
-        extract_seconds = time.perf_counter() - started
-        scored = ScoredSplits(dataset, queries, gallery, extraction.skipped, self.reporter)
-        shared = {
-            "extractor": dict(getattr(backbone, "facts", {})),
-            "runtime": {
-                "device": str(self.device),
-                "batch_size": self.spec.batch_size,
-                "group_configurations": len(runs),
-                "group_extract_seconds": round(extract_seconds, 3),
-                "images": len(items),
-                "images_per_second": round(len(items) / max(extract_seconds, 1e-9), 2),
-            },
+        base_fields = {
+            "backbone": first.backbone.id,
+            "weights": weights_fingerprint(first.weights),
+            "image_size": first.image_size,
+            "dtype": self.spec.dtype,
+            "noise_samples": self.spec.noise_samples if first.backbone.num_timesteps else None,
+            "seed": self.spec.seed,
+            "prompt": first.prompt,
+            "prompt_content": prompt_fingerprint(prompt),
         }
+        label = f"{first.backbone.id} on {first.dataset.id}"
+        group = group_descriptors(
+            dataset=dataset,
+            items=queries + gallery,
+            request=request,
+            base_fields=base_fields,
+            cache=self.cache,
+            world=self.world,
+            load_backbone=lambda: self._load_backbone(first),
+            progress=lambda what, total: self.reporter.progress(f"{what} ({label})", total),
+            workers=self.spec.workers,
+            strict=self.spec.strict,
+        )
+        for problem in group.cache_problems:
+            self.reporter.status(f"cache: unusable shard moved aside, its rows are recomputed: {problem}")
+        if not self.world.is_main:
+            return []
+        scored = ScoredSplits(dataset, queries, gallery, group.skipped, self.reporter)
+        images = len(queries) + len(gallery)
         finished = []
         for run in runs:
-            result = scored.result(run, extraction.descriptors[(run.t, run.layer.name)], self.spec, shared)
+            key = (run.t, run.layer.name)
+            shared = {
+                "extractor": dict(run.backbone.facts),
+                "runtime": {
+                    "device": str(self.device),
+                    "processes": self.world.size,
+                    "batch_size": self.spec.batch_size,
+                    "group_configurations": len(runs),
+                    "group_extract_seconds": round(group.extract_seconds, 3),
+                    "images": images,
+                    "cache_hits": group.hits[key],
+                    "cache_misses": images - len(group.skipped) - group.hits[key],
+                    "extracted_by_main_process": group.extracted,
+                    "cache_dir": str(self.cache.root),
+                },
+            }
+            result = scored.result(run, group.descriptors[key], self.spec, shared)
             result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
             finished.append(FinishedRun(result, write_result(Path(self.spec.output_dir), result)))
         return finished

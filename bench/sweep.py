@@ -41,6 +41,9 @@ class SweepSpec:
         workers: threads reading and preprocessing images ahead of the backbone (0: in the loop).
         strict: stop at the first unreadable image instead of skipping (and counting) it.
         compile: ``torch.compile`` the backbone (those that offer a ``compile()`` method).
+        cache_dir: the feature cache (None: ``$SBIR_BENCH_CACHE`` or the user cache directory).
+        cache_dtype: precision of cached descriptors, ``fp16`` or ``fp32``; results always use
+            descriptors read back from the cache, so reruns give identical numbers.
     """
 
     backbone: tuple[str, ...] = ()
@@ -62,6 +65,8 @@ class SweepSpec:
     workers: int = 2
     strict: bool = False
     compile: bool = False
+    cache_dir: str | None = None
+    cache_dtype: str = "fp16"
 
     def overridden(self, **values: Any) -> SweepSpec:
         """A copy with every given value replaced (None, False and empty tuples/dicts keep the old one)."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before any Hugging Face import: no 20-50 s retries
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["SBIR_BENCH_CACHE"] = tempfile.mkdtemp(prefix="sbir-bench-test-cache-")  # never the user's cache
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = [sys.executable, "-m", "bench"]

@@ -154,7 +154,7 @@ def test_debug_shows_the_traceback(tmp_path):
         ),
         (["run", "--layer", "fine"], ["'fine' does not apply to backbone 'sd-tiny'"]),
         (["run", "--prompt", "text"], ["needs an argument"]),
-        (["list", "layers", "--backbone", "sd16"], ["Unknown backbone 'sd16'", "Did you mean 'sd15'"]),
+        (["list", "layers", "--backbone", "sd-15"], ["Unknown backbone 'sd-15'", "Did you mean 'sd15'"]),
         (["run", "--dataset-option", "colour=red"], ["No dataset of this run takes the option(s) colour"]),
     ],
 )

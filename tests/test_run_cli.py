@@ -50,7 +50,9 @@ def test_sweep_is_one_table_of_the_product_and_deterministic(tmp_path):
         "synthetic",
         *SMALL,
     ]
-    first = run_bench(*args, "--json", "--output-dir", str(tmp_path / "a"))
+    first = run_bench(
+        *args, "--json", "--output-dir", str(tmp_path / "a"), "--cache-dir", str(tmp_path / "c1")
+    )
     assert first.returncode == 0, first.stderr
     runs = json.loads(first.stdout)
     assert sorted((r["config"]["layer"], r["config"]["t"]) for r in runs) == [
@@ -59,10 +61,19 @@ def test_sweep_is_one_table_of_the_product_and_deterministic(tmp_path):
         ("up1", 100),
         ("up1", 500),
     ]
-    assert first.stderr.count("extracting sd-tiny on synthetic") == 1  # one pass serves the whole sweep
+    assert first.stderr.count("extracting (sd-tiny on synthetic)") == 1  # one pass serves the whole sweep
     assert all(r["runtime"]["group_configurations"] == 4 for r in runs)
     second = json.loads(
-        run_bench(*args, "--json", "--batch-size", "3", "--output-dir", str(tmp_path / "b")).stdout
+        run_bench(
+            *args,
+            "--json",
+            "--batch-size",
+            "3",
+            "--output-dir",
+            str(tmp_path / "b"),
+            "--cache-dir",
+            str(tmp_path / "c2"),
+        ).stdout
     )
     for a, b in zip(runs, second, strict=True):
         assert a["name"] == b["name"]

@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from bench_datasets.synthetic import SyntheticCategory
+from bench_sd.architecture import SD_SCHEDULE, VARIANTS, miniature
+from bench_sd.features import unet_taps
+from bench_sd.loaders import build_tiny, random_model
 from diffusers import DDPMScheduler, UNet2DConditionModel
 
 from bench import BenchError, PromptCondition
 from bench.extract import ExtractionRequest, extract_descriptors, image_digest, noise_seed
 from bench.layers import resolve_layer
 from bench.plugins import load_plugins
-from bench_datasets.synthetic import SyntheticCategory
-from bench_sd.architecture import SD_SCHEDULE, VARIANTS, miniature
-from bench_sd.features import unet_taps
-from bench_sd.loaders import build_tiny, random_model
 
 SIZE = 64
 SEED = 5

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench import BackboneInfo, LayerSelector, hookimpl
-from bench_sd.architecture import VARIANTS, SDVariant
+from bench_sd.architecture import EXTRACTOR_FACTS, VARIANTS, SDVariant
 
 RANDOM_NOTE = "random weights (architecture check, not a model)"
 
@@ -38,6 +38,7 @@ def backbone_info(variant: SDVariant) -> BackboneInfo:
         accepts_text=True,
         note=RANDOM_NOTE if random else None,
         weights_check=None if random else _weights_check(variant),
+        facts=EXTRACTOR_FACTS,
     )
 
 

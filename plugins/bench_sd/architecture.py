@@ -20,6 +20,13 @@ SD_SCHEDULE: dict = {
     "beta_end": 0.012,
 }
 
+# What SD feature extraction does, recorded in every results file.
+EXTRACTOR_FACTS = {
+    "latent": "VAE posterior mean x scaling factor (deterministic)",
+    "noise": "DDPM forward process at t; N draws per image from a seed of (run seed, image content)",
+    "descriptor": "per draw: tap output pooled and L2-normalised; mean over draws",
+}
+
 _SD_VAE_SCALING = 0.18215
 _SDXL_VAE_SCALING = 0.13025
 

@@ -16,12 +16,6 @@ from PIL import Image
 from bench import BenchError, PromptCondition
 from bench_sd.conditioning import Conditioning
 
-EXTRACTOR_FACTS = {
-    "latent": "VAE posterior mean x scaling factor (deterministic)",
-    "noise": "DDPM forward process at t; N draws per image from a seed of (run seed, image content)",
-    "descriptor": "per draw: tap output pooled and L2-normalised; mean over draws",
-}
-
 
 class _StopForward(Exception):
     """Raised by the hook of the deepest requested block to end the UNet pass early."""
@@ -104,8 +98,6 @@ class StableDiffusionFeatures:
         device, dtype: where and in which precision the models run. A VAE whose config asks for
             ``force_upcast`` (SDXL's overflows in fp16) stays in fp32.
     """
-
-    facts = EXTRACTOR_FACTS
 
     def __init__(
         self,
