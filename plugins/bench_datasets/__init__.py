@@ -1,8 +1,14 @@
-"""Built-in plugin: dataset adapters (the generated ``synthetic`` benchmarks)."""
+"""Built-in plugin: dataset adapters (the generated ``synthetic`` benchmarks and the real releases).
+
+Registration imports no adapter: each target is a ``"module:attribute"`` string imported when used.
+The real benchmarks follow the protocol (PROTOCOL.md: splits, galleries, paper columns); ``bench datasets
+check`` validates a root for any of them.
+"""
 
 from __future__ import annotations
 
 from bench import DatasetInfo, hookimpl
+from bench_datasets import expected_layouts
 
 SYNTHETIC_OPTIONS = {
     "seed": "generator seed (default 0)",
@@ -13,6 +19,82 @@ SYNTHETIC_OPTIONS = {
     "sketches_per_photo": "sketches drawn from each photo (default 1)",
     "image_size": "image side in pixels (default 128)",
 }
+GALLERY_OPTION = {
+    "gallery": "unique (default: each photo once) or listed (the published list, duplicated photos included)"
+}
+QMUL_OPTIONS = {"release": "a or b (default: detected from the folders)"}
+INSTANCE_COLUMNS = ("Acc@1", "Acc@5", "Acc@10")
+
+
+def _real_datasets() -> list[DatasetInfo]:
+    return [
+        DatasetInfo(
+            id="sketchy",
+            target="bench_datasets.sketchy:Sketchy",
+            task="zs-sbir",
+            description="Sketchy: 21 unseen classes vs their extended photos (split: yelamarthi)",
+            columns=("mAP@200", "P@200"),
+            expected_layout=expected_layouts.SKETCHY,
+            map_k=(200,),
+            prec_k=(200,),
+            options=GALLERY_OPTION,
+        ),
+        DatasetInfo(
+            id="sketchy-ext",
+            target="bench_datasets.sketchy:SketchyExt",
+            task="zs-sbir",
+            description="Sketchy-ext: 25 unseen classes vs their extended photos (split: sake | sempcyc)",
+            columns=("mAP@all", "P@100"),
+            expected_layout=expected_layouts.SKETCHY,
+            prec_k=(100,),
+            options={"split": "sake (default) or sempcyc", **GALLERY_OPTION},
+        ),
+        DatasetInfo(
+            id="tuberlin-ext",
+            target="bench_datasets.tuberlin:TuBerlinExt",
+            task="zs-sbir",
+            description="TU-Berlin-ext: 30 unseen classes vs their photos (split: sake | sempcyc)",
+            columns=("mAP@all", "P@100"),
+            expected_layout=expected_layouts.TUBERLIN,
+            prec_k=(100,),
+            options={"split": "sake (default) or sempcyc"},
+        ),
+        DatasetInfo(
+            id="quickdraw-ext",
+            target="bench_datasets.quickdraw:QuickDrawExt",
+            task="zs-sbir",
+            description="QuickDraw-ext: 30 unseen classes vs their photos (split: dey)",
+            columns=("mAP@all", "P@200"),
+            expected_layout=expected_layouts.QUICKDRAW,
+            prec_k=(200,),
+        ),
+        DatasetInfo(
+            id="sketchy-fg",
+            target="bench_datasets.sketchy:SketchyFineGrained",
+            task="fg-sbir",
+            description="Sketchy zero-shot FG: 21 unseen classes, per-class galleries (split: yelamarthi)",
+            columns=("Acc@1", "Acc@5"),
+            expected_layout=expected_layouts.SKETCHY_FG,
+        ),
+        DatasetInfo(
+            id="shoev2",
+            target="bench_datasets.qmul:ShoeV2",
+            task="fg-sbir",
+            description="QMUL-Shoe-V2: instance-level FG-SBIR, 200 test photos (release a or b)",
+            columns=INSTANCE_COLUMNS,
+            expected_layout=expected_layouts.qmul("ShoeV2"),
+            options=QMUL_OPTIONS,
+        ),
+        DatasetInfo(
+            id="chairv2",
+            target="bench_datasets.qmul:ChairV2",
+            task="fg-sbir",
+            description="QMUL-Chair-V2: instance-level FG-SBIR, 100 test photos (release a or b)",
+            columns=INSTANCE_COLUMNS,
+            expected_layout=expected_layouts.qmul("ChairV2"),
+            options=QMUL_OPTIONS,
+        ),
+    ]
 
 
 @hookimpl
@@ -41,3 +123,12 @@ def register_datasets(register) -> None:
             options=SYNTHETIC_OPTIONS,
         )
     )
+    for info in _real_datasets():
+        register(info)
+
+
+@hookimpl
+def register_commands(cli) -> None:
+    from bench_datasets.check import datasets_group
+
+    cli.add_command(datasets_group)
