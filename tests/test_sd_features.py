@@ -19,6 +19,7 @@ from bench.plugins import load_plugins
 
 SIZE = 64
 SEED = 5
+EMPTY_PROMPT = PromptCondition()
 CPU = torch.device("cpu")
 
 
@@ -48,7 +49,7 @@ def describe(
     timesteps=(200,),
     noise_samples=2,
     batch_size=4,
-    prompt=PromptCondition(),
+    prompt=EMPTY_PROMPT,
     pool=None,
 ):
     info = registry.backbones.get("sd-tiny")
