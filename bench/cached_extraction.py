@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,8 @@ from bench.extract import (
     unreadable_image_error,
 )
 
-FLUSH_ROWS = 256  # rows buffered per store before a shard is written
+FLUSH_ROWS_ENV = "SBIR_BENCH_FLUSH_ROWS"
+DEFAULT_FLUSH_ROWS = 256  # rows buffered per store before a shard is written: work lost on a kill
 
 
 def weights_fingerprint(weights: str) -> str:
@@ -82,11 +84,13 @@ class GroupDescriptors:
 
 
 class StoreWriter:
-    """Buffers new descriptor rows and writes them to their stores as shards of FLUSH_ROWS rows."""
+    """Buffers new descriptor rows and writes them to their stores as shards of ``flush_rows`` rows
+    (``$SBIR_BENCH_FLUSH_ROWS``, default 256: smaller shards lose less work to a kill)."""
 
     def __init__(self, stores: dict[DescriptorKey, DescriptorStore], digests: list[bytes]) -> None:
         self.stores = stores
         self.digests = digests
+        self.flush_rows = int(os.environ.get(FLUSH_ROWS_ENV, DEFAULT_FLUSH_ROWS))
         self.pending: dict[DescriptorKey, tuple[list[int], list[np.ndarray]]] = {
             key: ([], []) for key in stores
         }
@@ -96,7 +100,7 @@ class StoreWriter:
             pending_indices, pending_rows = self.pending[key]
             pending_indices.extend(indices)
             pending_rows.append(values)
-            if len(pending_indices) >= FLUSH_ROWS:
+            if len(pending_indices) >= self.flush_rows:
                 self.flush(key)
 
     def flush(self, key: DescriptorKey) -> None:

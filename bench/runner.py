@@ -320,6 +320,7 @@ class SweepRunner:
         groups: dict[tuple, list[PlannedRun]] = {}
         for run in planned:
             groups.setdefault(_group_key(run), []).append(run)
+            self._dataset(run)  # open every dataset first: a wrong root fails before any model loads
         finished: list[FinishedRun] = []
         for runs in groups.values():
             finished.extend(self.run_group(runs))

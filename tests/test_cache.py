@@ -78,12 +78,12 @@ def test_cached_rerun_extracts_nothing_and_gives_identical_numbers(tmp_path):
 
 
 def test_killed_run_resumes_and_only_extracts_what_is_missing(tmp_path):
-    big = ["--dataset-option", "num_unseen=8", "--dataset-option", "photos_per_class=40", "--batch-size", "8"]
+    big = ["--dataset-option", "num_unseen=4", "--dataset-option", "photos_per_class=20", "--batch-size", "4"]
     cache_dir = tmp_path / "cache"
     command = [*BENCH, *RUN, *big, "--cache-dir", str(cache_dir), "--output-dir", str(tmp_path / "killed")]
     process = subprocess.Popen(
         command,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "SBIR_BENCH_FLUSH_ROWS": "8"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
