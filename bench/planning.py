@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.components import BackboneInfo, DatasetInfo, PromptScheme, resolve_target
+from bench.components import BackboneInfo, DatasetInfo, PromptCondition, PromptScheme, resolve_target
 from bench.errors import BenchError
 from bench.layers import LayerPlan, resolve_layer
 from bench.registry import Registry
@@ -42,6 +42,36 @@ class PlannedRun:
     layer: LayerPlan
     data_root: Path | None
     dataset_options: dict[str, Any]
+
+    def open_dataset(self) -> Any:
+        """The dataset adapter with this run's root and options (a ``bench.datasets.Dataset``).
+
+        Raises:
+            BenchError: the adapter rejects the root or the options (its message is passed on).
+        """
+        factory = resolve_target(self.dataset.target, f"dataset {self.dataset.id!r}")
+        try:
+            if self.dataset.needs_root:
+                return factory(self.data_root, **self.dataset_options)
+            return factory(**self.dataset_options)
+        except (ValueError, FileNotFoundError) as exc:
+            raise BenchError(
+                f"Dataset {self.dataset.id!r} could not be opened: {exc}",
+                "Check --data-root and --dataset-option values (`bench list datasets` shows the options).",
+            ) from exc
+
+    def load_backbone(self, device: Any, dtype: Any) -> Any:
+        """The backbone (a ``bench.backbone.Backbone``) with this run's weights and image size."""
+        factory = resolve_target(self.backbone.target, f"backbone {self.backbone.id!r}")
+        return factory(
+            self.backbone, weights=self.weights, device=device, dtype=dtype, image_size=self.image_size
+        )
+
+    def prompt_condition(self, registry: Registry) -> PromptCondition:
+        """What ``--prompt`` conditions extraction on, built by its prompt scheme."""
+        scheme_id, argument = split_prompt(self.prompt)
+        scheme = registry.prompt_schemes.get(scheme_id)
+        return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
 
     def config(self, spec: SweepSpec) -> dict[str, Any]:
         """The configuration recorded in results: everything that determines the numbers."""

@@ -18,10 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench.components import resolve_target
 from bench.datasets import ImageItem
-from bench.errors import BenchError
-from bench.planning import PlannedRun, split_prompt
+from bench.planning import PlannedRun
 from bench.registry import Registry
 from bench.results import RunResult, write_result
 from bench.sweep import SweepSpec
@@ -94,19 +92,6 @@ def _group_key(run: PlannedRun) -> tuple:
         options,
         run.prompt,
     )
-
-
-def _build_dataset(run: PlannedRun):
-    factory = resolve_target(run.dataset.target, f"dataset {run.dataset.id!r}")
-    try:
-        if run.dataset.needs_root:
-            return factory(run.data_root, **run.dataset_options)
-        return factory(**run.dataset_options)
-    except (ValueError, FileNotFoundError) as exc:
-        raise BenchError(
-            f"Dataset {run.dataset.id!r} could not be opened: {exc}",
-            "Check --data-root and --dataset-option values (`bench list datasets` shows the options).",
-        ) from exc
 
 
 class ScoredSplits:
@@ -213,14 +198,7 @@ class SweepRunner:
         if key != self._backbone_key:
             self._backbone = None  # free the previous model before loading the next
             self.reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
-            factory = resolve_target(run.backbone.target, f"backbone {run.backbone.id!r}")
-            self._backbone = factory(
-                run.backbone,
-                weights=run.weights,
-                device=self.device,
-                dtype=self.dtype,
-                image_size=run.image_size,
-            )
+            self._backbone = run.load_backbone(self.device, self.dtype)
             if self.spec.compile:
                 self._compile(run.backbone.id)
             self._backbone_key = key
@@ -237,13 +215,8 @@ class SweepRunner:
     def _dataset(self, run: PlannedRun):
         key = (run.dataset.id, str(run.data_root), tuple(sorted(run.dataset_options.items())))
         if key not in self._datasets:
-            self._datasets[key] = _build_dataset(run)
+            self._datasets[key] = run.open_dataset()
         return self._datasets[key]
-
-    def _prompt(self, run: PlannedRun):
-        scheme_id, argument = split_prompt(run.prompt)
-        scheme = self.registry.prompt_schemes.get(scheme_id)
-        return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
 
     def run_group(self, runs: list[PlannedRun]) -> list[FinishedRun]:
         """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
@@ -254,7 +227,7 @@ class SweepRunner:
         first = runs[0]
         dataset = self._dataset(first)
         queries, gallery = dataset.split("query"), dataset.split("gallery")
-        prompt = self._prompt(first)
+        prompt = first.prompt_condition(self.registry)
         request = ExtractionRequest(
             layers=tuple(dict.fromkeys(run.layer for run in runs)),
             timesteps=tuple(dict.fromkeys(run.t for run in runs)),
