@@ -325,3 +325,103 @@ def test_real_reported_file_renders_without_results(tmp_path: Path) -> None:
     assert sketchy[0][3:] == ["mAP@200", "P@200"]
     assert sketchy[1][0] == "reported (SpLIP, ECCV 2024)"
     assert "31.94" in section(text, "sketchy-fg (fg-sbir)")
+
+
+# ----------------------------------------------------------------------------- ablation tables
+
+
+def sweep_run(layer: str, t: int | None, map_all: float, **config: object) -> RunResult:
+    """A synthetic zs-sbir run of a layer x timestep sweep; ``config`` overrides settings."""
+    run = zs_run(layer, map_all, 0.5, t=t)
+    run.config.update(config)
+    return run
+
+
+SWEEP = [
+    sweep_run("up0", 50, 0.31),
+    sweep_run("up0", 273, 0.42),
+    sweep_run("up1", 50, 0.25),
+    sweep_run("coarse", 50, 0.36),
+    sweep_run("coarse", 273, 0.40),
+    sweep_run("up1", 50, 0.9, seed=1),  # another seed: a one-cell group, no ablation table
+]
+
+
+def test_ablation_table_crosses_layer_and_timestep(tmp_path: Path) -> None:
+    for run in SWEEP:
+        write_result(tmp_path / "results", run)
+    text = render_leaderboard(tmp_path / "results", None)
+    assert text.count("### Ablation") == 1
+    block = text[text.index("### Ablation") :]
+    assert block.startswith(
+        "### Ablation: sd-tiny, layer × t (mAP@all)\n\nFixed: prompt `none`; noise draws `2`; "
+    )
+    fixed = block.splitlines()[2]
+    for part in ("weights `random`", "seed `0`", "dtype `fp32`", "image_size `64`"):
+        assert part in fixed
+    assert "layer" not in fixed.removeprefix("Fixed:").split(";")[0]
+    assert table_after(block, "| Layer") == [
+        ["Layer \\ t", "50", "273"],
+        ["coarse", "0.360", "0.400"],
+        ["up0", "0.310", "**0.420**"],
+        ["up1", "0.250", MISSING],
+    ]
+    align = next(line for line in block.splitlines() if line.startswith("| ---"))
+    assert align == "| --- | ---: | ---: |"
+
+
+def test_ablation_tables_split_by_other_settings(tmp_path: Path) -> None:
+    runs = [
+        sweep_run("up0", 50, 0.3),
+        sweep_run("up1", 50, 0.4),
+        sweep_run("up0", 50, 0.5, prompt="text:a drawing"),
+        sweep_run("up0", 273, 0.6, prompt="text:a drawing"),
+    ]
+    for run in runs:
+        write_result(tmp_path / "results", run)
+    text = render_leaderboard(tmp_path / "results", None)
+    headings = [line for line in text.splitlines() if line.startswith("### Ablation")]
+    assert headings == ["### Ablation: sd-tiny, layer (mAP@all)", "### Ablation: sd-tiny, t (mAP@all)"]
+    fixed = [line for line in text.splitlines() if line.startswith("Fixed:")]
+    assert "prompt `none`" in fixed[0] and "prompt `text:a drawing`" in fixed[1]
+
+
+def test_fg_ablation_uses_first_paper_column_in_percent(board: tuple[Path, Path]) -> None:
+    fg = section(render_leaderboard(*board), "synthetic-fg (fg-sbir)")
+    block = fg[fg.index("### Ablation") :]
+    assert block.startswith("### Ablation: sd-tiny, layer (Acc@1)")
+    assert table_after(block, "| Layer")[1:] == [["up1", "20.00"], ["up2", "**30.50**"]]
+
+
+def test_footnote_lists_every_other_setting(tmp_path: Path) -> None:
+    write_result(tmp_path / "results", sweep_run("up1", 50, 0.3, pool="gem", compile_mode="none"))
+    footnote = next(
+        line
+        for line in render_leaderboard(tmp_path / "results", None).splitlines()
+        if line.startswith("[^1]:")
+    )
+    assert "; pool `gem`; " in footnote and footnote.endswith("; compile_mode `none`.")
+    assert "prompt" not in footnote and "noise" not in footnote  # shown in the table
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def test_command_is_byte_identical_and_check_detects_staleness(
+    board: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from conftest import run_bench
+
+    results, reported = board
+    output = tmp_path / "out" / "README.md"
+    args = ["leaderboard", str(results), "--output", str(output), "--reported", str(reported)]
+    assert run_bench(*args).returncode == 0
+    first = output.read_bytes()
+    assert run_bench(*args).returncode == 0
+    assert output.read_bytes() == first
+    fresh = run_bench(*args, "--check")
+    assert fresh.returncode == 0 and "up to date" in fresh.stdout
+    write_result(results, zs_run("down1", 0.7, 0.1))
+    stale = run_bench(*args, "--check")
+    assert stale.returncode == 1 and "stale" in stale.stderr and "bench leaderboard" in stale.stderr
+    assert output.read_bytes() == first  # --check never writes

@@ -1,0 +1,184 @@
+"""``bench plot sweep`` and ``bench plot pca`` (thin: the work lives in the modules beside this one).
+
+Imports click and rich only; matplotlib, numpy and torch are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from bench.registry import Registry
+from bench_plots.output import checked_output
+from bench_plots.sweep_data import REFERENCE_T, forward_order, load_sweep
+
+WIDTH_WHEN_PIPED = 200
+DEFAULT_PAIRS = 4
+
+
+def _console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console.width = WIDTH_WHEN_PIPED
+    return console
+
+
+def _registry(ctx: click.Context) -> Registry:
+    """The components of every loaded plugin; plugins that failed are reported, not fatal."""
+    plugins = ctx.obj["plugins"]
+    registry = plugins.build_registry()
+    for warning in plugins.warnings:
+        _console(stderr=True).print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False)
+    return registry
+
+
+@click.group("plot")
+def plot_group() -> None:
+    """Figures: layer x timestep sweeps from results files, PCA maps of sketch and photo features."""
+
+
+@plot_group.command("sweep")
+@click.argument("results_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("sweep.png"),
+    show_default=True,
+    help="Figure file; .png, .svg or .pdf (the suffix picks the format).",
+)
+@click.option("--metric", help="Metric to show (default: each dataset's first paper column).")
+@click.option("--dataset", "datasets", multiple=True, help="Only this dataset (repeatable).")
+@click.option("--backbone", "backbones", multiple=True, help="Only this backbone (repeatable).")
+@click.option(
+    "--reference-t",
+    type=click.IntRange(0, 999),
+    default=REFERENCE_T,
+    show_default=True,
+    help="Timestep drawn as the reference line (Koley et al.'s operating point).",
+)
+@click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
+@click.pass_context
+def sweep_command(
+    ctx: click.Context,
+    results_dir: Path,
+    output: Path,
+    metric: str | None,
+    datasets: tuple[str, ...],
+    backbones: tuple[str, ...],
+    reference_t: int,
+    dpi: int,
+) -> None:
+    """Heatmap of a metric over layer x timestep and the metric against timestep, from RESULTS_DIR.
+
+    One row of panels per dataset and backbone found among the results files (e.g. those of
+    `bench run --layer up0 --layer up1 --t 50 --t 273 --output-dir DIR`). Example:
+
+        bench plot sweep results --output figures/sweep.svg --metric P@10
+    """
+    output = checked_output(output)
+    rank = forward_order(_registry(ctx))
+    panels = load_sweep(results_dir, metric=metric, datasets=datasets, backbones=backbones, layer_rank=rank)
+    _console(stderr=True).print(f"[dim]drawing {len(panels)} panel(s)[/dim]")
+    from bench_plots.sweep_figure import render_sweep
+
+    render_sweep(panels, output, reference_t=reference_t, dpi=dpi)
+    stdout = _console()
+    for panel in panels:
+        layer, t, value = panel.best
+        stdout.print(
+            f"{panel.dataset} / {panel.backbone}: {panel.metric} over {len(panel.layers)} layer(s) x "
+            f"{len(panel.timesteps)} timestep(s); best {value:.4g} at {layer}, t = {t}",
+            highlight=False,
+        )
+    stdout.print(f"Wrote {output}", highlight=False)
+
+
+@plot_group.command("pca")
+@click.option("--backbone", required=True, help="Backbone id (see `bench list backbones`).")
+@click.option("--layer", required=True, help="A tap with a spatial map, taps joined with '+', or a selector.")
+@click.option(
+    "--t",
+    "timesteps",
+    multiple=True,
+    type=click.IntRange(0, 999),
+    help="Diffusion timestep (repeat for one column group per timestep).",
+)
+@click.option("--dataset", required=True, help="Dataset id (see `bench list datasets`).")
+@click.option(
+    "--pair",
+    "pairs",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_PAIRS,
+    show_default=True,
+    help="Sketch/photo pairs shown (one row each).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("pca.png"),
+    show_default=True,
+    help="Figure file; .png, .svg or .pdf.",
+)
+@click.option("--data-root", help="Dataset root directory (datasets read from disk).")
+@click.option("--dataset-option", multiple=True, help="KEY=VALUE passed to the dataset adapter.")
+@click.option("--weights", help="Weights (hub id or local dir) instead of the backbone's default.")
+@click.option("--prompt", default="none", show_default=True, help="Prompt scheme: none, text:<template>.")
+@click.option(
+    "--noise-samples", type=click.IntRange(min=1), default=1, show_default=True, help="Noise draws averaged."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise draws.")
+@click.option("--image-size", type=click.IntRange(min=16), help="Input resolution (default: the backbone's).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--dtype", type=click.Choice(("fp32", "fp16", "bf16")), default="fp32", show_default=True)
+@click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
+@click.pass_context
+def pca_command(ctx: click.Context, pairs: int, output: Path, dpi: int, **options) -> None:
+    """PCA maps of sketch and photo features, side by side per timestep (Koley et al.'s Figure 5).
+
+    For each pair, the spatial feature map of --layer at each --t; the first three principal
+    components, fitted jointly on the sketches' and photos' features of that timestep, are shown
+    as red, green and blue next to the input images. Example:
+
+        bench plot pca --backbone sd-tiny --layer up1 --t 50 --t 273 --t 600 --dataset synthetic
+    """
+    from bench.sweep import SweepSpec, parse_option_values
+
+    output = checked_output(output)
+    registry = _registry(ctx)
+    spec = SweepSpec(
+        backbone=(options["backbone"],),
+        layer=(options["layer"],),
+        t=options["timesteps"],
+        prompt=(options["prompt"],),
+        dataset=(options["dataset"],),
+        noise_samples=options["noise_samples"],
+        seed=options["seed"],
+        image_size=options["image_size"],
+        data_root={"*": options["data_root"]} if options["data_root"] else {},
+        weights={"*": options["weights"]} if options["weights"] else {},
+        dataset_options=parse_option_values(options["dataset_option"]),
+    )
+    from bench.planning import plan_sweep
+
+    runs = plan_sweep(spec, registry)
+    from bench.display import RichReporter
+    from bench_plots.pair_features import ExtractionSettings, pair_features
+    from bench_plots.pca_figure import PcaColumn, pca_columns, pca_title, render_pca
+
+    settings = ExtractionSettings(
+        noise_samples=spec.noise_samples, seed=spec.seed, device=options["device"], dtype=options["dtype"]
+    )
+    features = pair_features(runs, registry, pairs, settings, RichReporter(_console(stderr=True)))
+    inputs = PcaColumn("input images", features.sketches, features.photos)
+    title = pca_title(runs[0], settings)
+    render_pca(inputs, pca_columns(features), features.labels, output, title=title, dpi=dpi)
+    stdout = _console()
+    stdout.print(
+        f"{len(features.labels)} pair(s) x {len(features.maps)} timestep(s) of "
+        f"{runs[0].backbone.id} {runs[0].layer.name} on {runs[0].dataset.id}",
+        highlight=False,
+    )
+    stdout.print(f"Wrote {output}", highlight=False)

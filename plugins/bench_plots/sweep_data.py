@@ -1,0 +1,238 @@
+"""Results files of a sweep -> one grid of a metric over layer x timestep per (dataset, backbone).
+
+Pure Python (no numpy, no matplotlib): a wrong directory or metric fails in a fraction of a second,
+before any plotting library is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import BenchError
+from bench.errors import closest_match
+from bench.registry import Registry
+from bench.results import RunResult, find_result_files, read_result
+
+REFERENCE_T = 273  # Koley et al.'s operating point (CVPR 2024), drawn as a reference
+AXES = ("dataset", "backbone", "layer", "t")  # what a panel's grid and the panel itself are keyed by
+LayerRank = Callable[[str, str], tuple]  # (backbone id, layer name) -> sort key
+
+
+@dataclass(frozen=True)
+class SweepPanel:
+    """One metric over layer x timestep for one dataset and backbone (one figure panel).
+
+    Attributes:
+        dataset, backbone, task: what the runs measured.
+        metric: the metric shown (a key of the results files' ``metrics``).
+        layers: the grid's rows, in display order.
+        timesteps: the grid's columns, ascending.
+        values: ``(layer, t) -> metric value``; cells never run are absent.
+        variant: ``(setting, value)`` pairs that tell this panel apart from other panels of the same
+            dataset and backbone (e.g. two prompts in one results folder); empty when there is one.
+        note: the backbone's note from the results (e.g. that its weights are random), or None.
+    """
+
+    dataset: str
+    backbone: str
+    task: str
+    metric: str
+    layers: tuple[str, ...]
+    timesteps: tuple[int, ...]
+    values: dict[tuple[str, int], float]
+    variant: tuple[tuple[str, str], ...] = ()
+    note: str | None = None
+
+    @property
+    def best(self) -> tuple[str, int, float]:
+        """``(layer, t, value)`` of the largest value (ties: first in row-major display order)."""
+        cells = [(layer, t) for layer in self.layers for t in self.timesteps if (layer, t) in self.values]
+        layer, t = max(cells, key=lambda cell: self.values[cell])
+        return layer, t, self.values[(layer, t)]
+
+    @property
+    def unit(self) -> str:
+        """How the metric is expressed: ``"%"`` for fine-grained Acc@K, a ``"fraction"`` otherwise."""
+        return metric_unit(self.metric)
+
+
+def metric_unit(metric: str) -> str:
+    """``"%"`` for Acc@K (results store it x100), ``"fraction"`` for every other metric."""
+    return "%" if metric.startswith("Acc@") else "fraction"
+
+
+def format_metric(metric: str, value: float) -> str:
+    """A value as printed in a cell: Acc@K with one decimal (x100), fractions with three."""
+    return f"{value:.1f}" if metric_unit(metric) == "%" else f"{value:.3f}"
+
+
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sort key comparing digit runs as numbers (``up2`` before ``up10``)."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
+
+
+def forward_order(registry: Registry) -> LayerRank:
+    """Rank layers as the backbone registers its taps (forward order), then fused taps and selectors
+    by name; layers of unknown backbones by name."""
+
+    def rank(backbone: str, layer: str) -> tuple:
+        names = registry.backbones.get(backbone).layer_names if backbone in registry.backbones else ()
+        return (names.index(layer), []) if layer in names else (len(names), natural_key(layer))
+
+    return rank
+
+
+def load_sweep(
+    results_dir: Path,
+    *,
+    metric: str | None = None,
+    datasets: Sequence[str] = (),
+    backbones: Sequence[str] = (),
+    layer_rank: LayerRank | None = None,
+) -> list[SweepPanel]:
+    """The panels of every (dataset, backbone) sweep found below ``results_dir``.
+
+    Args:
+        results_dir: a ``bench run --output-dir`` folder (searched recursively).
+        metric: the metric to show; default: each dataset's first paper column.
+        datasets, backbones: keep only these (empty: all).
+        layer_rank: sort key of a layer within a backbone (default: natural order of names).
+
+    Raises:
+        BenchError: missing folder, unreadable results file, no results with a timestep, an unknown
+            filter value, or a metric a panel's results do not have (the message lists valid ones).
+    """
+    results = _read_results(Path(results_dir))
+    results = _filtered(results, "dataset", datasets)
+    results = _filtered(results, "backbone", backbones)
+    swept = [result for result in results if result.config.get("t") is not None]
+    if not swept:
+        without = sorted({str(result.config.get("backbone")) for result in results})
+        raise BenchError(
+            f"No layer x timestep results in {str(results_dir)!r}: the backbones there "
+            f"({', '.join(without)}) have no diffusion timestep.",
+            "Run a sweep of a diffusion backbone first, e.g. "
+            "`bench run --backbone sd-tiny --layer up0 --layer up1 --t 50 --t 273`.",
+        )
+    rank = layer_rank or (lambda backbone, layer: (natural_key(layer),))
+    groups: dict[tuple[str, str, str], list[RunResult]] = {}
+    for result in swept:
+        groups.setdefault(_group_key(result), []).append(result)
+    variants = _variant_labels(groups)
+    return [
+        _panel(members, metric, variants[key], rank)
+        for key, members in sorted(groups.items(), key=lambda item: item[0])
+    ]
+
+
+def _read_results(results_dir: Path) -> list[RunResult]:
+    """Every results file below ``results_dir``; BenchError for a missing folder or a bad file."""
+    if not results_dir.is_dir():
+        raise BenchError(
+            f"Results directory {str(results_dir)!r} does not exist.",
+            "Pass the --output-dir of a `bench run` sweep (default: results).",
+        )
+    paths = find_result_files(results_dir)
+    if not paths:
+        raise BenchError(
+            f"No results files in {str(results_dir)!r}.",
+            "Run a sweep into it first: `bench run --layer up0 --layer up1 --t 50 --t 273 --output-dir DIR`.",
+        )
+    results = []
+    for path in paths:
+        try:
+            results.append(read_result(path))
+        except ValueError as exc:
+            raise BenchError(str(exc), "Remove that file or point at a folder of results files.") from exc
+    return results
+
+
+def _filtered(results: list[RunResult], axis: str, wanted: Sequence[str]) -> list[RunResult]:
+    """The results whose ``config[axis]`` is in ``wanted`` (all when empty); unknown values are an error."""
+    if not wanted:
+        return results
+    present = sorted({str(result.config.get(axis)) for result in results})
+    for value in wanted:
+        if value not in present:
+            suggestion = closest_match(value, present)
+            guess = f" Did you mean {suggestion!r}?" if suggestion else ""
+            raise BenchError(
+                f"No results of {axis} {value!r} in this folder.{guess}",
+                f"{axis.capitalize()}s with results: {', '.join(present)}.",
+            )
+    return [result for result in results if str(result.config.get(axis)) in wanted]
+
+
+def _group_key(result: RunResult) -> tuple[str, str, str]:
+    """(dataset, backbone, every other setting as canonical JSON): runs that share one grid."""
+    rest = {key: value for key, value in result.config.items() if key not in AXES}
+    return str(result.config["dataset"]), str(result.config["backbone"]), json.dumps(rest, sort_keys=True)
+
+
+def _variant_labels(
+    groups: dict[tuple[str, str, str], list[RunResult]],
+) -> dict[tuple[str, str, str], tuple[tuple[str, str], ...]]:
+    """For each group, the settings whose values differ among groups of its (dataset, backbone)."""
+    labels = {}
+    for key in groups:
+        siblings = [json.loads(other[2]) for other in groups if other[:2] == key[:2]]
+        own = json.loads(key[2])
+        varying = sorted(
+            {name for sibling in siblings for name in sibling if sibling.get(name) != own.get(name)}
+        )
+        labels[key] = tuple((name, json.dumps(own.get(name), sort_keys=True).strip('"')) for name in varying)
+    return labels
+
+
+def _panel(
+    members: list[RunResult], metric: str | None, variant: tuple[tuple[str, str], ...], rank: LayerRank
+) -> SweepPanel:
+    """The grid of ``members`` (one group) for ``metric`` (default: the first paper column)."""
+    first = members[0]
+    dataset, backbone = str(first.config["dataset"]), str(first.config["backbone"])
+    present = {name for result in members for name in result.metrics}
+    columns = [name for name in first.dataset.get("columns", []) if name in present]
+    available = [*columns, *sorted(present - set(columns), key=natural_key)]  # paper columns first
+    if not available:
+        raise BenchError(
+            f"The results of {backbone} on {dataset} hold no metrics.", "Re-run them with `bench run`."
+        )
+    chosen = metric or available[0]
+    if chosen not in available:
+        suggestion = closest_match(chosen, available)
+        guess = f" Did you mean {suggestion!r}?" if suggestion else ""
+        raise BenchError(
+            f"Unknown metric {chosen!r} for dataset {dataset!r}.{guess}",
+            f"Metrics of {dataset}: {', '.join(available)}. Pass one with --metric, "
+            "or keep one dataset with --dataset.",
+        )
+    values: dict[tuple[str, int], float] = {}
+    seen: set[tuple[str, int]] = set()
+    for result in members:
+        cell = (str(result.config["layer"]), int(result.config["t"]))
+        if cell in seen:
+            raise BenchError(
+                f"Two results files hold the same configuration ({result.name}).",
+                "Keep one copy: `bench run` writes a configuration to one path, so the other is a copy.",
+            )
+        seen.add(cell)
+        value = result.metrics.get(chosen)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            values[cell] = float(value)
+    if not values:
+        raise BenchError(f"No result of {backbone} on {dataset} has a number for {chosen!r}.")
+    return SweepPanel(
+        dataset=dataset,
+        backbone=backbone,
+        task=first.task,
+        metric=chosen,
+        layers=tuple(sorted({layer for layer, _ in values}, key=lambda layer: rank(backbone, layer))),
+        timesteps=tuple(sorted({t for _, t in values})),
+        values=values,
+        variant=variant,
+        note=first.backbone_note,
+    )
