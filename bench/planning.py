@@ -110,7 +110,8 @@ def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry) -> Pro
         )
     if scheme.needs_text_encoder and not backbone.accepts_text:
         raise BenchError(
-            f"Prompt {value!r} needs a text encoder, and backbone {backbone.id!r} has none.",
+            f"Prompt {value!r} conditions features on text, and backbone {backbone.id!r}'s image "
+            "features do not depend on text.",
             "Use --prompt none with this backbone.",
         )
     return scheme
