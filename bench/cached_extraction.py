@@ -13,6 +13,8 @@ identical numbers.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import inspect
 import json
 import os
 import time
@@ -40,15 +42,34 @@ DEFAULT_FLUSH_ROWS = 256  # rows buffered per store before a shard is written: w
 
 
 def weights_fingerprint(weights: str) -> str:
-    """``weights`` plus, for a local directory, a hash of its files' names, sizes and times."""
+    """``weights`` plus, for a local file or directory, a hash of its files' names, sizes and times."""
     path = Path(weights).expanduser()
-    if not path.is_dir():
+    if not path.exists():
         return weights
     hasher = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+    for file in sorted(p for p in [path, *path.rglob("*")] if p.is_file()):
         stat = file.stat()
         hasher.update(f"{file.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return f"{path.resolve()}#{hasher.hexdigest()[:16]}"
+
+
+def code_fingerprint(target: Any) -> str:
+    """A hash of the source of the package that implements ``target`` (a ``"module:attr"`` string or
+    a callable), read without importing it: editing a backbone's code (a random model's config,
+    preprocessing) invalidates its cached descriptors."""
+    if isinstance(target, str):
+        spec = importlib.util.find_spec(target.split(":")[0].split(".")[0])
+        origin = Path(spec.origin) if spec and spec.origin else None
+    else:
+        source = inspect.getsourcefile(target)
+        origin = Path(source) if source else None
+    if origin is None:
+        return "unknown"
+    files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
+    hasher = hashlib.sha256()
+    for file in files:
+        hasher.update(file.read_bytes())
+    return hasher.hexdigest()[:16]
 
 
 def prompt_fingerprint(prompt: PromptCondition) -> str:

@@ -221,7 +221,12 @@ class SweepRunner:
     def run_group(self, runs: list[PlannedRun]) -> list[FinishedRun]:
         """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
         only what is missing; then (main process only) score each run and write its results file."""
-        from bench.cached_extraction import group_descriptors, prompt_fingerprint, weights_fingerprint
+        from bench.cached_extraction import (
+            code_fingerprint,
+            group_descriptors,
+            prompt_fingerprint,
+            weights_fingerprint,
+        )
         from bench.extract import ExtractionRequest
 
         first = runs[0]
@@ -239,6 +244,7 @@ class SweepRunner:
         base_fields = {
             "backbone": first.backbone.id,
             "weights": weights_fingerprint(first.weights),
+            "code": code_fingerprint(first.backbone.target),
             "image_size": first.image_size,
             "dtype": self.spec.dtype,
             "noise_samples": self.spec.noise_samples if first.backbone.num_timesteps else None,
