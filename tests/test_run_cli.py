@@ -185,7 +185,17 @@ def test_unreadable_images_are_skipped_and_counted_or_stop_a_strict_run(tmp_path
 
 
 def test_layer_timestep_sweep_costs_one_encode_per_image(tmp_path):
-    args = ["run", "--backbone", "sd-tiny", "--dataset", "synthetic", *SMALL, "--noise-samples", "6", "--json"]
+    args = [
+        "run",
+        "--backbone",
+        "sd-tiny",
+        "--dataset",
+        "synthetic",
+        *SMALL,
+        "--noise-samples",
+        "6",
+        "--json",
+    ]
     for layer in ("up0", "up1", "up2"):
         args += ["--layer", layer]
     for t in ("50", "273", "600"):
@@ -226,6 +236,8 @@ def test_compile_falls_back_for_backbones_without_it(tmp_path):
         "--dataset",
         "folders",
         "--compile",
+        "--cache-dir",
+        str(tmp_path / "cache"),
         "--data-root",
         str(tmp_path / "data"),
         "--output-dir",
