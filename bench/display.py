@@ -82,6 +82,10 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
         for column in columns:
             header = escape(column)  # "mAP@all[plain]" is not rich markup
             table.add_column(f"[bold]{header}[/bold]" if column in paper else header, justify="right")
+        notes = dict.fromkeys(f"{r.config['backbone']}: {r.backbone_note}" for r in rows if r.backbone_note)
+        if notes:
+            table.caption = escape("; ".join(notes))
+            table.caption_justify = "left"
         for r in rows:
             config = [
                 str(r.config.get(c, "–")) if r.config.get(c) is not None else "–" for c in CONFIG_COLUMNS
