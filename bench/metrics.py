@@ -1,8 +1,9 @@
 """Exact retrieval metrics for category-level and fine-grained SBIR, streamed over query chunks.
 
-Similarity is the dot product of the given features, computed in float32 (callers L2-normalise).
-The full query x gallery similarity matrix is never held: queries are processed in chunks whose
-working set stays around :data:`WORKING_SET_BYTES` (override with ``chunk_size``).
+Similarity is the dot product of the given features, computed in float32 on the CPU (callers
+L2-normalise; tensors on another device are copied to the CPU). The full query x gallery similarity
+matrix is never held: queries are processed in chunks whose similarity block stays around
+:data:`WORKING_SET_BYTES` (override with ``chunk_size``).
 
 Ranking: the gallery is ordered by descending similarity; equal similarities keep ascending gallery
 index (a stable sort), so among ties the lower gallery index ranks first. Ties are decided on the
@@ -20,28 +21,56 @@ item at rank i has the query's class, and P@i = hits in the top i / i:
 
 Queries with R = 0 are excluded from every mean. Values are fractions in [0, 1].
 
+Every category metric is a function of the ranks r_1 < ... < r_R of the relevant items alone: the
+j-th relevant item has P@r_j = j / r_j, and precision only rises at a relevant rank, so the maxima
+above are taken over relevant ranks. The rank of a relevant item with similarity s and gallery index
+g is 1 + #(items with similarity > s) + #(items with similarity == s and index < g). Each query's
+similarities are sorted once (numpy's vectorised sort, values only) and the first count is a binary
+search of each relevant similarity; the second is counted directly for the few similarities that
+occur more than once in a row (a stable sort of the row when there are many). Rows are ranked in
+blocks on a thread pool of ``torch.get_num_threads()`` threads.
+
+Optional, never the default: ``evaluate_category_topk_faiss`` computes the top-K metrics only
+(``mAP@K``, ``mAP@K[retrieved]``, ``P@K``) from a faiss index, for galleries too large for the exact
+path; its result names the index and whether it was exhaustive (exact up to the order of ties).
+
 Fine-grained (``evaluate_fine_grained``): the rank of a query's paired photo is the number of
 candidate photos whose similarity is >= the paired photo's (ties count against the query);
-``Acc@K`` = 100 * share of queries with rank <= K.
+``Acc@K`` = 100 * share of queries with rank <= K. With groups, each query is compared with its own
+group's gallery items only.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 WORKING_SET_BYTES = 256 * 2**20
-"""Target size of one query chunk's intermediate tensors, in bytes."""
+"""Target size of one query chunk's similarity block, in bytes."""
 
-_CATEGORY_BYTES_PER_CELL = 80
-"""Measured peak bytes per (query, gallery item) cell of the category metrics (sort, cumsum, cummax)."""
+_CATEGORY_BYTES_PER_CELL = 4
+"""Bytes per (query, gallery item) cell of a category chunk: its float32 similarity block (the
+worker threads' sorted copies are bounded by :data:`_BLOCK_ROWS` rows each)."""
 
-_FINE_GRAINED_BYTES_PER_CELL = 12
-"""Measured peak bytes per (query, gallery item) cell of the fine-grained metrics (sims, masks)."""
+_FINE_GRAINED_BYTES_PER_CELL = 5
+"""Bytes per (query, gallery item) cell of the fine-grained metrics: similarities and one mask."""
+
+_TOPK_BYTES_PER_CELL = 24
+"""Bytes per (query, neighbour) cell of the faiss top-K path: scores, indices, ranks, precision."""
+
+_BLOCK_ROWS = 32
+"""Queries a worker thread ranks at a time: enough to amortise per-block overhead, few enough to
+balance the threads at the end of a chunk."""
+
+_MAX_TIED_VALUES = 16
+"""Above this many distinct tied relevant similarities in one row, the row is ranked by a stable
+sort instead of one equality pass per tied value."""
 
 ArrayLike = Any
 """A numpy array, torch tensor or sequence."""
@@ -73,36 +102,19 @@ def evaluate_category(
         prec_k}``, fractions in [0, 1], averaged over the queries with at least one relevant item.
 
     Raises:
-        ValueError: on inconsistent shapes, empty query or gallery sets, K < 1, or when no query has
-            a relevant gallery item.
+        ValueError: on inconsistent shapes, empty query or gallery sets, K < 1, when no query has
+            a relevant gallery item, or when a similarity overflows to NaN.
     """
-    _check_ks(map_k, "map_k")
-    _check_ks(prec_k, "prec_k")
-    queries, gallery = _features_pair(query_feats, gallery_feats)
-    query_ids, gallery_ids = _encode_labels(query_labels, gallery_labels)
-    _check_length(query_ids, queries, "query_labels", "query_feats")
-    _check_length(gallery_ids, gallery, "gallery_labels", "gallery_feats")
-
-    num_relevant = _num_relevant(query_ids, gallery_ids).to(queries.device)
-    query_ids, gallery_ids = query_ids.to(queries.device), gallery_ids.to(queries.device)
-    keep = num_relevant > 0
-    if not bool(keep.any()):
-        raise ValueError(
-            "No query has a relevant gallery item (R = 0 for all queries): no query label occurs "
-            "among the gallery labels."
-        )
-    queries, query_ids, num_relevant = queries[keep], query_ids[keep], num_relevant[keep]
-
-    keys = _category_keys(map_k, prec_k)
-    # Filled in place: small per-chunk results kept alive across chunks fragment the heap and RSS grows.
-    per_query = torch.empty(len(keys), len(queries), dtype=torch.float64, device=queries.device)
+    queries, query_ids, gallery, gallery_ids = _category_inputs(
+        query_feats, query_labels, gallery_feats, gallery_labels, map_k, prec_k
+    )
+    kept, _ = _queries_with_relevant(query_ids, gallery_ids)
+    order = kept[torch.sort(query_ids[kept], stable=True).indices]  # kept queries, grouped by class
     step = _chunk_size(chunk_size, len(gallery), _CATEGORY_BYTES_PER_CELL)
-    for start in range(0, len(queries), step):
-        chunk = slice(start, start + step)
-        per_query[:, chunk] = _category_chunk(
-            queries[chunk], query_ids[chunk], num_relevant[chunk], gallery, gallery_ids, map_k, prec_k
-        )
-    return {key: _mean(values) for key, values in zip(keys, per_query, strict=True)}
+    per_query = _category_per_query(
+        queries[order], query_ids[order], gallery, gallery_ids, map_k, prec_k, step
+    )
+    return {key: _mean(values) for key, values in zip(_category_keys(map_k, prec_k), per_query, strict=True)}
 
 
 def evaluate_fine_grained(
@@ -139,17 +151,19 @@ def evaluate_fine_grained(
     queries, gallery = _features_pair(query_feats, gallery_feats)
     targets = _targets(query_targets, queries, len(gallery))
     query_group_ids, gallery_group_ids = _groups(query_groups, gallery_groups, queries, gallery, targets)
-    targets = targets.to(queries.device)
 
-    ranks = torch.empty(len(queries), dtype=torch.int32, device=queries.device)
-    step = _chunk_size(chunk_size, len(gallery), _FINE_GRAINED_BYTES_PER_CELL)
-    for start in range(0, len(queries), step):
-        chunk = slice(start, start + step)
-        chunk_query_groups = None if query_group_ids is None else query_group_ids[chunk]
-        ranks[chunk] = _target_ranks(
-            queries[chunk], targets[chunk], gallery, chunk_query_groups, gallery_group_ids
-        )
-    return {f"Acc@{k}": 100.0 * _mean((ranks <= k).double()) for k in ks}
+    ranks = np.empty(len(queries), dtype=np.int64)
+    for query_rows, gallery_columns in _group_members(query_group_ids, gallery_group_ids, len(queries)):
+        if gallery_columns is None:
+            candidates, local_targets = gallery, targets
+        else:
+            candidates = gallery[gallery_columns]
+            local_targets = _local_indices(gallery_columns, len(gallery))[targets]
+        step = _chunk_size(chunk_size, len(candidates), _FINE_GRAINED_BYTES_PER_CELL)
+        for start in range(0, len(query_rows), step):
+            rows = query_rows[start : start + step]
+            ranks[rows.numpy()] = _target_ranks(queries[rows], local_targets[rows], candidates)
+    return {f"Acc@{k}": 100.0 * _mean((ranks <= k).astype(np.float64)) for k in ks}
 
 
 def count_queries_without_relevant(query_labels: ArrayLike, gallery_labels: ArrayLike) -> int:
@@ -163,93 +177,376 @@ def count_queries_without_relevant(query_labels: ArrayLike, gallery_labels: Arra
     return int((_num_relevant(query_ids, gallery_ids) == 0).sum())
 
 
+@dataclass(frozen=True)
+class TopKResult:
+    """Top-K category metrics from :func:`evaluate_category_topk_faiss`, and how they were obtained."""
+
+    metrics: dict[str, float]
+    """``mAP@K`` and ``mAP@K[retrieved]`` per K in map_k, then ``P@K`` per K in prec_k (no mAP@all)."""
+    method: str
+    """The index used, e.g. ``"faiss Flat (exhaustive: exact up to the order of tied similarities)"``."""
+    exact_up_to_ties: bool
+    """Whether the index searched exhaustively (a flat index); False for approximate indexes."""
+
+
+def evaluate_category_topk_faiss(
+    query_feats: ArrayLike,
+    query_labels: ArrayLike,
+    gallery_feats: ArrayLike,
+    gallery_labels: ArrayLike,
+    *,
+    map_k: Sequence[int] = (200,),
+    prec_k: Sequence[int] = (100, 200),
+    index: str = "Flat",
+    nprobe: int | None = None,
+    chunk_size: int | None = None,
+) -> TopKResult:
+    """Top-K category metrics from a faiss inner-product index: an optional path for galleries too
+    large for :func:`evaluate_category`, which stays the exact reference and is never replaced by it.
+
+    Same definitions as :func:`evaluate_category` (``mAP@K``, ``mAP@K[retrieved]``, ``P@K``; R from the
+    labels; queries with R = 0 excluded), computed from the top max(K) neighbours. ``index`` is a
+    faiss index-factory string. ``"Flat"`` (IndexFlatIP) searches exhaustively, so it finds the same
+    neighbours as the exact path except in the order of tied similarities, which faiss does not
+    break by gallery index (and faiss computes its own float32 dot products, which may differ from
+    torch's in the last bit, so near-ties may swap as well). Other indexes (``"IVF1024,Flat"``,
+    ``"HNSW32"``, ...) are approximate, and the result says so. Needs the optional dependency
+    ``pip install 'sbir-bench[faiss]'`` (faiss-cpu).
+
+    Args:
+        query_feats: (Nq, D) query features; query_labels: (Nq,) class labels.
+        gallery_feats: (Ng, D) gallery features, Ng >= 1; gallery_labels: (Ng,) class labels.
+        map_k: cut-offs K for ``mAP@K`` and ``mAP@K[retrieved]``, each >= 1.
+        prec_k: cut-offs K for ``P@K``, each >= 1.
+        index: faiss index-factory string; indexes that need training are trained on the gallery.
+        nprobe: inverted lists visited per query (IVF indexes); None keeps faiss's default.
+        chunk_size: queries per search; default keeps the results near :data:`WORKING_SET_BYTES`.
+
+    Returns:
+        The metrics (fractions in [0, 1], averaged over the queries with R > 0), the method used, and
+        whether it was exhaustive.
+
+    Raises:
+        ImportError: without faiss.
+        ValueError: as :func:`evaluate_category`, or on nprobe < 1.
+    """
+    faiss = _import_faiss()
+    if nprobe is not None and nprobe < 1:
+        raise ValueError(f"nprobe must be a positive integer, got {nprobe!r}.")
+    queries, query_ids, gallery, gallery_ids = _category_inputs(
+        query_feats, query_labels, gallery_feats, gallery_labels, map_k, prec_k
+    )
+    kept, num_relevant = _queries_with_relevant(query_ids, gallery_ids)
+    searcher = _faiss_index(faiss, index, gallery.numpy(), nprobe)
+    depth = min(max(*map_k, *prec_k), len(gallery))
+    keys = _category_keys(map_k, prec_k)[2:]  # no mAP@all
+    per_query = np.empty((len(keys), len(kept)))
+    step = _chunk_size(chunk_size, depth, _TOPK_BYTES_PER_CELL)
+    for start in range(0, len(kept), step):
+        rows = kept[start : start + step]
+        _, neighbours = searcher.search(queries[rows].numpy(), depth)
+        ranks = _hit_ranks(neighbours, gallery_ids.numpy(), query_ids[rows].numpy())
+        precision = np.arange(1, depth + 1) / ranks
+        per_query[:, start : start + step] = _cutoff_metrics(
+            ranks, precision, num_relevant[start : start + step].numpy(), map_k, prec_k
+        )
+    exhaustive = isinstance(searcher, faiss.IndexFlat)
+    detail = "exhaustive: exact up to the order of tied similarities" if exhaustive else "approximate"
+    return TopKResult(
+        metrics={key: _mean(values) for key, values in zip(keys, per_query, strict=True)},
+        method=f"faiss {index}{'' if nprobe is None else f' nprobe={nprobe}'} ({detail})",
+        exact_up_to_ties=exhaustive,
+    )
+
+
+def _import_faiss() -> Any:
+    """The faiss module, or an ImportError that says how to install it."""
+    try:
+        import faiss
+    except ImportError as error:
+        raise ImportError(
+            "evaluate_category_topk_faiss needs faiss: pip install 'sbir-bench[faiss]' (faiss-cpu). "
+            "evaluate_category needs no extra dependency."
+        ) from error
+    return faiss
+
+
+def _faiss_index(faiss: Any, factory: str, gallery: np.ndarray, nprobe: int | None) -> Any:
+    """A faiss inner-product index over the (Ng, D) float32 gallery, trained on it when needed."""
+    index = faiss.index_factory(gallery.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    if not index.is_trained:
+        index.train(gallery)
+    index.add(gallery)
+    if nprobe is not None:
+        faiss.ParameterSpace().set_index_parameter(index, "nprobe", nprobe)
+    return index
+
+
+def _hit_ranks(neighbours: np.ndarray, gallery_ids: np.ndarray, query_ids: np.ndarray) -> np.ndarray:
+    """Ranks of the relevant items among each query's neighbours.
+
+    Args:
+        neighbours: (B, W) int64 gallery indices, most similar first (-1: no result).
+        gallery_ids: (Ng,) int64 class ids; query_ids: (B,) int64 class ids.
+
+    Returns:
+        (B, W) float64 ascending 1-based ranks of the relevant neighbours, +inf after the last.
+    """
+    relevant = (neighbours >= 0) & (gallery_ids[neighbours] == query_ids[:, None])
+    return np.sort(np.where(relevant, np.arange(1, neighbours.shape[1] + 1), np.inf), axis=1)
+
+
+def _category_inputs(
+    query_feats: ArrayLike,
+    query_labels: ArrayLike,
+    gallery_feats: ArrayLike,
+    gallery_labels: ArrayLike,
+    map_k: Sequence[int],
+    prec_k: Sequence[int],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Checked (Nq, D) and (Ng, D) float32 features with (Nq,) and (Ng,) int64 shared class ids, in
+    the order (queries, query ids, gallery, gallery ids).
+
+    Raises:
+        ValueError: on inconsistent shapes, empty query or gallery sets, or K < 1.
+    """
+    _check_ks(map_k, "map_k")
+    _check_ks(prec_k, "prec_k")
+    queries, gallery = _features_pair(query_feats, gallery_feats)
+    query_ids, gallery_ids = _encode_labels(query_labels, gallery_labels)
+    _check_length(query_ids, queries, "query_labels", "query_feats")
+    _check_length(gallery_ids, gallery, "gallery_labels", "gallery_feats")
+    return queries, query_ids, gallery, gallery_ids
+
+
+def _queries_with_relevant(
+    query_ids: torch.Tensor, gallery_ids: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K,) int64 indices of the queries with R > 0, ascending, and (K,) their R.
+
+    Raises:
+        ValueError: when no query has a relevant gallery item.
+    """
+    num_relevant = _num_relevant(query_ids, gallery_ids)
+    kept = (num_relevant > 0).nonzero().squeeze(1)
+    if len(kept) == 0:
+        raise ValueError(
+            "No query has a relevant gallery item (R = 0 for all queries): no query label occurs "
+            "among the gallery labels."
+        )
+    return kept, num_relevant[kept]
+
+
 def _category_keys(map_k: Sequence[int], prec_k: Sequence[int]) -> list[str]:
-    """Metric names in output order; row order of :func:`_category_chunk`'s result."""
+    """Metric names in output order; row order of :func:`_metrics_from_ranks`'s result."""
     at_k = [name for k in map_k for name in (f"mAP@{k}", f"mAP@{k}[retrieved]")]
     return ["mAP@all", "mAP@all[plain]", *at_k, *(f"P@{k}" for k in prec_k)]
 
 
-def _category_chunk(
+def _category_per_query(
     queries: torch.Tensor,
     query_ids: torch.Tensor,
-    num_relevant: torch.Tensor,
     gallery: torch.Tensor,
     gallery_ids: torch.Tensor,
     map_k: Sequence[int],
     prec_k: Sequence[int],
-) -> torch.Tensor:
-    """Per-query category metrics of one chunk of B queries against Ng gallery items.
+    step: int,
+) -> np.ndarray:
+    """Per-query category metrics, streamed over chunks of ``step`` queries.
 
     Args:
-        queries: (B, D) float32 query features.
-        query_ids: (B,) int64 class ids.
-        num_relevant: (B,) int64 R per query, all > 0.
-        gallery: (Ng, D) float32 gallery features.
-        gallery_ids: (Ng,) int64 class ids.
+        queries: (Nq, D) float32, sorted by class; query_ids: (Nq,) int64 class ids, each with R > 0.
+        gallery: (Ng, D) float32; gallery_ids: (Ng,) int64 class ids.
+
+    Returns:
+        (M, Nq) float64, rows in :func:`_category_keys` order.
+    """
+    per_query = np.empty((len(_category_keys(map_k, prec_k)), len(queries)))
+    columns = _class_columns(gallery_ids.numpy())
+    sims = torch.empty(min(step, len(queries)), len(gallery))  # reused: no allocation per chunk
+    with ThreadPoolExecutor(torch.get_num_threads()) as pool:
+        for start in range(0, len(queries), step):
+            chunk = slice(start, start + step)
+            chunk_sims = torch.mm(queries[chunk], gallery.T, out=sims[: len(queries[chunk])]).numpy()
+            blocks = _class_blocks(query_ids[chunk].numpy())
+            futures = [
+                pool.submit(_block_metrics, chunk_sims[rows], columns[class_id], map_k, prec_k)
+                for rows, class_id in blocks
+            ]
+            for (rows, _), future in zip(blocks, futures, strict=True):
+                per_query[:, start + rows.start : start + rows.stop] = future.result()
+    return per_query
+
+
+def _class_columns(gallery_ids: np.ndarray) -> list[np.ndarray]:
+    """(Ng,) int64 class ids -> per class id, the ascending (R,) int64 gallery indices of that class."""
+    order = np.argsort(gallery_ids, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(gallery_ids))[:-1])
+
+
+def _class_blocks(class_ids: np.ndarray) -> list[tuple[slice, int]]:
+    """Split (B,) class ids sorted by class into (rows, class id) blocks of one class, at most
+    :data:`_BLOCK_ROWS` rows each."""
+    bounds = [0, *(np.flatnonzero(np.diff(class_ids)) + 1).tolist(), len(class_ids)]
+    return [
+        (slice(start, min(start + _BLOCK_ROWS, end)), int(class_ids[begin]))
+        for begin, end in zip(bounds[:-1], bounds[1:], strict=True)
+        for start in range(begin, end, _BLOCK_ROWS)
+    ]
+
+
+def _block_metrics(
+    sims: np.ndarray, columns: np.ndarray, map_k: Sequence[int], prec_k: Sequence[int]
+) -> np.ndarray:
+    """(M, B) float64 per-query metrics of B queries of one class from their (B, Ng) float32
+    similarities and the (R,) ascending gallery indices of the class (see :func:`_metrics_from_ranks`)."""
+    return _metrics_from_ranks(_relevant_ranks(sims, columns), map_k, prec_k)
+
+
+def _relevant_ranks(sims: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Ranks of the relevant gallery items (1 = most similar; ties by ascending gallery index).
+
+    Args:
+        sims: (B, Ng) float32 similarities of B queries of one class.
+        columns: (R,) int64 ascending gallery indices of that class, R >= 1.
+
+    Returns:
+        (B, R) int64, each row ascending.
+
+    Raises:
+        ValueError: if a similarity is NaN (an overflowing dot product).
+    """
+    relevant = sims[:, columns]
+    values = np.sort(relevant, axis=1)
+    ordered = np.sort(sims, axis=1)
+    if np.isnan(ordered[:, -1]).any():
+        raise ValueError("A similarity is NaN: the features overflow float32 dot products.")
+    at_or_below = np.stack(
+        [np.searchsorted(line, needles, side="right") for line, needles in zip(ordered, values, strict=True)]
+    )
+    ranks = sims.shape[1] + 1 - at_or_below  # 1 + number of items more similar
+    previous = np.take_along_axis(ordered, np.maximum(at_or_below - 2, 0), axis=1)
+    tied = (at_or_below >= 2) & (previous == values)  # the similarity occurs more than once in the row
+    for row in np.flatnonzero(tied.any(axis=1)):
+        tied_values = np.unique(values[row][tied[row]])
+        _break_ties(ranks[row], sims[row], relevant[row], values[row], columns, tied_values)
+    ranks.sort(axis=1)
+    return ranks
+
+
+def _break_ties(
+    ranks: np.ndarray,
+    sims: np.ndarray,
+    relevant: np.ndarray,
+    values: np.ndarray,
+    columns: np.ndarray,
+    tied_values: np.ndarray,
+) -> None:
+    """Add the tie-break to one query's ranks, in place.
+
+    Args:
+        ranks: (R,) int64, 1 + items more similar, at the positions of ``values``.
+        sims: (Ng,) float32 similarities; relevant: (R,) those of ``columns``; values: (R,) sorted.
+        columns: (R,) int64 ascending gallery indices of the relevant items.
+        tied_values: (T,) distinct relevant similarities that occur more than once in ``sims``.
+    """
+    if len(tied_values) > _MAX_TIED_VALUES:
+        ranks[:] = _ranks_by_sorting(sims, columns)
+        return
+    for value in tied_values:
+        slots = np.flatnonzero(values == value)
+        equal = np.flatnonzero(sims == value)  # every item with this similarity, by gallery index
+        ranks[slots] = ranks[slots[0]] + np.searchsorted(equal, columns[relevant == value])
+
+
+def _ranks_by_sorting(sims: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """(R,) int64 ranks of the items ``columns`` (R,) from a stable sort of one row (Ng,) of ``sims``."""
+    position = np.empty(len(sims), dtype=np.int64)
+    position[np.argsort(-sims, kind="stable")] = np.arange(1, len(sims) + 1)
+    return position[columns]
+
+
+def _metrics_from_ranks(ranks: np.ndarray, map_k: Sequence[int], prec_k: Sequence[int]) -> np.ndarray:
+    """Per-query category metrics from the ranks of the relevant items.
+
+    Args:
+        ranks: (B, R) int64 ascending ranks of each query's R relevant items.
 
     Returns:
         (M, B) float64 per-query values (fractions), rows in :func:`_category_keys` order.
     """
-    relevant = _ranked_relevance(queries, query_ids, gallery, gallery_ids)
-    hits = relevant.cumsum(dim=1, dtype=torch.int32)
-    ranks = torch.arange(1, relevant.shape[1] + 1, device=relevant.device, dtype=torch.float64)
-    precision = hits / ranks
-    r = num_relevant.double()
+    count = ranks.shape[1]
+    precision = np.arange(1, count + 1) / ranks  # P@r_j of the j-th relevant item
+    whole = [_reverse_cummax(precision).sum(axis=1) / count, precision.sum(axis=1) / count]
+    return np.concatenate([np.stack(whole), _cutoff_metrics(ranks, precision, count, map_k, prec_k)])
 
-    rows = [_relevant_sum(_reverse_cummax(precision), relevant) / r, _relevant_sum(precision, relevant) / r]
+
+def _cutoff_metrics(
+    ranks: np.ndarray,
+    precision: np.ndarray,
+    num_relevant: np.ndarray | int,
+    map_k: Sequence[int],
+    prec_k: Sequence[int],
+) -> np.ndarray:
+    """``mAP@K``, ``mAP@K[retrieved]`` per K in map_k, then ``P@K`` per K in prec_k, per query.
+
+    Args:
+        ranks: (B, H) ascending ranks of the first H relevant items (+inf pads a row with fewer).
+        precision: (B, H) j / rank of the j-th relevant item (0 at padding).
+        num_relevant: R per query, (B,) or one int for all.
+
+    Returns:
+        (2 * len(map_k) + len(prec_k), B) float64.
+    """
+    rows = []
     for k in map_k:
-        window = min(k, relevant.shape[1])
-        top_precision, top_relevant = precision[:, :window], relevant[:, :window]
-        top_hits = hits[:, window - 1].double()
-        rows.append(_relevant_sum(_reverse_cummax(top_precision), top_relevant) / r.clamp(max=k))
-        rows.append(_relevant_sum(top_precision, top_relevant) / top_hits.clamp(min=1))
-    rows.extend(hits[:, min(k, relevant.shape[1]) - 1].double() / k for k in prec_k)
-    return torch.stack(rows)
+        within = ranks <= k
+        top = np.where(within, precision, 0.0)
+        rows.append(_reverse_cummax(top).sum(axis=1) / np.minimum(k, num_relevant))
+        rows.append(top.sum(axis=1) / np.maximum(np.count_nonzero(within, axis=1), 1))
+    rows.extend(np.count_nonzero(ranks <= k, axis=1) / k for k in prec_k)
+    return np.stack(rows)
 
 
-def _ranked_relevance(
-    queries: torch.Tensor, query_ids: torch.Tensor, gallery: torch.Tensor, gallery_ids: torch.Tensor
-) -> torch.Tensor:
-    """(B, Ng) bool: whether the gallery item at each rank has the query's class.
-
-    Ranks order the gallery by descending similarity, ties by ascending gallery index.
-
-    Args:
-        queries: (B, D) float32; query_ids: (B,) int64; gallery: (Ng, D) float32; gallery_ids: (Ng,).
-    """
-    order = torch.sort(queries @ gallery.T, dim=1, descending=True, stable=True).indices
-    return gallery_ids[order] == query_ids[:, None]
+def _reverse_cummax(values: np.ndarray) -> np.ndarray:
+    """(B, W) -> (B, W) contiguous: entry i is the maximum of ``values[:, i:]`` (interpolated precision)."""
+    return np.ascontiguousarray(np.maximum.accumulate(values[:, ::-1], axis=1)[:, ::-1])
 
 
-def _reverse_cummax(values: torch.Tensor) -> torch.Tensor:
-    """(B, W) -> (B, W): entry i is the maximum of ``values[:, i:]`` (interpolated precision)."""
-    return values.flip(1).cummax(dim=1).values.flip(1)
-
-
-def _relevant_sum(values: torch.Tensor, relevant: torch.Tensor) -> torch.Tensor:
-    """(B, W) float64 values and (B, W) bool mask -> (B,) sum of the values at relevant ranks."""
-    return torch.where(relevant, values, 0.0).sum(dim=1)
-
-
-def _target_ranks(
-    queries: torch.Tensor,
-    targets: torch.Tensor,
-    gallery: torch.Tensor,
-    query_groups: torch.Tensor | None,
-    gallery_groups: torch.Tensor | None,
-) -> torch.Tensor:
-    """(B,) int32 rank of each query's paired photo (1 = best; ties count against the query).
+def _group_members(
+    query_groups: torch.Tensor | None, gallery_groups: torch.Tensor | None, num_queries: int
+) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """(query rows, gallery columns) per group, ascending int64 indices; one pair with columns None
+    (the whole gallery) without groups.
 
     Args:
-        queries: (B, D) float32; targets: (B,) int64 gallery indices; gallery: (Ng, D) float32.
-        query_groups: (B,) int64 group ids, or None to rank against the whole gallery.
-        gallery_groups: (Ng,) int64 group ids, or None.
+        query_groups: (Nq,) int64 group ids or None; gallery_groups: (Ng,) int64 group ids or None.
     """
-    sims = queries @ gallery.T
-    at_least_as_close = sims >= sims.gather(1, targets[:, None])
-    if query_groups is not None and gallery_groups is not None:
-        at_least_as_close &= gallery_groups[None, :] == query_groups[:, None]
-    return at_least_as_close.sum(dim=1, dtype=torch.int32)  # no (B, Ng) int64 copy
+    if query_groups is None or gallery_groups is None:
+        return [(torch.arange(num_queries), None)]
+    size = int(max(query_groups.max(), gallery_groups.max())) + 1
+    members = [
+        torch.sort(ids, stable=True).indices.split(torch.bincount(ids, minlength=size).tolist())
+        for ids in (query_groups, gallery_groups)
+    ]
+    return [(rows, columns) for rows, columns in zip(*members, strict=True) if len(rows)]
+
+
+def _local_indices(columns: torch.Tensor, num_gallery: int) -> torch.Tensor:
+    """(Ng,) int64: the position of each gallery index within ``columns`` (C,) (-1 where absent)."""
+    local = torch.full((num_gallery,), -1, dtype=torch.int64)
+    local[columns] = torch.arange(len(columns))
+    return local
+
+
+def _target_ranks(queries: torch.Tensor, targets: torch.Tensor, gallery: torch.Tensor) -> np.ndarray:
+    """(B,) int64 rank of each query's paired photo (1 = best; ties count against the query).
+
+    Args:
+        queries: (B, D) float32; targets: (B,) int64 indices into ``gallery``; gallery: (C, D) float32.
+    """
+    sims = (queries @ gallery.T).numpy()
+    return np.count_nonzero(sims >= np.take_along_axis(sims, targets.numpy()[:, None], axis=1), axis=1)
 
 
 def _num_relevant(query_ids: torch.Tensor, gallery_ids: torch.Tensor) -> torch.Tensor:
@@ -258,8 +555,8 @@ def _num_relevant(query_ids: torch.Tensor, gallery_ids: torch.Tensor) -> torch.T
     return counts[query_ids]
 
 
-def _mean(values: torch.Tensor) -> float:
-    """Mean of a non-empty 1-D tensor from its exactly rounded sum (independent of chunking)."""
+def _mean(values: np.ndarray) -> float:
+    """Mean of a non-empty 1-D array from its exactly rounded sum (independent of chunking)."""
     return math.fsum(values.tolist()) / len(values)
 
 
@@ -282,13 +579,13 @@ def _check_ks(ks: Sequence[int], name: str) -> None:
 
 
 def _features_pair(query_feats: ArrayLike, gallery_feats: ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
-    """Query (Nq, D) and gallery (Ng, D) float32 features on the query features' device.
+    """Query (Nq, D) and gallery (Ng, D) float32 CPU features.
 
     Raises:
         ValueError: if either is not 2-D, not finite or empty, or D differs.
     """
     queries = _as_features(query_feats, "query_feats")
-    gallery = _as_features(gallery_feats, "gallery_feats").to(queries.device)
+    gallery = _as_features(gallery_feats, "gallery_feats")
     if len(queries) == 0:
         raise ValueError("query_feats is empty: evaluation needs at least one query.")
     if len(gallery) == 0:
@@ -302,20 +599,23 @@ def _features_pair(query_feats: ArrayLike, gallery_feats: ArrayLike) -> tuple[to
 
 
 def _as_features(feats: ArrayLike, name: str) -> torch.Tensor:
-    """(N, D) float32 contiguous tensor from a numpy array or tensor, checked to be 2-D and finite."""
+    """(N, D) float32 contiguous CPU tensor from a numpy array or tensor, checked to be 2-D and finite."""
     tensor = feats.detach() if isinstance(feats, torch.Tensor) else torch.as_tensor(np.asarray(feats))
     if tensor.ndim != 2:
         raise ValueError(f"{name} must be 2-D (items x dimensions), got shape {tuple(tensor.shape)}.")
-    tensor = tensor.to(torch.float32).contiguous()
+    tensor = tensor.to(device="cpu", dtype=torch.float32).contiguous()
     if not _all_finite(tensor):
         raise ValueError(f"{name} contains NaN or infinite values.")
     return tensor
 
 
 def _all_finite(tensor: torch.Tensor) -> bool:
-    """Whether every entry of a (N, D) tensor is finite, checked in row blocks of ~1M entries."""
-    rows = max(1, 2**20 // max(1, tensor.shape[1]))
-    return all(bool(torch.isfinite(block).all()) for block in tensor.split(rows))
+    """Whether every entry of a (N, D) tensor is finite: NaN propagates to the minimum and maximum,
+    and an infinite entry is one of them."""
+    if tensor.numel() == 0:
+        return True
+    low, high = torch.aminmax(tensor)
+    return bool(torch.isfinite(low) & torch.isfinite(high))
 
 
 def _encode_labels(
@@ -404,4 +704,4 @@ def _groups(
             f"Query {first}'s target (gallery index {int(targets[first])}) is not in the query's own "
             f"group: each target must share its query's group."
         )
-    return query_ids.to(queries.device), gallery_ids.to(queries.device)
+    return query_ids, gallery_ids
