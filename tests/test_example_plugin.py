@@ -21,6 +21,11 @@ def readme_example() -> str:
     return match.group(1)
 
 
+def hog_run(*options: str) -> list[str]:
+    """``bench run`` arguments for the example's backbone on its folder dataset, plus ``options``."""
+    return ["run", "--plugin", str(EXAMPLE), "--backbone", "hog", "--dataset", "folders", *options]
+
+
 def write_folder_dataset(root: Path) -> None:
     """Real image files in the layout the example dataset reads (sketches as PNG with alpha)."""
     source = SyntheticCategory(num_unseen=3, photos_per_class=4, image_size=64)
@@ -52,18 +57,7 @@ def test_example_plugin_registers_a_backbone_and_a_dataset_that_bench_run_uses(t
 
     write_folder_dataset(tmp_path / "data")
     result = run_bench(
-        "run",
-        "--plugin",
-        str(EXAMPLE),
-        "--backbone",
-        "hog",
-        "--dataset",
-        "folders",
-        "--data-root",
-        str(tmp_path / "data"),
-        "--output-dir",
-        str(tmp_path / "out"),
-        "--json",
+        *hog_run("--data-root", str(tmp_path / "data"), "--output-dir", str(tmp_path / "out"), "--json")
     )
     assert result.returncode == 0, result.stderr
     (run,) = json.loads(result.stdout)

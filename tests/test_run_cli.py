@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
 from bench.results import read_result
 from tests.conftest import run_bench
+from tests.test_example_plugin import hog_run
 
 pytestmark = pytest.mark.slow
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4", "--image-size", "64"]
@@ -139,8 +139,7 @@ def test_fp16_on_cpu_is_refused_with_a_reason():
 
 
 def test_data_root_errors(tmp_path):
-    plugin = str(Path(__file__).resolve().parent.parent / "examples" / "hog_plugin.py")
-    base = ["run", "--plugin", plugin, "--backbone", "hog", "--dataset", "folders"]
+    base = hog_run()
     missing = run_bench(*base)
     assert missing.returncode == 1 and "no --data-root was given" in missing.stderr
     assert "<root>/sketch/<class>/*.png" in missing.stderr
@@ -158,23 +157,13 @@ def test_data_root_errors(tmp_path):
 
 
 def test_unreadable_images_are_skipped_and_counted_or_stop_a_strict_run(tmp_path):
-    from tests.test_example_plugin import EXAMPLE, write_folder_dataset
+    from tests.test_example_plugin import write_folder_dataset
 
     root = tmp_path / "data"
     write_folder_dataset(root)
     broken = next((root / "photo").glob("*/*.jpg"))
     broken.write_bytes(b"not a jpeg")
-    base = [
-        "run",
-        "--plugin",
-        str(EXAMPLE),
-        "--backbone",
-        "hog",
-        "--dataset",
-        "folders",
-        "--data-root",
-        str(root),
-    ]
+    base = hog_run("--data-root", str(root))
     lenient = run_bench(*base, "--json", "--output-dir", str(tmp_path / "out"))
     assert lenient.returncode == 0, lenient.stderr
     assert "skipped 1 unreadable image(s)" in lenient.stderr and broken.name in lenient.stderr
@@ -224,24 +213,19 @@ def test_leaderboard_command_writes_and_checks(tmp_path):
 
 
 def test_compile_falls_back_for_backbones_without_it(tmp_path):
-    from tests.test_example_plugin import EXAMPLE, write_folder_dataset
+    from tests.test_example_plugin import write_folder_dataset
 
     write_folder_dataset(tmp_path / "data")
     result = run_bench(
-        "run",
-        "--plugin",
-        str(EXAMPLE),
-        "--backbone",
-        "hog",
-        "--dataset",
-        "folders",
-        "--compile",
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--data-root",
-        str(tmp_path / "data"),
-        "--output-dir",
-        str(tmp_path / "out"),
+        *hog_run(
+            "--compile",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--data-root",
+            str(tmp_path / "data"),
+            "--output-dir",
+            str(tmp_path / "out"),
+        )
     )
     assert result.returncode == 0, result.stderr
     assert "backbone hog cannot be compiled; running it eagerly" in result.stderr
