@@ -19,6 +19,7 @@ from bench import __version__
 from bench.cache_command import CACHE_ENV, cache_group
 from bench.components import POOLINGS
 from bench.errors import BenchError
+from bench.listing import LIST_KINDS
 from bench.plugins import PluginSet, load_plugins
 from bench.registry import Registry
 from bench.sweep import DTYPE_NAMES, load_config, parse_assignments, parse_option_values
@@ -36,7 +37,6 @@ def _console(**kwargs) -> Console:
 stdout = _console()
 stderr = _console(stderr=True)
 PLUGIN_OPTION_HELP = "Load a one-file plugin (a .py file with @bench.hookimpl functions). Repeatable."
-LIST_KINDS = ("backbones", "layers", "prompts", "datasets")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -202,90 +202,6 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
     stdout.print(f"{len(finished)} results file(s) written to {', '.join(directories)}")
 
 
-def _list_rows(
-    registry: Registry, kind: str, backbone_id: str | None
-) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, headers, rows) tables for ``bench list KIND``."""
-    if kind == "backbones":
-        rows = [
-            [b.id, e.plugin, b.weights, str(b.image_size), "yes" if b.num_timesteps else "no", b.description]
-            for e in registry.backbones
-            for b in [e.component]
-        ]
-        return [("Backbones", ["Id", "Plugin", "Weights", "Size", "Timestep", "Description"], rows)]
-    if kind == "layers":
-        backbones = (
-            [registry.backbones.get(backbone_id)]
-            if backbone_id
-            else [e.component for e in registry.backbones]
-        )
-        rows = [
-            [
-                b.id,
-                layer.name,
-                str(layer.channels),
-                str(layer.stride) if layer.stride else "–",
-                layer.description,
-                registry.backbones.owner(b.id),
-            ]
-            for b in backbones
-            for layer in b.layers
-        ]
-        selectors = [
-            [
-                s.id,
-                "+".join(s.taps),
-                s.pool,
-                ", ".join(b.id for b in backbones if s.applies_to(b)),
-                s.description,
-                e.plugin,
-            ]
-            for e in registry.layer_selectors
-            for s in [e.component]
-            if any(s.applies_to(b) for b in backbones)
-        ]
-        return [
-            (
-                "Layers (taps; join with '+' to fuse)",
-                ["Backbone", "Layer", "Channels", "Stride (px)", "What", "Plugin"],
-                rows,
-            ),
-            ("Layer selectors", ["Selector", "Taps", "Pool", "Backbones", "What", "Plugin"], selectors),
-        ]
-    if kind == "prompts":
-        rows = [
-            [
-                p.id + (":<text>" if p.takes_argument else ""),
-                "yes" if p.needs_text_encoder else "no",
-                p.description,
-                e.plugin,
-            ]
-            for e in registry.prompt_schemes
-            for p in [e.component]
-        ]
-        return [("Prompt schemes", ["Usage", "Needs text encoder", "Description", "Plugin"], rows)]
-    rows = [
-        [
-            d.id,
-            d.task,
-            ", ".join(d.columns),
-            "yes" if d.needs_root else "no",
-            ", ".join(d.options) or "–",
-            d.description,
-            e.plugin,
-        ]
-        for e in registry.datasets
-        for d in [e.component]
-    ]
-    return [
-        (
-            "Datasets",
-            ["Id", "Task", "Paper columns", "Needs --data-root", "Options", "Description", "Plugin"],
-            rows,
-        )
-    ]
-
-
 @click.command("list")
 @click.argument("kind", required=False, type=click.Choice(LIST_KINDS))
 @click.option("--backbone", "backbone_id", help="Only this backbone's layers (with `layers`).")
@@ -297,9 +213,10 @@ def list_command(
 ) -> None:
     """List registered backbones, layers, prompt schemes and datasets, with the plugin owning each."""
     from bench.display import listing_table
+    from bench.listing import listing_tables
 
     registry = _registry(ctx, plugin_files)
-    tables = [t for k in ([kind] if kind else LIST_KINDS) for t in _list_rows(registry, k, backbone_id)]
+    tables = [t for k in ([kind] if kind else LIST_KINDS) for t in listing_tables(registry, k, backbone_id)]
     if as_json:
         payload = {
             title: [dict(zip(headers, row, strict=True)) for row in rows] for title, headers, rows in tables

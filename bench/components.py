@@ -76,6 +76,9 @@ class BackboneInfo:
         note: a label carried into results (e.g. that weights are random).
         weights_check: optional lazy ``(weights: str) -> None`` that raises :class:`BenchError`
             quickly when the weights are not available, before any run starts.
+        weights_location: optional lazy ``(weights: str) -> str | None``: where ``weights`` are on
+            this machine (a file or directory), or None when they would have to be downloaded.
+            Looks only at the local disk, never the network (``bench list backbones`` calls it).
         facts: what the extraction does (e.g. latent and noise choices), recorded in results.
     """
 
@@ -90,6 +93,7 @@ class BackboneInfo:
     accepts_text: bool = False
     note: str | None = None
     weights_check: Target | None = None
+    weights_location: Target | None = None
     facts: dict[str, str] = field(default_factory=dict)
 
     def layer(self, name: str) -> LayerInfo | None:

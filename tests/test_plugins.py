@@ -177,7 +177,8 @@ def test_help_and_list_import_no_model_library():
         """
         import sys
         from bench.cli import main
-        for argv in (["bench", "--help"], ["bench", "list", "layers"], ["bench", "plugins"]):
+        for argv in (["bench", "--help"], ["bench", "list", "layers"], ["bench", "list", "backbones"],
+                     ["bench", "plugins"]):
             sys.argv = argv
             try:
                 main()

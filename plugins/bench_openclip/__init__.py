@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bench_timm.checkpoints import RANDOM, RANDOM_NOTE, check_checkpoint
+from bench_timm.checkpoints import RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
 from bench_timm.vit_layers import EMBED, vit_layers
 
 from bench import BackboneInfo, LayerInfo, hookimpl
@@ -33,6 +33,7 @@ def register_backbones(register) -> None:
                 weights=spec.hub_id,
                 image_size=spec.image_size,
                 weights_check=partial(check_checkpoint, backbone_id=spec.id, filenames=CHECKPOINT_FILES),
+                weights_location=partial(local_checkpoint, filenames=CHECKPOINT_FILES),
             )
         )
     vision = TINY_CLIP_CONFIG["vision_cfg"]

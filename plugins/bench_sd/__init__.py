@@ -23,6 +23,15 @@ def _weights_check(variant: SDVariant) -> Callable[[str], None]:
     return check
 
 
+def _weights_location(variant: SDVariant) -> Callable[[str], str | None]:
+    def location(weights: str) -> str | None:
+        from bench_sd.weights import local_weights
+
+        return local_weights(weights, variant.needed_parts)
+
+    return location
+
+
 def backbone_info(variant: SDVariant) -> BackboneInfo:
     """The registry entry of an SD variant (layers from its UNet config, default layer ``up1``)."""
     random = variant.weights == "random"
@@ -38,6 +47,7 @@ def backbone_info(variant: SDVariant) -> BackboneInfo:
         accepts_text=True,
         note=RANDOM_NOTE if random else None,
         weights_check=None if random else _weights_check(variant),
+        weights_location=None if random else _weights_location(variant),
         facts=EXTRACTOR_FACTS,
     )
 

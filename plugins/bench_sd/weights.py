@@ -56,6 +56,15 @@ def _hub_reachable() -> bool:
     return True
 
 
+def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
+    """The directory holding ``weights`` on this machine (a complete local diffusers directory or a
+    cached hub snapshot), or None. Reads only the local disk."""
+    path = Path(weights).expanduser()
+    if path.exists():
+        return str(path) if all((path / part).is_dir() for part in parts) else None
+    return None if _is_path_like(weights) else _cached_snapshot(weights, parts)
+
+
 def locate_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> str:
     """A local directory or a hub id that ``from_pretrained`` can load without hanging.
 

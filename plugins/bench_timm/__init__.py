@@ -19,9 +19,9 @@ from bench_timm.architecture import (
     TINY_VIT_IMAGE_SIZE,
     TINY_VIT_PATCH,
 )
-from bench_timm.checkpoints import RANDOM, RANDOM_NOTE, check_checkpoint
+from bench_timm.checkpoints import RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
 from bench_timm.imgfocus import WEIGHTS as IMGFOCUS_WEIGHTS
-from bench_timm.imgfocus import check_weights
+from bench_timm.imgfocus import check_weights, local_weights
 from bench_timm.vit_layers import EMBED, vit_layers
 
 IMGFOCUS_ID = "dinov2-vits14-imgfocus"
@@ -46,6 +46,7 @@ def register_backbones(register) -> None:
                 weights=spec.hub_id,
                 image_size=spec.image_size,
                 weights_check=partial(check_checkpoint, backbone_id=spec.id, filenames=CHECKPOINT_FILES),
+                weights_location=partial(local_checkpoint, filenames=CHECKPOINT_FILES),
             )
         )
     register(
@@ -59,6 +60,7 @@ def register_backbones(register) -> None:
             image_size=IMGFOCUS_IMAGE_SIZE,
             note=IMGFOCUS_NOTE,
             weights_check=partial(check_weights, backbone_id=IMGFOCUS_ID),
+            weights_location=local_weights,
         )
     )
     register(

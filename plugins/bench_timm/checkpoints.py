@@ -98,6 +98,15 @@ def _unavailable(weights: str, backbone_id: str, filenames: tuple[str, ...]) -> 
     )
 
 
+def local_checkpoint(weights: str, filenames: tuple[str, ...]) -> str | None:
+    """The checkpoint file ``weights`` names on this machine (a file, a folder holding one of
+    ``filenames``, or a hub id in the local Hugging Face cache), or None. Reads only the local disk."""
+    try:
+        return _local_file(weights, "", filenames) or _cached_file(weights, filenames)
+    except BenchError:  # a missing path or an empty folder: nothing here
+        return None
+
+
 def check_checkpoint(weights: str, backbone_id: str, filenames: tuple[str, ...]) -> None:
     """Fail fast, before a run starts, when ``weights`` can neither be found here nor downloaded.
 

