@@ -22,7 +22,14 @@ from bench.errors import BenchError
 from bench.listing import LIST_KINDS
 from bench.plugins import PluginSet, load_plugins
 from bench.registry import Registry
-from bench.sweep import DTYPE_NAMES, load_config, parse_assignments, parse_option_values
+from bench.sweep import (
+    DTYPE_NAMES,
+    ENSEMBLE_METHODS,
+    load_config,
+    parse_assignments,
+    parse_option_values,
+    parse_weights,
+)
 
 WIDTH_WHEN_PIPED = 200  # rich would wrap tables and messages at 80 columns when not on a terminal
 
@@ -144,6 +151,17 @@ def build_cli(plugins: PluginSet) -> click.Group:
     "--compile", "compile_", is_flag=True, help="torch.compile the backbone (slow start, faster long runs)."
 )
 @click.option(
+    "--ensemble",
+    type=click.Choice(ENSEMBLE_METHODS),
+    help="Also score the sweep's configurations of each dataset combined: mean or concat of their "
+    "L2-normalised descriptors, or score-sum of their cosine similarities (from the cache, no extraction).",
+)
+@click.option(
+    "--ensemble-weights",
+    metavar="W1,W2,...",
+    help="score-sum weights, one per configuration of a dataset in sweep order (default 1 each).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
 )
 @plugin_option
@@ -179,6 +197,8 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
         compile=compile_,
         cache_dir=options["cache_dir"],
         cache_dtype=options["cache_dtype"],
+        ensemble=options["ensemble"],
+        ensemble_weights=parse_weights(options["ensemble_weights"]),
     )
     from bench.planning import plan_sweep
 

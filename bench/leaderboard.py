@@ -375,13 +375,26 @@ def _best(task: str, values: list[object]) -> str | None:
 
 
 def _footnotes(runs: tuple[_Run, ...], first_footnote: int) -> list[str]:
-    """A footnote per run: its full configuration and, when set, the backbone note."""
+    """A footnote per run: its full configuration, its members when it is an ensemble, and, when
+    set, the backbone note."""
     lines = []
     for number, run in enumerate(runs, start=first_footnote):
-        details = _settings(run.result.config, TABLE_CONFIG_KEYS)
+        ensemble = run.result.config.get("ensemble")
+        shown = (*TABLE_CONFIG_KEYS, "ensemble") if isinstance(ensemble, dict) else TABLE_CONFIG_KEYS
+        details = _settings(run.result.config, shown)
+        members = _ensemble_text(ensemble) if isinstance(ensemble, dict) else ""
         note = f" Note: {run.result.backbone_note}." if run.result.backbone_note else ""
-        lines.append(f"[^{number}]: `{run.name}`: {details}.{note}")
+        lines.append(f"[^{number}]: `{run.name}`: {details}.{members}{note}")
     return lines
+
+
+def _ensemble_text(ensemble: dict[str, Any]) -> str:
+    """`` Ensemble (method, weights) of the runs `a`, `b`.`` for a ``bench run --ensemble`` result."""
+    weights = ensemble.get("weights")
+    weighted = f", weights {_config_value(weights)}" if weights else ""
+    names = ensemble.get("members")
+    members = ", ".join(f"`{_escape(str(name))}`" for name in names) if isinstance(names, list) else ""
+    return f" Ensemble ({_text(ensemble.get('method'))}{weighted}) of the runs {members or MISSING}."
 
 
 def _settings(config: dict[str, Any], shown: tuple[str, ...]) -> str:

@@ -73,7 +73,7 @@ def run_name(config: dict[str, Any]) -> str:
     parts = [
         _slug(config["backbone"]),
         _slug(config["layer"]),
-        f"t{t}",
+        f"t{_slug(t)}",
         _slug(config["prompt"]),
         f"n{config.get('noise_samples', 1)}",
         f"s{config.get('seed', 0)}",

@@ -18,10 +18,19 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
+from bench.components import DatasetInfo
 from bench.datasets import ImageItem
+from bench.ensemble import (
+    EnsemblePlan,
+    MemberDescriptors,
+    combine,
+    ensemble_config,
+    plan_ensembles,
+    skipped_by_any,
+)
 from bench.planning import PlannedRun
 from bench.registry import Registry
-from bench.results import RunResult, write_result
+from bench.results import RunResult, run_name, write_result
 from bench.sweep import SweepSpec
 
 RECORDED_PACKAGES = ("sbir-bench", "torch", "diffusers", "transformers", "open_clip_torch", "timm", "numpy")
@@ -129,27 +138,32 @@ class ScoredSplits:
             )
 
     def result(
-        self, run: PlannedRun, descriptors: Any, spec: SweepSpec, shared: dict[str, dict]
+        self,
+        config: dict[str, Any],
+        info: DatasetInfo,
+        backbone_note: str | None,
+        descriptors: Any,
+        shared: dict[str, dict],
     ) -> RunResult:
-        """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``run``."""
+        """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``."""
         from bench.evaluation import evaluate
 
         started = time.perf_counter()
         metrics, facts = evaluate(
             self.dataset,
-            run.dataset,
+            info,
             self.queries,
             self.gallery,
             descriptors[self.query_rows],
             descriptors[self.gallery_rows],
         )
-        info = {"id": run.dataset.id, "columns": list(run.dataset.columns)}
+        listed = {"id": info.id, "columns": list(info.columns)}
         return RunResult(
-            task=run.dataset.task,
-            config=run.config(spec),
-            dataset={**info, **facts, **self.skipped_facts, **self.dataset.describe()},
+            task=info.task,
+            config=config,
+            dataset={**listed, **facts, **self.skipped_facts, **self.dataset.describe()},
             metrics=metrics,
-            backbone_note=run.backbone.note,
+            backbone_note=backbone_note,
             extractor=shared["extractor"],
             runtime={**shared["runtime"], "evaluate_seconds": round(time.perf_counter() - started, 4)},
             versions=library_versions(),
@@ -192,6 +206,7 @@ class SweepRunner:
         self._backbone_key: tuple | None = None
         self._backbone: Any = None
         self._datasets: dict[tuple, Any] = {}
+        self._members: dict[str, MemberDescriptors] = {}  # by run name, kept when spec.ensemble is set
 
     def _load_backbone(self, run: PlannedRun):
         key = (run.backbone.id, run.weights, run.image_size)
@@ -289,13 +304,45 @@ class SweepRunner:
                     "cache_dir": str(self.cache.root),
                 },
             }
-            result = scored.result(run, group.descriptors[key], self.spec, shared)
+            descriptors = group.descriptors[key]
+            result = scored.result(run.config(self.spec), run.dataset, run.backbone.note, descriptors, shared)
             result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
             finished.append(FinishedRun(result, write_result(Path(self.spec.output_dir), result)))
+            if self.spec.ensemble:
+                self._members[result.name] = MemberDescriptors(result, descriptors, group.skipped)
         return finished
 
+    def run_ensemble(self, plan: EnsemblePlan) -> FinishedRun:
+        """Score and write the ensemble of ``plan`` from its members' descriptors (kept by
+        :meth:`run_group`, which must have run every member; nothing is extracted)."""
+        members = [self._members[run_name(run.config(self.spec))] for run in plan.members]
+        first = plan.members[0]
+        dataset = self._dataset(first)
+        queries, gallery = dataset.split("query"), dataset.split("gallery")
+        started = time.perf_counter()
+        descriptors = combine(plan.method, [member.descriptors for member in members], plan.weights)
+        notes = dict.fromkeys(m.result.backbone_note for m in members if m.result.backbone_note)
+        shared = {
+            "extractor": {
+                "ensemble": f"{plan.method} of the L2-normalised descriptors of {len(members)} runs"
+            },
+            "runtime": {
+                "processes": self.world.size,
+                "ensemble_members": len(members),
+                "descriptor_dim": int(descriptors.shape[1]),
+                "images": len(queries) + len(gallery),
+                "combine_seconds": round(time.perf_counter() - started, 4),
+            },
+        }
+        scored = ScoredSplits(dataset, queries, gallery, skipped_by_any(members), SilentReporter())
+        config = ensemble_config(plan, [member.result for member in members])
+        result = scored.result(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
+        return FinishedRun(result, write_result(Path(self.spec.output_dir), result))
+
     def run(self, planned: list[PlannedRun]) -> list[FinishedRun]:
-        """Every planned configuration, grouped for shared extraction, in plan order."""
+        """Every planned configuration, grouped for shared extraction, in plan order; then the
+        ensemble of each dataset when the sweep asks for one (``spec.ensemble``)."""
+        ensembles = plan_ensembles(self.spec, planned)  # checked before any dataset opens
         groups: dict[tuple, list[PlannedRun]] = {}
         for run in planned:
             groups.setdefault(_group_key(run), []).append(run)
@@ -303,4 +350,6 @@ class SweepRunner:
         finished: list[FinishedRun] = []
         for runs in groups.values():
             finished.extend(self.run_group(runs))
+        if self.world.is_main:
+            finished.extend(self.run_ensemble(plan) for plan in ensembles)
         return finished

@@ -16,6 +16,7 @@ from bench.errors import BenchError
 
 SWEEP_AXES = ("backbone", "layer", "t", "prompt", "dataset")
 DTYPE_NAMES = ("fp32", "fp16", "bf16")
+ENSEMBLE_METHODS = ("mean", "concat", "score-sum")
 CONFIG_DIR_NAME = "configs"
 DEFAULT_CONFIG = "default"
 
@@ -44,6 +45,10 @@ class SweepSpec:
         cache_dir: the feature cache (None: ``$SBIR_BENCH_CACHE`` or the user cache directory).
         cache_dtype: precision of cached descriptors, ``fp16`` or ``fp32``; results always use
             descriptors read back from the cache, so reruns give identical numbers.
+        ensemble: also score the sweep's configurations of each dataset combined (one of
+            :data:`ENSEMBLE_METHODS`; see ``bench.ensemble``), or None.
+        ensemble_weights: score-sum weights, one per configuration of a dataset in sweep order
+            (empty: 1 each).
     """
 
     backbone: tuple[str, ...] = ()
@@ -67,6 +72,8 @@ class SweepSpec:
     compile: bool = False
     cache_dir: str | None = None
     cache_dtype: str = "fp16"
+    ensemble: str | None = None
+    ensemble_weights: tuple[float, ...] = ()
 
     def overridden(self, **values: Any) -> SweepSpec:
         """A copy with every given value replaced (None, False and empty tuples/dicts keep the old one)."""
@@ -94,6 +101,17 @@ def _as_tuple(name: str, value: Any) -> tuple:
     return tuple(items)
 
 
+def _as_weights(value: Any, what: str) -> tuple[float, ...]:
+    """A list of numbers as a tuple of floats; :class:`BenchError` naming ``what`` otherwise."""
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in items):
+        raise BenchError(
+            f"{what} is not a list of numbers.",
+            "Give one weight per configuration: --ensemble-weights 1,0.5, or ensemble_weights = [1, 0.5].",
+        )
+    return tuple(float(item) for item in items)
+
+
 def spec_from_mapping(data: dict[str, Any], source: str) -> SweepSpec:
     """A :class:`SweepSpec` from a parsed config mapping; unknown keys are an error naming ``source``."""
     valid = _field_names()
@@ -108,6 +126,8 @@ def spec_from_mapping(data: dict[str, Any], source: str) -> SweepSpec:
             values[key] = _as_tuple(key, value)
         elif key in ("data_root", "weights"):
             values[key] = {"*": value} if isinstance(value, str) else dict(value)
+        elif key == "ensemble_weights":
+            values[key] = _as_weights(value, f"Config value ensemble_weights = {value!r}")
         else:
             values[key] = value
     try:
@@ -176,6 +196,14 @@ def parse_option_values(values: tuple[str, ...]) -> dict[str, Any]:
             )
         options[key] = _parse_scalar(raw)
     return options
+
+
+def parse_weights(value: str | None) -> tuple[float, ...]:
+    """``"1,0.5"`` -> ``(1.0, 0.5)`` (``--ensemble-weights``); None -> ``()``."""
+    if value is None:
+        return ()
+    scalars = [_parse_scalar(part.strip()) for part in value.split(",")]
+    return _as_weights(scalars, f"--ensemble-weights {value!r}")
 
 
 def _parse_scalar(raw: str) -> Any:

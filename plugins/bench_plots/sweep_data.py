@@ -109,7 +109,8 @@ def load_sweep(
     results = _read_results(Path(results_dir))
     results = _filtered(results, "dataset", datasets)
     results = _filtered(results, "backbone", backbones)
-    swept = [result for result in results if result.config.get("t") is not None]
+    # an ensemble (`bench run --ensemble`) combines cells of a grid: it is no cell of its own
+    swept = [r for r in results if r.config.get("t") is not None and "ensemble" not in r.config]
     if not swept:
         without = sorted({str(result.config.get("backbone")) for result in results})
         raise BenchError(
