@@ -30,6 +30,7 @@ from bench.sweep import (
     parse_option_values,
     parse_weights,
 )
+from bench.train_command import train_command
 
 WIDTH_WHEN_PIPED = 200  # rich would wrap tables and messages at 80 columns when not on a terminal
 
@@ -100,6 +101,7 @@ def build_cli(plugins: PluginSet) -> click.Group:
     cli.add_command(plugins_command)
     cli.add_command(leaderboard_command)
     cli.add_command(cache_group)
+    cli.add_command(train_command)
     for warning in plugins.add_commands(cli):
         stderr.print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
     return cli

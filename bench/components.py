@@ -80,6 +80,9 @@ class BackboneInfo:
             this machine (a file or directory), or None when they would have to be downloaded.
             Looks only at the local disk, never the network (``bench list backbones`` calls it).
         facts: what the extraction does (e.g. latent and noise choices), recorded in results.
+        learnable_prompts: the learned prompt parts gradients reach through this backbone's
+            ``extract`` (``"visual"``: pixels; ``"textual"``: the (77, d) text context); empty for
+            backbones ``bench train`` cannot train prompts on.
     """
 
     id: str
@@ -95,6 +98,7 @@ class BackboneInfo:
     weights_check: Target | None = None
     weights_location: Target | None = None
     facts: dict[str, str] = field(default_factory=dict)
+    learnable_prompts: tuple[str, ...] = ()
 
     def layer(self, name: str) -> LayerInfo | None:
         return next((layer for layer in self.layers if layer.name == name), None)
@@ -141,11 +145,17 @@ class PromptCondition:
         visual: modality ("sketch"/"photo") -> (3, S, S) tensor added to the preprocessed pixels
             of that modality (a learned visual prompt, in the backbone's input value range at its
             input resolution S), or None.
+        item_texts: one text per image of the batch being extracted (sketch+text queries,
+            ``bench run --query-text``), or None. Text i takes the place of ``text`` for image i;
+            with a ``text_embedding``, image i's context is text i's tokens followed by the learned
+            context. Set by the extractor for each batch, never by a prompt scheme; a backbone with
+            ``accepts_text`` must honour it.
     """
 
     text: str = ""
     text_embedding: Any = None
     visual: Any = None
+    item_texts: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +168,11 @@ class PromptScheme:
         build: ``(argument: str | None) -> PromptCondition``.
         takes_argument: whether ``ID:ARGUMENT`` is required (True) or forbidden (False).
         needs_text_encoder: whether only backbones with ``accepts_text`` can use it.
+        learns: the parts ``bench train`` learns for this scheme (``"visual"``, ``"textual"``);
+            a scheme that learns something is trained first and then used as ``learned:FILE``.
+        check: optional lazy ``(argument, backbone: BackboneInfo, image_size: int) -> None`` run when
+            a sweep is planned, raising :class:`BenchError` when the prompt cannot serve that
+            backbone (e.g. a learned prompt file trained on another model).
     """
 
     id: str
@@ -165,6 +180,8 @@ class PromptScheme:
     build: Target
     takes_argument: bool = False
     needs_text_encoder: bool = False
+    learns: tuple[str, ...] = ()
+    check: Target | None = None
 
 
 @dataclass(frozen=True)

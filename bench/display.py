@@ -33,12 +33,12 @@ class RichReporter:
         self.console.print(f"[dim]{message}[/dim]")
 
     @contextlib.contextmanager
-    def progress(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+    def progress(self, description: str, total: int, unit: str = "img") -> Iterator[Callable[[int], None]]:
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]} img/s"),
+            TextColumn(f"{{task.fields[rate]}} {unit}/s"),
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),

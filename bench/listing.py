@@ -92,7 +92,7 @@ def listing_tables(
     if kind == "prompts":
         rows = [
             [
-                p.id + (":<text>" if p.takes_argument else ""),
+                p.id + (":<argument>" if p.takes_argument else ""),
                 "yes" if p.needs_text_encoder else "no",
                 p.description,
                 e.plugin,

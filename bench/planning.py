@@ -97,7 +97,7 @@ def split_prompt(value: str) -> tuple[str, str | None]:
     return scheme, (argument if sep else None)
 
 
-def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry) -> PromptScheme:
+def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_size: int) -> PromptScheme:
     scheme_id, argument = split_prompt(value)
     scheme = registry.prompt_schemes.get(scheme_id)
     if scheme.takes_argument and not argument:
@@ -113,6 +113,12 @@ def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry) -> Pro
             f"Prompt {value!r} conditions features on text, and backbone {backbone.id!r}'s image "
             "features do not depend on text.",
             "Use --prompt none with this backbone.",
+        )
+    if scheme.learns:
+        resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)  # says how to train it
+    if scheme.check is not None:
+        resolve_target(scheme.check, f"the check of prompt scheme {scheme_id!r}")(
+            argument, backbone, image_size
         )
     return scheme
 
@@ -185,8 +191,9 @@ def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
             for v in spec.layer or (backbone.default_layer,)
         ]
         prompts = list(dict.fromkeys(spec.prompt))
+        image_size = spec.image_size or backbone.image_size
         for prompt in prompts:
-            _check_prompt(prompt, backbone, registry)
+            _check_prompt(prompt, backbone, registry, image_size)
         for dataset, prompt, t, layer in itertools.product(
             datasets, prompts, _timesteps(spec, backbone), layers
         ):
@@ -196,7 +203,7 @@ def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
                     backbone=backbone,
                     dataset=dataset,
                     weights=weights,
-                    image_size=spec.image_size or backbone.image_size,
+                    image_size=image_size,
                     prompt=prompt,
                     t=t,
                     layer=layer,

@@ -42,8 +42,10 @@ class Reporter(Protocol):
     def status(self, message: str) -> None: ...
 
     def progress(
-        self, description: str, total: int
-    ) -> contextlib.AbstractContextManager[Callable[[int], None]]: ...
+        self, description: str, total: int, unit: str = "img"
+    ) -> contextlib.AbstractContextManager[Callable[[int], None]]:
+        """A context yielding ``advance(count)``; ``unit`` names what is counted (rate per second)."""
+        ...
 
 
 class SilentReporter:
@@ -53,7 +55,7 @@ class SilentReporter:
         pass
 
     @contextlib.contextmanager
-    def progress(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+    def progress(self, description: str, total: int, unit: str = "img") -> Iterator[Callable[[int], None]]:
         yield lambda n: None
 
 

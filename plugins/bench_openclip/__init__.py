@@ -32,6 +32,7 @@ def register_backbones(register) -> None:
                 default_layer=EMBED,
                 weights=spec.hub_id,
                 image_size=spec.image_size,
+                learnable_prompts=("visual",),
                 weights_check=partial(check_checkpoint, backbone_id=spec.id, filenames=CHECKPOINT_FILES),
                 weights_location=partial(local_checkpoint, filenames=CHECKPOINT_FILES),
             )
@@ -48,6 +49,7 @@ def register_backbones(register) -> None:
             default_layer=EMBED,
             weights=RANDOM,
             image_size=vision["image_size"],
+            learnable_prompts=("visual",),
             note=RANDOM_NOTE,
         )
     )

@@ -49,6 +49,7 @@ def backbone_info(variant: SDVariant) -> BackboneInfo:
         weights_check=None if random else _weights_check(variant),
         weights_location=None if random else _weights_location(variant),
         facts=EXTRACTOR_FACTS,
+        learnable_prompts=("visual", "textual"),
     )
 
 

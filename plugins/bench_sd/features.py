@@ -151,6 +151,17 @@ class StableDiffusionFeatures:
             self._text_cache[text] = self.conditioner(text)
         return self._text_cache[text]
 
+    def text_context(self, text: str) -> torch.Tensor:
+        """(77, d) cross-attention context of ``text`` (a copy that autograd may use): where a
+        learned textual prompt starts."""
+        return self.encode_text(text).hidden_states[0].clone()
+
+    def enable_activation_checkpointing(self) -> None:
+        """Recompute UNet and VAE-encoder activations during backward instead of storing them
+        (training prompts through the frozen model with less memory)."""
+        self.unet.enable_gradient_checkpointing()
+        self.vae.enable_gradient_checkpointing()
+
     def conditioning(self, prompt: PromptCondition) -> Conditioning:
         """The prompt's text conditioning, with its learned (77, d) context if it has one."""
         base = self.encode_text(prompt.text)

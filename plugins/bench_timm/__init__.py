@@ -45,6 +45,7 @@ def register_backbones(register) -> None:
                 default_layer=EMBED,
                 weights=spec.hub_id,
                 image_size=spec.image_size,
+                learnable_prompts=("visual",),
                 weights_check=partial(check_checkpoint, backbone_id=spec.id, filenames=CHECKPOINT_FILES),
                 weights_location=partial(local_checkpoint, filenames=CHECKPOINT_FILES),
             )
@@ -58,6 +59,7 @@ def register_backbones(register) -> None:
             default_layer=EMBED,
             weights=IMGFOCUS_WEIGHTS,
             image_size=IMGFOCUS_IMAGE_SIZE,
+            learnable_prompts=("visual",),
             note=IMGFOCUS_NOTE,
             weights_check=partial(check_weights, backbone_id=IMGFOCUS_ID),
             weights_location=local_weights,
@@ -72,6 +74,7 @@ def register_backbones(register) -> None:
             default_layer=EMBED,
             weights=RANDOM,
             image_size=TINY_VIT_IMAGE_SIZE,
+            learnable_prompts=("visual",),
             note=RANDOM_NOTE,
         )
     )

@@ -1,0 +1,467 @@
+"""``bench train``: learn a prompt scheme on a dataset's train split with the backbone frozen.
+
+Each step draws a batch of triplets (:mod:`bench.triplets`), extracts the anchors' sketch
+descriptors and the photos' descriptors *with gradients* through the frozen backbone (the same
+layer, timestep, pooling and noise averaging as ``bench run``), and minimises the triplet loss
+(:func:`bench.prompt_learning.triplet_loss`) with AdamW over the prompt's parameters only. The
+backbone's parameters never reach the optimiser and stay in eval mode; gradients flow through them
+to the pixels (visual prompt) and to the text context (textual prompt).
+
+After every epoch: optional validation (held-out classes or instances, ``val_split``) with early
+stopping, and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
+the one with the best validation metric (the last one without validation).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench import __version__
+from bench.components import PromptCondition
+from bench.datasets import ImageItem
+from bench.errors import BenchError
+from bench.planning import PlannedRun, plan_sweep
+from bench.pooling import descriptor
+from bench.prompt_file import save_prompt
+from bench.prompt_learning import LearnablePrompt, triplet_loss
+from bench.registry import Registry
+from bench.runner import Reporter, SilentReporter, peak_memory_mb
+from bench.sweep import SweepSpec
+from bench.triplets import Triplet, TripletSampler, split_validation
+
+VALIDATION_METRIC = {"zs-sbir": "mAP@all", "fg-sbir": "Acc@1"}
+RESUME_IGNORES = ("epochs", "patience")  # may change between a run and its resumption
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything ``bench train`` needs (recorded whole in the saved prompt's header).
+
+    Attributes:
+        backbone, dataset, layer, t: what the prompt is trained for (``layer`` None: the
+            backbone's default; ``t`` None for backbones without timesteps).
+        scheme: a prompt scheme that learns something (``visual``, ``textual``, ``visual+textual``).
+        width: visual prompt border width in pixels at the backbone's input resolution.
+        epochs: passes over the training sketches (each sketch is an anchor once per epoch).
+        batch_size: triplets per backward pass; grad_accum: backward passes per optimiser step.
+        steps_per_epoch: cap on optimiser steps per epoch (None: the whole split).
+        lr, weight_decay: AdamW settings; margin: triplet margin on 1 - cosine.
+        noise_samples: noise draws averaged per image during training (diffusion backbones).
+        val_split: fraction of the train split's classes (instances, fine-grained) held out for
+            validation; 0 trains without validation.
+        patience: epochs without a better validation metric before stopping early.
+        eval_train: also score the train split before and after training (costs two passes).
+        bf16: run the backbone under bf16 autocast (the prompt and the loss stay float32).
+        activation_checkpointing: recompute activations in the backward pass to save memory.
+        seed: triplets, noise and validation hold-out derive from it.
+    """
+
+    backbone: str
+    dataset: str
+    scheme: str = "visual+textual"
+    layer: str | None = None
+    t: int | None = None
+    width: int = 16
+    epochs: int = 5
+    batch_size: int = 8
+    grad_accum: int = 1
+    steps_per_epoch: int | None = None
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    margin: float = 0.3
+    noise_samples: int = 1
+    val_split: float = 0.0
+    patience: int = 2
+    eval_train: bool = False
+    bf16: bool = False
+    activation_checkpointing: bool = False
+    seed: int = 0
+    device: str = "auto"
+    image_size: int | None = None
+    weights: str | None = None
+    data_root: str | None = None
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+
+    def sweep(self) -> SweepSpec:
+        """The one-configuration sweep that resolves and validates the ids, layer and timestep."""
+        return SweepSpec(
+            backbone=(self.backbone,),
+            layer=(self.layer,) if self.layer else (),
+            t=(self.t,) if self.t is not None else (),
+            dataset=(self.dataset,),
+            noise_samples=self.noise_samples,
+            seed=self.seed,
+            batch_size=self.batch_size,
+            device=self.device,
+            image_size=self.image_size,
+            weights={self.backbone: self.weights} if self.weights else {},
+            data_root={self.dataset: self.data_root} if self.data_root else {},
+            dataset_options=dict(self.dataset_options),
+        )
+
+
+@dataclass
+class TrainOutcome:
+    """What training produced: the prompt file, its header, and the per-epoch history."""
+
+    path: Path
+    header: dict[str, Any]
+
+
+def _check_numbers(spec: TrainSpec) -> None:
+    positive = {
+        "--epochs": spec.epochs,
+        "--batch-size": spec.batch_size,
+        "--grad-accum": spec.grad_accum,
+        "--noise-samples": spec.noise_samples,
+        "--patience": spec.patience,
+    }
+    wrong = [f"{name} {value}" for name, value in positive.items() if value < 1]
+    if spec.steps_per_epoch is not None and spec.steps_per_epoch < 1:
+        wrong.append(f"--steps-per-epoch {spec.steps_per_epoch}")
+    if spec.lr <= 0 or spec.margin < 0 or spec.weight_decay < 0:
+        wrong.append(f"--lr {spec.lr} / --margin {spec.margin} / --weight-decay {spec.weight_decay}")
+    if wrong:
+        raise BenchError(
+            f"Invalid training setting(s): {', '.join(wrong)}.",
+            "Counts must be at least 1; --lr must be positive; --margin and --weight-decay not negative.",
+        )
+
+
+def plan_training(spec: TrainSpec, registry: Registry) -> tuple[PlannedRun, tuple[str, ...]]:
+    """The resolved configuration and the parts the scheme learns; every check that needs no model.
+
+    Raises:
+        BenchError: an unknown id, a scheme with nothing to learn, a backbone gradients cannot flow
+            through to the scheme's parts, or an invalid number.
+    """
+    _check_numbers(spec)
+    scheme = registry.prompt_schemes.get(spec.scheme)
+    trainable = [e.component.id for e in registry.prompt_schemes if e.component.learns]
+    if not scheme.learns:
+        raise BenchError(
+            f"Prompt scheme {spec.scheme!r} has nothing to learn.",
+            f"Train one of: {', '.join(trainable)}.",
+        )
+    run = plan_sweep(spec.sweep(), registry)[0]
+    missing = [part for part in scheme.learns if part not in run.backbone.learnable_prompts]
+    if missing:
+        can = run.backbone.learnable_prompts
+        raise BenchError(
+            f"Backbone {run.backbone.id!r} cannot backpropagate to a {' or '.join(missing)} prompt "
+            f"(its plugin declares {'only ' + ', '.join(can) if can else 'no differentiable extraction'}).",
+            "Train a scheme it supports (visual for image encoders), or use a backbone that supports "
+            "this one (the SD backbones learn visual and textual prompts).",
+        )
+    return run, scheme.learns
+
+
+class PromptTrainer:
+    """The training loop for one planned configuration (see the module docstring).
+
+    Args:
+        spec: the training settings.
+        run: from :func:`plan_training`.
+        parts: the learned parts.
+        reporter: progress bars and per-epoch status lines.
+    """
+
+    def __init__(self, spec: TrainSpec, run: PlannedRun, parts: tuple[str, ...], reporter: Reporter) -> None:
+        from bench.devices import resolve_device, slow_dtype_warning
+
+        self.spec, self.run, self.reporter = spec, run, reporter
+        self.device = resolve_device(spec.device)
+        if spec.bf16:
+            warning = slow_dtype_warning(torch.bfloat16, self.device)
+            if warning:
+                reporter.status(warning)
+        reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
+        self.backbone = run.load_backbone(self.device, torch.float32)
+        if spec.activation_checkpointing:
+            self._enable_checkpointing()
+        self.dataset = run.open_dataset()
+        items = self.dataset.split("train")
+        self.train_items, self.val_items = split_validation(
+            items, self.dataset.task, spec.val_split, spec.seed
+        )
+        self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
+        empty = self.backbone.text_context("") if "textual" in parts else None
+        self.prompt = LearnablePrompt(
+            parts, image_size=run.image_size, width=spec.width, empty_context=empty
+        ).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.prompt.parameters(), lr=spec.lr, weight_decay=spec.weight_decay
+        )
+        self.metric = VALIDATION_METRIC[self.dataset.task]
+
+    def _enable_checkpointing(self) -> None:
+        enable = getattr(self.backbone, "enable_activation_checkpointing", None)
+        if enable is None:
+            self.reporter.status(
+                f"backbone {self.run.backbone.id} offers no activation checkpointing; training without it"
+            )
+        else:
+            enable()
+
+    # -- one step ---------------------------------------------------------------------------------
+
+    def _describe(
+        self, items: list[ImageItem], modality: str, condition: PromptCondition, seeds: np.ndarray
+    ) -> torch.Tensor:
+        """(len(items), D) descriptors with gradients to ``condition``'s learned tensors."""
+        pixels = self.backbone.preprocess([self.dataset.load_image(item) for item in items])
+        plan = self.run.layer
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.spec.bf16):
+            features = self.backbone.extract(
+                pixels,
+                modality=modality,
+                taps=plan.taps,
+                timesteps=[self.run.t],
+                noise_samples=self.spec.noise_samples,
+                noise_seeds=[int(s) for s in seeds],
+                prompt=condition,
+            )
+        return descriptor([features[self.run.t][tap].float() for tap in plan.taps], plan.pool)
+
+    def step_loss(self, triplets: list[Triplet], epoch: int, step: int) -> torch.Tensor:
+        """The triplet loss of one micro-batch (a scalar with gradients to the prompt)."""
+        items = self.train_items
+        seeds = np.random.default_rng([self.spec.seed, epoch, step]).integers(0, 2**62, 3 * len(triplets))
+        condition = self.prompt.condition()
+        anchors = self._describe(
+            [items[t.anchor] for t in triplets], "sketch", condition, seeds[: len(triplets)]
+        )
+        photos = [items[t.positive] for t in triplets] + [items[t.negative] for t in triplets]
+        photo_descriptors = self._describe(photos, "photo", condition, seeds[len(triplets) :])
+        positives, negatives = photo_descriptors.split(len(triplets))
+        return triplet_loss(anchors, positives, negatives, self.spec.margin)
+
+    def epoch_triplets(self, epoch: int) -> list[Triplet]:
+        """The triplets epoch ``epoch`` trains on (capped by ``steps_per_epoch``)."""
+        triplets = self.sampler.epoch(epoch)
+        if self.spec.steps_per_epoch is not None:
+            triplets = triplets[: self.spec.steps_per_epoch * self.spec.batch_size * self.spec.grad_accum]
+        return triplets
+
+    def steps_per_epoch(self) -> int:
+        """Backward passes (micro-batches) per epoch."""
+        return -(-len(self.epoch_triplets(1)) // self.spec.batch_size)
+
+    def train_epoch(self, epoch: int, on_step: Callable[[float], object] | None = None) -> dict[str, Any]:
+        """One epoch of AdamW steps on the prompt; ``on_step(seconds)`` after each micro-batch.
+
+        Returns:
+            ``{"epoch", "loss" (mean triplet loss of the epoch), "seconds"}``.
+        """
+        triplets = self.epoch_triplets(epoch)
+        micro, accumulate = self.spec.batch_size, self.spec.grad_accum
+        losses = []
+        started = time.perf_counter()
+        for step, start in enumerate(range(0, len(triplets), micro)):
+            step_started = time.perf_counter()
+            loss = self.step_loss(triplets[start : start + micro], epoch, step)
+            (loss / accumulate).backward()
+            losses.append(loss.item())
+            if (step + 1) % accumulate == 0 or start + micro >= len(triplets):
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            if on_step is not None:
+                on_step(time.perf_counter() - step_started)
+        return {
+            "epoch": epoch,
+            "loss": float(np.mean(losses)),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+    # -- evaluation -------------------------------------------------------------------------------
+
+    def score(self, items: list[ImageItem]) -> float:
+        """The task's metric (mAP@all or Acc@1) with the current prompt, sketches of ``items`` as
+        queries against its photos, extracted exactly as ``bench run`` does (no gradients)."""
+        from bench.evaluation import evaluate
+        from bench.extract import ExtractionRequest, extract_descriptors
+
+        queries = [i for i in items if i.modality == "sketch"]
+        gallery = list({i.key: i for i in items if i.modality == "photo"}.values())
+        request = ExtractionRequest(
+            layers=(self.run.layer,),
+            timesteps=(self.run.t,),
+            noise_samples=self.spec.noise_samples,
+            seed=self.spec.seed,
+            prompt=self.prompt.condition(),
+            batch_size=self.spec.batch_size,
+        )
+        rows = extract_descriptors(self.backbone, self.dataset, queries + gallery, request, workers=0)
+        features = rows.descriptors[(self.run.t, self.run.layer.name)]
+        metrics, _ = evaluate(
+            self.dataset,
+            self.run.dataset,
+            queries,
+            gallery,
+            features[: len(queries)],
+            features[len(queries) :],
+        )
+        return float(metrics[self.metric])
+
+
+def _checkpoint_path(output: Path) -> Path:
+    return output.with_name(output.name + ".ckpt")
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in RESUME_IGNORES}
+
+
+def train_prompt(
+    spec: TrainSpec,
+    registry: Registry,
+    output: Path,
+    *,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainOutcome:
+    """Train ``spec.scheme`` and save it to ``output`` (see the module docstring).
+
+    Args:
+        resume: continue from ``<output>.ckpt`` (which must come from the same settings, apart
+            from ``epochs`` and ``patience``).
+        on_epoch: called with each epoch's record (epoch, loss, validation metric, seconds).
+
+    Raises:
+        BenchError: any planning error, a missing or mismatched checkpoint with ``resume``.
+    """
+    reporter = reporter or SilentReporter()
+    run, parts = plan_training(spec, registry)
+    output = Path(output).expanduser()
+    trainer = PromptTrainer(spec, run, parts, reporter)
+    config = asdict(spec)
+    state = _resume_state(_checkpoint_path(output), config, trainer) if resume else None
+    history: list[dict[str, Any]] = state["history"] if state else []
+    best = state["best"] if state else None
+    before = {}
+    if not state and trainer.val_items:
+        best = {"epoch": 0, "value": trainer.score(trainer.val_items), "tensors": trainer.prompt.tensors()}
+        before[f"val_{trainer.metric}_before"] = best["value"]
+        reporter.status(f"validation {trainer.metric} before training: {best['value']:.4f}")
+    if spec.eval_train and not state:
+        before[f"train_{trainer.metric}_before"] = trainer.score(trainer.train_items)
+    if state:
+        before = state["before"]
+    first_epoch = len(history) + 1
+    step_seconds: list[float] = []
+    total = (spec.epochs - first_epoch + 1) * trainer.steps_per_epoch()
+    with reporter.progress(f"training {spec.scheme} on {run.backbone.id}", total, "step") as advance:
+
+        def stepped(seconds: float) -> None:
+            step_seconds.append(seconds)
+            advance(1)
+
+        for epoch in range(first_epoch, spec.epochs + 1):
+            record = trainer.train_epoch(epoch, on_step=stepped)
+            stop = False
+            if trainer.val_items:
+                value = trainer.score(trainer.val_items)
+                record[f"val_{trainer.metric}"] = value
+                if value > best["value"]:
+                    best = {"epoch": epoch, "value": value, "tensors": trainer.prompt.tensors()}
+                stop = epoch - best["epoch"] >= spec.patience
+            history.append(record)
+            _save_checkpoint(_checkpoint_path(output), config, trainer, history, best, before)
+            reporter.status(_epoch_line(record, spec.epochs, trainer.metric))
+            if on_epoch is not None:
+                on_epoch(record)
+            if stop:
+                reporter.status(
+                    f"early stop: no better validation {trainer.metric} for {spec.patience} epoch(s)"
+                )
+                break
+    tensors = best["tensors"] if best else trainer.prompt.tensors()
+    metrics: dict[str, Any] = {**before, "epochs_run": len(history)}
+    if history:
+        metrics.update(train_loss_first_epoch=history[0]["loss"], train_loss_last_epoch=history[-1]["loss"])
+    if best:
+        metrics.update({f"val_{trainer.metric}_best": best["value"], "best_epoch": best["epoch"]})
+    if spec.eval_train:
+        trainer.prompt.load_learned(tensors)
+        metrics[f"train_{trainer.metric}_after"] = trainer.score(trainer.train_items)
+    if step_seconds:
+        metrics["seconds_per_step"] = round(float(np.median(step_seconds)), 4)
+    metrics["peak_memory_mb"] = round(peak_memory_mb(trainer.device), 1)
+    header = {
+        "backbone": run.backbone.id,
+        "weights": run.weights,
+        "layer": run.layer.name,
+        "pool": run.layer.pool,
+        "t": run.t,
+        "image_size": run.image_size,
+        "scheme": spec.scheme,
+        "parts": list(parts),
+        "width": spec.width,
+        "dataset": run.dataset.id,
+        "dataset_options": dict(sorted(run.dataset_options.items())),
+        "training": config,
+        "metrics": metrics,
+        "history": history,
+        "sbir_bench_version": __version__,
+    }
+    return TrainOutcome(save_prompt(output, tensors, header), header)
+
+
+def _epoch_line(record: dict[str, Any], epochs: int, metric: str) -> str:
+    line = f"epoch {record['epoch']}/{epochs}: triplet loss {record['loss']:.4f} ({record['seconds']:.1f} s)"
+    if f"val_{metric}" in record:
+        line += f", validation {metric} {record[f'val_{metric}']:.4f}"
+    return line
+
+
+def _save_checkpoint(
+    path: Path,
+    config: dict[str, Any],
+    trainer: PromptTrainer,
+    history: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    before: dict[str, Any],
+) -> None:
+    state = {
+        "config": config,
+        "prompt": trainer.prompt.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "history": history,
+        "best": best,
+        "before": before,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def _resume_state(path: Path, config: dict[str, Any], trainer: PromptTrainer) -> dict[str, Any]:
+    if not path.is_file():
+        raise BenchError(
+            f"--resume: no checkpoint {str(path)!r} to continue from.",
+            "Drop --resume to start training, or pass the --output of the interrupted run.",
+        )
+    try:
+        state = torch.load(path, map_location=trainer.device, weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: torch raises several types
+        raise BenchError(
+            f"--resume: checkpoint {str(path)!r} cannot be read ({exc}).", "Delete it and train again."
+        ) from exc
+    if _comparable(state["config"]) != _comparable(config):
+        changed = sorted(k for k in _comparable(config) if state["config"].get(k) != config[k])
+        raise BenchError(
+            f"--resume: checkpoint {str(path)!r} was made with other settings ({', '.join(changed)}).",
+            "Resume with the same settings (only --epochs and --patience may change), or train anew.",
+        )
+    trainer.prompt.load_state_dict(state["prompt"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    return state
