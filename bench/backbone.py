@@ -49,7 +49,9 @@ class Backbone(Protocol):
             noise_samples: N, noise draws per image (diffusion backbones; others return N = 1).
             noise_seeds: one seed per image; image i's noise comes only from ``noise_seeds[i]``, so a
                 descriptor does not depend on batch composition.
-            prompt: the conditioning (text, learned prompts).
+            prompt: the conditioning (text, learned prompts). When ``prompt.item_texts`` is set
+                (sketch+text queries; only backbones registered with ``accepts_text`` get one),
+                image i is conditioned on ``item_texts[i]`` in place of ``prompt.text``.
 
         Returns:
             ``{t: {tap: tensor}}`` with each tensor (B, N, C, h, w) for maps or (B, N, C) for

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -120,10 +120,14 @@ def digest_items(
     return [None if isinstance(o, str) else o for o in outcomes], failures
 
 
-def _batches(items: Sequence[ImageItem], batch_size: int) -> Iterator[list[int]]:
-    """Index batches of ``items``, each of one modality, in item order within a modality."""
-    for modality in dict.fromkeys(item.modality for item in items):
-        indices = [i for i, item in enumerate(items) if item.modality == modality]
+def _batches(
+    items: Sequence[ImageItem], batch_size: int, texts: Sequence[str | None]
+) -> Iterator[list[int]]:
+    """Index batches of ``items``, each of one modality and either all with a text or all without,
+    in item order within such a kind."""
+    kinds = [(item.modality, text is not None) for item, text in zip(items, texts, strict=True)]
+    for kind in dict.fromkeys(kinds):
+        indices = [i for i, other in enumerate(kinds) if other == kind]
         for start in range(0, len(indices), batch_size):
             yield indices[start : start + batch_size]
 
@@ -221,6 +225,7 @@ def extract_descriptors(
     on_batch: Callable[[int], None] | None = None,
     *,
     digests: Sequence[bytes | None] | None = None,
+    texts: Sequence[str | None] | None = None,
     on_rows: Callable[[list[int], dict[DescriptorKey, np.ndarray]], None] | None = None,
     workers: int = 2,
     strict: bool = False,
@@ -232,6 +237,9 @@ def extract_descriptors(
 
     Args:
         digests: the items' content digests if already known (noise seeds derive from them).
+        texts: per item, a text that conditions it in place of the prompt's text (the query
+            sketches of sketch+text retrieval; ``PromptCondition.item_texts``), or None for the
+            prompt alone. Items with and without a text never share a batch; noise is unchanged.
         on_rows: called after every batch with the item indices and their new descriptor rows
             ``{(t, layer): (len(indices), dim)}``, e.g. to write them to the cache as they come.
 
@@ -245,7 +253,8 @@ def extract_descriptors(
         for plan in request.layers
     }
     skipped: list[tuple[int, str]] = []
-    batches = list(_batches(items, request.batch_size))
+    texts = texts or [None] * len(items)
+    batches = list(_batches(items, request.batch_size, texts))
     loader = BatchLoader(
         backbone, dataset, items, digests or [None] * len(items), request.seed, workers, strict
     )
@@ -258,7 +267,7 @@ def extract_descriptors(
                     pending = ahead.submit(loader.load, batches[number + 1])
                 skipped.extend(batch.failures)
                 if batch.pixels is not None:
-                    _describe_batch(backbone, items, request, batch, out)
+                    _describe_batch(backbone, items, texts, request, batch, out)
                     if on_rows is not None:
                         on_rows(batch.indices, {key: values[batch.indices] for key, values in out.items()})
                 if on_batch is not None:
@@ -271,10 +280,14 @@ def extract_descriptors(
 def _describe_batch(
     backbone: Backbone,
     items: Sequence[ImageItem],
+    texts: Sequence[str | None],
     request: ExtractionRequest,
     batch: LoadedBatch,
     out: dict[DescriptorKey, np.ndarray],
 ) -> None:
+    prompt = request.prompt
+    if texts[batch.indices[0]] is not None:  # a batch's items all have a text, or none has
+        prompt = replace(prompt, item_texts=tuple(texts[i] for i in batch.indices))
     features = backbone.extract(
         batch.pixels,
         modality=items[batch.indices[0]].modality,
@@ -282,7 +295,7 @@ def _describe_batch(
         timesteps=request.timesteps,
         noise_samples=request.noise_samples,
         noise_seeds=batch.seeds,
-        prompt=request.prompt,
+        prompt=prompt,
     )
     for t in request.timesteps:
         for plan in request.layers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -11,35 +12,76 @@ CONTEXT_LENGTH = 77
 
 @dataclass(frozen=True)
 class Conditioning:
-    """What one UNet sample is conditioned on.
+    """What the UNet samples of one batch are conditioned on: one row of text conditioning shared by
+    every image (R = 1), or one row per image (R = B, per-image texts of sketch+text queries).
 
     Attributes:
-        hidden_states: (1, 77, d) cross-attention context.
-        added: extra UNet inputs (SDXL: ``text_embeds`` (1, d_pooled), ``time_ids`` (1, 6)); empty for SD 1/2.
+        hidden_states: (R, 77, d) cross-attention context.
+        added: extra UNet inputs, each (R, ...) (SDXL: ``text_embeds`` (R, d_pooled), ``time_ids``
+            (R, 6)); empty for SD 1/2.
+        lengths: (R,) tokens of each row's text from BOS to EOS included (k + 2 for a text of k
+            tokens, at most 77); empty when unknown (a learned context).
     """
 
     hidden_states: torch.Tensor
     added: dict[str, torch.Tensor] = field(default_factory=dict)
+    lengths: tuple[int, ...] = ()
 
-    def batched(self, batch: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The context and added inputs repeated for ``batch`` samples: (batch, 77, d), {k: (batch, ...)}."""
-        added = {key: value.expand(batch, *value.shape[1:]) for key, value in self.added.items()}
-        return self.hidden_states.expand(batch, -1, -1), added
+    def batched(self, images: int, noise_samples: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Context and added inputs of ``images * noise_samples`` UNet samples in image-major order
+        (sample ``i * N + n`` is image i's draw n): (B * N, 77, d) and {k: (B * N, ...)}.
 
-    def with_hidden_states(self, context: torch.Tensor) -> Conditioning:
-        """This conditioning with the cross-attention context replaced by ``context`` (77, d)."""
+        A shared row is expanded (no copy); per-image rows are each repeated for the N draws.
+        """
+        rows = self.hidden_states.shape[0]
+        if rows == 1:
+            samples = images * noise_samples
+            added = {key: value.expand(samples, *value.shape[1:]) for key, value in self.added.items()}
+            return self.hidden_states.expand(samples, -1, -1), added
+        if rows != images:
+            raise ValueError(f"conditioning has {rows} rows for {images} images")
+        added = {key: value.repeat_interleave(noise_samples, dim=0) for key, value in self.added.items()}
+        return self.hidden_states.repeat_interleave(noise_samples, dim=0), added
+
+    def _checked(self, context: torch.Tensor) -> torch.Tensor:
+        """``context`` (77, d) on this conditioning's device and dtype; ValueError if its shape differs."""
         if context.shape != self.hidden_states.shape[1:]:
             expected = tuple(self.hidden_states.shape[1:])
             raise ValueError(f"a textual prompt must have shape {expected}, got {tuple(context.shape)}")
-        context = context.to(device=self.hidden_states.device, dtype=self.hidden_states.dtype)
-        return Conditioning(context[None], self.added)
+        return context.to(device=self.hidden_states.device, dtype=self.hidden_states.dtype)
+
+    def with_hidden_states(self, context: torch.Tensor) -> Conditioning:
+        """This conditioning with the cross-attention context replaced by ``context`` (77, d)."""
+        return Conditioning(self._checked(context)[None], self.added)
+
+    def with_learned_after_text(self, learned: torch.Tensor) -> Conditioning:
+        """Each row's text tokens followed by a learned context (77, d): see :func:`text_then_learned`."""
+        lengths = torch.tensor(self.lengths, device=self.hidden_states.device)
+        context = text_then_learned(self.hidden_states, lengths, self._checked(learned))
+        return Conditioning(context, self.added, self.lengths)
 
 
-def _token_ids(tokenizer, text: str, device: torch.device) -> torch.Tensor:
-    ids = tokenizer(
-        [text], padding="max_length", max_length=CONTEXT_LENGTH, truncation=True, return_tensors="pt"
-    ).input_ids
-    return ids.to(device)
+def text_then_learned(
+    text_context: torch.Tensor, lengths: torch.Tensor, learned: torch.Tensor
+) -> torch.Tensor:
+    """Sketch+text with a learned textual prompt: every caption token, then as much learned context as fits.
+
+    Row r is the encoder output of its text for tokens BOS..EOS (``lengths[r]`` = k + 2 positions),
+    followed by the first 77 - (k + 2) positions of ``learned``: (R, 77, d) from ``text_context``
+    (R, 77, d), ``lengths`` (R,) in 1..77 and ``learned`` (77, d) (differentiable in ``learned``).
+    """
+    positions = torch.arange(text_context.shape[1], device=text_context.device)
+    from_text = positions[None] < lengths[:, None]  # (R, 77)
+    learned_rows = (positions[None] - lengths[:, None]).clamp(min=0)  # (R, 77): 0.. after EOS
+    return torch.where(from_text[..., None], text_context, learned[learned_rows])
+
+
+def _token_ids(tokenizer, texts: Sequence[str], device: torch.device) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """(R, 77) token ids of ``texts`` (padded, truncated to 77) and each text's BOS..EOS length."""
+    tokens = tokenizer(
+        list(texts), padding="max_length", max_length=CONTEXT_LENGTH, truncation=True, return_tensors="pt"
+    )
+    return tokens.input_ids.to(device), tuple(tokens.attention_mask.sum(dim=1).tolist())
 
 
 class ClipConditioner:
@@ -54,8 +96,13 @@ class ClipConditioner:
         return self
 
     def __call__(self, text: str) -> Conditioning:
-        device = self.text_encoder.device
-        return Conditioning(self.text_encoder(_token_ids(self.tokenizer, text, device))[0])
+        """The conditioning of one text: one row."""
+        return self.encode([text])
+
+    def encode(self, texts: Sequence[str]) -> Conditioning:
+        """One row per text, from one encoder pass: (R, 77, d)."""
+        ids, lengths = _token_ids(self.tokenizer, texts, self.text_encoder.device)
+        return Conditioning(self.text_encoder(ids)[0], lengths=lengths)
 
 
 class DualClipConditioner:
@@ -77,13 +124,21 @@ class DualClipConditioner:
         return self
 
     def __call__(self, text: str) -> Conditioning:
+        """The conditioning of one text: one row."""
+        return self.encode([text])
+
+    def encode(self, texts: Sequence[str]) -> Conditioning:
+        """One row per text: context (R, 77, d1 + d2), ``text_embeds`` (R, d_pooled), ``time_ids`` (R, 6)."""
+        pairs = list(zip(self.tokenizers, self.text_encoders, strict=True))
+        (first_ids, lengths), (second_ids, _) = (_token_ids(t, texts, e.device) for t, e in pairs)
         first, second = (
-            encoder(_token_ids(tokenizer, text, encoder.device), output_hidden_states=True)
-            for tokenizer, encoder in zip(self.tokenizers, self.text_encoders, strict=True)
+            encoder(ids, output_hidden_states=True)
+            for encoder, ids in zip(self.text_encoders, (first_ids, second_ids), strict=True)
         )
         context = torch.cat([first.hidden_states[-2], second.hidden_states[-2]], dim=-1)
         size = float(self.image_size)
         time_ids = torch.tensor(
             [[size, size, 0.0, 0.0, size, size]], device=context.device, dtype=context.dtype
-        )
-        return Conditioning(context, {"text_embeds": second.text_embeds, "time_ids": time_ids})
+        ).expand(len(texts), -1)
+        added = {"text_embeds": second.text_embeds, "time_ids": time_ids}
+        return Conditioning(context, added, lengths)

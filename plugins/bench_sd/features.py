@@ -163,14 +163,28 @@ class StableDiffusionFeatures:
         self.vae.enable_gradient_checkpointing()
 
     def conditioning(self, prompt: PromptCondition) -> Conditioning:
-        """The prompt's text conditioning, with its learned (77, d) context if it has one."""
-        base = self.encode_text(prompt.text)
+        """The prompt's text conditioning, with its learned (77, d) context if it has one.
+
+        One row shared by the batch; or, when the prompt carries per-image texts (sketch+text
+        queries), one row per image from one text-encoder pass, each text's tokens followed by the
+        learned context if there is one (``conditioning.text_then_learned``).
+        """
+        if prompt.item_texts is None:
+            base, combine = self.encode_text(prompt.text), Conditioning.with_hidden_states
+        else:
+            base, combine = self.encode_texts(prompt.item_texts), Conditioning.with_learned_after_text
         if prompt.text_embedding is None:
             return base
         try:
-            return base.with_hidden_states(prompt.text_embedding)
+            return combine(base, prompt.text_embedding)
         except ValueError as exc:
             raise BenchError(f"The textual prompt does not fit this backbone: {exc}.") from exc
+
+    @torch.no_grad()
+    def encode_texts(self, texts: Sequence[str]) -> Conditioning:
+        """The UNet conditioning of each of ``texts`` (one row per text, one encoder pass, not cached:
+        a dataset's captions are mostly distinct)."""
+        return self.conditioner.encode(texts)
 
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) in [-1, 1] -> VAE posterior mean times the scaling factor, (B, 4, S/8, S/8)."""
@@ -213,7 +227,9 @@ class StableDiffusionFeatures:
         """See ``bench.backbone.Backbone.extract``; tensors are (B, N, C, h, w).
 
         The image (plus the prompt's visual prompt for ``modality``, if any) is encoded once; each
-        timestep costs one truncated UNet pass over B*N samples.
+        timestep costs one truncated UNet pass over B*N samples. Per-image texts
+        (``prompt.item_texts``) give each image its own (77, d) context, repeated for its N draws,
+        in that same pass; the noise still depends on ``noise_seeds`` alone.
         """
         self._check_timesteps(timesteps)
         if prompt.visual is not None and modality in prompt.visual:
@@ -222,7 +238,7 @@ class StableDiffusionFeatures:
         batch, *latent_shape = latents.shape
         noise = self.draw_noise(latent_shape, noise_samples, noise_seeds)
         clean = latents[:, None].expand_as(noise)
-        context, added = self.conditioning(prompt).batched(batch * noise_samples)
+        context, added = self.conditioning(prompt).batched(batch, noise_samples)
         out: dict[int | None, dict[str, torch.Tensor]] = {}
         for t in timesteps:
             alpha_bar = float(self.alphas_cumprod[t])

@@ -127,12 +127,14 @@ class VisionTransformerFeatures(ABC):
 
         A ViT is deterministic and has no timestep: there is one draw (N = 1) and every entry of
         ``timesteps`` gets the same features. A visual prompt for ``modality`` is added to the
-        pixels; text (a text or a learned textual prompt) cannot condition an image encoder.
+        pixels; text (a text, a learned textual prompt, per-image query texts) cannot condition an
+        image encoder.
         """
-        if prompt.text or prompt.text_embedding is not None:
+        if prompt.text or prompt.text_embedding is not None or prompt.item_texts is not None:
             raise BenchError(
                 "A vision transformer's image features cannot be conditioned on text.",
-                "Use --prompt none, or a learned prompt without a textual part, with this backbone.",
+                "Use --prompt none, or a learned prompt without a textual part, and no --query-text "
+                "with this backbone.",
             )
         if prompt.visual is not None and modality in prompt.visual:
             pixels = pixels + prompt.visual[modality].to(pixels)
