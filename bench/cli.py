@@ -125,6 +125,12 @@ def build_cli(plugins: PluginSet) -> click.Group:
     help="Diffusion timestep 0..999 (repeat for a sweep).",
 )
 @click.option("--prompt", multiple=True, help="Prompt scheme: none, text:<template> (repeat for a sweep).")
+@click.option(
+    "--query-text",
+    metavar="SOURCE",
+    help="Sketch+text queries: condition each query sketch on a text, `caption` (its caption, or its "
+    "photo's) or `text:<words>` (one text for all); gallery photos keep --prompt. Text backbones only.",
+)
 @click.option("--dataset", multiple=True, help="Dataset id (repeat for a sweep). See `bench list datasets`.")
 @click.option("--data-root", multiple=True, help="Dataset root DIR, or DATASET=DIR per dataset.")
 @click.option("--dataset-option", multiple=True, help="KEY=VALUE passed to the datasets that take KEY.")
@@ -201,6 +207,7 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
         cache_dtype=options["cache_dtype"],
         ensemble=options["ensemble"],
         ensemble_weights=parse_weights(options["ensemble_weights"]),
+        query_text=options["query_text"],
     )
     from bench.planning import plan_sweep
 

@@ -76,8 +76,10 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
         paper = {c for r in rows for c in r.dataset.get("columns", [])}
         unit = "fractions" if task == "zs-sbir" else "x100"
         table = Table(title=f"{TASK_TITLES.get(task, task)} ({unit})", title_justify="left")
-        for column in CONFIG_COLUMNS:
-            table.add_column(column.capitalize() if column != "t" else "t")
+        query_text = ["query_text"] if any(r.config.get("query_text") for r in rows) else []  # sketch+text
+        config_columns = [*CONFIG_COLUMNS, *query_text]
+        for column in config_columns:
+            table.add_column(column.replace("_", " ").capitalize() if column != "t" else "t")
         columns = metric_columns(rows)
         for column in columns:
             header = escape(column)  # "mAP@all[plain]" is not rich markup
@@ -88,7 +90,7 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
             table.caption_justify = "left"
         for r in rows:
             config = [
-                str(r.config.get(c, "–")) if r.config.get(c) is not None else "–" for c in CONFIG_COLUMNS
+                str(r.config.get(c, "–")) if r.config.get(c) is not None else "–" for c in config_columns
             ]
             table.add_row(*config, *(format_metric(task, r.metrics.get(c)) for c in columns))
         tables.append(table)

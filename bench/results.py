@@ -7,11 +7,13 @@ A results file holds everything needed to reproduce and to rank a run::
       "name": "sd-tiny_up1_t200_none_n2_s0_fp32-1a2b3c4d",   # == the file stem
       "task": "zs-sbir" | "fg-sbir",
       "config": {backbone, weights, layer, t, prompt, dataset, dataset_options,
-                 noise_samples, seed, dtype, image_size},        # what determines the numbers
+                 noise_samples, seed, dtype, image_size,
+                 query_text (sketch+text queries only)},       # what determines the numbers
       "backbone_note": "random weights (architecture check only)" | null,
       "extractor": {what the backbone's extraction does, e.g. latent and noise choices},
       "dataset": {id, columns, num_queries, num_gallery, gallery_unique,
-                  queries_without_relevant, ...adapter facts},
+                  queries_without_relevant, text_conditioned_queries (sketch+text),
+                  ...adapter facts},
       "metrics": {"mAP@all": 0.41, ...},   # zs-sbir: fractions; fg-sbir: Acc@K x100
       "runtime": {device, batch_size, extract_seconds, evaluate_seconds, images, images_per_second},
       "versions": {"sbir-bench": ..., "python": ..., "torch": ..., ...}
@@ -63,7 +65,8 @@ def _slug(value: object) -> str:
 
 
 def run_name(config: dict[str, Any]) -> str:
-    """``<backbone>_<layer>_t<t>_<prompt>_n<noise>_s<seed>_<dtype>-<hash8>`` for a run configuration.
+    """``<backbone>_<layer>_t<t>_<prompt>_n<noise>_s<seed>_<dtype>-<hash8>`` for a run configuration,
+    with ``_q-<query text source>`` after the prompt for sketch+text queries.
 
     The hash covers the whole configuration (canonical JSON), so two configurations that differ in
     anything (dataset options, weights, image size) never share a file.
@@ -75,6 +78,7 @@ def run_name(config: dict[str, Any]) -> str:
         _slug(config["layer"]),
         f"t{_slug(t)}",
         _slug(config["prompt"]),
+        *([f"q-{_slug(config['query_text'])}"] if config.get("query_text") else []),
         f"n{config.get('noise_samples', 1)}",
         f"s{config.get('seed', 0)}",
         _slug(config.get("dtype", "fp32")),

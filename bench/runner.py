@@ -29,6 +29,7 @@ from bench.ensemble import (
     skipped_by_any,
 )
 from bench.planning import PlannedRun
+from bench.query_text import QueryTexts, check_query_text, query_texts, run_config
 from bench.registry import Registry
 from bench.results import RunResult, run_name, write_result
 from bench.sweep import SweepSpec
@@ -92,6 +93,11 @@ def torch_device(name: str):
     return torch.device(name)
 
 
+def _dataset_key(run: PlannedRun) -> tuple:
+    """What identifies an opened dataset: its id, root and options."""
+    return (run.dataset.id, str(run.data_root), tuple(sorted(run.dataset_options.items())))
+
+
 def _group_key(run: PlannedRun) -> tuple:
     options = tuple(sorted(run.dataset_options.items()))
     return (
@@ -111,6 +117,7 @@ class ScoredSplits:
     Args:
         queries, gallery: the dataset's splits; descriptor rows are queries first, then gallery.
         skipped: (row, reason) of unreadable images (reported once, recorded in every result).
+        texts: the queries' texts when they are sketch+text queries (counted in every result).
     """
 
     def __init__(
@@ -120,6 +127,7 @@ class ScoredSplits:
         gallery: list[ImageItem],
         skipped: list[tuple[int, str]],
         reporter: Reporter,
+        texts: QueryTexts | None = None,
     ) -> None:
         items = queries + gallery
         missing = {row for row, _ in skipped}
@@ -132,6 +140,7 @@ class ScoredSplits:
             "skipped_images": len(skipped),
             "skipped_examples": [items[row].key for row, _ in skipped[:5]],
         }
+        self.text_facts = texts.facts(self.query_rows) if texts else {}
         if skipped:
             row, reason = skipped[0]
             reporter.status(
@@ -163,7 +172,7 @@ class ScoredSplits:
         return RunResult(
             task=info.task,
             config=config,
-            dataset={**listed, **facts, **self.skipped_facts, **self.dataset.describe()},
+            dataset={**listed, **facts, **self.skipped_facts, **self.text_facts, **self.dataset.describe()},
             metrics=metrics,
             backbone_note=backbone_note,
             extractor=shared["extractor"],
@@ -209,6 +218,7 @@ class SweepRunner:
         self._backbone: Any = None
         self._datasets: dict[tuple, Any] = {}
         self._members: dict[str, MemberDescriptors] = {}  # by run name, kept when spec.ensemble is set
+        self._texts: dict[tuple, QueryTexts] = {}  # by (query text source, dataset key)
 
     def _load_backbone(self, run: PlannedRun):
         key = (run.backbone.id, run.weights, run.image_size)
@@ -230,10 +240,19 @@ class SweepRunner:
         compile_backbone()
 
     def _dataset(self, run: PlannedRun):
-        key = (run.dataset.id, str(run.data_root), tuple(sorted(run.dataset_options.items())))
+        key = _dataset_key(run)
         if key not in self._datasets:
             self._datasets[key] = run.open_dataset()
         return self._datasets[key]
+
+    def _query_texts(self, run: PlannedRun) -> QueryTexts | None:
+        """The texts of the run's queries with ``--query-text`` (resolved once per dataset), else None."""
+        if self.spec.query_text is None:
+            return None
+        key = (self.spec.query_text, *_dataset_key(run))
+        if key not in self._texts:
+            self._texts[key] = query_texts(self.spec.query_text, self._dataset(run), run.dataset.id)
+        return self._texts[key]
 
     def run_group(self, runs: list[PlannedRun]) -> list[FinishedRun]:
         """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
@@ -270,6 +289,7 @@ class SweepRunner:
             "prompt_content": prompt_fingerprint(prompt),
         }
         label = f"{first.backbone.id} on {first.dataset.id}"
+        texts = self._query_texts(first)  # only the queries: gallery photos keep the run's prompt
         group = group_descriptors(
             dataset=dataset,
             items=queries + gallery,
@@ -281,12 +301,13 @@ class SweepRunner:
             progress=lambda what, total: self.reporter.progress(f"{what} ({label})", total),
             workers=self.spec.workers,
             strict=self.spec.strict,
+            texts=(*texts.texts, *[None] * len(gallery)) if texts else None,
         )
         for problem in group.cache_problems:
             self.reporter.status(f"cache: unusable shard moved aside, its rows are recomputed: {problem}")
         if not self.world.is_main:
             return []
-        scored = ScoredSplits(dataset, queries, gallery, group.skipped, self.reporter)
+        scored = ScoredSplits(dataset, queries, gallery, group.skipped, self.reporter, texts)
         images = len(queries) + len(gallery)
         finished = []
         for run in runs:
@@ -307,7 +328,8 @@ class SweepRunner:
                 },
             }
             descriptors = group.descriptors[key]
-            result = scored.result(run.config(self.spec), run.dataset, run.backbone.note, descriptors, shared)
+            config = run_config(run, self.spec)
+            result = scored.result(config, run.dataset, run.backbone.note, descriptors, shared)
             result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
             finished.append(FinishedRun(result, write_result(Path(self.spec.output_dir), result)))
             if self.spec.ensemble:
@@ -317,7 +339,7 @@ class SweepRunner:
     def run_ensemble(self, plan: EnsemblePlan) -> FinishedRun:
         """Score and write the ensemble of ``plan`` from its members' descriptors (kept by
         :meth:`run_group`, which must have run every member; nothing is extracted)."""
-        members = [self._members[run_name(run.config(self.spec))] for run in plan.members]
+        members = [self._members[run_name(run_config(run, self.spec))] for run in plan.members]
         first = plan.members[0]
         dataset = self._dataset(first)
         queries, gallery = dataset.split("query"), dataset.split("gallery")
@@ -336,7 +358,9 @@ class SweepRunner:
                 "combine_seconds": round(time.perf_counter() - started, 4),
             },
         }
-        scored = ScoredSplits(dataset, queries, gallery, skipped_by_any(members), SilentReporter())
+        scored = ScoredSplits(
+            dataset, queries, gallery, skipped_by_any(members), SilentReporter(), self._query_texts(first)
+        )
         config = ensemble_config(plan, [member.result for member in members])
         result = scored.result(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
         return FinishedRun(result, write_result(Path(self.spec.output_dir), result))
@@ -345,10 +369,12 @@ class SweepRunner:
         """Every planned configuration, grouped for shared extraction, in plan order; then the
         ensemble of each dataset when the sweep asks for one (``spec.ensemble``)."""
         ensembles = plan_ensembles(self.spec, planned)  # checked before any dataset opens
+        check_query_text(self.spec, planned, self.registry)
         groups: dict[tuple, list[PlannedRun]] = {}
         for run in planned:
             groups.setdefault(_group_key(run), []).append(run)
             self._dataset(run)  # open every dataset first: a wrong root fails before any model loads
+            self._query_texts(run)  # and a query without a text
         finished: list[FinishedRun] = []
         for runs in groups.values():
             finished.extend(self.run_group(runs))

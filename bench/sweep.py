@@ -49,6 +49,9 @@ class SweepSpec:
             :data:`ENSEMBLE_METHODS`; see ``bench.ensemble``), or None.
         ensemble_weights: score-sum weights, one per configuration of a dataset in sweep order
             (empty: 1 each).
+        query_text: sketch+text queries: ``"caption"`` (each query sketch is conditioned on its
+            caption, or its instance's photo's) or ``"text:<words>"`` (one text for every query);
+            None for sketch-only queries (see ``bench.query_text``).
     """
 
     backbone: tuple[str, ...] = ()
@@ -74,6 +77,7 @@ class SweepSpec:
     cache_dtype: str = "fp16"
     ensemble: str | None = None
     ensemble_weights: tuple[float, ...] = ()
+    query_text: str | None = None
 
     def overridden(self, **values: Any) -> SweepSpec:
         """A copy with every given value replaced (None, False and empty tuples/dicts keep the old one)."""
