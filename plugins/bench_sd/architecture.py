@@ -90,13 +90,13 @@ TINY_UNET_CONFIG: dict = {
     "sample_size": 16,
     "in_channels": 4,
     "out_channels": 4,
-    "block_out_channels": (32, 64, 64),
-    "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    "block_out_channels": (32, 64, 64, 64),  # SD's four decoder levels, so coarse/fine apply
+    "down_block_types": ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+    "up_block_types": ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
     "layers_per_block": 1,
     "cross_attention_dim": 32,
     "attention_head_dim": 8,
-    "norm_num_groups": 32,
+    "norm_num_groups": 8,  # 4-8 channels per group (SD: 10-40); a 1 x 1 bottleneck stays well-conditioned
 }
 TINY_TEXT_CONFIG: dict = {
     "vocab_size": 49408,
