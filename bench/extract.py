@@ -120,9 +120,7 @@ def digest_items(
     return [None if isinstance(o, str) else o for o in outcomes], failures
 
 
-def _batches(
-    items: Sequence[ImageItem], batch_size: int, texts: Sequence[str | None]
-) -> Iterator[list[int]]:
+def _batches(items: Sequence[ImageItem], batch_size: int, texts: Sequence[str | None]) -> Iterator[list[int]]:
     """Index batches of ``items``, each of one modality and either all with a text or all without,
     in item order within such a kind."""
     kinds = [(item.modality, text is not None) for item, text in zip(items, texts, strict=True)]
