@@ -26,6 +26,7 @@ FORMAT_VERSION = 1
 VISUAL_KEYS = {"sketch": "visual.sketch", "photo": "visual.photo"}
 TEXTUAL_KEY = "textual"
 MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own limit
+REQUIRED_HEADER_KEYS = ("backbone", "image_size", "parts")  # what checks and loading read
 
 
 def _corrupt(path: Path, why: str) -> BenchError:
@@ -65,6 +66,9 @@ def read_header(path: Path) -> dict[str, Any]:
         raise _corrupt(path, f"its header is not JSON ({exc})") from exc
     if header.get("format_version") != FORMAT_VERSION:
         raise _corrupt(path, f"format version {header.get('format_version')!r}, expected {FORMAT_VERSION}")
+    missing = [key for key in REQUIRED_HEADER_KEYS if key not in header]
+    if missing:
+        raise _corrupt(path, f"its header lacks {', '.join(missing)}")
     return header
 
 
@@ -130,3 +134,18 @@ def load_prompt(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if set(tensors) != expected:
         raise _corrupt(Path(path), f"it holds {sorted(tensors)}, its header promises {sorted(expected)}")
     return header, tensors
+
+
+def learned_condition(path: Path):
+    """The :class:`bench.PromptCondition` a learned prompt file holds (empty text, its tensors).
+
+    Raises:
+        BenchError: as :func:`load_prompt`.
+    """
+    from bench.components import PromptCondition
+
+    header, tensors = load_prompt(path)
+    visual = None
+    if "visual" in header["parts"]:
+        visual = {modality: tensors[key] for modality, key in VISUAL_KEYS.items()}
+    return PromptCondition(text="", text_embedding=tensors.get(TEXTUAL_KEY), visual=visual)

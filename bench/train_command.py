@@ -7,11 +7,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bench.cli_options import plugin_option
+
+if TYPE_CHECKING:
+    from bench.registry import Registry
+    from bench.train_spec import TrainSpec
+
+
+def default_output(spec: TrainSpec, registry: Registry) -> Path:
+    """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved)."""
+    from bench.training import plan_training
+
+    run, _ = plan_training(spec, registry)
+    name = f"{run.backbone.id}_{run.layer.name}_t{run.t}_{spec.scheme}".replace("+", "-")
+    return Path("prompts") / f"{name}.safetensors"
+
+
+def _number(value: Any) -> str:
+    """Metrics and losses with 4 decimals, seconds and MiB with 1."""
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
 
 
 def _history_table(header: dict[str, Any]):
@@ -21,7 +41,7 @@ def _history_table(header: dict[str, Any]):
     rows = [
         [
             str(record["epoch"]),
-            *(f"{record[k]:.4f}" if isinstance(record[k], float) else str(record[k]) for k in keys),
+            *(_number(record[k]) for k in keys),
         ]
         for record in header["history"]
     ]
@@ -42,12 +62,16 @@ def _history_table(header: dict[str, Any]):
 )
 @click.option(
     "--output",
-    required=True,
     type=click.Path(dir_okay=False),
-    help="The prompt file to write (safetensors); a checkpoint goes to OUTPUT.ckpt.",
+    help="The prompt file to write (safetensors; default prompts/<backbone>_<layer>_t<t>_<scheme>"
+    ".safetensors); a checkpoint goes to OUTPUT.ckpt.",
 )
 @click.option("--layer", help="Layer the descriptors are read from (default: the backbone's).")
-@click.option("--t", type=click.IntRange(0, 999), help="Diffusion timestep 0..999 (diffusion backbones).")
+@click.option(
+    "--t",
+    type=click.IntRange(0, 999),
+    help="Diffusion timestep 0..999 (diffusion backbones; default: the default run's, configs/default.toml).",
+)
 @click.option(
     "--width", type=click.IntRange(min=1), default=16, show_default=True, help="Visual prompt border, pixels."
 )
@@ -111,25 +135,26 @@ def train_command(
 ) -> None:
     """Learn a prompt on a dataset's train split with a triplet loss, the backbone frozen.
 
-    Example (then run with --prompt learned:sd-tiny.safetensors):
+    Example (it prints the file to pass to `bench run --prompt learned:FILE`):
 
-        bench train --backbone sd-tiny --dataset synthetic --t 200 --epochs 2 --output sd-tiny.safetensors
+        bench train --backbone sd-tiny --dataset synthetic --prompt visual+textual --epochs 2
     """
     from bench.cli import _registry, stderr, stdout
     from bench.display import RichReporter
-    from bench.sweep import parse_option_values
+    from bench.sweep import load_config, parse_option_values
     from bench.training import TrainSpec, train_prompt
 
     registry = _registry(ctx, plugin_files)
     options["dataset_options"] = parse_option_values(options.pop("dataset_option"))
+    if options["t"] is None and registry.backbones.get(options["backbone"]).num_timesteps:
+        options["t"] = next(iter(load_config().t), None)
     spec = TrainSpec(**options)
-    outcome = train_prompt(spec, registry, Path(output), resume=resume, reporter=RichReporter(stderr))
+    path = Path(output) if output else default_output(spec, registry)
+    outcome = train_prompt(spec, registry, path, resume=resume, reporter=RichReporter(stderr))
     if as_json:
         click.echo(json.dumps({"path": str(outcome.path), **outcome.header}, indent=2, sort_keys=True))
         return
     stdout.print(_history_table(outcome.header))
-    metrics = ", ".join(
-        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in outcome.header["metrics"].items()
-    )
+    metrics = ", ".join(f"{k} {_number(v)}" for k, v in outcome.header["metrics"].items())
     stdout.print(metrics)
     stdout.print(f"Saved {outcome.path}; use it with --prompt learned:{outcome.path}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,78 +33,11 @@ from bench.prompt_file import save_prompt
 from bench.prompt_learning import LearnablePrompt, triplet_loss
 from bench.registry import Registry
 from bench.runner import Reporter, SilentReporter, peak_memory_mb
-from bench.sweep import SweepSpec
+from bench.train_spec import TrainSpec
 from bench.triplets import Triplet, TripletSampler, split_validation
 
 VALIDATION_METRIC = {"zs-sbir": "mAP@all", "fg-sbir": "Acc@1"}
 RESUME_IGNORES = ("epochs", "patience")  # may change between a run and its resumption
-
-
-@dataclass(frozen=True)
-class TrainSpec:
-    """Everything ``bench train`` needs (recorded whole in the saved prompt's header).
-
-    Attributes:
-        backbone, dataset, layer, t: what the prompt is trained for (``layer`` None: the
-            backbone's default; ``t`` None for backbones without timesteps).
-        scheme: a prompt scheme that learns something (``visual``, ``textual``, ``visual+textual``).
-        width: visual prompt border width in pixels at the backbone's input resolution.
-        epochs: passes over the training sketches (each sketch is an anchor once per epoch).
-        batch_size: triplets per backward pass; grad_accum: backward passes per optimiser step.
-        steps_per_epoch: cap on optimiser steps per epoch (None: the whole split).
-        lr, weight_decay: AdamW settings; margin: triplet margin on 1 - cosine.
-        noise_samples: noise draws averaged per image during training (diffusion backbones).
-        val_split: fraction of the train split's classes (instances, fine-grained) held out for
-            validation; 0 trains without validation.
-        patience: epochs without a better validation metric before stopping early.
-        eval_train: also score the train split before and after training (costs two passes).
-        bf16: run the backbone under bf16 autocast (the prompt and the loss stay float32).
-        activation_checkpointing: recompute activations in the backward pass to save memory.
-        seed: triplets, noise and validation hold-out derive from it.
-    """
-
-    backbone: str
-    dataset: str
-    scheme: str = "visual+textual"
-    layer: str | None = None
-    t: int | None = None
-    width: int = 16
-    epochs: int = 5
-    batch_size: int = 8
-    grad_accum: int = 1
-    steps_per_epoch: int | None = None
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    margin: float = 0.3
-    noise_samples: int = 1
-    val_split: float = 0.0
-    patience: int = 2
-    eval_train: bool = False
-    bf16: bool = False
-    activation_checkpointing: bool = False
-    seed: int = 0
-    device: str = "auto"
-    image_size: int | None = None
-    weights: str | None = None
-    data_root: str | None = None
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-
-    def sweep(self) -> SweepSpec:
-        """The one-configuration sweep that resolves and validates the ids, layer and timestep."""
-        return SweepSpec(
-            backbone=(self.backbone,),
-            layer=(self.layer,) if self.layer else (),
-            t=(self.t,) if self.t is not None else (),
-            dataset=(self.dataset,),
-            noise_samples=self.noise_samples,
-            seed=self.seed,
-            batch_size=self.batch_size,
-            device=self.device,
-            image_size=self.image_size,
-            weights={self.backbone: self.weights} if self.weights else {},
-            data_root={self.dataset: self.data_root} if self.data_root else {},
-            dataset_options=dict(self.dataset_options),
-        )
 
 
 @dataclass
@@ -150,16 +83,7 @@ def plan_training(spec: TrainSpec, registry: Registry) -> tuple[PlannedRun, tupl
             f"Prompt scheme {spec.scheme!r} has nothing to learn.",
             f"Train one of: {', '.join(trainable)}.",
         )
-    run = plan_sweep(spec.sweep(), registry)[0]
-    missing = [part for part in scheme.learns if part not in run.backbone.learnable_prompts]
-    if missing:
-        can = run.backbone.learnable_prompts
-        raise BenchError(
-            f"Backbone {run.backbone.id!r} cannot backpropagate to a {' or '.join(missing)} prompt "
-            f"(its plugin declares {'only ' + ', '.join(can) if can else 'no differentiable extraction'}).",
-            "Train a scheme it supports (visual for image encoders), or use a backbone that supports "
-            "this one (the SD backbones learn visual and textual prompts).",
-        )
+    run = plan_sweep(spec.sweep(), registry)[0]  # checks that gradients reach the parts
     return run, scheme.learns
 
 
@@ -171,9 +95,17 @@ class PromptTrainer:
         run: from :func:`plan_training`.
         parts: the learned parts.
         reporter: progress bars and per-epoch status lines.
+        backbone: the backbone already loaded (float32, on ``spec.device``), or None to load it.
     """
 
-    def __init__(self, spec: TrainSpec, run: PlannedRun, parts: tuple[str, ...], reporter: Reporter) -> None:
+    def __init__(
+        self,
+        spec: TrainSpec,
+        run: PlannedRun,
+        parts: tuple[str, ...],
+        reporter: Reporter,
+        backbone: Any = None,
+    ) -> None:
         from bench.devices import resolve_device, slow_dtype_warning
 
         self.spec, self.run, self.reporter = spec, run, reporter
@@ -182,8 +114,10 @@ class PromptTrainer:
             warning = slow_dtype_warning(torch.bfloat16, self.device)
             if warning:
                 reporter.status(warning)
-        reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
-        self.backbone = run.load_backbone(self.device, torch.float32)
+        if backbone is None:
+            reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
+            backbone = run.load_backbone(self.device, torch.float32)
+        self.backbone = backbone
         if spec.activation_checkpointing:
             self._enable_checkpointing()
         self.dataset = run.open_dataset()
@@ -327,6 +261,7 @@ def train_prompt(
     resume: bool = False,
     reporter: Reporter | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    backbone: Any = None,
 ) -> TrainOutcome:
     """Train ``spec.scheme`` and save it to ``output`` (see the module docstring).
 
@@ -334,6 +269,7 @@ def train_prompt(
         resume: continue from ``<output>.ckpt`` (which must come from the same settings, apart
             from ``epochs`` and ``patience``).
         on_epoch: called with each epoch's record (epoch, loss, validation metric, seconds).
+        backbone: the backbone already loaded (float32), or None to load it.
 
     Raises:
         BenchError: any planning error, a missing or mismatched checkpoint with ``resume``.
@@ -341,7 +277,7 @@ def train_prompt(
     reporter = reporter or SilentReporter()
     run, parts = plan_training(spec, registry)
     output = Path(output).expanduser()
-    trainer = PromptTrainer(spec, run, parts, reporter)
+    trainer = PromptTrainer(spec, run, parts, reporter, backbone)
     config = asdict(spec)
     state = _resume_state(_checkpoint_path(output), config, trainer) if resume else None
     history: list[dict[str, Any]] = state["history"] if state else []

@@ -93,31 +93,50 @@ def test_prompt_file_round_trip(tmp_path, registry):
 
 
 def test_bench_train_then_run_learned_prompt(tmp_path):
-    prompt = tmp_path / "sd-tiny.safetensors"
-    trained = run_bench(
-        "train", "--backbone", "sd-tiny", "--dataset", "synthetic", "--t", "200", "--image-size", "64",
-        "--width", "8", "--epochs", "2", "--steps-per-epoch", "1", "--batch-size", "2", "--val-split", "0.25",
-        *TINY_DATA, "--output", str(prompt), "--json",
-    )  # fmt: skip
+    """The issue's flow: `bench train` (default --t and --output), then `bench run --prompt learned:FILE`
+    evaluates the prompt with the settings in its header."""
+    train = ["train", "--backbone", "sd-tiny", "--dataset", "synthetic", "--image-size", "64", "--width", "8",
+             "--steps-per-epoch", "1", "--batch-size", "2", "--val-split", "0.25", *TINY_DATA,
+             "--json"]  # fmt: skip
+    trained = run_bench(*train, "--epochs", "2", cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     header = json.loads(trained.stdout)
-    assert header["path"] == str(prompt) and len(header["history"]) == 2
+    prompt = "prompts/sd-tiny_up1_t200_visual-textual.safetensors"  # t from configs/default.toml
+    assert header["path"] == prompt and (tmp_path / prompt).is_file()
+    assert len(header["history"]) == 2 and header["t"] == 200
     assert "val_mAP@all" in header["history"][0] and "val_mAP@all_best" in header["metrics"]
     assert "epoch 2/2: triplet loss" in trained.stderr
 
-    results_dir = str(tmp_path / "results")
-    common = ["run", "--backbone", "sd-tiny", "--t", "200", "--image-size", "64", "--dataset", "synthetic",
-              *TINY_DATA, "--noise-samples", "1", "--output-dir", results_dir, "--json"]  # fmt: skip
-    learned = run_bench(*common, "--prompt", f"learned:{prompt}", "--prompt", "none")
+    run = (
+        "run",
+        "--prompt",
+        f"learned:{prompt}",
+        "--noise-samples",
+        "1",
+        "--output-dir",
+        "results",
+        "--json",
+    )
+    learned = run_bench(*run, cwd=tmp_path)
     assert learned.returncode == 0, learned.stderr
-    results = {r["config"]["prompt"]: r for r in json.loads(learned.stdout)}
-    assert set(results) == {f"learned:{prompt}", "none"}
+    assert "from the learned prompt's header: backbone sd-tiny;" in learned.stderr
+    (result,) = json.loads(learned.stdout)
+    config = result["config"]
+    assert (config["backbone"], config["layer"], config["t"], config["image_size"]) == (
+        "sd-tiny",
+        "up1",
+        200,
+        64,
+    )
+    assert config["dataset"] == "synthetic" and config["dataset_options"] == {
+        "num_classes": 8,
+        "num_unseen": 4,
+    }
+    both = run_bench(*run, "--prompt", "none", cwd=tmp_path)
+    assert both.returncode == 0, both.stderr
+    assert {r["config"]["prompt"] for r in json.loads(both.stdout)} == {f"learned:{prompt}", "none"}
 
-    resumed = run_bench(
-        "train", "--backbone", "sd-tiny", "--dataset", "synthetic", "--t", "200", "--image-size", "64",
-        "--width", "8", "--epochs", "3", "--steps-per-epoch", "1", "--batch-size", "2", "--val-split", "0.25",
-        *TINY_DATA, "--output", str(prompt), "--json", "--resume",
-    )  # fmt: skip
+    resumed = run_bench(*train, "--epochs", "3", "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     history = json.loads(resumed.stdout)["history"]
     assert [record["epoch"] for record in history] == [1, 2, 3]
@@ -132,7 +151,7 @@ SD_TRAIN = ["train", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthe
     ("args", "expected"),
     [
         ([*SD_RUN, "--prompt", "learned:/no/such.safetensors"], "does not exist"),
-        ([*SD_RUN, "--prompt", "visual"], "must be trained before"),
+        ([*SD_RUN, "--prompt", "visual:16"], "takes no argument"),
         (
             [
                 "train",
@@ -145,7 +164,7 @@ SD_TRAIN = ["train", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthe
                 "--output",
                 "x.st",
             ],
-            "cannot backpropagate to a textual prompt",
+            "backbone 'vit-tiny''s image features do not depend on text",
         ),
         ([*SD_TRAIN, "--prompt", "none"], "has nothing to learn"),
         ([*SD_TRAIN, "--val-split", "1.5"], "not a fraction"),
@@ -191,3 +210,18 @@ def test_empty_train_split_is_a_clear_error(registry):
     only_sketches = [ImageItem(f"s{i}", "sketch", "a") for i in range(3)]
     with pytest.raises(BenchError, match="has no sketch"):
         TripletSampler(only_sketches, "zs-sbir", seed=0)
+
+
+@pytest.mark.slow
+def test_visual_prompt_on_real_dinov2_improves_train_split_map(tmp_path):
+    """Measured on this setting: train-split mAP@all 0.2601 (no prompt) -> 0.2769 after 3 epochs
+    (lr 0.01) and 0.2803 after 4 epochs (lr 0.05); the assertion keeps under a third of the gain."""
+    result = run_bench(
+        "train", "--backbone", "dinov2-vits14-imgfocus", "--dataset", "synthetic", "--prompt", "visual",
+        "--image-size", "112", "--dataset-option", "num_classes=12", "--dataset-option", "num_unseen=4",
+        "--dataset-option", "train_photos_per_class=6", "--epochs", "3", "--batch-size", "8", "--lr", "0.01",
+        "--eval-train", "--output", str(tmp_path / "dino.safetensors"), "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)["metrics"]
+    assert metrics["train_mAP@all_after"] > metrics["train_mAP@all_before"] + 0.005, metrics

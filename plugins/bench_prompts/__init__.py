@@ -27,23 +27,21 @@ def fixed_text(argument: str | None) -> PromptCondition:
 
 
 def untrained(argument: str | None) -> PromptCondition:
-    """A learned scheme has nothing to condition on until it is trained."""
+    """A learned scheme has nothing to condition on until it is trained (``bench run`` trains it
+    first, with the config's ``train`` settings; library code must do the same)."""
     raise BenchError(
-        "A learned prompt scheme (visual, textual, visual+textual) must be trained before a run uses it.",
-        "Train it with `bench train --prompt visual+textual --output FILE ...`, then run with "
-        "--prompt learned:FILE.",
+        "A learned prompt scheme (visual, textual, visual+textual) must be trained before it conditions "
+        "extraction.",
+        "`bench run --prompt visual+textual` trains it first; or train it with `bench train --output FILE` "
+        "and pass --prompt learned:FILE.",
     )
 
 
 def learned_prompt(argument: str | None) -> PromptCondition:
     """The prompt saved by ``bench train`` in the file ``argument``."""
-    from bench.prompt_file import TEXTUAL_KEY, VISUAL_KEYS, load_prompt
+    from bench.prompt_file import learned_condition
 
-    header, tensors = load_prompt(argument or "")
-    visual = None
-    if "visual" in header["parts"]:
-        visual = {modality: tensors[key] for modality, key in VISUAL_KEYS.items()}
-    return PromptCondition(text="", text_embedding=tensors.get(TEXTUAL_KEY), visual=visual)
+    return learned_condition(argument or "")
 
 
 def check_learned(argument: str | None, backbone: BackboneInfo, image_size: int) -> None:
