@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from bench import __version__
 from bench.cache_command import CACHE_ENV, cache_group
+from bench.cli_options import plugin_option
 from bench.components import POOLINGS
 from bench.errors import BenchError
 from bench.listing import LIST_KINDS
@@ -44,8 +45,8 @@ def _console(**kwargs) -> Console:
 
 stdout = _console()
 stderr = _console(stderr=True)
-PLUGIN_OPTION_HELP = "Load a one-file plugin (a .py file with @bench.hookimpl functions). Repeatable."
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SPEC_OPTIONS = ("backbone", "weights", "layer", "t", "image_size", "dataset", "dataset_options")
 
 
 class BenchGroup(click.Group):
@@ -65,10 +66,13 @@ class BenchGroup(click.Group):
             ctx.exit(1)
 
 
-def plugin_option(command):
-    return click.option(
-        "--plugin", "plugin_files", multiple=True, type=click.Path(dir_okay=False), help=PLUGIN_OPTION_HELP
-    )(command)
+def _plain(value: object) -> str:
+    """A setting as a user would type it: ``a, b`` for tuples, ``k=v`` for mappings."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "(none)"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def _registry(ctx: click.Context, plugin_files: tuple[str, ...]) -> Registry:
@@ -170,6 +174,13 @@ def build_cli(plugins: PluginSet) -> click.Group:
     help="score-sum weights, one per configuration of a dataset in sweep order (default 1 each).",
 )
 @click.option(
+    "--train-option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Training setting for learned prompt schemes the run trains (visual, textual, visual+textual), "
+    "e.g. epochs=3; keys as `bench train`'s options (with _ for -).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
 )
 @plugin_option
@@ -183,7 +194,10 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
         bench run --backbone sd15 --layer up1 --t 200 --dataset sketchy --data-root DIR
     """
     registry = _registry(ctx, plugin_files)
-    spec = load_config(config_name or "default").overridden(
+    config = load_config(config_name or "default")
+    train_options = parse_option_values(options["train_option"], "--train-option")
+    spec = config.overridden(
+        train={**config.train, **train_options} if train_options else None,
         backbone=options["backbone"],
         layer=options["layer"],
         t=options["timesteps"],
@@ -209,17 +223,26 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
         ensemble_weights=parse_weights(options["ensemble_weights"]),
         query_text=options["query_text"],
     )
-    from bench.planning import plan_sweep
+    if not config_name:  # `bench run --prompt learned:FILE` evaluates the prompt as it was trained
+        from bench.trained_prompts import settings_from_learned_prompt
 
-    planned = plan_sweep(spec, registry)
-    stderr.print(f"[dim]{len(planned)} configuration(s); results go to {spec.output_dir}/[/dim]")
+        named = {"t": "timesteps", "dataset_options": "dataset_option"}
+        given = {key for key in SPEC_OPTIONS if options.get(named.get(key, key))}
+        spec, filled = settings_from_learned_prompt(spec, given)
+        if filled:
+            shown = "; ".join(f"{key} {_plain(value)}" for key, value in filled.items())
+            stderr.print(f"[dim]from the learned prompt's header: {escape(shown)}[/dim]")
+    from bench.execute import execute, plan_all
+
+    plans = plan_all(spec, registry)
+    count = sum(len(planned) for _, _, planned in plans)
+    study = f" in an ablation study of {len(plans)} sweep(s)" if spec.ablation else ""
+    stderr.print(f"[dim]{count} configuration(s){study}; results go to {spec.output_dir}/[/dim]")
 
     from bench.display import RichReporter, results_tables
-    from bench.runner import SweepRunner
 
-    runner = SweepRunner(spec, registry, RichReporter(stderr))
-    finished = runner.run(planned)
-    if not runner.world.is_main:  # other processes only extracted into the shared cache
+    finished, is_main = execute(plans, registry, RichReporter(stderr))
+    if not is_main:  # other processes only extracted into the shared cache
         return
     if as_json:
         payload = [{**item.result.to_dict(), "path": str(item.path)} for item in finished]

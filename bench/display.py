@@ -77,7 +77,8 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
         unit = "fractions" if task == "zs-sbir" else "x100"
         table = Table(title=f"{TASK_TITLES.get(task, task)} ({unit})", title_justify="left")
         query_text = ["query_text"] if any(r.config.get("query_text") for r in rows) else []  # sketch+text
-        config_columns = [*CONFIG_COLUMNS, *query_text]
+        noise = ["noise_samples"] if len({r.config.get("noise_samples") for r in rows}) > 1 else []
+        config_columns = [*CONFIG_COLUMNS, *noise, *query_text]
         for column in config_columns:
             table.add_column(column.replace("_", " ").capitalize() if column != "t" else "t")
         columns = metric_columns(rows)

@@ -328,6 +328,8 @@ def _render_section(section: _Section, first_footnote: int) -> list[str]:
         lines += [*_footnotes(section.runs, first_footnote), ""]
         for ablation in _ablations(section):
             lines += [*_ablation_block(section.task, ablation), ""]
+        for study, rows in _studies(section):
+            lines += [*_study_block(section, study, rows), ""]
     else:
         lines += ["No measured runs yet.", ""]
     if section.reported:
@@ -426,6 +428,8 @@ def _ablations(section: _Section) -> list[_Ablation]:
     """
     groups: dict[tuple[str, str], list[_Run]] = {}
     for run in section.runs:
+        if run.result.ablation:  # runs of a study are shown in its own table
+            continue
         fixed = {k: v for k, v in run.result.config.items() if k not in ABLATION_AXES}
         key = (_text(fixed.get("backbone")), json.dumps(fixed, sort_keys=True, default=str))
         groups.setdefault(key, []).append(run)
@@ -467,6 +471,42 @@ def _ablation_block(task: str, ablation: _Ablation) -> list[str]:
             cells.append(f"**{text}**" if text == best else text)
         rows.append(cells)
     return [heading, "", fixed, "", *_table(header, align, rows)]
+
+
+def _studies(section: _Section) -> list[tuple[str, list[tuple[dict[str, Any], _Run]]]]:
+    """The one-factor ablation studies of the section: (study name, [(tag, run)] in the study's axis
+    and value order), sorted by name."""
+    studies: dict[str, list[tuple[dict[str, Any], _Run]]] = {}
+    for run in section.runs:
+        for tag in run.result.ablation:
+            studies.setdefault(str(tag["study"]), []).append((tag, run))
+    return [(name, sorted(rows, key=lambda row: row[0]["order"])) for name, rows in sorted(studies.items())]
+
+
+def _study_block(section: _Section, study: str, rows: list[tuple[dict[str, Any], _Run]]) -> list[str]:
+    """Heading, the base configuration, and one row per (factor, setting): the paper columns."""
+    metrics = [m for m in _metric_columns(section) if any(m in run.result.metrics for _, run in rows)]
+    metrics = metrics[: max(len(section.columns), 1)]
+    best = {m: _best(section.task, [run.result.metrics.get(m) for _, run in rows]) for m in metrics}
+    base = next((run for tag, run in rows if tag["base"]), rows[0][1])
+    varied = tuple(dict.fromkeys(str(tag["axis"]) for tag, _ in rows))
+    fixed = f"Base: {_settings(base.result.config, ('train',))}."
+    if "train" in base.result.config:
+        fixed += f" Learned prompts trained with {_config_value(base.result.config['train'])}."
+    if base.result.backbone_note:
+        fixed += f" Note: {base.result.backbone_note}."
+    table_rows = []
+    for tag, run in rows:
+        setting = _text(tag["value"]) + (" (base)" if tag["base"] else "")
+        cells = [CONFIG_LABELS.get(str(tag["axis"]), str(tag["axis"])), setting]
+        for metric in metrics:
+            text = _format_value(run.result.metrics.get(metric), section.task)
+            cells.append(f"**{text}**" if text == best[metric] else text)
+        table_rows.append([*cells, f"[{_escape(run.name)}]({run.link})"])
+    header = ["Factor", "Setting", *(_escape(m) for m in metrics), "Run"]
+    align = ["---", "---"] + ["---:"] * len(metrics) + ["---"]
+    heading = f"### Ablation study: {_escape(study)} (varies {', '.join(varied)})"
+    return [heading, "", fixed, "", *_table(header, align, table_rows)]
 
 
 def _timestep_order(t: object) -> tuple[int, float]:

@@ -16,6 +16,7 @@ from bench.errors import BenchError
 from bench.layers import LayerPlan, resolve_layer
 from bench.registry import Registry
 from bench.sweep import SweepSpec
+from bench.train_spec import training_settings
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class PlannedRun:
         layer: the resolved layer plan.
         data_root: the dataset root (None for generated datasets).
         dataset_options: options passed to the dataset adapter.
+        train: for a learned prompt scheme (``visual``, ``textual``, ``visual+textual``), the
+            training settings the run trains it with before evaluating it; None otherwise.
     """
 
     backbone: BackboneInfo
@@ -42,6 +45,7 @@ class PlannedRun:
     layer: LayerPlan
     data_root: Path | None
     dataset_options: dict[str, Any]
+    train: dict[str, Any] | None = None
 
     def open_dataset(self) -> Any:
         """The dataset adapter with this run's root and options (a ``bench.datasets.Dataset``).
@@ -88,6 +92,7 @@ class PlannedRun:
             "seed": spec.seed,
             "dtype": spec.dtype,
             "image_size": self.image_size,
+            **({"train": dict(self.train)} if self.train is not None else {}),
         }
 
 
@@ -114,8 +119,18 @@ def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_
             "features do not depend on text.",
             "Use --prompt none with this backbone.",
         )
-    if scheme.learns:
-        resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)  # says how to train it
+    missing = [part for part in scheme.learns if part not in backbone.learnable_prompts]
+    if missing:
+        raise BenchError(
+            f"Prompt {value!r} learns a {' and '.join(missing)} prompt, and gradients cannot reach one "
+            f"through backbone {backbone.id!r}"
+            + (
+                f" (it learns only {', '.join(backbone.learnable_prompts)})."
+                if backbone.learnable_prompts
+                else "."
+            ),
+            "Use a scheme the backbone supports (`visual` for image encoders), or --prompt none.",
+        )
     if scheme.check is not None:
         resolve_target(scheme.check, f"the check of prompt scheme {scheme_id!r}")(
             argument, backbone, image_size
@@ -181,6 +196,7 @@ def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
     datasets = [registry.datasets.get(d) for d in dict.fromkeys(spec.dataset)]
     _dataset_options(spec, datasets)
     roots = {dataset.id: _data_root(spec, dataset) for dataset in datasets}
+    train = training_settings(spec.train, "The config's train table")
     runs: list[PlannedRun] = []
     for backbone in backbones:
         weights = spec.weights.get(backbone.id, spec.weights.get("*", backbone.weights))
@@ -192,8 +208,9 @@ def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
         ]
         prompts = list(dict.fromkeys(spec.prompt))
         image_size = spec.image_size or backbone.image_size
-        for prompt in prompts:
-            _check_prompt(prompt, backbone, registry, image_size)
+        learned = {
+            prompt: bool(_check_prompt(prompt, backbone, registry, image_size).learns) for prompt in prompts
+        }
         for dataset, prompt, t, layer in itertools.product(
             datasets, prompts, _timesteps(spec, backbone), layers
         ):
@@ -209,6 +226,7 @@ def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
                     layer=layer,
                     data_root=roots[dataset.id],
                     dataset_options=options,
+                    train=train if learned[prompt] else None,
                 )
             )
     return runs

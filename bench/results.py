@@ -16,10 +16,11 @@ A results file holds everything needed to reproduce and to rank a run::
                   ...adapter facts},
       "metrics": {"mAP@all": 0.41, ...},   # zs-sbir: fractions; fg-sbir: Acc@K x100
       "runtime": {device, batch_size, extract_seconds, evaluate_seconds, images, images_per_second},
-      "versions": {"sbir-bench": ..., "python": ..., "torch": ..., ...}
+      "versions": {"sbir-bench": ..., "python": ..., "torch": ..., ...},
+      "ablation": [{"study", "axis", "value", "base", "order"}, ...]   # only in ablation studies
     }
 
-Only ``config``, ``task``, ``backbone_note``, ``dataset`` and ``metrics`` are deterministic; the
+Only ``config``, ``task``, ``backbone_note``, ``dataset``, ``metrics`` and ``ablation`` are deterministic; the
 leaderboard reads nothing else, so it renders the same from the same runs.
 """
 
@@ -49,6 +50,7 @@ class RunResult:
     extractor: dict[str, str] = field(default_factory=dict)
     runtime: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    ablation: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -56,7 +58,10 @@ class RunResult:
         return run_name(self.config)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, "name": self.name, **asdict(self)}
+        data = {"schema_version": SCHEMA_VERSION, "name": self.name, **asdict(self)}
+        if not self.ablation:
+            del data["ablation"]  # files of plain runs keep their form
+        return data
 
 
 def _slug(value: object) -> str:
@@ -127,6 +132,7 @@ def read_result(path: Path) -> RunResult:
         extractor=data.get("extractor", {}),
         runtime=data.get("runtime", {}),
         versions=data.get("versions", {}),
+        ablation=data.get("ablation", []),
     )
 
 

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench.components import DatasetInfo
+from bench.components import DatasetInfo, PromptCondition
 from bench.datasets import ImageItem
 from bench.ensemble import (
     EnsemblePlan,
@@ -108,6 +108,7 @@ def _group_key(run: PlannedRun) -> tuple:
         str(run.data_root),
         options,
         run.prompt,
+        (run.layer.name, run.t) if run.train is not None else (),  # a learned prompt fits one (layer, t)
     )
 
 
@@ -220,6 +221,15 @@ class SweepRunner:
         self._members: dict[str, MemberDescriptors] = {}  # by run name, kept when spec.ensemble is set
         self._texts: dict[tuple, QueryTexts] = {}  # by (query text source, dataset key)
 
+    def switch_spec(self, spec: SweepSpec) -> None:
+        """Run the next configurations with ``spec`` (an ablation variant), keeping the loaded backbone
+        and datasets; device, dtype and cache must stay the same."""
+        fixed = ("device", "dtype", "cache_dir", "cache_dtype", "compile")
+        changed = [name for name in fixed if getattr(spec, name) != getattr(self.spec, name)]
+        if changed:
+            raise ValueError(f"a runner cannot change {', '.join(changed)} between sweeps")
+        self.spec = spec
+
     def _load_backbone(self, run: PlannedRun):
         key = (run.backbone.id, run.weights, run.image_size)
         if key != self._backbone_key:
@@ -238,6 +248,18 @@ class SweepRunner:
             return
         self.reporter.status(f"compiling {backbone_id} (torch.compile; the first batch is slow)")
         compile_backbone()
+
+    def _prompt(self, run: PlannedRun) -> tuple[PromptCondition, dict[str, str]]:
+        """The run's prompt condition, and (learned schemes) the prompt file fact for results: a learned
+        scheme is trained first, or read from the file a run with the same settings saved."""
+        if run.train is None:
+            return run.prompt_condition(self.registry), {}
+        from bench.trained_prompts import trained_condition
+
+        float32 = self.spec.dtype == "fp32"  # training needs float32 weights (bf16 runs as autocast)
+        load = (lambda: self._load_backbone(run)) if float32 else None
+        condition, path = trained_condition(run, self.spec, self.registry, self.reporter, load)
+        return condition, {"prompt_file": str(path)}
 
     def _dataset(self, run: PlannedRun):
         key = _dataset_key(run)
@@ -268,7 +290,7 @@ class SweepRunner:
         first = runs[0]
         dataset = self._dataset(first)
         queries, gallery = dataset.split("query"), dataset.split("gallery")
-        prompt = first.prompt_condition(self.registry)
+        prompt, prompt_file = self._prompt(first)
         request = ExtractionRequest(
             layers=tuple(dict.fromkeys(run.layer for run in runs)),
             timesteps=tuple(dict.fromkeys(run.t for run in runs)),
@@ -313,7 +335,7 @@ class SweepRunner:
         for run in runs:
             key = (run.t, run.layer.name)
             shared = {
-                "extractor": dict(run.backbone.facts),
+                "extractor": {**run.backbone.facts, **prompt_file},
                 "runtime": {
                     "device": str(self.device),
                     "processes": self.world.size,

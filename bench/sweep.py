@@ -15,6 +15,8 @@ from typing import Any
 from bench.errors import BenchError
 
 SWEEP_AXES = ("backbone", "layer", "t", "prompt", "dataset")
+ABLATION_AXES = (*SWEEP_AXES, "noise_samples", "pool", "image_size")
+CONFIG_SUFFIXES = (".toml", ".yaml", ".yml")
 DTYPE_NAMES = ("fp32", "fp16", "bf16")
 ENSEMBLE_METHODS = ("mean", "concat", "score-sum")
 CONFIG_DIR_NAME = "configs"
@@ -47,6 +49,13 @@ class SweepSpec:
             descriptors read back from the cache, so reruns give identical numbers.
         ensemble: also score the sweep's configurations of each dataset combined (one of
             :data:`ENSEMBLE_METHODS`; see ``bench.ensemble``), or None.
+        train: training settings for the learned prompt schemes (``visual``, ``textual``,
+            ``visual+textual``) a run trains before it evaluates them (keys as ``bench train``'s
+            options: epochs, lr, width, ...; see ``bench.train_spec.TRAIN_SETTINGS``).
+        ablation: a one-factor-at-a-time study around this configuration (the base):
+            ``{"name": str, "vary": {axis: [values]}}`` with axes from :data:`ABLATION_AXES`;
+            ``bench run`` runs the base and every variant, and ``bench leaderboard`` renders them
+            as one table.
         ensemble_weights: score-sum weights, one per configuration of a dataset in sweep order
             (empty: 1 each).
         query_text: sketch+text queries: ``"caption"`` (each query sketch is conditioned on its
@@ -78,6 +87,8 @@ class SweepSpec:
     ensemble: str | None = None
     ensemble_weights: tuple[float, ...] = ()
     query_text: str | None = None
+    train: dict[str, Any] = field(default_factory=dict)
+    ablation: dict[str, Any] = field(default_factory=dict)
 
     def overridden(self, **values: Any) -> SweepSpec:
         """A copy with every given value replaced (None, False and empty tuples/dicts keep the old one)."""
@@ -130,6 +141,10 @@ def spec_from_mapping(data: dict[str, Any], source: str) -> SweepSpec:
             values[key] = _as_tuple(key, value)
         elif key in ("data_root", "weights"):
             values[key] = {"*": value} if isinstance(value, str) else dict(value)
+        elif key in ("train", "ablation"):
+            if not isinstance(value, dict):
+                raise BenchError(f"Config value {key} in {source} must be a table of settings.")
+            values[key] = dict(value)
         elif key == "ensemble_weights":
             values[key] = _as_weights(value, f"Config value ensemble_weights = {value!r}")
         else:
@@ -148,30 +163,51 @@ def config_dirs() -> list[Path]:
 
 
 def find_config(name_or_path: str) -> Path:
-    """A config file path, or the named config (``default`` -> ``configs/default.toml``)."""
+    """A config file path, or the named config (``default`` -> ``configs/default.toml``,
+    ``paper-ablation`` -> ``configs/paper-ablation.yaml``)."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    if path.suffix in CONFIG_SUFFIXES or path.exists():
         if not path.is_file():
-            raise BenchError(f"Config file {name_or_path!r} does not exist.", "Pass an existing .toml file.")
+            raise BenchError(
+                f"Config file {name_or_path!r} does not exist.", "Pass an existing .toml or .yaml file."
+            )
         return path
     for directory in config_dirs():
-        candidate = directory / f"{name_or_path}.toml"
-        if candidate.is_file():
-            return candidate
-    named = sorted({p.stem for d in config_dirs() if d.is_dir() for p in d.glob("*.toml")})
+        for suffix in CONFIG_SUFFIXES:
+            candidate = directory / f"{name_or_path}{suffix}"
+            if candidate.is_file():
+                return candidate
+    named = sorted(
+        {p.stem for d in config_dirs() if d.is_dir() for p in d.iterdir() if p.suffix in CONFIG_SUFFIXES}
+    )
     raise BenchError(
         f"No config named {name_or_path!r}.",
-        f"Named configs: {', '.join(named) or '(none found)'}; or pass a path to a .toml file.",
+        f"Named configs: {', '.join(named) or '(none found)'}; or pass a path to a .toml or .yaml file.",
     )
 
 
+def _parse_config(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".toml":
+        return tomllib.loads(text)
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from exc
+    if not isinstance(data, dict):
+        raise ValueError("the file is not a mapping of config keys")
+    return data
+
+
 def load_config(name_or_path: str = DEFAULT_CONFIG) -> SweepSpec:
-    """Read a TOML run configuration (keys as in :class:`SweepSpec`)."""
+    """Read a TOML or YAML run configuration (keys as in :class:`SweepSpec`)."""
     path = find_config(name_or_path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise BenchError(f"Could not read config {str(path)!r}: {exc}", "Fix the TOML syntax.") from exc
+        data = _parse_config(path)
+    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+        raise BenchError(f"Could not read config {str(path)!r}: {exc}", "Fix the file's syntax.") from exc
     return spec_from_mapping(data, str(path))
 
 
@@ -189,15 +225,13 @@ def parse_assignments(values: tuple[str, ...], option: str, key_name: str) -> di
     return parsed
 
 
-def parse_option_values(values: tuple[str, ...]) -> dict[str, Any]:
+def parse_option_values(values: tuple[str, ...], option: str = "--dataset-option") -> dict[str, Any]:
     """``("num_unseen=4", "split=sempcyc")`` -> ``{"num_unseen": 4, "split": "sempcyc"}``."""
     options: dict[str, Any] = {}
     for value in values:
         key, sep, raw = value.partition("=")
         if not sep or not key:
-            raise BenchError(
-                f"--dataset-option {value!r} is not KEY=VALUE.", "Example: --dataset-option seed=1."
-            )
+            raise BenchError(f"{option} {value!r} is not KEY=VALUE.", f"Example: {option} seed=1.")
         options[key] = _parse_scalar(raw)
     return options
 
@@ -211,6 +245,8 @@ def parse_weights(value: str | None) -> tuple[float, ...]:
 
 
 def _parse_scalar(raw: str) -> Any:
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
     for convert in (int, float):
         try:
             return convert(raw)

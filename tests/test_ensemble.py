@@ -167,8 +167,8 @@ def test_ensembles_of_a_cached_sweep_extract_nothing_and_equal_hand_computed_met
     ("arguments", "message"),
     [
         (
-            ["--layer", "up1", "--layer", "up2", "--t", "50", "--ensemble", "mean"],
-            "sd-tiny layer up1 t=50 prompt none (dim 64); sd-tiny layer up2 t=50 prompt none (dim 32)",
+            ["--layer", "up1", "--layer", "up3", "--t", "50", "--ensemble", "mean"],
+            "sd-tiny layer up1 t=50 prompt none (dim 64); sd-tiny layer up3 t=50 prompt none (dim 32)",
         ),
         (["--t", "50", "--ensemble", "concat"], "dataset 'synthetic' has only one"),
         (

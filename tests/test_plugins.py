@@ -146,13 +146,16 @@ def test_debug_shows_the_traceback(tmp_path):
         (["run", "--dataset", "synthetik"], ["Unknown dataset 'synthetik'", "Did you mean 'synthetic'?"]),
         (
             ["run", "--prompt", "nothing"],
-            ["Unknown prompt scheme 'nothing'", "Valid prompt schemes: none, text"],
+            ["Unknown prompt scheme 'nothing'", "Valid prompt schemes: learned, none, text, textual, visual"],
         ),
         (
             ["run", "--layer", "up9"],
-            ["Unknown layer 'up9' for backbone 'sd-tiny'", "up0, up1, up2", "coarse"],
+            ["Unknown layer 'up9' for backbone 'sd-tiny'", "up0, up1, up2, up3", "coarse, fine"],
         ),
-        (["run", "--layer", "fine"], ["'fine' does not apply to backbone 'sd-tiny'"]),
+        (
+            ["run", "--backbone", "vit-tiny", "--layer", "coarse"],
+            ["'coarse' does not apply to backbone 'vit-tiny'"],
+        ),
         (["run", "--prompt", "text"], ["needs an argument"]),
         (["list", "layers", "--backbone", "sd-15"], ["Unknown backbone 'sd-15'", "Did you mean 'sd15'"]),
         (["run", "--dataset-option", "colour=red"], ["No dataset of this run takes the option(s) colour"]),
