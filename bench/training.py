@@ -59,12 +59,15 @@ def _check_numbers(spec: TrainSpec) -> None:
     wrong = [f"{name} {value}" for name, value in positive.items() if value < 1]
     if spec.steps_per_epoch is not None and spec.steps_per_epoch < 1:
         wrong.append(f"--steps-per-epoch {spec.steps_per_epoch}")
+    if not 0.0 <= spec.val_split < 1.0:
+        wrong.append(f"--val-split {spec.val_split} (not a fraction in [0, 1))")
     if spec.lr <= 0 or spec.margin < 0 or spec.weight_decay < 0:
         wrong.append(f"--lr {spec.lr} / --margin {spec.margin} / --weight-decay {spec.weight_decay}")
     if wrong:
         raise BenchError(
             f"Invalid training setting(s): {', '.join(wrong)}.",
-            "Counts must be at least 1; --lr must be positive; --margin and --weight-decay not negative.",
+            "Counts must be at least 1; --lr must be positive; --margin and --weight-decay not negative; "
+            "--val-split is a fraction such as 0.2.",
         )
 
 
@@ -277,6 +280,11 @@ def train_prompt(
     reporter = reporter or SilentReporter()
     run, parts = plan_training(spec, registry)
     output = Path(output).expanduser()
+    if resume and not _checkpoint_path(output).is_file():  # before the backbone loads
+        raise BenchError(
+            f"--resume: no checkpoint {str(_checkpoint_path(output))!r} to continue from.",
+            "Drop --resume to start training, or pass the --output of the interrupted run.",
+        )
     trainer = PromptTrainer(spec, run, parts, reporter, backbone)
     config = asdict(spec)
     state = _resume_state(_checkpoint_path(output), config, trainer) if resume else None
@@ -381,11 +389,6 @@ def _save_checkpoint(
 
 
 def _resume_state(path: Path, config: dict[str, Any], trainer: PromptTrainer) -> dict[str, Any]:
-    if not path.is_file():
-        raise BenchError(
-            f"--resume: no checkpoint {str(path)!r} to continue from.",
-            "Drop --resume to start training, or pass the --output of the interrupted run.",
-        )
     try:
         state = torch.load(path, map_location=trainer.device, weights_only=True)
     except Exception as exc:  # a truncated or foreign file: torch raises several types

@@ -132,9 +132,6 @@ def test_bench_train_then_run_learned_prompt(tmp_path):
         "num_classes": 8,
         "num_unseen": 4,
     }
-    both = run_bench(*run, "--prompt", "none", cwd=tmp_path)
-    assert both.returncode == 0, both.stderr
-    assert {r["config"]["prompt"] for r in json.loads(both.stdout)} == {f"learned:{prompt}", "none"}
 
     resumed = run_bench(*train, "--epochs", "3", "--resume", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
@@ -167,7 +164,7 @@ SD_TRAIN = ["train", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthe
             "backbone 'vit-tiny''s image features do not depend on text",
         ),
         ([*SD_TRAIN, "--prompt", "none"], "has nothing to learn"),
-        ([*SD_TRAIN, "--val-split", "1.5"], "not a fraction"),
+        ([*SD_TRAIN, "--val-split", "1.5"], "--val-split 1.5 (not a fraction in [0, 1))"),
         ([*SD_TRAIN, "--resume"], "no checkpoint"),
     ],
 )
