@@ -121,15 +121,14 @@ def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_
         )
     missing = [part for part in scheme.learns if part not in backbone.learnable_prompts]
     if missing:
+        supported = backbone.learnable_prompts
         raise BenchError(
             f"Prompt {value!r} learns a {' and '.join(missing)} prompt, and gradients cannot reach one "
             f"through backbone {backbone.id!r}"
-            + (
-                f" (it learns only {', '.join(backbone.learnable_prompts)})."
-                if backbone.learnable_prompts
-                else "."
-            ),
-            "Use a scheme the backbone supports (`visual` for image encoders), or --prompt none.",
+            + (f" (it learns only {', '.join(supported)})." if supported else " (its plugin declares none)."),
+            f"Use --prompt {supported[0]} with it."
+            if supported
+            else "Use --prompt none with it, or a backbone that learns prompts (SD, DINO, CLIP).",
         )
     if scheme.check is not None:
         resolve_target(scheme.check, f"the check of prompt scheme {scheme_id!r}")(

@@ -117,18 +117,18 @@ class PromptTrainer:
             warning = slow_dtype_warning(torch.bfloat16, self.device)
             if warning:
                 reporter.status(warning)
+        self.dataset = run.open_dataset()  # a wrong dataset or empty split fails before the model loads
+        items = self.dataset.split("train")
+        self.train_items, self.val_items = split_validation(
+            items, self.dataset.task, spec.val_split, spec.seed
+        )
+        self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
         if backbone is None:
             reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
             backbone = run.load_backbone(self.device, torch.float32)
         self.backbone = backbone
         if spec.activation_checkpointing:
             self._enable_checkpointing()
-        self.dataset = run.open_dataset()
-        items = self.dataset.split("train")
-        self.train_items, self.val_items = split_validation(
-            items, self.dataset.task, spec.val_split, spec.seed
-        )
-        self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
         empty = self.backbone.text_context("") if "textual" in parts else None
         self.prompt = LearnablePrompt(
             parts, image_size=run.image_size, width=spec.width, empty_context=empty

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import run_bench
+from conftest import REPO, run_bench
 
 from bench.plugins import load_plugins
 from bench.prompt_file import load_prompt, read_header
@@ -163,6 +163,11 @@ SD_TRAIN = ["train", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthe
             ],
             "backbone 'vit-tiny''s image features do not depend on text",
         ),
+        (
+            ["train", "--plugin", str(REPO / "examples" / "hog_plugin.py"), "--backbone", "hog", "--dataset",
+             "synthetic", "--prompt", "visual"],
+            "gradients cannot reach one through backbone 'hog' (its plugin declares none)",
+        ),  # fmt: skip
         ([*SD_TRAIN, "--prompt", "none"], "has nothing to learn"),
         ([*SD_TRAIN, "--val-split", "1.5"], "--val-split 1.5 (not a fraction in [0, 1))"),
         ([*SD_TRAIN, "--resume"], "no checkpoint"),
