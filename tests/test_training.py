@@ -227,3 +227,25 @@ def test_visual_prompt_on_real_dinov2_improves_train_split_map(tmp_path):
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)["metrics"]
     assert metrics["train_mAP@all_after"] > metrics["train_mAP@all_before"] + 0.005, metrics
+
+
+def test_bf16_autocast_and_activation_checkpointing_train_the_prompt(registry):
+    spec = TrainSpec(
+        **{**TINY, "image_size": 32, "width": 4},
+        scheme="visual+textual",
+        batch_size=2,
+        lr=0.1,
+        bf16=True,
+        activation_checkpointing=True,
+        dataset_options=TINY_OPTIONS,
+    )
+    run, parts = plan_training(spec, registry)
+    trainer = PromptTrainer(spec, run, parts, reporter=SilentReporter())
+    assert trainer.backbone.unet.is_gradient_checkpointing
+    before = trainer.prompt.tensors()
+    loss = trainer.step_loss(trainer.sampler.epoch(1)[:2], 1, 0)
+    loss.backward()
+    trainer.optimizer.step()
+    assert torch.isfinite(loss) and loss.dtype == torch.float32
+    after = trainer.prompt.tensors()
+    assert all(not torch.equal(before[k], after[k]) for k in before)
