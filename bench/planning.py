@@ -117,7 +117,9 @@ def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_
         raise BenchError(
             f"Prompt {value!r} conditions features on text, and backbone {backbone.id!r}'s image "
             "features do not depend on text.",
-            "Use --prompt none with this backbone.",
+            "Use --prompt visual (a learned pixel border) or --prompt none with this backbone."
+            if "visual" in backbone.learnable_prompts
+            else "Use --prompt none with this backbone.",
         )
     missing = [part for part in scheme.learns if part not in backbone.learnable_prompts]
     if missing:
