@@ -287,18 +287,11 @@ def train_prompt(
         )
     trainer = PromptTrainer(spec, run, parts, reporter, backbone)
     config = asdict(spec)
-    state = _resume_state(_checkpoint_path(output), config, trainer) if resume else None
-    history: list[dict[str, Any]] = state["history"] if state else []
-    best = state["best"] if state else None
-    before = {}
-    if not state and trainer.val_items:
-        best = {"epoch": 0, "value": trainer.score(trainer.val_items), "tensors": trainer.prompt.tensors()}
-        before[f"val_{trainer.metric}_before"] = best["value"]
-        reporter.status(f"validation {trainer.metric} before training: {best['value']:.4f}")
-    if spec.eval_train and not state:
-        before[f"train_{trainer.metric}_before"] = trainer.score(trainer.train_items)
-    if state:
-        before = state["before"]
+    if resume:
+        state = _resume_state(_checkpoint_path(output), config, trainer)
+        history, best, before = state["history"], state["best"], state["before"]
+    else:
+        history, (best, before) = [], _starting_scores(trainer, spec, reporter)
     first_epoch = len(history) + 1
     step_seconds: list[float] = []
     total = (spec.epochs - first_epoch + 1) * trainer.steps_per_epoch()
@@ -328,14 +321,7 @@ def train_prompt(
                 )
                 break
     tensors = best["tensors"] if best else trainer.prompt.tensors()
-    metrics: dict[str, Any] = {**before, "epochs_run": len(history)}
-    if history:
-        metrics.update(train_loss_first_epoch=history[0]["loss"], train_loss_last_epoch=history[-1]["loss"])
-    if best:
-        metrics.update({f"val_{trainer.metric}_best": best["value"], "best_epoch": best["epoch"]})
-    if spec.eval_train:
-        trainer.prompt.load_learned(tensors)
-        metrics[f"train_{trainer.metric}_after"] = trainer.score(trainer.train_items)
+    metrics = _final_metrics(trainer, spec, tensors, history, best, before)
     if step_seconds:
         metrics["seconds_per_step"] = round(float(np.median(step_seconds)), 4)
     metrics["peak_memory_mb"] = round(peak_memory_mb(trainer.device), 1)
@@ -357,6 +343,42 @@ def train_prompt(
         "sbir_bench_version": __version__,
     }
     return TrainOutcome(save_prompt(output, tensors, header), header)
+
+
+def _starting_scores(
+    trainer: PromptTrainer, spec: TrainSpec, reporter: Reporter
+) -> tuple[dict[str, Any] | None, dict[str, float]]:
+    """(best so far, scores before training): the untrained prompt is the first candidate of early
+    stopping when there is a validation split; ``eval_train`` scores the train split too."""
+    best, before = None, {}
+    if trainer.val_items:
+        best = {"epoch": 0, "value": trainer.score(trainer.val_items), "tensors": trainer.prompt.tensors()}
+        before[f"val_{trainer.metric}_before"] = best["value"]
+        reporter.status(f"validation {trainer.metric} before training: {best['value']:.4f}")
+    if spec.eval_train:
+        before[f"train_{trainer.metric}_before"] = trainer.score(trainer.train_items)
+    return best, before
+
+
+def _final_metrics(
+    trainer: PromptTrainer,
+    spec: TrainSpec,
+    tensors: dict[str, torch.Tensor],
+    history: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    before: dict[str, float],
+) -> dict[str, Any]:
+    """The header's metrics: scores before, losses of the first and last epoch, the best validation
+    epoch, and (``eval_train``) the train split scored with the saved ``tensors``."""
+    metrics: dict[str, Any] = {**before, "epochs_run": len(history)}
+    if history:
+        metrics.update(train_loss_first_epoch=history[0]["loss"], train_loss_last_epoch=history[-1]["loss"])
+    if best:
+        metrics.update({f"val_{trainer.metric}_best": best["value"], "best_epoch": best["epoch"]})
+    if spec.eval_train:
+        trainer.prompt.load_learned(tensors)
+        metrics[f"train_{trainer.metric}_after"] = trainer.score(trainer.train_items)
+    return metrics
 
 
 def _epoch_line(record: dict[str, Any], epochs: int, metric: str) -> str:
