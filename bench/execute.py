@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from bench.ablation import ablation_variants
 from bench.planning import PlannedRun, plan_sweep
 from bench.registry import Registry
-from bench.results import write_result
 from bench.runner import FinishedRun, Reporter, SweepRunner
 from bench.sweep import SweepSpec
 
@@ -24,7 +21,7 @@ def execute(
 ) -> tuple[list[FinishedRun], bool]:
     """Run every planned sweep on one :class:`SweepRunner` (a backbone loads once for all of them).
 
-    Results of an ablation study carry their study tags (written into their results files).
+    Results of an ablation study carry their study tags (the runner writes them into their files).
 
     Returns:
         (finished runs, whether this is the main process: only it scores and writes results).
@@ -32,11 +29,6 @@ def execute(
     runner = SweepRunner(plans[0][0], registry, reporter)
     finished: list[FinishedRun] = []
     for variant, tags, planned in plans:
-        runner.switch_spec(variant)
-        done = runner.run(planned)
-        for item in done:
-            if tags:
-                item.result.ablation = tags
-                write_result(Path(variant.output_dir), item.result)
-        finished.extend(done)
+        runner.switch_spec(variant, tags)
+        finished.extend(runner.run(planned))
     return finished, runner.world.is_main

@@ -219,16 +219,24 @@ class SweepRunner:
         self._backbone: Any = None
         self._datasets: dict[tuple, Any] = {}
         self._members: dict[str, MemberDescriptors] = {}  # by run name, kept when spec.ensemble is set
+        self.study_tags: list[dict[str, Any]] = []  # rows of an ablation study the results stand for
         self._texts: dict[tuple, QueryTexts] = {}  # by (query text source, dataset key)
 
-    def switch_spec(self, spec: SweepSpec) -> None:
+    def switch_spec(self, spec: SweepSpec, study_tags: list[dict[str, Any]]) -> None:
         """Run the next configurations with ``spec`` (an ablation variant), keeping the loaded backbone
-        and datasets; device, dtype and cache must stay the same."""
+        and datasets (device, dtype and cache must stay the same); their results carry ``study_tags``
+        (see :mod:`bench.ablation`)."""
         fixed = ("device", "dtype", "cache_dir", "cache_dtype", "compile")
         changed = [name for name in fixed if getattr(spec, name) != getattr(self.spec, name)]
         if changed:
             raise ValueError(f"a runner cannot change {', '.join(changed)} between sweeps")
         self.spec = spec
+        self.study_tags = study_tags
+
+    def _write(self, result: RunResult) -> FinishedRun:
+        """Write ``result`` (tagged with the current study's rows, if any) into the output folder."""
+        result.ablation = list(self.study_tags)
+        return FinishedRun(result, write_result(Path(self.spec.output_dir), result))
 
     def _load_backbone(self, run: PlannedRun):
         key = (run.backbone.id, run.weights, run.image_size)
@@ -353,7 +361,7 @@ class SweepRunner:
             config = run_config(run, self.spec)
             result = scored.result(config, run.dataset, run.backbone.note, descriptors, shared)
             result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
-            finished.append(FinishedRun(result, write_result(Path(self.spec.output_dir), result)))
+            finished.append(self._write(result))
             if self.spec.ensemble:
                 self._members[result.name] = MemberDescriptors(result, descriptors, group.skipped)
         return finished
@@ -385,7 +393,7 @@ class SweepRunner:
         )
         config = ensemble_config(plan, [member.result for member in members])
         result = scored.result(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
-        return FinishedRun(result, write_result(Path(self.spec.output_dir), result))
+        return self._write(result)
 
     def run(self, planned: list[PlannedRun]) -> list[FinishedRun]:
         """Every planned configuration, grouped for shared extraction, in plan order; then the
