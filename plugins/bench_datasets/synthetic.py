@@ -473,6 +473,12 @@ def _object_colour(seed: int, category_index: int, instance: int) -> tuple[str, 
     return name, np.clip(rgb, 0.0, 255.0).astype(np.float32)
 
 
+def photo_caption(seed: int, category_index: int, instance: int) -> str:
+    """The caption of one instance's photo, e.g. ``"a red star"`` (its colour name and category)."""
+    colour, _ = _object_colour(seed, category_index, instance)
+    return _caption(colour, CATEGORIES[category_index])
+
+
 def _caption(colour: str, category: str) -> str:
     """A short description such as ``"a red star"`` or ``"an orange gear"``."""
     article = "an" if colour[0] in "aeiou" else "a"
@@ -806,8 +812,8 @@ class _ImageSpec:
         label = CATEGORIES[self.category_index]
         if self.sketch_index is not None:
             return ImageItem(self.key, "sketch", label, self.instance_id)
-        colour, _ = _object_colour(self.seed, self.category_index, self.instance)
-        return ImageItem(self.key, "photo", label, self.instance_id, _caption(colour, label))
+        caption = photo_caption(self.seed, self.category_index, self.instance)
+        return ImageItem(self.key, "photo", label, self.instance_id, caption)
 
     def render(self, size: int) -> Image.Image:
         """The RGB pixels of this image, ``size`` x ``size``."""
