@@ -1,34 +1,139 @@
 """sbir-bench: plugin-extensible benchmarking of sketch-based image retrieval backbones.
 
-The public API for plugin authors is importable from here without importing torch.
+This module is the one import path for plugins and users: plugins import only names from
+``bench`` (a test enforces it). What plugins implement and register (``bench.api``) imports
+eagerly and without torch; the Python workflow functions (``load_backbone``, ``open_dataset``,
+``descriptors``, ``feature_maps``, ``evaluate_category``, ``evaluate_fine_grained``, ``run``) and the
+command-line helpers are imported on first use.
 """
 
-from bench.components import (
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from bench.api.backbones import (
+    ActivationCheckpointing,
+    Backbone,
+    Compilable,
+    DiffusionBackbone,
+    ImageEncoder,
+    TextContext,
+)
+from bench.api.checkpoints import (
+    RANDOM,
+    RANDOM_NOTE,
+    check_checkpoint,
+    check_random,
+    checkpoint_file,
+    local_checkpoint,
+    unreadable_checkpoint,
+)
+from bench.api.components import (
+    POOLINGS,
     BackboneInfo,
     DatasetInfo,
     LayerInfo,
     LayerSelector,
     PromptCondition,
     PromptScheme,
+    resolve_target,
 )
-from bench.datasets import Dataset, ImageItem
-from bench.errors import BenchError
-from bench.hookspecs import hookimpl
-from bench.images import load_rgb
+from bench.api.datasets import Dataset, ImageItem, SplitName
+from bench.api.encoders import ImageEncoderBase, PixelNormalization
+from bench.api.errors import BenchError, closest_match
+from bench.api.files import atomic_file, write_text_atomic
+from bench.api.hookspecs import hookimpl
+from bench.api.images import load_rgb
+from bench.api.reporting import Reporter, SilentReporter
+from bench.api.version import __version__
+from bench.api.vit import Tokens, VisionTransformerEncoder
+from bench.api.vit_layers import EMBED, TapPosition, tap_position, vit_layers
 
-__version__ = "0.1.0"
+_LAZY: dict[str, str] = {
+    # Python workflows (import torch when called)
+    "load_backbone": "bench.workflows",
+    "LoadedBackbone": "bench.workflows",
+    "descriptors": "bench.workflows",
+    "open_dataset": "bench.workflows",
+    "feature_maps": "bench.workflows",
+    "evaluate_category": "bench.evaluation.metrics",
+    "evaluate_fine_grained": "bench.evaluation.metrics",
+    "run": "bench.workflows",
+    "plugin_registry": "bench.workflows",
+    # learned prompt files (``bench train``)
+    "learned_condition": "bench.prompts.files",
+    "check_prompt_file": "bench.prompts.files",
+    "read_header": "bench.prompts.files",
+    # results files (plots and leaderboards read them)
+    "RunResult": "bench.results.schema",
+    "read_result": "bench.results.schema",
+    "find_result_files": "bench.results.schema",
+    # plugin commands
+    "plugin_option": "bench.cli.options",
+    "command_registry": "bench.cli.options",
+    "parse_option_values": "bench.config.values",
+    "RichReporter": "bench.cli.display",
+    "listing_table": "bench.cli.display",
+    "Registry": "bench.registry.tables",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The lazily imported public names of ``_LAZY``."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
+    "RANDOM",
+    "RANDOM_NOTE",
+    "check_checkpoint",
+    "check_random",
+    "checkpoint_file",
+    "local_checkpoint",
+    "unreadable_checkpoint",
+    "EMBED",
+    "POOLINGS",
+    "ActivationCheckpointing",
+    "Backbone",
     "BackboneInfo",
     "BenchError",
+    "Compilable",
     "Dataset",
     "DatasetInfo",
+    "DiffusionBackbone",
+    "ImageEncoder",
+    "ImageEncoderBase",
     "ImageItem",
     "LayerInfo",
     "LayerSelector",
+    "PixelNormalization",
     "PromptCondition",
     "PromptScheme",
+    "Reporter",
+    "SilentReporter",
+    "SplitName",
+    "TapPosition",
+    "TextContext",
+    "Tokens",
+    "VisionTransformerEncoder",
     "__version__",
+    "atomic_file",
+    "closest_match",
     "hookimpl",
     "load_rgb",
+    "resolve_target",
+    "tap_position",
+    "vit_layers",
+    "write_text_atomic",
+    *_LAZY,
 ]

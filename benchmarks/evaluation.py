@@ -138,7 +138,7 @@ def child(size: str, implementation: str, baseline_chunk: int) -> None:
     """Generate the features, evaluate once, print one JSON line of timings, memory and metrics."""
     queries, query_labels, gallery, gallery_labels = synthetic(size)
     if implementation == "sbir-bench":
-        from bench.metrics import evaluate_category
+        from bench.evaluation.metrics import evaluate_category
 
         def run() -> dict[str, float]:
             return evaluate_category(

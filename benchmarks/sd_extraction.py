@@ -63,9 +63,9 @@ def images(count: int, size: int):
 def ours(model, dataset, items, noise_samples: int, batch: int):
     """sbir-bench's extractor: one call reads every (layer, t) of the sweep."""
     from bench import PromptCondition
-    from bench.extract import ExtractionRequest, extract_descriptors
-    from bench.layers import resolve_layer
-    from bench.registry import Registry
+    from bench.extraction.loop import ExtractionRequest, extract_descriptors
+    from bench.plan.layers import resolve_layer
+    from bench.registry.tables import Registry
 
     plans = tuple(resolve_layer(layer, model.info, Registry().layer_selectors) for layer in LAYERS)
     request = ExtractionRequest(plans, TIMESTEPS, noise_samples, SEED, PromptCondition(), batch)
@@ -80,7 +80,7 @@ def baseline(model, dataset, items, noise_samples: int, batch: int):
     from bench_sd.architecture import SD_SCHEDULE
     from diffusers import DDPMScheduler
 
-    from bench.extract import image_digest, noise_seed
+    from bench.extraction.loop import image_digest, noise_seed
 
     scheduler = DDPMScheduler(**SD_SCHEDULE)
     context = model.encode_text("").hidden_states

@@ -19,9 +19,9 @@ import time
 
 import torch
 from bench_timm.features import TimmViTFeatures, normalization_of
-from bench_timm.vit_layers import tap_position
 
-from bench.pooling import descriptor
+from bench.api.vit_layers import tap_position
+from bench.extraction.pooling import descriptor
 
 LAYERS = ("block3", "block7", "block-1.cls", "embed")
 
@@ -43,7 +43,7 @@ def model() -> TimmViTFeatures:
 
 
 def one_pass(features: TimmViTFeatures, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
-    taps = features.read(pixels, LAYERS)
+    taps = features.features(pixels, LAYERS)
     return {tap: descriptor([value[:, None]], "gap") for tap, value in taps.items()}
 
 
@@ -81,10 +81,10 @@ def main() -> None:
     features = model()
     pixels = torch.randn(args.images, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
-        features.read(pixels[:2], ["embed"])  # warm-up
+        features.features(pixels[:2], ["embed"])  # warm-up
         ours_s, ours = best_of(args.repeats, lambda: one_pass(features, pixels))
         base_s, base = best_of(args.repeats, lambda: pass_per_layer(features, pixels))
-        early_s, _ = best_of(args.repeats, lambda: features.read(pixels, ["block3"]))
+        early_s, _ = best_of(args.repeats, lambda: features.features(pixels, ["block3"]))
         full_s, _ = best_of(args.repeats, lambda: features.model.forward_features(pixels))
     worst = max(float((ours[tap] - base[tap]).abs().max()) for tap in LAYERS)
     print(

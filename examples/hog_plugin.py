@@ -5,43 +5,30 @@ Run it with:  bench run --plugin hog_plugin.py --backbone hog --dataset folders 
 
 from pathlib import Path
 
-from bench import BackboneInfo, Dataset, DatasetInfo, ImageItem, LayerInfo, hookimpl, load_rgb
+import bench
+from bench import BackboneInfo, DatasetInfo, ImageItem, LayerInfo
 
 BINS, CELLS = 9, 4  # orientation bins, cells per side
 
 
-class OrientationHistograms:
+class OrientationHistograms(bench.ImageEncoderBase):
     """Histograms of gradient orientation on a CELLS x CELLS grid (a classic SBIR descriptor)."""
 
-    def __init__(self, info, *, weights, device, dtype, image_size):
-        self.weights = "none (hand-made)"
-        self.image_size = image_size
-
-    def preprocess(self, images):
-        """RGB images -> (B, 1, S, S) grey levels in [0, 1]."""
-        import numpy as np
-        import torch
-
-        size = (self.image_size, self.image_size)
-        grey = [np.asarray(image.convert("L").resize(size), dtype=np.float32) / 255 for image in images]
-        return torch.from_numpy(np.stack(grey))[:, None]
-
-    def extract(self, pixels, *, modality, taps, timesteps, noise_samples, noise_seeds, prompt):
-        """-> {t: {"hog": (B, 1, BINS * CELLS * CELLS)}}: one vector per image, no noise draws."""
+    def features(self, pixels, taps):
+        """(B, 3, S, S) RGB in [0, 1] -> {"hog": (B, BINS * CELLS * CELLS)}."""
         import torch
         import torch.nn.functional as F
 
-        gx = (pixels[..., :, 2:] - pixels[..., :, :-2])[..., 1:-1, :]  # central differences,
-        gy = (pixels[..., 2:, :] - pixels[..., :-2, :])[..., :, 1:-1]  # both (B, 1, S-2, S-2)
-        magnitude = torch.hypot(gx, gy)
+        grey = pixels.mean(dim=1)  # (B, S, S)
+        gx = (grey[:, :, 2:] - grey[:, :, :-2])[:, 1:-1, :]  # central differences,
+        gy = (grey[:, 2:, :] - grey[:, :-2, :])[:, :, 1:-1]  # both (B, S-2, S-2)
         orientation = torch.remainder(torch.atan2(gy, gx), torch.pi)  # unsigned, in [0, pi)
         bins = (orientation / torch.pi * BINS).long().clamp(max=BINS - 1)
-        votes = F.one_hot(bins[:, 0], BINS).permute(0, 3, 1, 2) * magnitude  # (B, BINS, H, W)
-        cells = F.adaptive_avg_pool2d(votes, CELLS).flatten(1)  # (B, BINS * CELLS * CELLS)
-        return {t: {"hog": cells[:, None]} for t in timesteps}
+        votes = F.one_hot(bins, BINS).permute(0, 3, 1, 2) * torch.hypot(gx, gy)[:, None]
+        return {"hog": F.adaptive_avg_pool2d(votes, CELLS).flatten(1)}
 
 
-class SketchPhotoFolders(Dataset):
+class SketchPhotoFolders(bench.Dataset):
     """<root>/sketch/<class>/*.png and <root>/photo/<class>/*.jpg; every class is a test class."""
 
     task = "zs-sbir"
@@ -64,10 +51,10 @@ class SketchPhotoFolders(Dataset):
         return {"query": self.items["sketch"], "gallery": self.items["photo"], "train": []}[name]
 
     def load_image(self, item):
-        return load_rgb(item.path)
+        return bench.load_rgb(item.path)
 
 
-@hookimpl
+@bench.hookimpl
 def register_backbones(register):
     register(
         BackboneInfo(
@@ -76,13 +63,13 @@ def register_backbones(register):
             description="histograms of oriented gradients, 4x4 cells (hand-made)",
             layers=(LayerInfo("hog", BINS * CELLS * CELLS, 0, "the whole descriptor"),),
             default_layer="hog",
-            weights="none",
+            weights="none (hand-made)",
             image_size=64,
         )
     )
 
 
-@hookimpl
+@bench.hookimpl
 def register_datasets(register):
     register(
         DatasetInfo(

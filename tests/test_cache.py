@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.cache import FeatureCache
+from bench.extraction.cache import FeatureCache
 from tests.conftest import BENCH, run_bench
 
 pytestmark = pytest.mark.slow

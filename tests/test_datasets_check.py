@@ -11,9 +11,9 @@ from bench_datasets.sketchy import Sketchy
 from click.testing import CliRunner
 
 from bench import BenchError
-from bench.cli import build_cli
-from bench.plugins import load_plugins
-from bench.results import read_result
+from bench.cli.main import build_cli
+from bench.registry.manager import load_plugins
+from bench.results.schema import read_result
 from tests.conftest import run_bench
 from tests.test_datasets_fakes import qmul_tree, sketchy_tree, tuberlin_tree
 

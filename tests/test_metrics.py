@@ -1,4 +1,4 @@
-"""Tests for bench.metrics: a slow reference written from the definitions, hand-worked rankings,
+"""Tests for bench.evaluation.metrics: a slow reference written from the definitions, hand-worked rankings,
 chunking invariance, input types and input validation."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
-from bench.metrics import count_queries_without_relevant, evaluate_category, evaluate_fine_grained
+from bench.evaluation.metrics import count_queries_without_relevant, evaluate_category, evaluate_fine_grained
 
 # --- slow reference, written directly from the protocol's definitions -----------------------------
 

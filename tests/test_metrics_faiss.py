@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from bench.metrics import evaluate_category, evaluate_category_topk_faiss
+from bench.evaluation.metrics import evaluate_category, evaluate_category_topk_faiss
 
 MAP_K, PREC_K = (1, 5, 200), (1, 10, 200)
 

@@ -13,8 +13,8 @@ from bench_openclip.architecture import CLIP_VITS
 from bench_openclip.loaders import build_tiny, tiny_clip
 
 from bench import PromptCondition
-from bench.plugins import load_plugins
-from bench.results import read_result
+from bench.registry.manager import load_plugins
+from bench.results.schema import read_result
 from tests.conftest import run_bench
 
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]

@@ -17,9 +17,9 @@ from conftest import run_bench
 from PIL import Image
 
 from bench import BackboneInfo, BenchError, DatasetInfo, LayerInfo
-from bench.layers import LayerPlan
-from bench.planning import PlannedRun
-from bench.results import RunResult, write_result
+from bench.plan.layers import LayerPlan
+from bench.plan.runs import PlannedRun
+from bench.results.schema import RunResult, write_result
 
 TINY_DATASET = ["--dataset-option", "num_unseen=2", "--dataset-option", "photos_per_class=3"]
 DPI = 60  # small PNGs: fast to write and to read back
@@ -90,7 +90,7 @@ def test_sweep_metric_option_and_layer_rank(tmp_path: Path) -> None:
 def test_forward_order_puts_taps_before_selectors() -> None:
     from bench_plots.sweep_data import forward_order
 
-    from bench.plugins import load_plugins
+    from bench.registry.manager import load_plugins
 
     rank = forward_order(load_plugins().build_registry())
     layers = ["coarse", "up1", "up0+up1", "up0", "mid"]
@@ -303,7 +303,7 @@ def test_plot_help_imports_no_plotting_or_model_library() -> None:
     code = textwrap.dedent(
         """
         import sys
-        from bench.cli import main
+        from bench.cli.main import main
         for command in ("", "plot sweep", "plot pca"):
             sys.argv = ["bench", *command.split(), "--help"]
             try:

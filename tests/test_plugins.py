@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.plugins import load_plugins
+from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 
 BUILT_INS = {"sd", "datasets", "prompts"}
@@ -179,7 +179,7 @@ def test_help_and_list_import_no_model_library():
     code = textwrap.dedent(
         """
         import sys
-        from bench.cli import main
+        from bench.cli.main import main
         for argv in (["bench", "--help"], ["bench", "list", "layers"], ["bench", "list", "backbones"],
                      ["bench", "plugins"]):
             sys.argv = argv

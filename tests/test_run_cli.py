@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bench.results import read_result
+from bench.results.schema import read_result
 from tests.conftest import run_bench
 from tests.test_example_plugin import hog_run
 

@@ -13,9 +13,9 @@ from bench_sd.loaders import build_tiny, random_model
 from diffusers import DDPMScheduler, UNet2DConditionModel
 
 from bench import BenchError, PromptCondition
-from bench.extract import ExtractionRequest, extract_descriptors, image_digest, noise_seed
-from bench.layers import resolve_layer
-from bench.plugins import load_plugins
+from bench.extraction.loop import ExtractionRequest, extract_descriptors, image_digest, noise_seed
+from bench.plan.layers import resolve_layer
+from bench.registry.manager import load_plugins
 
 SIZE = 64
 SEED = 5

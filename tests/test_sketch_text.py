@@ -16,12 +16,12 @@ from bench_sd.conditioning import CONTEXT_LENGTH, text_then_learned
 from bench_sd.loaders import build_tiny, random_model
 
 from bench import PromptCondition
-from bench.cache import FeatureCache
-from bench.cached_extraction import QUERY_TEXT_FIELD, row_key
-from bench.extract import ExtractionRequest, digest_items, extract_descriptors
-from bench.layers import resolve_layer
-from bench.plugins import load_plugins
-from bench.query_text import query_texts
+from bench.extraction.cache import FeatureCache
+from bench.extraction.cached import QUERY_TEXT_FIELD, row_key
+from bench.extraction.loop import ExtractionRequest, digest_items, extract_descriptors
+from bench.plan.layers import resolve_layer
+from bench.plan.query_text import query_texts
+from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 from tests.test_example_plugin import EXAMPLE, write_folder_dataset
 

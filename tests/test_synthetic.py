@@ -14,7 +14,7 @@ import pytest
 from bench_datasets.synthetic import CATEGORIES, SyntheticCategory, SyntheticFineGrained
 from PIL import Image
 
-from bench.datasets import Dataset, ImageItem
+from bench.api.datasets import Dataset, ImageItem
 
 SMALL = {
     "num_classes": 6,

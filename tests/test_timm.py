@@ -17,7 +17,7 @@ from bench_timm.loaders import build_tiny as build_vit_tiny
 from safetensors.torch import save_file
 
 from bench import BenchError, PromptCondition
-from bench.plugins import load_plugins
+from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 
 CPU = torch.device("cpu")

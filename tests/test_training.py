@@ -8,11 +8,11 @@ import pytest
 import torch
 from conftest import REPO, run_bench
 
-from bench.plugins import load_plugins
-from bench.prompt_file import load_prompt, read_header
-from bench.prompt_learning import LearnablePrompt, border_mask
-from bench.runner import SilentReporter
-from bench.training import PromptTrainer, TrainSpec, plan_training, train_prompt
+from bench.execution.runner import SilentReporter
+from bench.prompts.files import load_prompt, read_header
+from bench.prompts.learnable import LearnablePrompt, border_mask
+from bench.prompts.trainer import PromptTrainer, TrainSpec, plan_training, train_prompt
+from bench.registry.manager import load_plugins
 
 TINY = {"backbone": "sd-tiny", "dataset": "synthetic", "t": 200, "image_size": 64, "width": 8}
 TINY_DATA = ["--dataset-option", "num_classes=8", "--dataset-option", "num_unseen=4"]
@@ -186,7 +186,7 @@ def test_corrupt_or_mismatched_prompt_file(tmp_path):
                        "--prompt", f"learned:{corrupt}")  # fmt: skip
     assert result.returncode == 1 and "is not a learned prompt file" in result.stderr
 
-    from bench.prompt_file import save_prompt
+    from bench.prompts.files import save_prompt
 
     prompt = save_prompt(
         tmp_path / "vit.safetensors",
@@ -205,7 +205,7 @@ def test_corrupt_or_mismatched_prompt_file(tmp_path):
 
 def test_empty_train_split_is_a_clear_error(registry):
     from bench import BenchError, ImageItem
-    from bench.triplets import TripletSampler
+    from bench.prompts.triplets import TripletSampler
 
     with pytest.raises(BenchError, match="has no sketch"):
         TripletSampler([], "zs-sbir", seed=0)

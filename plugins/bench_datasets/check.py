@@ -18,7 +18,18 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from bench import BenchError, DatasetInfo, ImageItem, load_rgb
+from bench import (
+    BenchError,
+    DatasetInfo,
+    ImageItem,
+    RichReporter,
+    command_registry,
+    listing_table,
+    load_rgb,
+    parse_option_values,
+    plugin_option,
+    resolve_target,
+)
 from bench_datasets.base import SPLIT_NAMES, ClassCount, LayoutReport
 
 DECODE_CHOICES = ("test", "all", "none")
@@ -56,6 +67,7 @@ def datasets_group() -> None:
     help="Which images to decode to find unreadable files: query and gallery, every split, or none.",
 )
 @click.option("--all-classes", is_flag=True, help="List every seen (training) class, not only a summary.")
+@plugin_option
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -64,14 +76,13 @@ def check_command(
     option_values: tuple[str, ...],
     decode: str,
     all_classes: bool,
+    plugin_files: tuple[str, ...],
 ) -> None:
     """Validate dataset NAME at --data-root: layout, classes, counts per split and class, unreadable files.
 
     Example: bench datasets check sketchy --data-root /data/Sketchy
     """
-    from bench.sweep import parse_option_values
-
-    registry = ctx.obj["plugins"].build_registry()
+    registry = command_registry(ctx, plugin_files)
     info = registry.datasets.get(name)
     options = parse_option_values(option_values)
     unknown = sorted(set(options) - set(info.options))
@@ -96,8 +107,6 @@ def open_report(
     info: DatasetInfo, root: Path | None, options: dict[str, Any]
 ) -> tuple[LayoutReport, Callable[[ImageItem], Any]]:
     """The adapter's report of ``root`` and how to decode one of its items."""
-    from bench.components import resolve_target
-
     factory = resolve_target(info.target, f"dataset {info.id!r}")
     inspect = getattr(factory, "inspect_root", None)
     if inspect is not None:
@@ -138,8 +147,6 @@ def _items_to_decode(report: LayoutReport, decode: str) -> list[ImageItem]:
 
 def decode_all(items: Sequence[ImageItem], load: Callable[[ImageItem], Any]) -> list[str]:
     """The error (naming the file) of each item that does not decode, in item order (decoded by threads)."""
-    from bench.display import RichReporter
-
     def attempt(item: ImageItem) -> str | None:
         try:
             load(item)
@@ -167,8 +174,6 @@ def _cell(found: int, published: int | None) -> str:
 
 def class_table(title: str, rows: Sequence[ClassCount]):
     """Rows as a table: each count column, its published value where it differs, renamed folders."""
-    from bench.display import listing_table
-
     columns = list(dict.fromkeys(key for row in rows for key in row.counts))
     has_folders = any(row.folders for row in rows)
     headers = ["Class", *(c.capitalize() for c in columns), *(["Folders"] if has_folders else [])]
@@ -184,8 +189,6 @@ def class_table(title: str, rows: Sequence[ClassCount]):
 
 
 def _split_table(report: LayoutReport):
-    from bench.display import listing_table
-
     lines = []
     for name, items in report.splits.items():
         modalities = Counter(item.modality for item in items)
@@ -198,8 +201,6 @@ def _split_table(report: LayoutReport):
 
 def print_report(out: Console, report: LayoutReport, show_seen: bool) -> None:
     """The report as tables: facts, classes per role, splits, then problems and notes."""
-    from bench.display import listing_table
-
     facts = [["dataset", report.dataset], ["root", str(report.root or "–")]]
     facts += [[key, str(value)] for key, value in report.facts.items()]
     facts = [[key, escape(value)] for key, value in facts]

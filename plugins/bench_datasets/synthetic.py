@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from bench.datasets import Dataset, ImageItem, SplitName
+from bench import Dataset, ImageItem, SplitName
 
 SUPERSAMPLE = 4
 """Factor by which masks and strokes are drawn larger than the output, then LANCZOS-downsampled."""

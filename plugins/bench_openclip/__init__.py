@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from bench_timm.checkpoints import RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
-from bench_timm.vit_layers import EMBED, vit_layers
-
-from bench import BackboneInfo, LayerInfo, hookimpl
+from bench import (
+    EMBED,
+    RANDOM,
+    RANDOM_NOTE,
+    BackboneInfo,
+    LayerInfo,
+    check_checkpoint,
+    hookimpl,
+    local_checkpoint,
+    vit_layers,
+)
 from bench_openclip.architecture import CHECKPOINT_FILES, CLIP_VITS, TINY_CLIP_CONFIG
 
 

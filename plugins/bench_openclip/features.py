@@ -6,19 +6,22 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from bench_timm.vit_features import Normalization, Tokens, VisionTransformerFeatures
+
+from bench import PixelNormalization, Tokens, VisionTransformerEncoder
 
 
-def normalization_of(preprocess: Mapping[str, Any]) -> Normalization:
+def normalization_of(preprocess: Mapping[str, Any]) -> PixelNormalization:
     """The mean, std and resize filter of an open_clip preprocessing configuration."""
-    return Normalization(tuple(preprocess["mean"]), tuple(preprocess["std"]), preprocess["interpolation"])
+    return PixelNormalization(
+        tuple(preprocess["mean"]), tuple(preprocess["std"]), preprocess["interpolation"]
+    )
 
 
-class OpenClipViTFeatures(VisionTransformerFeatures):
+class OpenClipViTFeatures(VisionTransformerEncoder):
     """An open_clip ``VisionTransformer`` (a CLIP model's ``visual`` tower); ``embed`` is the projected
     image embedding, ``CLIP.encode_image`` before its optional L2 normalisation."""
 
-    def forward(self, pixels: torch.Tensor, blocks: list[int], embed: bool) -> Tokens:
+    def forward_tokens(self, pixels: torch.Tensor, blocks: list[int], embed: bool) -> Tokens:
         out = self.model.forward_intermediates(
             pixels,
             indices=blocks,

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import torch
-from bench_timm.checkpoints import check_random, checkpoint_file, unreadable_checkpoint
 
-from bench import BackboneInfo
+from bench import BackboneInfo, check_random, checkpoint_file, unreadable_checkpoint
 from bench_openclip.architecture import CHECKPOINT_FILES, CLIP_VITS, TINY_CLIP_CONFIG
 from bench_openclip.features import OpenClipViTFeatures, normalization_of
 

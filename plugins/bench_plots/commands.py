@@ -9,9 +9,8 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
-from bench.registry import Registry
+from bench import RichReporter, command_registry, parse_option_values, plugin_option
 from bench_plots.output import checked_output
 from bench_plots.sweep_data import REFERENCE_T, forward_order, load_sweep
 
@@ -24,15 +23,6 @@ def _console(stderr: bool = False) -> Console:
     if not console.is_terminal:
         console.width = WIDTH_WHEN_PIPED
     return console
-
-
-def _registry(ctx: click.Context) -> Registry:
-    """The components of every loaded plugin; plugins that failed are reported, not fatal."""
-    plugins = ctx.obj["plugins"]
-    registry = plugins.build_registry()
-    for warning in plugins.warnings:
-        _console(stderr=True).print(f"[yellow]Warning:[/yellow] {escape(warning)}", highlight=False)
-    return registry
 
 
 @click.group("plot")
@@ -54,12 +44,13 @@ def plot_group() -> None:
 @click.option("--backbone", "backbones", multiple=True, help="Only this backbone (repeatable).")
 @click.option(
     "--reference-t",
-    type=click.IntRange(0, 999),
+    type=click.IntRange(min=0),
     default=REFERENCE_T,
     show_default=True,
     help="Timestep drawn as the reference line (Koley et al.'s operating point).",
 )
 @click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
+@plugin_option
 @click.pass_context
 def sweep_command(
     ctx: click.Context,
@@ -70,6 +61,7 @@ def sweep_command(
     backbones: tuple[str, ...],
     reference_t: int,
     dpi: int,
+    plugin_files: tuple[str, ...],
 ) -> None:
     """Heatmap of a metric over layer x timestep and the metric against timestep, from RESULTS_DIR.
 
@@ -79,7 +71,7 @@ def sweep_command(
         bench plot sweep results --output figures/sweep.svg --metric P@10
     """
     output = checked_output(output)
-    rank = forward_order(_registry(ctx))
+    rank = forward_order(command_registry(ctx, plugin_files))
     panels = load_sweep(results_dir, metric=metric, datasets=datasets, backbones=backbones, layer_rank=rank)
     _console(stderr=True).print(f"[dim]drawing {len(panels)} panel(s)[/dim]")
     from bench_plots.sweep_figure import render_sweep
@@ -103,8 +95,8 @@ def sweep_command(
     "--t",
     "timesteps",
     multiple=True,
-    type=click.IntRange(0, 999),
-    help="Diffusion timestep (repeat for one column group per timestep).",
+    type=click.IntRange(min=0),
+    help="Diffusion timestep within the backbone's schedule (repeat for one column group per timestep).",
 )
 @click.option("--dataset", required=True, help="Dataset id (see `bench list datasets`).")
 @click.option(
@@ -134,8 +126,9 @@ def sweep_command(
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", type=click.Choice(("fp32", "fp16", "bf16")), default="fp32", show_default=True)
 @click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
+@plugin_option
 @click.pass_context
-def pca_command(ctx: click.Context, pairs: int, output: Path, dpi: int, **options) -> None:
+def pca_command(ctx: click.Context, pairs: int, output: Path, dpi: int, plugin_files, **options) -> None:
     """PCA maps of sketch and photo features, side by side per timestep (Koley et al.'s Figure 5).
 
     For each pair, the spatial feature map of --layer at each --t; the first three principal
@@ -144,41 +137,34 @@ def pca_command(ctx: click.Context, pairs: int, output: Path, dpi: int, **option
 
         bench plot pca --backbone sd-tiny --layer up1 --t 50 --t 273 --t 600 --dataset synthetic
     """
-    from bench.sweep import SweepSpec, parse_option_values
-
-    output = checked_output(output)
-    registry = _registry(ctx)
-    spec = SweepSpec(
-        backbone=(options["backbone"],),
-        layer=(options["layer"],),
-        t=options["timesteps"],
-        prompt=(options["prompt"],),
-        dataset=(options["dataset"],),
-        noise_samples=options["noise_samples"],
-        seed=options["seed"],
-        image_size=options["image_size"],
-        data_root={"*": options["data_root"]} if options["data_root"] else {},
-        weights={"*": options["weights"]} if options["weights"] else {},
-        dataset_options=parse_option_values(options["dataset_option"]),
-    )
-    from bench.planning import plan_sweep
-
-    runs = plan_sweep(spec, registry)
-    from bench.display import RichReporter
-    from bench_plots.pair_features import ExtractionSettings, pair_features
+    from bench_plots.pair_features import PcaSettings, pair_features
     from bench_plots.pca_figure import PcaColumn, pca_columns, pca_title, render_pca
 
-    settings = ExtractionSettings(
-        noise_samples=spec.noise_samples, seed=spec.seed, device=options["device"], dtype=options["dtype"]
+    output = checked_output(output)
+    registry = command_registry(ctx, plugin_files)
+    settings = PcaSettings(
+        backbone=options["backbone"],
+        layer=options["layer"],
+        dataset=options["dataset"],
+        timesteps=options["timesteps"],
+        prompt=options["prompt"],
+        noise_samples=options["noise_samples"],
+        seed=options["seed"],
+        device=options["device"],
+        dtype=options["dtype"],
+        image_size=options["image_size"],
+        weights=options["weights"],
+        data_root=options["data_root"],
+        dataset_options=parse_option_values(options["dataset_option"]),
     )
-    features = pair_features(runs, registry, pairs, settings, RichReporter(_console(stderr=True)))
+    features = pair_features(settings, pairs, registry, RichReporter(_console(stderr=True)))
     inputs = PcaColumn("input images", features.sketches, features.photos)
-    title = pca_title(runs[0], settings)
+    title = pca_title(settings, features)
     render_pca(inputs, pca_columns(features), features.labels, output, title=title, dpi=dpi)
     stdout = _console()
     stdout.print(
         f"{len(features.labels)} pair(s) x {len(features.maps)} timestep(s) of "
-        f"{runs[0].backbone.id} {runs[0].layer.name} on {runs[0].dataset.id}",
+        f"{features.info.id} {settings.layer} on {settings.dataset}",
         highlight=False,
     )
     stdout.print(f"Wrote {output}", highlight=False)

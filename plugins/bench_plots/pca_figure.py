@@ -15,8 +15,7 @@ from bench_plots.pca import RGBProjection, joint_pca_rgb
 from bench_plots.style import DPI, new_figure, save_figure, styled, wrap_title
 
 if TYPE_CHECKING:  # annotations only: this module imports no torch
-    from bench.planning import PlannedRun
-    from bench_plots.pair_features import ExtractionSettings, PairFeatures
+    from bench_plots.pair_features import PairFeatures, PcaSettings
 
 CELL = 1.5  # inches per image
 MARGIN_WIDTH = 0.5  # inches for the row labels
@@ -43,17 +42,18 @@ def pca_columns(features: PairFeatures) -> list[PcaColumn]:
     return columns
 
 
-def pca_title(run: PlannedRun, settings: ExtractionSettings) -> str:
+def pca_title(settings: PcaSettings, features: PairFeatures) -> str:
     """What the figure shows and how the features were computed (two lines, three with a note)."""
+    info = features.info
     lines = [
-        f"PCA of {run.backbone.id} {run.layer.name} features on {run.dataset.id}: principal components "
+        f"PCA of {info.id} {settings.layer} features on {settings.dataset}: principal components "
         "1, 2, 3 as red, green, blue, fitted jointly on sketches and photos"
-        + (" at each timestep" if run.t is not None else ""),
-        f"prompt {run.prompt}; {settings.noise_samples} noise draw(s), seed {settings.seed}; "
-        f"{run.image_size} px input",
+        + (" at each timestep" if info.num_timesteps is not None else ""),
+        f"prompt {settings.prompt}; {settings.noise_samples} noise draw(s), seed {settings.seed}; "
+        f"{features.image_size} px input",
     ]
-    if run.backbone.note:
-        lines.append(f"{run.backbone.id}: {run.backbone.note}")
+    if info.note:
+        lines.append(f"{info.id}: {info.note}")
     return "\n".join(lines)
 
 

@@ -12,10 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError
-from bench.errors import closest_match
-from bench.registry import Registry
-from bench.results import RunResult, find_result_files, read_result
+from bench import BenchError, Registry, RunResult, closest_match, find_result_files, read_result
 
 REFERENCE_T = 273  # Koley et al.'s operating point (CVPR 2024), drawn as a reference
 AXES = ("dataset", "backbone", "layer", "t")  # what a panel's grid and the panel itself are keyed by

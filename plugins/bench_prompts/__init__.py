@@ -39,16 +39,16 @@ def untrained(argument: str | None) -> PromptCondition:
 
 def learned_prompt(argument: str | None) -> PromptCondition:
     """The prompt saved by ``bench train`` in the file ``argument``."""
-    from bench.prompt_file import learned_condition
+    from bench import learned_condition
 
     return learned_condition(argument or "")
 
 
 def check_learned(argument: str | None, backbone: BackboneInfo, image_size: int) -> None:
     """Plan-time check: the file exists, is a prompt file, and was trained for this backbone and size."""
-    from bench.prompt_file import check_fits
+    from bench import check_prompt_file
 
-    check_fits(argument or "", backbone.id, image_size)
+    check_prompt_file(argument or "", backbone.id, image_size)
 
 
 @hookimpl

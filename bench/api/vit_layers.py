@@ -1,0 +1,83 @@
+"""The taps of a Vision Transformer as data, shared by the timm and open_clip plugins (no torch).
+
+A ViT of depth D offers, for every block k (0-based, and also counted from the end as k - D):
+
+* ``block<k>``: the block's output patch tokens as a map (C, S/p, S/p) for an S-pixel input and
+  patch size p, so ``gap`` pools them to the mean patch token;
+* ``block<k>.cls``: the block's output class token, a vector (C);
+* ``embed``: the model's final image embedding (its dimension depends on the model).
+
+Block outputs are the raw residual stream (before the final norm), as timm's
+``forward_intermediates`` returns them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bench.api.components import LayerInfo
+from bench.api.errors import BenchError
+
+EMBED = "embed"
+CLS_SUFFIX = ".cls"
+BLOCK_PREFIX = "block"
+_BLOCK_TAP = re.compile(rf"{BLOCK_PREFIX}(-?\d+)({re.escape(CLS_SUFFIX)})?")
+
+
+def vit_layers(depth: int, width: int, patch: int, embed: LayerInfo) -> tuple[LayerInfo, ...]:
+    """Every tap of a ViT in forward order: each block under both of its names, then ``embed``.
+
+    Args:
+        depth: number of transformer blocks D.
+        width: token channels C.
+        patch: patch size p in pixels (the stride of the patch-token maps).
+        embed: the final embedding's tap (named ``embed``).
+
+    >>> [(t.name, t.channels, t.stride) for t in vit_layers(2, 64, 16, LayerInfo("embed", 32, 0))][:4]
+    [('block0', 64, 16), ('block-2', 64, 16), ('block0.cls', 64, 0), ('block-2.cls', 64, 0)]
+    """
+    layers = []
+    for k in range(depth):
+        names = (f"{BLOCK_PREFIX}{k}", f"{BLOCK_PREFIX}{k - depth}")
+        where = f"output of block {k + 1} of {depth}"
+        for name, other in (names, names[::-1]):
+            layers.append(LayerInfo(name, width, patch, f"{where}: patch tokens as a map (= {other})"))
+        for name, other in (names, names[::-1]):
+            layers.append(
+                LayerInfo(f"{name}{CLS_SUFFIX}", width, 0, f"{where}: class token (= {other}{CLS_SUFFIX})")
+            )
+    return (*layers, embed)
+
+
+@dataclass(frozen=True)
+class TapPosition:
+    """Where a tap is read.
+
+    Attributes:
+        block: 0-based block index, or None for ``embed``.
+        token: ``"patches"`` (a map), ``"cls"`` (the class token) or ``"embed"``.
+    """
+
+    block: int | None
+    token: str
+
+
+def tap_position(tap: str, depth: int) -> TapPosition:
+    """Parse a tap name of :func:`vit_layers` for a ViT of ``depth`` blocks.
+
+    >>> tap_position("block-1.cls", 12)
+    TapPosition(block=11, token='cls')
+
+    Raises:
+        BenchError: the name is not a tap of this ViT.
+    """
+    if tap == EMBED:
+        return TapPosition(None, EMBED)
+    match = _BLOCK_TAP.fullmatch(tap)
+    if match is None or not -depth <= int(match[1]) < depth:
+        raise BenchError(
+            f"{tap!r} is not a tap of this {depth}-block vision transformer.",
+            f"Use block<k> or block<k>{CLS_SUFFIX} with -{depth} <= k < {depth}, or {EMBED}.",
+        )
+    return TapPosition(int(match[1]) % depth, "cls" if match[2] else "patches")

@@ -1,0 +1,83 @@
+"""``bench cache info|verify|clear``: inspect, check and empty the feature cache (no torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bench.cli.console import stdout
+from bench.extraction.cache_location import CACHE_ENV
+
+CACHE_DIR_HELP = f"The cache directory (default: ${CACHE_ENV} or the user cache directory)."
+
+
+def _open(cache_dir: str | None):
+    from bench.extraction.cache import FeatureCache, default_cache_dir
+
+    return FeatureCache(Path(cache_dir) if cache_dir else default_cache_dir())
+
+
+def _echo_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    from bench.cli.display import listing_table
+
+    stdout.print(listing_table(title, headers, rows))
+
+
+@click.group("cache")
+def cache_group() -> None:
+    """Inspect, verify or clear the feature cache (descriptors are reused across runs)."""
+
+
+@cache_group.command("info")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help=CACHE_DIR_HELP)
+def cache_info(cache_dir: str | None) -> None:
+    """Stores in the cache: configuration, entries, size on disk."""
+    from bench.extraction.cached import describe_fields
+
+    cache = _open(cache_dir)
+    rows, total = [], 0
+    for meta, store in cache.stores():
+        store.load_index()
+        size = store.size_bytes()
+        total += size
+        rows.append(
+            [store.directory.name, describe_fields(meta), str(len(store.index)), f"{size / 2**20:.1f} MiB"]
+        )
+    _echo_table(
+        f"Feature cache {cache.root} ({total / 2**20:.1f} MiB)",
+        ["Store", "Configuration", "Images", "Size"],
+        rows,
+    )
+
+
+@cache_group.command("verify")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help=CACHE_DIR_HELP)
+def cache_verify(cache_dir: str | None) -> None:
+    """Re-check every shard (shapes, dtypes, completeness, content hash); exit 1 on a problem."""
+    from bench.api.errors import BenchError
+
+    cache = _open(cache_dir)
+    problems = [(store.directory.name, p) for _, store in cache.stores() for p in store.verify()]
+    shards = sum(1 for _, store in cache.stores() for _ in store.shards())
+    if problems:
+        rows = [[name, str(problem.path.name), problem.reason] for name, problem in problems]
+        _echo_table("Cache problems", ["Store", "Shard", "Problem"], rows)
+        raise BenchError(
+            f"{len(problems)} of {shards} cache shard(s) are damaged.",
+            "The next run that needs them moves them aside and recomputes their rows; "
+            "or run `bench cache clear`.",
+        )
+    click.echo(f"{shards} shard(s) in {cache.root} verified: shapes, dtypes and content hashes are intact.")
+
+
+@cache_group.command("clear")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help=CACHE_DIR_HELP)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def cache_clear(cache_dir: str | None, yes: bool) -> None:
+    """Delete every cached descriptor."""
+    cache = _open(cache_dir)
+    if not yes:
+        click.confirm(f"Delete the feature cache in {cache.root}?", abort=True)
+    freed = cache.clear()
+    click.echo(f"Cleared {cache.root} ({freed / 2**20:.1f} MiB freed).")

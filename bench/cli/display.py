@@ -1,0 +1,108 @@
+"""Rich rendering: results tables, component listings, progress bars (no torch)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from bench.results.schema import RunResult
+
+TASK_TITLES = {"zs-sbir": "Zero-shot category-level SBIR", "fg-sbir": "Fine-grained SBIR"}
+CONFIG_COLUMNS = ("dataset", "backbone", "layer", "t", "prompt")
+
+
+class RichReporter:
+    """Progress bars with throughput and ETA, and status lines, on ``console`` (stderr)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def status(self, message: str) -> None:
+        self.console.print(f"[dim]{message}[/dim]")
+
+    @contextlib.contextmanager
+    def progress(self, description: str, total: int, unit: str = "img") -> Iterator[Callable[[int], None]]:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn(f"{{task.fields[rate]}} {unit}/s"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=self.console, transient=False) as progress:
+            task = progress.add_task(description, total=total, rate="–")
+
+            def advance(count: int) -> None:
+                progress.advance(task, count)
+                speed = progress.tasks[task].speed
+                progress.update(task, rate=f"{speed:.1f}" if speed else "–")
+
+            yield advance
+
+
+def format_metric(task: str, value: float | None) -> str:
+    """zs-sbir fractions with 3 decimals, fg-sbir percentages with 2; ``–`` when missing."""
+    if value is None:
+        return "–"
+    return f"{value:.2f}" if task == "fg-sbir" else f"{value:.3f}"
+
+
+def metric_columns(results: Sequence[RunResult]) -> list[str]:
+    """The datasets' paper columns first, then every other metric in the order the evaluation gives."""
+    paper = list(dict.fromkeys(c for r in results for c in r.dataset.get("columns", [])))
+    others = [m for m in dict.fromkeys(m for r in results for m in r.metrics) if m not in paper]
+    return paper + others
+
+
+def results_tables(results: Sequence[RunResult]) -> list[Table]:
+    """One table per task: a row per configuration, paper columns first (bold headers)."""
+    tables = []
+    for task in sorted({r.task for r in results}, key=lambda t: (t != "zs-sbir", t)):
+        rows = [r for r in results if r.task == task]
+        paper = {c for r in rows for c in r.dataset.get("columns", [])}
+        unit = "fractions" if task == "zs-sbir" else "x100"
+        table = Table(title=f"{TASK_TITLES.get(task, task)} ({unit})", title_justify="left")
+        query_text = ["query_text"] if any(r.config.get("query_text") for r in rows) else []  # sketch+text
+        draws = {r.config["noise_samples"] for r in rows if r.config.get("noise_samples") is not None}
+        noise = ["noise_samples"] if len(draws) > 1 else []  # image encoders have none
+        config_columns = [*CONFIG_COLUMNS, *noise, *query_text]
+        for column in config_columns:
+            table.add_column(column.replace("_", " ").capitalize() if column != "t" else "t")
+        columns = metric_columns(rows)
+        for column in columns:
+            header = escape(column)  # "mAP@all[plain]" is not rich markup
+            table.add_column(f"[bold]{header}[/bold]" if column in paper else header, justify="right")
+        notes = dict.fromkeys(f"{r.config['backbone']}: {r.backbone_note}" for r in rows if r.backbone_note)
+        if notes:
+            table.caption = escape("; ".join(notes))
+            table.caption_justify = "left"
+        for r in rows:
+            config = [
+                str(r.config.get(c, "–")) if r.config.get(c) is not None else "–" for c in config_columns
+            ]
+            table.add_row(*config, *(format_metric(task, r.metrics.get(c)) for c in columns))
+        tables.append(table)
+    return tables
+
+
+def listing_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    return table

@@ -1,0 +1,80 @@
+"""The ``bench`` command line: the group, its built-in commands and the plugins' commands.
+
+Importing this module imports no torch or model library; a command imports them when it starts
+computing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from bench.api.errors import BenchError
+from bench.api.version import __version__
+from bench.cli.cache_command import cache_group
+from bench.cli.console import print_error, warn
+from bench.cli.info_commands import list_command, plugins_command
+from bench.cli.leaderboard_command import leaderboard_command
+from bench.cli.options import PLUGINS_KEY
+from bench.cli.run_command import run_command
+from bench.cli.train_command import train_command
+from bench.registry.manager import PluginSet, load_plugins
+
+
+class BenchGroup(click.Group):
+    """A click group that prints :class:`BenchError` as one message (traceback only with --debug)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BenchError as exc:
+            if (ctx.obj or {}).get("debug"):
+                raise
+            print_error(exc.message, exc.hint)
+            ctx.exit(1)
+
+
+def build_cli(plugins: PluginSet) -> click.Group:
+    """The ``bench`` group with the built-in commands and every plugin's ``register_commands``."""
+
+    @click.group(cls=BenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="sbir-bench")
+    @click.option("--debug", is_flag=True, envvar="SBIR_BENCH_DEBUG", help="Show tracebacks for errors.")
+    @click.pass_context
+    def cli(ctx: click.Context, debug: bool) -> None:
+        """Benchmark backbones for sketch-based image retrieval (ZS-SBIR and FG-SBIR).
+
+        Start with `bench run` (a tiny Stable Diffusion on the generated synthetic benchmark),
+        then `bench list` to see what is installed.
+        """
+        ctx.obj = {"debug": debug, PLUGINS_KEY: plugins}
+
+    for command in (
+        run_command,
+        list_command,
+        plugins_command,
+        leaderboard_command,
+        cache_group,
+        train_command,
+    ):
+        cli.add_command(command)
+    for warning in plugins.add_commands(cli):
+        warn(warning)
+    return cli
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        plugins = load_plugins()
+    except BenchError as exc:  # a bad SBIR_BENCH_PLUGINS file
+        print_error(exc.message, exc.hint)
+        sys.exit(1)
+    build_cli(plugins)(prog_name="bench")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""``bench run``: the sweep (or study) of a config file and the command line, planned, run, printed."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from bench.api.components import POOLINGS
+from bench.cli.console import note, stderr, stdout, warn
+from bench.cli.options import command_registry, plugin_option
+from bench.config.files import load_config
+from bench.config.run_config import DTYPE_NAMES, ENSEMBLE_METHODS
+from bench.config.values import parse_assignments, parse_option_values, parse_weights
+from bench.extraction.cache_location import CACHE_ENV
+
+SPEC_OPTIONS = ("backbone", "weights", "layer", "t", "image_size", "dataset", "dataset_options")
+
+
+def _plain(value: object) -> str:
+    """A setting as a user would type it: ``a, b`` for tuples, ``k=v`` for mappings."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "(none)"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+@click.command("run")
+@click.option(
+    "--config", "config_name", default=None, help="A named config (configs/NAME.toml) or a .toml file."
+)
+@click.option(
+    "--backbone", multiple=True, help="Backbone id (repeat for a sweep). See `bench list backbones`."
+)
+@click.option(
+    "--layer", multiple=True, help="Tap, tap+tap, or selector (repeat for a sweep). See `bench list layers`."
+)
+@click.option(
+    "--t",
+    "timesteps",
+    multiple=True,
+    type=click.IntRange(min=0),
+    help="Diffusion timestep, within the backbone's schedule (0..999 for SD; repeat for a sweep).",
+)
+@click.option("--prompt", multiple=True, help="Prompt scheme: none, text:<template> (repeat for a sweep).")
+@click.option(
+    "--query-text",
+    metavar="SOURCE",
+    help="Sketch+text queries: condition each query sketch on a text, `caption` (its caption, or its "
+    "photo's) or `text:<words>` (one text for all); gallery photos keep --prompt. Text backbones only.",
+)
+@click.option("--dataset", multiple=True, help="Dataset id (repeat for a sweep). See `bench list datasets`.")
+@click.option("--data-root", multiple=True, help="Dataset root DIR, or DATASET=DIR per dataset.")
+@click.option("--dataset-option", multiple=True, help="KEY=VALUE passed to the datasets that take KEY.")
+@click.option("--weights", multiple=True, help="Weights (hub id or local dir), or BACKBONE=WEIGHTS.")
+@click.option(
+    "--noise-samples", type=click.IntRange(min=1), help="Noise draws averaged per image (paper: 6)."
+)
+@click.option("--seed", type=int, help="Run seed (noise draws).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per backbone call.")
+@click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--dtype", type=click.Choice(DTYPE_NAMES), help="Model precision.")
+@click.option("--pool", type=click.Choice(POOLINGS), help="Pooling of feature maps (default: the layer's).")
+@click.option("--image-size", type=click.IntRange(min=16), help="Input resolution (default: the backbone's).")
+@click.option(
+    "--output-dir", type=click.Path(file_okay=False), help="Where results files go (default: results)."
+)
+@click.option("--workers", type=click.IntRange(min=0), help="Threads reading images ahead of the backbone.")
+@click.option("--strict", is_flag=True, help="Stop at the first unreadable image instead of skipping it.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False),
+    help=f"Feature cache (default: ${CACHE_ENV} or the user cache).",
+)
+@click.option("--cache-dtype", type=click.Choice(("fp16", "fp32")), help="Precision of cached descriptors.")
+@click.option(
+    "--compile", "compile_", is_flag=True, help="torch.compile the backbone (slow start, faster long runs)."
+)
+@click.option(
+    "--ensemble",
+    type=click.Choice(ENSEMBLE_METHODS),
+    help="Also score the sweep's configurations of each dataset combined: mean or concat of their "
+    "L2-normalised descriptors, or score-sum of their cosine similarities (from the cache, no extraction).",
+)
+@click.option(
+    "--ensemble-weights",
+    metavar="W1,W2,...",
+    help="score-sum weights, one per configuration of a dataset in sweep order (default 1 each).",
+)
+@click.option(
+    "--train-option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Training setting for learned prompt schemes the run trains (visual, textual, visual+textual), "
+    "e.g. epochs=3; keys as `bench train`'s options (with _ for -).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
+)
+@plugin_option
+@click.pass_context
+def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_, **options) -> None:
+    """Extract descriptors and score retrieval for every configuration of a sweep.
+
+    With no options, runs the default configuration (configs/default.toml). Repeating --backbone,
+    --layer, --t, --prompt or --dataset runs their product. Example:
+
+        bench run --backbone sd15 --layer up1 --t 200 --dataset sketchy --data-root DIR
+    """
+    config = load_config(config_name or "default")
+    registry = command_registry(ctx, (*config.plugins, *plugin_files))
+    train_options = parse_option_values(options["train_option"], "--train-option")
+    spec = config.overridden(
+        train={**config.train, **train_options} if train_options else None,
+        backbone=options["backbone"],
+        layer=options["layer"],
+        t=options["timesteps"],
+        prompt=options["prompt"],
+        dataset=options["dataset"],
+        data_root=parse_assignments(options["data_root"], "--data-root", "DATASET"),
+        weights=parse_assignments(options["weights"], "--weights", "BACKBONE"),
+        dataset_options=parse_option_values(options["dataset_option"]),
+        noise_samples=options["noise_samples"],
+        seed=options["seed"],
+        batch_size=options["batch_size"],
+        device=options["device"],
+        dtype=options["dtype"],
+        pool=options["pool"],
+        image_size=options["image_size"],
+        output_dir=options["output_dir"],
+        workers=options["workers"],
+        strict=options["strict"],
+        compile=compile_,
+        cache_dir=options["cache_dir"],
+        cache_dtype=options["cache_dtype"],
+        ensemble=options["ensemble"],
+        ensemble_weights=parse_weights(options["ensemble_weights"]),
+        query_text=options["query_text"],
+    )
+    if not config_name:  # `bench run --prompt learned:FILE` evaluates the prompt as it was trained
+        from bench.prompts.header_settings import settings_from_learned_prompt
+
+        named = {"t": "timesteps", "dataset_options": "dataset_option"}
+        given = {key for key in SPEC_OPTIONS if options.get(named.get(key, key))}
+        spec, filled = settings_from_learned_prompt(spec, given)
+        if filled:
+            shown = "; ".join(f"{key} {_plain(value)}" for key, value in filled.items())
+            note(f"from the learned prompt's header: {shown}")
+    from bench.plan.study import plan_study
+
+    plan = plan_study(spec, registry)  # every check that needs no model, for every variant
+    for warning in plan.warnings:
+        warn(warning)
+    study = f" in an ablation study of {len(plan.sweeps)} sweep(s)" if spec.ablation else ""
+    note(f"{len(plan.runs)} configuration(s){study}; results go to {spec.output_dir}/")
+
+    from bench.cli.display import RichReporter, results_tables
+    from bench.execution.study import execute
+
+    finished, is_main = execute(plan, registry, RichReporter(stderr))
+    if not is_main:  # other processes only extracted into the shared cache
+        return
+    if as_json:
+        payload = [{**item.result.to_dict(), "path": str(item.path)} for item in finished]
+        click.echo(json.dumps(payload, indent=2, sort_keys=True))
+        return
+    for table in results_tables([item.result for item in finished]):
+        stdout.print(table)
+    directories = sorted({str(item.path.parent) for item in finished})
+    stdout.print(f"{len(finished)} results file(s) written to {', '.join(directories)}")

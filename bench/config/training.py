@@ -1,0 +1,121 @@
+"""What ``bench train`` learns with, as data (no torch): :class:`TrainSpec` and the training settings
+a sweep may set for the learned prompt schemes it trains on the fly (``train`` in a config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from bench.api.errors import BenchError
+from bench.config.run_config import SweepSpec
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything ``bench train`` needs (recorded whole in the saved prompt's header).
+
+    Attributes:
+        backbone, dataset, layer, t: what the prompt is trained for (``layer`` None: the
+            backbone's default; ``t`` None for backbones without timesteps).
+        scheme: a prompt scheme that learns something (``visual``, ``textual``, ``visual+textual``).
+        width: visual prompt border width in pixels at the backbone's input resolution.
+        epochs: passes over the training sketches (each sketch is an anchor once per epoch).
+        batch_size: triplets per backward pass; grad_accum: backward passes per optimiser step.
+        steps_per_epoch: cap on optimiser steps per epoch (None: the whole split).
+        lr, weight_decay: AdamW settings; margin: triplet margin on 1 - cosine.
+        noise_samples: noise draws averaged per image during training (diffusion backbones).
+        val_split: fraction of the train split's classes (instances, fine-grained) held out for
+            validation; 0 trains without validation.
+        patience: epochs without a better validation metric before stopping early.
+        eval_train: also score the train split before and after training (costs two passes).
+        bf16: run the backbone under bf16 autocast (the prompt and the loss stay float32).
+        activation_checkpointing: recompute activations in the backward pass to save memory.
+        seed: triplets, noise and validation hold-out derive from it.
+    """
+
+    backbone: str
+    dataset: str
+    scheme: str = "visual+textual"
+    layer: str | None = None
+    t: int | None = None
+    width: int = 16
+    epochs: int = 5
+    batch_size: int = 8
+    grad_accum: int = 1
+    steps_per_epoch: int | None = None
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    margin: float = 0.3
+    noise_samples: int = 1
+    val_split: float = 0.0
+    patience: int = 2
+    eval_train: bool = False
+    bf16: bool = False
+    activation_checkpointing: bool = False
+    seed: int = 0
+    device: str = "auto"
+    image_size: int | None = None
+    weights: str | None = None
+    data_root: str | None = None
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+
+    def sweep(self) -> SweepSpec:
+        """The one-configuration sweep that resolves and validates the ids, layer and timestep."""
+        return SweepSpec(
+            backbone=(self.backbone,),
+            layer=(self.layer,) if self.layer else (),
+            t=(self.t,) if self.t is not None else (),
+            dataset=(self.dataset,),
+            prompt=(self.scheme,),
+            noise_samples=self.noise_samples,
+            seed=self.seed,
+            batch_size=self.batch_size,
+            device=self.device,
+            image_size=self.image_size,
+            weights={self.backbone: self.weights} if self.weights else {},
+            data_root={self.dataset: self.data_root} if self.data_root else {},
+            dataset_options=dict(self.dataset_options),
+        )
+
+
+# The fields of TrainSpec that are training settings (the rest say what is trained, and come from a
+# sweep's configuration when a run trains a scheme itself).
+TRAIN_SETTINGS = (
+    "width",
+    "epochs",
+    "batch_size",
+    "grad_accum",
+    "steps_per_epoch",
+    "lr",
+    "weight_decay",
+    "margin",
+    "noise_samples",
+    "val_split",
+    "patience",
+    "bf16",
+    "activation_checkpointing",
+)
+
+
+def training_settings(overrides: dict[str, Any], source: str) -> dict[str, Any]:
+    """Every training setting, from the defaults of :class:`TrainSpec` and ``overrides``.
+
+    Raises:
+        BenchError: ``overrides`` names a key that is not a training setting (``source`` says where).
+    """
+    unknown = sorted(set(overrides) - set(TRAIN_SETTINGS))
+    if unknown:
+        raise BenchError(
+            f"{source} has unknown training setting(s): {', '.join(unknown)}.",
+            f"Valid settings: {', '.join(TRAIN_SETTINGS)}.",
+        )
+    defaults = {f.name: f.default for f in fields(TrainSpec) if f.name in TRAIN_SETTINGS}
+    for key, value in overrides.items():
+        expected = type(defaults[key]) if defaults[key] is not None else int
+        fits = isinstance(value, expected) and (expected is bool or not isinstance(value, bool))
+        if not (fits or (expected is float and isinstance(value, int) and not isinstance(value, bool))):
+            raise BenchError(
+                f"{source}: training setting {key} = {value!r} is not a {expected.__name__}.",
+                f"Example: {key} = {defaults[key] if defaults[key] is not None else 10}.",
+            )
+    return {**defaults, **overrides}

@@ -1,0 +1,243 @@
+"""Executing a checked study plan: load each backbone once, extract per group, score, write results.
+
+Configurations that share a group key (:func:`bench.plan.identity.group_key`: backbone, weights,
+image size, dataset, prompt, query texts) form one extraction group: their layers and timesteps are
+read from the same batches (one VAE encode per image and one truncated UNet pass per timestep for
+diffusion backbones). Everything was validated by :func:`bench.plan.study.plan_study`; datasets
+come opened from the plan.
+
+Under ``torchrun``/``accelerate launch`` every process extracts its share into the cache and only
+the main process scores and writes results (:meth:`StudyRunner.run` returns nothing elsewhere).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.api.components import PromptCondition
+from bench.api.reporting import Reporter, SilentReporter
+from bench.evaluation.ensembles import MemberDescriptors, combine, ensemble_config, skipped_by_any
+from bench.execution.scoring import ScoredSplits
+from bench.plan.ensembles import EnsemblePlan
+from bench.plan.identity import backbone_key, cache_fields, group_key, results_config
+from bench.plan.runs import PlannedRun
+from bench.plan.study import PlannedSweep, StudyPlan
+from bench.registry.tables import Registry
+from bench.results.naming import run_name
+from bench.results.schema import RunResult, write_result
+
+
+@dataclass
+class FinishedRun:
+    """A written result and where it went."""
+
+    result: RunResult
+    path: Path
+
+
+class StudyRunner:
+    """Runs every sweep of a :class:`StudyPlan` on one device, one cache and one loaded backbone at a
+    time (a backbone shared by consecutive groups, or sweeps, loads once).
+
+    Args:
+        plan: the checked plan (its first sweep's device, dtype and cache settings hold for all).
+        registry: the components (prompt schemes build their conditions).
+        reporter: progress display.
+    """
+
+    def __init__(self, plan: StudyPlan, registry: Registry, reporter: Reporter | None = None) -> None:
+        from bench.extraction.cache import FeatureCache
+        from bench.extraction.cache_location import default_cache_dir
+        from bench.extraction.devices import resolve_device, resolve_dtype, slow_dtype_warning
+        from bench.extraction.distributed import join_world
+
+        self.plan = plan
+        self.registry = registry
+        spec = plan.sweeps[0].spec
+        self.spec = spec
+        self.reporter = reporter or SilentReporter()
+        self.device = resolve_device(spec.device)
+        self.world = join_world(self.device.type)
+        if not self.world.is_main:
+            self.reporter = SilentReporter()  # one progress display: the main process's
+        if self.world.size > 1 and self.device.type == "cuda" and self.device.index is None:
+            import torch
+
+            self.device = torch.device(f"cuda:{self.world.local_rank}")
+        self.cache = FeatureCache(
+            Path(spec.cache_dir) if spec.cache_dir else default_cache_dir(), spec.cache_dtype
+        )
+        self.dtype = resolve_dtype(spec.dtype, self.device)
+        warning = slow_dtype_warning(self.dtype, self.device)
+        if warning:
+            self.reporter.status(warning)
+        self._backbone_key: tuple | None = None
+        self._backbone: Any = None
+        self._members: dict[str, MemberDescriptors] = {}  # by run name, kept for ensembles
+
+    def _load_backbone(self, run: PlannedRun):
+        """The loaded backbone of ``run`` (a :class:`~bench.extraction.features.LoadedBackbone`)."""
+        from bench.extraction.loading import load_backbone
+
+        key = backbone_key(run)
+        if key != self._backbone_key:
+            self._backbone = None  # free the previous model before loading the next
+            self.reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
+            self._backbone = load_backbone(
+                run.backbone,
+                run.backbone_plugin,
+                weights=run.weights,
+                device=self.device,
+                dtype=self.dtype,
+                image_size=run.image_size,
+            )
+            if self.spec.compile:
+                self._compile(run.backbone.id)
+            self._backbone_key = key
+        return self._backbone
+
+    def _compile(self, backbone_id: str) -> None:
+        from bench.api.backbones import Compilable
+
+        if not isinstance(self._backbone.model, Compilable):
+            self.reporter.status(f"backbone {backbone_id} cannot be compiled; running it eagerly")
+            return
+        self.reporter.status(f"compiling {backbone_id} (torch.compile; the first batch is slow)")
+        self._backbone.model.compile()
+
+    def _prompt(self, run: PlannedRun, spec: Any) -> tuple[PromptCondition, dict[str, str]]:
+        """The run's prompt condition, and (learned schemes) the prompt file fact for results: a learned
+        scheme is trained first, or read from the file a run with the same settings saved."""
+        if run.train is None:
+            return run.prompt_condition(self.registry), {}
+        from bench.prompts.in_runs import trained_condition
+
+        float32 = self.spec.dtype == "fp32"  # training needs float32 weights (bf16 runs as autocast)
+        load = (lambda: self._load_backbone(run)) if float32 else None
+        condition, path = trained_condition(run, spec, self.registry, self.reporter, load)
+        return condition, {"prompt_file": str(path)}
+
+    def _write(self, result: RunResult, sweep: PlannedSweep) -> FinishedRun:
+        """Write ``result`` (tagged with its sweep's study rows, if any) into the output folder."""
+        result.ablation = list(sweep.tags)
+        return FinishedRun(result, write_result(Path(sweep.spec.output_dir), result))
+
+    def run_group(self, runs: list[PlannedRun], sweep: PlannedSweep) -> list[FinishedRun]:
+        """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
+        only what is missing; then (main process only) score each run and write its results file."""
+        from bench.extraction.cached import group_descriptors
+        from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint, weights_fingerprint
+        from bench.extraction.loop import ExtractionRequest
+
+        first = runs[0]
+        spec = sweep.spec
+        dataset = self.plan.dataset(first)
+        queries, gallery = dataset.split("query"), dataset.split("gallery")
+        prompt, prompt_file = self._prompt(first, spec)
+        request = ExtractionRequest(
+            layers=tuple(dict.fromkeys(run.layer for run in runs)),
+            timesteps=tuple(dict.fromkeys(run.t for run in runs)),
+            noise_samples=first.noise_samples or 1,
+            seed=spec.seed,
+            prompt=prompt,
+            batch_size=spec.batch_size,
+        )
+        base_fields = cache_fields(
+            first,
+            weights=weights_fingerprint(first.weights),
+            code=code_fingerprint(first.backbone.target),
+            prompt_content=prompt_fingerprint(prompt),
+        )
+        label = f"{first.backbone.id} on {first.dataset.id}"
+        texts = self.plan.query_texts(first)  # only the queries: gallery photos keep the run's prompt
+        group = group_descriptors(
+            dataset=dataset,
+            items=queries + gallery,
+            request=request,
+            base_fields=base_fields,
+            cache=self.cache,
+            world=self.world,
+            load_backbone=lambda: self._load_backbone(first),
+            progress=lambda what, total: self.reporter.progress(f"{what} ({label})", total),
+            workers=spec.workers,
+            strict=spec.strict,
+            texts=(*texts.texts, *[None] * len(gallery)) if texts else None,
+        )
+        for problem in group.cache_problems:
+            self.reporter.status(f"cache: unusable shard moved aside, its rows are recomputed: {problem}")
+        if not self.world.is_main:
+            return []
+        from bench.extraction.devices import peak_memory_mb
+
+        scored = ScoredSplits(dataset, queries, gallery, group.skipped, self.reporter, texts)
+        images = len(queries) + len(gallery)
+        finished = []
+        for run in runs:
+            key = (run.t, run.layer.name)
+            shared = {
+                "extractor": {**run.backbone.facts, **prompt_file},
+                "runtime": {
+                    "device": str(self.device),
+                    "processes": self.world.size,
+                    "batch_size": spec.batch_size,
+                    "group_configurations": len(runs),
+                    "group_extract_seconds": round(group.extract_seconds, 3),
+                    "images": images,
+                    "cache_hits": group.hits[key],
+                    "cache_misses": images - len(group.skipped) - group.hits[key],
+                    "extracted_by_main_process": group.extracted,
+                    "cache_dir": str(self.cache.root),
+                },
+            }
+            descriptors = group.descriptors[key]
+            result = scored.result(results_config(run), run.dataset, run.backbone.note, descriptors, shared)
+            result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
+            finished.append(self._write(result, sweep))
+            if sweep.ensembles:
+                self._members[result.name] = MemberDescriptors(result, descriptors, group.skipped)
+        return finished
+
+    def run_ensemble(self, plan: EnsemblePlan, sweep: PlannedSweep) -> FinishedRun:
+        """Score and write the ensemble of ``plan`` from its members' descriptors (kept by
+        :meth:`run_group`, which must have run every member; nothing is extracted)."""
+        members = [self._members[run_name(results_config(run))] for run in plan.members]
+        first = plan.members[0]
+        dataset = self.plan.dataset(first)
+        queries, gallery = dataset.split("query"), dataset.split("gallery")
+        started = time.perf_counter()
+        descriptors = combine(plan.method, [member.descriptors for member in members], plan.weights)
+        notes = dict.fromkeys(m.result.backbone_note for m in members if m.result.backbone_note)
+        shared = {
+            "extractor": {
+                "ensemble": f"{plan.method} of the L2-normalised descriptors of {len(members)} runs"
+            },
+            "runtime": {
+                "processes": self.world.size,
+                "ensemble_members": len(members),
+                "descriptor_dim": int(descriptors.shape[1]),
+                "images": len(queries) + len(gallery),
+                "combine_seconds": round(time.perf_counter() - started, 4),
+            },
+        }
+        texts = self.plan.query_texts(first)
+        scored = ScoredSplits(dataset, queries, gallery, skipped_by_any(members), SilentReporter(), texts)
+        config = ensemble_config(plan, [member.result for member in members])
+        result = scored.result(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
+        return self._write(result, sweep)
+
+    def run(self) -> list[FinishedRun]:
+        """Every sweep's configurations, grouped for shared extraction, in plan order; after each
+        sweep, its ensembles."""
+        finished: list[FinishedRun] = []
+        for sweep in self.plan.sweeps:
+            groups: dict[tuple, list[PlannedRun]] = {}
+            for run in sweep.runs:
+                groups.setdefault(group_key(run), []).append(run)
+            for runs in groups.values():
+                finished.extend(self.run_group(runs, sweep))
+            if self.world.is_main:
+                finished.extend(self.run_ensemble(plan, sweep) for plan in sweep.ensembles)
+        return finished

@@ -1,0 +1,96 @@
+"""Scoring one configuration's descriptors into a :class:`RunResult` (metrics, facts, versions)."""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import time
+from importlib import metadata
+from typing import Any
+
+from bench.api.components import DatasetInfo
+from bench.api.datasets import ImageItem
+from bench.api.reporting import Reporter
+from bench.plan.query_text import QueryTexts
+from bench.results.schema import RunResult
+
+RECORDED_PACKAGES = ("sbir-bench", "torch", "diffusers", "transformers", "open_clip_torch", "timm", "numpy")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and of the installed packages that affect numbers."""
+    versions = {"python": platform.python_version()}
+    for package in RECORDED_PACKAGES:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
+class ScoredSplits:
+    """The queries and gallery of one extraction group, without the images that could not be read.
+
+    Args:
+        queries, gallery: the dataset's splits; descriptor rows are queries first, then gallery.
+        skipped: (row, reason) of unreadable images (reported once, recorded in every result).
+        texts: the queries' texts when they are sketch+text queries (counted in every result).
+    """
+
+    def __init__(
+        self,
+        dataset,
+        queries: list[ImageItem],
+        gallery: list[ImageItem],
+        skipped: list[tuple[int, str]],
+        reporter: Reporter,
+        texts: QueryTexts | None = None,
+    ) -> None:
+        items = queries + gallery
+        missing = {row for row, _ in skipped}
+        self.dataset = dataset
+        self.query_rows = [row for row in range(len(queries)) if row not in missing]
+        self.gallery_rows = [row for row in range(len(queries), len(items)) if row not in missing]
+        self.queries = [items[row] for row in self.query_rows]
+        self.gallery = [items[row] for row in self.gallery_rows]
+        self.skipped_facts = {
+            "skipped_images": len(skipped),
+            "skipped_examples": [items[row].key for row, _ in skipped[:5]],
+        }
+        self.text_facts = texts.facts(self.query_rows) if texts else {}
+        if skipped:
+            row, reason = skipped[0]
+            reporter.status(
+                f"skipped {len(skipped)} unreadable image(s), e.g. {items[row].key}: {reason} "
+                "(--strict stops at the first one)"
+            )
+
+    def result(
+        self,
+        config: dict[str, Any],
+        info: DatasetInfo,
+        backbone_note: str | None,
+        descriptors: Any,
+        shared: dict[str, dict],
+    ) -> RunResult:
+        """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``."""
+        from bench.evaluation.protocol import evaluate
+
+        started = time.perf_counter()
+        metrics, facts = evaluate(
+            self.dataset,
+            info,
+            self.queries,
+            self.gallery,
+            descriptors[self.query_rows],
+            descriptors[self.gallery_rows],
+        )
+        listed = {"id": info.id, "columns": list(info.columns)}
+        return RunResult(
+            task=info.task,
+            config=config,
+            dataset={**listed, **facts, **self.skipped_facts, **self.text_facts, **self.dataset.describe()},
+            metrics=metrics,
+            backbone_note=backbone_note,
+            extractor=shared["extractor"],
+            runtime={**shared["runtime"], "evaluate_seconds": round(time.perf_counter() - started, 4)},
+            versions=library_versions(),
+        )

@@ -1,0 +1,19 @@
+"""What ``bench run`` executes: a checked study plan (one sweep, or an ablation study's base and
+variants) on one runner, so a backbone shared by consecutive sweeps loads once."""
+
+from __future__ import annotations
+
+from bench.api.reporting import Reporter
+from bench.execution.runner import FinishedRun, StudyRunner
+from bench.plan.study import StudyPlan
+from bench.registry.tables import Registry
+
+
+def execute(plan: StudyPlan, registry: Registry, reporter: Reporter) -> tuple[list[FinishedRun], bool]:
+    """Run every sweep of ``plan``.
+
+    Returns:
+        (finished runs, whether this is the main process: only it scores and writes results).
+    """
+    runner = StudyRunner(plan, registry, reporter)
+    return runner.run(), runner.world.is_main

@@ -1,0 +1,143 @@
+"""The run identity: what determines a configuration's numbers, derived in one place.
+
+Everything that names or keys a run comes from here: the configuration recorded in its results
+file (and so the file's name), the fields that key its descriptors in the feature cache, the key of
+its extraction group, and the file name of a prompt trained for it. Settings that do not apply to a
+backbone (``t`` and noise draws on an image encoder, the seed where nothing is random) are left out
+of its identity, so they cannot split one set of descriptors into two results; settings that change
+numbers (the cache's precision, the query texts, the training settings) are in it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from bench.config.run_config import SweepSpec
+from bench.config.training import TrainSpec
+from bench.plan.runs import PlannedRun
+
+PROMPTS_DIR = "prompts"
+
+
+def results_config(run: PlannedRun) -> dict[str, Any]:
+    """The configuration recorded in ``run``'s results file: everything that determines its numbers.
+
+    ``t``, ``noise_samples`` and ``seed`` appear only where they apply (see :class:`PlannedRun`);
+    ``train`` only for learned prompt schemes; ``query_text`` only for sketch+text queries.
+    """
+    config: dict[str, Any] = {
+        "backbone": run.backbone.id,
+        "weights": run.weights,
+        "layer": run.layer.name,
+        "pool": run.layer.pool,
+        "t": run.t,
+        "prompt": run.prompt,
+        "dataset": run.dataset.id,
+        "dataset_options": dict(sorted(run.dataset_options.items())),
+        "dtype": run.dtype,
+        "cache_dtype": run.cache_dtype,
+        "image_size": run.image_size,
+    }
+    if run.noise_samples is not None:
+        config["noise_samples"] = run.noise_samples
+    if run.seed is not None:
+        config["seed"] = run.seed
+    if run.train is not None:
+        config["train"] = dict(run.train)
+    if run.query_text is not None:
+        config["query_text"] = run.query_text
+    return config
+
+
+def dataset_key(run: PlannedRun) -> tuple:
+    """What identifies an opened dataset: its id, root and options."""
+    return (run.dataset.id, str(run.data_root), tuple(sorted(run.dataset_options.items())))
+
+
+def backbone_key(run: PlannedRun) -> tuple:
+    """What identifies a loaded backbone: its id, weights and input resolution."""
+    return (run.backbone.id, run.weights, run.image_size)
+
+
+def group_key(run: PlannedRun) -> tuple:
+    """Runs with one group key share their extraction: every layer and timestep of the group is read
+    from the same batches. A learned prompt is trained for one (layer, t), so it is its own group."""
+    own = (run.layer.name, run.t) if run.train is not None else ()
+    return (*backbone_key(run), *dataset_key(run), run.prompt, run.query_text, own)
+
+
+def cache_fields(run: PlannedRun, *, weights: str, code: str, prompt_content: str) -> dict[str, Any]:
+    """The fields that key the cache stores of ``run``'s group (the layer and timestep are added per
+    store): every setting that changes a descriptor, and nothing else.
+
+    Args:
+        weights: the identity of the loaded weights (a content hash or resolved revision).
+        code: a hash of the backbone's code.
+        prompt_content: a hash of the prompt's text and learned tensors.
+    """
+    return {
+        "backbone": run.backbone.id,
+        "weights": weights,
+        "code": code,
+        "image_size": run.image_size,
+        "dtype": run.dtype,
+        "noise_samples": run.noise_samples,
+        "seed": run.seed if run.noise_samples is not None else None,
+        "prompt": run.prompt,
+        "prompt_content": prompt_content,
+    }
+
+
+def trained_prompt_path(output_dir: Path, train: TrainSpec) -> Path:
+    """``<output_dir>/prompts/<backbone>_<layer>_t<t>_<scheme>-<hash12>.safetensors``: the name hashes
+    every field of ``train``, so a run with other training settings never reuses the file."""
+    digest = hashlib.sha256(json.dumps(asdict(train), sort_keys=True, default=str).encode()).hexdigest()
+    name = f"{train.backbone}_{train.layer}_t{train.t}_{train.scheme}-{digest[:12]}.safetensors"
+    return Path(output_dir) / PROMPTS_DIR / name.replace("+", "-")
+
+
+def train_spec_for(run: PlannedRun, spec: SweepSpec) -> TrainSpec:
+    """What training the learned scheme of ``run`` means (its ``train`` settings, the run's ids)."""
+    assert run.train is not None, "only runs of learned prompt schemes are trained"
+    return TrainSpec(
+        backbone=run.backbone.id,
+        dataset=run.dataset.id,
+        scheme=run.prompt,
+        layer=run.layer.name,
+        t=run.t,
+        seed=spec.seed,
+        device=spec.device,
+        image_size=run.image_size,
+        weights=run.weights,
+        data_root=str(run.data_root) if run.data_root else None,
+        dataset_options=dict(run.dataset_options),
+        **run.train,
+    )
+
+
+def inapplicable_settings(spec: SweepSpec, runs: list[PlannedRun]) -> list[str]:
+    """One warning per setting the user gave that no configuration of ``runs`` uses (it is left out
+    of their identity), and per image encoder a ``--t`` sweep collapses to one configuration."""
+    defaults = SweepSpec()
+    backbones = list({run.backbone.id: run.backbone for run in runs}.values())
+    encoders = [b.id for b in backbones if b.num_timesteps is None]
+    warnings = []
+    if encoders and len(encoders) == len(backbones):
+        listed = ", ".join(encoders)
+        if spec.t:
+            values = ", ".join(map(str, spec.t))
+            warnings.append(f"--t {values} does not apply to {listed} (no diffusion timestep): ignored.")
+        if spec.noise_samples != defaults.noise_samples:
+            warnings.append(
+                f"--noise-samples {spec.noise_samples} does not apply to {listed} (no noise draws): ignored."
+            )
+    elif encoders and len(spec.t) > 1:
+        warnings.append(
+            f"{', '.join(encoders)} has no diffusion timestep: its configurations of the --t sweep "
+            "are one configuration, run once."
+        )
+    return warnings

@@ -1,0 +1,247 @@
+"""Resolving a :class:`SweepSpec` against the registry into concrete, validated configurations.
+
+All checks that do not need a model (ids, layers, timesteps, prompts, data roots, weights) run
+here, before any extraction, so a mistake in the tenth configuration of a sweep fails in seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.api.components import BackboneInfo, DatasetInfo, PromptCondition, PromptScheme, resolve_target
+from bench.api.errors import BenchError
+from bench.config.run_config import SweepSpec
+from bench.config.training import training_settings
+from bench.plan.layers import LayerPlan, resolve_layer
+from bench.registry.tables import Registry
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One configuration of a sweep, resolved.
+
+    Attributes:
+        backbone, dataset: the registered components.
+        weights: the weights to load.
+        image_size: input resolution in pixels.
+        prompt: the ``--prompt`` value as given (``none``, ``text:...``).
+        t: timestep (None for backbones without one).
+        layer: the resolved layer plan.
+        data_root: the dataset root (None for generated datasets).
+        dataset_options: options passed to the dataset adapter.
+        train: for a learned prompt scheme (``visual``, ``textual``, ``visual+textual``), the
+            training settings the run trains it with before evaluating it; None otherwise.
+        noise_samples: noise draws per image (None for a backbone without noise).
+        seed: the run seed, where it changes numbers (noise draws, prompt training), else None.
+        dtype: model precision name; cache_dtype: precision of the cached descriptors.
+        query_text: the sketch+text query source (``--query-text``), or None.
+        backbone_plugin, dataset_plugin: the plugins that registered them (named in errors).
+    """
+
+    backbone: BackboneInfo
+    dataset: DatasetInfo
+    weights: str
+    image_size: int
+    prompt: str
+    t: int | None
+    layer: LayerPlan
+    data_root: Path | None
+    dataset_options: dict[str, Any]
+    train: dict[str, Any] | None = None
+    noise_samples: int | None = None
+    seed: int | None = None
+    dtype: str = "fp32"
+    cache_dtype: str = "fp16"
+    query_text: str | None = None
+    backbone_plugin: str = "?"
+    dataset_plugin: str = "?"
+
+    def open_dataset(self) -> Any:
+        """The dataset adapter with this run's root and options (a ``bench.Dataset``), checked."""
+        return open_dataset(self.dataset, self.dataset_plugin, self.data_root, self.dataset_options)
+
+    def prompt_condition(self, registry: Registry) -> PromptCondition:
+        """What ``--prompt`` conditions extraction on, built by its prompt scheme."""
+        scheme_id, argument = split_prompt(self.prompt)
+        scheme = registry.prompt_schemes.get(scheme_id)
+        return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in sorted(options.items())) or "none"
+
+
+def open_dataset(info: DatasetInfo, plugin: str, root: Path | None, options: dict[str, Any]) -> Any:
+    """The adapter of ``info`` opened at ``root`` with ``options``; its test splits must not be empty.
+
+    Raises:
+        BenchError: the adapter rejects the root or the options (its message is passed on), or
+            gives an empty query or gallery split (the message names its plugin).
+    """
+    factory = resolve_target(info.target, f"dataset {info.id!r}")
+    try:
+        dataset = factory(root, **options) if info.needs_root else factory(**options)
+    except (ValueError, FileNotFoundError) as exc:
+        raise BenchError(
+            f"Dataset {info.id!r} could not be opened: {exc}",
+            "Check --data-root and --dataset-option values (`bench list datasets` shows the options).",
+        ) from exc
+    for split in ("query", "gallery"):
+        if not dataset.split(split):
+            raise BenchError(
+                f"Dataset {info.id!r} (plugin {plugin!r}) has an empty {split} split with these "
+                f"options ({_options_text(options)}): nothing to evaluate.",
+                "Check --data-root and --dataset-option values; an adapter's split('query') and "
+                "split('gallery') must list the test sketches and photos.",
+            )
+    return dataset
+
+
+def split_prompt(value: str) -> tuple[str, str | None]:
+    """``"text:a photo of a"`` -> ``("text", "a photo of a")``; ``"none"`` -> ``("none", None)``."""
+    scheme, sep, argument = value.partition(":")
+    return scheme, (argument if sep else None)
+
+
+def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_size: int) -> PromptScheme:
+    scheme_id, argument = split_prompt(value)
+    scheme = registry.prompt_schemes.get(scheme_id)
+    if scheme.takes_argument and not argument:
+        raise BenchError(
+            f"Prompt scheme {scheme_id!r} needs an argument.", f"Use --prompt '{scheme_id}:...'."
+        )
+    if not scheme.takes_argument and argument is not None:
+        raise BenchError(
+            f"Prompt scheme {scheme_id!r} takes no argument (got {value!r}).", f"Use --prompt {scheme_id}."
+        )
+    if scheme.needs_text_encoder and not backbone.accepts_text:
+        raise BenchError(
+            f"Prompt {value!r} conditions features on text, and backbone {backbone.id!r}'s image "
+            "features do not depend on text.",
+            "Use --prompt visual (a learned pixel border) or --prompt none with this backbone."
+            if "visual" in backbone.learnable_prompts
+            else "Use --prompt none with this backbone.",
+        )
+    missing = [part for part in scheme.learns if part not in backbone.learnable_prompts]
+    if missing:
+        supported = backbone.learnable_prompts
+        raise BenchError(
+            f"Prompt {value!r} learns a {' and '.join(missing)} prompt, and gradients cannot reach one "
+            f"through backbone {backbone.id!r}"
+            + (f" (it learns only {', '.join(supported)})." if supported else " (its plugin declares none)."),
+            f"Use --prompt {supported[0]} with it."
+            if supported
+            else "Use --prompt none with it, or a backbone that learns prompts (SD, DINO, CLIP).",
+        )
+    if scheme.check is not None:
+        resolve_target(scheme.check, f"the check of prompt scheme {scheme_id!r}")(
+            argument, backbone, image_size
+        )
+    return scheme
+
+
+def check_timesteps(timesteps: tuple[int, ...], backbone: BackboneInfo) -> list[int | None]:
+    """``timesteps`` (each once), checked against ``backbone``'s own schedule; ``[None]`` for a
+    backbone without timesteps."""
+    if backbone.num_timesteps is None:
+        return [None]
+    if not timesteps:
+        raise BenchError(f"Backbone {backbone.id!r} needs a diffusion timestep.", "Pass --t (e.g. --t 200).")
+    for t in timesteps:
+        if not 0 <= t < backbone.num_timesteps:
+            raise BenchError(
+                f"--t {t} is outside backbone {backbone.id!r}'s schedule.",
+                f"Use a timestep in 0..{backbone.num_timesteps - 1} (Koley et al. use 273).",
+            )
+    return list(dict.fromkeys(timesteps))
+
+
+def dataset_root(spec: SweepSpec, dataset: DatasetInfo) -> Path | None:
+    raw = spec.data_root.get(dataset.id, spec.data_root.get("*"))
+    if not dataset.needs_root:
+        return Path(raw) if raw and dataset.id in spec.data_root else None
+    layout = f"\nExpected layout:\n{dataset.expected_layout}" if dataset.expected_layout else ""
+    if not raw:
+        raise BenchError(
+            f"Dataset {dataset.id!r} reads files and no --data-root was given.",
+            f"Pass --data-root DIR (--data-root {dataset.id}=DIR in a sweep over several datasets).{layout}",
+        )
+    root = Path(raw).expanduser()
+    if not root.is_dir():
+        raise BenchError(
+            f"--data-root {raw!r} for dataset {dataset.id!r} is not a directory.",
+            f"Point it at the extracted dataset.{layout}",
+        )
+    if not any(root.iterdir()):
+        raise BenchError(
+            f"--data-root {raw!r} for dataset {dataset.id!r} is empty.", f"Extract the dataset there.{layout}"
+        )
+    return root
+
+
+def check_dataset_options(spec: SweepSpec, datasets: list[DatasetInfo]) -> None:
+    declared = {name for dataset in datasets for name in dataset.options}
+    unknown = sorted(set(spec.dataset_options) - declared)
+    if unknown:
+        valid = ", ".join(sorted(declared)) or "(none)"
+        raise BenchError(
+            f"No dataset of this run takes the option(s) {', '.join(unknown)}.",
+            f"Options of {', '.join(d.id for d in datasets)}: {valid} (see `bench list datasets`).",
+        )
+
+
+def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
+    """Every configuration of ``spec``, validated; raises :class:`BenchError` on the first mistake."""
+    if not spec.backbone or not spec.dataset:
+        raise BenchError("A run needs at least one --backbone and one --dataset.", "See `bench list`.")
+    if spec.noise_samples < 1 or spec.batch_size < 1:
+        raise BenchError("--noise-samples and --batch-size must be at least 1.")
+    backbones = [registry.backbones.get(b) for b in dict.fromkeys(spec.backbone)]
+    datasets = [registry.datasets.get(d) for d in dict.fromkeys(spec.dataset)]
+    check_dataset_options(spec, datasets)
+    roots = {dataset.id: dataset_root(spec, dataset) for dataset in datasets}
+    train = training_settings(spec.train, "The config's train table")
+    runs: list[PlannedRun] = []
+    for backbone in backbones:
+        weights = spec.weights.get(backbone.id, spec.weights.get("*", backbone.weights))
+        if backbone.weights_check is not None:
+            resolve_target(backbone.weights_check, f"the weights check of {backbone.id}")(weights)
+        layers = [
+            resolve_layer(v, backbone, registry.layer_selectors, spec.pool)
+            for v in dict.fromkeys(spec.layer or (backbone.default_layer,))
+        ]
+        prompts = list(dict.fromkeys(spec.prompt))
+        image_size = spec.image_size or backbone.image_size
+        learned = {
+            prompt: bool(_check_prompt(prompt, backbone, registry, image_size).learns) for prompt in prompts
+        }
+        for dataset, prompt, t, layer in itertools.product(
+            datasets, prompts, check_timesteps(spec.t, backbone), layers
+        ):
+            options = {k: v for k, v in spec.dataset_options.items() if k in dataset.options}
+            diffusion = backbone.num_timesteps is not None
+            runs.append(
+                PlannedRun(
+                    backbone=backbone,
+                    dataset=dataset,
+                    weights=weights,
+                    image_size=image_size,
+                    prompt=prompt,
+                    t=t,
+                    layer=layer,
+                    data_root=roots[dataset.id],
+                    dataset_options=options,
+                    train=train if learned[prompt] else None,
+                    noise_samples=spec.noise_samples if diffusion else None,
+                    seed=spec.seed if diffusion or learned[prompt] else None,
+                    dtype=spec.dtype,
+                    cache_dtype=spec.cache_dtype,
+                    query_text=spec.query_text,
+                    backbone_plugin=registry.backbones.owner(backbone.id),
+                    dataset_plugin=registry.datasets.owner(dataset.id),
+                )
+            )
+    return runs

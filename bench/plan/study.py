@@ -1,0 +1,119 @@
+"""The one validation stage: a sweep (or an ablation study's base and variants) resolved and checked
+whole, before any model loads.
+
+:func:`plan_study` runs every check that needs no model, for every configuration of every variant:
+ids, layers, timesteps against each backbone's own schedule, prompts, data roots and options
+(every dataset is opened, its test splits checked non-empty), query texts, ensembles, weights
+availability, device and dtype names. A mistake in the last variant of a study fails in seconds,
+with nothing extracted and no results file written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.api.errors import BenchError
+from bench.config.run_config import DTYPE_NAMES, SweepSpec
+from bench.plan.ablation import StudyTag, ablation_variants
+from bench.plan.ensembles import EnsemblePlan, plan_ensembles
+from bench.plan.identity import dataset_key, inapplicable_settings
+from bench.plan.query_text import QueryTexts, check_query_text, query_texts
+from bench.plan.runs import PlannedRun, plan_sweep
+from bench.registry.tables import Registry
+
+CACHE_DTYPES = ("fp16", "fp32")
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+@dataclass(frozen=True)
+class PlannedSweep:
+    """One sweep of a study, resolved.
+
+    Attributes:
+        spec: its settings (an ablation variant, or the whole run).
+        tags: the rows of the ablation study its results stand for (empty outside a study).
+        runs: its configurations, in sweep order.
+        ensembles: the feature ensembles it scores after its runs (one per dataset, or none).
+    """
+
+    spec: SweepSpec
+    tags: list[StudyTag]
+    runs: list[PlannedRun]
+    ensembles: list[EnsemblePlan]
+
+
+@dataclass
+class StudyPlan:
+    """Everything ``bench run`` will do, checked.
+
+    Attributes:
+        sweeps: the sweeps, in order (one, or an ablation study's base and variants).
+        datasets: every dataset the runs use, opened once (by :func:`~bench.plan.identity.dataset_key`).
+        texts: the query texts of each dataset (``--query-text``), by (source, dataset key).
+        warnings: settings left out because nothing in the run uses them (printed by the caller).
+    """
+
+    sweeps: list[PlannedSweep]
+    datasets: dict[tuple, Any] = field(default_factory=dict)
+    texts: dict[tuple, QueryTexts] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[PlannedRun]:
+        return [run for sweep in self.sweeps for run in sweep.runs]
+
+    def dataset(self, run: PlannedRun) -> Any:
+        """The opened dataset of ``run``."""
+        return self.datasets[dataset_key(run)]
+
+    def query_texts(self, run: PlannedRun) -> QueryTexts | None:
+        """The texts of ``run``'s queries with ``--query-text``, else None."""
+        if run.query_text is None:
+            return None
+        return self.texts[(run.query_text, *dataset_key(run))]
+
+
+def check_device_and_dtype(spec: SweepSpec) -> None:
+    """Raise :class:`BenchError` for a device, dtype or cache dtype that cannot be meant (no torch:
+    whether a named GPU exists is checked when the run starts)."""
+    if not isinstance(spec.device, str) or not _DEVICE.fullmatch(spec.device):
+        raise BenchError(f"Unknown device {spec.device!r}.", "Use auto, cpu, cuda, cuda:N or mps.")
+    if spec.dtype not in DTYPE_NAMES:
+        raise BenchError(f"Unknown dtype {spec.dtype!r}.", f"Use one of {', '.join(DTYPE_NAMES)}.")
+    if spec.dtype == "fp16" and spec.device == "cpu":
+        raise BenchError("fp16 is not supported on the CPU.", "Use --dtype bf16 or fp32.")
+    if spec.cache_dtype not in CACHE_DTYPES:
+        raise BenchError(
+            f"Unknown cache dtype {spec.cache_dtype!r}.", f"Use one of {', '.join(CACHE_DTYPES)}."
+        )
+
+
+def plan_study(spec: SweepSpec, registry: Registry) -> StudyPlan:
+    """Resolve and check every configuration of ``spec`` (see the module docstring).
+
+    Raises:
+        BenchError: the first mistake found, in any variant.
+    """
+    check_device_and_dtype(spec)
+    variants = ablation_variants(spec) if spec.ablation else [(spec, [])]
+    sweeps = []
+    for variant, tags in variants:
+        runs = plan_sweep(variant, registry)
+        check_query_text(variant, runs, registry)
+        sweeps.append(PlannedSweep(variant, tags, runs, plan_ensembles(variant, runs)))
+    plan = StudyPlan(sweeps)
+    for sweep in sweeps:
+        for warning in inapplicable_settings(sweep.spec, sweep.runs):
+            if warning not in plan.warnings:
+                plan.warnings.append(warning)
+        for run in sweep.runs:
+            key = dataset_key(run)
+            if key not in plan.datasets:
+                plan.datasets[key] = run.open_dataset()
+            if run.query_text is not None and (run.query_text, *key) not in plan.texts:
+                plan.texts[(run.query_text, *key)] = query_texts(
+                    run.query_text, plan.datasets[key], run.dataset.id
+                )
+    return plan

@@ -1,0 +1,457 @@
+"""``bench train``: learn a prompt scheme on a dataset's train split with the backbone frozen.
+
+Each step draws a batch of triplets (:mod:`bench.prompts.triplets`), extracts the anchors' sketch
+descriptors and the photos' descriptors *with gradients* through the frozen backbone (the same
+layer, timestep, pooling and noise averaging as ``bench run``), and minimises the triplet loss
+(:func:`bench.prompt_learning.triplet_loss`) with AdamW over the prompt's parameters only. The
+backbone's parameters never reach the optimiser and stay in eval mode; gradients flow through them
+to the pixels (visual prompt) and to the text context (textual prompt).
+
+After every epoch: optional validation (held-out classes or instances, ``val_split``) with early
+stopping, and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
+the one with the best validation metric (the last one without validation).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.api.backbones import ActivationCheckpointing, TextContext
+from bench.api.components import PromptCondition
+from bench.api.datasets import ImageItem
+from bench.api.errors import BenchError
+from bench.api.files import atomic_file
+from bench.api.reporting import Reporter, SilentReporter
+from bench.api.version import __version__
+from bench.config.training import TrainSpec
+from bench.extraction.devices import peak_memory_mb
+from bench.extraction.features import layer_features
+from bench.extraction.pooling import descriptor
+from bench.plan.runs import PlannedRun, plan_sweep
+from bench.prompts.files import save_prompt
+from bench.prompts.learnable import LearnablePrompt, triplet_loss
+from bench.prompts.triplets import Triplet, TripletSampler, split_validation
+from bench.registry.tables import Registry
+
+VALIDATION_METRIC = {"zs-sbir": "mAP@all", "fg-sbir": "Acc@1"}
+RESUME_IGNORES = ("epochs", "patience")  # may change between a run and its resumption
+
+
+@dataclass
+class TrainOutcome:
+    """What training produced: the prompt file, its header, and the per-epoch history."""
+
+    path: Path
+    header: dict[str, Any]
+
+
+def _check_numbers(spec: TrainSpec) -> None:
+    positive = {
+        "--epochs": spec.epochs,
+        "--batch-size": spec.batch_size,
+        "--grad-accum": spec.grad_accum,
+        "--noise-samples": spec.noise_samples,
+        "--patience": spec.patience,
+    }
+    wrong = [f"{name} {value}" for name, value in positive.items() if value < 1]
+    if spec.steps_per_epoch is not None and spec.steps_per_epoch < 1:
+        wrong.append(f"--steps-per-epoch {spec.steps_per_epoch}")
+    if not 0.0 <= spec.val_split < 1.0:
+        wrong.append(f"--val-split {spec.val_split} (not a fraction in [0, 1))")
+    if spec.lr <= 0 or spec.margin < 0 or spec.weight_decay < 0:
+        wrong.append(f"--lr {spec.lr} / --margin {spec.margin} / --weight-decay {spec.weight_decay}")
+    if wrong:
+        raise BenchError(
+            f"Invalid training setting(s): {', '.join(wrong)}.",
+            "Counts must be at least 1; --lr must be positive; --margin and --weight-decay not negative; "
+            "--val-split is a fraction such as 0.2.",
+        )
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """A checked training: the resolved configuration and the prompt parts its scheme learns."""
+
+    run: PlannedRun
+    parts: tuple[str, ...]
+
+
+def plan_training(spec: TrainSpec, registry: Registry) -> TrainingPlan:
+    """The resolved configuration and the parts the scheme learns; every check that needs no model.
+
+    Raises:
+        BenchError: an unknown id, a scheme with nothing to learn, a backbone gradients cannot flow
+            through to the scheme's parts, or an invalid number.
+    """
+    _check_numbers(spec)
+    scheme = registry.prompt_schemes.get(spec.scheme)
+    trainable = [e.component.id for e in registry.prompt_schemes if e.component.learns]
+    if not scheme.learns:
+        raise BenchError(
+            f"Prompt scheme {spec.scheme!r} has nothing to learn.",
+            f"Train one of: {', '.join(trainable)}.",
+        )
+    run = plan_sweep(spec.sweep(), registry)[0]  # checks that gradients reach the parts
+    return TrainingPlan(run, scheme.learns)
+
+
+class PromptTrainer:
+    """The training loop for one planned configuration (see the module docstring).
+
+    Args:
+        spec: the training settings.
+        run: from :func:`plan_training`.
+        parts: the learned parts.
+        reporter: progress bars and per-epoch status lines.
+        backbone: the backbone already loaded (float32, on ``spec.device``), or None to load it.
+    """
+
+    def __init__(
+        self,
+        spec: TrainSpec,
+        run: PlannedRun,
+        parts: tuple[str, ...],
+        reporter: Reporter,
+        backbone: Any = None,
+    ) -> None:
+        from bench.extraction.devices import resolve_device, slow_dtype_warning
+
+        self.spec, self.run, self.reporter = spec, run, reporter
+        self.device = resolve_device(spec.device)
+        if spec.bf16:
+            warning = slow_dtype_warning(torch.bfloat16, self.device)
+            if warning:
+                reporter.status(warning)
+        self.dataset = run.open_dataset()  # a wrong dataset or empty split fails before the model loads
+        items = self.dataset.split("train")
+        self.train_items, self.val_items = split_validation(
+            items, self.dataset.task, spec.val_split, spec.seed
+        )
+        self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
+        if backbone is None:
+            from bench.extraction.loading import load_backbone
+
+            reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
+            backbone = load_backbone(
+                run.backbone,
+                run.backbone_plugin,
+                weights=run.weights,
+                device=self.device,
+                dtype=torch.float32,
+                image_size=run.image_size,
+            )
+        self.backbone = backbone
+        if spec.activation_checkpointing:
+            self._enable_checkpointing()
+        empty = self._empty_context() if "textual" in parts else None
+        self.prompt = LearnablePrompt(
+            parts, image_size=run.image_size, width=spec.width, empty_context=empty
+        ).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            self.prompt.parameters(), lr=spec.lr, weight_decay=spec.weight_decay
+        )
+        self.metric = VALIDATION_METRIC[self.dataset.task]
+
+    def _enable_checkpointing(self) -> None:
+        if not isinstance(self.backbone.model, ActivationCheckpointing):
+            self.reporter.status(
+                f"backbone {self.run.backbone.id} offers no activation checkpointing; training without it"
+            )
+        else:
+            self.backbone.model.enable_activation_checkpointing()
+
+    def _empty_context(self) -> torch.Tensor:
+        """The (77, d) context of the empty text: where a learned textual prompt starts."""
+        if not isinstance(self.backbone.model, TextContext):
+            raise BenchError(
+                f"Backbone {self.run.backbone.id!r} (plugin {self.run.backbone_plugin!r}) declares a "
+                "learnable textual prompt but has no text_context(text) method.",
+                "Its plugin must implement bench.TextContext, or not list 'textual' in learnable_prompts.",
+            )
+        return self.backbone.model.text_context("")
+
+    # -- one step ---------------------------------------------------------------------------------
+
+    def _describe(
+        self, items: list[ImageItem], modality: str, condition: PromptCondition, seeds: np.ndarray
+    ) -> torch.Tensor:
+        """(len(items), D) descriptors with gradients to ``condition``'s learned tensors."""
+        pixels = self.backbone.preprocess([self.dataset.load_image(item) for item in items])
+        plan = self.run.layer
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.spec.bf16):
+            features = layer_features(
+                self.backbone,
+                pixels,
+                modality=modality,
+                layers=(plan,),
+                timesteps=(self.run.t,),
+                noise_samples=self.spec.noise_samples,
+                noise_seeds=[int(s) for s in seeds],
+                prompt=condition,
+            )
+        return descriptor([tap.float() for tap in features[(self.run.t, plan.name)]], plan.pool)
+
+    def step_loss(self, triplets: list[Triplet], epoch: int, step: int) -> torch.Tensor:
+        """The triplet loss of one micro-batch (a scalar with gradients to the prompt)."""
+        items = self.train_items
+        seeds = np.random.default_rng([self.spec.seed, epoch, step]).integers(0, 2**62, 3 * len(triplets))
+        condition = self.prompt.condition()
+        anchors = self._describe(
+            [items[t.anchor] for t in triplets], "sketch", condition, seeds[: len(triplets)]
+        )
+        photos = [items[t.positive] for t in triplets] + [items[t.negative] for t in triplets]
+        photo_descriptors = self._describe(photos, "photo", condition, seeds[len(triplets) :])
+        positives, negatives = photo_descriptors.split(len(triplets))
+        return triplet_loss(anchors, positives, negatives, self.spec.margin)
+
+    def epoch_triplets(self, epoch: int) -> list[Triplet]:
+        """The triplets epoch ``epoch`` trains on (capped by ``steps_per_epoch``)."""
+        triplets = self.sampler.epoch(epoch)
+        if self.spec.steps_per_epoch is not None:
+            triplets = triplets[: self.spec.steps_per_epoch * self.spec.batch_size * self.spec.grad_accum]
+        return triplets
+
+    def steps_per_epoch(self) -> int:
+        """Backward passes (micro-batches) per epoch."""
+        return -(-len(self.epoch_triplets(1)) // self.spec.batch_size)
+
+    def train_epoch(self, epoch: int, on_step: Callable[[float], object] | None = None) -> dict[str, Any]:
+        """One epoch of AdamW steps on the prompt; ``on_step(seconds)`` after each micro-batch.
+
+        Returns:
+            ``{"epoch", "loss" (mean triplet loss of the epoch), "seconds"}``.
+        """
+        triplets = self.epoch_triplets(epoch)
+        micro, accumulate = self.spec.batch_size, self.spec.grad_accum
+        losses = []
+        started = time.perf_counter()
+        for step, start in enumerate(range(0, len(triplets), micro)):
+            step_started = time.perf_counter()
+            loss = self.step_loss(triplets[start : start + micro], epoch, step)
+            (loss / accumulate).backward()
+            losses.append(loss.item())
+            if (step + 1) % accumulate == 0 or start + micro >= len(triplets):
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            if on_step is not None:
+                on_step(time.perf_counter() - step_started)
+        return {
+            "epoch": epoch,
+            "loss": float(np.mean(losses)),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+    # -- evaluation -------------------------------------------------------------------------------
+
+    def score(self, items: list[ImageItem]) -> float:
+        """The task's metric (mAP@all or Acc@1) with the current prompt, sketches of ``items`` as
+        queries against its photos, extracted exactly as ``bench run`` does (no gradients)."""
+        from bench.evaluation.protocol import evaluate
+        from bench.extraction.loop import ExtractionRequest, extract_descriptors
+
+        queries = [i for i in items if i.modality == "sketch"]
+        gallery = list({i.key: i for i in items if i.modality == "photo"}.values())
+        request = ExtractionRequest(
+            layers=(self.run.layer,),
+            timesteps=(self.run.t,),
+            noise_samples=self.spec.noise_samples,
+            seed=self.spec.seed,
+            prompt=self.prompt.condition(),
+            batch_size=self.spec.batch_size,
+        )
+        rows = extract_descriptors(self.backbone, self.dataset, queries + gallery, request, workers=0)
+        features = rows.descriptors[(self.run.t, self.run.layer.name)]
+        metrics, _ = evaluate(
+            self.dataset,
+            self.run.dataset,
+            queries,
+            gallery,
+            features[: len(queries)],
+            features[len(queries) :],
+        )
+        return float(metrics[self.metric])
+
+
+def _checkpoint_path(output: Path) -> Path:
+    return output.with_name(output.name + ".ckpt")
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in RESUME_IGNORES}
+
+
+def train_prompt(
+    spec: TrainSpec,
+    plan: TrainingPlan,
+    output: Path,
+    *,
+    resume: bool = False,
+    reporter: Reporter | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    backbone: Any = None,
+) -> TrainOutcome:
+    """Train ``spec.scheme`` and save it to ``output`` (see the module docstring).
+
+    Args:
+        resume: continue from ``<output>.ckpt`` (which must come from the same settings, apart
+            from ``epochs`` and ``patience``).
+        on_epoch: called with each epoch's record (epoch, loss, validation metric, seconds).
+        backbone: the backbone already loaded (float32), or None to load it.
+
+    Raises:
+        BenchError: any planning error, a missing or mismatched checkpoint with ``resume``.
+    """
+    reporter = reporter or SilentReporter()
+    run, parts = plan.run, plan.parts
+    output = Path(output).expanduser()
+    if resume and not _checkpoint_path(output).is_file():  # before the backbone loads
+        raise BenchError(
+            f"--resume: no checkpoint {str(_checkpoint_path(output))!r} to continue from.",
+            "Drop --resume to start training, or pass the --output of the interrupted run.",
+        )
+    trainer = PromptTrainer(spec, run, parts, reporter, backbone)
+    config = asdict(spec)
+    if resume:
+        state = _resume_state(_checkpoint_path(output), config, trainer)
+        history, best, before = state["history"], state["best"], state["before"]
+    else:
+        history, (best, before) = [], _starting_scores(trainer, spec, reporter)
+    first_epoch = len(history) + 1
+    step_seconds: list[float] = []
+    total = (spec.epochs - first_epoch + 1) * trainer.steps_per_epoch()
+    with reporter.progress(f"training {spec.scheme} on {run.backbone.id}", total, "step") as advance:
+
+        def stepped(seconds: float) -> None:
+            step_seconds.append(seconds)
+            advance(1)
+
+        for epoch in range(first_epoch, spec.epochs + 1):
+            record = trainer.train_epoch(epoch, on_step=stepped)
+            stop = False
+            if trainer.val_items:
+                value = trainer.score(trainer.val_items)
+                record[f"val_{trainer.metric}"] = value
+                if value > best["value"]:
+                    best = {"epoch": epoch, "value": value, "tensors": trainer.prompt.tensors()}
+                stop = epoch - best["epoch"] >= spec.patience
+            history.append(record)
+            _save_checkpoint(_checkpoint_path(output), config, trainer, history, best, before)
+            reporter.status(_epoch_line(record, spec.epochs, trainer.metric))
+            if on_epoch is not None:
+                on_epoch(record)
+            if stop:
+                reporter.status(
+                    f"early stop: no better validation {trainer.metric} for {spec.patience} epoch(s)"
+                )
+                break
+    tensors = best["tensors"] if best else trainer.prompt.tensors()
+    metrics = _final_metrics(trainer, spec, tensors, history, best, before)
+    if step_seconds:
+        metrics["seconds_per_step"] = round(float(np.median(step_seconds)), 4)
+    metrics["peak_memory_mb"] = round(peak_memory_mb(trainer.device), 1)
+    header = {
+        "backbone": run.backbone.id,
+        "weights": run.weights,
+        "layer": run.layer.name,
+        "pool": run.layer.pool,
+        "t": run.t,
+        "image_size": run.image_size,
+        "scheme": spec.scheme,
+        "parts": list(parts),
+        "width": spec.width,
+        "dataset": run.dataset.id,
+        "dataset_options": dict(sorted(run.dataset_options.items())),
+        "training": config,
+        "metrics": metrics,
+        "history": history,
+        "sbir_bench_version": __version__,
+    }
+    return TrainOutcome(save_prompt(output, tensors, header), header)
+
+
+def _starting_scores(
+    trainer: PromptTrainer, spec: TrainSpec, reporter: Reporter
+) -> tuple[dict[str, Any] | None, dict[str, float]]:
+    """(best so far, scores before training): the untrained prompt is the first candidate of early
+    stopping when there is a validation split; ``eval_train`` scores the train split too."""
+    best, before = None, {}
+    if trainer.val_items:
+        best = {"epoch": 0, "value": trainer.score(trainer.val_items), "tensors": trainer.prompt.tensors()}
+        before[f"val_{trainer.metric}_before"] = best["value"]
+        reporter.status(f"validation {trainer.metric} before training: {best['value']:.4f}")
+    if spec.eval_train:
+        before[f"train_{trainer.metric}_before"] = trainer.score(trainer.train_items)
+    return best, before
+
+
+def _final_metrics(
+    trainer: PromptTrainer,
+    spec: TrainSpec,
+    tensors: dict[str, torch.Tensor],
+    history: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    before: dict[str, float],
+) -> dict[str, Any]:
+    """The header's metrics: scores before, losses of the first and last epoch, the best validation
+    epoch, and (``eval_train``) the train split scored with the saved ``tensors``."""
+    metrics: dict[str, Any] = {**before, "epochs_run": len(history)}
+    if history:
+        metrics.update(train_loss_first_epoch=history[0]["loss"], train_loss_last_epoch=history[-1]["loss"])
+    if best:
+        metrics.update({f"val_{trainer.metric}_best": best["value"], "best_epoch": best["epoch"]})
+    if spec.eval_train:
+        trainer.prompt.load_learned(tensors)
+        metrics[f"train_{trainer.metric}_after"] = trainer.score(trainer.train_items)
+    return metrics
+
+
+def _epoch_line(record: dict[str, Any], epochs: int, metric: str) -> str:
+    line = f"epoch {record['epoch']}/{epochs}: triplet loss {record['loss']:.4f} ({record['seconds']:.1f} s)"
+    if f"val_{metric}" in record:
+        line += f", validation {metric} {record[f'val_{metric}']:.4f}"
+    return line
+
+
+def _save_checkpoint(
+    path: Path,
+    config: dict[str, Any],
+    trainer: PromptTrainer,
+    history: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    before: dict[str, Any],
+) -> None:
+    state = {
+        "config": config,
+        "prompt": trainer.prompt.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(),
+        "history": history,
+        "best": best,
+        "before": before,
+    }
+    with atomic_file(path) as temporary:
+        torch.save(state, temporary)
+
+
+def _resume_state(path: Path, config: dict[str, Any], trainer: PromptTrainer) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=trainer.device, weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: torch raises several types
+        raise BenchError(
+            f"--resume: checkpoint {str(path)!r} cannot be read ({exc}).", "Delete it and train again."
+        ) from exc
+    if _comparable(state["config"]) != _comparable(config):
+        changed = sorted(k for k in _comparable(config) if state["config"].get(k) != config[k])
+        raise BenchError(
+            f"--resume: checkpoint {str(path)!r} was made with other settings ({', '.join(changed)}).",
+            "Resume with the same settings (only --epochs and --patience may change), or train anew.",
+        )
+    trainer.prompt.load_state_dict(state["prompt"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    return state

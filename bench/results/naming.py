@@ -1,0 +1,38 @@
+"""Deterministic results-file names: a readable slug of a configuration plus a hash of all of it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+
+def slug(value: object, limit: int = 40) -> str:
+    """``value`` as a file-name part: runs of other characters than ``A-Za-z0-9.+-`` become ``-``,
+    cut to ``limit`` characters (``"x"`` when nothing is left)."""
+    text = re.sub(r"[^A-Za-z0-9.+-]+", "-", str(value)).strip("-")
+    return text[:limit] or "x"
+
+
+def run_name(config: dict[str, Any]) -> str:
+    """``<backbone>_<layer>_t<t>_<prompt>_n<noise>_s<seed>_<dtype>-<hash8>`` for a run configuration,
+    with ``_q-<query text source>`` after the prompt for sketch+text queries; ``n`` and ``s`` only
+    where the configuration has noise draws and a seed.
+
+    The hash covers the whole configuration (canonical JSON), so two configurations that differ in
+    anything (dataset options, weights, image size) never share a file.
+    """
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    t = "none" if config.get("t") is None else config["t"]
+    parts = [
+        slug(config["backbone"]),
+        slug(config["layer"]),
+        f"t{slug(t)}",
+        slug(config["prompt"]),
+        *([f"q-{slug(config['query_text'])}"] if config.get("query_text") else []),
+        *([f"n{config['noise_samples']}"] if config.get("noise_samples") is not None else []),
+        *([f"s{config['seed']}"] if config.get("seed") is not None else []),
+        slug(config.get("dtype", "fp32")),
+    ]
+    return "_".join(parts) + f"-{digest}"

@@ -1,0 +1,302 @@
+"""Using sbir-bench from Python (a notebook, a script, a plugin's command).
+
+The same code paths as ``bench run``, one step at a time::
+
+    import bench
+
+    backbone = bench.load_backbone("sd-tiny", device="cpu")
+    dataset = bench.open_dataset("synthetic", options={"num_classes": 6, "num_unseen": 3})
+    queries, gallery = dataset.split("query"), dataset.split("gallery")
+    q = bench.descriptors(backbone, queries, dataset=dataset, layer="up1", t=200, noise_samples=2)
+    g = bench.descriptors(backbone, gallery, dataset=dataset, layer="up1", t=200, noise_samples=2)
+    metrics = bench.evaluate_category(q, [i.label for i in queries], g, [i.label for i in gallery])
+
+``descriptors`` and ``feature_maps`` take PIL images or a dataset's items; noise is seeded per image
+by its content exactly as ``bench run`` seeds it, so the numbers equal the command line's.
+:func:`run` runs a whole configuration (a config file and overrides) and returns its results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.api.components import PromptCondition
+from bench.api.datasets import Dataset, ImageItem
+from bench.api.errors import BenchError
+from bench.api.reporting import Reporter, SilentReporter
+from bench.config.run_config import SweepSpec
+from bench.extraction.features import LoadedBackbone
+from bench.plan.layers import LayerPlan, resolve_layer
+from bench.plan.runs import check_timesteps, split_prompt
+from bench.registry.tables import Registry
+from bench.results.schema import RunResult
+
+__all__ = [
+    "LoadedBackbone",
+    "descriptors",
+    "feature_maps",
+    "load_backbone",
+    "open_dataset",
+    "plugin_registry",
+    "run",
+]
+
+
+def plugin_registry(plugin_files: Sequence[str | Path] = ()) -> Registry:
+    """Every component of the installed plugins (and of one-file ``plugin_files``)."""
+    from bench.registry.manager import load_plugins
+
+    return load_plugins([Path(p) for p in plugin_files]).build_registry()
+
+
+def _registry(registry: Registry | None) -> Registry:
+    return registry if registry is not None else plugin_registry()
+
+
+def load_backbone(
+    backbone_id: str,
+    *,
+    weights: str | None = None,
+    image_size: int | None = None,
+    device: str = "auto",
+    dtype: str = "fp32",
+    registry: Registry | None = None,
+) -> LoadedBackbone:
+    """Load a registered backbone (``bench list backbones``) as ``bench run`` does.
+
+    Args:
+        weights: a hub id or local directory (default: the backbone's).
+        image_size: input resolution in pixels (default: the backbone's).
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; dtype: ``fp32``, ``fp16``, ``bf16``.
+    """
+    from bench.api.components import resolve_target
+    from bench.extraction.devices import resolve_device, resolve_dtype
+    from bench.extraction.loading import load_backbone as load
+
+    registry = _registry(registry)
+    info = registry.backbones.get(backbone_id)
+    weights = weights or info.weights
+    if info.weights_check is not None:
+        resolve_target(info.weights_check, f"the weights check of {info.id}")(weights)
+    torch_device = resolve_device(device)
+    return load(
+        info,
+        registry.backbones.owner(info.id),
+        weights=weights,
+        device=torch_device,
+        dtype=resolve_dtype(dtype, torch_device),
+        image_size=image_size or info.image_size,
+    )
+
+
+def open_dataset(
+    dataset_id: str,
+    *,
+    data_root: str | Path | None = None,
+    options: Mapping[str, Any] | None = None,
+    registry: Registry | None = None,
+) -> Dataset:
+    """Open a registered dataset (``bench list datasets``) with its root and options, checked as
+    ``bench run`` checks them."""
+    from bench.plan.runs import check_dataset_options, dataset_root
+    from bench.plan.runs import open_dataset as open_checked
+
+    spec = SweepSpec(
+        dataset=(dataset_id,),
+        data_root={dataset_id: str(data_root)} if data_root is not None else {},
+        dataset_options=dict(options or {}),
+    )
+    registry = _registry(registry)
+    info = registry.datasets.get(dataset_id)
+    check_dataset_options(spec, [info])
+    return open_checked(
+        info, registry.datasets.owner(info.id), dataset_root(spec, info), spec.dataset_options
+    )
+
+
+def _condition(prompt: str, backbone: LoadedBackbone, registry: Registry) -> PromptCondition:
+    from bench.api.components import resolve_target
+
+    scheme_id, argument = split_prompt(prompt)
+    scheme = registry.prompt_schemes.get(scheme_id)
+    if scheme.needs_text_encoder and not backbone.info.accepts_text:
+        raise BenchError(f"Prompt {prompt!r} needs a backbone whose features depend on text.")
+    return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
+
+
+def _images_and_seeds(
+    images: Sequence[Any], dataset: Dataset | None, seed: int
+) -> tuple[list[Any], list[int]]:
+    """PIL images and their noise seeds (by content, as ``bench run`` seeds them)."""
+    from bench.extraction.digests import image_digest, item_digest, noise_seed
+
+    if images and isinstance(images[0], ImageItem):
+        if dataset is None:
+            raise BenchError("Dataset items were given without their dataset.", "Pass dataset=DATASET.")
+        pixels = [dataset.load_image(item) for item in images]
+        return pixels, [noise_seed(seed, item_digest(dataset, item)) for item in images]
+    return list(images), [noise_seed(seed, image_digest(image)) for image in images]
+
+
+def _layer_and_timesteps(
+    backbone: LoadedBackbone, layer: str | None, timesteps: Sequence[int], registry: Registry
+) -> tuple[LayerPlan, tuple[int | None, ...]]:
+    plan = resolve_layer(layer or backbone.info.default_layer, backbone.info, registry.layer_selectors)
+    return plan, tuple(check_timesteps(tuple(timesteps), backbone.info))
+
+
+def _batches(count: int, batch_size: int) -> list[slice]:
+    return [slice(start, start + batch_size) for start in range(0, count, batch_size)]
+
+
+def descriptors(
+    backbone: LoadedBackbone,
+    images: Sequence[Any],
+    *,
+    dataset: Dataset | None = None,
+    layer: str | None = None,
+    t: int | None = None,
+    noise_samples: int = 1,
+    seed: int = 0,
+    modality: str = "photo",
+    prompt: str = "none",
+    batch_size: int = 16,
+    registry: Registry | None = None,
+) -> np.ndarray:
+    """(len(images), D) float32 descriptors of PIL ``images`` (or a ``dataset``'s items, whose
+    modality each item says): per noise draw pooled and L2-normalised, then averaged over draws.
+
+    Args:
+        layer: a tap, ``tap+tap`` or selector (default: the backbone's default layer).
+        t: the diffusion timestep (diffusion backbones; None for image encoders).
+        noise_samples, seed: noise draws averaged per image and the run seed.
+        modality: ``"sketch"`` or ``"photo"`` for PIL images (selects the visual prompt).
+        prompt: a prompt scheme value as for ``--prompt``.
+    """
+    import torch
+
+    from bench.extraction.features import layer_features
+    from bench.extraction.pooling import descriptor
+
+    registry = _registry(registry)
+    plan, steps = _layer_and_timesteps(backbone, layer, () if t is None else (t,), registry)
+    condition = _condition(prompt, backbone, registry)
+    pixels_in, seeds = _images_and_seeds(images, dataset, seed)
+    modalities = [getattr(item, "modality", modality) for item in images]
+    out = np.zeros((len(images), plan.dim), dtype=np.float32)
+    for kind in dict.fromkeys(modalities):
+        rows = [i for i, m in enumerate(modalities) if m == kind]
+        for part in _batches(len(rows), batch_size):
+            chosen = rows[part]
+            with torch.inference_mode():
+                features = layer_features(
+                    backbone,
+                    backbone.preprocess([pixels_in[i] for i in chosen]),
+                    modality=kind,
+                    layers=(plan,),
+                    timesteps=steps,
+                    noise_samples=noise_samples,
+                    noise_seeds=[seeds[i] for i in chosen],
+                    prompt=condition,
+                )
+            out[chosen] = descriptor(features[(steps[0], plan.name)], plan.pool).cpu().numpy()
+    return out
+
+
+def feature_maps(
+    backbone: LoadedBackbone,
+    images: Sequence[Any],
+    *,
+    dataset: Dataset | None = None,
+    layer: str | None = None,
+    timesteps: Sequence[int] = (),
+    noise_samples: int = 1,
+    seed: int = 0,
+    modality: str = "photo",
+    prompt: str = "none",
+    batch_size: int = 4,
+    registry: Registry | None = None,
+    reporter: Reporter | None = None,
+) -> dict[int | None, np.ndarray]:
+    """``{t: (len(images), C, h, w)}`` float32 spatial maps of ``layer`` (its taps fused to the
+    coarsest map), averaged over noise draws, for each timestep (``{None: ...}`` for an image
+    encoder). Images and seeds as in :func:`descriptors`; ``modality`` applies to all of them.
+
+    Raises:
+        BenchError: the layer is a vector (no spatial map), or any invalid setting.
+    """
+    import torch
+
+    from bench.extraction.features import layer_features
+    from bench.extraction.pooling import fuse_taps
+
+    registry = _registry(registry)
+    reporter = reporter or SilentReporter()
+    plan, steps = _layer_and_timesteps(backbone, layer, timesteps, registry)
+    vectors = [tap for tap in plan.taps if backbone.info.layer(tap).stride == 0]  # type: ignore[union-attr]
+    if vectors:
+        maps = [info.name for info in backbone.info.layers if info.stride > 0]
+        raise BenchError(
+            f"Layer {plan.name!r} of backbone {backbone.info.id!r} is a vector ({', '.join(vectors)}), "
+            "not a spatial feature map.",
+            f"Layers of {backbone.info.id} with a map: {', '.join(maps) or '(none)'}.",
+        )
+    condition = _condition(prompt, backbone, registry)
+    pixels_in, seeds = _images_and_seeds(images, dataset, seed)
+    chunks: dict[int | None, list[np.ndarray]] = {t: [] for t in steps}
+    with reporter.progress(f"{backbone.info.id} {plan.name} maps", len(images)) as advance:
+        for part in _batches(len(images), batch_size):
+            with torch.inference_mode():
+                features = layer_features(
+                    backbone,
+                    backbone.preprocess(pixels_in[part]),
+                    modality=modality,
+                    layers=(plan,),
+                    timesteps=steps,
+                    noise_samples=noise_samples,
+                    noise_seeds=seeds[part],
+                    prompt=condition,
+                )
+            for t in steps:
+                fused = fuse_taps(features[(t, plan.name)])  # (B, N, C, h, w)
+                chunks[t].append(fused.float().mean(dim=1).cpu().numpy())
+            advance(len(pixels_in[part]))
+    return {t: np.concatenate(parts) for t, parts in chunks.items()}
+
+
+def run(
+    config: str | SweepSpec = "default",
+    *,
+    registry: Registry | None = None,
+    reporter: Reporter | None = None,
+    **overrides: Any,
+) -> list[RunResult]:
+    """Run a configuration as ``bench run --config CONFIG`` does and return its results (also
+    written to ``output_dir`` as results files).
+
+    Args:
+        config: a named config, a config file, or a :class:`SweepSpec`.
+        overrides: :class:`SweepSpec` fields to replace, e.g. ``backbone=("sd-tiny",)``,
+            ``dataset=("synthetic",)``, ``output_dir="results"``.
+    """
+    from dataclasses import replace
+
+    from bench.config.files import load_config
+    from bench.execution.study import execute
+    from bench.plan.study import plan_study
+
+    spec = config if isinstance(config, SweepSpec) else load_config(config)
+    unknown = sorted(set(overrides) - set(SweepSpec.__dataclass_fields__))
+    if unknown:
+        raise BenchError(
+            f"run() got unknown setting(s): {', '.join(unknown)}.",
+            f"Valid settings: {', '.join(SweepSpec.__dataclass_fields__)}.",
+        )
+    spec = replace(spec, **overrides)
+    registry = registry if registry is not None else plugin_registry(spec.plugins)
+    finished, _ = execute(plan_study(spec, registry), registry, reporter or SilentReporter())
+    return [item.result for item in finished]

@@ -1,0 +1,181 @@
+"""The import structure of the toolkit: layers that only import downward, no cycle, plugins on the
+public API only. Read from the source with ``ast`` (function-level imports included), so a lazy
+import cannot hide a dependency."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+
+# Each subpackage of bench/ may import only from packages of a lower rank (and from itself).
+LAYERS: dict[str, int] = {
+    "api": 0,
+    "registry": 1,
+    "config": 1,
+    "results": 1,
+    "plan": 2,
+    "evaluation": 3,
+    "extraction": 3,
+    "prompts": 4,
+    "execution": 5,
+    "workflows": 6,
+    "cli": 7,
+}
+FACADE = "bench"  # bench/__init__.py: the public names, imported by plugins and users only
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every ``bench`` module ``path`` imports (``from bench.x import y`` counts as ``bench.x.y``
+    when that is a module, else ``bench.x``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if _is_module(candidate) else base)
+    return {name for name in found if name == "bench" or name.startswith("bench.")}
+
+
+def _is_module(name: str) -> bool:
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def bench_graph() -> dict[str, set[str]]:
+    return {module_name(p): imported_modules(p) for p in sorted(BENCH.rglob("*.py"))}
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of ``graph`` as a list of modules (first == last), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return stack[stack.index(target) :] + [target]
+            if target in graph and state.get(target) is None:
+                cycle = visit(target)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if state.get(node) is None:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+def test_every_bench_module_belongs_to_a_layer():
+    unknown = {layer_of(m) for m in bench_graph() if layer_of(m) not in LAYERS and m not in (FACADE,)}
+    assert unknown <= {"__main__"}, f"modules outside the layers {sorted(LAYERS)}: {unknown}"
+
+
+def test_layers_import_only_downward():
+    violations = []
+    for module, targets in bench_graph().items():
+        source = layer_of(module)
+        if source not in LAYERS:
+            continue
+        for target in targets:
+            if target == FACADE:
+                violations.append(f"{module} imports the facade `bench` (import from bench.api.* instead)")
+                continue
+            destination = layer_of(target)
+            if destination == source or destination is None:
+                continue
+            if LAYERS[destination] >= LAYERS[source]:
+                violations.append(f"{module} ({source}) imports {target} ({destination})")
+    assert not violations, "\n".join(violations)
+
+
+def test_no_import_cycle_in_bench():
+    graph = bench_graph()
+    graph.pop(FACADE, None)  # the facade imports lazily, on attribute access
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_the_api_layer_imports_no_torch():
+    heavy = ("torch", "numpy", "diffusers", "transformers", "timm", "open_clip")
+    offenders = []
+    for path in sorted((BENCH / "api").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:  # module level only: functions may import what they use
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in heavy]
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize("folder", ["plugins", "examples"])
+def test_plugins_import_only_the_public_api(folder):
+    """A built-in plugin is written like a third-party one: ``from bench import ...`` only."""
+    violations = []
+    for path in sorted((ROOT / folder).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            violations += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
+                for name in names
+                if name.startswith("bench.")
+            ]
+    assert not violations, "\n".join(violations)
+
+
+def test_no_plugin_imports_another_plugin():
+    plugins = {p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").is_file()}
+    violations = []
+    for plugin in sorted(plugins):
+        for path in sorted((ROOT / "plugins" / plugin).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    top = node.module.split(".")[0]
+                    if top in plugins and top != plugin:
+                        violations.append(f"{path.relative_to(ROOT)} imports {node.module}")
+    assert not violations, "\n".join(violations)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
