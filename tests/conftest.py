@@ -1,11 +1,19 @@
-"""Shared fixtures: offline hub, a runner for the `bench` command in a subprocess."""
+"""Shared fixtures: offline hub, and ``run_bench`` for the `bench` command line.
+
+``run_bench`` runs the command in this process through click's ``CliRunner`` (a fresh plugin set
+each call, as a new process would load it); with ``env`` or ``cwd``, or ``subprocess=True``, it
+starts a real ``python -m bench`` process: for the entry point itself, environment variables read
+at start-up, working directories, and checks of what a fresh process imports.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
+import subprocess as subprocesses
 import sys
 import tempfile
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,10 +26,42 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH = [sys.executable, "-m", "bench"]
 
 
-def run_bench(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600):
-    """Run ``bench ARGS`` in a subprocess (as a user would); returns the CompletedProcess."""
+@dataclass
+class Completed:
+    """What a `bench` invocation left: the fields of ``subprocess.CompletedProcess`` tests read."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _in_process(args: tuple[str, ...]) -> Completed:
+    from click.testing import CliRunner
+
+    from bench.cli.main import build_cli
+    from bench.registry.manager import load_plugins
+
+    result = CliRunner().invoke(build_cli(load_plugins()), list(args), prog_name="bench")
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # what a real process would print: an escaped exception is a bug with a traceback
+        stderr += "".join(traceback.format_exception(*result.exc_info))
+    return Completed(["bench", *args], result.exit_code, result.stdout, stderr)
+
+
+def run_bench(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 600,
+    subprocess: bool = False,
+) -> Completed | subprocesses.CompletedProcess:
+    """Run ``bench ARGS`` as a user would; returns its exit code, stdout and stderr."""
+    if not (subprocess or cwd or env):
+        return _in_process(args)
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "250", **(env or {})}
-    return subprocess.run(
+    return subprocesses.run(
         [*BENCH, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
     )
 

@@ -10,7 +10,8 @@ import pytest
 from conftest import run_bench
 
 from bench import BenchError
-from bench.config.run_config import SweepSpec, load_config
+from bench.config.files import load_config
+from bench.config.run_config import SweepSpec
 from bench.plan.ablation import ablation_variants
 
 STUDY = {"name": "s", "vary": {"t": [0, 273], "prompt": ["none", "visual"], "noise_samples": [1, 6]}}

@@ -162,8 +162,18 @@ def test_plugins_import_only_the_public_api(folder):
     assert not violations, "\n".join(violations)
 
 
+def registered_plugins() -> set[str]:
+    """The packages registered as plugins (``[project.entry-points.sbir_bench]``)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return {value.split(":")[0] for value in project["entry-points"]["sbir_bench"].values()}
+
+
 def test_no_plugin_imports_another_plugin():
-    plugins = {p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").is_file()}
+    """Each registered plugin stands alone on the public API (a training recipe under plugins/ that
+    is no plugin, such as bench_sdmini, may build on the plugins' generators)."""
+    plugins = registered_plugins()
     violations = []
     for plugin in sorted(plugins):
         for path in sorted((ROOT / "plugins" / plugin).rglob("*.py")):

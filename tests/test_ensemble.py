@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from bench.api.components import DatasetInfo
+from bench.evaluation.ensembles import MemberDescriptors, combine, skipped_by_any
 from bench.evaluation.metrics import evaluate_category, evaluate_fine_grained
-from bench.plan.ensembles import MemberDescriptors, combine, skipped_by_any
-from bench.results.schema import RunResult, read_result, run_name
+from bench.results.naming import run_name
+from bench.results.schema import RunResult, read_result
 from tests.conftest import run_bench
 from tests.test_metrics import _reference_query_metrics, assert_close, reference_category
 
@@ -84,9 +85,10 @@ def test_rows_skipped_by_any_member_are_left_out():
 def cached_descriptors(cache_dir: Path) -> tuple[dict[int, np.ndarray], list, list, DatasetInfo]:
     """The sweep's descriptors read back from the cache through bench's own API, by timestep:
     ({t: (N, D) rows in query + gallery order}, query labels, gallery labels, the dataset's info)."""
-    from bench.config.run_config import SweepSpec, parse_option_values
+    from bench.config.run_config import SweepSpec
+    from bench.config.values import parse_option_values
     from bench.extraction.cache import FeatureCache
-    from bench.extraction.loop import digest_items
+    from bench.extraction.digests import digest_items
     from bench.plan.runs import plan_sweep
     from bench.registry.manager import load_plugins
 

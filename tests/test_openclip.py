@@ -13,6 +13,7 @@ from bench_openclip.architecture import CLIP_VITS
 from bench_openclip.loaders import build_tiny, tiny_clip
 
 from bench import PromptCondition
+from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.registry.manager import load_plugins
 from bench.results.schema import read_result
 from tests.conftest import run_bench
@@ -50,11 +51,12 @@ def test_registered_backbones_match_open_clip(registry):
 @pytest.mark.parametrize("image_size", [64, 96])
 def test_embed_is_open_clips_own_encode_image(registry, image_size):
     info = registry.backbones.get("clip-tiny")
-    features = build_tiny(
+    model = build_tiny(
         info, weights="random", device=torch.device("cpu"), dtype=torch.float32, image_size=image_size
     )
     pixels = torch.randn(3, 3, image_size, image_size, generator=torch.Generator().manual_seed(0))
-    embed = features.extract(
+    embed = backbone_features(
+        LoadedBackbone(info, model, "openclip"),
         pixels,
         modality="sketch",
         taps=["embed", "block-1"],

@@ -16,9 +16,7 @@ from bench_plots.sweep_data import load_sweep
 from conftest import run_bench
 from PIL import Image
 
-from bench import BackboneInfo, BenchError, DatasetInfo, LayerInfo
-from bench.plan.layers import LayerPlan
-from bench.plan.runs import PlannedRun
+from bench import BenchError
 from bench.results.schema import RunResult, write_result
 
 TINY_DATASET = ["--dataset-option", "num_unseen=2", "--dataset-option", "photos_per_class=3"]
@@ -209,24 +207,13 @@ def test_choose_pairs_takes_classes_in_turn() -> None:
 
 
 def test_vector_layer_is_refused_with_the_map_layers() -> None:
-    from bench_plots.pair_features import _check_spatial
+    """PCA maps need a spatial map: bench.feature_maps refuses a vector tap, listing the map layers."""
+    import bench
 
-    backbone = BackboneInfo(
-        id="net",
-        target="x:y",
-        description="",
-        layers=(LayerInfo("grid", 8, 4), LayerInfo("embed", 8, 0)),
-        default_layer="embed",
-        weights="random",
-        image_size=32,
-    )
-    dataset = DatasetInfo(id="d", target="x:y", task="zs-sbir", description="", columns=("mAP@all",))
-    run = PlannedRun(
-        backbone, dataset, "random", 32, "none", None, LayerPlan("embed", ("embed",), "gap", 8), None, {}
-    )
-    with pytest.raises(BenchError, match="'embed' of backbone 'net' is a vector") as error:
-        _check_spatial(run)
-    assert error.value.hint == "Layers of net with a map: grid."
+    backbone = bench.load_backbone("vit-tiny", device="cpu")
+    with pytest.raises(BenchError, match="'embed' of backbone 'vit-tiny' is a vector") as error:
+        bench.feature_maps(backbone, [], layer="embed")
+    assert error.value.hint.startswith("Layers of vit-tiny with a map: block0, block-2,")
 
 
 # ----------------------------------------------------------------------------- figures

@@ -169,10 +169,11 @@ def test_unknown_names_give_one_clear_message(args, expected):
     assert "Traceback" not in result.stderr
 
 
-def test_timestep_out_of_range_is_a_usage_error():
-    result = run_bench("run", "--t", "1200")
-    assert result.returncode == 2
-    assert "1200 is not in the range 0<=x<=999" in result.stderr
+def test_timestep_outside_the_backbones_own_schedule_is_refused():
+    result = run_bench("run", "--backbone", "sd-tiny", "--dataset", "synthetic", "--t", "1200")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "--t 1200 is outside backbone 'sd-tiny''s schedule" in result.stderr
+    assert "Use a timestep in 0..999" in result.stderr
 
 
 def test_help_and_list_import_no_model_library():

@@ -9,13 +9,15 @@ import torch.nn.functional as F
 from bench_datasets.synthetic import SyntheticCategory
 from bench_sd.architecture import SD_SCHEDULE, VARIANTS, miniature
 from bench_sd.features import unet_taps
-from bench_sd.loaders import build_tiny, random_model
+from bench_sd.loaders import random_model
 from diffusers import DDPMScheduler, UNet2DConditionModel
 
-from bench import BenchError, PromptCondition
-from bench.extraction.loop import ExtractionRequest, extract_descriptors, image_digest, noise_seed
+import bench
+from bench import BackboneInfo, BenchError, PromptCondition
+from bench.extraction.digests import image_digest, noise_seed
+from bench.extraction.features import LoadedBackbone, backbone_features
+from bench.extraction.loop import ExtractionRequest, extract_descriptors
 from bench.plan.layers import resolve_layer
-from bench.registry.manager import load_plugins
 
 SIZE = 64
 SEED = 5
@@ -25,14 +27,28 @@ CPU = torch.device("cpu")
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_plugins().build_registry()
+    return bench.plugin_registry()
 
 
 @pytest.fixture(scope="module")
 def model(registry):
-    return build_tiny(
-        registry.backbones.get("sd-tiny"), weights="random", device=CPU, dtype=torch.float32, image_size=SIZE
+    return bench.load_backbone("sd-tiny", device="cpu", image_size=SIZE, registry=registry)
+
+
+def loaded(variant, model) -> LoadedBackbone:
+    """A raw SD model of a (shrunken) variant with the layer table of that variant."""
+    info = BackboneInfo(
+        id=variant.id,
+        target=random_model,
+        description="",
+        layers=tuple(variant.layers),
+        default_layer="up1",
+        weights="random",
+        image_size=SIZE,
+        num_timesteps=1000,
+        accepts_text=True,
     )
+    return LoadedBackbone(info, model, "test")
 
 
 @pytest.fixture(scope="module")
@@ -213,11 +229,12 @@ def test_every_layer_of_every_real_architecture_has_the_listed_shape(variant_id,
 def test_shrunken_real_architectures_extract_end_to_end(variant_id, dataset):
     """Real block structure and conditioning path (SDXL: two encoders, added time ids), tiny widths."""
     variant = miniature(VARIANTS[variant_id])
-    model = random_model(variant, image_size=SIZE, device=CPU, dtype=torch.float32)
+    model = loaded(variant, random_model(variant, image_size=SIZE, device=CPU, dtype=torch.float32))
     pixels = model.preprocess([dataset.load_image(item) for item in dataset.split("gallery")[:2]])
     names = [layer.name for layer in variant.layers]
     with torch.inference_mode():
-        out = model.extract(
+        out = backbone_features(
+            model,
             pixels,
             modality="photo",
             taps=names,
@@ -233,9 +250,7 @@ def test_shrunken_real_architectures_extract_end_to_end(variant_id, dataset):
 
 
 def test_bf16_descriptors_stay_close_to_fp32(registry, dataset, model):
-    bf16 = build_tiny(
-        registry.backbones.get("sd-tiny"), weights="random", device=CPU, dtype=torch.bfloat16, image_size=SIZE
-    )
+    bf16 = bench.load_backbone("sd-tiny", device="cpu", dtype="bf16", image_size=SIZE, registry=registry)
     items = dataset.split("query")[:3]
     a = describe(model, registry, dataset, items)[(200, "up1")]
     b = describe(bf16, registry, dataset, items)[(200, "up1")]

@@ -5,6 +5,7 @@ keeps (image, text) rows, and bad input gets one clear message."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ from bench_sd.loaders import build_tiny, random_model
 from bench import PromptCondition
 from bench.extraction.cache import FeatureCache
 from bench.extraction.cached import QUERY_TEXT_FIELD, row_key
-from bench.extraction.loop import ExtractionRequest, digest_items, extract_descriptors
+from bench.extraction.digests import digest_items
+from bench.extraction.features import LoadedBackbone, backbone_features
+from bench.extraction.loop import ExtractionRequest, extract_descriptors
 from bench.plan.layers import resolve_layer
 from bench.plan.query_text import query_texts
 from bench.registry.manager import load_plugins
@@ -44,7 +47,8 @@ def registry():
 @pytest.fixture(scope="module")
 def model(registry):
     info = registry.backbones.get("sd-tiny")
-    return build_tiny(info, weights="random", device=CPU, dtype=torch.float64, image_size=SIZE)
+    model = build_tiny(info, weights="random", device=CPU, dtype=torch.float64, image_size=SIZE)
+    return LoadedBackbone(info, model, "sd")
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +115,11 @@ def test_one_batch_of_different_captions_equals_each_query_alone(model, registry
         np.testing.assert_allclose(together[index], alone, atol=BATCH_TOLERANCE)
 
 
-def test_sdxl_takes_its_added_text_embeds_from_each_text(dataset):
-    model = random_model(miniature(VARIANTS["sdxl"]), image_size=SIZE, device=CPU, dtype=torch.float32)
+def test_sdxl_takes_its_added_text_embeds_from_each_text(registry, dataset):
+    variant = miniature(VARIANTS["sdxl"])
+    raw = random_model(variant, image_size=SIZE, device=CPU, dtype=torch.float32)
+    info = replace(registry.backbones.get("sdxl"), layers=tuple(variant.layers), image_size=SIZE)
+    model = LoadedBackbone(info, raw, "sd")
     texts = ("a teal pentagon", "a brown key")
     per_item = model.conditioning(PromptCondition(item_texts=texts))
     for row, text in enumerate(texts):
@@ -123,7 +130,8 @@ def test_sdxl_takes_its_added_text_embeds_from_each_text(dataset):
     assert not torch.allclose(per_item.added["text_embeds"][0], per_item.added["text_embeds"][1])
     pixels = model.preprocess([dataset.load_image(item) for item in dataset.split("query")[:2]])
     with torch.inference_mode():
-        out = model.extract(
+        out = backbone_features(
+            model,
             pixels,
             modality="sketch",
             taps=["up1"],

@@ -17,6 +17,7 @@ from bench_timm.loaders import build_tiny as build_vit_tiny
 from safetensors.torch import save_file
 
 from bench import BenchError, PromptCondition
+from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 
@@ -35,13 +36,15 @@ def _build(registry, backbone_id: str):
     """The tiny ViT ``backbone_id`` at its registered size, with the module list of its blocks."""
     info = registry.backbones.get(backbone_id)
     build = build_vit_tiny if backbone_id == "vit-tiny" else build_clip_tiny
-    features = build(info, weights="random", device=CPU, dtype=torch.float32, image_size=info.image_size)
-    blocks = features.model.blocks if backbone_id == "vit-tiny" else features.model.transformer.resblocks
+    model = build(info, weights="random", device=CPU, dtype=torch.float32, image_size=info.image_size)
+    features = LoadedBackbone(info, model, registry.backbones.owner(backbone_id))
+    blocks = model.model.blocks if backbone_id == "vit-tiny" else model.model.transformer.resblocks
     return info, features, blocks
 
 
 def _extract(features, pixels, taps, prompt: PromptCondition = NO_PROMPT):
-    return features.extract(
+    return backbone_features(
+        features,
         pixels,
         modality="photo",
         taps=taps,
@@ -75,7 +78,7 @@ def test_embed_is_timms_own_class_token(registry):
     pixels = torch.randn(3, 3, 56, 56, generator=torch.Generator().manual_seed(0))
     embed = _extract(features, pixels, ["embed"])["embed"]
     with torch.inference_mode():
-        reference = features.model.forward_features(pixels)[:, 0]
+        reference = features.model.model.forward_features(pixels)[:, 0]
     assert embed.shape == (3, 1, 64)
     torch.testing.assert_close(embed[:, 0], reference, rtol=0, atol=1e-5)
 
@@ -145,12 +148,11 @@ def test_pretrained_loader_reads_a_checkpoint_file_at_another_size(registry, tmp
     source = timm.create_model(spec.model_name, pretrained=False, num_classes=0)
     save_file(source.state_dict(), str(tmp_path / "model.safetensors"))
     info = registry.backbones.get(spec.id)
-    features = build_pretrained(info, weights=str(tmp_path), device=CPU, dtype=torch.float32, image_size=64)
+    model = build_pretrained(info, weights=str(tmp_path), device=CPU, dtype=torch.float32, image_size=64)
+    features = LoadedBackbone(info, model, "timm")
     assert features.normalization.mean == (0.485, 0.456, 0.406)
-    assert torch.equal(features.model.blocks[3].mlp.fc1.weight, source.blocks[3].mlp.fc1.weight)
-    out = _extract(
-        features, features.preprocess([]) if False else torch.randn(1, 3, 64, 64), ["block-1", "embed"]
-    )
+    assert torch.equal(features.model.model.blocks[3].mlp.fc1.weight, source.blocks[3].mlp.fc1.weight)
+    out = _extract(features, torch.randn(1, 3, 64, 64), ["block-1", "embed"])
     assert out["block-1"].shape == (1, 1, 384, 4, 4) and out["embed"].shape == (1, 1, 384)
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import REPO, run_bench
 
-from bench.execution.runner import SilentReporter
+from bench import SilentReporter
 from bench.prompts.files import load_prompt, read_header
 from bench.prompts.learnable import LearnablePrompt, border_mask
 from bench.prompts.trainer import PromptTrainer, TrainSpec, plan_training, train_prompt
@@ -45,9 +45,9 @@ def test_training_lowers_the_loss_and_changes_only_the_prompt(registry):
     spec = TrainSpec(
         **TINY, scheme="visual+textual", batch_size=4, steps_per_epoch=1, lr=0.1, dataset_options=TINY_OPTIONS
     )
-    run, parts = plan_training(spec, registry)
-    trainer = PromptTrainer(spec, run, parts, reporter=SilentReporter())
-    assert parts == ("visual", "textual")
+    planned = plan_training(spec, registry)
+    trainer = PromptTrainer(spec, planned.run, planned.parts, reporter=SilentReporter())
+    assert planned.parts == ("visual", "textual")
     batch = trainer.sampler.epoch(1)[:4]
     before_backbone = _backbone_state(trainer.backbone)
     empty = trainer.backbone.text_context("")
@@ -76,7 +76,7 @@ def test_training_lowers_the_loss_and_changes_only_the_prompt(registry):
 
 def test_prompt_file_round_trip(tmp_path, registry):
     spec = TrainSpec(**TINY, epochs=1, batch_size=2, steps_per_epoch=1, lr=0.05, dataset_options=TINY_OPTIONS)
-    outcome = train_prompt(spec, registry, tmp_path / "prompt.safetensors")
+    outcome = train_prompt(spec, plan_training(spec, registry), tmp_path / "prompt.safetensors")
     header, tensors = load_prompt(outcome.path)
     assert read_header(outcome.path) == header
     assert header["backbone"] == "sd-tiny" and header["t"] == 200 and header["layer"] == "up1"
@@ -164,8 +164,17 @@ SD_TRAIN = ["train", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthe
             "backbone 'vit-tiny''s image features do not depend on text",
         ),
         (
-            ["train", "--plugin", str(REPO / "examples" / "hog_plugin.py"), "--backbone", "hog", "--dataset",
-             "synthetic", "--prompt", "visual"],
+            [
+                "train",
+                "--plugin",
+                str(REPO / "examples" / "hog_plugin.py"),
+                "--backbone",
+                "hog",
+                "--dataset",
+                "synthetic",
+                "--prompt",
+                "visual",
+            ],
             "gradients cannot reach one through backbone 'hog' (its plugin declares none)",
         ),  # fmt: skip
         ([*SD_TRAIN, "--prompt", "none"], "has nothing to learn"),
@@ -239,8 +248,8 @@ def test_bf16_autocast_and_activation_checkpointing_train_the_prompt(registry):
         activation_checkpointing=True,
         dataset_options=TINY_OPTIONS,
     )
-    run, parts = plan_training(spec, registry)
-    trainer = PromptTrainer(spec, run, parts, reporter=SilentReporter())
+    planned = plan_training(spec, registry)
+    trainer = PromptTrainer(spec, planned.run, planned.parts, reporter=SilentReporter())
     assert trainer.backbone.unet.is_gradient_checkpointing
     before = trainer.prompt.tensors()
     loss = trainer.step_loss(trainer.sampler.epoch(1)[:2], 1, 0)

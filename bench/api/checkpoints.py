@@ -1,9 +1,10 @@
 """Finding a pretrained checkpoint file without waiting on an unreachable hub (no torch imported).
 
-Public (``bench.check_checkpoint`` etc.): the timm and open_clip plugins use it. ``weights`` is either a local checkpoint file, a folder
-holding one of the library's checkpoint file names, or a Hugging Face hub repository id. A hub id
-is used from the local Hugging Face cache when it is there; otherwise the hub must be reachable,
-which a 3-second connection attempt decides (instead of the libraries' minutes of retries).
+Public (``bench.check_checkpoint`` and the rest); the timm and open_clip plugins use it.
+``weights`` is either a local checkpoint file, a folder holding one of the library's checkpoint
+file names, or a Hugging Face hub repository id. A hub id is used from the local Hugging Face
+cache when it is there; otherwise the hub must be reachable, which a 3-second connection attempt
+decides (instead of the libraries' minutes of retries).
 """
 
 from __future__ import annotations

@@ -7,13 +7,18 @@ from pathlib import Path
 import click
 
 from bench.cli.console import stdout
+from bench.cli.options import command_registry, plugin_option
 from bench.extraction.cache_location import CACHE_ENV
 
 CACHE_DIR_HELP = f"The cache directory (default: ${CACHE_ENV} or the user cache directory)."
 
 
-def _open(cache_dir: str | None):
-    from bench.extraction.cache import FeatureCache, default_cache_dir
+def _open(ctx: click.Context, cache_dir: str | None, plugin_files: tuple[str, ...]):
+    """The feature cache at ``cache_dir`` (default location otherwise); plugin files are checked."""
+    if plugin_files:  # the cache needs no component; a plugin file is still loaded and checked
+        command_registry(ctx, plugin_files)
+    from bench.extraction.cache import FeatureCache
+    from bench.extraction.cache_location import default_cache_dir
 
     return FeatureCache(Path(cache_dir) if cache_dir else default_cache_dir())
 
@@ -31,11 +36,13 @@ def cache_group() -> None:
 
 @cache_group.command("info")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help=CACHE_DIR_HELP)
-def cache_info(cache_dir: str | None) -> None:
+@plugin_option
+@click.pass_context
+def cache_info(ctx: click.Context, cache_dir: str | None, plugin_files) -> None:
     """Stores in the cache: configuration, entries, size on disk."""
     from bench.extraction.cached import describe_fields
 
-    cache = _open(cache_dir)
+    cache = _open(ctx, cache_dir, plugin_files)
     rows, total = [], 0
     for meta, store in cache.stores():
         store.load_index()
@@ -53,11 +60,13 @@ def cache_info(cache_dir: str | None) -> None:
 
 @cache_group.command("verify")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help=CACHE_DIR_HELP)
-def cache_verify(cache_dir: str | None) -> None:
+@plugin_option
+@click.pass_context
+def cache_verify(ctx: click.Context, cache_dir: str | None, plugin_files) -> None:
     """Re-check every shard (shapes, dtypes, completeness, content hash); exit 1 on a problem."""
     from bench.api.errors import BenchError
 
-    cache = _open(cache_dir)
+    cache = _open(ctx, cache_dir, plugin_files)
     problems = [(store.directory.name, p) for _, store in cache.stores() for p in store.verify()]
     shards = sum(1 for _, store in cache.stores() for _ in store.shards())
     if problems:
@@ -74,9 +83,11 @@ def cache_verify(cache_dir: str | None) -> None:
 @cache_group.command("clear")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help=CACHE_DIR_HELP)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def cache_clear(cache_dir: str | None, yes: bool) -> None:
+@plugin_option
+@click.pass_context
+def cache_clear(ctx: click.Context, cache_dir: str | None, yes: bool, plugin_files) -> None:
     """Delete every cached descriptor."""
-    cache = _open(cache_dir)
+    cache = _open(ctx, cache_dir, plugin_files)
     if not yes:
         click.confirm(f"Delete the feature cache in {cache.root}?", abort=True)
     freed = cache.clear()

@@ -8,6 +8,7 @@ import click
 
 from bench.api.errors import BenchError
 from bench.cli.console import stdout
+from bench.cli.options import command_registry, plugin_option
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,10 +29,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
     help="Reported numbers (TOML). Default: leaderboard/reported.toml of this project.",
 )
 @click.option("--check", is_flag=True, help="Do not write; exit 1 when the file on disk is stale.")
-def leaderboard_command(results_dir: Path, output: Path, reported: Path | None, check: bool) -> None:
+@plugin_option
+@click.pass_context
+def leaderboard_command(
+    ctx: click.Context, results_dir: Path, output: Path, reported: Path | None, check: bool, plugin_files
+) -> None:
     """Render the markdown leaderboard from the results files below RESULTS_DIR."""
     from bench.results.leaderboard import check_leaderboard, render_leaderboard
 
+    if plugin_files:  # the leaderboard reads results files only; a plugin file is still checked
+        command_registry(ctx, plugin_files)
     if reported is None:
         default = REPO_ROOT / "leaderboard" / "reported.toml"
         reported = default if default.is_file() else None

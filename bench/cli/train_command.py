@@ -68,7 +68,7 @@ def _history_table(header: dict[str, Any]):
 @click.option(
     "--t",
     type=click.IntRange(min=0),
-    help="Diffusion timestep within the backbone's schedule (default: the default run's, configs/default.toml).",
+    help="Diffusion timestep within the backbone's schedule (default: configs/default.toml's).",
 )
 @click.option(
     "--width", type=click.IntRange(min=1), default=16, show_default=True, help="Visual prompt border, pixels."

@@ -26,6 +26,8 @@ DescriptorKey = tuple[int | None, str]  # (timestep, layer name)
 class LoadedBackbone:
     """A backbone as its factory returned it, with what the core knows about it.
 
+    Attributes other than these are the model's (``loaded.unet``, ``loaded.image_size``).
+
     Attributes:
         info: its registration (layers with channels and strides, timesteps, text).
         model: the object the factory returned (an ``ImageEncoder`` or a ``DiffusionBackbone``).
@@ -35,6 +37,11 @@ class LoadedBackbone:
     info: BackboneInfo
     model: Any
     plugin: str
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("info", "model", "plugin"):  # not set yet (e.g. while unpickling)
+            raise AttributeError(name)
+        return getattr(self.model, name)
 
     @property
     def is_diffusion(self) -> bool:

@@ -147,6 +147,7 @@ def _items_to_decode(report: LayoutReport, decode: str) -> list[ImageItem]:
 
 def decode_all(items: Sequence[ImageItem], load: Callable[[ImageItem], Any]) -> list[str]:
     """The error (naming the file) of each item that does not decode, in item order (decoded by threads)."""
+
     def attempt(item: ImageItem) -> str | None:
         try:
             load(item)

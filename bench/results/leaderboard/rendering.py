@@ -1,34 +1,20 @@
-"""Results files -> markdown leaderboard (``leaderboard/README.md``).
-
-One section per (task, dataset). Each section holds a table of the runs sbir-bench measured (one
-row per results file), ablation tables crossing layer and timestep for runs that differ in nothing
-else, and, kept apart, a table of numbers papers reported (``leaderboard/reported.toml``), each row
-labelled with its source. Rendering reads only the deterministic parts of a results file and
-sorts everything it emits, so the same inputs always give byte-identical text.
-
-Standard library only: ``bench leaderboard`` must start without importing torch or numpy.
-"""
+"""Sections -> markdown text (deterministic: the same inputs give byte-identical text)."""
 
 from __future__ import annotations
 
 import json
-import math
-import os
 import re
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from bench.results.schema import RunResult, find_result_files, read_result
+from bench.results.leaderboard.model import ABLATION_AXES, Ablation, Run, Section, is_number
+from bench.results.leaderboard.reported import load_reported
+from bench.results.leaderboard.runs import load_runs
+from bench.results.leaderboard.sections import build_sections
 
 MISSING = "–"
-TASK_ORDER = ("zs-sbir", "fg-sbir")
-REPORTED_FIELDS = ("dataset", "method", "backbone", "source", "metrics")
 TABLE_CONFIG_KEYS = ("backbone", "layer", "t", "prompt", "noise_samples")  # columns of the measured table
 FOOTNOTE_CONFIG_KEYS = ("weights", "pool", "dataset_options", "seed", "dtype", "image_size")  # then the rest
-ABLATION_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
 CONFIG_LABELS = {"noise_samples": "noise draws"}
 
 INTRO = (
@@ -42,242 +28,6 @@ INTRO = (
     "values are percentages (x100). Numbers reported by papers appear only in a separate table, "
     "labelled with their source; they were not measured here."
 )
-
-
-@dataclass(frozen=True)
-class ReportedRow:
-    """One published result: what a paper (``source``) reports for ``method`` on ``dataset``.
-
-    Metric names and units follow results files: zs-sbir values are fractions, Acc@K values x100.
-    """
-
-    dataset: str
-    method: str
-    backbone: str
-    source: str
-    metrics: dict[str, float]
-
-    @property
-    def task(self) -> str:
-        """``"fg-sbir"`` when the row reports Acc@K (fine-grained) metrics, else ``"zs-sbir"``."""
-        return "fg-sbir" if any(_is_accuracy(name) for name in self.metrics) else "zs-sbir"
-
-
-@dataclass(frozen=True)
-class _Run:
-    """A measured run: its results file's name, its link target and its contents."""
-
-    name: str
-    link: str
-    result: RunResult
-
-
-@dataclass(frozen=True)
-class _Ablation:
-    """Runs of one backbone that differ only in layer and timestep, and the metric they are compared on."""
-
-    metric: str
-    runs: tuple[_Run, ...]
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The settings every run of the ablation shares."""
-        return {k: v for k, v in self.runs[0].result.config.items() if k not in ABLATION_AXES}
-
-
-@dataclass(frozen=True)
-class _Section:
-    """Everything shown for one (task, dataset)."""
-
-    task: str
-    dataset: str
-    columns: tuple[str, ...]
-    runs: tuple[_Run, ...]
-    reported: tuple[ReportedRow, ...]
-
-
-# ----------------------------------------------------------------------------- reported numbers
-
-
-def load_reported(path: Path) -> list[ReportedRow]:
-    """Read ``[[reported]]`` entries from a TOML file, in file order.
-
-    Raises ``ValueError`` naming the file (and the entry) for unreadable TOML, an unknown or
-    missing field, a non-numeric or out-of-range metric, or a repeated (source, method, backbone,
-    dataset).
-    """
-    data = _read_toml(Path(path))
-    unknown = sorted(set(data) - {"reported"})
-    if unknown:
-        keys = ", ".join(unknown)
-        raise ValueError(f"{path}: unknown top-level key(s) {keys}; expected [[reported]] entries")
-    entries = data.get("reported", [])
-    if not isinstance(entries, list):
-        raise ValueError(f"{path}: 'reported' must be an array of tables ([[reported]])")
-    rows = [_reported_row(f"{path}: entry {index}", entry) for index, entry in enumerate(entries, start=1)]
-    _check_unique(path, rows)
-    return rows
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; raise ``ValueError`` naming it when it cannot be read or parsed."""
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable TOML file ({exc})") from exc
-
-
-def _reported_row(where: str, entry: object) -> ReportedRow:
-    """Validate one ``[[reported]]`` table (``where`` names it in errors) and build its row."""
-    if not isinstance(entry, dict):
-        raise ValueError(f"{where}: expected a table, got {type(entry).__name__}")
-    unknown = sorted(set(entry) - set(REPORTED_FIELDS))
-    if unknown:
-        allowed = ", ".join(REPORTED_FIELDS)
-        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {allowed}")
-    missing = [name for name in REPORTED_FIELDS if name not in entry]
-    if missing:
-        raise ValueError(f"{where}: missing field(s) {', '.join(missing)}")
-    texts = {name: entry[name] for name in REPORTED_FIELDS if name != "metrics"}
-    for name, value in texts.items():
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"{where}: field {name!r} must be a non-empty string")
-    where = f"{where} ({texts['source']}, {texts['method']}, {texts['dataset']})"
-    return ReportedRow(**texts, metrics=_reported_metrics(where, entry["metrics"]))
-
-
-def _reported_metrics(where: str, metrics: object) -> dict[str, float]:
-    """Validate a metrics table: numbers, Acc@K within 0..100, every other metric within 0..1."""
-    if not isinstance(metrics, dict) or not metrics:
-        raise ValueError(f"{where}: 'metrics' must be a non-empty table of metric name = number")
-    checked = {}
-    for name, value in metrics.items():
-        if not _is_number(value):
-            raise ValueError(f"{where}: metric {name!r} is not a number ({value!r})")
-        upper = 100.0 if _is_accuracy(name) else 1.0
-        if not 0.0 <= value <= upper:
-            unit = "x100" if upper == 100.0 else "a fraction"
-            raise ValueError(f"{where}: metric {name!r} = {value} is outside 0..{upper:g} (must be {unit})")
-        checked[name] = float(value)
-    return checked
-
-
-def _check_unique(path: Path, rows: list[ReportedRow]) -> None:
-    """Raise ``ValueError`` when two rows share (source, method, backbone, dataset)."""
-    seen: set[tuple[str, str, str, str]] = set()
-    for row in rows:
-        key = (*_identity(row), row.dataset)
-        if key in seen:
-            raise ValueError(f"{path}: more than one entry for {', '.join(key)}")
-        seen.add(key)
-
-
-def _identity(row: ReportedRow) -> tuple[str, str, str]:
-    """What tells reported rows of one dataset apart: (source, method, backbone)."""
-    return row.source, row.method, row.backbone
-
-
-# ----------------------------------------------------------------------------- measured runs
-
-
-def _load_runs(results_dir: Path, link_base: Path) -> list[_Run]:
-    """Every results file below ``results_dir`` (``ValueError`` naming a file that fails to read)."""
-    runs = []
-    for path in find_result_files(results_dir):
-        result = read_result(path)
-        _check_run(path, result)
-        runs.append(_Run(name=path.stem, link=_link(path, link_base), result=result))
-    return runs
-
-
-def _check_run(path: Path, result: RunResult) -> None:
-    """Raise ``ValueError`` naming ``path`` when fields the leaderboard needs are malformed."""
-    problems = []
-    if not isinstance(result.task, str):
-        problems.append("'task' is not a string")
-    if not isinstance(result.config, dict):
-        problems.append("'config' is not an object")
-    if not isinstance(result.dataset, dict) or not isinstance(result.dataset.get("id"), str):
-        problems.append("'dataset' lacks a string 'id'")
-    elif not isinstance(result.dataset.get("columns", []), list):
-        problems.append("'dataset.columns' is not a list")
-    if not isinstance(result.metrics, dict):
-        problems.append("'metrics' is not an object")
-    if problems:
-        raise ValueError(f"{path}: {'; '.join(problems)}")
-
-
-def _link(path: Path, base: Path) -> str:
-    """URL-quoted POSIX path of ``path`` relative to ``base``."""
-    relative = Path(os.path.relpath(Path(path).absolute(), Path(base).absolute())).as_posix()
-    return quote(relative, safe="/+")
-
-
-# ----------------------------------------------------------------------------- sections
-
-
-def _sections(runs: list[_Run], reported: list[ReportedRow]) -> list[_Section]:
-    """Group runs and reported rows by (task, dataset), sorted by task order then dataset id."""
-    keys = {(run.result.task, run.result.dataset["id"]) for run in runs}
-    keys |= {(row.task, row.dataset) for row in reported}
-    sections = []
-    for task, dataset in sorted(keys, key=_section_order):
-        own_runs = [run for run in runs if (run.result.task, run.result.dataset["id"]) == (task, dataset)]
-        own_reported = [row for row in reported if (row.task, row.dataset) == (task, dataset)]
-        columns = _paper_columns(own_runs, own_reported)
-        sections.append(
-            _Section(
-                task=task,
-                dataset=dataset,
-                columns=columns,
-                runs=tuple(_sort_runs(own_runs, columns)),
-                reported=tuple(_sort_reported(own_reported, columns)),
-            )
-        )
-    return sections
-
-
-def _section_order(key: tuple[str, str]) -> tuple[int, str, str]:
-    """Known tasks in ``TASK_ORDER`` first, then any other task alphabetically; then dataset id."""
-    task, dataset = key
-    rank = TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER)
-    return rank, task, dataset
-
-
-def _paper_columns(runs: list[_Run], reported: list[ReportedRow]) -> tuple[str, ...]:
-    """The dataset's paper columns, in order of first appearance.
-
-    Taken from the runs' ``dataset["columns"]`` (runs sorted by name); for a dataset without runs,
-    from the reported rows' metric names in file order.
-    """
-    columns: dict[str, None] = {}
-    for run in sorted(runs, key=lambda run: run.name):
-        columns.update(dict.fromkeys(run.result.dataset.get("columns", [])))
-    if not runs:
-        for row in reported:
-            columns.update(dict.fromkeys(row.metrics))
-    return tuple(columns)
-
-
-def _sort_runs(runs: list[_Run], columns: tuple[str, ...]) -> list[_Run]:
-    """Best first by the first paper column (runs without it last); ties by run name."""
-    first = columns[0] if columns else None
-    return sorted(runs, key=lambda run: (_descending(run.result.metrics.get(first)), run.name))
-
-
-def _sort_reported(rows: list[ReportedRow], columns: tuple[str, ...]) -> list[ReportedRow]:
-    """Best first by the first paper column (rows without it last); ties by source, method, backbone."""
-    first = columns[0] if columns else None
-    return sorted(rows, key=lambda row: (_descending(row.metrics.get(first)), *_identity(row)))
-
-
-def _descending(value: object) -> tuple[int, float]:
-    """Sort key placing larger numbers first and non-numbers last."""
-    return (0, -value) if _is_number(value) else (1, 0.0)
-
-
-# ----------------------------------------------------------------------------- rendering
 
 
 def render_leaderboard(
@@ -295,10 +45,10 @@ def render_leaderboard(
         ValueError: naming a results file or the reported file that cannot be read.
     """
     results_dir = Path(results_dir)
-    runs = _load_runs(results_dir, Path(link_base) if link_base is not None else results_dir.parent)
+    runs = load_runs(results_dir, Path(link_base) if link_base is not None else results_dir.parent)
     reported = load_reported(Path(reported_path)) if reported_path is not None else []
     lines = ["# sbir-bench leaderboard", "", INTRO, ""]
-    sections = _sections(runs, reported)
+    sections = build_sections(runs, reported)
     if not sections:
         lines += ["No measured runs or reported numbers yet.", ""]
     footnote = 1
@@ -319,7 +69,7 @@ def check_leaderboard(
     return current == render_leaderboard(results_dir, reported_path, link_base=link_base).encode("utf-8")
 
 
-def _render_section(section: _Section, first_footnote: int) -> list[str]:
+def _render_section(section: Section, first_footnote: int) -> list[str]:
     """Heading, measured table with its footnotes (or a placeholder line), then the reported table."""
     lines = [f"## {section.dataset} ({section.task})", ""]
     if section.runs:
@@ -338,7 +88,7 @@ def _render_section(section: _Section, first_footnote: int) -> list[str]:
     return lines
 
 
-def _measured_table(section: _Section, first_footnote: int) -> list[str]:
+def _measured_table(section: Section, first_footnote: int) -> list[str]:
     """One row per run: configuration, paper columns, other metrics (natural order), run link."""
     metrics = _metric_columns(section)
     columns = {name: [run.result.metrics.get(name) for run in section.runs] for name in metrics}
@@ -363,7 +113,7 @@ def _measured_table(section: _Section, first_footnote: int) -> list[str]:
     return _table(header, align, rows)
 
 
-def _metric_columns(section: _Section) -> list[str]:
+def _metric_columns(section: Section) -> list[str]:
     """The paper columns, then every other metric key of the section's runs in natural order."""
     present = {name for run in section.runs for name in run.result.metrics}
     others = sorted(present - set(section.columns), key=_natural_key)
@@ -372,11 +122,11 @@ def _metric_columns(section: _Section) -> list[str]:
 
 def _best(task: str, values: list[object]) -> str | None:
     """The formatted largest numeric value (bolded wherever it appears), or None when none is numeric."""
-    numbers = [value for value in values if _is_number(value)]
+    numbers = [value for value in values if is_number(value)]
     return _format_value(max(numbers), task) if numbers else None
 
 
-def _footnotes(runs: tuple[_Run, ...], first_footnote: int) -> list[str]:
+def _footnotes(runs: tuple[Run, ...], first_footnote: int) -> list[str]:
     """A footnote per run: its full configuration, its members when it is an ensemble, and, when
     set, the backbone note."""
     lines = []
@@ -420,13 +170,13 @@ def _config_value(value: object) -> str:
     return f"`{text}`"
 
 
-def _ablations(section: _Section) -> list[_Ablation]:
+def _ablations(section: Section) -> list[Ablation]:
     """Groups of the section's runs sharing every setting but layer and t, with two cells or more.
 
     Ordered by backbone, then by the shared settings (canonical JSON); compared on the first paper
     column (the first metric of the measured table when the dataset declares none).
     """
-    groups: dict[tuple[str, str], list[_Run]] = {}
+    groups: dict[tuple[str, str], list[Run]] = {}
     for run in section.runs:
         if run.result.ablation:  # runs of a study are shown in its own table
             continue
@@ -435,18 +185,18 @@ def _ablations(section: _Section) -> list[_Ablation]:
         groups.setdefault(key, []).append(run)
     metric = next(iter(_metric_columns(section)), "")
     return [
-        _Ablation(metric, tuple(runs))
+        Ablation(metric, tuple(runs))
         for _, runs in sorted(groups.items())
         if len({_cell(run) for run in runs}) >= 2
     ]
 
 
-def _cell(run: _Run) -> tuple[str, str]:
+def _cell(run: Run) -> tuple[str, str]:
     """(layer, t) of a run, as table text."""
     return _text(run.result.config.get("layer")), _text(run.result.config.get("t"))
 
 
-def _ablation_block(task: str, ablation: _Ablation) -> list[str]:
+def _ablation_block(task: str, ablation: Ablation) -> list[str]:
     """Heading, the fixed settings, and a layer (rows) x t (columns) table of the metric."""
     config = ablation.config
     layers = sorted({layer for layer, _ in map(_cell, ablation.runs)}, key=_natural_key)
@@ -473,17 +223,17 @@ def _ablation_block(task: str, ablation: _Ablation) -> list[str]:
     return [heading, "", fixed, "", *_table(header, align, rows)]
 
 
-def _studies(section: _Section) -> list[tuple[str, list[tuple[dict[str, Any], _Run]]]]:
+def _studies(section: Section) -> list[tuple[str, list[tuple[dict[str, Any], Run]]]]:
     """The one-factor ablation studies of the section: (study name, [(tag, run)] in the study's axis
     and value order), sorted by name."""
-    studies: dict[str, list[tuple[dict[str, Any], _Run]]] = {}
+    studies: dict[str, list[tuple[dict[str, Any], Run]]] = {}
     for run in section.runs:
         for tag in run.result.ablation:
             studies.setdefault(str(tag["study"]), []).append((tag, run))
     return [(name, sorted(rows, key=lambda row: row[0]["order"])) for name, rows in sorted(studies.items())]
 
 
-def _study_block(section: _Section, study: str, rows: list[tuple[dict[str, Any], _Run]]) -> list[str]:
+def _study_block(section: Section, study: str, rows: list[tuple[dict[str, Any], Run]]) -> list[str]:
     """Heading, the base configuration, and one row per (factor, setting): the paper columns."""
     metrics = [m for m in _metric_columns(section) if any(m in run.result.metrics for _, run in rows)]
     metrics = metrics[: max(len(section.columns), 1)]
@@ -511,10 +261,10 @@ def _study_block(section: _Section, study: str, rows: list[tuple[dict[str, Any],
 
 def _timestep_order(t: object) -> tuple[int, float]:
     """Numeric timesteps ascending, then a missing one."""
-    return (0, float(t)) if _is_number(t) else (1, 0.0)
+    return (0, float(t)) if is_number(t) else (1, 0.0)
 
 
-def _reported_table(section: _Section) -> list[str]:
+def _reported_table(section: Section) -> list[str]:
     """Reported rows labelled with their source, best first.
 
     Metric columns: the section's paper columns that any reported row has, then the rows' other
@@ -544,7 +294,7 @@ def _table(header: list[str], align: list[str], rows: list[list[str]]) -> list[s
 
 def _format_value(value: object, task: str) -> str:
     """2 decimals for fg-sbir (x100), 3 for other tasks (fractions); the missing mark otherwise."""
-    if not _is_number(value):
+    if not is_number(value):
         return MISSING
     return f"{value:.2f}" if task == "fg-sbir" else f"{value:.3f}"
 
@@ -562,13 +312,3 @@ def _escape(text: str) -> str:
 def _natural_key(name: str) -> list[tuple[int, int | str]]:
     """Sort key comparing digit runs as numbers (``Acc@5`` before ``Acc@10``)."""
     return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
-
-
-def _is_number(value: object) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_accuracy(name: str) -> bool:
-    """Whether ``name`` is a fine-grained Acc@K metric (reported x100)."""
-    return name.startswith("Acc@")

@@ -1,0 +1,117 @@
+"""One validation stage before any model loads, and one run identity for results, cache and prompts."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from conftest import run_bench
+
+import bench
+from bench.config.run_config import SweepSpec
+from bench.plan.identity import cache_fields, group_key, results_config
+from bench.plan.study import plan_study
+from bench.results.naming import run_name
+
+OPTIONS = ("num_classes=6", "num_unseen=3", "photos_per_class=2", "train_photos_per_class=1")
+SMALL = [part for option in OPTIONS for part in ("--dataset-option", option)]
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return bench.plugin_registry()
+
+
+def result_files(directory: Path) -> list[Path]:
+    return sorted(directory.rglob("*.json")) if directory.exists() else []
+
+
+def test_a_study_whose_last_variant_is_wrong_is_refused_before_anything_runs(tmp_path):
+    """The issue's reproduction: varying the backbone to one that cannot take --query-text."""
+    config = tmp_path / "study.yaml"
+    config.write_text(
+        "backbone: sd-tiny\nt: 200\ndataset: synthetic-fg\nquery_text: caption\n"
+        "ablation: {name: s, vary: {backbone: [sd-tiny, vit-tiny]}}\n"
+    )
+    started = time.monotonic()
+    result = run_bench(
+        "run", "--config", str(config), "--output-dir", str(tmp_path / "out"),
+        "--cache-dir", str(tmp_path / "cache"),
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "backbone 'vit-tiny' do not depend on text" in result.stderr
+    assert elapsed < 5, f"refused after {elapsed:.1f} s"
+    assert "loading backbone" not in result.stderr and "extracting" not in result.stderr
+    assert result_files(tmp_path / "out") == [] and not (tmp_path / "cache").exists()
+
+
+def test_every_variant_is_planned_and_its_datasets_opened_first(registry):
+    spec = SweepSpec(
+        backbone=("vit-tiny",), dataset=("synthetic",),
+        dataset_options={"num_classes": 6, "num_unseen": 3},
+        ablation={"name": "s", "vary": {"image_size": [112], "dataset": ["synthetic", "synthetic-fg"]}},
+    )  # fmt: skip
+    plan = plan_study(spec, registry)
+    assert [len(sweep.runs) for sweep in plan.sweeps] == [1, 1, 1]
+    assert len(plan.datasets) == 2  # opened once each, shared by the variants
+
+
+def test_noise_draws_on_an_image_encoder_leave_one_results_file(tmp_path):
+    out = tmp_path / "out"
+    base = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", *SMALL, "--output-dir", str(out)]
+    first = run_bench(*base, "--noise-samples", "1", "--json")
+    second = run_bench(*base, "--noise-samples", "2", "--json")
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert "--noise-samples 2 does not apply to vit-tiny (no noise draws): ignored." in second.stderr
+    assert len(result_files(out)) == 1
+    config = json.loads(second.stdout)[0]["config"]
+    assert "noise_samples" not in config and "seed" not in config and config["t"] is None
+    swept = run_bench(*base, "--t", "100", "--t", "200", "--json")
+    assert "--t 100, 200 does not apply to vit-tiny" in swept.stderr
+    assert len(json.loads(swept.stdout)) == 1 and len(result_files(out)) == 1
+
+
+def test_the_cache_precision_is_part_of_the_identity(tmp_path):
+    out = tmp_path / "out"
+    base = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", *SMALL, "--output-dir", str(out)]
+    for precision in ("fp16", "fp32"):
+        assert run_bench(*base, "--cache-dtype", precision).returncode == 0
+    files = result_files(out)
+    assert len(files) == 2
+    assert {json.loads(f.read_text())["config"]["cache_dtype"] for f in files} == {"fp16", "fp32"}
+
+
+def test_one_identity_names_the_results_keys_the_cache_and_groups_the_runs(registry):
+    spec = SweepSpec(backbone=("sd-tiny", "vit-tiny"), dataset=("synthetic",), t=(100, 200), noise_samples=2)
+    runs = plan_study(spec, registry).runs
+    sd = [run for run in runs if run.backbone.id == "sd-tiny"]
+    vit = [run for run in runs if run.backbone.id == "vit-tiny"]
+    assert len(sd) == 2 and len(vit) == 1
+    assert group_key(sd[0]) == group_key(sd[1])  # both timesteps from one extraction
+    assert results_config(sd[0])["noise_samples"] == 2 and results_config(sd[0])["seed"] == 0
+    assert run_name(results_config(sd[0])) != run_name(results_config(sd[1]))
+    fields = cache_fields(vit[0], weights="w", code="c", prompt_content="p")
+    assert fields["noise_samples"] is None and fields["seed"] is None
+
+
+def test_repeated_values_plan_one_configuration(registry):
+    spec = SweepSpec(backbone=("sd-tiny",), dataset=("synthetic",), t=(50, 50), layer=("up1", "up1"))
+    assert len(plan_study(spec, registry).runs) == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"device": "gpu"}, "Unknown device 'gpu'"),
+        ({"dtype": "fp8"}, "Unknown dtype 'fp8'"),
+        ({"device": "cpu", "dtype": "fp16"}, "fp16 is not supported on the CPU"),
+        ({"t": (1000,)}, "--t 1000 is outside backbone 'sd-tiny''s schedule"),
+    ],
+)
+def test_settings_are_checked_at_plan_time(registry, settings, message):
+    spec = SweepSpec(backbone=("sd-tiny",), dataset=("synthetic",), **{"t": (200,), **settings})
+    with pytest.raises(bench.BenchError, match=message):
+        plan_study(spec, registry)

@@ -1,0 +1,159 @@
+"""A plugin's mistakes end in one clear message naming the plugin; --plugin works on every command."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_bench
+
+EXAMPLE = REPO / "examples" / "hog_plugin.py"
+
+ENCODER = """
+import bench
+from bench import BackboneInfo, LayerInfo
+
+
+class Broken(bench.ImageEncoderBase):
+    def features(self, pixels, taps):
+        import torch
+        return {RETURNED}
+
+
+@bench.hookimpl
+def register_backbones(register):
+    register(BackboneInfo(id="broken", target=Broken, description="", weights="none", image_size=32,
+                          layers=(LayerInfo("v", 8, 0), LayerInfo("m", 4, 8)), default_layer="v"))
+"""
+
+
+def plugin_file(tmp_path: Path, source: str, name: str = "myplugin") -> Path:
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def one_error(result, *phrases: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("Error:") == 1, result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr, result.stderr
+
+
+def test_a_hook_without_hookimpl_is_named(tmp_path):
+    path = plugin_file(tmp_path, "def register_backbones(register):\n    pass\n")
+    one_error(
+        run_bench("list", "--plugin", str(path)),
+        "plugin 'file:myplugin': register_backbones() has no @bench.hookimpl decorator",
+    )
+
+
+def test_a_misspelled_hook_is_named_with_the_closest_hook(tmp_path):
+    path = plugin_file(
+        tmp_path, "import bench\n\n@bench.hookimpl\ndef register_backbone(register):\n    pass\n"
+    )
+    one_error(
+        run_bench("list", "--plugin", str(path)),
+        "register_backbone() is not a hook (did you mean register_backbones?)",
+    )
+
+
+def test_a_hook_with_wrong_arguments_is_named(tmp_path):
+    path = plugin_file(tmp_path, "import bench\n\n@bench.hookimpl\ndef register_datasets(add):\n    pass\n")
+    one_error(run_bench("list", "--plugin", str(path)), "plugin 'file:myplugin'", "add")
+
+
+@pytest.mark.parametrize(
+    ("returned", "phrases"),
+    [
+        ('{"v": torch.zeros(len(pixels), 8)}', ["returned no 'm'"]),
+        ('{"v": torch.zeros(len(pixels), 5), "m": torch.zeros(len(pixels), 4, 4, 4)}',
+         ["tap 'v' is a tensor of shape", "a vector (B, C) for it, with B=", "C=8 (its registered"]),
+        ('{"v": torch.zeros(len(pixels), 8), "m": torch.zeros(len(pixels), 4)}',
+         ["tap 'm' is a tensor of shape", "a map (B, C, h, w)"]),
+        ('[1, 2]', ["features() returned a list"]),
+    ],
+)  # fmt: skip
+def test_a_backbone_breaking_its_contract_is_named(tmp_path, returned, phrases):
+    path = plugin_file(tmp_path, ENCODER.replace("{RETURNED}", returned))
+    result = run_bench(
+        "run", "--plugin", str(path), "--backbone", "broken", "--layer", "v", "--layer", "m",
+        "--dataset", "synthetic", "--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2",
+        "--dataset-option", "photos_per_class=1", "--cache-dir", str(tmp_path / "cache"),
+        "--output-dir", str(tmp_path / "out"),
+    )  # fmt: skip
+    one_error(result, "Backbone 'broken' (plugin 'file:myplugin') broke its contract", *phrases)
+
+
+def test_a_factory_with_the_wrong_signature_is_named(tmp_path):
+    source = ENCODER.replace("target=Broken", "target=lambda info: None").replace("{RETURNED}", "{}")
+    path = plugin_file(tmp_path, source)
+    result = run_bench(
+        "run", "--plugin", str(path), "--backbone", "broken", "--dataset", "synthetic",
+        "--cache-dir", str(tmp_path / "cache"), "--output-dir", str(tmp_path / "out"),
+    )  # fmt: skip
+    one_error(
+        result,
+        "The factory of backbone 'broken' (plugin 'file:myplugin') cannot be called as",
+        "factory(info, *, weights, device, dtype, image_size)",
+    )
+
+
+def test_a_dataset_with_an_empty_gallery_is_named_before_the_model_loads(tmp_path):
+    empty = tmp_path / "data"
+    (empty / "sketch" / "cat").mkdir(parents=True)
+    (empty / "photo" / "cat").mkdir(parents=True)
+    source = EXAMPLE.read_text().replace(
+        'raise ValueError(f"no images in {root / modality}/<class>/")', "pass"
+    )
+    path = plugin_file(tmp_path, source, "hog_plugin")
+    result = run_bench("run", "--plugin", str(path), "--backbone", "hog", "--dataset", "folders",
+                       "--data-root", str(empty))  # fmt: skip
+    one_error(result, "Dataset 'folders' (plugin 'file:hog_plugin') has an empty query split")
+    assert "loading backbone" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["list"],
+        ["plugins"],
+        ["leaderboard", "RESULTS", "--output", "OUT/board.md"],
+        ["cache", "info", "--cache-dir", "CACHE"],
+        ["plot", "sweep", "RESULTS", "--output", "OUT/sweep.png"],
+        ["datasets", "check", "folders", "--data-root", "DATA", "--decode", "none"],
+    ],
+)
+def test_every_command_takes_plugin_files(tmp_path, command):
+    """A broken plugin file is reported by every command; a good one is loaded by every command."""
+    (tmp_path / "RESULTS").mkdir()
+    for modality in ("sketch", "photo"):
+        (tmp_path / "DATA" / modality / "cat").mkdir(parents=True)
+    filled = [str(tmp_path / part) if part.isupper() or "/" in part else part for part in command]
+    broken = plugin_file(
+        tmp_path, "import bench\n\n@bench.hookimpl\ndef register_backbone(register):\n    pass\n"
+    )
+    one_error(run_bench(*filled, "--plugin", str(broken)), "is not a hook")
+    good = run_bench(*filled, "--plugin", str(EXAMPLE))
+    assert "is not a hook" not in good.stderr and "Traceback" not in good.stderr
+
+
+def test_a_config_file_names_its_plugins(tmp_path):
+    data = tmp_path / "data"
+    from PIL import Image
+
+    for modality, colour in (("sketch", "white"), ("photo", "red")):
+        for label in ("a", "b"):
+            (data / modality / label).mkdir(parents=True)
+            Image.new("RGB", (32, 32), colour).save(data / modality / label / "1.png")
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "hog_plugin.py").write_text(EXAMPLE.read_text())
+    config = tmp_path / "hog.yaml"
+    config.write_text(
+        f"plugins: [plugins/hog_plugin.py]\nbackbone: hog\ndataset: folders\ndata_root: {data}\n"
+        f"output_dir: {tmp_path / 'out'}\n"
+    )
+    result = run_bench("run", "--config", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"backbone": "hog"' in result.stdout

@@ -1,0 +1,39 @@
+"""The README's "Use from Python" example runs, and gives the command line's numbers."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+def readme_python_example() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Use from Python", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs_and_matches_bench_run(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", readme_python_example()],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.strip().splitlines()[-2:]
+    assert first.startswith("mAP@all ") and "up1 map at t=50: (2, 64, 8, 8)" in first
+    assert float(second) == pytest.approx(0.181, abs=5e-4)  # the default run's sd-tiny number
+    assert list((tmp_path / "results-py" / "synthetic").glob("sd-tiny_up1_t200_*.json"))
+
+
+def test_public_names_import_without_torch():
+    code = (
+        "import sys, bench\n"
+        "names = [n for n in bench.__all__ if n not in bench._LAZY]\n"
+        "[getattr(bench, n) for n in names]\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
