@@ -15,12 +15,15 @@ class CorpusSpec:
     """Which generated images make the training corpus.
 
     Every (seed, category, instance) with ``seed`` in ``seeds``, every category and ``instance`` in
-    ``range(instances)`` gives one photo and one sketch (sketch index 0), rendered at ``image_size``.
-    Seed 0 is the benchmark's evaluation data, so it is never in ``seeds``.
+    ``range(instances)`` gives one photo and one sketch (sketch index 0), rendered at
+    ``render_size`` px and resized (bicubic) to ``image_size`` px, as the toolkit's feature extractor
+    resizes the 128 px benchmark images to a model's input size. Seed 0 is the benchmark's
+    evaluation data, so it is never in ``seeds``.
     """
 
     seeds: tuple[int, ...]
     instances: int
+    render_size: int
     image_size: int
 
     def __post_init__(self) -> None:
@@ -57,8 +60,9 @@ class ModelSizes:
 class VaeTraining:
     """Autoencoder training: L1 reconstruction + ``kl_weight`` x KL, both summed over pixels (as SD).
 
-    The VAE is fully convolutional, so it trains on ``crop`` px random crops (with random horizontal
-    flips) of the corpus images, as SD's autoencoder trained on crops smaller than its use size.
+    The VAE is fully convolutional, so it can train on ``crop`` px random crops of the corpus images
+    (as SD's autoencoder trained on crops smaller than its use size); each is flipped left-right
+    with probability 1/2. A crop of the full image size trains on whole images.
     """
 
     steps: int
@@ -137,7 +141,7 @@ _SAMPLE_CAPTIONS = (
 )
 
 FULL = Recipe(
-    corpus=CorpusSpec(seeds=tuple(range(1000, 1010)), instances=30, image_size=128),
+    corpus=CorpusSpec(seeds=tuple(range(1000, 1010)), instances=30, render_size=128, image_size=64),
     sizes=ModelSizes(
         vae_channels=(16, 32, 64, 64),
         vae_groups=8,
@@ -148,13 +152,13 @@ FULL = Recipe(
         text_layers=4,
         text_heads=4,
     ),
-    vae=VaeTraining(steps=1200, batch_size=16, crop=64, learning_rate=5e-4, warmup_steps=50),
-    unet=UnetTraining(steps=2400, batch_size=32, learning_rate=5e-4, warmup_steps=100),
+    vae=VaeTraining(steps=900, batch_size=16, crop=64, learning_rate=1e-3, warmup_steps=50),
+    unet=UnetTraining(steps=3600, batch_size=32, learning_rate=5e-4, warmup_steps=100),
     samples=SampleSettings(captions=_SAMPLE_CAPTIONS, per_caption=6, steps=50, guidance_scale=4.0),
 )
 
 QUICK = Recipe(
-    corpus=CorpusSpec(seeds=(1000,), instances=2, image_size=64),
+    corpus=CorpusSpec(seeds=(1000,), instances=2, render_size=64, image_size=64),
     sizes=ModelSizes(
         vae_channels=(8, 8, 16, 16),
         vae_groups=4,
@@ -167,7 +171,8 @@ QUICK = Recipe(
     ),
     vae=VaeTraining(steps=4, batch_size=4, crop=32, learning_rate=1e-3, warmup_steps=2),
     unet=UnetTraining(steps=6, batch_size=4, learning_rate=1e-3, warmup_steps=2),
-    samples=SampleSettings(captions=_SAMPLE_CAPTIONS[:1] + _SAMPLE_CAPTIONS[-1:], per_caption=2, steps=2,
-                           guidance_scale=4.0),
+    samples=SampleSettings(
+        captions=_SAMPLE_CAPTIONS[:1] + _SAMPLE_CAPTIONS[-1:], per_caption=2, steps=2, guidance_scale=4.0
+    ),
     name="sd-mini-quick",
 )
