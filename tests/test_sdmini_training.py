@@ -14,6 +14,7 @@ from bench_sdmini.__main__ import cli
 from bench_sdmini.corpus import Item, caption
 from bench_sdmini.recipe import QUICK, CorpusSpec
 from click.testing import CliRunner
+from safetensors.torch import load_file
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "plugins" / "bench_sdmini" / "weights"
 PARTS = ("vae", "unet", "text_encoder", "tokenizer", "scheduler")
@@ -60,7 +61,7 @@ def test_captions_and_corpus_spec():
     assert caption(Item(1000, 6, 0, sketch=True)) == "a sketch of a star"
     assert caption(Item(1000, 6, 0, sketch=False)).startswith("a photo of a")
     with pytest.raises(ValueError, match="evaluation data"):
-        CorpusSpec(seeds=(0, 1000), instances=1, image_size=64)
+        CorpusSpec(seeds=(0, 1000), instances=1, render_size=64, image_size=64)
 
 
 @pytest.mark.slow
@@ -79,11 +80,12 @@ def test_quick_pipeline_saves_a_diffusers_folder_that_loads_back(quick_run):
     latents = np.load(output / "latents.npy")
     assert latents.shape[1:] == (4, size // 8, size // 8)
     assert vae.config.scaling_factor == pytest.approx(1 / latents.astype(np.float64).std(), rel=1e-6)
-    assert next(vae.parameters()).dtype == torch.float16  # stored in float16
+    for weights in folder.glob("*/*.safetensors"):
+        assert {tensor.dtype for tensor in load_file(weights).values()} == {torch.float16}, weights
 
     unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet", dtype=torch.float32)
-    assert unet.config.up_block_types == ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3
-    assert unet.config.down_block_types == ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",)
+    assert tuple(unet.config.up_block_types) == ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3
+    assert tuple(unet.config.down_block_types) == ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",)
     text_encoder = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", dtype=torch.float32)
     tokenizer = CLIPTokenizer.from_pretrained(folder, subfolder="tokenizer")
     assert len(tokenizer) == 49408
