@@ -93,7 +93,7 @@ def test_one_identity_names_the_results_keys_the_cache_and_groups_the_runs(regis
     assert group_key(sd[0]) == group_key(sd[1])  # both timesteps from one extraction
     assert results_config(sd[0])["noise_samples"] == 2 and results_config(sd[0])["seed"] == 0
     assert run_name(results_config(sd[0])) != run_name(results_config(sd[1]))
-    fields = cache_fields(vit[0], weights="w", code="c", prompt_content="p")
+    fields = cache_fields(vit[0], code="c", prompt_content="p")
     assert fields["noise_samples"] is None and fields["seed"] is None
 
 

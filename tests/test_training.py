@@ -119,7 +119,7 @@ def test_bench_train_then_run_learned_prompt(tmp_path):
     )
     learned = run_bench(*run, cwd=tmp_path)
     assert learned.returncode == 0, learned.stderr
-    assert "from the learned prompt's header: backbone sd-tiny;" in learned.stderr
+    assert "from the learned prompt's header: backbone sd-tiny\n" in learned.stderr
     (result,) = json.loads(learned.stdout)
     config = result["config"]
     assert (config["backbone"], config["layer"], config["t"], config["image_size"]) == (

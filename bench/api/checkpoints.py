@@ -33,7 +33,7 @@ def check_random(weights: str, backbone_id: str) -> None:
         )
 
 
-def _is_hub_id(weights: str) -> bool:
+def is_hub_id(weights: str) -> bool:
     """``org/name`` with no path markers (``/models/x``, ``./x``, ``~/x``, ``a/b/c`` and
     ``dir/model.safetensors`` are paths)."""
     org, sep, name = weights.partition("/")
@@ -81,7 +81,7 @@ def _local_file(weights: str, backbone_id: str, filenames: tuple[str, ...]) -> s
                 f"Pass the checkpoint file itself with --weights {backbone_id}=FILE.",
             )
         return str(found)
-    if not _is_hub_id(weights):
+    if not is_hub_id(weights):
         raise BenchError(
             f"Weights file {weights!r} for backbone {backbone_id!r} does not exist.",
             "Pass an existing checkpoint file or a Hugging Face hub id with --weights.",

@@ -110,7 +110,7 @@ class BackboneInfo:
 
 @dataclass(frozen=True)
 class LayerSelector:
-    """A named set of taps, fused (each map resized to the coarsest, channels concatenated) and pooled.
+    """A named set of taps, each pooled, their pooled features concatenated into one descriptor.
 
     Attributes:
         id: the name users type (``--layer coarse``).

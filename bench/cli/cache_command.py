@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
+from bench.api.errors import BenchError
 from bench.cli.console import stdout
 from bench.cli.options import command_registry, plugin_option
-from bench.extraction.cache_location import CACHE_ENV
+from bench.config.cache_location import CACHE_ENV
 
 CACHE_DIR_HELP = f"The cache directory (default: ${CACHE_ENV} or the user cache directory)."
 
@@ -17,8 +18,8 @@ def _open(ctx: click.Context, cache_dir: str | None, plugin_files: tuple[str, ..
     """The feature cache at ``cache_dir`` (default location otherwise); plugin files are checked."""
     if plugin_files:  # the cache needs no component; a plugin file is still loaded and checked
         command_registry(ctx, plugin_files)
+    from bench.config.cache_location import default_cache_dir
     from bench.extraction.cache import FeatureCache
-    from bench.extraction.cache_location import default_cache_dir
 
     return FeatureCache(Path(cache_dir) if cache_dir else default_cache_dir())
 
@@ -63,9 +64,8 @@ def cache_info(ctx: click.Context, cache_dir: str | None, plugin_files) -> None:
 @plugin_option
 @click.pass_context
 def cache_verify(ctx: click.Context, cache_dir: str | None, plugin_files) -> None:
-    """Re-check every shard (shapes, dtypes, completeness, content hash); exit 1 on a problem."""
-    from bench.api.errors import BenchError
-
+    """Re-check every shard (shapes, dtypes, content hash, finite values, agreement between shards);
+    exit 1 on a problem."""
     cache = _open(ctx, cache_dir, plugin_files)
     problems = [(store.directory.name, p) for _, store in cache.stores() for p in store.verify()]
     shards = sum(1 for _, store in cache.stores() for _ in store.shards())
@@ -90,5 +90,11 @@ def cache_clear(ctx: click.Context, cache_dir: str | None, yes: bool, plugin_fil
     cache = _open(ctx, cache_dir, plugin_files)
     if not yes:
         click.confirm(f"Delete the feature cache in {cache.root}?", abort=True)
-    freed = cache.clear()
+    freed, failures = cache.clear()
+    if failures:
+        raise BenchError(
+            f"Could not clear {cache.root}: {len(failures)} file(s) or folder(s) were not deleted, e.g. "
+            f"{failures[0]} ({freed / 2**20:.1f} MiB freed).",
+            "Check the cache's permissions (another user's cache?), or pass --cache-dir to your own.",
+        )
     click.echo(f"Cleared {cache.root} ({freed / 2**20:.1f} MiB freed).")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 import click
+from rich.markup import escape
 
 from bench.api.components import POOLINGS
 from bench.cli.console import note, stderr, stdout, warn
 from bench.cli.options import command_registry, plugin_option
+from bench.config.cache_location import CACHE_ENV
 from bench.config.files import load_config
 from bench.config.run_config import DTYPE_NAMES, ENSEMBLE_METHODS
 from bench.config.values import parse_assignments, parse_option_values, parse_weights
-from bench.extraction.cache_location import CACHE_ENV
 
 SPEC_OPTIONS = ("backbone", "weights", "layer", "t", "image_size", "dataset", "dataset_options")
 
@@ -143,10 +144,11 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
 
         named = {"t": "timesteps", "dataset_options": "dataset_option"}
         given = {key for key in SPEC_OPTIONS if options.get(named.get(key, key))}
-        spec, filled = settings_from_learned_prompt(spec, given)
-        if filled:
-            shown = "; ".join(f"{key} {_plain(value)}" for key, value in filled.items())
-            note(f"from the learned prompt's header: {shown}")
+        spec, filled, weights_note = settings_from_learned_prompt(spec, given, registry)
+        for key, value in filled.items():
+            stderr.print(f"from the learned prompt's header: {key} {escape(_plain(value))}", highlight=False)
+        if weights_note:
+            stderr.print(f"note: {escape(weights_note)}", highlight=False)
     from bench.plan.study import plan_study
 
     plan = plan_study(spec, registry)  # every check that needs no model, for every variant

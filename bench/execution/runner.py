@@ -49,8 +49,8 @@ class StudyRunner:
     """
 
     def __init__(self, plan: StudyPlan, registry: Registry, reporter: Reporter | None = None) -> None:
+        from bench.config.cache_location import default_cache_dir
         from bench.extraction.cache import FeatureCache
-        from bench.extraction.cache_location import default_cache_dir
         from bench.extraction.devices import resolve_device, resolve_dtype, slow_dtype_warning
         from bench.extraction.distributed import join_world
 
@@ -129,7 +129,7 @@ class StudyRunner:
         """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
         only what is missing; then (main process only) score each run and write its results file."""
         from bench.extraction.cached import group_descriptors
-        from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint, weights_fingerprint
+        from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint
         from bench.extraction.loop import ExtractionRequest
 
         first = runs[0]
@@ -147,7 +147,6 @@ class StudyRunner:
         )
         base_fields = cache_fields(
             first,
-            weights=weights_fingerprint(first.weights),
             code=code_fingerprint(first.backbone.target),
             prompt_content=prompt_fingerprint(prompt),
         )
@@ -167,7 +166,7 @@ class StudyRunner:
             texts=(*texts.texts, *[None] * len(gallery)) if texts else None,
         )
         for problem in group.cache_problems:
-            self.reporter.status(f"cache: unusable shard moved aside, its rows are recomputed: {problem}")
+            self.reporter.status(f"cache: {problem}")
         if not self.world.is_main:
             return []
         from bench.extraction.devices import peak_memory_mb

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from bench.api.errors import BenchError
-from bench.api.files import atomic_file, write_text_atomic
-from bench.extraction.cache_location import CACHE_ENV
+from bench.api.files import TEMPORARY_SUFFIX, atomic_file, write_text_atomic
+from bench.config.cache_location import CACHE_ENV
 
 LAYOUT_VERSION = "v1"
 EXTRACTOR_VERSION = 1  # bump when extraction changes numbers, to invalidate every store
@@ -52,15 +52,38 @@ def _shard_name(keys: np.ndarray, values: np.ndarray) -> str:
 
 @dataclass
 class ShardProblem:
-    """A shard that could not be used (truncated, mismatched, or with a wrong content hash)."""
+    """A shard that could not be used (truncated, mismatched, with a wrong content hash, non-finite,
+    conflicting with another shard, or unreadable by this user).
+
+    Attributes:
+        path: its keys file.
+        reason: what is wrong, in words.
+        moved: whether it was moved aside (quarantined) for its rows to be recomputed; a shard this
+            user cannot read is left in place.
+    """
 
     path: Path
     reason: str
+    moved: bool = True
+
+
+def _values_path(keys_path: Path) -> Path:
+    return keys_path.with_name(keys_path.name.replace(".keys.npy", ".values.npy"))
+
+
+def _read_shard(keys_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, values) of a shard, read whole (``np.load`` raises EOFError on a zero-byte file)."""
+    return np.load(keys_path), np.load(_values_path(keys_path))
 
 
 @dataclass
 class DescriptorStore:
     """The descriptors of one configuration, keyed by image content digest.
+
+    Every shard is checked when it is read: shapes and dtypes, its content against the hash in its
+    name, finite values, and no image whose descriptor another shard gives differently. A shard that
+    fails is moved aside (renamed ``.bad-*``) and its rows are recomputed; of two shards that
+    disagree, the first in name order is kept, so every process decides alike.
 
     Args:
         directory: the store's directory.
@@ -81,21 +104,49 @@ class DescriptorStore:
         yield from sorted(p for p in self.directory.glob("*.keys.npy") if not p.name.startswith("."))
 
     def load_index(self) -> None:
-        """Read every shard's keys; unusable shards are moved aside and listed in :attr:`problems`."""
+        """Read and check every shard (see the class docstring); problems are listed in
+        :attr:`problems`. Temporary files and half-written shards left by killed runs are removed."""
         self.index.clear()
         self._values.clear()
+        remove_stale_files(self.directory)
         for keys_path in self.shards():
-            values_path = keys_path.with_name(keys_path.name.replace(".keys.npy", ".values.npy"))
             try:
-                keys = np.load(keys_path)
-                values = np.load(values_path, mmap_mode="r")
-                self._check_shapes(keys, values)
-            except (OSError, ValueError) as exc:
-                self._quarantine(keys_path, values_path, f"unreadable: {exc}")
+                keys, values = _read_shard(keys_path)
+            except FileNotFoundError:  # removed meanwhile by another process (clear, quarantine)
                 continue
-            self._values[values_path] = values
+            except PermissionError as exc:
+                reason = f"not readable by this user ({exc.strerror}); left in place, its rows recomputed"
+                self.problems.append(ShardProblem(keys_path, reason, moved=False))
+                continue
+            except (OSError, ValueError, EOFError) as exc:
+                self._quarantine(keys_path, f"unreadable: {exc}")
+                continue
+            reason = self._content_problem(keys_path, keys, values)
+            if reason:
+                self._quarantine(keys_path, reason)
+                continue
+            self._values[_values_path(keys_path)] = values
             for row, key in enumerate(keys):
-                self.index.setdefault(key.tobytes(), (values_path, row))
+                self.index.setdefault(key.tobytes(), (_values_path(keys_path), row))
+
+    def _content_problem(self, keys_path: Path, keys: np.ndarray, values: np.ndarray) -> str | None:
+        """Why a readable shard cannot be used, or None."""
+        try:
+            self._check_shapes(keys, values)
+        except ValueError as exc:
+            return f"unreadable: {exc}"
+        if _shard_name(keys, values) != keys_path.name.removesuffix(".keys.npy"):
+            return "content does not match its hash"
+        if not np.isfinite(values.astype(np.float32)).all():
+            return "non-finite descriptors"
+        for row, key in enumerate(keys):
+            hit = self.index.get(key.tobytes())
+            if hit is not None and not np.allclose(
+                self._values[hit[0]][hit[1]].astype(np.float32), values[row].astype(np.float32), atol=1e-3
+            ):
+                first = hit[0].name.removesuffix(".values.npy")
+                return f"gives other descriptors than shard {first} for the same images"
+        return None
 
     def _check_shapes(self, keys: np.ndarray, values: np.ndarray) -> None:
         if keys.ndim != 2 or keys.shape[1] != DIGEST_BYTES or keys.dtype != np.uint8:
@@ -106,12 +157,19 @@ class DescriptorStore:
                 f"values have shape {values.shape} {values.dtype}, expected {expected} {self.storage}"
             )
 
-    def _quarantine(self, keys_path: Path, values_path: Path, reason: str) -> None:
-        """Move a bad shard out of the index (it will be recomputed) and remember why."""
-        self.problems.append(ShardProblem(keys_path, reason))
-        for path in (keys_path, values_path):
-            if path.exists():
+    def _quarantine(self, keys_path: Path, reason: str) -> None:
+        """Move a bad shard aside (it will be recomputed) and remember why. A shard another process
+        moved first, or one this process may not rename, is only reported."""
+        moved = True
+        for path in (keys_path, _values_path(keys_path)):
+            try:
                 path.rename(path.with_name(f".bad-{uuid.uuid4().hex[:8]}-{path.name}"))
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                moved = False
+                reason += f" (could not move it aside: {exc.strerror})"
+        self.problems.append(ShardProblem(keys_path, reason, moved))
 
     def lookup(self, digests: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """(values (n, dim) float32 with zeros where missing, found (n,) bool)."""
@@ -133,27 +191,43 @@ class DescriptorStore:
         stored = np.ascontiguousarray(values, dtype=STORAGE_DTYPES[self.storage])
         name = _shard_name(keys, stored)
         values_path = self.directory / f"{name}.values.npy"
-        _atomic_save(values_path, stored)
-        _atomic_save(self.directory / f"{name}.keys.npy", keys)
+        try:
+            _atomic_save(values_path, stored)
+            _atomic_save(self.directory / f"{name}.keys.npy", keys)
+        except OSError as exc:
+            raise BenchError(
+                f"Cannot write to the feature cache in {str(self.directory.parents[1])!r}: {exc.strerror}.",
+                f"Free space there or pass --cache-dir DIR (or set {CACHE_ENV}) to a writable directory; "
+                "descriptors written so far are kept, so a rerun extracts only the rest.",
+            ) from exc
         self._values[values_path] = stored
         for row, digest in enumerate(digests):
             self.index.setdefault(digest, (values_path, row))
 
     def verify(self) -> list[ShardProblem]:
-        """Re-check every shard: shapes, dtypes, a values file for each keys file, the content hash."""
+        """Re-check every shard as reading does (see the class docstring), moving nothing."""
         problems = []
+        index: dict[bytes, tuple[Path, int]] = {}
+        values_of: dict[Path, np.ndarray] = {}
+        checker = DescriptorStore(self.directory, self.dim, self.storage, index, [], values_of)
         for keys_path in self.shards():
-            values_path = keys_path.with_name(keys_path.name.replace(".keys.npy", ".values.npy"))
             try:
-                keys, values = np.load(keys_path), np.load(values_path)
-                self._check_shapes(keys, values)
-            except (OSError, ValueError) as exc:
-                problems.append(ShardProblem(keys_path, f"unreadable: {exc}"))
+                keys, values = _read_shard(keys_path)
+            except FileNotFoundError:
                 continue
-            if _shard_name(keys, values) != keys_path.name.removesuffix(".keys.npy"):
-                problems.append(ShardProblem(keys_path, "content does not match its hash"))
-            elif not np.isfinite(values.astype(np.float32)).all():
-                problems.append(ShardProblem(keys_path, "non-finite descriptors"))
+            except PermissionError as exc:
+                problems.append(ShardProblem(keys_path, f"not readable by this user ({exc.strerror})", False))
+                continue
+            except (OSError, ValueError, EOFError) as exc:
+                problems.append(ShardProblem(keys_path, f"unreadable: {exc}", False))
+                continue
+            reason = checker._content_problem(keys_path, keys, values)
+            if reason:
+                problems.append(ShardProblem(keys_path, reason, False))
+                continue
+            values_of[_values_path(keys_path)] = values
+            for row, key in enumerate(keys):
+                index.setdefault(key.tobytes(), (_values_path(keys_path), row))
         return problems
 
     def size_bytes(self) -> int:
@@ -212,10 +286,47 @@ class FeatureCache:
             found.append((meta, store))
         return found
 
-    def clear(self) -> int:
-        """Delete every store; returns the number of bytes freed."""
-        freed = (
-            sum(p.stat().st_size for p in self.base.rglob("*") if p.is_file()) if self.base.exists() else 0
-        )
-        shutil.rmtree(self.base, ignore_errors=True)
-        return freed
+    def clear(self) -> tuple[int, list[str]]:
+        """Delete every store. Returns (bytes freed, the files and folders that could not be
+        deleted, with why)."""
+        if not self.base.exists():
+            return 0, []
+        freed, failures = 0, []
+        for path in sorted(self.base.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+            try:
+                if path.is_dir():
+                    path.rmdir()
+                else:
+                    size = path.stat().st_size
+                    path.unlink()
+                    freed += size
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                failures.append(f"{path}: {exc.strerror}")
+        try:
+            self.base.rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            failures.append(f"{self.base}: {exc.strerror}")
+        return freed, failures
+
+
+STALE_SECONDS = 600  # a temporary or half-written file older than this belongs to no live writer
+
+
+def remove_stale_files(directory: Path) -> None:
+    """Delete temporary files (``.*.tmp``) and values files without their keys file (a run killed
+    between the two writes) older than :data:`STALE_SECONDS`; files of live writers are younger."""
+    now = time.time()
+    candidates = [*directory.glob(f".*{TEMPORARY_SUFFIX}"), *directory.glob("*.values.npy")]
+    for path in candidates:
+        if path.name.endswith(".values.npy") and not path.name.startswith("."):
+            if path.with_name(path.name.replace(".values.npy", ".keys.npy")).exists():
+                continue
+        try:
+            if now - path.stat().st_mtime > STALE_SECONDS:
+                path.unlink()
+        except OSError:
+            continue  # gone meanwhile, or not ours to delete

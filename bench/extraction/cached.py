@@ -13,11 +13,13 @@ identical numbers.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ from bench.extraction.distributed import World
 from bench.extraction.features import DescriptorKey
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
 
+LOCK_NAME = ".lock"
 FLUSH_ROWS_ENV = "SBIR_BENCH_FLUSH_ROWS"
 DEFAULT_FLUSH_ROWS = 256  # rows buffered per store before a shard is written: work lost on a kill
 QUERY_TEXT_FIELD = "query_text"  # in the fields of the stores of text-conditioned rows, and only there
@@ -122,6 +125,25 @@ class StoreWriter:
             self.flush(target)
 
 
+@contextlib.contextmanager
+def store_locks(stores: Sequence[DescriptorStore]) -> Iterator[bool]:
+    """Hold an exclusive lock on each store (``<store>/.lock``, taken in path order so two runs never
+    deadlock); yields whether another process held one first (its rows are then on disk)."""
+    waited = False
+    with contextlib.ExitStack() as stack:
+        for store in sorted(stores, key=lambda s: str(s.directory)):
+            try:
+                handle = stack.enter_context(open(store.directory / LOCK_NAME, "a+b"))
+            except OSError:  # a store this user may only read: nothing will be written to it
+                continue
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                waited = True
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        yield waited
+
+
 def store_fields(base: dict[str, Any], t: int | None, taps: tuple[str, ...], pool: str) -> dict[str, Any]:
     """The fields that key one store: the group's ``base`` fields plus the layer and timestep."""
     return {**base, "t": t, "taps": list(taps), "pool": pool}
@@ -169,30 +191,40 @@ def group_descriptors(
         keys=[row_key(digest, text) for digest, text in zip(digests, texts, strict=True)],
     )
     every_store = [store for store_set in stores.sets for store in store_set.values()]
-    problems = [f"{p.path}: {p.reason}" for store in every_store for p in store.problems]
-    readable = [i for i, digest in enumerate(digests) if digest is not None]
-    hits = {key: sum(stores.has(i, key) for i in readable) for key in stores.sets[0]}
-    missing = [i for i in readable if not all(stores.has(i, key) for key in stores.sets[0])]
-    mine = world.shard(missing)
-    started = time.perf_counter()
-    failures: list[tuple[int, str]] = []
-    if mine:
-        writer = StoreWriter(stores, mine)
-        with progress("extracting", len(mine)) as advance:
-            extraction = extract_descriptors(
-                load_backbone(),
-                dataset,
-                [items[i] for i in mine],
-                request,
-                advance,
-                digests=[digests[i] for i in mine],
-                texts=[texts[i] for i in mine],
-                on_rows=writer.add,
-                workers=workers,
-                strict=strict,
-            )
-        writer.flush_all()
-        failures = [(mine[row], reason) for row, reason in extraction.skipped]
+    # One process at a time extracts into these stores (torchrun ranks share the work instead): an
+    # identical run started meanwhile waits here, then finds the rows written and extracts nothing.
+    with store_locks(every_store if world.size == 1 else []) as waited:
+        if waited:
+            for store in every_store:
+                store.load_index()
+        readable = [i for i, digest in enumerate(digests) if digest is not None]
+        hits = {key: sum(stores.has(i, key) for i in readable) for key in stores.sets[0]}
+        missing = [i for i in readable if not all(stores.has(i, key) for key in stores.sets[0])]
+        mine = world.shard(missing)
+        started = time.perf_counter()
+        failures: list[tuple[int, str]] = []
+        if mine:
+            writer = StoreWriter(stores, mine)
+            with progress("extracting", len(mine)) as advance:
+                extraction = extract_descriptors(
+                    load_backbone(),
+                    dataset,
+                    [items[i] for i in mine],
+                    request,
+                    advance,
+                    digests=[digests[i] for i in mine],
+                    texts=[texts[i] for i in mine],
+                    on_rows=writer.add,
+                    workers=workers,
+                    strict=strict,
+                )
+            writer.flush_all()
+            failures = [(mine[row], reason) for row, reason in extraction.skipped]
+    problems = [
+        f"shard {p.path} {p.reason}; " + ("moved aside, " if p.moved else "") + "its rows are recomputed"
+        for store in every_store
+        for p in store.problems
+    ]
     extract_seconds = time.perf_counter() - started
     world.barrier()
     if not world.is_main:

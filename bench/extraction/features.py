@@ -55,7 +55,7 @@ class LoadedBackbone:
                 f"preprocess() returned {_shape_of(pixels)} for {len(images)} images",
                 "a (B, 3, S, S) float tensor, one row per image",
             )
-        return pixels
+        return pixels.contiguous()  # see ``bench.api.encoders.normalized_pixels``
 
     def _contract_error(self, what: str, expected: str) -> BenchError:
         return BenchError(

@@ -1,4 +1,4 @@
-"""Short hashes of what a descriptor depends on besides the image: weights, code, prompt content."""
+"""Short hashes of what a descriptor depends on besides the image and the weights: code, prompt content."""
 
 from __future__ import annotations
 
@@ -11,18 +11,6 @@ from typing import Any
 import numpy as np
 
 from bench.api.components import PromptCondition
-
-
-def weights_fingerprint(weights: str) -> str:
-    """``weights`` plus, for a local file or directory, a hash of its files' names, sizes and times."""
-    path = Path(weights).expanduser()
-    if not path.exists():
-        return weights
-    hasher = hashlib.sha256()
-    for file in sorted(p for p in [path, *path.rglob("*")] if p.is_file()):
-        stat = file.stat()
-        hasher.update(f"{file.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return f"{path.resolve()}#{hasher.hexdigest()[:16]}"
 
 
 def code_fingerprint(target: Any) -> str:

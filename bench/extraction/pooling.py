@@ -1,4 +1,4 @@
-"""Fusing several feature taps and pooling them into one descriptor per noise draw."""
+"""Pooling feature taps into one descriptor per noise draw, and fusing taps into one map (PCA figures)."""
 
 from __future__ import annotations
 
@@ -60,14 +60,15 @@ def pool(feature_map: torch.Tensor, method: str) -> torch.Tensor:
 def descriptor(maps: list[torch.Tensor], method: str) -> torch.Tensor:
     """One L2-normalised descriptor per image, averaged over noise draws.
 
-    Each draw's fused, pooled feature is L2-normalised, then the draws are averaged; the mean is
-    not re-normalised (evaluation normalises).
+    Each tap is pooled on its own (a fused layer is the concatenation of its taps' pooled features,
+    so no map is resampled first), the draw's concatenation is L2-normalised, then the draws are
+    averaged; the mean is not re-normalised (evaluation normalises).
 
     Args:
         maps: per tap, (B, N, C_k, H_k, W_k) or (B, N, C_k).
 
     Returns:
-        (B, sum C_k) float32.
+        (B, D) float32, D = sum C_k (16 sum C_k for ``flatten`` maps).
     """
-    per_draw = F.normalize(pool(fuse_taps(maps), method), dim=-1)
-    return per_draw.mean(dim=1)
+    pooled = torch.cat([pool(feature_map, method) for feature_map in maps], dim=-1)
+    return F.normalize(pooled, dim=-1).mean(dim=1)

@@ -26,7 +26,8 @@ PROMPTS_DIR = "prompts"
 def results_config(run: PlannedRun) -> dict[str, Any]:
     """The configuration recorded in ``run``'s results file: everything that determines its numbers.
 
-    ``t``, ``noise_samples`` and ``seed`` appear only where they apply (see :class:`PlannedRun`);
+    ``weights_identity`` appears for weights named by a path or hub id; ``t``, ``noise_samples``
+    and ``seed`` only where they apply (see :class:`PlannedRun`);
     ``train`` only for learned prompt schemes; ``query_text`` only for sketch+text queries.
     """
     config: dict[str, Any] = {
@@ -42,6 +43,8 @@ def results_config(run: PlannedRun) -> dict[str, Any]:
         "cache_dtype": run.cache_dtype,
         "image_size": run.image_size,
     }
+    if run.weights_identity != run.weights:  # the snapshot or content hash the name resolved to
+        config["weights_identity"] = run.weights_identity
     if run.noise_samples is not None:
         config["noise_samples"] = run.noise_samples
     if run.seed is not None:
@@ -70,18 +73,18 @@ def group_key(run: PlannedRun) -> tuple:
     return (*backbone_key(run), *dataset_key(run), run.prompt, run.query_text, own)
 
 
-def cache_fields(run: PlannedRun, *, weights: str, code: str, prompt_content: str) -> dict[str, Any]:
+def cache_fields(run: PlannedRun, *, code: str, prompt_content: str) -> dict[str, Any]:
     """The fields that key the cache stores of ``run``'s group (the layer and timestep are added per
-    store): every setting that changes a descriptor, and nothing else.
+    store): every setting that changes a descriptor, and nothing else; the weights by their
+    identity (content hash or resolved snapshot, :mod:`bench.plan.weights`), never by name alone.
 
     Args:
-        weights: the identity of the loaded weights (a content hash or resolved revision).
         code: a hash of the backbone's code.
         prompt_content: a hash of the prompt's text and learned tensors.
     """
     return {
         "backbone": run.backbone.id,
-        "weights": weights,
+        "weights": run.weights_identity,
         "code": code,
         "image_size": run.image_size,
         "dtype": run.dtype,

@@ -16,8 +16,8 @@ class LayerPlan:
     Attributes:
         name: the ``--layer`` value as given (recorded in results).
         taps: backbone taps to read, e.g. ``("up0", "up1")``.
-        pool: ``gap`` | ``gmp`` | ``gem`` | ``flatten``; multi-tap maps are first resized to the
-            coarsest map and concatenated along channels.
+        pool: ``gap`` | ``gmp`` | ``gem`` | ``flatten``, applied to each tap; a multi-tap layer's
+            descriptor concatenates its taps' pooled features.
         dim: descriptor length (sum of the taps' channels).
     """
 

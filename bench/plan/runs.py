@@ -16,6 +16,7 @@ from bench.api.errors import BenchError
 from bench.config.run_config import SweepSpec
 from bench.config.training import training_settings
 from bench.plan.layers import LayerPlan, resolve_layer
+from bench.plan.weights import weights_identity
 from bench.registry.tables import Registry
 
 
@@ -39,6 +40,7 @@ class PlannedRun:
         dtype: model precision name; cache_dtype: precision of the cached descriptors.
         query_text: the sketch+text query source (``--query-text``), or None.
         backbone_plugin, dataset_plugin: the plugins that registered them (named in errors).
+        weights_identity: what the weights are (:func:`bench.plan.weights.weights_identity`).
     """
 
     backbone: BackboneInfo
@@ -58,6 +60,7 @@ class PlannedRun:
     query_text: str | None = None
     backbone_plugin: str = "?"
     dataset_plugin: str = "?"
+    weights_identity: str = ""
 
     def open_dataset(self) -> Any:
         """The dataset adapter with this run's root and options (a ``bench.Dataset``), checked."""
@@ -209,6 +212,7 @@ def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
         weights = spec.weights.get(backbone.id, spec.weights.get("*", backbone.weights))
         if backbone.weights_check is not None:
             resolve_target(backbone.weights_check, f"the weights check of {backbone.id}")(weights)
+        identity = weights_identity(weights)
         layers = [
             resolve_layer(v, backbone, registry.layer_selectors, spec.pool)
             for v in dict.fromkeys(spec.layer or (backbone.default_layer,))
@@ -242,6 +246,7 @@ def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
                     query_text=spec.query_text,
                     backbone_plugin=registry.backbones.owner(backbone.id),
                     dataset_plugin=registry.datasets.owner(dataset.id),
+                    weights_identity=identity,
                 )
             )
     return runs

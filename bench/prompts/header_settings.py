@@ -8,25 +8,46 @@ from typing import Any
 
 from bench.config.run_config import SweepSpec
 from bench.prompts.files import read_header
+from bench.registry.tables import Registry
 
 
-def settings_from_learned_prompt(spec: SweepSpec, given: set[str]) -> tuple[SweepSpec, dict[str, Any]]:
-    """With exactly one ``learned:FILE`` prompt, fill the sweep settings ``given`` does not name from
-    the file's header (what it was trained for): backbone, weights, layer, t, image size, dataset and
-    its options. Returns the sweep and the settings filled in (empty when nothing applies)."""
+def settings_from_learned_prompt(
+    spec: SweepSpec, given: set[str], registry: Registry
+) -> tuple[SweepSpec, dict[str, Any], str | None]:
+    """With exactly one ``learned:FILE`` prompt, fill the sweep settings the user did not give
+    (``given`` names those typed) from the file's header (what it was trained for): backbone, layer,
+    t, image size, dataset and its options. What the user typed always wins.
+
+    Weights are never taken from a header (a shared file must not point a run at a hub id or a path
+    of its choosing): when the header's weights differ from the backbone's default, the third value
+    is a note saying how to ask for them.
+
+    Returns:
+        (the sweep, the settings filled in, the weights note or None).
+    """
     learned = [prompt for prompt in spec.prompt if prompt.startswith("learned:")]
     if len(learned) != 1:
-        return spec, {}
+        return spec, {}, None
     header = read_header(Path(learned[0].partition(":")[2]))
     recorded = {
         "backbone": (header["backbone"],),
-        "weights": {header["backbone"]: header.get("weights")},
         "layer": (header.get("layer"),),
         "t": (header.get("t"),),
         "image_size": header["image_size"],
         "dataset": (header.get("dataset"),),
         "dataset_options": header.get("dataset_options"),
     }
-    unrecorded = (None, (None,), {header["backbone"]: None})  # a header written by hand may omit them
+    unrecorded = (None, (None,))  # a header written by hand may omit them
     filled = {key: value for key, value in recorded.items() if key not in given and value not in unrecorded}
-    return replace(spec, **filled), filled
+    spec = replace(spec, **filled)
+    trained_weights = header.get("weights")
+    note = None
+    if trained_weights and "weights" not in given and len(spec.backbone) == 1:
+        backbone = spec.backbone[0]
+        default = registry.backbones.get(backbone).weights
+        if backbone == header["backbone"] and trained_weights != default:
+            note = (
+                f"the prompt was trained with weights {trained_weights!r}; the run uses {backbone}'s "
+                f"default (or --weights); pass --weights {backbone}={trained_weights} to use those"
+            )
+    return spec, filled, note

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.api.errors import BenchError
 from bench.api.files import write_text_atomic
 from bench.results.naming import run_name, slug
 
@@ -71,7 +72,14 @@ def result_path(output_dir: Path, result: RunResult) -> Path:
 def write_result(output_dir: Path, result: RunResult) -> Path:
     """Write ``result`` atomically (temporary file + rename) and return its path."""
     path = result_path(output_dir, result)
-    return write_text_atomic(path, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+    try:
+        return write_text_atomic(path, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise BenchError(
+            f"Cannot write the results file {str(path)!r}: {exc.strerror}.",
+            "Free space there or pass --output-dir DIR; the descriptors are cached, so a rerun only "
+            "scores and writes.",
+        ) from exc
 
 
 def read_result(path: Path) -> RunResult:

@@ -99,7 +99,10 @@ def pair_features(settings: PcaSettings, pairs: int, registry: Any, reporter: Re
     size = (backbone.model.image_size,) * 2
     images = {
         modality: np.stack(
-            [np.asarray(dataset.load_image(pair[index]).convert("RGB").resize(size, Image.BICUBIC)) for pair in chosen]
+            [
+                np.asarray(dataset.load_image(pair[index]).convert("RGB").resize(size, Image.BICUBIC))
+                for pair in chosen
+            ]
         )
         for index, modality in enumerate(("sketch", "photo"))
     }

@@ -141,7 +141,9 @@ class StableDiffusionFeatures:
         arrays = [
             np.asarray(im.convert("RGB").resize(size, Image.BICUBIC), dtype=np.float32) for im in images
         ]
-        batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+        # contiguous: CPU GroupNorm loses precision (and batch invariance) on the channels-last
+        # strides a bare permute leaves
+        batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
         return batch / 127.5 - 1.0
 
     @torch.inference_mode()
