@@ -143,9 +143,13 @@ def _images_and_seeds(
 
 
 def _layer_and_timesteps(
-    backbone: LoadedBackbone, layer: str | None, timesteps: Sequence[int], registry: Registry
+    backbone: LoadedBackbone,
+    layer: str | None,
+    timesteps: Sequence[int],
+    registry: Registry,
+    pool: str | None = None,
 ) -> tuple[LayerPlan, tuple[int | None, ...]]:
-    plan = resolve_layer(layer or backbone.info.default_layer, backbone.info, registry.layer_selectors)
+    plan = resolve_layer(layer or backbone.info.default_layer, backbone.info, registry.layer_selectors, pool)
     return plan, tuple(check_timesteps(tuple(timesteps), backbone.info))
 
 
@@ -159,6 +163,7 @@ def descriptors(
     *,
     dataset: Dataset | None = None,
     layer: str | None = None,
+    pool: str | None = None,
     t: int | None = None,
     noise_samples: int = 1,
     seed: int = 0,
@@ -172,6 +177,7 @@ def descriptors(
 
     Args:
         layer: a tap, ``tap+tap`` or selector (default: the backbone's default layer).
+        pool: ``gap``, ``gmp``, ``gem`` or ``flatten`` (default: the layer's).
         t: the diffusion timestep (diffusion backbones; None for image encoders).
         noise_samples, seed: noise draws averaged per image and the run seed.
         modality: ``"sketch"`` or ``"photo"`` for PIL images (selects the visual prompt).
@@ -183,7 +189,7 @@ def descriptors(
     from bench.extraction.pooling import descriptor
 
     registry = _registry(registry)
-    plan, steps = _layer_and_timesteps(backbone, layer, () if t is None else (t,), registry)
+    plan, steps = _layer_and_timesteps(backbone, layer, () if t is None else (t,), registry, pool)
     condition = _condition(prompt, backbone, registry)
     pixels_in, seeds = _images_and_seeds(images, dataset, seed)
     modalities = [getattr(item, "modality", modality) for item in images]

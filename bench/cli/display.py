@@ -30,7 +30,7 @@ class RichReporter:
         self.console = console
 
     def status(self, message: str) -> None:
-        self.console.print(f"[dim]{message}[/dim]")
+        self.console.print(f"[dim]{escape(message)}[/dim]", highlight=False, soft_wrap=True)
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int, unit: str = "img") -> Iterator[Callable[[int], None]]:

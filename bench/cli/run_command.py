@@ -151,7 +151,9 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
             stderr.print(f"note: {escape(weights_note)}", highlight=False)
     from bench.plan.study import plan_study
 
-    plan = plan_study(spec, registry)  # every check that needs no model, for every variant
+    typed = {"t" if options["timesteps"] else None, "noise_samples" if options["noise_samples"] else None}
+    from_config = {"t", "noise_samples"} if config_name else set()  # a config the user named
+    plan = plan_study(spec, registry, (typed - {None}) | from_config)  # every check that needs no model
     for warning in plan.warnings:
         warn(warning)
     study = f" in an ablation study of {len(plan.sweeps)} sweep(s)" if spec.ablation else ""

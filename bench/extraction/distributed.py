@@ -67,8 +67,14 @@ def join_world(device_type: str) -> World:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        backend = "nccl" if device_type == "cuda" else "gloo"
-        dist.init_process_group(backend=backend, timeout=BARRIER_TIMEOUT)
+        if device_type == "cuda":  # bind this rank's GPU first: NCCL would guess rank % GPUs and can hang
+            import torch
+
+            device = torch.device("cuda", world.local_rank)
+            torch.cuda.set_device(device)
+            dist.init_process_group(backend="nccl", timeout=BARRIER_TIMEOUT, device_id=device)
+        else:
+            dist.init_process_group(backend="gloo", timeout=BARRIER_TIMEOUT)
     if dist.get_world_size() != size or dist.get_rank() != world.rank:
         raise BenchError(
             f"The launcher announced {size} processes, but the process group has {dist.get_world_size()}.",

@@ -122,23 +122,29 @@ def train_spec_for(run: PlannedRun, spec: SweepSpec) -> TrainSpec:
     )
 
 
-def inapplicable_settings(spec: SweepSpec, runs: list[PlannedRun]) -> list[str]:
-    """One warning per setting the user gave that no configuration of ``runs`` uses (it is left out
-    of their identity), and per image encoder a ``--t`` sweep collapses to one configuration."""
+def inapplicable_settings(
+    spec: SweepSpec, runs: list[PlannedRun], given: set[str] | None = None
+) -> list[str]:
+    """One warning per setting the user gave (``given``: the settings typed or set by a named config
+    file; None: every setting that is not :class:`SweepSpec`'s default) that no configuration of
+    ``runs`` uses (it is left out of their identity), and per image encoder a ``--t`` sweep
+    collapses to one configuration."""
     defaults = SweepSpec()
+    if given is None:
+        given = {name for name in ("t", "noise_samples") if getattr(spec, name) != getattr(defaults, name)}
     backbones = list({run.backbone.id: run.backbone for run in runs}.values())
     encoders = [b.id for b in backbones if b.num_timesteps is None]
     warnings = []
     if encoders and len(encoders) == len(backbones):
         listed = ", ".join(encoders)
-        if spec.t:
+        if spec.t and "t" in given:
             values = ", ".join(map(str, spec.t))
             warnings.append(f"--t {values} does not apply to {listed} (no diffusion timestep): ignored.")
-        if spec.noise_samples != defaults.noise_samples:
+        if "noise_samples" in given and spec.noise_samples != defaults.noise_samples:
             warnings.append(
                 f"--noise-samples {spec.noise_samples} does not apply to {listed} (no noise draws): ignored."
             )
-    elif encoders and len(spec.t) > 1:
+    elif encoders and len(spec.t) > 1 and "t" in given:
         warnings.append(
             f"{', '.join(encoders)} has no diffusion timestep: its configurations of the --t sweep "
             "are one configuration, run once."

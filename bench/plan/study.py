@@ -90,8 +90,11 @@ def check_device_and_dtype(spec: SweepSpec) -> None:
         )
 
 
-def plan_study(spec: SweepSpec, registry: Registry) -> StudyPlan:
+def plan_study(spec: SweepSpec, registry: Registry, given: set[str] | None = None) -> StudyPlan:
     """Resolve and check every configuration of ``spec`` (see the module docstring).
+
+    ``given`` names the settings the user set (for warnings about settings nothing uses; see
+    :func:`~bench.plan.identity.inapplicable_settings`).
 
     Raises:
         BenchError: the first mistake found, in any variant.
@@ -105,7 +108,7 @@ def plan_study(spec: SweepSpec, registry: Registry) -> StudyPlan:
         sweeps.append(PlannedSweep(variant, tags, runs, plan_ensembles(variant, runs)))
     plan = StudyPlan(sweeps)
     for sweep in sweeps:
-        for warning in inapplicable_settings(sweep.spec, sweep.runs):
+        for warning in inapplicable_settings(sweep.spec, sweep.runs, given):
             if warning not in plan.warnings:
                 plan.warnings.append(warning)
         for run in sweep.runs:
