@@ -381,3 +381,35 @@ def test_identical_concurrent_runs_extract_once(tmp_path):
     images = json.loads(outputs[0][0])[0]["runtime"]["images"]
     assert extracted == [0, images]
     assert json.loads(outputs[0][0])[0]["metrics"] == json.loads(outputs[1][0])[0]["metrics"]
+
+
+# -- 4. the model that runs is the model asked for -----------------------------------------------------
+
+
+def diffusers_folder(root: Path, unet: dict) -> Path:
+    for part in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
+        (root / part).mkdir(parents=True)
+    (root / "unet" / "config.json").write_text(json.dumps(unet))
+    return root
+
+
+@pytest.mark.parametrize(
+    ("unet", "phrases"),
+    [
+        ("sd15", ["the architecture of sd15, not sd21's", "Use --backbone sd15 with these weights."]),
+        ("other", ["an architecture no SD backbone here has", "block_out_channels [32, 64, 64, 64]"]),
+    ],
+)
+def test_an_sd_folder_of_another_architecture_is_refused_before_loading(tmp_path, unet, phrases):
+    from bench_sd.architecture import VARIANTS
+
+    config = dict(VARIANTS["sd15"].unet)
+    if unet == "other":
+        config["block_out_channels"] = [32, 64, 64, 64]
+    folder = diffusers_folder(tmp_path / "weights", config)
+    result = run_bench("run", "--backbone", "sd21", "--weights", f"sd21={folder}", "--dataset", "synthetic",
+                       "--t", "200", "--cache-dir", str(tmp_path / "cache"))  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "loading backbone" not in result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr, result.stderr

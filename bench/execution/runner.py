@@ -80,20 +80,13 @@ class StudyRunner:
 
     def _load_backbone(self, run: PlannedRun):
         """The loaded backbone of ``run`` (a :class:`~bench.extraction.features.LoadedBackbone`)."""
-        from bench.extraction.loading import load_backbone
+        from bench.extraction.loading import load_planned_backbone
 
         key = backbone_key(run)
         if key != self._backbone_key:
             self._backbone = None  # free the previous model before loading the next
             self.reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
-            self._backbone = load_backbone(
-                run.backbone,
-                run.backbone_plugin,
-                weights=run.weights,
-                device=self.device,
-                dtype=self.dtype,
-                image_size=run.image_size,
-            )
+            self._backbone = load_planned_backbone(run, device=self.device, dtype=self.dtype)
             if self.spec.compile:
                 self._compile(run.backbone.id)
             self._backbone_key = key

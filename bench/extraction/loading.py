@@ -9,6 +9,7 @@ from bench.api.backbones import FACTORY_SIGNATURE
 from bench.api.components import BackboneInfo, resolve_target
 from bench.api.errors import BenchError
 from bench.extraction.features import LoadedBackbone
+from bench.plan.runs import PlannedRun
 
 
 def load_backbone(
@@ -33,3 +34,15 @@ def load_backbone(
     except ValueError:  # no signature to inspect (a builtin): call it and let it fail
         pass
     return LoadedBackbone(info, factory(info, **arguments), plugin)
+
+
+def load_planned_backbone(run: PlannedRun, *, device: Any, dtype: Any) -> LoadedBackbone:
+    """The backbone of a planned configuration, with its weights and input resolution."""
+    return load_backbone(
+        run.backbone,
+        run.backbone_plugin,
+        weights=run.weights,
+        device=device,
+        dtype=dtype,
+        image_size=run.image_size,
+    )

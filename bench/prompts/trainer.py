@@ -136,17 +136,10 @@ class PromptTrainer:
         )
         self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
         if backbone is None:
-            from bench.extraction.loading import load_backbone
+            from bench.extraction.loading import load_planned_backbone
 
             reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
-            backbone = load_backbone(
-                run.backbone,
-                run.backbone_plugin,
-                weights=run.weights,
-                device=self.device,
-                dtype=torch.float32,
-                image_size=run.image_size,
-            )
+            backbone = load_planned_backbone(run, device=self.device, dtype=torch.float32)
         self.backbone = backbone
         if spec.activation_checkpointing:
             self._enable_checkpointing()

@@ -7,6 +7,7 @@ Hugging Face cache when it is there; otherwise the hub must be reachable, which 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -97,7 +98,60 @@ def locate_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> st
     )
 
 
+ARCHITECTURE_KEYS = (
+    "in_channels",
+    "block_out_channels",
+    "down_block_types",
+    "up_block_types",
+    "cross_attention_dim",
+    "addition_embed_type",
+)
+"""The UNet config entries that fix a backbone's layer table and conditioning."""
+
+
+def _architecture(unet: dict) -> dict:
+    """The architecture entries of a UNet config, lists as tuples (JSON and Python configs compare)."""
+    values = {key: unet.get(key) for key in ARCHITECTURE_KEYS}
+    return {key: tuple(value) if isinstance(value, list | tuple) else value for key, value in values.items()}
+
+
+def _described(architecture: dict) -> str:
+    return (
+        f"block_out_channels {list(architecture['block_out_channels'] or [])}, cross-attention dim "
+        f"{architecture['cross_attention_dim']}"
+    )
+
+
+def check_architecture(source: str, backbone_id: str) -> None:
+    """Refuse a diffusers folder whose UNet is not ``backbone_id``'s architecture, naming the
+    registered backbone whose architecture it is (an SD 1.5 folder passed as ``--weights sd21=``).
+
+    Raises:
+        BenchError: the folder's ``unet/config.json`` is unreadable or holds another architecture.
+    """
+    from bench_sd.architecture import VARIANTS
+
+    config_path = Path(source) / "unet" / "config.json"
+    if not config_path.is_file():
+        return  # a hub id still to be downloaded: diffusers checks what it loads
+    try:
+        found = _architecture(json.loads(config_path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"The UNet config {str(config_path)!r} cannot be read: {exc}.") from exc
+    expected = _architecture(VARIANTS[backbone_id].unet)
+    if found == expected:
+        return
+    same = [variant.id for variant in VARIANTS.values() if _architecture(variant.unet) == found]
+    what = f"the architecture of {', '.join(same)}" if same else "an architecture no SD backbone here has"
+    raise BenchError(
+        f"The weights in {source!r} hold a UNet with {_described(found)}: {what}, not {backbone_id}'s "
+        f"({_described(expected)}).",
+        f"Use --backbone {same[0]} with these weights." if same else "Pass the weights of this backbone.",
+    )
+
+
 def check_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> None:
-    """Fail fast (before a run starts) when ``weights`` cannot be loaded."""
+    """Fail fast (before a run starts) when ``weights`` cannot be loaded, or are another
+    architecture than the backbone's."""
     if weights != "random":
-        locate_weights(weights, backbone_id, parts)
+        check_architecture(locate_weights(weights, backbone_id, parts), backbone_id)
