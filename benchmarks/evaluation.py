@@ -6,7 +6,7 @@ class-clustered synthetic features from a seeded generator (sketches noisier tha
 metrics are far from 0 and 1). The baseline, written here, is what a straightforward script does:
 per chunk of queries one numpy matmul, one full ``np.argsort(kind="stable")`` of each row, and every
 metric from the sorted relevance (cumulative hits, precision, reverse running maximum). Both give
-every metric of PROTOCOL.md; they must agree to 1e-6 (asserted). The baseline's similarities come
+every metric of docs/protocol.md; they must agree to 1e-6 (asserted). The baseline's similarities come
 from the same float32 matmul as evaluate_category's (torch; chunks of 32 or more rows give bitwise
 the same products), so both rank the same numbers: another BLAS (numpy's OpenBLAS) rounds most dot
 products differently in the last bit, which reorders near-ties and moves a 10,000-query P@100 by

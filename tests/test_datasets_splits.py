@@ -28,7 +28,7 @@ SPECS = (SKETCHY, SKETCHY_EXT, SKETCHY_FG, TUBERLIN_EXT, QUICKDRAW_EXT)
     ],
 )
 def test_published_lists_give_the_protocol_counts(spec, split, rule, queries, gallery):
-    """PROTOCOL.md section 1: the test sets the adapters build from the published lists (full releases)."""
+    """docs/protocol.md section 1: the test sets the adapters build from the published lists."""
     published = published_test_set(spec, spec.split_named(split), rule)
     assert (len(published.sketches), len(published.photos)) == (queries, gallery)
     assert len(set(published.sketches)) == queries and len(set(published.photos)) == gallery

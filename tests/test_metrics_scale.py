@@ -15,7 +15,7 @@ PREC_K = (1, 3, 10, 100, 1000)
 
 
 def in_memory_category(q, ql, g, gl, map_k=MAP_K, prec_k=PREC_K) -> dict[str, float]:
-    """Category metrics from the full (Nq, Ng) ranking, per PROTOCOL.md section 2."""
+    """Category metrics from the full (Nq, Ng) ranking, per docs/protocol.md section 2."""
     sims = q.astype(np.float64) @ g.astype(np.float64).T
     relevant = np.asarray(gl)[np.argsort(-sims, axis=1, kind="stable")] == np.asarray(ql)[:, None]
     relevant = relevant[relevant.any(axis=1)]  # R = 0 queries are excluded

@@ -1,4 +1,4 @@
-"""Scoring one configuration's descriptors with the dataset's task and metrics (PROTOCOL.md)."""
+"""Scoring one configuration's descriptors with the dataset's task and metrics (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Built-in plugin: dataset adapters (the generated ``synthetic`` benchmarks and the real releases).
 
 Registration imports no adapter: each target is a ``"module:attribute"`` string imported when used.
-The real benchmarks follow the protocol (PROTOCOL.md: splits, galleries, paper columns); ``bench datasets
+The real benchmarks follow the protocol (docs/protocol.md: splits, galleries, paper columns); ``bench datasets
 check`` validates a root for any of them.
 """
 

@@ -3,7 +3,7 @@
 A benchmark is a :class:`CategorySpec`: where its sketches and photos live, its class lists, and
 its named splits with their published test file lists. Queries are all sketches of the unseen
 classes, the gallery all their photos, the training split the sketches and photos of the seen
-classes (PROTOCOL.md section 1). A photo present in several photo folders (Sketchy's originals are
+classes (docs/protocol.md section 1). A photo present in several photo folders (Sketchy's originals are
 also in its extended set) is one photo: the default ``unique`` gallery holds it once, the
 ``listed`` gallery once per folder, as the published lists do.
 

@@ -1,6 +1,6 @@
 """Class-name reconciliation: the explicit tables between the spellings of split lists and folders.
 
-Labels are the class names of the sketch folders of each release (PROTOCOL.md section 3), e.g.
+Labels are the class names of the sketch folders of each release (docs/protocol.md section 3), e.g.
 Sketchy ``hot-air_balloon`` and TU-Berlin ``bear (animal)``. Two kinds of mismatch are mapped here,
 each by a table, never by guessing:
 

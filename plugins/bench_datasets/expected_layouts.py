@@ -1,4 +1,4 @@
-"""The on-disk layouts the adapters read (PROTOCOL.md section 3), shown whenever a root is wrong.
+"""The on-disk layouts the adapters read (docs/protocol.md section 3), shown whenever a root is wrong.
 
 Strings only: the plugin's registration imports this module and must stay light.
 """

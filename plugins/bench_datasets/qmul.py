@@ -1,4 +1,4 @@
-"""QMUL ShoeV2 and ChairV2 (instance-level FG-SBIR), from either release layout (PROTOCOL.md section 3).
+"""QMUL ShoeV2 and ChairV2 (instance-level FG-SBIR), from either release layout (docs/protocol.md section 3).
 
 * release (a): ``<Name>_photo/<id>.png`` and ``<Name>_sketch_png/<id>_<n>.png``; the splits are the
   files named by ``photo_{train,test}.txt`` and ``sketch_{train,test}.txt`` (matched by file stem,
