@@ -413,3 +413,54 @@ def test_an_sd_folder_of_another_architecture_is_refused_before_loading(tmp_path
     assert "loading backbone" not in result.stderr
     for phrase in phrases:
         assert phrase in result.stderr, result.stderr
+
+
+# -- issue 13's interrupted runs: what was extracted is kept ---------------------------------------
+
+SLOW_ENCODER = """
+import os, pathlib, time
+import bench
+from bench import BackboneInfo, LayerInfo
+
+
+class Slow(bench.ImageEncoderBase):
+    def features(self, pixels, taps):
+        marks = pathlib.Path(os.environ["MARKS"])
+        marks.mkdir(exist_ok=True)
+        (marks / str(len(list(marks.iterdir())))).touch()
+        time.sleep(0.3)
+        return {"v": pixels.mean(dim=(2, 3))}
+
+
+@bench.hookimpl
+def register_backbones(register):
+    register(BackboneInfo(id="slow", target=Slow, description="", weights="none", image_size=16,
+                          layers=(LayerInfo("v", 3, 0),), default_layer="v"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_keeps_the_rows_it_extracted(tmp_path, signal_name):
+    import signal
+
+    plugin = tmp_path / "slow.py"
+    plugin.write_text(SLOW_ENCODER)
+    cache = tmp_path / "cache"
+    command = [*BENCH, "run", "--plugin", str(plugin), "--backbone", "slow", "--dataset", "synthetic",
+               "--batch-size", "4", "--workers", "0", "--cache-dir", str(cache)]  # fmt: skip
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "SBIR_BENCH_FLUSH_ROWS": "100000",
+        "MARKS": str(tmp_path / "m"),
+    }
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "m").glob("*"))) < 4 and time.monotonic() < deadline:
+        assert process.poll() is None, "the run finished before it could be interrupted"
+        time.sleep(0.05)
+    process.send_signal(getattr(signal, signal_name))
+    process.wait(timeout=60)
+    rows = sum(len(np.load(path)) for path in cache.glob("v1/*/*.keys.npy"))
+    assert rows >= 12, rows  # at least the three batches finished before the signal

@@ -7,6 +7,7 @@ computing.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
@@ -65,9 +66,14 @@ def build_cli(plugins: PluginSet) -> click.Group:
     return cli
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: extracted rows are flushed to the cache
+
+
 def main() -> None:
     """Console-script entry point."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         plugins = load_plugins()
     except BenchError as exc:  # a bad SBIR_BENCH_PLUGINS file

@@ -205,20 +205,22 @@ def group_descriptors(
         failures: list[tuple[int, str]] = []
         if mine:
             writer = StoreWriter(stores, mine)
-            with progress("extracting", len(mine)) as advance:
-                extraction = extract_descriptors(
-                    load_backbone(),
-                    dataset,
-                    [items[i] for i in mine],
-                    request,
-                    advance,
-                    digests=[digests[i] for i in mine],
-                    texts=[texts[i] for i in mine],
-                    on_rows=writer.add,
-                    workers=workers,
-                    strict=strict,
-                )
-            writer.flush_all()
+            try:
+                with progress("extracting", len(mine)) as advance:
+                    extraction = extract_descriptors(
+                        load_backbone(),
+                        dataset,
+                        [items[i] for i in mine],
+                        request,
+                        advance,
+                        digests=[digests[i] for i in mine],
+                        texts=[texts[i] for i in mine],
+                        on_rows=writer.add,
+                        workers=workers,
+                        strict=strict,
+                    )
+            finally:  # an interrupted run (Ctrl-C, SIGTERM) keeps every row it extracted
+                writer.flush_all()
             failures = [(mine[row], reason) for row, reason in extraction.skipped]
     problems = [
         f"shard {p.path} {p.reason}; " + ("moved aside, " if p.moved else "") + "its rows are recomputed"
