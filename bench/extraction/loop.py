@@ -46,11 +46,6 @@ class ExtractionRequest:
     prompt: PromptCondition
     batch_size: int
 
-    @property
-    def taps(self) -> tuple[str, ...]:
-        """Every tap any layer plan needs, each once, in first-use order."""
-        return tuple(dict.fromkeys(tap for plan in self.layers for tap in plan.taps))
-
 
 def _batches(items: Sequence[ImageItem], batch_size: int, texts: Sequence[str | None]) -> Iterator[list[int]]:
     """Index batches of ``items``, each of one modality and either all with a text or all without,
