@@ -153,7 +153,7 @@ FULL = Recipe(
         text_heads=4,
     ),
     vae=VaeTraining(steps=900, batch_size=16, crop=64, learning_rate=1e-3, warmup_steps=50),
-    unet=UnetTraining(steps=3600, batch_size=32, learning_rate=5e-4, warmup_steps=100),
+    unet=UnetTraining(steps=1500, batch_size=32, learning_rate=5e-4, warmup_steps=100),
     samples=SampleSettings(captions=_SAMPLE_CAPTIONS, per_caption=6, steps=50, guidance_scale=4.0),
 )
 
