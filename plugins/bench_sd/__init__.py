@@ -1,5 +1,5 @@
-"""Built-in plugin: Stable Diffusion backbones (sd-tiny, sd15, sd21, sd21-base, sd-turbo, sdxl)
-and the paper's layer selectors.
+"""Built-in plugin: Stable Diffusion backbones (sd-tiny, sd-mini, sd15, sd21, sd21-base, sd-turbo,
+sdxl) and the paper's layer selectors.
 
 Registers lazily: nothing here imports torch or diffusers.
 """
@@ -12,6 +12,10 @@ from bench import BackboneInfo, LayerSelector, hookimpl
 from bench_sd.architecture import EXTRACTOR_FACTS, VARIANTS, SDVariant
 
 RANDOM_NOTE = "random weights (architecture check, not a model)"
+NOTES = {
+    "sd-tiny": RANDOM_NOTE,
+    "sd-mini": "a miniature SD trained by this project on generated shapes (not Stable Diffusion)",
+}
 
 
 def _weights_check(variant: SDVariant) -> Callable[[str], None]:
@@ -45,7 +49,7 @@ def backbone_info(variant: SDVariant) -> BackboneInfo:
         image_size=variant.image_size,
         num_timesteps=1000,
         accepts_text=True,
-        note=RANDOM_NOTE if random else None,
+        note=NOTES.get(variant.id),
         weights_check=None if random else _weights_check(variant),
         weights_location=None if random else _weights_location(variant),
         facts=EXTRACTOR_FACTS,

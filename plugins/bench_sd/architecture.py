@@ -8,7 +8,10 @@ without weights, and shrink them (:func:`miniature`) to run real forward passes.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from bench import LayerInfo
 
@@ -203,6 +206,49 @@ VARIANTS: dict[str, SDVariant] = {
     )
 }
 
+
+# sd-mini: the miniature SD this project trains and ships (no download). Its diffusers folder is
+# weights/sd-mini/ of this package, with weights/SHA256SUMS (the checksum of every file);
+# `python -m bench_sdmini train` reproduces it (docs/sd-mini.md). Its layer table comes from the
+# shipped UNet config; its weights are named sd-mini@<hash of SHA256SUMS>: the same on every machine
+# (results do not depend on where the project is installed) and new whenever the weights change.
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
+SD_MINI_DIR = SHIPPED_DIR / "sd-mini"
+CHECKSUMS = SHIPPED_DIR / "SHA256SUMS"
+SD_MINI_IMAGE_SIZE = 64  # the resolution of its training corpus (8 x 8 latents)
+WEIGHTS_PREFIX = "sd-mini@"
+
+
+def shipped_weights_name() -> str:
+    """``sd-mini@<first 12 hex digits of sha256(SHA256SUMS)>``."""
+    return WEIGHTS_PREFIX + hashlib.sha256(CHECKSUMS.read_bytes()).hexdigest()[:12]
+
+
+def shipped_folder(weights: str) -> Path | None:
+    """The shipped diffusers folder when ``weights`` names it (``sd-mini@...``), else None."""
+    return SD_MINI_DIR if weights.startswith(WEIGHTS_PREFIX) else None
+
+
+def sd_mini_variant() -> SDVariant | None:
+    """The ``sd-mini`` variant from its shipped configs, or None when the weights are not there."""
+    if not CHECKSUMS.is_file() or not (SD_MINI_DIR / "unet" / "config.json").is_file():
+        return None
+    read = lambda part: json.loads((SD_MINI_DIR / part / "config.json").read_text(encoding="utf-8"))  # noqa: E731
+    unet, vae, text = read("unet"), read("vae"), read("text_encoder")
+    return SDVariant(
+        "sd-mini",
+        shipped_weights_name(),
+        "miniature SD trained by this project on generated shapes (ships with it; not SD)",
+        SD_MINI_IMAGE_SIZE,
+        {key: tuple(value) if isinstance(value, list) else value for key, value in unet.items()},
+        (text["hidden_size"],),
+        vae_scaling=vae["scaling_factor"],
+    )
+
+
+_SHIPPED = sd_mini_variant()
+if _SHIPPED is not None:
+    VARIANTS[_SHIPPED.id] = _SHIPPED
 
 def unet_layers(block_out_channels: tuple[int, ...], vae_downsampling: int = 8) -> tuple[LayerInfo, ...]:
     """The taps of a diffusers ``UNet2DConditionModel`` in forward order, with channels and stride.

@@ -13,6 +13,7 @@ import socket
 from pathlib import Path
 
 from bench import BenchError
+from bench_sd.architecture import shipped_folder
 
 HUB_HOST = ("huggingface.co", 443)
 
@@ -60,6 +61,9 @@ def _hub_reachable() -> bool:
 def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
     """The directory holding ``weights`` on this machine (a complete local diffusers directory or a
     cached hub snapshot), or None. Reads only the local disk."""
+    shipped = shipped_folder(weights)
+    if shipped is not None:
+        return str(shipped) if shipped.is_dir() else None
     path = Path(weights).expanduser()
     if path.exists():
         return str(path) if all((path / part).is_dir() for part in parts) else None
@@ -75,6 +79,9 @@ def locate_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> st
         BenchError: the directory does not exist or is incomplete, or the hub id is neither cached
             nor downloadable; the message names the weights and how to make them available.
     """
+    shipped = shipped_folder(weights)
+    if shipped is not None:  # the model this project ships (sd-mini)
+        return _check_local_dir(shipped, backbone_id, parts)
     path = Path(weights).expanduser()
     if path.exists():
         return _check_local_dir(path, backbone_id, parts)
