@@ -464,3 +464,22 @@ def test_an_interrupted_run_keeps_the_rows_it_extracted(tmp_path, signal_name):
     process.wait(timeout=60)
     rows = sum(len(np.load(path)) for path in cache.glob("v1/*/*.keys.npy"))
     assert rows >= 12, rows  # at least the three batches finished before the signal
+
+
+@pytest.mark.slow
+def test_clearing_the_cache_during_a_run_does_not_break_it(tmp_path):
+    plugin = tmp_path / "slow.py"
+    plugin.write_text(SLOW_ENCODER)
+    cache = tmp_path / "cache"
+    command = [*BENCH, "run", "--plugin", str(plugin), "--backbone", "slow", "--dataset", "synthetic",
+               "--batch-size", "8", "--workers", "0", "--cache-dir", str(cache), "--json",
+               "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SBIR_BENCH_FLUSH_ROWS": "8", "MARKS": str(tmp_path / "m")}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "m").glob("*"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert run_bench("cache", "clear", "--yes", "--cache-dir", str(cache)).returncode == 0
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0 and "Traceback" not in stderr, stderr
+    assert json.loads(stdout)[0]["dataset"]["skipped_images"] == 0
