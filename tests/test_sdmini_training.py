@@ -16,7 +16,7 @@ from bench_sdmini.recipe import QUICK, CorpusSpec
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-WEIGHTS = Path(__file__).resolve().parent.parent / "plugins" / "bench_sdmini" / "weights"
+WEIGHTS = Path(__file__).resolve().parent.parent / "plugins" / "bench_sd" / "weights"
 PARTS = ("vae", "unet", "text_encoder", "tokenizer", "scheduler")
 
 
