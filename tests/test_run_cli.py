@@ -19,22 +19,22 @@ def test_default_run_prints_both_tables_and_writes_results(tmp_path):
     result = run_bench("run", "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     assert "Zero-shot category-level SBIR" in result.stdout and "Fine-grained SBIR" in result.stdout
-    assert "sd-tiny" in result.stdout and "synthetic-fg" in result.stdout
+    assert "sd-mini" in result.stdout and "synthetic-fg" in result.stdout
     runs = {
         (f.parent.name, read_result(f).config["backbone"]): read_result(f)
         for f in (tmp_path / "out").rglob("*.json")
     }
     backbones = {backbone for _, backbone in runs}
-    assert "sd-tiny" in backbones and set(runs) == {
+    assert "sd-mini" in backbones and set(runs) == {
         (d, b) for d in ("synthetic", "synthetic-fg") for b in backbones
     }
-    zs = runs[("synthetic", "sd-tiny")]
-    assert zs.task == "zs-sbir" and zs.config["t"] == 200
+    zs = runs[("synthetic", "sd-mini")]
+    assert zs.task == "zs-sbir" and zs.config["t"] == 200 and zs.config["layer"] == "up0"
     assert set(zs.metrics) == {"mAP@all", "mAP@all[plain]", "mAP@10", "mAP@10[retrieved]", "P@10"}
     assert zs.dataset["num_queries"] == 96 and zs.dataset["num_gallery"] == 96
     assert zs.dataset["gallery_unique"] and zs.dataset["queries_without_relevant"] == 0
     assert zs.versions["torch"] and zs.runtime["cache_hits"] + zs.runtime["cache_misses"] == 192
-    fg = runs[("synthetic-fg", "sd-tiny")]
+    fg = runs[("synthetic-fg", "sd-mini")]
     assert set(fg.metrics) == {"Acc@1", "Acc@5", "Acc@10"}
     assert 0 <= fg.metrics["Acc@1"] <= 100
 

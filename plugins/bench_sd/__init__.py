@@ -37,14 +37,14 @@ def _weights_location(variant: SDVariant) -> Callable[[str], str | None]:
 
 
 def backbone_info(variant: SDVariant) -> BackboneInfo:
-    """The registry entry of an SD variant (layers from its UNet config, default layer ``up1``)."""
+    """The registry entry of an SD variant (layers from its UNet config)."""
     random = variant.weights == "random"
     return BackboneInfo(
         id=variant.id,
         target="bench_sd.loaders:build_tiny" if random else "bench_sd.loaders:build_pretrained",
         description=variant.description,
         layers=variant.layers,
-        default_layer="up1",
+        default_layer=variant.default_layer,
         weights=variant.weights,
         image_size=variant.image_size,
         num_timesteps=1000,

@@ -128,6 +128,7 @@ class SDVariant:
             concatenated into the cross-attention context).
         vae_scaling: latent scaling factor.
         dual_text: SDXL conditioning (two encoders, pooled text embedding and size/crop time ids).
+        default_layer: the layer read when none is given (``up1``, decoder level 2, for SD).
     """
 
     id: str
@@ -138,6 +139,7 @@ class SDVariant:
     text_dims: tuple[int, ...]
     vae_scaling: float = _SD_VAE_SCALING
     dual_text: bool = False
+    default_layer: str = "up1"
 
     @property
     def needed_parts(self) -> tuple[str, ...]:
@@ -243,6 +245,7 @@ def sd_mini_variant() -> SDVariant | None:
         {key: tuple(value) if isinstance(value, list) else value for key, value in unet.items()},
         (text["hidden_size"],),
         vae_scaling=vae["scaling_factor"],
+        default_layer="up0",  # its 2 x 2 level 1: its best for category retrieval (docs/sd-mini.md)
     )
 
 
