@@ -149,7 +149,7 @@ def test_debug_shows_the_traceback(tmp_path):
             ["Unknown prompt scheme 'nothing'", "Valid prompt schemes: learned, none, text, textual, visual"],
         ),
         (
-            ["run", "--layer", "up9"],
+            ["run", "--backbone", "sd-tiny", "--layer", "up9"],
             ["Unknown layer 'up9' for backbone 'sd-tiny'", "up0, up1, up2, up3", "coarse, fine"],
         ),
         (
