@@ -3,16 +3,16 @@
 Layout under the cache directory (``--cache-dir``, ``$SBIR_BENCH_CACHE``, or the user cache dir)::
 
     v1/<store key>/meta.json                      what determines these descriptors (see StoreFields)
-    v1/<store key>/<shard>.values.npy             (n, dim) descriptors, fp16 or fp32, memory-mappable
+    v1/<store key>/<shard>.values.npy             (n, dim) descriptors, fp16 or fp32
     v1/<store key>/<shard>.keys.npy               (n, 16) uint8 image content digests, written LAST
 
 A store holds the descriptors of one configuration (backbone, weights, layer, pooling, t, noise
 draws, seed, prompt, image size, dtype, extractor version); a row is addressed by the image's
 content digest. Shards are written to temporary names and renamed into place, values before keys,
 so a shard is visible only once complete: a run killed at any point leaves only whole shards
-(and ignorable temporary files), and concurrent writers never clobber each other (each writes its
-own shard names; duplicate rows are identical and the first one read wins). A shard's name is the
-hash of its contents, which ``verify`` re-checks.
+(and temporary files the next reader removes), and concurrent writers never clobber each other
+(each writes its own shard names). A shard's name is the hash of its contents, which every read
+re-checks (see :class:`DescriptorStore`).
 """
 
 from __future__ import annotations
@@ -104,26 +104,42 @@ class DescriptorStore:
         yield from sorted(p for p in self.directory.glob("*.keys.npy") if not p.name.startswith("."))
 
     def load_index(self) -> None:
-        """Read and check every shard (see the class docstring); problems are listed in
-        :attr:`problems`. Temporary files and half-written shards left by killed runs are removed."""
+        """Read and check every shard (see the class docstring): unusable shards are moved aside and
+        listed in :attr:`problems`. Temporary files and half-written shards left by killed runs are
+        removed."""
+        remove_stale_files(self.directory)
+        self._scan(repair=True)
+
+    def verify(self) -> list[ShardProblem]:
+        """Re-check every shard as reading does (see the class docstring), moving nothing; returns
+        the problems found."""
+        checker = DescriptorStore(self.directory, self.dim, self.storage)
+        checker._scan(repair=False)
+        return checker.problems
+
+    def _scan(self, repair: bool) -> None:
+        """Index every usable shard; a shard that fails a check is listed in :attr:`problems`, and
+        with ``repair`` moved aside (quarantined) so its rows are recomputed."""
         self.index.clear()
         self._values.clear()
-        remove_stale_files(self.directory)
         for keys_path in self.shards():
             try:
                 keys, values = _read_shard(keys_path)
             except FileNotFoundError:  # removed meanwhile by another process (clear, quarantine)
                 continue
             except PermissionError as exc:
-                reason = f"not readable by this user ({exc.strerror}); left in place, its rows recomputed"
+                reason = f"not readable by this user ({exc.strerror}); left in place"
                 self.problems.append(ShardProblem(keys_path, reason, moved=False))
                 continue
             except (OSError, ValueError, EOFError) as exc:
-                self._quarantine(keys_path, f"unreadable: {exc}")
-                continue
-            reason = self._content_problem(keys_path, keys, values)
+                reason = f"unreadable: {exc}"
+            else:
+                reason = self._content_problem(keys_path, keys, values)
             if reason:
-                self._quarantine(keys_path, reason)
+                if repair:
+                    self._quarantine(keys_path, reason)
+                else:
+                    self.problems.append(ShardProblem(keys_path, reason, moved=False))
                 continue
             self._values[_values_path(keys_path)] = values
             for row, key in enumerate(keys):
@@ -203,32 +219,6 @@ class DescriptorStore:
         self._values[values_path] = stored
         for row, digest in enumerate(digests):
             self.index.setdefault(digest, (values_path, row))
-
-    def verify(self) -> list[ShardProblem]:
-        """Re-check every shard as reading does (see the class docstring), moving nothing."""
-        problems = []
-        index: dict[bytes, tuple[Path, int]] = {}
-        values_of: dict[Path, np.ndarray] = {}
-        checker = DescriptorStore(self.directory, self.dim, self.storage, index, [], values_of)
-        for keys_path in self.shards():
-            try:
-                keys, values = _read_shard(keys_path)
-            except FileNotFoundError:
-                continue
-            except PermissionError as exc:
-                problems.append(ShardProblem(keys_path, f"not readable by this user ({exc.strerror})", False))
-                continue
-            except (OSError, ValueError, EOFError) as exc:
-                problems.append(ShardProblem(keys_path, f"unreadable: {exc}", False))
-                continue
-            reason = checker._content_problem(keys_path, keys, values)
-            if reason:
-                problems.append(ShardProblem(keys_path, reason, False))
-                continue
-            values_of[_values_path(keys_path)] = values
-            for row, key in enumerate(keys):
-                index.setdefault(key.tobytes(), (_values_path(keys_path), row))
-        return problems
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.directory.glob("*.npy"))
