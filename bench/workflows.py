@@ -128,18 +128,23 @@ def _condition(prompt: str, backbone: LoadedBackbone, registry: Registry) -> Pro
     return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
 
 
-def _images_and_seeds(
-    images: Sequence[Any], dataset: Dataset | None, seed: int
-) -> tuple[list[Any], list[int]]:
-    """PIL images and their noise seeds (by content, as ``bench run`` seeds them)."""
-    from bench.extraction.digests import image_digest, item_digest, noise_seed
-
+def _dataset_items(images: Sequence[Any], dataset: Dataset | None, modality: str) -> tuple[Dataset, list]:
+    """``(dataset, items)`` for a dataset's items, or for PIL images of ``modality`` (then an
+    in-memory dataset of them), so both go through one path."""
     if images and isinstance(images[0], ImageItem):
         if dataset is None:
             raise BenchError("Dataset items were given without their dataset.", "Pass dataset=DATASET.")
-        pixels = [dataset.load_image(item) for item in images]
-        return pixels, [noise_seed(seed, item_digest(dataset, item)) for item in images]
-    return list(images), [noise_seed(seed, image_digest(image)) for image in images]
+        return dataset, list(images)
+    memory = _InMemoryImages(images, modality)
+    return memory, memory.split("query")
+
+
+def _images_and_seeds(dataset: Dataset, items: Sequence[ImageItem], seed: int) -> tuple[list[Any], list[int]]:
+    """The items' PIL images and noise seeds (by content, as ``bench run`` seeds them)."""
+    from bench.extraction.digests import item_digest, noise_seed
+
+    images = [dataset.load_image(item) for item in items]
+    return images, [noise_seed(seed, item_digest(dataset, item)) for item in items]
 
 
 def _layer_and_timesteps(
@@ -183,34 +188,37 @@ def descriptors(
         modality: ``"sketch"`` or ``"photo"`` for PIL images (selects the visual prompt).
         prompt: a prompt scheme value as for ``--prompt``.
     """
-    import torch
-
-    from bench.extraction.features import layer_features
-    from bench.extraction.pooling import descriptor
+    from bench.extraction.loop import ExtractionRequest, extract_descriptors
 
     registry = _registry(registry)
     plan, steps = _layer_and_timesteps(backbone, layer, () if t is None else (t,), registry, pool)
-    condition = _condition(prompt, backbone, registry)
-    pixels_in, seeds = _images_and_seeds(images, dataset, seed)
-    modalities = [getattr(item, "modality", modality) for item in images]
-    out = np.zeros((len(images), plan.dim), dtype=np.float32)
-    for kind in dict.fromkeys(modalities):
-        rows = [i for i, m in enumerate(modalities) if m == kind]
-        for part in _batches(len(rows), batch_size):
-            chosen = rows[part]
-            with torch.inference_mode():
-                features = layer_features(
-                    backbone,
-                    backbone.preprocess([pixels_in[i] for i in chosen]),
-                    modality=kind,
-                    layers=(plan,),
-                    timesteps=steps,
-                    noise_samples=noise_samples,
-                    noise_seeds=[seeds[i] for i in chosen],
-                    prompt=condition,
-                )
-            out[chosen] = descriptor(features[(steps[0], plan.name)], plan.pool).cpu().numpy()
-    return out
+    dataset, items = _dataset_items(images, dataset, modality)
+    request = ExtractionRequest(
+        layers=(plan,),
+        timesteps=steps,
+        noise_samples=noise_samples,
+        seed=seed,
+        prompt=_condition(prompt, backbone, registry),
+        batch_size=batch_size,
+    )  # the loop of `bench run`: batches of one modality, noise seeded by image content
+    extraction = extract_descriptors(backbone, dataset, items, request, workers=0, strict=True)
+    return extraction.descriptors[(steps[0], plan.name)]
+
+
+class _InMemoryImages(Dataset):
+    """PIL images as a dataset, so they go through the extraction loop; an image's key is its index."""
+
+    task = "zs-sbir"
+
+    def __init__(self, images: Sequence[Any], modality: str) -> None:
+        self.images = list(images)
+        self.items = [ImageItem(str(index), modality, "") for index in range(len(images))]  # type: ignore[arg-type]
+
+    def split(self, name: str) -> list[ImageItem]:
+        return self.items
+
+    def load_image(self, item: ImageItem) -> Any:
+        return self.images[int(item.key)]
 
 
 def feature_maps(
@@ -252,7 +260,7 @@ def feature_maps(
             f"Layers of {backbone.info.id} with a map: {', '.join(maps) or '(none)'}.",
         )
     condition = _condition(prompt, backbone, registry)
-    pixels_in, seeds = _images_and_seeds(images, dataset, seed)
+    pixels_in, seeds = _images_and_seeds(*_dataset_items(images, dataset, modality), seed)
     chunks: dict[int | None, list[np.ndarray]] = {t: [] for t in steps}
     with reporter.progress(f"{backbone.info.id} {plan.name} maps", len(images)) as advance:
         for part in _batches(len(images), batch_size):
