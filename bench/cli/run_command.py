@@ -16,6 +16,7 @@ from bench.config.run_config import DTYPE_NAMES, ENSEMBLE_METHODS
 from bench.config.values import parse_assignments, parse_option_values, parse_weights
 
 SPEC_OPTIONS = ("backbone", "weights", "layer", "t", "image_size", "dataset", "dataset_options")
+OPTION_NAMES = {"t": "timesteps", "dataset_options": "dataset_option"}  # setting -> click parameter
 
 
 def _plain(value: object) -> str:
@@ -142,8 +143,7 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
     if not config_name:  # `bench run --prompt learned:FILE` evaluates the prompt as it was trained
         from bench.prompts.header_settings import settings_from_learned_prompt
 
-        named = {"t": "timesteps", "dataset_options": "dataset_option"}
-        given = {key for key in SPEC_OPTIONS if options.get(named.get(key, key))}
+        given = {key for key in SPEC_OPTIONS if options.get(OPTION_NAMES.get(key, key))}
         spec, filled, weights_note = settings_from_learned_prompt(spec, given, registry)
         for key, value in filled.items():
             stderr.print(f"from the learned prompt's header: {key} {escape(_plain(value))}", highlight=False)
@@ -151,9 +151,10 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
             stderr.print(f"note: {escape(weights_note)}", highlight=False)
     from bench.plan.study import plan_study
 
-    typed = {"t" if options["timesteps"] else None, "noise_samples" if options["noise_samples"] else None}
-    from_config = {"t", "noise_samples"} if config_name else set()  # a config the user named
-    plan = plan_study(spec, registry, (typed - {None}) | from_config)  # every check that needs no model
+    warned = ("t", "noise_samples")  # settings an image encoder ignores, warned about when the user set them
+    typed = {key for key in warned if options[OPTION_NAMES.get(key, key)]}
+    given = typed | (set(warned) if config_name else set())  # a config the user named sets them too
+    plan = plan_study(spec, registry, given)  # every check that needs no model
     for warning in plan.warnings:
         warn(warning)
     study = f" in an ablation study of {len(plan.sweeps)} sweep(s)" if spec.ablation else ""
