@@ -54,4 +54,3 @@ def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_file(path) as temporary:
         temporary.write_text(text, encoding="utf-8", newline="\n")
     return Path(path)
-
