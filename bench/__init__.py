@@ -31,6 +31,7 @@ from bench.api.checkpoints import (
 )
 from bench.api.components import (
     POOLINGS,
+    BackboneFamily,
     BackboneInfo,
     DatasetInfo,
     LayerInfo,
@@ -105,6 +106,7 @@ __all__ = [
     "POOLINGS",
     "ActivationCheckpointing",
     "Backbone",
+    "BackboneFamily",
     "BackboneInfo",
     "BenchError",
     "Compilable",

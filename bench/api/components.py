@@ -83,6 +83,8 @@ class BackboneInfo:
         learnable_prompts: the learned prompt parts gradients reach through this backbone's
             ``extract`` (``"visual"``: pixels; ``"textual"``: the (77, d) text context); empty for
             backbones ``bench train`` cannot train prompts on.
+        licence: the licence of the default weights in a few words (``"apache-2.0"``,
+            ``"DINOv3 License (gated)"``), shown by ``bench list backbones``; None when not stated.
     """
 
     id: str
@@ -99,6 +101,7 @@ class BackboneInfo:
     weights_location: Target | None = None
     facts: dict[str, str] = field(default_factory=dict)
     learnable_prompts: tuple[str, ...] = ()
+    licence: str | None = None
 
     def layer(self, name: str) -> LayerInfo | None:
         return next((layer for layer in self.layers if layer.name == name), None)
@@ -106,6 +109,36 @@ class BackboneInfo:
     @property
     def layer_names(self) -> tuple[str, ...]:
         return tuple(layer.name for layer in self.layers)
+
+
+@dataclass(frozen=True)
+class BackboneFamily:
+    """Backbones named ``<prefix>:<name>`` instead of registered one by one (``timm:<model>``).
+
+    A family answers for every name of a model library: when a run (or ``bench list layers
+    --backbone``) names ``prefix:name`` and no backbone has that id, the family's ``resolve``
+    builds its :class:`BackboneInfo`, typically from the library's configuration without loading
+    weights.
+
+    Attributes:
+        prefix: what comes before the first colon (``"timm"``); the family's id.
+        resolve: lazy ``(name: str) -> BackboneInfo``, ``name`` being the part after ``prefix:``;
+            the returned info's id must be the full ``prefix:name``. Raises :class:`BenchError`
+            when the library has no such model, saying what is valid.
+        usage: the form users type, e.g. ``"timm:<model>[.<tag>]"`` (quoted in errors and listings).
+        description: one line for ``bench list backbones``.
+        example: a full name that resolves, e.g. ``"timm:vit_small_patch16_dinov3.lvd1689m"``.
+    """
+
+    prefix: str
+    resolve: Target
+    usage: str
+    description: str
+    example: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.prefix
 
 
 @dataclass(frozen=True)

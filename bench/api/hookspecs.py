@@ -23,7 +23,13 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from bench.api.components import BackboneInfo, DatasetInfo, LayerSelector, PromptScheme
+    from bench.api.components import (
+        BackboneFamily,
+        BackboneInfo,
+        DatasetInfo,
+        LayerSelector,
+        PromptScheme,
+    )
 
 PROJECT_NAME = "sbir_bench"
 
@@ -34,6 +40,13 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 @hookspec
 def register_backbones(register: Callable[[BackboneInfo], None]) -> None:
     """Register backbones: call ``register(BackboneInfo(...))`` once per backbone."""
+
+
+@hookspec
+def register_backbone_families(register: Callable[[BackboneFamily], None]) -> None:
+    """Register backbone families: call ``register(BackboneFamily(prefix="mylib", ...))`` so that any
+    ``mylib:<name>`` is a backbone, resolved by the family when a run names it (one prefix per
+    family; a registered backbone id always wins over a family name)."""
 
 
 @hookspec

@@ -43,13 +43,26 @@ def listing_tables(
                 weights_here(b),
                 str(b.image_size),
                 "yes" if b.num_timesteps else "no",
+                b.licence or "–",
                 b.description,
             ]
             for e in registry.backbones
             for b in [e.component]
         ]
-        headers = ["Id", "Plugin", "Weights", "Weights here", "Size", "Timestep", "Description"]
-        return [("Backbones", headers, rows)]
+        headers = ["Id", "Plugin", "Weights", "Weights here", "Size", "Timestep", "Licence", "Description"]
+        families = [
+            [f.usage, f.example or "–", e.plugin, f.description]
+            for e in registry.backbone_families
+            for f in [e.component]
+        ]
+        return [
+            ("Backbones", headers, rows),
+            (
+                "Backbone families (any model of a library, by name)",
+                ["Usage", "Example", "Plugin", "What"],
+                families,
+            ),
+        ]
     if kind == "layers":
         backbones = (
             [registry.backbones.get(backbone_id)]

@@ -1,4 +1,9 @@
-"""Named components collected from every plugin, with owners, duplicate and did-you-mean errors."""
+"""Named components collected from every plugin, with owners, duplicate and did-you-mean errors.
+
+Backbones are looked up in two steps: the registered ids first, then the backbone families
+(``timm:<model>``): a name ``prefix:rest`` whose prefix a family registered is resolved by it once
+and remembered.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from bench.api.components import BackboneInfo, DatasetInfo, LayerSelector, PromptScheme
+from bench.api.components import (
+    BackboneFamily,
+    BackboneInfo,
+    DatasetInfo,
+    LayerSelector,
+    PromptScheme,
+    resolve_target,
+)
 from bench.api.errors import BenchError, unknown_name_error
 
-C = TypeVar("C", BackboneInfo, LayerSelector, PromptScheme, DatasetInfo)
+C = TypeVar("C", BackboneInfo, BackboneFamily, LayerSelector, PromptScheme, DatasetInfo)
 
 
 @dataclass(frozen=True)
@@ -75,13 +87,99 @@ class ComponentTable(Generic[C]):
         return sorted(self._entries)
 
 
+class BackboneTable(ComponentTable[BackboneInfo]):
+    """The registered backbones, and the ones ``families`` resolve by name.
+
+    ``get``, ``owner`` and ``in`` accept a family name (``timm:vit_small_patch16_dinov3.lvd1689m``);
+    iterating and ``ids`` give the registered backbones only.
+
+    Args:
+        families: the backbone families, keyed by prefix.
+    """
+
+    def __init__(self, families: ComponentTable[BackboneFamily]) -> None:
+        super().__init__("backbone", BackboneInfo, "bench list backbones")
+        self.families = families
+        self._resolved: dict[str, Registered[BackboneInfo]] = {}
+
+    def get(self, component_id: str) -> BackboneInfo:
+        """The backbone ``component_id``: registered, or resolved by the family its prefix names.
+
+        Raises:
+            BenchError: neither (listing the registered ids, the closest one and the family forms),
+                or the family does not know the name.
+        """
+        if component_id in self._entries:
+            return self._entries[component_id].component
+        return self._resolve(component_id).component
+
+    def owner(self, component_id: str) -> str:
+        if component_id in self._entries:
+            return self._entries[component_id].plugin
+        return self._resolve(component_id).plugin
+
+    def __contains__(self, component_id: object) -> bool:
+        if not isinstance(component_id, str):
+            return False
+        if component_id in self._entries or component_id in self._resolved:
+            return True
+        try:
+            self._resolve(component_id)
+        except BenchError:
+            return False
+        return True
+
+    def family_usages(self) -> list[str]:
+        """The forms the families accept, e.g. ``["hf:<repo id>", "timm:<model>[.<tag>]"]``."""
+        return [entry.component.usage for entry in self.families]
+
+    def _resolve(self, name: str) -> Registered[BackboneInfo]:
+        if name in self._resolved:
+            return self._resolved[name]
+        prefix, sep, rest = name.partition(":")
+        if not sep or prefix not in self.families:
+            raise self._unknown(name)
+        family, plugin = self.families.get(prefix), self.families.owner(prefix)
+        example = f", e.g. {family.example}" if family.example else ""
+        if not rest:
+            raise BenchError(
+                f"Backbone {name!r} names no model after {prefix!r}.", f"Use {family.usage}{example}."
+            )
+        resolve = resolve_target(family.resolve, f"the backbone family {prefix!r}")
+        try:
+            info = resolve(rest)
+        except BenchError:
+            raise
+        except Exception as exc:  # a plugin's bug: name it instead of a bare traceback
+            raise BenchError(
+                f"Plugin {plugin!r} failed to resolve backbone {name!r}: {type(exc).__name__}: {exc}",
+                f"Check the name ({family.usage}{example}), or report it to the plugin's authors "
+                "(`bench --debug ...` shows the traceback).",
+            ) from exc
+        if not isinstance(info, BackboneInfo) or info.id != name:
+            raise BenchError(
+                f"Plugin {plugin!r} resolved backbone {name!r} to {info!r}.",
+                f"The resolve of family {prefix!r} must return a bench.BackboneInfo with id {name!r}.",
+            )
+        self._resolved[name] = Registered(info, plugin)
+        return self._resolved[name]
+
+    def _unknown(self, name: str) -> BenchError:
+        usages = self.family_usages()
+        also = f" Also accepted: {', '.join(usages)}." if usages else ""
+        return unknown_name_error(
+            self.kind, name, self.ids(), f"Run `{self.list_command}` to see them.{also}"
+        )
+
+
 @dataclass
 class Registry:
     """All components, one table per kind."""
 
-    backbones: ComponentTable[BackboneInfo] = field(
-        default_factory=lambda: ComponentTable("backbone", BackboneInfo, "bench list backbones")
+    backbone_families: ComponentTable[BackboneFamily] = field(
+        default_factory=lambda: ComponentTable("backbone family", BackboneFamily, "bench list backbones")
     )
+    backbones: BackboneTable = field(init=False)
     layer_selectors: ComponentTable[LayerSelector] = field(
         default_factory=lambda: ComponentTable("layer selector", LayerSelector, "bench list layers")
     )
@@ -92,10 +190,14 @@ class Registry:
         default_factory=lambda: ComponentTable("dataset", DatasetInfo, "bench list datasets")
     )
 
+    def __post_init__(self) -> None:
+        self.backbones = BackboneTable(self.backbone_families)
+
     def tables(self) -> dict[str, ComponentTable]:
         """Hook name -> the table its ``register`` callback fills."""
         return {
             "register_backbones": self.backbones,
+            "register_backbone_families": self.backbone_families,
             "register_layer_selectors": self.layer_selectors,
             "register_prompt_schemes": self.prompt_schemes,
             "register_datasets": self.datasets,
