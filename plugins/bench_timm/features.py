@@ -1,10 +1,19 @@
-"""timm Vision Transformers as feature extractors, read with timm's ``forward_intermediates``."""
+"""timm models as feature extractors, read with timm's ``forward_intermediates``.
+
+Only the arguments every timm implementation shares are passed (``VisionTransformer`` takes
+``output_dict``, ``Eva`` (DINOv3, EVA-02, PE) does not; prefix tokens are asked for only when the
+model has some, since ``Eva`` fails on ``return_prefix_tokens`` without them).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 
-from bench import PixelNormalization, Tokens, VisionTransformerEncoder
+from bench import EMBED, BackboneInfo, ImageEncoderBase, PixelNormalization, Tokens, VisionTransformerEncoder
+from bench_timm.stages import stage_index
 
 
 def normalization_of(model: torch.nn.Module) -> PixelNormalization:
@@ -13,21 +22,79 @@ def normalization_of(model: torch.nn.Module) -> PixelNormalization:
     return PixelNormalization(tuple(config["mean"]), tuple(config["std"]), config["interpolation"])
 
 
+def has_class_token(model: torch.nn.Module) -> bool:
+    """Whether a timm ViT's tokens start with a class token (SigLIP towers have none)."""
+    return getattr(model, "cls_token", None) is not None
+
+
 class TimmViTFeatures(VisionTransformerEncoder):
-    """A timm ``VisionTransformer``; ``embed`` is its pooled, normed final feature before the head
-    (``forward_head(forward_features(x), pre_logits=True)``: the normed class token for DINO and
-    DINOv2)."""
+    """A timm ``VisionTransformer`` or ``Eva``; ``embed`` is its pooled, normed final feature before
+    the head (``forward_head(forward_features(x), pre_logits=True)``: the normed class token for
+    DINO, DINOv2 and DINOv3 as registered, the attention-pooled token for SigLIP and PE).
+
+    Patch maps drop every prefix token (class and register tokens); ``block<k>.cls`` is the first
+    prefix token when the model has a class token."""
 
     def forward_tokens(self, pixels: torch.Tensor, blocks: list[int], embed: bool) -> Tokens:
+        prefixed = self.model.num_prefix_tokens > 0
         out = self.model.forward_intermediates(
             pixels,
             indices=blocks,
-            return_prefix_tokens=True,
             stop_early=True,
             output_fmt="NCHW",
             intermediates_only=not embed,
-            output_dict=True,
+            **({"return_prefix_tokens": True} if prefixed else {}),
         )
-        final = self.model.forward_head(out["image_features"], pre_logits=True) if embed else None
-        cls = [prefix[:, 0] for prefix in out["image_intermediates_prefix"]]
-        return Tokens(out["image_intermediates"], cls, final)
+        final, intermediates = out if embed else (None, out)
+        patches = [item[0] for item in intermediates] if prefixed else list(intermediates)
+        cls = [item[1][:, 0] for item in intermediates] if has_class_token(self.model) else []
+        pooled = self.model.forward_head(final, pre_logits=True) if embed else None
+        return Tokens(patches, cls, pooled)
+
+
+class TimmStageFeatures(ImageEncoderBase):
+    """A timm CNN with stages (ConvNeXt) as an ``ImageEncoder``: ``stage<k>`` is stage k's output
+    map (B, C_k, S / r_k, S / r_k), ``embed`` the pooled, normed pre-logits feature (B, D). One pass
+    per batch, stopping after the deepest requested stage unless ``embed`` is asked for.
+
+    Args:
+        info, weights, device, dtype, image_size: as for ``ImageEncoderBase``.
+        model: the timm network (moved to ``device`` and ``dtype``, set to eval mode, frozen).
+        stages: its number of stages.
+        normalization: its input normalisation.
+    """
+
+    def __init__(
+        self,
+        info: BackboneInfo,
+        *,
+        model: Any,
+        stages: int,
+        normalization: PixelNormalization,
+        weights: str,
+        device: Any,
+        dtype: Any,
+        image_size: int,
+    ) -> None:
+        super().__init__(info, weights=weights, device=device, dtype=dtype, image_size=image_size)
+        self.model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        self.stages = stages
+        self.normalization = normalization
+
+    def features(self, pixels: torch.Tensor, taps: Sequence[str]) -> dict[str, torch.Tensor]:
+        """``{tap: (B, C, h, w) map or (B, D) vector}`` for (B, 3, S, S) ``pixels``."""
+        positions = {tap: stage_index(tap, self.stages) for tap in taps}
+        embed = EMBED in positions
+        order = sorted(
+            {k for k in positions.values() if k is not None} | ({self.stages - 1} if embed else set())
+        )
+        out = self.model.forward_intermediates(
+            pixels.to(device=self.device, dtype=self.dtype),
+            indices=order,
+            stop_early=True,
+            output_fmt="NCHW",
+            intermediates_only=not embed,
+        )
+        final, maps = out if embed else (None, out)
+        pooled = self.model.forward_head(final, pre_logits=True) if embed else None
+        return {tap: pooled if k is None else maps[order.index(k)] for tap, k in positions.items()}

@@ -1,20 +1,38 @@
-"""Factories that build a :class:`TimmViTFeatures` (the lazy targets of the timm backbones)."""
+"""Factories of the timm backbones (the lazy targets of their registrations).
+
+:func:`build_model` builds every timm model, registered or named ``timm:<model>``: a ViT as a
+:class:`TimmViTFeatures`, a staged CNN as a :class:`TimmStageFeatures`, with weights from a hub
+id (local cache first), a checkpoint file or folder, or ``"random"`` (seeded random weights).
+"""
 
 from __future__ import annotations
 
 import torch
 
-from bench import BackboneInfo, check_random, checkpoint_file, unreadable_checkpoint
+from bench import RANDOM, BackboneInfo, check_random, checkpoint_file, unreadable_checkpoint
 from bench_timm.architecture import (
     CHECKPOINT_FILES,
     IMGFOCUS_DEPTH,
+    NEW_SPECS,
     TIMM_VITS,
     TINY_VIT_ARCH,
     TINY_VIT_CONFIG,
+    TimmSpec,
+    TimmViT,
 )
-from bench_timm.features import TimmViTFeatures, normalization_of
+from bench_timm.features import TimmStageFeatures, TimmViTFeatures, normalization_of
 
-SPECS = {spec.id: spec for spec in TIMM_VITS}
+SPECS: dict[str, TimmSpec] = {spec.id: spec for spec in (*TIMM_VITS, *NEW_SPECS)}
+NAME_PREFIX = "timm:"
+
+
+def spec_of(backbone_id: str) -> TimmSpec:
+    """The description of a registered timm backbone, or of a ``timm:<model>`` name."""
+    if backbone_id.startswith(NAME_PREFIX):
+        from bench_timm.by_name import describe
+
+        return describe(backbone_id.removeprefix(NAME_PREFIX))
+    return SPECS[backbone_id]
 
 
 def tiny_vit(image_size: int) -> torch.nn.Module:
@@ -48,37 +66,45 @@ def build_tiny(
     )
 
 
-def build_pretrained(
-    info: BackboneInfo, *, weights: str, device: torch.device, dtype: torch.dtype, image_size: int
-) -> TimmViTFeatures:
-    """A pretrained timm ViT from a hub id (local cache first) or a checkpoint file.
+def create_network(spec: TimmSpec, weights: str, backbone_id: str, image_size: int) -> torch.nn.Module:
+    """``spec``'s timm network for ``image_size`` px inputs with ``weights`` loaded (``"random"``:
+    drawn from seed 0 in a forked RNG). A ViT's position embeddings are resized by timm.
 
-    Position embeddings are resized to ``image_size`` by timm's checkpoint filter.
+    Raises:
+        BenchError: the weights are missing (naming them and how to get them) or unreadable.
     """
     import timm
 
-    spec = SPECS[info.id]
-    path = checkpoint_file(weights, info.id, CHECKPOINT_FILES)
+    kwargs = {"num_classes": 0, **spec.create_kwargs}
+    if isinstance(spec, TimmViT):
+        kwargs["img_size"] = image_size
+    if weights == RANDOM:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return timm.create_model(spec.model_name, pretrained=False, **kwargs)
+    path = checkpoint_file(weights, backbone_id, CHECKPOINT_FILES)
     try:
-        model = timm.create_model(
-            spec.model_name,
-            pretrained=True,
-            num_classes=0,
-            img_size=image_size,
-            pretrained_cfg_overlay={"file": path},
+        return timm.create_model(
+            spec.model_name, pretrained=True, pretrained_cfg_overlay={"file": path}, **kwargs
         )
     except Exception as exc:
         # a corrupt or foreign file fails in many ways (IndexError, SafetensorError, RuntimeError, ...)
         expected = f"a timm checkpoint of {spec.model_name}"
-        raise unreadable_checkpoint(weights, info.id, path, expected, exc) from exc
-    return TimmViTFeatures(
-        model=model,
-        depth=spec.depth,
-        normalization=normalization_of(model),
-        image_size=image_size,
-        weights=weights,
-        device=device,
-        dtype=dtype,
+        raise unreadable_checkpoint(weights, backbone_id, path, expected, exc) from exc
+
+
+def build_model(
+    info: BackboneInfo, *, weights: str, device: torch.device, dtype: torch.dtype, image_size: int
+) -> TimmViTFeatures | TimmStageFeatures:
+    """A timm backbone (registered, or ``timm:<model>``) with ``weights``."""
+    spec = spec_of(info.id)
+    model = create_network(spec, weights, info.id, image_size)
+    loaded = "random (seed 0)" if weights == RANDOM else weights
+    common = {"normalization": normalization_of(model), "device": device, "dtype": dtype}
+    if isinstance(spec, TimmViT):
+        return TimmViTFeatures(model=model, depth=spec.depth, image_size=image_size, weights=loaded, **common)
+    return TimmStageFeatures(
+        info, model=model, stages=len(spec.channels), image_size=image_size, weights=loaded, **common
     )
 
 

@@ -1,0 +1,80 @@
+"""A timm model description (:mod:`bench_timm.architecture`) as a :class:`bench.BackboneInfo` (no torch).
+
+The registered ids and the ``timm:<model>`` names both go through :func:`backbone_info`, so a
+model has the same taps, weights check and factory whichever way it is named.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from bench import (
+    EMBED,
+    RANDOM,
+    RANDOM_NOTE,
+    BackboneInfo,
+    BenchError,
+    LayerInfo,
+    check_checkpoint,
+    local_checkpoint,
+    vit_layers,
+)
+from bench_timm.architecture import CHECKPOINT_FILES, TimmConvNet, TimmSpec, TimmViT
+from bench_timm.stages import stage_layers
+
+FACTORY = "bench_timm.loaders:build_model"
+NO_WEIGHTS = "none"  # a timm architecture without published weights
+
+
+def check_weights(weights: str, backbone_id: str) -> None:
+    """Fail fast when ``weights`` (a hub id, file or folder) is neither here nor downloadable;
+    ``"random"`` (seeded random weights) always passes.
+
+    Raises:
+        BenchError: naming the weights and how to get them.
+    """
+    if weights == RANDOM:
+        return
+    if weights == NO_WEIGHTS:
+        raise BenchError(
+            f"timm publishes no pretrained weights for backbone {backbone_id!r}.",
+            f"Pass a checkpoint file or folder with --weights {backbone_id}=FILE, or --weights random "
+            "for seeded random weights, or name a model with a pretrained tag (`timm.list_pretrained()`).",
+        )
+    check_checkpoint(weights, backbone_id, CHECKPOINT_FILES)
+
+
+def local_weights(weights: str) -> str | None:
+    """Where ``weights`` are on this machine (never the network); None when they are not."""
+    return None if weights in (RANDOM, NO_WEIGHTS) else local_checkpoint(weights, CHECKPOINT_FILES)
+
+
+def vit_taps(spec: TimmViT) -> tuple[LayerInfo, ...]:
+    """``block<k>`` maps for every block, ``block<k>.cls`` when the model has a class token, ``embed``."""
+    embed = LayerInfo(EMBED, spec.embed_dim or spec.width, 0, spec.embed_what)
+    layers = vit_layers(spec.depth, spec.width, spec.patch, embed)
+    return layers if spec.class_token else tuple(layer for layer in layers if not layer.name.endswith(".cls"))
+
+
+def convnet_taps(spec: TimmConvNet) -> tuple[LayerInfo, ...]:
+    embed = LayerInfo(EMBED, spec.embed_dim, 0, "pooled, normed final feature (forward_head pre-logits)")
+    return stage_layers(spec.channels, spec.strides, embed)
+
+
+def backbone_info(spec: TimmSpec) -> BackboneInfo:
+    """The registration of ``spec``: its taps, default weights, weights check and the shared factory."""
+    layers = vit_taps(spec) if isinstance(spec, TimmViT) else convnet_taps(spec)
+    return BackboneInfo(
+        id=spec.id,
+        target=FACTORY,
+        description=spec.description,
+        layers=layers,
+        default_layer=EMBED,
+        weights=spec.hub_id,
+        image_size=spec.image_size,
+        learnable_prompts=("visual",),
+        note=RANDOM_NOTE if spec.hub_id == RANDOM else None,
+        weights_check=partial(check_weights, backbone_id=spec.id),
+        weights_location=local_weights,
+        licence=spec.licence,
+    )
