@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 import timm
 import torch
-from bench_openclip.loaders import build_pretrained as build_clip_pretrained
+from bench_openclip.loaders import build_model as build_clip_model
 from bench_openclip.loaders import build_tiny as build_clip_tiny
 from bench_timm.architecture import TIMM_VITS
 from bench_timm.loaders import build_model
@@ -192,7 +192,7 @@ def test_missing_weights_fail_in_seconds_with_one_message(tmp_path, backbone_id,
 @pytest.mark.parametrize("backbone_id", ["dino-vits16", "clip-vit-b32"])
 def test_unusable_checkpoint_files_are_clear_errors(registry, tmp_path, backbone_id):
     info = registry.backbones.get(backbone_id)
-    build = build_model if registry.backbones.owner(backbone_id) == "timm" else build_clip_pretrained
+    build = build_model if registry.backbones.owner(backbone_id) == "timm" else build_clip_model
     load = partial(build, info, device=CPU, dtype=torch.float32, image_size=info.image_size)
     with pytest.raises(BenchError, match="does not exist"):
         load(weights=str(tmp_path / "no-such.safetensors"))

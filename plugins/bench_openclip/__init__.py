@@ -1,4 +1,5 @@
-"""Built-in plugin: CLIP image towers through open_clip (OpenAI and LAION-2B weights).
+"""Built-in plugin: CLIP-style image towers through open_clip (OpenAI, LAION-2B, SigLIP 2, PE-Core,
+MetaCLIP 2, EVA-CLIP 02), and any open_clip ViT by name (``open_clip:<arch>/<pretrained tag>``).
 
 Registers lazily: nothing here imports torch or open_clip. A CLIP image embedding does not depend
 on text, so these backbones take no text prompt (``accepts_text=False``).
@@ -6,20 +7,18 @@ on text, so these backbones take no text prompt (``accepts_text=False``).
 
 from __future__ import annotations
 
-from functools import partial
-
 from bench import (
     EMBED,
     RANDOM,
     RANDOM_NOTE,
+    BackboneFamily,
     BackboneInfo,
     LayerInfo,
-    check_checkpoint,
     hookimpl,
-    local_checkpoint,
     vit_layers,
 )
-from bench_openclip.architecture import CHECKPOINT_FILES, CLIP_VITS, TINY_CLIP_CONFIG
+from bench_openclip.architecture import CLIP_VITS, NEW_CLIP_VITS, TINY_CLIP_CONFIG, TINY_CLIP_VITS
+from bench_openclip.registration import backbone_info
 
 
 def _layers(depth: int, width: int, patch: int, embed_dim: int) -> tuple[LayerInfo, ...]:
@@ -29,21 +28,8 @@ def _layers(depth: int, width: int, patch: int, embed_dim: int) -> tuple[LayerIn
 
 @hookimpl
 def register_backbones(register) -> None:
-    for spec in CLIP_VITS:
-        register(
-            BackboneInfo(
-                id=spec.id,
-                target="bench_openclip.loaders:build_pretrained",
-                description=f"{spec.description} (open_clip {spec.model_name} {spec.pretrained})",
-                layers=_layers(spec.depth, spec.width, spec.patch, spec.embed_dim),
-                default_layer=EMBED,
-                weights=spec.hub_id,
-                image_size=spec.image_size,
-                learnable_prompts=("visual",),
-                weights_check=partial(check_checkpoint, backbone_id=spec.id, filenames=CHECKPOINT_FILES),
-                weights_location=partial(local_checkpoint, filenames=CHECKPOINT_FILES),
-            )
-        )
+    for spec in (*CLIP_VITS, *NEW_CLIP_VITS, *TINY_CLIP_VITS):
+        register(backbone_info(spec))
     vision = TINY_CLIP_CONFIG["vision_cfg"]
     register(
         BackboneInfo(
@@ -58,5 +44,19 @@ def register_backbones(register) -> None:
             image_size=vision["image_size"],
             learnable_prompts=("visual",),
             note=RANDOM_NOTE,
+        )
+    )
+
+
+@hookimpl
+def register_backbone_families(register) -> None:
+    register(
+        BackboneFamily(
+            prefix="open_clip",
+            resolve="bench_openclip.by_name:resolve",
+            usage="open_clip:<arch>/<tag>",
+            description="any open_clip ViT image tower (native, or a timm trunk: SigLIP, PE, EVA-CLIP) by "
+            "architecture and pretrained tag; weights from the tag's hub repository or --weights FILE",
+            example="open_clip:ViT-B-16-SigLIP2/webli",
         )
     )

@@ -1,0 +1,76 @@
+"""An open_clip tower description (:mod:`bench_openclip.architecture`) as a :class:`bench.BackboneInfo`.
+
+The registered ids and the ``open_clip:<arch>/<tag>`` names both go through :func:`backbone_info`
+(no torch imported here).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from bench import (
+    EMBED,
+    RANDOM,
+    RANDOM_NOTE,
+    BackboneInfo,
+    BenchError,
+    LayerInfo,
+    check_checkpoint,
+    local_checkpoint,
+    vit_layers,
+)
+from bench_openclip.architecture import CHECKPOINT_FILES, ClipViT
+
+FACTORY = "bench_openclip.loaders:build_model"
+NO_WEIGHTS = "none"  # an open_clip architecture named without a pretrained tag
+
+
+def check_weights(weights: str, backbone_id: str) -> None:
+    """Fail fast when ``weights`` (a hub id, file or folder) is neither here nor downloadable;
+    ``"random"`` always passes.
+
+    Raises:
+        BenchError: naming the weights and how to get them.
+    """
+    if weights == RANDOM:
+        return
+    if weights == NO_WEIGHTS:
+        raise BenchError(
+            f"Backbone {backbone_id!r} names no pretrained tag, so it has no default weights.",
+            'Name one (open_clip:<arch>/<tag>; `python -c "import open_clip; '
+            'print(open_clip.list_pretrained())"` lists them), pass the checkpoint with --weights FILE, '
+            "or --weights random.",
+        )
+    check_checkpoint(weights, backbone_id, CHECKPOINT_FILES)
+
+
+def local_weights(weights: str) -> str | None:
+    """Where ``weights`` are on this machine (never the network); None when they are not."""
+    return None if weights in (RANDOM, NO_WEIGHTS) else local_checkpoint(weights, CHECKPOINT_FILES)
+
+
+def tower_taps(spec: ClipViT) -> tuple[LayerInfo, ...]:
+    """``block<k>`` maps, ``block<k>.cls`` when the tower has a class token, and ``embed``."""
+    layers = vit_layers(
+        spec.depth, spec.width, spec.patch, LayerInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
+    )
+    return layers if spec.class_token else tuple(layer for layer in layers if not layer.name.endswith(".cls"))
+
+
+def backbone_info(spec: ClipViT) -> BackboneInfo:
+    """The registration of ``spec``: its taps, default weights, weights check and the shared factory."""
+    named = f" (open_clip {spec.model_name} {spec.pretrained})" if spec.config is None else ""
+    return BackboneInfo(
+        id=spec.id,
+        target=FACTORY,
+        description=spec.description + named,
+        layers=tower_taps(spec),
+        default_layer=EMBED,
+        weights=spec.hub_id,
+        image_size=spec.image_size,
+        learnable_prompts=("visual",),
+        note=RANDOM_NOTE if spec.hub_id == RANDOM else None,
+        weights_check=partial(check_weights, backbone_id=spec.id),
+        weights_location=local_weights,
+        licence=spec.licence,
+    )
