@@ -26,6 +26,7 @@ from bench.api.checkpoints import (
     check_checkpoint,
     check_random,
     checkpoint_file,
+    is_hub_id,
     local_checkpoint,
     unreadable_checkpoint,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "check_checkpoint",
     "check_random",
     "checkpoint_file",
+    "is_hub_id",
     "local_checkpoint",
     "unreadable_checkpoint",
     "EMBED",

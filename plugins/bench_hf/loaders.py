@@ -1,0 +1,65 @@
+"""The factory of ``hf:`` backbones: the transformers class of the model type, weights from a folder
+or the Hugging Face cache (downloaded only when the hub is reachable)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from bench import RANDOM, BackboneInfo, BenchError, PixelNormalization
+from bench_hf.architecture import HFEncoder
+from bench_hf.by_name import PREFIX, describe
+from bench_hf.features import HFViTFeatures
+from bench_hf.sources import how_to_get, local_weights, model_folder
+
+
+def load_network(encoder: HFEncoder, weights: str, backbone_id: str) -> torch.nn.Module:
+    """``encoder``'s model with ``weights`` (a folder, a repository id, or ``"random"``: the
+    configuration's architecture with weights drawn from seed 0).
+
+    Raises:
+        BenchError: the weights are missing or unreadable, naming them and how to get them.
+    """
+    import transformers
+
+    model_class = getattr(transformers, encoder.kind.model_class)
+    if weights == RANDOM:
+        config = model_class.config_class.from_pretrained(
+            str(model_folder(encoder.source, backbone_id)), local_files_only=True
+        )
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return model_class(config)
+    here = Path(weights).expanduser().is_dir() or local_weights(weights) is not None
+    try:
+        return model_class.from_pretrained(weights, local_files_only=here)
+    except (OSError, ValueError) as exc:  # missing files (offline), or a folder of another model
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BenchError(
+            f"Could not load the weights {weights!r} of backbone {backbone_id!r} "
+            f"as {encoder.kind.model_class}: {reason}",
+            how_to_get(weights, backbone_id),
+        ) from exc
+
+
+def build_model(
+    info: BackboneInfo, *, weights: str, device: torch.device, dtype: torch.dtype, image_size: int
+) -> HFViTFeatures:
+    """The backbone ``hf:<repo id or folder>`` with ``weights``."""
+    encoder = describe(info.id.removeprefix(f"{PREFIX}:"))
+    model = load_network(encoder, weights, info.id)
+    return HFViTFeatures(
+        model=model,
+        depth=encoder.depth,
+        normalization=PixelNormalization(encoder.mean, encoder.std, encoder.interpolation),
+        image_size=image_size,
+        weights="random (seed 0)" if weights == RANDOM else weights,
+        device=device,
+        dtype=dtype,
+        patch=encoder.patch,
+        prefix_tokens=int(encoder.kind.class_token) + encoder.registers,
+        class_token=encoder.kind.class_token,
+        embed_output=encoder.kind.embed_output,
+        forward_kwargs={"interpolate_pos_encoding": True} if encoder.kind.interpolates else {},
+    )
