@@ -14,6 +14,21 @@ from bench_hf.features import HFViTFeatures
 from bench_hf.sources import how_to_get, local_weights, model_folder
 
 
+def tower_config(encoder: HFEncoder, folder: Path):
+    """The image tower's transformers config from ``folder``'s ``config.json``: its ``vision_config``
+    for a full CLIP or SigLIP model (a full CLIP model's ``projection_dim`` carried over, which
+    loading the tower class from the full config would reset to its default)."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
+    if not encoder.kind.vision_config:
+        return config
+    vision = config.vision_config
+    if encoder.kind.embed_output == "image_embeds":
+        vision.projection_dim = config.projection_dim
+    return vision
+
+
 def load_network(encoder: HFEncoder, weights: str, backbone_id: str) -> torch.nn.Module:
     """``encoder``'s model with ``weights`` (a folder, a repository id, or ``"random"``: the
     configuration's architecture with weights drawn from seed 0).
@@ -24,16 +39,16 @@ def load_network(encoder: HFEncoder, weights: str, backbone_id: str) -> torch.nn
     import transformers
 
     model_class = getattr(transformers, encoder.kind.model_class)
+    config = tower_config(
+        encoder, model_folder(encoder.source if weights == RANDOM else weights, backbone_id)
+    )
     if weights == RANDOM:
-        config = model_class.config_class.from_pretrained(
-            str(model_folder(encoder.source, backbone_id)), local_files_only=True
-        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             return model_class(config)
     here = Path(weights).expanduser().is_dir() or local_weights(weights) is not None
     try:
-        return model_class.from_pretrained(weights, local_files_only=here)
+        return model_class.from_pretrained(weights, config=config, local_files_only=here)
     except (OSError, ValueError) as exc:  # missing files (offline), or a folder of another model
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BenchError(
