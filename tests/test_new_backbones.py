@@ -115,3 +115,28 @@ def test_every_tiny_twin_runs_end_to_end_on_synthetic(tmp_path):
     runs = json.loads(result.stdout)
     assert sorted(run["config"]["backbone"] for run in runs) == sorted(TINY_IDS)
     assert all(0 <= run["metrics"]["mAP@all"] <= 1 for run in runs)
+
+
+def test_the_readme_table_agrees_with_bench_list():
+    """Every row of the README's 2026 table names a backbone ``bench list`` shows with the same
+    default weights, resolution and ``embed`` channels, and every new backbone has a row."""
+    import re
+    from pathlib import Path
+
+    listed = run_bench("list", "backbones", "--json", subprocess=True)
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["Id"]: row for row in json.loads(listed.stdout)["Backbones"]}
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("**The families people compare against in 2026**")[1].split("\n\n")[1]
+    documented = set()
+    registry = load_plugins().build_registry()
+    for line in table.splitlines()[2:]:
+        ids, weights, size, embeds, _ = (cell.strip() for cell in line.strip("|").split("|"))
+        names = re.findall(r"`([^`]+)`", ids)
+        for name, embed in zip(names, embeds.split(", "), strict=True):
+            documented.add(name)
+            assert rows[name]["Size"] == size, name
+            assert registry.backbones.get(name).layer("embed").channels == int(embed), name
+            if rows[name]["Weights"] != "random":
+                assert f"`{rows[name]['Weights']}`" == weights, name
+    assert documented == {spec.id for spec in (*NEW_SPECS, *NEW_CLIP_VITS, *TINY_CLIP_VITS)}
