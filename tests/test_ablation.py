@@ -4,6 +4,7 @@ leaderboard's study table (the paper-ablation preset end to end)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from conftest import run_bench
 
 from bench import BenchError
 from bench.config.files import load_config
-from bench.config.run_config import SweepSpec
+from bench.config.run_config import SweepSpec, spec_from_mapping
 from bench.plan.ablation import ablation_variants
 
 STUDY = {"name": "s", "vary": {"t": [0, 273], "prompt": ["none", "visual"], "noise_samples": [1, 6]}}
@@ -32,18 +33,24 @@ def test_variants_change_one_axis_each_and_the_base_runs_once():
     assert all(not variant.ablation for variant, _ in variants)
 
 
+def test_a_base_with_two_values_on_a_varied_axis_is_a_clear_error():
+    with pytest.raises(BenchError, match="has 2 values of t"):
+        ablation_variants(SweepSpec(t=(0, 273), ablation=STUDY))
+
+
 @pytest.mark.parametrize(
-    ("spec", "message"),
+    ("table", "message"),
     [
-        (SweepSpec(t=(0, 273), ablation=STUDY), "has 2 values of t"),
-        (SweepSpec(t=(0,), ablation={"name": "s", "vary": {"seed": [1, 2]}}), "not an ablation axis"),
-        (SweepSpec(ablation={"vary": {"t": [1]}}), "must hold `name`"),
-        (SweepSpec(ablation={"name": "s", "vary": {"t": 5}}), "must be a non-empty list"),
+        ({"name": "s", "vary": {"seed": [1, 2]}}, "ablation.vary.seed is not an allowed key"),
+        ({"vary": {"t": [1]}}, "ablation.name is missing (required)"),
+        ({"name": "s", "vary": {"t": 5}}, "ablation.vary.t = 5 (an integer): should be a list"),
+        ({"name": "s", "vary": {"t": []}}, "ablation.vary.t = [] (a list): should have at least 1 item"),
+        ({"name": "s", "vary": {}, "extra": 1}, "ablation.extra is not a valid key"),
     ],
 )
-def test_malformed_studies_are_clear_errors(spec, message):
-    with pytest.raises(BenchError, match=message):
-        ablation_variants(spec)
+def test_malformed_studies_are_clear_errors(table, message):
+    with pytest.raises(BenchError, match=re.escape(message)):
+        spec_from_mapping({"t": [0], "ablation": table}, "study.toml")
 
 
 def test_yaml_config_reads_like_toml(tmp_path):
@@ -61,7 +68,8 @@ def test_yaml_config_reads_like_toml(tmp_path):
     ("args", "message"),
     [
         (["--train-option", "epoch=2"], "unknown training setting(s): epoch"),
-        (["--train-option", "lr=fast"], "training setting lr = 'fast' is not a float"),
+        (["--train-option", "lr=fast"], "--train-option: lr = 'fast' (text): allowed: a number above 0"),
+        (["--train-option", "lr=nan"], "--train-option: lr = nan (a number): allowed: a number above 0"),
         (["--train-option", "epochs"], "--train-option 'epochs' is not KEY=VALUE"),
     ],
 )

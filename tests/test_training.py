@@ -178,7 +178,7 @@ SD_TRAIN = ["train", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthe
             "gradients cannot reach one through backbone 'hog' (its plugin declares none)",
         ),  # fmt: skip
         ([*SD_TRAIN, "--prompt", "none"], "has nothing to learn"),
-        ([*SD_TRAIN, "--val-split", "1.5"], "--val-split 1.5 (not a fraction in [0, 1))"),
+        ([*SD_TRAIN, "--val-split", "1.5"], "--val-split = 1.5 (a number): allowed: a fraction"),
         ([*SD_TRAIN, "--resume"], "no checkpoint"),
     ],
 )

@@ -7,12 +7,11 @@ import json
 import click
 from rich.markup import escape
 
+from bench.api.choices import DTYPE_NAMES, ENSEMBLE_METHODS
 from bench.api.components import POOLINGS
 from bench.cli.console import note, stderr, stdout, warn
 from bench.cli.options import command_registry, plugin_option
 from bench.config.cache_location import CACHE_ENV
-from bench.config.files import load_config
-from bench.config.run_config import DTYPE_NAMES, ENSEMBLE_METHODS
 from bench.config.values import parse_assignments, parse_option_values, parse_weights
 
 SPEC_OPTIONS = ("backbone", "weights", "layer", "t", "image_size", "dataset", "dataset_options")
@@ -110,9 +109,15 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
 
         bench run --backbone sd15 --layer up1 --t 200 --dataset sketchy --data-root DIR
     """
+    from bench.config.files import load_config
+
     config = load_config(config_name or "default")
     registry = command_registry(ctx, (*config.plugins, *plugin_files))
     train_options = parse_option_values(options["train_option"], "--train-option")
+    if train_options:
+        from bench.config.training import training_settings
+
+        training_settings(train_options, "--train-option")  # named as typed, before the merge
     spec = config.overridden(
         train={**config.train, **train_options} if train_options else None,
         backbone=options["backbone"],

@@ -11,12 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from bench.api.choices import option_name
 from bench.cli.console import stderr, stdout
 from bench.cli.options import command_registry, plugin_option
 
 if TYPE_CHECKING:
     from bench.config.training import TrainSpec
     from bench.plan.runs import PlannedRun
+
+
+def _train_option_name(setting: str) -> str:
+    """The ``bench train`` option of a :class:`TrainSpec` field."""
+    return "--prompt" if setting == "scheme" else option_name(setting)
 
 
 def default_output(spec: TrainSpec, run: PlannedRun) -> Path:
@@ -137,6 +143,7 @@ def train_command(
 
         bench train --backbone sd-tiny --dataset synthetic --prompt visual+textual --epochs 2
     """
+    from bench.api.validation import validated
     from bench.cli.display import RichReporter
     from bench.config.files import load_config
     from bench.config.values import parse_option_values
@@ -146,7 +153,7 @@ def train_command(
     options["dataset_options"] = parse_option_values(options.pop("dataset_option"))
     if options["t"] is None and registry.backbones.get(options["backbone"]).num_timesteps:
         options["t"] = next(iter(load_config().t), None)
-    spec = TrainSpec(**options)
+    spec = validated(TrainSpec, options, "the command line", key_name=_train_option_name)
     planned = plan_training(spec, registry)  # every check that needs no model
     path = Path(output) if output else default_output(spec, planned.run)
     outcome = train_prompt(spec, planned, path, resume=resume, reporter=RichReporter(stderr))

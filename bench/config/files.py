@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.api.errors import BenchError
+from bench.api.validation import read_bounded_text
 from bench.config.run_config import SweepSpec, spec_from_mapping
+from bench.config.training import training_settings
 
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml")
 CONFIG_DIR_NAME = "configs"
 DEFAULT_CONFIG = "default"
+MAX_CONFIG_BYTES = 2**20  # a config is a few hundred bytes
 
 
 def config_dirs() -> list[Path]:
@@ -47,29 +50,34 @@ def find_config(name_or_path: str) -> Path:
     )
 
 
-def _parse_config(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".toml":
-        return tomllib.loads(text)
-    import yaml
-
+def _parse_config(path: Path) -> Any:
+    text = read_bounded_text(path, MAX_CONFIG_BYTES, "Config file")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(str(exc)) from exc
-    if not isinstance(data, dict):
-        raise ValueError("the file is not a mapping of config keys")
-    return data
+        if path.suffix == ".toml":
+            return tomllib.loads(text)
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(str(exc)) from exc
+    except RecursionError:
+        raise ValueError("it nests tables or lists too deeply to parse") from None
 
 
 def load_config(name_or_path: str = DEFAULT_CONFIG) -> SweepSpec:
-    """Read a TOML or YAML run configuration (keys as in :class:`SweepSpec`)."""
+    """Read a TOML or YAML run configuration (keys as in :class:`SweepSpec`, validated by it).
+
+    Raises:
+        BenchError: the file cannot be read or parsed, or breaks the schema (naming each key).
+    """
     path = find_config(name_or_path)
     try:
         data = _parse_config(path)
-    except (OSError, ValueError) as exc:  # TOMLDecodeError is a ValueError
+    except ValueError as exc:  # TOMLDecodeError is a ValueError
         raise BenchError(f"Could not read config {str(path)!r}: {exc}", "Fix the file's syntax.") from exc
     spec = spec_from_mapping(data, str(path))
+    training_settings(spec.train, f"{path}: train")
     if spec.plugins:  # relative to the config file, as its author wrote them
         plugins = tuple(str((path.parent / plugin).resolve()) for plugin in spec.plugins)
         spec = replace(spec, plugins=plugins)

@@ -6,21 +6,78 @@ to every configuration of the sweep.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import field, replace
+from typing import Annotated, Any, Literal
 
-from bench.api.errors import BenchError
-from bench.config.values import as_weights
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
-SWEEP_AXES = ("backbone", "layer", "t", "prompt", "dataset")
-ABLATION_AXES = (*SWEEP_AXES, "noise_samples", "pool", "image_size")
-DTYPE_NAMES = ("fp32", "fp16", "bf16")
-ENSEMBLE_METHODS = ("mean", "concat", "score-sum")
+from bench.api.choices import (
+    ABLATION_AXES,
+    CACHE_DTYPE_NAMES,
+    DEVICE_PATTERN,
+    DTYPE_NAMES,
+    ENSEMBLE_METHODS,
+    option_name,
+)
+from bench.api.components import POOLINGS
+from bench.api.validation import (
+    MAX_NESTING,
+    STRICT,
+    Name,
+    PathText,
+    Scalar,
+    SchemaModel,
+    Seed,
+    Size,
+    Timestep,
+    as_tuple_of,
+    check_nesting,
+    schema_error,
+    validated,
+)
+
+DATA_CONFIG = STRICT.copy()
+del DATA_CONFIG["frozen"]  # a pydantic dataclass takes frozen= itself
+
+OptionValue = Scalar | list[Scalar]
 
 
-@dataclass(frozen=True)
+def _star_mapping(value: Any) -> Any:
+    """One path (or weights id) for everything: ``"DIR"`` -> ``{"*": "DIR"}``."""
+    return {"*": value} if isinstance(value, str) else value
+
+
+class AblationTable(SchemaModel):
+    """A config's ``ablation`` table: the study's name and, per axis, the values to try."""
+
+    name: Name
+    vary: dict[
+        Literal[ABLATION_AXES],
+        Annotated[list[Scalar | None], Field(min_length=1, description="a non-empty list of values")],
+    ] = Field(min_length=1)
+
+
+def _checked_ablation(value: dict[str, Any]) -> dict[str, Any]:
+    if value:
+        AblationTable.model_validate(value)
+    return value
+
+
+PathMapping = Annotated[
+    dict[Name, PathText],
+    BeforeValidator(_star_mapping),
+    Field(description="a path, or a table of id = path"),
+]
+
+
+@dataclass(frozen=True, config=DATA_CONFIG)
 class SweepSpec:
     """Everything a ``bench run`` needs, before ids are resolved against the registry.
+
+    It is also the schema of the run configuration: a config file and the command line are both
+    validated by constructing it (strict types, unknown keys refused, ranges checked), and every
+    ``dataclasses.replace`` validates again.
 
     Attributes:
         backbone, layer, t, prompt, dataset: the sweep axes (an empty ``layer`` means each
@@ -30,7 +87,8 @@ class SweepSpec:
         batch_size: images per backbone call.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         dtype: ``fp32``, ``fp16`` or ``bf16`` (model precision; descriptors are float32).
-        pool: pooling override (``gap``, ``gmp``, ``gem``), or None for each layer's default.
+        pool: pooling override (``gap``, ``gmp``, ``gem``, ``flatten``), or None for each layer's
+            default.
         image_size: input resolution override in pixels, or None for each backbone's default.
         data_root: dataset id -> root directory; key ``"*"`` applies to every dataset.
         weights: backbone id -> weights (hub id or directory); key ``"*"`` applies to every backbone.
@@ -46,11 +104,11 @@ class SweepSpec:
             :data:`ENSEMBLE_METHODS`; see ``bench.plan.ensembles``), or None.
         train: training settings for the learned prompt schemes (``visual``, ``textual``,
             ``visual+textual``) a run trains before it evaluates them (keys as ``bench train``'s
-            options: epochs, lr, width, ...; see ``bench.train_spec.TRAIN_SETTINGS``).
+            options: epochs, lr, width, ...; see ``bench.config.training.TRAIN_SETTINGS``).
         ablation: a one-factor-at-a-time study around this configuration (the base):
-            ``{"name": str, "vary": {axis: [values]}}`` with axes from :data:`ABLATION_AXES`;
-            ``bench run`` runs the base and every variant, and ``bench leaderboard`` renders them
-            as one table.
+            ``{"name": str, "vary": {axis: [values]}}`` with axes from :data:`ABLATION_AXES`
+            (:class:`AblationTable`); ``bench run`` runs the base and every variant, and
+            ``bench leaderboard`` renders them as one table.
         ensemble_weights: score-sum weights, one per configuration of a dataset in sweep order
             (empty: 1 each).
         plugins: one-file plugins (``--plugin FILE``) the configuration needs; a config file's
@@ -60,85 +118,60 @@ class SweepSpec:
             None for sketch-only queries (see ``bench.plan.query_text``).
     """
 
-    backbone: tuple[str, ...] = ()
-    layer: tuple[str, ...] = ()
-    t: tuple[int, ...] = ()
-    prompt: tuple[str, ...] = ("none",)
-    dataset: tuple[str, ...] = ()
-    noise_samples: int = 1
-    seed: int = 0
-    batch_size: int = 16
-    device: str = "auto"
-    dtype: str = "fp32"
-    pool: str | None = None
-    image_size: int | None = None
-    data_root: dict[str, str] = field(default_factory=dict)
-    weights: dict[str, str] = field(default_factory=dict)
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-    output_dir: str = "results"
-    workers: int = 2
+    backbone: as_tuple_of(Name) = ()
+    layer: as_tuple_of(Name) = ()
+    t: as_tuple_of(Timestep) = ()
+    prompt: as_tuple_of(Name) = ("none",)
+    dataset: as_tuple_of(Name) = ()
+    noise_samples: Annotated[int, Field(ge=1, le=1024, description="an integer from 1 to 1024")] = 1
+    seed: Seed = 0
+    batch_size: Annotated[int, Field(ge=1, le=65536, description="an integer from 1 to 65536")] = 16
+    device: Annotated[str, Field(pattern=DEVICE_PATTERN, description="auto, cpu, cuda, cuda:N or mps")] = (
+        "auto"
+    )
+    dtype: Literal[DTYPE_NAMES] = "fp32"
+    pool: Literal[POOLINGS] | None = None
+    image_size: Size | None = None
+    data_root: PathMapping = field(default_factory=dict)
+    weights: PathMapping = field(default_factory=dict)
+    dataset_options: dict[Name, OptionValue] = field(default_factory=dict)
+    output_dir: PathText = "results"
+    workers: Annotated[int, Field(ge=0, le=256, description="an integer from 0 to 256")] = 2
     strict: bool = False
     compile: bool = False
-    cache_dir: str | None = None
-    cache_dtype: str = "fp16"
-    ensemble: str | None = None
-    ensemble_weights: tuple[float, ...] = ()
-    query_text: str | None = None
-    train: dict[str, Any] = field(default_factory=dict)
-    ablation: dict[str, Any] = field(default_factory=dict)
-    plugins: tuple[str, ...] = ()
+    cache_dir: PathText | None = None
+    cache_dtype: Literal[CACHE_DTYPE_NAMES] = "fp16"
+    ensemble: Literal[ENSEMBLE_METHODS] | None = None
+    ensemble_weights: as_tuple_of(float) = ()
+    query_text: Name | None = None
+    train: dict[Name, Any] = field(default_factory=dict)  # checked by bench.config.training
+    ablation: Annotated[dict[str, Any], AfterValidator(_checked_ablation)] = field(default_factory=dict)
+    plugins: as_tuple_of(PathText) = ()
 
     def overridden(self, **values: Any) -> SweepSpec:
-        """A copy with every given value replaced (None, False and empty tuples/dicts keep the old one)."""
+        """A copy with every given value replaced (None, False and empty tuples/dicts keep the old one).
+
+        Raises:
+            BenchError: a value breaks the schema; it is named as the command-line option it came
+                from (``--batch-size``), since overrides come from the command line.
+        """
         given = {
             key: value
             for key, value in values.items()
             if not (value is None or value is False or value in ((), {}))
         }
-        return replace(self, **given)
+        try:
+            return replace(self, **given)
+        except ValidationError as exc:
+            raise schema_error(exc, "the command line", model=SweepSpec, key_name=option_name) from None
 
 
-def _field_names() -> list[str]:
-    return [f.name for f in fields(SweepSpec)]
+def spec_from_mapping(data: Any, source: str) -> SweepSpec:
+    """A :class:`SweepSpec` from a parsed config mapping, validated against the schema.
 
-
-def _as_tuple(name: str, value: Any) -> tuple:
-    items = value if isinstance(value, list) else [value]
-    expected = int if name == "t" else str
-    for item in items:
-        if not isinstance(item, expected) or isinstance(item, bool):
-            raise BenchError(
-                f"Config value {name} = {value!r} has an item of the wrong type.",
-                f"{name} takes a {expected.__name__} or a list of them.",
-            )
-    return tuple(items)
-
-
-def spec_from_mapping(data: dict[str, Any], source: str) -> SweepSpec:
-    """A :class:`SweepSpec` from a parsed config mapping; unknown keys are an error naming ``source``."""
-    valid = _field_names()
-    unknown = sorted(set(data) - set(valid))
-    if unknown:
-        raise BenchError(
-            f"Config {source} has unknown key(s): {', '.join(unknown)}.", f"Valid keys: {', '.join(valid)}."
-        )
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key in SWEEP_AXES:
-            values[key] = _as_tuple(key, value)
-        elif key == "plugins":
-            values[key] = tuple(value) if isinstance(value, list) else (value,)
-        elif key in ("data_root", "weights"):
-            values[key] = {"*": value} if isinstance(value, str) else dict(value)
-        elif key in ("train", "ablation"):
-            if not isinstance(value, dict):
-                raise BenchError(f"Config value {key} in {source} must be a table of settings.")
-            values[key] = dict(value)
-        elif key == "ensemble_weights":
-            values[key] = as_weights(value, f"Config value ensemble_weights = {value!r}")
-        else:
-            values[key] = value
-    try:
-        return SweepSpec(**values)
-    except TypeError as exc:
-        raise BenchError(f"Config {source} is malformed: {exc}.") from exc
+    Raises:
+        BenchError: naming ``source``, each key that is unknown or holds a value of the wrong type
+            or range, and what it allows.
+    """
+    check_nesting(data, source, MAX_NESTING)
+    return validated(SweepSpec, data, source)

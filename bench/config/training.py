@@ -3,14 +3,23 @@ a sweep may set for the learned prompt schemes it trains on the fly (``train`` i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any
+from dataclasses import field, fields
+from typing import Annotated, Any
 
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from bench.api.choices import DEVICE_PATTERN
 from bench.api.errors import BenchError
-from bench.config.run_config import SweepSpec
+from bench.api.validation import Name, PathText, Seed, Size, Timestep, validated
+from bench.config.run_config import DATA_CONFIG, OptionValue, SweepSpec
 
 
-@dataclass(frozen=True)
+def _int_range(low: int, high: int) -> Any:
+    return Annotated[int, Field(ge=low, le=high, description=f"an integer from {low} to {high}")]
+
+
+@dataclass(frozen=True, config=DATA_CONFIG)
 class TrainSpec:
     """Everything ``bench train`` needs (recorded whole in the saved prompt's header).
 
@@ -33,31 +42,33 @@ class TrainSpec:
         seed: triplets, noise and validation hold-out derive from it.
     """
 
-    backbone: str
-    dataset: str
-    scheme: str = "visual+textual"
-    layer: str | None = None
-    t: int | None = None
-    width: int = 16
-    epochs: int = 5
-    batch_size: int = 8
-    grad_accum: int = 1
-    steps_per_epoch: int | None = None
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    margin: float = 0.3
-    noise_samples: int = 1
-    val_split: float = 0.0
-    patience: int = 2
+    backbone: Name
+    dataset: Name
+    scheme: Name = "visual+textual"
+    layer: Name | None = None
+    t: Timestep | None = None
+    width: _int_range(1, 4096) = 16
+    epochs: _int_range(1, 100_000) = 5
+    batch_size: _int_range(1, 65536) = 8
+    grad_accum: _int_range(1, 65536) = 1
+    steps_per_epoch: _int_range(1, 2**31 - 1) | None = None
+    lr: Annotated[float, Field(gt=0, le=10, description="a number above 0, at most 10")] = 1e-3
+    weight_decay: Annotated[float, Field(ge=0, le=10, description="a number from 0 to 10")] = 0.0
+    margin: Annotated[float, Field(ge=0, le=2, description="a number from 0 to 2 (on 1 - cosine)")] = 0.3
+    noise_samples: _int_range(1, 1024) = 1
+    val_split: Annotated[float, Field(ge=0, lt=1, description="a fraction from 0 up to (not) 1")] = 0.0
+    patience: _int_range(0, 100_000) = 2
     eval_train: bool = False
     bf16: bool = False
     activation_checkpointing: bool = False
-    seed: int = 0
-    device: str = "auto"
-    image_size: int | None = None
-    weights: str | None = None
-    data_root: str | None = None
-    dataset_options: dict[str, Any] = field(default_factory=dict)
+    seed: Seed = 0
+    device: Annotated[str, Field(pattern=DEVICE_PATTERN, description="auto, cpu, cuda, cuda:N or mps")] = (
+        "auto"
+    )
+    image_size: Size | None = None
+    weights: PathText | None = None
+    data_root: PathText | None = None
+    dataset_options: dict[Name, OptionValue] = field(default_factory=dict)
 
     def sweep(self) -> SweepSpec:
         """The one-configuration sweep that resolves and validates the ids, layer and timestep."""
@@ -101,7 +112,8 @@ def training_settings(overrides: dict[str, Any], source: str) -> dict[str, Any]:
     """Every training setting, from the defaults of :class:`TrainSpec` and ``overrides``.
 
     Raises:
-        BenchError: ``overrides`` names a key that is not a training setting (``source`` says where).
+        BenchError: ``overrides`` names a key that is not a training setting, or a value of the
+            wrong type or range (``source`` says where).
     """
     unknown = sorted(set(overrides) - set(TRAIN_SETTINGS))
     if unknown:
@@ -109,13 +121,6 @@ def training_settings(overrides: dict[str, Any], source: str) -> dict[str, Any]:
             f"{source} has unknown training setting(s): {', '.join(unknown)}.",
             f"Valid settings: {', '.join(TRAIN_SETTINGS)}.",
         )
+    validated(TrainSpec, {"backbone": "-", "dataset": "-", **overrides}, source)
     defaults = {f.name: f.default for f in fields(TrainSpec) if f.name in TRAIN_SETTINGS}
-    for key, value in overrides.items():
-        expected = type(defaults[key]) if defaults[key] is not None else int
-        fits = isinstance(value, expected) and (expected is bool or not isinstance(value, bool))
-        if not (fits or (expected is float and isinstance(value, int) and not isinstance(value, bool))):
-            raise BenchError(
-                f"{source}: training setting {key} = {value!r} is not a {expected.__name__}.",
-                f"Example: {key} = {defaults[key] if defaults[key] is not None else 10}.",
-            )
     return {**defaults, **overrides}

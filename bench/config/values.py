@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bench.api.errors import BenchError
+
+FAMILY_ID = re.compile(r"[A-Za-z][A-Za-z0-9_]+:[^/\\]")  # timm:..., hf:org/x (not C:\\ or ./a:b)
 
 
 def as_weights(value: Any, what: str) -> tuple[float, ...]:
@@ -19,11 +22,15 @@ def as_weights(value: Any, what: str) -> tuple[float, ...]:
 
 
 def parse_assignments(values: tuple[str, ...], option: str, key_name: str) -> dict[str, str]:
-    """``("DIR",)`` -> ``{"*": "DIR"}``; ``("sketchy=DIR",)`` -> ``{"sketchy": "DIR"}``."""
+    """``("DIR",)`` -> ``{"*": "DIR"}``; ``("sketchy=DIR",)`` -> ``{"sketchy": "DIR"}``.
+
+    Text before ``=`` is an id unless it looks like a path (holds ``/`` or ``\\``); an id of a
+    backbone family (``hf:org/model=DIR``, ``open_clip:arch/tag=FILE``) is an id despite its ``/``.
+    """
     parsed: dict[str, str] = {}
     for value in values:
         key, sep, rest = value.partition("=")
-        if sep and key and "/" not in key and "\\" not in key:
+        if sep and key and (FAMILY_ID.match(key) or ("/" not in key and "\\" not in key)):
             parsed[key] = rest
         else:
             parsed["*"] = value

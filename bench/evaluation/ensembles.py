@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.api.choices import ENSEMBLE_METHODS
 from bench.api.errors import BenchError
-from bench.config.run_config import ENSEMBLE_METHODS
 from bench.plan.ensembles import EnsemblePlan, check_equal_dims, check_weights
 from bench.results.schema import RunResult
 

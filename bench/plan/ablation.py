@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from bench.api.choices import SWEEP_AXES
 from bench.api.errors import BenchError
-from bench.config.run_config import ABLATION_AXES, SWEEP_AXES, SweepSpec
+from bench.config.run_config import SweepSpec
 
 StudyTag = dict[str, Any]  # {"study", "axis", "value", "base", "order": [axis index, value index]}
 
@@ -29,35 +30,15 @@ def _base_value(spec: SweepSpec, axis: str) -> Any:
     return value[0]
 
 
-def _check_study(spec: SweepSpec) -> tuple[str, dict[str, list[Any]]]:
-    study = spec.ablation
-    unknown = sorted(set(study) - {"name", "vary"})
-    name, vary = study.get("name"), study.get("vary")
-    if unknown or not isinstance(name, str) or not name or not isinstance(vary, dict) or not vary:
-        raise BenchError(
-            "The config's ablation table must hold `name` (text) and `vary` (axis -> list of values)"
-            + (f"; it has unknown key(s) {', '.join(unknown)}." if unknown else "."),
-            "Example (YAML): ablation: {name: paper, vary: {t: [0, 273, 800], prompt: [none, visual]}}",
-        )
-    for axis, values in vary.items():
-        if axis not in ABLATION_AXES:
-            raise BenchError(
-                f"The ablation varies {axis!r}, which is not an ablation axis.",
-                f"Vary any of: {', '.join(ABLATION_AXES)}.",
-            )
-        if not isinstance(values, list) or not values:
-            raise BenchError(f"The ablation's values of {axis!r} must be a non-empty list (got {values!r}).")
-    return name, vary
-
-
 def ablation_variants(spec: SweepSpec) -> list[tuple[SweepSpec, list[StudyTag]]]:
     """The distinct configurations of ``spec``'s study (the base first), each with its tags.
 
+    The ``ablation`` table's form was checked by the schema (:class:`bench.config.run_config.AblationTable`).
+
     Raises:
-        BenchError: a malformed ``ablation`` table, an unknown axis, or a base with several values
-            on a sweep axis.
+        BenchError: a base with several values on a sweep axis.
     """
-    name, vary = _check_study(spec)
+    name, vary = spec.ablation["name"], spec.ablation["vary"]
     base = replace(spec, ablation={})
     variants: dict[str, tuple[SweepSpec, list[StudyTag]]] = {repr(base): (base, [])}
     for axis_index, (axis, values) in enumerate(vary.items()):

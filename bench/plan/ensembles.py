@@ -21,8 +21,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bench.api.choices import ENSEMBLE_METHODS
 from bench.api.errors import BenchError
-from bench.config.run_config import ENSEMBLE_METHODS, SweepSpec
+from bench.config.run_config import SweepSpec
 from bench.plan.runs import PlannedRun
 
 SUGGEST_SWEEP = (

@@ -52,29 +52,6 @@ class TrainOutcome:
     header: dict[str, Any]
 
 
-def _check_numbers(spec: TrainSpec) -> None:
-    positive = {
-        "--epochs": spec.epochs,
-        "--batch-size": spec.batch_size,
-        "--grad-accum": spec.grad_accum,
-        "--noise-samples": spec.noise_samples,
-        "--patience": spec.patience,
-    }
-    wrong = [f"{name} {value}" for name, value in positive.items() if value < 1]
-    if spec.steps_per_epoch is not None and spec.steps_per_epoch < 1:
-        wrong.append(f"--steps-per-epoch {spec.steps_per_epoch}")
-    if not 0.0 <= spec.val_split < 1.0:
-        wrong.append(f"--val-split {spec.val_split} (not a fraction in [0, 1))")
-    if spec.lr <= 0 or spec.margin < 0 or spec.weight_decay < 0:
-        wrong.append(f"--lr {spec.lr} / --margin {spec.margin} / --weight-decay {spec.weight_decay}")
-    if wrong:
-        raise BenchError(
-            f"Invalid training setting(s): {', '.join(wrong)}.",
-            "Counts must be at least 1; --lr must be positive; --margin and --weight-decay not negative; "
-            "--val-split is a fraction such as 0.2.",
-        )
-
-
 @dataclass(frozen=True)
 class TrainingPlan:
     """A checked training: the resolved configuration and the prompt parts its scheme learns."""
@@ -90,7 +67,6 @@ def plan_training(spec: TrainSpec, registry: Registry) -> TrainingPlan:
         BenchError: an unknown id, a scheme with nothing to learn, a backbone gradients cannot flow
             through to the scheme's parts, or an invalid number.
     """
-    _check_numbers(spec)
     scheme = registry.prompt_schemes.get(spec.scheme)
     trainable = [e.component.id for e in registry.prompt_schemes if e.component.learns]
     if not scheme.learns:

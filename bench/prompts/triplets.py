@@ -34,11 +34,9 @@ def split_validation(
     zero-shot like the test) or of the instances (fine-grained), chosen by ``seed``.
 
     Raises:
-        BenchError: ``fraction`` is outside [0, 1), or leaves the training or validation side without
-            a unit.
+        BenchError: ``fraction`` (in [0, 1), as the schema of :class:`TrainSpec` ensures) leaves the
+            training or validation side without a unit.
     """
-    if not 0.0 <= fraction < 1.0:
-        raise BenchError(f"--val-split {fraction} is not a fraction in [0, 1).", "Use e.g. --val-split 0.2.")
     if fraction == 0.0:
         return items, []
     unit = (lambda item: item.label) if task == "zs-sbir" else (lambda item: item.instance or item.key)

@@ -1,0 +1,22 @@
+"""The names a run configuration chooses from, and how its settings are spelled on the command line.
+
+Imported by the command line to build its options, so it imports nothing heavy (no pydantic);
+the schemas of :mod:`bench.config` and :mod:`bench.results` use them too.
+"""
+
+from __future__ import annotations
+
+SWEEP_AXES = ("backbone", "layer", "t", "prompt", "dataset")
+ABLATION_AXES = (*SWEEP_AXES, "noise_samples", "pool", "image_size")
+DTYPE_NAMES = ("fp32", "fp16", "bf16")
+CACHE_DTYPE_NAMES = ("fp16", "fp32")
+ENSEMBLE_METHODS = ("mean", "concat", "score-sum")
+DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]{1,3})?)$"
+
+# settings whose command-line option is not --<setting with - for _>
+OPTION_NAMES = {"dataset_options": "--dataset-option", "train": "--train-option", "plugins": "--plugin"}
+
+
+def option_name(setting: str) -> str:
+    """The command-line option of a setting: ``batch_size`` -> ``--batch-size``."""
+    return OPTION_NAMES.get(setting, "--" + setting.replace("_", "-"))
