@@ -15,19 +15,64 @@ It is read here without torch, so a sweep can be checked before any model loads.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field
+
+from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.files import atomic_file
+from bench.api.validation import (
+    Name,
+    PathText,
+    SchemaModel,
+    Size,
+    Timestep,
+    as_tuple_of,
+    check_nesting,
+    validated,
+)
+from bench.config.run_config import OptionValue
 
 HEADER_KEY = "sbir_bench.prompt"
 FORMAT_VERSION = 1
 VISUAL_KEYS = {"sketch": "visual.sketch", "photo": "visual.photo"}
 TEXTUAL_KEY = "textual"
-MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own limit
-REQUIRED_HEADER_KEYS = ("backbone", "image_size", "parts")  # what checks and loading read
+MAX_HEADER_BYTES = 16 * 2**20  # a prompt header is a few kB; safetensors itself allows 100 MiB
+FLOAT32_BYTES = 4
+Number = Annotated[float, Field(description="a finite number")]
+
+
+class PromptHeader(SchemaModel):
+    """The JSON header of a learned prompt file (see the module docstring); writer and reader share it."""
+
+    format_version: Literal[FORMAT_VERSION]
+    backbone: Name
+    weights: PathText | None = None
+    layer: Name | None = None
+    pool: Literal[POOLINGS] | None = None
+    t: Timestep | None = None
+    image_size: Size
+    scheme: Name | None = None
+    parts: Annotated[as_tuple_of(Literal["visual", "textual"]), Field(min_length=1, max_length=2)]
+    width: Annotated[int, Field(ge=1, le=4096)] | None = None
+    dataset: Name | None = None
+    dataset_options: dict[Name, OptionValue] = {}
+    training: dict[Name, Any] | None = None  # a TrainSpec, checked by read_header
+    metrics: dict[Name, Number | None] = {}
+    history: list[dict[Name, Number]] = []
+    sbir_bench_version: Name | None = None
+
+
+class TensorEntry(SchemaModel):
+    """One tensor of the safetensors table: float32, its shape and byte range."""
+
+    dtype: Literal["F32"]
+    shape: as_tuple_of(Annotated[int, Field(ge=1, le=2**20)])
+    data_offsets: Annotated[as_tuple_of(Annotated[int, Field(ge=0)]), Field(min_length=2, max_length=2)]
 
 
 def _corrupt(path: Path, why: str) -> BenchError:
@@ -37,19 +82,37 @@ def _corrupt(path: Path, why: str) -> BenchError:
     )
 
 
-def read_header(path: Path) -> dict[str, Any]:
-    """The JSON header of the learned prompt file ``path`` (no tensors are read, no torch imported).
+def _expected_shapes(header: PromptHeader) -> dict[str, tuple[int, ...] | None]:
+    """Tensor name -> shape the header promises (None: any 2-D shape, the textual context)."""
+    expected: dict[str, tuple[int, ...] | None] = {}
+    if "visual" in header.parts:
+        size = header.image_size
+        expected.update({key: (3, size, size) for key in VISUAL_KEYS.values()})
+    if "textual" in header.parts:
+        expected[TEXTUAL_KEY] = None
+    return expected
 
-    Raises:
-        BenchError: the file is missing, not safetensors, or carries no sbir-bench prompt header.
-    """
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise BenchError(
-            f"Learned prompt file {str(path)!r} does not exist.",
-            "Train one with `bench train --prompt visual+textual --output FILE`, then pass "
-            "--prompt learned:FILE.",
-        )
+
+def _check_tensors(path: Path, table: dict[str, Any], header: PromptHeader, data_bytes: int) -> None:
+    """Raise when the tensor table does not hold exactly the float32 tensors ``header`` promises."""
+    expected = _expected_shapes(header)
+    if set(table) != set(expected):
+        raise _corrupt(path, f"it holds {sorted(table)}, its header promises {sorted(expected)}")
+    for name, raw in table.items():
+        entry = validated(TensorEntry, raw, f"{str(path)!r}: tensor {name!r}")
+        shape = expected[name]
+        if (shape is not None and entry.shape != shape) or (shape is None and len(entry.shape) != 2):
+            wanted = "a 2-D (tokens, width) shape" if shape is None else f"shape {list(shape)}"
+            raise _corrupt(path, f"tensor {name!r} has shape {list(entry.shape)}, its header needs {wanted}")
+        begin, end = entry.data_offsets
+        if end - begin != math.prod(entry.shape) * FLOAT32_BYTES or end > data_bytes:
+            raise _corrupt(
+                path, f"tensor {name!r}'s byte range {begin}..{end} does not fit its shape or the file"
+            )
+
+
+def _read_table(path: Path) -> tuple[dict[str, Any], int]:
+    """(the safetensors header table, bytes of tensor data after it)."""
     try:
         with path.open("rb") as handle:
             (length,) = struct.unpack("<Q", handle.read(8))
@@ -58,19 +121,53 @@ def read_header(path: Path) -> dict[str, Any]:
             table = json.loads(handle.read(length))
     except (struct.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _corrupt(path, f"its safetensors header cannot be read ({exc})") from exc
-    metadata = table.get("__metadata__", {}) if isinstance(table, dict) else {}
-    if HEADER_KEY not in metadata:
+    except RecursionError:
+        raise _corrupt(path, "its safetensors header nests too deeply") from None
+    if not isinstance(table, dict):
+        raise _corrupt(path, "its safetensors header is not a table")
+    return table, path.stat().st_size - 8 - length
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """The validated header (:class:`PromptHeader`, as a dict) of the learned prompt file ``path``,
+    after checking its tensor table against it (no tensors are read, no torch imported).
+
+    Raises:
+        BenchError: the file is missing, not safetensors, carries no sbir-bench prompt header, its
+            header breaks the schema (naming the key), or its tensors are not the float32 tensors
+            of the shapes the header promises.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise BenchError(
+            f"Learned prompt file {str(path)!r} does not exist.",
+            "Train one with `bench train --prompt visual+textual --output FILE`, then pass "
+            "--prompt learned:FILE.",
+        )
+    table, data_bytes = _read_table(path)
+    metadata = table.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not isinstance(metadata.get(HEADER_KEY), str):
         raise _corrupt(path, f"it has no {HEADER_KEY!r} header")
     try:
-        header = json.loads(metadata[HEADER_KEY])
+        raw = json.loads(metadata[HEADER_KEY])
     except json.JSONDecodeError as exc:
         raise _corrupt(path, f"its header is not JSON ({exc})") from exc
-    if header.get("format_version") != FORMAT_VERSION:
-        raise _corrupt(path, f"format version {header.get('format_version')!r}, expected {FORMAT_VERSION}")
-    missing = [key for key in REQUIRED_HEADER_KEYS if key not in header]
-    if missing:
-        raise _corrupt(path, f"its header lacks {', '.join(missing)}")
-    return header
+    except RecursionError:
+        raise _corrupt(path, "its header nests too deeply") from None
+    if not isinstance(raw, dict):
+        raise _corrupt(path, f"its header is {type(raw).__name__}, not a JSON object")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise _corrupt(path, f"format version {raw.get('format_version')!r}, expected {FORMAT_VERSION}")
+    source = f"Learned prompt {str(path)!r}"
+    check_nesting(raw, source)
+    damaged = "The file is damaged or was not written by `bench train`."
+    header = validated(PromptHeader, raw, source, hint=damaged)
+    if header.training is not None:
+        from bench.config.training import TrainSpec
+
+        validated(TrainSpec, header.training, f"{source}: training", hint=damaged)
+    _check_tensors(path, table, header, data_bytes)
+    return header.model_dump(mode="json")
 
 
 def check_prompt_file(path: Path, backbone_id: str, image_size: int) -> dict[str, Any]:
@@ -102,7 +199,8 @@ def save_prompt(path: Path, tensors: dict[str, Any], header: dict[str, Any]) -> 
 
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = {HEADER_KEY: json.dumps({"format_version": FORMAT_VERSION, **header}, sort_keys=True)}
+    checked = PromptHeader.model_validate({"format_version": FORMAT_VERSION, **header})
+    metadata = {HEADER_KEY: checked.model_dump_json()}
     with atomic_file(path) as temporary:
         save_file(
             {name: value.detach().float().cpu().contiguous() for name, value in tensors.items()},
@@ -116,7 +214,7 @@ def load_prompt(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(header, tensors) of the learned prompt file ``path``; tensors are float32 CPU torch tensors.
 
     Raises:
-        BenchError: the file is unreadable, or its tensors do not match its header's parts.
+        BenchError: as :func:`read_header`, or the tensors cannot be read.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -126,13 +224,6 @@ def load_prompt(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         tensors = load_file(str(Path(path).expanduser()))
     except (SafetensorError, OSError) as exc:
         raise _corrupt(Path(path), f"its tensors cannot be read ({exc})") from exc
-    expected = set()
-    if "visual" in header["parts"]:
-        expected |= set(VISUAL_KEYS.values())
-    if "textual" in header["parts"]:
-        expected.add(TEXTUAL_KEY)
-    if set(tensors) != expected:
-        raise _corrupt(Path(path), f"it holds {sorted(tensors)}, its header promises {sorted(expected)}")
     return header, tensors
 
 
