@@ -188,7 +188,7 @@ def test_help_and_list_import_no_model_library():
                 main()
             except SystemExit as exit:
                 assert not exit.code, exit.code
-        libraries = ("torch", "diffusers", "transformers", "open_clip", "timm", "numpy")
+        libraries = ("torch", "diffusers", "transformers", "open_clip", "timm", "numpy", "pydantic")
         heavy = [m for m in libraries if m in sys.modules]
         print("HEAVY", heavy)
         """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -17,7 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bench.results.schema import RunResult
+if TYPE_CHECKING:  # the schema imports pydantic, which listings and --help do not need
+    from bench.results.schema import RunResult
 
 TASK_TITLES = {"zs-sbir": "Zero-shot category-level SBIR", "fg-sbir": "Fine-grained SBIR"}
 CONFIG_COLUMNS = ("dataset", "backbone", "layer", "t", "prompt")

@@ -44,18 +44,15 @@ def leaderboard_command(
         reported = default if default.is_file() else None
     if not results_dir.is_dir():
         raise BenchError(f"Results directory {str(results_dir)!r} does not exist.", "Run `bench run` first.")
-    try:
-        if check:
-            if not check_leaderboard(results_dir, reported, output, link_base=output.parent):
-                raise BenchError(
-                    f"{output} is stale: it differs from what the results in {results_dir} render.",
-                    f"Regenerate it with `bench leaderboard {results_dir} --output {output}`.",
-                )
-            stdout.print(f"{output} is up to date.")
-            return
-        text = render_leaderboard(results_dir, reported, link_base=output.parent)
-    except ValueError as exc:
-        raise BenchError(str(exc), "Fix or remove that file.") from exc
+    if check:
+        if not check_leaderboard(results_dir, reported, output, link_base=output.parent):
+            raise BenchError(
+                f"{output} is stale: it differs from what the results in {results_dir} render.",
+                f"Regenerate it with `bench leaderboard {results_dir} --output {output}`.",
+            )
+        stdout.print(f"{output} is up to date.")
+        return
+    text = render_leaderboard(results_dir, reported, link_base=output.parent)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8", newline="\n")
     stdout.print(f"Wrote {output}")

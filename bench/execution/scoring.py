@@ -92,5 +92,5 @@ class ScoredSplits:
             backbone_note=backbone_note,
             extractor=shared["extractor"],
             runtime={**shared["runtime"], "evaluate_seconds": round(time.perf_counter() - started, 4)},
-            versions=library_versions(),
+            provenance={"libraries": library_versions()},
         )

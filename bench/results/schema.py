@@ -3,7 +3,7 @@
 A results file holds everything needed to reproduce and to rank a run::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "name": "sd-tiny_up1_t200_none_n2_s0_fp32-1a2b3c4d",   # == the file stem
       "task": "zs-sbir" | "fg-sbir",
       "config": {backbone, weights, layer, t, prompt, dataset, dataset_options,
@@ -16,26 +16,141 @@ A results file holds everything needed to reproduce and to rank a run::
                   ...adapter facts},
       "metrics": {"mAP@all": 0.41, ...},   # zs-sbir: fractions; fg-sbir: Acc@K x100
       "runtime": {device, batch_size, extract_seconds, evaluate_seconds, images, images_per_second},
-      "versions": {"sbir-bench": ..., "python": ..., "torch": ..., ...},
+      "provenance": {"libraries": {"sbir-bench": ..., "python": ..., "torch": ..., ...}},
       "ablation": [{"study", "axis", "value", "base", "order"}, ...]   # only in ablation studies
     }
 
 Only ``config``, ``task``, ``backbone_note``, ``dataset``, ``metrics`` and ``ablation`` are deterministic; the
 leaderboard reads nothing else, so it renders the same from the same runs.
+
+:class:`ResultsFile` is the schema; the writer validates against it before writing and the reader
+after reading (strict types, unknown keys refused, metrics finite and within their unit), so a
+results file from elsewhere cannot crash the leaderboard or put arbitrary values in it. Files of
+schema version 1 (``versions`` at the top level) are migrated on read (:func:`migrate`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, ConfigDict, Field, JsonValue
+
+from bench.api.choices import ABLATION_AXES, CACHE_DTYPE_NAMES, DTYPE_NAMES
+from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.files import write_text_atomic
+from bench.api.validation import (
+    Name,
+    PathText,
+    Scalar,
+    SchemaModel,
+    check_nesting,
+    read_bounded_text,
+    validated,
+)
 from bench.results.naming import run_name, slug
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MAX_RESULTS_BYTES = 32 * 2**20  # a results file is a few kB (per-query sidecars are separate)
+METRIC_PATTERN = re.compile(r"[A-Za-z]+@(all|[0-9]{1,6})(\[[a-z-]{1,20}\])?")  # mAP@all, mAP@10[retrieved]
+
+
+def _metric_name(name: str) -> str:
+    if not METRIC_PATTERN.fullmatch(name):
+        raise ValueError(f"{name!r} is not a metric name (like mAP@all, P@100, Acc@1 or mAP@10[retrieved])")
+    return name
+
+
+MetricName = Annotated[str, AfterValidator(_metric_name)]
+Setting = Scalar | None  # a configuration value (an ensemble joins its members' values as text)
+
+
+def within_unit(metrics: dict[str, float]) -> dict[str, float]:
+    """Acc@K is a percentage (0..100); every other metric is a fraction (0..1)."""
+    for name, value in metrics.items():
+        upper = 100.0 if name.startswith("Acc@") else 1.0
+        if not 0.0 <= value <= upper:
+            unit = "a percentage" if upper == 100.0 else "a fraction"
+            raise ValueError(f"metric {name} = {value} is outside 0..{upper:g} ({unit})")
+    return metrics
+
+
+class EnsembleConfig(SchemaModel):
+    """How an ensemble's members were combined."""
+
+    method: Name
+    weights: list[float] | None = None
+    members: list[Name] = Field(min_length=1)
+
+
+class ResultConfig(SchemaModel):
+    """What determines a run's numbers (``config`` of a results file)."""
+
+    backbone: Name
+    layer: Name
+    prompt: Name
+    dataset: Name
+    weights: PathText | None = None
+    weights_identity: PathText | None = None
+    pool: Literal[POOLINGS] | Name | None = None
+    t: int | Name | None = None
+    dataset_options: dict[Name, JsonValue] = {}
+    dtype: Literal[DTYPE_NAMES] | Name | None = None
+    cache_dtype: Literal[CACHE_DTYPE_NAMES] | Name | None = None
+    image_size: int | Name | None = None
+    noise_samples: int | Name | None = None
+    seed: int | Name | None = None
+    train: dict[Name, JsonValue] | None = None
+    query_text: Name | None = None
+    ensemble: EnsembleConfig | None = None
+
+
+class DatasetFacts(SchemaModel):
+    """What was evaluated (``dataset`` of a results file); adapters add their own facts."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, JsonValue]
+
+    id: Name
+    columns: list[MetricName] = []
+    num_queries: Annotated[int, Field(ge=0)] | None = None
+    num_gallery: Annotated[int, Field(ge=0)] | None = None
+
+
+class AblationTag(SchemaModel):
+    """Which (axis, value) of an ablation study a run stands for."""
+
+    study: Name
+    axis: Literal[ABLATION_AXES]
+    value: Setting
+    base: bool
+    order: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)]
+
+
+class Provenance(SchemaModel):
+    """How a run was produced (not part of its identity)."""
+
+    libraries: dict[Name, Name] = {}
+
+
+class ResultsFile(SchemaModel):
+    """One results file, as written and as read."""
+
+    schema_version: Literal[SCHEMA_VERSION]
+    name: Name
+    task: Literal["zs-sbir", "fg-sbir"]
+    config: ResultConfig
+    dataset: DatasetFacts
+    metrics: Annotated[dict[MetricName, float], Field(min_length=1), AfterValidator(within_unit)]
+    backbone_note: Name | None = None
+    extractor: dict[Name, JsonValue] = {}
+    runtime: dict[Name, JsonValue] = {}
+    provenance: Provenance = Provenance()
+    ablation: list[AblationTag] = []
 
 
 @dataclass
@@ -49,7 +164,7 @@ class RunResult:
     backbone_note: str | None = None
     extractor: dict[str, str] = field(default_factory=dict)
     runtime: dict[str, Any] = field(default_factory=dict)
-    versions: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
     ablation: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -58,10 +173,25 @@ class RunResult:
         return run_name(self.config)
 
     def to_dict(self) -> dict[str, Any]:
+        """The results file's content, checked against :class:`ResultsFile` (a writer cannot write
+        what the reader would refuse)."""
         data = {"schema_version": SCHEMA_VERSION, "name": self.name, **asdict(self)}
         if not self.ablation:
             del data["ablation"]  # files of plain runs keep their form
+        ResultsFile.model_validate(data)
         return data
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """A results file's content in the current schema version (version 1: ``versions`` moves to
+    ``provenance.libraries``); other versions are returned as they are, for the schema to refuse."""
+    if data.get("schema_version") == 1:
+        versions = data.get("versions")
+        data = {key: value for key, value in data.items() if key != "versions"}
+        data.update(
+            schema_version=2, provenance={"libraries": versions} if isinstance(versions, dict) else {}
+        )
+    return data
 
 
 def result_path(output_dir: Path, result: RunResult) -> Path:
@@ -83,16 +213,30 @@ def write_result(output_dir: Path, result: RunResult) -> Path:
 
 
 def read_result(path: Path) -> RunResult:
-    """Read one results file; raises ``ValueError`` naming the file when it is not a results file."""
+    """Read one results file, validated against :class:`ResultsFile` (migrated from older versions).
+
+    Raises:
+        BenchError: naming the file and, for a schema violation, each key, what it holds and what
+            is allowed.
+    """
+    source = f"Results file {str(path)!r}"
+    text = read_bounded_text(Path(path), MAX_RESULTS_BYTES, "Results file")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable JSON results file ({exc})") from exc
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{path}: not an sbir-bench results file (schema_version {SCHEMA_VERSION} expected)")
-    missing = [key for key in ("task", "config", "dataset", "metrics") if key not in data]
-    if missing:
-        raise ValueError(f"{path}: results file lacks {', '.join(missing)}")
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BenchError(f"{source} is not JSON ({exc}).", "Fix or remove that file.") from exc
+    except RecursionError:
+        raise BenchError(f"{source} nests too deeply to read.", "Fix or remove that file.") from None
+    check_nesting(data, source)
+    if not isinstance(data, dict) or data.get("schema_version") not in (1, SCHEMA_VERSION):
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        raise BenchError(
+            f"{source} is not an sbir-bench results file (schema_version {version!r}; "
+            f"{SCHEMA_VERSION} or 1 expected).",
+            "Fix or remove that file; results files are written by `bench run`.",
+        )
+    data = migrate(data)
+    validated(ResultsFile, data, source, hint="Fix or remove that file.")
     return RunResult(
         task=data["task"],
         config=data["config"],
@@ -101,7 +245,7 @@ def read_result(path: Path) -> RunResult:
         backbone_note=data.get("backbone_note"),
         extractor=data.get("extractor", {}),
         runtime=data.get("runtime", {}),
-        versions=data.get("versions", {}),
+        provenance=data.get("provenance", {}),
         ablation=data.get("ablation", []),
     )
 

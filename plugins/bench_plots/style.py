@@ -32,6 +32,7 @@ RC_PARAMS = {
     "axes.spines.right": False,
     "svg.fonttype": "none",  # text stays text in SVG: editable and searchable
     "svg.hashsalt": "sbir-bench",  # stable element ids: the same figure gives the same file
+    "text.parse_math": False,  # names from results files are literal text: "$x$" is not mathtext
 }
 
 

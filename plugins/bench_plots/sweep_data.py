@@ -11,8 +11,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bench import BenchError, Registry, RunResult, closest_match, find_result_files, read_result
+from bench import BenchError, Registry, closest_match
+
+if TYPE_CHECKING:  # results files are read (and pydantic imported) only when a plot is drawn
+    from bench import RunResult
 
 REFERENCE_T = 273  # Koley et al.'s operating point (CVPR 2024), drawn as a reference
 AXES = ("dataset", "backbone", "layer", "t")  # what a panel's grid and the panel itself are keyed by
@@ -129,6 +133,8 @@ def load_sweep(
 
 def _read_results(results_dir: Path) -> list[RunResult]:
     """Every results file below ``results_dir``; BenchError for a missing folder or a bad file."""
+    from bench import find_result_files, read_result
+
     if not results_dir.is_dir():
         raise BenchError(
             f"Results directory {str(results_dir)!r} does not exist.",
@@ -140,13 +146,7 @@ def _read_results(results_dir: Path) -> list[RunResult]:
             f"No results files in {str(results_dir)!r}.",
             "Run a sweep into it first: `bench run --layer up0 --layer up1 --t 50 --t 273 --output-dir DIR`.",
         )
-    results = []
-    for path in paths:
-        try:
-            results.append(read_result(path))
-        except ValueError as exc:
-            raise BenchError(str(exc), "Remove that file or point at a folder of results files.") from exc
-    return results
+    return [read_result(path) for path in paths]  # each checked by the schema (BenchError naming it)
 
 
 def _filtered(results: list[RunResult], axis: str, wanted: Sequence[str]) -> list[RunResult]:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bench.results.escaping import markdown_code, markdown_text
 from bench.results.leaderboard.model import ABLATION_AXES, Ablation, Run, Section, is_number
 from bench.results.leaderboard.reported import load_reported
 from bench.results.leaderboard.runs import load_runs
@@ -42,7 +43,7 @@ def render_leaderboard(
             right for a leaderboard written beside the results folder).
 
     Raises:
-        ValueError: naming a results file or the reported file that cannot be read.
+        BenchError: naming a results file or the reported file that breaks its schema.
     """
     results_dir = Path(results_dir)
     runs = load_runs(results_dir, Path(link_base) if link_base is not None else results_dir.parent)
@@ -71,7 +72,7 @@ def check_leaderboard(
 
 def _render_section(section: Section, first_footnote: int) -> list[str]:
     """Heading, measured table with its footnotes (or a placeholder line), then the reported table."""
-    lines = [f"## {section.dataset} ({section.task})", ""]
+    lines = [f"## {markdown_text(section.dataset)} ({section.task})", ""]
     if section.runs:
         lines += ["### Measured by sbir-bench", ""]
         lines += [*_measured_table(section, first_footnote), ""]
@@ -108,7 +109,7 @@ def _measured_table(section: Section, first_footnote: int) -> list[str]:
         for name in metrics:
             value = _format_value(run.result.metrics.get(name), section.task)
             cells.append(f"**{value}**" if value == best[name] else value)
-        cells.append(f"[{_escape(run.name)}]({run.link})")
+        cells.append(f"[{markdown_text(run.name)}]({run.link})")
         rows.append(cells)
     return _table(header, align, rows)
 
@@ -135,8 +136,8 @@ def _footnotes(runs: tuple[Run, ...], first_footnote: int) -> list[str]:
         shown = (*TABLE_CONFIG_KEYS, "ensemble") if isinstance(ensemble, dict) else TABLE_CONFIG_KEYS
         details = _settings(run.result.config, shown)
         members = _ensemble_text(ensemble) if isinstance(ensemble, dict) else ""
-        note = f" Note: {run.result.backbone_note}." if run.result.backbone_note else ""
-        lines.append(f"[^{number}]: `{run.name}`: {details}.{members}{note}")
+        note = f" Note: {markdown_text(run.result.backbone_note)}." if run.result.backbone_note else ""
+        lines.append(f"[^{number}]: {markdown_code(run.name)}: {details}.{members}{note}")
     return lines
 
 
@@ -145,7 +146,7 @@ def _ensemble_text(ensemble: dict[str, Any]) -> str:
     weights = ensemble.get("weights")
     weighted = f", weights {_config_value(weights)}" if weights else ""
     names = ensemble.get("members")
-    members = ", ".join(f"`{_escape(str(name))}`" for name in names) if isinstance(names, list) else ""
+    members = ", ".join(markdown_code(name) for name in names) if isinstance(names, list) else ""
     return f" Ensemble ({_text(ensemble.get('method'))}{weighted}) of the runs {members or MISSING}."
 
 
@@ -167,7 +168,7 @@ def _config_value(value: object) -> str:
     if value is None:
         return MISSING
     text = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else str(value)
-    return f"`{text}`"
+    return markdown_code(text)
 
 
 def _ablations(section: Section) -> list[Ablation]:
@@ -206,15 +207,15 @@ def _ablation_block(task: str, ablation: Ablation) -> list[str]:
         values.setdefault(_cell(run), run.result.metrics.get(ablation.metric))
     best = _best(task, list(values.values()))
     varying = " × ".join(axis for axis, count in (("layer", len(layers)), ("t", len(steps))) if count > 1)
-    heading = f"### Ablation: {_text(config.get('backbone'))}, {varying} ({_escape(ablation.metric)})"
+    heading = f"### Ablation: {_text(config.get('backbone'))}, {varying} ({markdown_text(ablation.metric)})"
     fixed = f"Fixed: {_settings(config, ('backbone', *ABLATION_AXES))}."
     if ablation.runs[0].result.backbone_note:
-        fixed += f" Note: {ablation.runs[0].result.backbone_note}."
+        fixed += f" Note: {markdown_text(ablation.runs[0].result.backbone_note)}."
     header = ["Layer \\ t", *(_text(t) for t in steps)]
     align = ["---"] + ["---:"] * len(steps)
     rows = []
     for layer in layers:
-        cells = [layer]
+        cells = [layer]  # already text (_cell)
         for t in steps:
             value = values.get((layer, _text(t)))
             text = _format_value(value, task)
@@ -244,18 +245,18 @@ def _study_block(section: Section, study: str, rows: list[tuple[dict[str, Any], 
     if "train" in base.result.config:
         fixed += f" Learned prompts trained with {_config_value(base.result.config['train'])}."
     if base.result.backbone_note:
-        fixed += f" Note: {base.result.backbone_note}."
+        fixed += f" Note: {markdown_text(base.result.backbone_note)}."
     table_rows = []
     for tag, run in rows:
         setting = _text(tag["value"]) + (" (base)" if tag["base"] else "")
-        cells = [CONFIG_LABELS.get(str(tag["axis"]), str(tag["axis"])), setting]
+        cells = [markdown_text(CONFIG_LABELS.get(str(tag["axis"]), str(tag["axis"]))), setting]
         for metric in metrics:
             text = _format_value(run.result.metrics.get(metric), section.task)
             cells.append(f"**{text}**" if text == best[metric] else text)
-        table_rows.append([*cells, f"[{_escape(run.name)}]({run.link})"])
-    header = ["Factor", "Setting", *(_escape(m) for m in metrics), "Run"]
+        table_rows.append([*cells, f"[{markdown_text(run.name)}]({run.link})"])
+    header = ["Factor", "Setting", *(markdown_text(m) for m in metrics), "Run"]
     align = ["---", "---"] + ["---:"] * len(metrics) + ["---"]
-    heading = f"### Ablation study: {_escape(study)} (varies {', '.join(varied)})"
+    heading = f"### Ablation study: {markdown_text(study)} (varies {', '.join(varied)})"
     return [heading, "", fixed, "", *_table(header, align, table_rows)]
 
 
@@ -277,9 +278,9 @@ def _reported_table(section: Section) -> list[str]:
     align = ["---"] * 3 + ["---:"] * len(metrics)
     rows = [
         [
-            _escape(f"reported ({row.source})"),
-            _escape(row.method),
-            _escape(row.backbone),
+            markdown_text(f"reported ({row.source})"),
+            markdown_text(row.method),
+            markdown_text(row.backbone),
             *(_format_value(row.metrics.get(name), section.task) for name in metrics),
         ]
         for row in section.reported
@@ -300,13 +301,8 @@ def _format_value(value: object, task: str) -> str:
 
 
 def _text(value: object) -> str:
-    """A table cell for a configuration value (None -> the missing mark)."""
-    return MISSING if value is None else _escape(str(value))
-
-
-def _escape(text: str) -> str:
-    """Make ``text`` safe inside a table cell (no pipes, no line breaks)."""
-    return " ".join(text.split()).replace("|", "\\|")
+    """A configuration value as literal markdown text (None -> the missing mark)."""
+    return MISSING if value is None else markdown_text(value)
 
 
 def _natural_key(name: str) -> list[tuple[int, int | str]]:
