@@ -2,7 +2,7 @@
 # The sd-mini studies of docs/sd-mini.md ("What sd-mini's features show"), with the toolkit's own
 # commands only. Every number and figure in that section comes from this script.
 #
-#   bash benchmarks/sd_mini_studies.sh            # everything, sequentially (about 25 min on 2 CPU cores)
+#   bash benchmarks/sd_mini_studies.sh            # everything, sequentially (about 30 min on 2 CPU cores)
 #   bash benchmarks/sd_mini_studies.sh sweep pca  # some: chance compare sweep noise prompts pca tables
 #
 # Results files go to results/sd-mini/<study>/<dataset>/ (one file per configuration, as
@@ -12,6 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
+# idle OpenMP threads wait passively: with spinning threads, training epochs on a shared 2-core
+# machine took 27-445 s instead of about 25 s
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 OUT=results/sd-mini
 FIG=docs/sd-mini
 DATASETS=(--dataset synthetic --dataset synthetic-fg)
