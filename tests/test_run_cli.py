@@ -33,7 +33,14 @@ def test_default_run_prints_both_tables_and_writes_results(tmp_path):
     assert set(zs.metrics) == {"mAP@all", "mAP@all[plain]", "mAP@10", "mAP@10[retrieved]", "P@10"}
     assert zs.dataset["num_queries"] == 96 and zs.dataset["num_gallery"] == 96
     assert zs.dataset["gallery_unique"] and zs.dataset["queries_without_relevant"] == 0
-    assert zs.provenance["libraries"]["torch"]
+    provenance = zs.provenance  # how it was produced: outside the identity, in every results file
+    assert provenance["libraries"]["torch"] and provenance["command"]  # in-process here: pytest's
+    assert provenance["created"].endswith("+00:00") and provenance["device"].startswith("cpu")
+    assert provenance["sbir_bench"]["version"] and provenance["weights"][0]["backbone"] == "sd-mini"
+    assert {(c["kind"], c["id"], c["plugin"]) for c in provenance["components"]} == {
+        ("backbone", "sd-mini", "sd"),
+        ("dataset", "synthetic", "datasets"),
+    }
     assert zs.runtime["cache_hits"] + zs.runtime["cache_misses"] == 192
     fg = runs[("synthetic-fg", "sd-mini")]
     assert set(fg.metrics) == {"Acc@1", "Acc@5", "Acc@10"}

@@ -20,6 +20,7 @@ from typing import Any
 from bench.api.components import PromptCondition
 from bench.api.reporting import Reporter, SilentReporter
 from bench.evaluation.ensembles import MemberDescriptors, combine, ensemble_config, skipped_by_any
+from bench.execution.provenance import run_provenance
 from bench.execution.scoring import ScoredSplits
 from bench.plan.ensembles import EnsemblePlan
 from bench.plan.identity import backbone_key, cache_fields, group_key, results_config
@@ -170,6 +171,7 @@ class StudyRunner:
         for run in runs:
             key = (run.t, run.layer.name)
             shared = {
+                "provenance": run_provenance([run], self.device),
                 "extractor": {**run.backbone.facts, **prompt_file},
                 "runtime": {
                     "device": str(self.device),
@@ -203,6 +205,7 @@ class StudyRunner:
         descriptors = combine(plan.method, [member.descriptors for member in members], plan.weights)
         notes = dict.fromkeys(m.result.backbone_note for m in members if m.result.backbone_note)
         shared = {
+            "provenance": run_provenance(plan.members, self.device),
             "extractor": {
                 "ensemble": f"{plan.method} of the L2-normalised descriptors of {len(members)} runs"
             },

@@ -1,11 +1,8 @@
-"""Scoring one configuration's descriptors into a :class:`RunResult` (metrics, facts, versions)."""
+"""Scoring one configuration's descriptors into a :class:`RunResult` (metrics and facts)."""
 
 from __future__ import annotations
 
-import contextlib
-import platform
 import time
-from importlib import metadata
 from typing import Any
 
 from bench.api.components import DatasetInfo
@@ -13,17 +10,6 @@ from bench.api.datasets import ImageItem
 from bench.api.reporting import Reporter
 from bench.plan.query_text import QueryTexts
 from bench.results.schema import RunResult
-
-RECORDED_PACKAGES = ("sbir-bench", "torch", "diffusers", "transformers", "open_clip_torch", "timm", "numpy")
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of Python and of the installed packages that affect numbers."""
-    versions = {"python": platform.python_version()}
-    for package in RECORDED_PACKAGES:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions[package] = metadata.version(package)
-    return versions
 
 
 class ScoredSplits:
@@ -92,5 +78,5 @@ class ScoredSplits:
             backbone_note=backbone_note,
             extractor=shared["extractor"],
             runtime={**shared["runtime"], "evaluate_seconds": round(time.perf_counter() - started, 4)},
-            provenance={"libraries": library_versions()},
+            provenance=shared["provenance"],
         )

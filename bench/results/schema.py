@@ -16,7 +16,9 @@ A results file holds everything needed to reproduce and to rank a run::
                   ...adapter facts},
       "metrics": {"mAP@all": 0.41, ...},   # zs-sbir: fractions; fg-sbir: Acc@K x100
       "runtime": {device, batch_size, extract_seconds, evaluate_seconds, images, images_per_second},
-      "provenance": {"libraries": {"sbir-bench": ..., "python": ..., "torch": ..., ...}},
+      "provenance": {created, command, sbir_bench: {version, git_commit, git_dirty},
+                     components: [{kind, id, plugin, version}], weights: [{backbone, weights,
+                     identity}], device, libraries: {"sbir-bench": ..., "torch": ..., ...}},
       "ablation": [{"study", "axis", "value", "base", "order"}, ...]   # only in ablation studies
     }
 
@@ -131,9 +133,42 @@ class AblationTag(SchemaModel):
     order: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)]
 
 
-class Provenance(SchemaModel):
-    """How a run was produced (not part of its identity)."""
+class ProjectVersion(SchemaModel):
+    """The sbir-bench that produced a run: its version and the git commit it ran from."""
 
+    version: Name
+    git_commit: Name | None = None
+    git_dirty: bool | None = None
+
+
+class ComponentSource(SchemaModel):
+    """Which plugin (and which version of it) provided a component."""
+
+    kind: Literal["backbone", "dataset"]
+    id: Name
+    plugin: PathText
+    version: Name | None = None
+
+
+class WeightsLoaded(SchemaModel):
+    """The weights a backbone loaded: as named, and what the name resolved to (snapshot or hash)."""
+
+    backbone: Name
+    weights: PathText
+    identity: PathText | None = None
+
+
+class Provenance(SchemaModel):
+    """How a run was produced (not part of its identity): when (UTC, ISO 8601), the command line,
+    the project's version and commit, each component's plugin, the weights loaded, the device and
+    the library versions. Files of schema version 1 carry only ``libraries``."""
+
+    created: Name | None = None
+    command: list[str] = []
+    sbir_bench: ProjectVersion | None = None
+    components: list[ComponentSource] = []
+    weights: list[WeightsLoaded] = []
+    device: Name | None = None
     libraries: dict[Name, Name] = {}
 
 
