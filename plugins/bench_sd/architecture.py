@@ -253,6 +253,7 @@ _SHIPPED = sd_mini_variant()
 if _SHIPPED is not None:
     VARIANTS[_SHIPPED.id] = _SHIPPED
 
+
 def unet_layers(block_out_channels: tuple[int, ...], vae_downsampling: int = 8) -> tuple[LayerInfo, ...]:
     """The taps of a diffusers ``UNet2DConditionModel`` in forward order, with channels and stride.
 
