@@ -214,6 +214,16 @@ def test_a_malformed_prompt_file_is_one_message_before_any_model_loads(tmp_path,
     assert not (tmp_path / "out").exists()
 
 
+def test_a_prompt_read_at_another_layer_or_timestep_than_it_was_trained_at_is_noted(tmp_path):
+    path = write_prompt_file(tmp_path / "p.safetensors", good_header())  # sd-tiny up1, t 200
+    out = ["--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c")]
+    result = run_bench("run", "--prompt", f"learned:{path}", "--layer", "up0", "--t", "50", *out)
+    assert result.returncode == 0, result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert "note: the prompt was trained at layer up1; this run reads layer up0 (pass --layer up1" in stderr
+    assert "note: the prompt was trained at t 200; this run reads t 50 (pass --t 200" in stderr
+
+
 def test_a_hand_made_prompt_file_that_is_well_formed_is_accepted(tmp_path):
     from bench.prompts.files import read_header
 

@@ -149,11 +149,11 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
         from bench.prompts.header_settings import settings_from_learned_prompt
 
         given = {key for key in SPEC_OPTIONS if options.get(OPTION_NAMES.get(key, key))}
-        spec, filled, weights_note = settings_from_learned_prompt(spec, given, registry)
+        spec, filled, notes = settings_from_learned_prompt(spec, given, registry)
         for key, value in filled.items():
             stderr.print(f"from the learned prompt's header: {key} {escape(_plain(value))}", highlight=False)
-        if weights_note:
-            stderr.print(f"note: {escape(weights_note)}", highlight=False)
+        for line in notes:
+            stderr.print(f"note: {escape(line)}", highlight=False)
     from bench.plan.study import plan_study
 
     warned = ("t", "noise_samples")  # settings an image encoder ignores, warned about when the user set them

@@ -19,15 +19,16 @@ def settings_from_learned_prompt(
     t, image size, dataset and its options. What the user typed always wins.
 
     Weights are never taken from a header (a shared file must not point a run at a hub id or a path
-    of its choosing): when the header's weights differ from the backbone's default, the third value
-    is a note saying how to ask for them.
+    of its choosing): when the header's weights differ from the backbone's default, a note says
+    how to ask for them. A layer or timestep the user typed that differs from the one the prompt
+    was trained at gets a note too (the run is valid, but does not evaluate the prompt as trained).
 
     Returns:
-        (the sweep, the settings filled in, the weights note or None).
+        (the sweep, the settings filled in, the notes).
     """
     learned = [prompt for prompt in spec.prompt if prompt.startswith("learned:")]
     if len(learned) != 1:
-        return spec, {}, None
+        return spec, {}, []
     header = read_header(Path(learned[0].partition(":")[2]))
     recorded = {
         "backbone": (header["backbone"],),
@@ -40,14 +41,20 @@ def settings_from_learned_prompt(
     unrecorded = (None, (None,))  # a header written by hand may omit them
     filled = {key: value for key, value in recorded.items() if key not in given and value not in unrecorded}
     spec = replace(spec, **filled)
+    notes = [
+        f"the prompt was trained at {key} {recorded[key][0]}; this run reads {key} "
+        f"{', '.join(map(str, getattr(spec, key)))} "
+        f"(pass --{key} {recorded[key][0]} to evaluate it as trained)"
+        for key in ("layer", "t")
+        if key in given and recorded[key] not in unrecorded and getattr(spec, key) != recorded[key]
+    ]
     trained_weights = header.get("weights")
-    note = None
     if trained_weights and "weights" not in given and len(spec.backbone) == 1:
         backbone = spec.backbone[0]
         default = registry.backbones.get(backbone).weights
         if backbone == header["backbone"] and trained_weights != default:
-            note = (
+            notes.append(
                 f"the prompt was trained with weights {trained_weights!r}; the run uses {backbone}'s "
                 f"default (or --weights); pass --weights {backbone}={trained_weights} to use those"
             )
-    return spec, filled, note
+    return spec, filled, notes
