@@ -25,7 +25,9 @@ BLOCK_PREFIX = "block"
 _BLOCK_TAP = re.compile(rf"{BLOCK_PREFIX}(-?\d+)({re.escape(CLS_SUFFIX)})?")
 
 
-def vit_layers(depth: int, width: int, patch: int, embed: LayerInfo) -> tuple[LayerInfo, ...]:
+def vit_layers(
+    depth: int, width: int, patch: int, embed: LayerInfo, *, class_token: bool = True
+) -> tuple[LayerInfo, ...]:
     """Every tap of a ViT in forward order: each block under both of its names, then ``embed``.
 
     Args:
@@ -33,6 +35,8 @@ def vit_layers(depth: int, width: int, patch: int, embed: LayerInfo) -> tuple[La
         width: token channels C.
         patch: patch size p in pixels (the stride of the patch-token maps).
         embed: the final embedding's tap (named ``embed``).
+        class_token: whether the tokens start with a class token; without one (SigLIP) there are
+            no ``block<k>.cls`` taps.
 
     >>> [(t.name, t.channels, t.stride) for t in vit_layers(2, 64, 16, LayerInfo("embed", 32, 0))][:4]
     [('block0', 64, 16), ('block-2', 64, 16), ('block0.cls', 64, 0), ('block-2.cls', 64, 0)]
@@ -43,7 +47,7 @@ def vit_layers(depth: int, width: int, patch: int, embed: LayerInfo) -> tuple[La
         where = f"output of block {k + 1} of {depth}"
         for name, other in (names, names[::-1]):
             layers.append(LayerInfo(name, width, patch, f"{where}: patch tokens as a map (= {other})"))
-        for name, other in (names, names[::-1]):
+        for name, other in (names, names[::-1]) if class_token else ():
             layers.append(
                 LayerInfo(f"{name}{CLS_SUFFIX}", width, 0, f"{where}: class token (= {other}{CLS_SUFFIX})")
             )

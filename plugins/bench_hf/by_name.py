@@ -61,10 +61,9 @@ def taps(encoder: HFEncoder) -> tuple[LayerInfo, ...]:
     """``block<k>`` maps (class and register tokens dropped), ``block<k>.cls`` when the model has a
     class token, and ``embed``."""
     embed = LayerInfo(EMBED, encoder.embed_dim, 0, encoder.kind.embed_what)
-    layers = vit_layers(encoder.depth, encoder.width, encoder.patch, embed)
-    if encoder.kind.class_token:
-        return layers
-    return tuple(layer for layer in layers if not layer.name.endswith(".cls"))
+    return vit_layers(
+        encoder.depth, encoder.width, encoder.patch, embed, class_token=encoder.kind.class_token
+    )
 
 
 def resolve(name: str) -> BackboneInfo:

@@ -51,10 +51,8 @@ def local_weights(weights: str) -> str | None:
 
 def tower_taps(spec: ClipViT) -> tuple[LayerInfo, ...]:
     """``block<k>`` maps, ``block<k>.cls`` when the tower has a class token, and ``embed``."""
-    layers = vit_layers(
-        spec.depth, spec.width, spec.patch, LayerInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
-    )
-    return layers if spec.class_token else tuple(layer for layer in layers if not layer.name.endswith(".cls"))
+    embed = LayerInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
+    return vit_layers(spec.depth, spec.width, spec.patch, embed, class_token=spec.class_token)
 
 
 def backbone_info(spec: ClipViT) -> BackboneInfo:

@@ -52,8 +52,7 @@ def local_weights(weights: str) -> str | None:
 def vit_taps(spec: TimmViT) -> tuple[LayerInfo, ...]:
     """``block<k>`` maps for every block, ``block<k>.cls`` when the model has a class token, ``embed``."""
     embed = LayerInfo(EMBED, spec.embed_dim or spec.width, 0, spec.embed_what)
-    layers = vit_layers(spec.depth, spec.width, spec.patch, embed)
-    return layers if spec.class_token else tuple(layer for layer in layers if not layer.name.endswith(".cls"))
+    return vit_layers(spec.depth, spec.width, spec.patch, embed, class_token=spec.class_token)
 
 
 def convnet_taps(spec: TimmConvNet) -> tuple[LayerInfo, ...]:
