@@ -86,18 +86,17 @@ def _shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _described(items: Any) -> str | None:
+    """The first ``description`` among ``Field(...)`` metadata items, or None."""
+    return next((item.description for item in items if getattr(item, "description", None)), None)
+
+
 def _description_in(annotation: Any) -> str | None:
     """The ``Field(description=...)`` of an annotation (``Annotated``, or one within an optional)."""
-    for item in getattr(annotation, "__metadata__", ()):
-        if getattr(item, "description", None):
-            return item.description
-    if get_origin(annotation) not in (Union, UnionType):
-        return None
-    for argument in get_args(annotation):
-        found = _description_in(argument)
-        if found:
-            return found
-    return None
+    found = _described(getattr(annotation, "__metadata__", ()))
+    if found or get_origin(annotation) not in (Union, UnionType):
+        return found
+    return next(filter(None, map(_description_in, get_args(annotation))), None)
 
 
 def _field_description(model: type | None, key: object) -> str | None:
@@ -105,12 +104,8 @@ def _field_description(model: type | None, key: object) -> str | None:
     info = fields.get(key) if isinstance(key, str) else None
     if info is None:
         return None
-    if info.description:
-        return info.description
-    for item in info.metadata:  # Annotated[..., Field(description=...)] keeps it in metadata
-        if getattr(item, "description", None):
-            return item.description
-    return _description_in(info.annotation)
+    # Annotated[..., Field(description=...)] at the top keeps it in the field's metadata
+    return info.description or _described(info.metadata) or _description_in(info.annotation)
 
 
 # pydantic's words -> the words of a config file
@@ -223,7 +218,7 @@ def schema_error(
         *others, last = dict.fromkeys(allowed)
         choices = f"{', '.join(others)} or {last}" if others else last
         lines.append(f"{_key(loc, key_name)} = {_shown(value)} ({_type_name(value)}): should be {choices}")
-    lines = list(dict.fromkeys(lines))  # union members report one problem several times
+    lines = list(dict.fromkeys(lines))  # a problem reported twice (e.g. by two validators) is said once
     if len(lines) == 1:
         message = f"{source}: {lines[0]}."
     else:

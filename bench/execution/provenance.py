@@ -27,6 +27,7 @@ RECORDED_PACKAGES = ("sbir-bench", "torch", "diffusers", "transformers", "open_c
 SOURCE_ROOT = Path(__file__).resolve().parents[2]  # the checkout (or site-packages) holding bench/
 
 
+@functools.cache
 def library_versions() -> dict[str, str]:
     """Versions of Python and of the installed packages that affect numbers."""
     versions = {"python": platform.python_version()}
@@ -116,9 +117,9 @@ def run_provenance(runs: Sequence[PlannedRun], device: Any) -> dict[str, Any]:
     return {
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": command_line(),
-        "sbir_bench": project_version(),
+        "sbir_bench": dict(project_version()),
         "components": list(components.values()),
         "weights": list(weights.values()),
         "device": device_name(device),
-        "libraries": library_versions(),
+        "libraries": dict(library_versions()),  # a copy: the cached dict stays as it is
     }

@@ -71,10 +71,15 @@ MetricName = Annotated[str, AfterValidator(_metric_name)]
 Setting = Scalar | None  # a configuration value (an ensemble joins its members' values as text)
 
 
+def is_accuracy(name: str) -> bool:
+    """Whether ``name`` is a fine-grained Acc@K metric (reported x100)."""
+    return name.startswith("Acc@")
+
+
 def within_unit(metrics: dict[str, float]) -> dict[str, float]:
     """Acc@K is a percentage (0..100); every other metric is a fraction (0..1)."""
     for name, value in metrics.items():
-        upper = 100.0 if name.startswith("Acc@") else 1.0
+        upper = 100.0 if is_accuracy(name) else 1.0
         if not 0.0 <= value <= upper:
             unit = "a percentage" if upper == 100.0 else "a fraction"
             raise ValueError(f"metric {name} = {value} is outside 0..{upper:g} ({unit})")

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results.schema import RunResult
+from bench.results.schema import RunResult, is_accuracy
 
 ABLATION_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
 
@@ -61,11 +61,6 @@ class Section:
     columns: tuple[str, ...]
     runs: tuple[Run, ...]
     reported: tuple[ReportedRow, ...]
-
-
-def is_accuracy(name: str) -> bool:
-    """Whether ``name`` is a fine-grained Acc@K metric (reported x100)."""
-    return name.startswith("Acc@")
 
 
 def is_number(value: object) -> bool:
