@@ -19,11 +19,18 @@ A results file holds everything needed to reproduce and to rank a run::
       "provenance": {created, command, sbir_bench: {version, git_commit, git_dirty},
                      components: [{kind, id, plugin, version}], weights: [{backbone, weights,
                      identity}], device, libraries: {"sbir-bench": ..., "torch": ..., ...}},
+      "chance": {metrics: {"mAP@all": 0.18, ...}, methods: {"mAP@all": "simulated", "P@10": "exact"},
+                 rankings, seed},                         # a random ranking of the same gallery
+      "intervals": {level: 0.95, method, unit: "query" | "class", resamples, seed,
+                    bounds: {"mAP@all": [low, high], ...}},   # bootstrap over queries (or classes)
+      "per_class": {"star": {queries: 12, metrics: {...}}, ...},  # each query class's means
+      "samples": {file, top_k, sha256},                   # only with --log-samples: the sidecar
       "ablation": [{"study", "axis", "value", "base", "order"}, ...]   # only in ablation studies
     }
 
-Only ``config``, ``task``, ``backbone_note``, ``dataset``, ``metrics`` and ``ablation`` are deterministic; the
-leaderboard reads nothing else, so it renders the same from the same runs.
+Only ``config``, ``task``, ``backbone_note``, ``dataset``, ``metrics``, ``chance``, ``intervals``,
+``per_class`` and ``ablation`` are deterministic; the leaderboard reads nothing else, so it renders
+the same from the same runs.
 
 :class:`ResultsFile` is the schema; the writer validates against it before writing and the reader
 after reading (strict types, unknown keys refused, metrics finite and within their unit), so a
@@ -113,6 +120,7 @@ class ResultConfig(SchemaModel):
     seed: int | Name | None = None
     train: dict[Name, JsonValue] | None = None
     query_text: Name | None = None
+    limit: Annotated[int, Field(ge=1)] | None = None
     ensemble: EnsembleConfig | None = None
 
 
@@ -177,6 +185,51 @@ class Provenance(SchemaModel):
     libraries: dict[Name, Name] = {}
 
 
+Metrics = Annotated[dict[MetricName, float], Field(min_length=1), AfterValidator(within_unit)]
+
+
+class ChanceLevels(SchemaModel):
+    """The expected value of each metric under a uniformly random ranking of the run's gallery.
+
+    ``methods`` says how each was obtained: ``"exact"`` (closed form from the class counts) or
+    ``"simulated"`` (the mean over ``rankings`` seeded random rankings per distinct class size)."""
+
+    metrics: Metrics
+    methods: dict[MetricName, Literal["exact", "simulated"]]
+    rankings: Annotated[int, Field(ge=1)] | None = None
+    seed: Annotated[int, Field(ge=0)] | None = None
+
+
+Bounds = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class ConfidenceIntervals(SchemaModel):
+    """Percentile bootstrap intervals of each metric: ``resamples`` seeded resamples of the
+    ``unit`` (queries; for galleries split by class, the classes) with replacement."""
+
+    level: Annotated[float, Field(gt=0, lt=1)]
+    method: Name
+    unit: Literal["query", "class"]
+    resamples: Annotated[int, Field(ge=1)]
+    seed: Annotated[int, Field(ge=0)]
+    bounds: dict[MetricName, Bounds]
+
+
+class ClassMetrics(SchemaModel):
+    """One query class's metrics: the means over its evaluated queries."""
+
+    queries: Annotated[int, Field(ge=1)]
+    metrics: Metrics
+
+
+class SamplesFile(SchemaModel):
+    """The per-query sidecar written with ``--log-samples`` (next to the results file)."""
+
+    file: Name
+    top_k: Annotated[int, Field(ge=1)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
 class ResultsFile(SchemaModel):
     """One results file, as written and as read."""
 
@@ -185,11 +238,15 @@ class ResultsFile(SchemaModel):
     task: Literal["zs-sbir", "fg-sbir"]
     config: ResultConfig
     dataset: DatasetFacts
-    metrics: Annotated[dict[MetricName, float], Field(min_length=1), AfterValidator(within_unit)]
+    metrics: Metrics
     backbone_note: Name | None = None
     extractor: dict[Name, JsonValue] = {}
     runtime: dict[Name, JsonValue] = {}
     provenance: Provenance = Provenance()
+    chance: ChanceLevels | None = None
+    intervals: ConfidenceIntervals | None = None
+    per_class: dict[Name, ClassMetrics] = {}
+    samples: SamplesFile | None = None
     ablation: list[AblationTag] = []
 
 
@@ -205,6 +262,10 @@ class RunResult:
     extractor: dict[str, str] = field(default_factory=dict)
     runtime: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    chance: dict[str, Any] | None = None
+    intervals: dict[str, Any] | None = None
+    per_class: dict[str, Any] = field(default_factory=dict)
+    samples: dict[str, Any] | None = None
     ablation: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -216,8 +277,9 @@ class RunResult:
         """The results file's content, checked against :class:`ResultsFile` (a writer cannot write
         what the reader would refuse)."""
         data = {"schema_version": SCHEMA_VERSION, "name": self.name, **asdict(self)}
-        if not self.ablation:
-            del data["ablation"]  # files of plain runs keep their form
+        for key in ("ablation", "chance", "intervals", "per_class", "samples"):
+            if not data[key]:
+                del data[key]  # absent rather than empty
         ResultsFile.model_validate(data)
         return data
 
@@ -286,6 +348,10 @@ def read_result(path: Path) -> RunResult:
         extractor=data.get("extractor", {}),
         runtime=data.get("runtime", {}),
         provenance=data.get("provenance", {}),
+        chance=data.get("chance"),
+        intervals=data.get("intervals"),
+        per_class=data.get("per_class", {}),
+        samples=data.get("samples"),
         ablation=data.get("ablation", []),
     )
 
