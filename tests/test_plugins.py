@@ -70,7 +70,7 @@ def test_broken_plugin_warns_and_the_rest_work(third_party_site):
     result = run_bench("list", "backbones", "--json", env=third_party_site)
     assert result.returncode == 0, result.stderr
     assert "broken_plugin" in result.stderr and "failed to load" in result.stderr
-    ids = {row["Id"]: row["Plugin"] for row in json.loads(result.stdout)["Backbones"]}
+    ids = {row["id"]: row["plugin"] for row in json.loads(result.stdout)["backbones"]}
     assert ids["friendly-net"] == "friendly_plugin"
     assert ids["sd-tiny"] == "sd"
 
@@ -83,11 +83,14 @@ def test_plugin_adds_a_command(third_party_site):
 
 def test_plugins_command_shows_sources_status_and_hooks(third_party_site):
     result = run_bench("plugins", "--json", env=third_party_site)
-    rows = {row["Plugin"]: row for row in json.loads(result.stdout)}
-    assert rows["sd"]["Status"] == "loaded"
-    assert "register_backbones" in rows["sd"]["Hooks"]
-    assert rows["broken_plugin"]["Status"].startswith("failed: ImportError")
-    assert "register_commands" in rows["friendly_plugin"]["Hooks"]
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["sd"]["status"] == "loaded" and rows["sd"]["error"] is None
+    assert "register_backbones" in rows["sd"]["hooks"]
+    assert rows["broken_plugin"]["status"] == "failed" and rows["broken_plugin"]["hooks"] == []
+    assert rows["broken_plugin"]["error"].startswith("ImportError")
+    assert rows["friendly_plugin"]["hooks"] == ["register_backbones", "register_commands"]
+    table = run_bench("plugins", env=third_party_site).stdout
+    assert "failed: ImportError" in table and "register_backbones, register_commands" in table
 
 
 def test_blocking_a_plugin():
@@ -95,7 +98,7 @@ def test_blocking_a_plugin():
     assert result.returncode == 0
     assert "sd-tiny" not in result.stdout
     plugins = json.loads(run_bench("plugins", "--json", env={"SBIR_BENCH_BLOCK_PLUGINS": "sd"}).stdout)
-    assert {row["Plugin"]: row["Status"] for row in plugins}["sd"] == "blocked"
+    assert {row["name"]: row["status"] for row in plugins}["sd"] == "blocked"
 
 
 def test_duplicate_id_names_both_plugins(tmp_path):
@@ -181,8 +184,9 @@ def test_help_and_list_import_no_model_library():
         """
         import sys
         from bench.cli.main import main
-        for argv in (["bench", "--help"], ["bench", "list", "layers"], ["bench", "list", "backbones"],
-                     ["bench", "plugins"]):
+        for argv in (["bench", "--help"], ["bench", "list"],
+                     ["bench", "list", "layers", "--backbone", "sd-tiny"],
+                     ["bench", "list", "backbones", "--json"], ["bench", "plugins", "--json"]):
             sys.argv = argv
             try:
                 main()

@@ -1,4 +1,8 @@
-"""``bench list`` and ``bench plugins``: what is registered, and by which plugin (no torch)."""
+"""``bench list`` and ``bench plugins``: what is registered, and by which plugin (no torch).
+
+Both print tables for people, or with ``--json`` the same rows as typed values under snake_case
+keys (see :mod:`bench.cli.listing`).
+"""
 
 from __future__ import annotations
 
@@ -7,56 +11,63 @@ import json
 import click
 
 from bench.cli.console import stdout
-from bench.cli.listing import LIST_KINDS
+from bench.cli.listing import LAYERS_HINT, LIST_KINDS, Section
 from bench.cli.options import command_registry, plugin_option, plugin_set
+
+
+def _print_tables(sections: list[Section], *, short: bool = False) -> None:
+    from bench.cli.display import listing_table
+
+    for section in sections:
+        if section.rows:  # e.g. no layer selector applies to the backbone: no empty table
+            stdout.print(listing_table(*section.table(short=short)))
 
 
 @click.command("list")
 @click.argument("kind", required=False, type=click.Choice(LIST_KINDS))
-@click.option("--backbone", "backbone_id", help="Only this backbone's layers (with `layers`).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--backbone", "backbone_id", help="List this backbone's layers (implies `layers`; any family name too)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (typed values).")
 @plugin_option
 @click.pass_context
 def list_command(
     ctx: click.Context, kind: str | None, backbone_id: str | None, as_json: bool, plugin_files
 ) -> None:
-    """List registered backbones, layers, prompt schemes and datasets, with the plugin owning each."""
-    from bench.cli.display import listing_table
-    from bench.cli.listing import listing_tables
+    """List registered backbones, prompt schemes and datasets, with the plugin owning each.
 
+    `bench list` is the short overview; `bench list KIND` shows one kind in full, and
+    `bench list layers --backbone ID` a backbone's taps (channels, stride, other names).
+    """
+    from bench.api.errors import BenchError
+    from bench.cli.listing import listing_payload, listing_sections
+
+    if backbone_id and kind not in (None, "layers"):
+        raise BenchError(
+            f"--backbone lists a backbone's layers, not {kind}.",
+            f"Use `bench list layers --backbone {backbone_id}`.",
+        )
     registry = command_registry(ctx, plugin_files)
-    tables = [t for k in ([kind] if kind else LIST_KINDS) for t in listing_tables(registry, k, backbone_id)]
+    sections = listing_sections(registry, kind, backbone_id)
     if as_json:
-        payload = {
-            title: [dict(zip(headers, row, strict=True)) for row in rows] for title, headers, rows in tables
-        }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps(listing_payload(sections), indent=2))
         return
-    for title, headers, rows in tables:
-        stdout.print(listing_table(title, headers, rows))
+    _print_tables(sections, short=kind is None)
+    if not backbone_id and kind in (None, "layers"):
+        stdout.print(f"Layers: {LAYERS_HINT}", highlight=False)
 
 
 @click.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (typed values).")
 @plugin_option
 @click.pass_context
 def plugins_command(ctx: click.Context, as_json: bool, plugin_files) -> None:
     """List plugins: where each came from, whether it loaded, and the hooks it implements."""
-    from bench.cli.display import listing_table
+    from bench.cli.listing import plugin_section
 
     command_registry(ctx, plugin_files)
-    plugins = plugin_set(ctx)
-    rows = [
-        [
-            r.name,
-            r.source,
-            "loaded" if r.error is None else ("blocked" if r.error == "blocked" else f"failed: {r.error}"),
-            ", ".join(plugins.hooks_of(r.name)),
-        ]
-        for r in plugins.records
-    ]
-    headers = ["Plugin", "Source", "Status", "Hooks"]
+    section = plugin_section(plugin_set(ctx))
     if as_json:
-        click.echo(json.dumps([dict(zip(headers, row, strict=True)) for row in rows], indent=2))
+        click.echo(json.dumps(section.rows, indent=2))
         return
-    stdout.print(listing_table("Plugins", headers, rows))
+    _print_tables([section])
