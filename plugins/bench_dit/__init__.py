@@ -1,0 +1,123 @@
+"""Built-in plugin: diffusion transformers as backbones: Stable Diffusion 3 / 3.5
+(``SD3Transformer2DModel``) and FLUX.1 (``FluxTransformer2DModel``), their tiny twins, and the
+``dit:<id>/massive-<mode><k>`` family that turns on the massive-activation handling.
+
+Registers lazily: nothing here imports torch or diffusers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bench import RANDOM, RANDOM_NOTE, BackboneFamily, BackboneInfo, hookimpl
+from bench_dit.architecture import FLUX, FLUX_DEV_GUIDANCE, NUM_TIMESTEPS, VARIANTS, DiTVariant
+from bench_dit.names import EXAMPLE, FAMILY, USAGE, variant_of
+
+COMMON_FACTS = {
+    "latent": "VAE posterior mean, (mean - shift_factor) x scaling_factor (deterministic)",
+    "noise": (
+        f"rectified flow x_t = (1 - sigma) x_0 + sigma eps with sigma = t/{NUM_TIMESTEPS} (no schedule "
+        "shift); N draws per image from a seed of (run seed, image content)"
+    ),
+    "descriptor": (
+        "per draw: the tap's image tokens as a (C, S/16, S/16) map, pooled and L2-normalised; mean over draws"
+    ),
+    "massive_activations": "off",
+}
+SD3_FACTS = {
+    **COMMON_FACTS,
+    "timestep": "transformer timestep input = 1000 sigma = t (as FlowMatchEulerDiscreteScheduler.timesteps)",
+    "text": (
+        "CLIP-L and CLIP-G penultimate hidden states (77 tokens, concatenated, zero-padded to T5's "
+        "width), then T5 last hidden state; pooled = both CLIP projections; computed once per text"
+    ),
+}
+FLUX_FACTS = {
+    **COMMON_FACTS,
+    "timestep": "transformer timestep input = sigma = t/1000 (FluxTransformer2DModel scales it by 1000)",
+    "text": "T5 last hidden state (context) and CLIP-L pooled output; txt ids zero; computed once per text",
+    "latent_packing": "2 x 2 latent patches packed into 64-channel tokens; img ids (0, row, column)",
+}
+
+
+def facts(variant: DiTVariant) -> dict[str, str]:
+    """What extraction does for ``variant``, recorded in every results file."""
+    if variant.family != FLUX:
+        return dict(SD3_FACTS)
+    guidance = (
+        f"{FLUX_DEV_GUIDANCE} (FluxPipeline's default)" if variant.guidance else "none (no guidance input)"
+    )
+    return {**FLUX_FACTS, "guidance": guidance}
+
+
+def _weights_check(backbone_id: str):
+    def check(weights: str) -> None:
+        from bench_dit.loaders import check_weights
+
+        check_weights(weights, backbone_id)
+
+    return check
+
+
+def _weights_location(variant: DiTVariant):
+    def location(weights: str) -> str | None:
+        from bench_dit.weights import local_weights
+
+        return local_weights(weights, variant.needed_parts)
+
+    return location
+
+
+def backbone_info(variant: DiTVariant) -> BackboneInfo:
+    """The registry entry of a diffusion transformer (layers from its config, no weights read)."""
+    random = variant.weights == RANDOM
+    return BackboneInfo(
+        id=variant.id,
+        target="bench_dit.loaders:build_tiny" if random else "bench_dit.loaders:build_pretrained",
+        description=variant.description,
+        layers=variant.layers,
+        default_layer=variant.default_layer,
+        weights=variant.weights,
+        image_size=variant.image_size,
+        num_timesteps=NUM_TIMESTEPS,
+        accepts_text=True,
+        note=RANDOM_NOTE if random else None,
+        weights_check=None if random else _weights_check(variant.id),
+        weights_location=None if random else _weights_location(variant),
+        facts=facts(variant),
+        learnable_prompts=("visual", "textual"),
+        licence=variant.licence,
+    )
+
+
+def resolve_family_name(name: str) -> BackboneInfo:
+    """``dit:<name>``: the registered backbone with the massive-activation handling ``name`` asks for."""
+    backbone_id = f"{FAMILY}:{name}"
+    variant, massive = variant_of(backbone_id)
+    base = backbone_info(variant)
+    return replace(
+        base,
+        id=backbone_id,
+        description=f"{variant.id} with {massive.name.replace('-', ' ')}",
+        weights_check=None if base.weights_check is None else _weights_check(backbone_id),
+        facts={**base.facts, "massive_activations": massive.describe()},
+    )
+
+
+@hookimpl
+def register_backbones(register) -> None:
+    for variant in VARIANTS.values():
+        register(backbone_info(variant))
+
+
+@hookimpl
+def register_backbone_families(register) -> None:
+    register(
+        BackboneFamily(
+            prefix=FAMILY,
+            resolve="bench_dit:resolve_family_name",
+            usage=USAGE,
+            description="a registered SD3 / FLUX backbone, its massive activation channels zeroed or clipped",
+            example=EXAMPLE,
+        )
+    )

@@ -1,0 +1,102 @@
+"""Finding a diffusers SD3 / FLUX folder without waiting on an unreachable hub (no torch imported).
+
+``weights`` is a local diffusers directory (as ``save_pretrained`` or ``hf download`` leave it) or a
+Hugging Face hub id. A hub id is read from the local Hugging Face cache (the ``models--org--name/
+snapshots/<rev>/`` layout) when every needed subfolder is there; otherwise the hub must be reachable
+(``bench.is_hub_id``, a 3-second connection attempt), and the error says how to get the files.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from bench import BenchError, is_hub_id
+
+HUB_HOST = ("huggingface.co", 443)
+CONNECT_TIMEOUT_S = 3
+
+
+def _missing_parts(folder: Path, parts: tuple[str, ...]) -> list[str]:
+    return [part for part in parts if not (folder / part).is_dir()]
+
+
+def _cached_snapshot(repo_id: str, parts: tuple[str, ...]) -> str | None:
+    """The cached snapshot of ``repo_id`` holding every one of ``parts``, or None."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        path = snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # not cached (LocalEntryNotFoundError), or a malformed id
+        return None
+    return path if not _missing_parts(Path(path), parts) else None
+
+
+def _hub_reachable() -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    try:
+        socket.create_connection(HUB_HOST, timeout=CONNECT_TIMEOUT_S).close()
+    except OSError:
+        return False
+    return True
+
+
+def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
+    """The directory holding ``weights`` on this machine (a complete folder or cached snapshot), or
+    None. Reads only the local disk."""
+    folder = Path(weights).expanduser()
+    if folder.is_dir():
+        return str(folder) if not _missing_parts(folder, parts) else None
+    return _cached_snapshot(weights, parts) if is_hub_id(weights) else None
+
+
+def locate_weights(
+    weights: str, backbone_id: str, parts: tuple[str, ...], *, licence: str | None, tiny: str
+) -> str:
+    """A local directory, or a hub id ``from_pretrained`` can download without hanging.
+
+    Args:
+        weights: a diffusers folder or a hub id.
+        backbone_id: named in errors.
+        parts: the subfolders extraction reads (transformer, vae, text encoders, tokenizers).
+        licence: the default weights' licence (a gated repository needs its terms accepted).
+        tiny: the tiny twin to suggest (runs without weights).
+
+    Raises:
+        BenchError: the folder is incomplete or absent, or the hub id is neither cached nor
+            downloadable; the message names the weights and how to make them available.
+    """
+    folder = Path(weights).expanduser()
+    if folder.is_dir():
+        missing = _missing_parts(folder, parts)
+        if missing:
+            raise BenchError(
+                f"{weights!r} is not a complete diffusers folder for backbone {backbone_id!r}: it lacks "
+                f"the subfolders {', '.join(missing)}.",
+                f"Point --weights {backbone_id}=DIR at a folder holding {', '.join(parts)} "
+                "(as the pipeline's save_pretrained or `hf download` leave it).",
+            )
+        return str(folder)
+    if not is_hub_id(weights):
+        raise BenchError(
+            f"Weights folder {weights!r} for backbone {backbone_id!r} does not exist.",
+            "Pass an existing diffusers folder or a Hugging Face hub id with --weights.",
+        )
+    cached = _cached_snapshot(weights, parts)
+    if cached:
+        return cached
+    if _hub_reachable():
+        return weights
+    patterns = " ".join(f"'{part}/*'" for part in parts)
+    gated = (
+        f" Accept the licence ({licence}) on huggingface.co/{weights} and log in first." if licence else ""
+    )
+    raise BenchError(
+        f"Weights {weights!r} for backbone {backbone_id!r} are not available: they are not in the local "
+        "Hugging Face cache and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1).",
+        f"On a connected machine run `hf download {weights} --include {patterns} 'model_index.json'` and "
+        f"copy the cache (~/.cache/huggingface/hub), or pass the downloaded folder with "
+        f"--weights {backbone_id}=DIR.{gated} To try the toolkit without weights use --backbone {tiny}.",
+    )
