@@ -238,9 +238,8 @@ def assert_size(pixels: np.ndarray, size: tuple[float, float], dpi: int) -> None
 def test_sweep_figure_png_and_svg(tmp_path: Path) -> None:
     from bench_plots.sweep_figure import figure_size, render_sweep
 
-    panels = load_sweep(
-        write_all(tmp_path / "results", [*GRID, result("up2", 50, 0.3, dataset="synthetic-fg")])
-    )
+    fine = [result("up2", 50, 0.3, dataset="synthetic-fg"), result("up2", 273, 0.2, dataset="synthetic-fg")]
+    panels = load_sweep(write_all(tmp_path / "results", [*GRID, *fine]))
     png = render_sweep(panels, tmp_path / "sweep.png", dpi=DPI)
     pixels = png_pixels(png)
     assert_size(pixels, figure_size(panels), DPI)
@@ -376,3 +375,176 @@ def test_bench_plot_pca_end_to_end(tmp_path: Path) -> None:
     height, width = expected_pixels(figure_size(2, 2, "title"), DPI)
     assert abs(pixels.shape[1] - width) <= 1 and pixels.shape[0] >= height
     assert pixels.std() > 20
+
+
+# ----------------------------------------------------------------------------- what a paper prints
+
+CHANCE = {"metrics": {"mAP@all": 0.183, "P@10": 0.125}, "methods": {"mAP@all": "exact", "P@10": "exact"}}
+
+
+def measured(layer: str, t: int, value: float, **config: object) -> RunResult:
+    """A sweep cell whose results record the chance level and a 95% bootstrap interval."""
+    cell = result(layer, t, value, **config)
+    cell.chance = CHANCE
+    cell.intervals = {
+        "level": 0.95,
+        "method": "percentile bootstrap",
+        "unit": "query",
+        "resamples": 200,
+        "seed": 0,
+        "bounds": {"mAP@all": [value - 0.02, value + 0.03], "P@10": [0.5, 0.9]},
+    }
+    return cell
+
+
+CROWDED_T = (0, 10, 20, 50, 100, 150, 200, 273, 500, 999)
+
+
+def drawn(panels):
+    """The figure of ``panels`` after a layout pass, and every text on it."""
+    from bench_plots.style import styled
+    from bench_plots.sweep_figure import draw_sweep
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with styled():
+        figure = draw_sweep(panels)
+        FigureCanvasAgg(figure).draw()
+    texts = figure.findobj(lambda artist: hasattr(artist, "get_text"))
+    return figure, [text.get_text().replace("\n", " ") for text in texts]  # wrapped legends unwrapped
+
+
+def axes_titled(figure, row: int, start: str):
+    """The axes of panel ``row`` whose title starts with ``start``."""
+    return next(axes for axes in figure.subfigs[row].axes if axes.get_title().startswith(start))
+
+
+def test_chance_line_bands_and_readable_titles(tmp_path: Path) -> None:
+    from matplotlib.collections import PolyCollection
+
+    options = {"num_unseen": 4, "photos_per_class": 8}
+    cells = [
+        measured(layer, t, 0.2 + t / 5000, dataset_options=options)
+        for layer in ("up0", "up1")
+        for t in CROWDED_T
+    ]
+    (panel,) = load_sweep(write_all(tmp_path, cells))
+    assert (
+        panel.chance == 0.183
+        and panel.chance_method == "exact"
+        and panel.bounds[("up0", 0)] == pytest.approx((0.18, 0.23))
+    )
+    figure, texts = drawn([panel])
+    curves = axes_titled(figure, 0, "mAP@all against timestep")
+    chance = [line for line in curves.get_lines() if line.get_label().startswith("chance")]
+    assert len(chance) == 1 and chance[0].get_linestyle() == "--" and set(chance[0].get_ydata()) == {0.183}
+    assert "chance" in texts and "chance (exact): 0.183" in texts
+    assert sum(isinstance(c, PolyCollection) for c in curves.collections) == 2  # one band per layer
+    assert any(t.startswith("shaded: 95% interval: percentile bootstrap over queries") for t in texts)
+    title = figure.subfigs[0]._suptitle.get_text()
+    assert "on synthetic (zs-sbir; num_unseen=4, photos_per_class=8)" in title
+    assert not any("{" in text or '"' in text for text in texts)  # no raw JSON anywhere
+
+
+def test_tick_labels_never_overlap_and_are_plain_decimals(tmp_path: Path) -> None:
+    import re
+
+    cells = [measured("up0", t, 0.382) for t in CROWDED_T] + [measured("up1", t, 0.382) for t in CROWDED_T]
+    figure, _ = drawn(load_sweep(write_all(tmp_path, cells)))  # every value equal: a flat colour scale
+    renderer = figure.canvas.get_renderer()
+    for axes in figure.subfigs[0].axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            labels = [label for label in axis.get_ticklabels() if label.get_visible() and label.get_text()]
+            boxes = sorted(
+                (label.get_window_extent(renderer) for label in labels), key=lambda b: (b.x0, b.y0)
+            )
+            for first, second in zip(boxes, boxes[1:], strict=False):
+                assert not first.overlaps(second), [label.get_text() for label in labels]
+            assert axis.get_offset_text().get_text() == ""
+            for label in labels:
+                assert label.get_text() in {str(t) for t in CROWDED_T} or re.fullmatch(
+                    r"-?\d+\.\d{1,6}|up\d", label.get_text()
+                ), label.get_text()
+    colorbar = next(
+        axes
+        for axes in figure.subfigs[0].axes
+        if axes.get_ylabel() == "mAP@all (fraction)" and not axes.get_title()
+    )
+    colorbar_ticks = [label.get_text() for label in colorbar.get_yticklabels()]
+    assert len(set(colorbar_ticks)) == len(colorbar_ticks) >= 3
+
+
+def test_results_without_chance_or_intervals_say_so(tmp_path: Path) -> None:
+    from bench_plots.sweep_figure import NO_CHANCE, NO_INTERVALS
+
+    figure, texts = drawn(load_sweep(write_all(tmp_path, GRID)))
+    assert NO_CHANCE in texts and NO_INTERVALS in texts
+    assert not any(line.get_label().startswith("chance") for line in figure.subfigs[0].axes[-1].get_lines())
+
+
+def test_one_layer_is_a_curve_one_timestep_is_bars_one_cell_is_refused(tmp_path: Path) -> None:
+    from bench_plots.sweep_data import plottable
+    from bench_plots.sweep_figure import draw_sweep, panel_kind
+
+    cells = [
+        measured("up1", 50, 0.3, noise_samples=1),
+        measured("up1", 273, 0.35, noise_samples=1),
+        *(measured(layer, 273, 0.25, noise_samples=6) for layer in ("up0", "up1", "up2")),
+        measured("up1", 50, 0.3, backbone="sd15"),
+    ]
+    panels = load_sweep(write_all(tmp_path / "results", cells))
+    assert [panel_kind(p) for p in panels] == ["curve", "bars", "single"]
+    assert panels[0].variant == (("noise_samples", "1"),)
+    kept, single = plottable(panels, tmp_path)
+    assert [p.backbone for p in single] == ["sd15"]
+    figure, texts = drawn(kept)
+    assert [len(subfigure.axes) for subfigure in figure.subfigs] == [1, 1]  # no 1-row or 1-column heatmap
+    titles = [subfigure._suptitle.get_text() for subfigure in figure.subfigs]
+    assert "by layer and timestep — noise draws: 1\n" in titles[0]
+    assert "by layer at t = 273 — noise draws: 6" in titles[1] and "chance" in texts
+    with pytest.raises(BenchError, match="one layer at one timestep"):
+        draw_sweep(single)
+    with pytest.raises(BenchError, match="Nothing to plot in") as error:
+        plottable(single, tmp_path)
+    assert "sd15 up1 at t = 50 on synthetic: mAP@all 0.300" in error.value.message
+    assert "bench leaderboard" in error.value.hint
+
+
+def test_bench_plot_sweep_reads_hand_written_results_files(tmp_path: Path) -> None:
+    """Results files written as `bench run` will write them (schema 2, provenance, chance,
+    intervals), from a committed file as the template; a folder of single cells is refused."""
+    import json
+
+    from bench.results.naming import run_name
+
+    template = Path(__file__).resolve().parents[1] / "leaderboard" / "results" / "synthetic"
+    data = json.loads((template / "sd-tiny_coarse_t273_none_n2_s0_fp32-6d6171db.json").read_text())
+    data["schema_version"] = 2
+    data["provenance"] = {"libraries": data.pop("versions")}
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for t, value in ((50, 0.21), (273, 0.19), (600, 0.18)):
+        data["config"]["t"] = t
+        data["name"] = run_name(data["config"])
+        data["metrics"]["mAP@all"] = value
+        data["chance"] = CHANCE
+        data["intervals"] = {
+            "level": 0.95,
+            "method": "percentile bootstrap",
+            "unit": "query",
+            "resamples": 200,
+            "seed": 0,
+            "bounds": {"mAP@all": [value - 0.02, value + 0.02]},
+        }
+        (folder / f"{data['name']}.json").write_text(json.dumps(data))
+    svg = tmp_path / "sweep.svg"
+    done = run_bench("plot", "sweep", str(folder), "--output", str(svg))
+    assert done.returncode == 0, done.stderr
+    assert "mAP@all over 1 layer(s) x 3 timestep(s); best 0.21 at coarse, t = 50; chance 0.183" in done.stdout
+    text = svg.read_text(encoding="utf-8")
+    assert ">chance<" in text and "95% interval" in text
+    single = tmp_path / "single"
+    single.mkdir()
+    (single / f"{data['name']}.json").write_text(json.dumps(data))
+    refused = run_bench("plot", "sweep", str(single), "--output", str(tmp_path / "one.png"))
+    assert refused.returncode == 1 and "one number is no heatmap or curve" in refused.stderr
+    assert "Traceback" not in refused.stderr and not (tmp_path / "one.png").exists()

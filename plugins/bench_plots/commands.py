@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from bench import RichReporter, command_registry, parse_option_values, plugin_option
 from bench_plots.output import checked_output
-from bench_plots.sweep_data import REFERENCE_T, forward_order, load_sweep
+from bench_plots.sweep_data import REFERENCE_T, forward_order, load_sweep, plottable
 
 WIDTH_WHEN_PIPED = 200
 DEFAULT_PAIRS = 4
@@ -73,16 +74,29 @@ def sweep_command(
     output = checked_output(output)
     rank = forward_order(command_registry(ctx, plugin_files))
     panels = load_sweep(results_dir, metric=metric, datasets=datasets, backbones=backbones, layer_rank=rank)
-    _console(stderr=True).print(f"[dim]drawing {len(panels)} panel(s)[/dim]")
+    panels, single = plottable(panels, results_dir)
+    stderr = _console(stderr=True)
+    for panel in single:
+        stderr.print(
+            "[dim]"
+            + escape(
+                f"left out {panel.dataset} / {panel.backbone}: one layer ({panel.layers[0]}) at one "
+                f"timestep ({panel.timesteps[0]}) is one number, not a figure"
+            )
+            + "[/dim]",
+            highlight=False,
+        )
+    stderr.print(f"[dim]drawing {len(panels)} panel(s)[/dim]")
     from bench_plots.sweep_figure import render_sweep
 
     render_sweep(panels, output, reference_t=reference_t, dpi=dpi)
     stdout = _console()
     for panel in panels:
         layer, t, value = panel.best
+        chance = "no chance level recorded" if panel.chance is None else f"chance {panel.chance:.4g}"
         stdout.print(
             f"{panel.dataset} / {panel.backbone}: {panel.metric} over {len(panel.layers)} layer(s) x "
-            f"{len(panel.timesteps)} timestep(s); best {value:.4g} at {layer}, t = {t}",
+            f"{len(panel.timesteps)} timestep(s); best {value:.4g} at {layer}, t = {t}; {chance}",
             highlight=False,
         )
     stdout.print(f"Wrote {output}", highlight=False)

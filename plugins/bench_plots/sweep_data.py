@@ -9,17 +9,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench import BenchError, Registry, closest_match
+from bench_plots.labels import options_text, setting_value
 
 if TYPE_CHECKING:  # results files are read (and pydantic imported) only when a plot is drawn
     from bench import RunResult
 
 REFERENCE_T = 273  # Koley et al.'s operating point (CVPR 2024), drawn as a reference
 AXES = ("dataset", "backbone", "layer", "t")  # what a panel's grid and the panel itself are keyed by
+OPTIONS = "dataset_options"  # shown beside the dataset in every title, not as a variant
 LayerRank = Callable[[str, str], tuple]  # (backbone id, layer name) -> sort key
 
 
@@ -36,6 +38,14 @@ class SweepPanel:
         variant: ``(setting, value)`` pairs that tell this panel apart from other panels of the same
             dataset and backbone (e.g. two prompts in one results folder); empty when there is one.
         note: the backbone's note from the results (e.g. that its weights are random), or None.
+        options: the dataset options as text (``num_unseen=4, photos_per_class=8``); ``""`` for
+            the dataset's defaults.
+        chance: the metric's expected value under a random ranking of this gallery (the results'
+            ``chance``), or None when the results files do not have it.
+        chance_method: how ``chance`` was obtained (``exact``, ``simulated, 1000 rankings``).
+        bounds: ``(layer, t) -> (low, high)``: the confidence interval of each cell that has one.
+        interval: what ``bounds`` are, in words (``95% interval: bootstrap over queries, 1000
+            resamples``); None when no cell has one.
     """
 
     dataset: str
@@ -47,6 +57,11 @@ class SweepPanel:
     values: dict[tuple[str, int], float]
     variant: tuple[tuple[str, str], ...] = ()
     note: str | None = None
+    options: str = ""
+    chance: float | None = None
+    chance_method: str | None = None
+    bounds: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
+    interval: str | None = None
 
     @property
     def best(self) -> tuple[str, int, float]:
@@ -131,6 +146,32 @@ def load_sweep(
     ]
 
 
+def plottable(panels: Sequence[SweepPanel], results_dir: Path) -> tuple[list[SweepPanel], list[SweepPanel]]:
+    """(panels to draw, panels left out): a panel of one layer at one timestep is one number, which
+    is a leaderboard row, not a figure.
+
+    Raises:
+        BenchError: when every panel is a single number (the message gives them).
+    """
+    kept = [p for p in panels if len(p.layers) > 1 or len(p.timesteps) > 1]
+    single = [p for p in panels if p not in kept]
+    if not kept:
+        numbers = "; ".join(
+            f"{p.backbone} {p.layers[0]} at t = {p.timesteps[0]} on {p.dataset}: "
+            f"{p.metric} {format_metric(p.metric, p.best[2])}"
+            for p in single[:4]
+        )
+        more = f" and {len(single) - 4} more" if len(single) > 4 else ""
+        raise BenchError(
+            f"Nothing to plot in {str(results_dir)!r}: each dataset and backbone there has results of "
+            f"one layer at one timestep ({numbers}{more}), and one number is no heatmap or curve.",
+            "Sweep two or more --layer or --t values into the folder (e.g. `bench run --backbone "
+            "sd-tiny --layer up0 --layer up1 --t 50 --t 273 --output-dir DIR`), or compare single "
+            "configurations with `bench leaderboard DIR`.",
+        )
+    return kept, single
+
+
 def _read_results(results_dir: Path) -> list[RunResult]:
     """Every results file below ``results_dir``; BenchError for a missing folder or a bad file."""
     from bench import find_result_files, read_result
@@ -180,9 +221,14 @@ def _variant_labels(
         siblings = [json.loads(other[2]) for other in groups if other[:2] == key[:2]]
         own = json.loads(key[2])
         varying = sorted(
-            {name for sibling in siblings for name in sibling if sibling.get(name) != own.get(name)}
+            {
+                name
+                for sibling in siblings
+                for name in sibling
+                if sibling.get(name) != own.get(name) and name != OPTIONS
+            }
         )
-        labels[key] = tuple((name, json.dumps(own.get(name), sort_keys=True).strip('"')) for name in varying)
+        labels[key] = tuple((name, setting_value(own.get(name))) for name in varying)
     return labels
 
 
@@ -209,6 +255,7 @@ def _panel(
             "or keep one dataset with --dataset.",
         )
     values: dict[tuple[str, int], float] = {}
+    bounds: dict[tuple[str, int], tuple[float, float]] = {}
     seen: set[tuple[str, int]] = set()
     for result in members:
         cell = (str(result.config["layer"]), int(result.config["t"]))
@@ -221,6 +268,9 @@ def _panel(
         value = result.metrics.get(chosen)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             values[cell] = float(value)
+            interval = (result.intervals or {}).get("bounds", {}).get(chosen)
+            if interval is not None:
+                bounds[cell] = (float(interval[0]), float(interval[1]))
     if not values:
         raise BenchError(f"No result of {backbone} on {dataset} has a number for {chosen!r}.")
     return SweepPanel(
@@ -233,4 +283,37 @@ def _panel(
         values=values,
         variant=variant,
         note=first.backbone_note,
+        options=options_text(first.config.get(OPTIONS)),
+        **_chance(members, chosen),
+        bounds=bounds,
+        interval=_interval_text(members, chosen),
     )
+
+
+def _chance(members: list[RunResult], metric: str) -> dict[str, float | str | None]:
+    """``chance`` and ``chance_method`` of ``metric`` from the first result that records it (the
+    members share one gallery, so one chance level)."""
+    for result in members:
+        chance = result.chance or {}
+        value = chance.get("metrics", {}).get(metric)
+        if value is None:
+            continue
+        method = chance.get("methods", {}).get(metric, "")
+        rankings = chance.get("rankings")
+        if method == "simulated" and rankings:
+            method = f"simulated, {rankings} random rankings"
+        return {"chance": float(value), "chance_method": method or None}
+    return {"chance": None, "chance_method": None}
+
+
+def _interval_text(members: list[RunResult], metric: str) -> str | None:
+    """``95% interval: bootstrap over queries, 1000 resamples`` from the first result with bounds."""
+    for result in members:
+        intervals = result.intervals or {}
+        if metric in intervals.get("bounds", {}):
+            unit = {"query": "queries", "class": "classes"}.get(intervals["unit"], intervals["unit"])
+            return (
+                f"{100 * intervals['level']:g}% interval: {intervals['method']} over {unit}, "
+                f"{intervals['resamples']} resamples"
+            )
+    return None

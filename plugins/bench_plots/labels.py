@@ -1,0 +1,36 @@
+"""Settings from results files as words for figure titles (never raw JSON). Pure Python."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SETTING_NAMES = {
+    "noise_samples": "noise draws",
+    "image_size": "image size",
+    "query_text": "query text",
+    "dataset_options": "dataset options",
+}
+
+
+def setting_name(name: str) -> str:
+    """``noise_samples`` -> ``noise draws``; other settings with spaces for underscores."""
+    return SETTING_NAMES.get(name, name.replace("_", " "))
+
+
+def setting_value(value: Any) -> str:
+    """A configuration value as text: ``num_unseen=4, photos_per_class=8`` for a mapping
+    (``default`` when empty), lists joined by commas, ``none`` for null, numbers as written."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={setting_value(item)}" for key, item in sorted(value.items())) or "default"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(setting_value(item) for item in value)
+    return str(value)
+
+
+def options_text(options: dict[str, Any] | None) -> str:
+    """Dataset options as ``num_unseen=4, photos_per_class=8``; empty (the defaults) -> ``""``."""
+    return setting_value(options) if options else ""
