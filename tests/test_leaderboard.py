@@ -1,4 +1,5 @@
-"""Tests for bench.results.leaderboard: results files -> markdown tables, reported rows kept apart."""
+"""Tests for bench.results.leaderboard: results files -> one section per benchmark definition, with
+chance levels, intervals and ties, reported rows ranked beside measured ones, a pivot, exports."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def _config(dataset: str, layer: str, t: int | None) -> dict[str, object]:
         "t": t,
         "prompt": "none",
         "dataset": dataset,
-        "dataset_options": {"gallery": "dedup"},
+        "dataset_options": {},
         "noise_samples": 2,
         "seed": 0,
         "dtype": "fp32",
@@ -126,15 +127,22 @@ def table_after(text: str, marker: str) -> list[list[str]]:
 def test_sections_are_ordered_by_task_then_dataset(board: tuple[Path, Path]) -> None:
     text = render_leaderboard(*board)
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert headings == ["## paper-only (zs-sbir)", "## synthetic (zs-sbir)", "## synthetic-fg (fg-sbir)"]
+    assert headings == [
+        "## Across benchmarks",
+        "## paper-only (zs-sbir)",
+        "## synthetic (zs-sbir)",
+        "## synthetic-fg (fg-sbir)",
+    ]
     assert text.startswith("# sbir-bench leaderboard\n\n")
-    assert "fractions" in text and "x100" in text
+    assert "fractions" in text and "x100" in text and "docs/protocol.md" in text
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
-def test_measured_table_columns_put_paper_columns_first(board: tuple[Path, Path]) -> None:
-    header = table_after(section(render_leaderboard(*board), "synthetic (zs-sbir)"), "### Measured")[0]
+def test_ranking_table_columns_put_paper_columns_first(board: tuple[Path, Path]) -> None:
+    synthetic = section(render_leaderboard(*board), "synthetic (zs-sbir)")
+    header = table_after(synthetic, "### Ranking")[0]
     assert header == [
+        "#",
         "Backbone",
         "Layer",
         "t",
@@ -143,28 +151,46 @@ def test_measured_table_columns_put_paper_columns_first(board: tuple[Path, Path]
         "mAP@all",
         "P@100",
         "P@10",
-        "mAP@all[plain]",
-        "Run",
+        "mAP@all\\[plain\\]",
+        "Source",
     ]
-    synthetic = section(render_leaderboard(*board), "synthetic (zs-sbir)")
-    align = next(line for line in synthetic.splitlines() if line.startswith("| ---"))
-    assert align == "| " + " | ".join(["---"] * 5 + ["---:"] * 4 + ["---"]) + " |"
-    fg_header = table_after(section(render_leaderboard(*board), "synthetic-fg (fg-sbir)"), "### Measured")[0]
-    assert fg_header[5:] == ["Acc@1", "Acc@5", "Acc@10", "Run"]
+    ranking = synthetic[synthetic.index("### Ranking") :]
+    align = next(line for line in ranking.splitlines() if line.startswith("| ---"))
+    assert align == "| " + " | ".join(["---:"] + ["---"] * 5 + ["---:"] * 4 + ["---"]) + " |"
+    fg_header = table_after(section(render_leaderboard(*board), "synthetic-fg (fg-sbir)"), "### Ranking")[0]
+    assert fg_header[6:] == ["Acc@1", "Acc@5", "Acc@10", "Source"]
 
 
 def test_rows_sorted_by_first_paper_column_with_best_in_bold(board: tuple[Path, Path]) -> None:
-    rows = table_after(section(render_leaderboard(*board), "synthetic (zs-sbir)"), "### Measured")[1:]
-    assert [row[1] for row in rows] == ["up2", "mid", "up1"]
-    assert [row[5] for row in rows] == ["**0.600**", "0.500", "0.400"]
-    assert [row[6] for row in rows] == ["0.520", "**0.550**", "0.450"]
-    assert rows[1][2] == MISSING  # t is null for the "mid" run
-    assert [row[7] for row in rows] == ["**0.500**"] * 3  # ties are all bold
+    synthetic = section(render_leaderboard(*board), "synthetic (zs-sbir)")
+    rows = [row for row in table_after(synthetic, "### Ranking")[1:] if row[0]]
+    measured = [row for row in rows if row[-1].startswith("measured")]
+    assert [row[2] for row in measured] == ["up2", "mid", "up1"]
+    assert [row[6] for row in measured] == ["**0.600**", "0.500", "0.400"]
+    assert [row[7] for row in measured] == ["0.520", "**0.550**", "0.450"]
+    assert measured[1][3] == MISSING  # t is null for the "mid" run
+    assert [row[8] for row in measured] == ["**0.500**"] * 3  # equal values are all bold
+
+
+def test_reported_rows_are_ranked_beside_measured_ones_and_marked(board: tuple[Path, Path]) -> None:
+    synthetic = section(render_leaderboard(*board), "synthetic (zs-sbir)")
+    rows = table_after(synthetic, "### Ranking (measured and reported)")[1:]
+    order = [(row[0], row[1], row[6], row[-1].split(";")[0]) for row in rows if row[0]]
+    assert order == [
+        ("1", "Backbone B", "0.700", "reported: Paper method B"),
+        ("2", "sd-tiny[^1]", "**0.600**", order[1][3]),
+        ("3", "sd-tiny[^2]", "0.500", order[2][3]),
+        ("4", "Backbone A", "0.500", "reported: Paper method A"),
+        ("5", "sd-tiny[^3]", "0.400", order[4][3]),
+    ]
+    assert all(row[3].startswith("measured: [sd-tiny_") for row in (order[1], order[2], order[4]))
+    assert "Alpha et al., 2024, Table 1" in synthetic and "Gamma et al." not in synthetic
+    assert "reported:" not in section(render_leaderboard(*board), "synthetic-fg (fg-sbir)")
 
 
 def test_fg_values_have_two_decimals(board: tuple[Path, Path]) -> None:
-    rows = table_after(section(render_leaderboard(*board), "synthetic-fg (fg-sbir)"), "### Measured")[1:]
-    assert [row[5:8] for row in rows] == [
+    rows = table_after(section(render_leaderboard(*board), "synthetic-fg (fg-sbir)"), "### Ranking")[1:]
+    assert [row[6:9] for row in rows] == [
         ["**30.50**", "35.25", "**99.00**"],
         ["20.00", "**40.00**", "**99.00**"],
     ]
@@ -176,29 +202,29 @@ def test_missing_metric_shows_dash(tmp_path: Path) -> None:
     sparse = zs_run("up2", 0.3, 0.5)
     sparse.metrics = {"mAP@all": 0.3}
     write_result(results, sparse)
-    rows = table_after(render_leaderboard(results, None), "### Measured")[1:]
-    assert rows[1][6] == MISSING and rows[1][1] == "up2"
+    rows = table_after(render_leaderboard(results, None), "### Ranking")[1:]
+    assert rows[1][7] == MISSING and rows[1][2] == "up2"
 
 
 def test_footnotes_and_links(board: tuple[Path, Path]) -> None:
     results, reported = board
     text = render_leaderboard(results, reported)
-    rows = table_after(section(text, "synthetic (zs-sbir)"), "### Measured")[1:]
-    up1 = next(row for row in rows if row[1] == "up1")
-    marker = up1[0].removeprefix("sd-tiny")
+    rows = table_after(section(text, "synthetic (zs-sbir)"), "### Ranking")[1:]
+    up1 = next(row for row in rows if row[2] == "up1")
+    marker = up1[1].removeprefix("sd-tiny")
     assert marker.startswith("[^")
     footnote = next(line for line in text.splitlines() if line.startswith(f"{marker}: "))
     assert "random weights (architecture check only)" in footnote
     for part in (
         "weights `random`",
-        'dataset_options `{"gallery": "dedup"}`',
+        "dataset_options `{}`",
         "seed `0`",
         "dtype `fp32`",
         "image_size `64`",
     ):
         assert part in footnote
     run_path = write_result(results, RUNS[0])
-    assert up1[-1] == f"[{run_path.stem}](results/synthetic/{run_path.name})"
+    assert up1[-1] == f"measured: [{run_path.stem}](results/synthetic/{run_path.name})"
     linked = render_leaderboard(results, reported, link_base=results.parent.parent / "docs")
     assert f"[{run_path.stem}](../board/results/synthetic/{run_path.name})" in linked
 
@@ -209,31 +235,27 @@ def test_footnote_numbers_are_unique(board: tuple[Path, Path]) -> None:
     assert definitions == [f"[^{n}]" for n in range(1, len(RUNS) + 1)]
 
 
-def test_reported_rows_only_in_reported_table(board: tuple[Path, Path]) -> None:
-    text = render_leaderboard(*board)
-    synthetic = section(text, "synthetic (zs-sbir)")
-    measured, reported = synthetic.split("### Reported by papers (not measured here)")
-    assert "reported (" not in measured and "Alpha et al." not in measured
-    rows = table_after(reported, "|")
-    assert rows[0] == ["Source", "Method", "Backbone", "mAP@all", "P@100"]
-    assert rows[1:] == [
-        ["reported (Beta et al., 2023)", "Paper method B", "Backbone B", "0.700", "0.720"],
-        ["reported (Alpha et al., 2024, Table 1)", "Paper method A", "Backbone A", "0.500", "0.610"],
+def test_best_configuration_per_backbone(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    for run in (zs_run("up1", 0.4, 0.5), zs_run("up2", 0.45, 0.5), zs_run("up3", 0.2, 0.5)):
+        write_result(results, run)
+    other = zs_run("embed", 0.3, 0.4, t=None)
+    other.config["backbone"] = "vit-tiny"
+    write_result(results, other)
+    rows = table_after(render_leaderboard(results, None), "### Best configuration per backbone")[1:]
+    assert [(row[0].split("[")[0], row[1], row[5]) for row in rows] == [
+        ("sd-tiny", "up2", "**0.450**"),
+        ("vit-tiny", "embed", "0.300"),
     ]
-    assert "Gamma et al." not in synthetic
-    assert "Reported by papers" not in section(text, "synthetic-fg (fg-sbir)")
 
 
 def test_dataset_with_only_reported_rows_gets_a_section(board: tuple[Path, Path]) -> None:
     paper_only = section(render_leaderboard(*board), "paper-only (zs-sbir)")
-    assert "No measured runs yet." in paper_only and "### Measured" not in paper_only
-    assert table_after(paper_only, "### Reported")[1] == [
-        "reported (Gamma et al., 2022)",
-        "Paper method C",
-        "Backbone C",
-        "0.300",
-        "0.400",
-    ]
+    assert "No measured runs with this definition yet." in paper_only
+    assert "### Best configuration" not in paper_only
+    row = table_after(paper_only, "### Ranking (reported by papers, not measured here)")[1]
+    assert row[:2] == ["1", "Backbone C"] and row[6:8] == ["0.300", "0.400"]
+    assert row[-1] == "reported: Paper method C; Gamma et al., 2022"
 
 
 def test_render_is_deterministic(board: tuple[Path, Path], tmp_path: Path) -> None:
@@ -319,7 +341,9 @@ def test_real_reported_file_loads() -> None:
     assert datasets == {"sketchy", "sketchy-ext", "tuberlin-ext", "quickdraw-ext", "sketchy-fg"}
     splip = next(row for row in rows if row.source.startswith("SpLIP") and row.dataset == "sketchy-ext")
     expected = {"mAP@all": 0.802, "P@100": 0.867}
-    assert splip == ReportedRow("sketchy-ext", "SpLIP", "CLIP", "SpLIP, ECCV 2024", expected)
+    assert (splip.dataset, splip.method, splip.backbone, splip.metrics) == ("sketchy-ext", "SpLIP", "CLIP", expected)
+    assert splip.arxiv == "2407.04207" and "SAKE split" in splip.protocol
+    assert all(row.arxiv and row.protocol for row in rows)
     assert len(rows) == 23
 
 
@@ -333,9 +357,10 @@ def test_real_reported_file_renders_without_results(tmp_path: Path) -> None:
         "## tuberlin-ext (zs-sbir)",
         "## sketchy-fg (fg-sbir)",
     ]
-    sketchy = table_after(section(text, "sketchy (zs-sbir)"), "### Reported")
-    assert sketchy[0][3:] == ["mAP@200", "P@200"]
-    assert sketchy[1][0] == "reported (SpLIP, ECCV 2024)"
+    sketchy = table_after(section(text, "sketchy (zs-sbir)"), "### Ranking")
+    assert sketchy[0][6:8] == ["mAP@200", "P@200"]
+    assert sketchy[1][-1].startswith("reported: SpLIP; SpLIP, ECCV 2024 ([arXiv:2407.04207]")
+    assert "Protocol of the reported rows" in section(text, "sketchy (zs-sbir)")
     assert "31.94" in section(text, "sketchy-fg (fg-sbir)")
 
 

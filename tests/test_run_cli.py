@@ -124,7 +124,8 @@ def test_config_file_and_prompt_sweep(tmp_path):
 def test_missing_weights_fail_in_seconds_with_the_model_id(tmp_path, backbone):
     started = time.monotonic()
     result = run_bench("run", "--backbone", backbone, env={"HF_HOME": str(tmp_path / "hf")})
-    assert time.monotonic() - started < 10
+    # seconds, not the minutes of network retries (generous: the CI machine runs two workers)
+    assert time.monotonic() - started < 45
     assert result.returncode == 1 and "not available" in result.stderr and "Traceback" not in result.stderr
     assert f"--weights {backbone}=DIR" in result.stderr
 

@@ -54,3 +54,10 @@ def write_text_atomic(path: Path, text: str) -> Path:
     with atomic_file(path) as temporary:
         temporary.write_text(text, encoding="utf-8", newline="\n")
     return Path(path)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns ``path``."""
+    with atomic_file(path) as temporary:
+        temporary.write_bytes(data)
+    return Path(path)

@@ -11,6 +11,7 @@ from bench.cli.console import stdout
 from bench.cli.options import command_registry, plugin_option
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+FORMATS = ("md", "csv", "latex", "json")
 
 
 @click.command("leaderboard")
@@ -18,9 +19,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("leaderboard/README.md"),
+    default=None,
+    help="The file to write (or check); default: print to stdout.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    default="md",
     show_default=True,
-    help="The markdown file to write (or check).",
+    help="md (the leaderboard page), csv (one row per entry and metric, numbers round-trip), latex "
+    "(booktabs tables of the best configuration per backbone) or json (everything, for programs).",
 )
 @click.option(
     "--reported",
@@ -32,10 +41,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @plugin_option
 @click.pass_context
 def leaderboard_command(
-    ctx: click.Context, results_dir: Path, output: Path, reported: Path | None, check: bool, plugin_files
+    ctx: click.Context,
+    results_dir: Path,
+    output: Path | None,
+    output_format: str,
+    reported: Path | None,
+    check: bool,
+    plugin_files,
 ) -> None:
-    """Render the markdown leaderboard from the results files below RESULTS_DIR."""
-    from bench.results.leaderboard import check_leaderboard, render_leaderboard
+    """Render the leaderboard of the results files below RESULTS_DIR (markdown, CSV, LaTeX or JSON)."""
+    from bench.results.leaderboard import check_leaderboard, load_sections, render_leaderboard
+    from bench.results.leaderboard.exports import render_csv, render_json, render_latex
 
     if plugin_files:  # the leaderboard reads results files only; a plugin file is still checked
         command_registry(ctx, plugin_files)
@@ -45,6 +61,8 @@ def leaderboard_command(
     if not results_dir.is_dir():
         raise BenchError(f"Results directory {str(results_dir)!r} does not exist.", "Run `bench run` first.")
     if check:
+        if output is None or output_format != "md":
+            raise BenchError("--check compares a markdown file.", "Pass --output FILE (and no --format).")
         if not check_leaderboard(results_dir, reported, output, link_base=output.parent):
             raise BenchError(
                 f"{output} is stale: it differs from what the results in {results_dir} render.",
@@ -52,7 +70,15 @@ def leaderboard_command(
             )
         stdout.print(f"{output} is up to date.")
         return
-    text = render_leaderboard(results_dir, reported, link_base=output.parent)
+    link_base = output.parent if output is not None else Path.cwd()
+    if output_format == "md":
+        text = render_leaderboard(results_dir, reported, link_base=link_base)
+    else:
+        sections = load_sections(results_dir, reported, link_base=link_base)
+        text = {"csv": render_csv, "latex": render_latex, "json": render_json}[output_format](sections)
+    if output is None:
+        click.echo(text, nl=False)
+        return
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8", newline="\n")
     stdout.print(f"Wrote {output}")

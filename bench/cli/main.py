@@ -18,14 +18,19 @@ from bench.cli.cache_command import cache_group
 from bench.cli.console import print_error, warn
 from bench.cli.info_commands import list_command, plugins_command
 from bench.cli.leaderboard_command import leaderboard_command
-from bench.cli.options import PLUGINS_KEY
+from bench.cli.options import COMMAND_KEY, PLUGINS_KEY
 from bench.cli.run_command import run_command
 from bench.cli.train_command import train_command
 from bench.registry.manager import PluginSet, load_plugins
 
 
 class BenchGroup(click.Group):
-    """A click group that prints :class:`BenchError` as one message (traceback only with --debug)."""
+    """A click group that prints :class:`BenchError` as one message (traceback only with --debug),
+    and keeps the command line it parsed (recorded in results as their provenance)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[COMMAND_KEY] = [ctx.info_name or "bench", *args]
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:

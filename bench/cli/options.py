@@ -25,6 +25,10 @@ PLUGIN_OPTION_HELP = "Load a one-file plugin (a .py file with @bench.hookimpl fu
 PLUGINS_KEY = "plugins"  # where the command line keeps its PluginSet in click's context object
 
 
+COMMAND_KEY = "bench.command"
+"""``ctx.meta`` key of the command line as the user typed it (``["bench", "run", ...]``)."""
+
+
 def plugin_option(command):
     """``--plugin FILE`` (repeatable), passed to the command as ``plugin_files``."""
     return click.option(

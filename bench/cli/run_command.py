@@ -10,7 +10,7 @@ from rich.markup import escape
 from bench.api.choices import DTYPE_NAMES, ENSEMBLE_METHODS
 from bench.api.components import POOLINGS
 from bench.cli.console import note, stderr, stdout, warn
-from bench.cli.options import command_registry, plugin_option
+from bench.cli.options import COMMAND_KEY, command_registry, plugin_option
 from bench.config.cache_location import CACHE_ENV
 from bench.config.values import parse_assignments, parse_option_values, parse_weights
 
@@ -97,6 +97,22 @@ def _plain(value: object) -> str:
     "e.g. epochs=3; keys as `bench train`'s options (with _ for -).",
 )
 @click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="A quick subset: at most N queries and N gallery items, spread over the splits (a benchmark "
+    "of its own: recorded in the run identity).",
+)
+@click.option(
+    "--log-samples",
+    is_flag=True,
+    help="Also write a per-query log beside each results file (<run>.samples.jsonl.gz: class, AP, rank of "
+    "the first relevant item, top-10 gallery ids), re-scorable without extracting again.",
+)
+@click.option(
+    "--skip-existing", is_flag=True, help="Leave configurations whose results file exists as they are."
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
 )
 @plugin_option
@@ -144,6 +160,9 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
         ensemble=options["ensemble"],
         ensemble_weights=parse_weights(options["ensemble_weights"]),
         query_text=options["query_text"],
+        limit=options["limit"],
+        log_samples=options["log_samples"],
+        skip_existing=options["skip_existing"],
     )
     if not config_name:  # `bench run --prompt learned:FILE` evaluates the prompt as it was trained
         from bench.prompts.header_settings import settings_from_learned_prompt
@@ -168,7 +187,7 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
     from bench.cli.display import RichReporter, results_tables
     from bench.execution.study import execute
 
-    finished, is_main = execute(plan, registry, RichReporter(stderr))
+    finished, is_main = execute(plan, registry, RichReporter(stderr), ctx.meta.get(COMMAND_KEY))
     if not is_main:  # other processes only extracted into the shared cache
         return
     if as_json:
@@ -178,4 +197,6 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
     for table in results_tables([item.result for item in finished]):
         stdout.print(table)
     directories = sorted({str(item.path.parent) for item in finished})
-    stdout.print(f"{len(finished)} results file(s) written to {', '.join(directories)}")
+    reused = sum(item.reused for item in finished)
+    kept = f"; {reused} left as they were (--skip-existing)" if reused else ""
+    stdout.print(f"{len(finished) - reused} results file(s) written to {', '.join(directories)}{kept}")

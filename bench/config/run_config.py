@@ -116,6 +116,11 @@ class SweepSpec:
         query_text: sketch+text queries: ``"caption"`` (each query sketch is conditioned on its
             caption, or its instance's photo's) or ``"text:<words>"`` (one text for every query);
             None for sketch-only queries (see ``bench.plan.query_text``).
+        limit: evaluate at most this many queries and gallery items (``bench.plan.subset``), or
+            None for the whole test split; recorded in the run identity.
+        log_samples: also write each result's per-query log (``bench.evaluation.samples``).
+        skip_existing: leave configurations whose results file already exists alone (neither
+            extracted nor scored again).
     """
 
     backbone: as_tuple_of(Name) = ()
@@ -144,6 +149,9 @@ class SweepSpec:
     ensemble: Literal[ENSEMBLE_METHODS] | None = None
     ensemble_weights: as_tuple_of(float) = ()
     query_text: Name | None = None
+    limit: Annotated[int, Field(ge=1, le=2**31 - 1, description="an integer >= 1")] | None = None
+    log_samples: bool = False
+    skip_existing: bool = False
     train: dict[Name, Any] = field(default_factory=dict)  # checked by bench.config.training
     ablation: Annotated[dict[str, Any], AfterValidator(_checked_ablation)] = field(default_factory=dict)
     plugins: as_tuple_of(PathText) = ()

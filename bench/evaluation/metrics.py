@@ -76,6 +76,62 @@ ArrayLike = Any
 """A numpy array, torch tensor or sequence."""
 
 
+@dataclass(frozen=True)
+class CategoryScores:
+    """Per-query category metrics, in the caller's query order.
+
+    ``values`` maps each metric name (output order of :func:`evaluate_category`) to a (Nq,) float64
+    array of per-query values, NaN for the queries without a relevant gallery item (R = 0);
+    ``first_relevant_rank`` is the (Nq,) int64 rank of each query's most similar relevant item
+    (0 where R = 0); ``num_relevant`` the (Nq,) int64 R of each query.
+    """
+
+    values: dict[str, np.ndarray]
+    first_relevant_rank: np.ndarray
+    num_relevant: np.ndarray
+
+    @property
+    def evaluated(self) -> np.ndarray:
+        """(Nq,) bool: the queries with R > 0, which the means cover."""
+        return self.num_relevant > 0
+
+    def means(self) -> dict[str, float]:
+        """Each metric's mean over the evaluated queries (exactly rounded, order-independent)."""
+        kept = self.evaluated
+        return {name: exact_mean(values[kept]) for name, values in self.values.items()}
+
+
+def category_scores(
+    query_feats: ArrayLike,
+    query_labels: ArrayLike,
+    gallery_feats: ArrayLike,
+    gallery_labels: ArrayLike,
+    *,
+    map_k: Sequence[int] = (200,),
+    prec_k: Sequence[int] = (100, 200),
+    chunk_size: int | None = None,
+) -> CategoryScores:
+    """Per-query category metrics: what :func:`evaluate_category` averages (same arguments, same
+    errors), kept per query for intervals, per-class means and per-query logs."""
+    queries, query_ids, gallery, gallery_ids = _category_inputs(
+        query_feats, query_labels, gallery_feats, gallery_labels, map_k, prec_k
+    )
+    kept, _ = _queries_with_relevant(query_ids, gallery_ids)
+    order = kept[torch.sort(query_ids[kept], stable=True).indices]  # kept queries, grouped by class
+    step = _chunk_size(chunk_size, len(gallery), _CATEGORY_BYTES_PER_CELL)
+    per_query, first_ranks = _category_per_query(
+        queries[order], query_ids[order], gallery, gallery_ids, map_k, prec_k, step
+    )
+    rows = order.numpy()
+    values = {}
+    for key, row_values in zip(_category_keys(map_k, prec_k), per_query, strict=True):
+        values[key] = np.full(len(queries), np.nan)
+        values[key][rows] = row_values
+    first = np.zeros(len(queries), dtype=np.int64)
+    first[rows] = first_ranks
+    return CategoryScores(values, first, _num_relevant(query_ids, gallery_ids).numpy())
+
+
 def evaluate_category(
     query_feats: ArrayLike,
     query_labels: ArrayLike,
@@ -105,16 +161,15 @@ def evaluate_category(
         ValueError: on inconsistent shapes, empty query or gallery sets, K < 1, when no query has
             a relevant gallery item, or when a similarity overflows to NaN.
     """
-    queries, query_ids, gallery, gallery_ids = _category_inputs(
-        query_feats, query_labels, gallery_feats, gallery_labels, map_k, prec_k
-    )
-    kept, _ = _queries_with_relevant(query_ids, gallery_ids)
-    order = kept[torch.sort(query_ids[kept], stable=True).indices]  # kept queries, grouped by class
-    step = _chunk_size(chunk_size, len(gallery), _CATEGORY_BYTES_PER_CELL)
-    per_query = _category_per_query(
-        queries[order], query_ids[order], gallery, gallery_ids, map_k, prec_k, step
-    )
-    return {key: _mean(values) for key, values in zip(_category_keys(map_k, prec_k), per_query, strict=True)}
+    return category_scores(
+        query_feats,
+        query_labels,
+        gallery_feats,
+        gallery_labels,
+        map_k=map_k,
+        prec_k=prec_k,
+        chunk_size=chunk_size,
+    ).means()
 
 
 def evaluate_fine_grained(
@@ -148,6 +203,28 @@ def evaluate_fine_grained(
             of range, only one of the groups given, or a target outside its query's group.
     """
     _check_ks(ks, "ks")
+    ranks = fine_grained_ranks(
+        query_feats,
+        query_targets,
+        gallery_feats,
+        query_groups=query_groups,
+        gallery_groups=gallery_groups,
+        chunk_size=chunk_size,
+    )
+    return {name: exact_mean(values) for name, values in accuracy_per_query(ranks, ks).items()}
+
+
+def fine_grained_ranks(
+    query_feats: ArrayLike,
+    query_targets: ArrayLike,
+    gallery_feats: ArrayLike,
+    *,
+    query_groups: ArrayLike | None = None,
+    gallery_groups: ArrayLike | None = None,
+    chunk_size: int | None = None,
+) -> np.ndarray:
+    """(Nq,) int64 rank of each query's paired photo among its candidates (1 = best; ties count
+    against the query): what :func:`evaluate_fine_grained` thresholds (same arguments and errors)."""
     queries, gallery = _features_pair(query_feats, gallery_feats)
     targets = _targets(query_targets, queries, len(gallery))
     query_group_ids, gallery_group_ids = _groups(query_groups, gallery_groups, queries, gallery, targets)
@@ -163,7 +240,51 @@ def evaluate_fine_grained(
         for start in range(0, len(query_rows), step):
             rows = query_rows[start : start + step]
             ranks[rows.numpy()] = _target_ranks(queries[rows], local_targets[rows], candidates)
-    return {f"Acc@{k}": 100.0 * _mean((ranks <= k).astype(np.float64)) for k in ks}
+    return ranks
+
+
+def accuracy_per_query(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, np.ndarray]:
+    """``{"Acc@K": (Nq,) float64, 100 where the paired photo ranks within K, else 0}`` per K."""
+    _check_ks(ks, "ks")
+    return {f"Acc@{k}": 100.0 * (np.asarray(ranks) <= k).astype(np.float64) for k in ks}
+
+
+def top_gallery_items(
+    query_feats: ArrayLike,
+    gallery_feats: ArrayLike,
+    k: int,
+    *,
+    query_groups: ArrayLike | None = None,
+    gallery_groups: ArrayLike | None = None,
+) -> np.ndarray:
+    """(Nq, k) int64 gallery indices of each query's k most similar candidates, most similar first,
+    ties by ascending gallery index (the ranking of the metrics); -1 pads a row with fewer than k
+    candidates. With groups, a query's candidates are its own group's gallery items."""
+    _check_ks([k], "k")
+    queries, gallery = _features_pair(query_feats, gallery_feats)
+    top = np.full((len(queries), k), -1, dtype=np.int64)
+    if query_groups is None or gallery_groups is None:
+        members = [(np.arange(len(queries)), np.arange(len(gallery)))]
+    else:
+        query_ids, gallery_ids = _encode_labels(
+            query_groups, gallery_groups, ("query_groups", "gallery_groups")
+        )
+        members = [
+            (np.flatnonzero(query_ids.numpy() == group), np.flatnonzero(gallery_ids.numpy() == group))
+            for group in np.unique(query_ids.numpy())
+        ]
+    for rows, columns in members:
+        step = _chunk_size(None, max(len(columns), 1), _FINE_GRAINED_BYTES_PER_CELL)
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            sims = (queries[torch.from_numpy(chunk)] @ gallery[torch.from_numpy(columns)].T).numpy()
+            width = min(k, len(columns))
+            for row, line in zip(chunk, sims, strict=True):
+                threshold = np.partition(line, len(line) - width)[len(line) - width]
+                candidates = np.flatnonzero(line >= threshold)  # ascending index: ties stay in order
+                best = candidates[np.argsort(-line[candidates], kind="stable")[:width]]
+                top[row, :width] = columns[best]
+    return top
 
 
 def count_queries_without_relevant(query_labels: ArrayLike, gallery_labels: ArrayLike) -> int:
@@ -253,7 +374,7 @@ def evaluate_category_topk_faiss(
     exhaustive = isinstance(searcher, faiss.IndexFlat)
     detail = "exhaustive: exact up to the order of tied similarities" if exhaustive else "approximate"
     return TopKResult(
-        metrics={key: _mean(values) for key, values in zip(keys, per_query, strict=True)},
+        metrics={key: exact_mean(values) for key, values in zip(keys, per_query, strict=True)},
         method=f"faiss {index}{'' if nprobe is None else f' nprobe={nprobe}'} ({detail})",
         exact_up_to_ties=exhaustive,
     )
@@ -351,7 +472,7 @@ def _category_per_query(
     map_k: Sequence[int],
     prec_k: Sequence[int],
     step: int,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-query category metrics, streamed over chunks of ``step`` queries.
 
     Args:
@@ -359,9 +480,11 @@ def _category_per_query(
         gallery: (Ng, D) float32; gallery_ids: (Ng,) int64 class ids.
 
     Returns:
-        (M, Nq) float64, rows in :func:`_category_keys` order.
+        (M, Nq) float64 metrics, rows in :func:`_category_keys` order, and (Nq,) int64 the rank of
+        each query's most similar relevant item.
     """
     per_query = np.empty((len(_category_keys(map_k, prec_k)), len(queries)))
+    first_ranks = np.empty(len(queries), dtype=np.int64)
     columns = _class_columns(gallery_ids.numpy())
     sims = torch.empty(min(step, len(queries)), len(gallery))  # reused: no allocation per chunk
     with ThreadPoolExecutor(torch.get_num_threads()) as pool:
@@ -374,8 +497,9 @@ def _category_per_query(
                 for rows, class_id in blocks
             ]
             for (rows, _), future in zip(blocks, futures, strict=True):
-                per_query[:, start + rows.start : start + rows.stop] = future.result()
-    return per_query
+                block = slice(start + rows.start, start + rows.stop)
+                per_query[:, block], first_ranks[block] = future.result()
+    return per_query, first_ranks
 
 
 def _class_columns(gallery_ids: np.ndarray) -> list[np.ndarray]:
@@ -397,10 +521,12 @@ def _class_blocks(class_ids: np.ndarray) -> list[tuple[slice, int]]:
 
 def _block_metrics(
     sims: np.ndarray, columns: np.ndarray, map_k: Sequence[int], prec_k: Sequence[int]
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """(M, B) float64 per-query metrics of B queries of one class from their (B, Ng) float32
-    similarities and the (R,) ascending gallery indices of the class (see :func:`_metrics_from_ranks`)."""
-    return _metrics_from_ranks(_relevant_ranks(sims, columns), map_k, prec_k)
+    similarities and the (R,) ascending gallery indices of the class (see :func:`_metrics_from_ranks`),
+    and the (B,) int64 rank of each query's first relevant item."""
+    ranks = _relevant_ranks(sims, columns)
+    return _metrics_from_ranks(ranks, map_k, prec_k), ranks[:, 0]
 
 
 def _relevant_ranks(sims: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -464,6 +590,17 @@ def _ranks_by_sorting(sims: np.ndarray, columns: np.ndarray) -> np.ndarray:
     position = np.empty(len(sims), dtype=np.int64)
     position[np.argsort(-sims, kind="stable")] = np.arange(1, len(sims) + 1)
     return position[columns]
+
+
+def metrics_from_relevant_ranks(
+    ranks: np.ndarray, map_k: Sequence[int], prec_k: Sequence[int]
+) -> dict[str, np.ndarray]:
+    """Per-query category metrics of B queries with R relevant items each, from their (B, R) int64
+    ascending 1-based ranks: ``{name: (B,) float64}`` in :func:`evaluate_category`'s order."""
+    _check_ks(map_k, "map_k")
+    _check_ks(prec_k, "prec_k")
+    values = _metrics_from_ranks(np.asarray(ranks, dtype=np.int64), map_k, prec_k)
+    return dict(zip(_category_keys(map_k, prec_k), values, strict=True))
 
 
 def _metrics_from_ranks(ranks: np.ndarray, map_k: Sequence[int], prec_k: Sequence[int]) -> np.ndarray:
@@ -555,7 +692,7 @@ def _num_relevant(query_ids: torch.Tensor, gallery_ids: torch.Tensor) -> torch.T
     return counts[query_ids]
 
 
-def _mean(values: np.ndarray) -> float:
+def exact_mean(values: np.ndarray) -> float:
     """Mean of a non-empty 1-D array from its exactly rounded sum (independent of chunking)."""
     return math.fsum(values.tolist()) / len(values)
 

@@ -94,8 +94,11 @@ def command_line() -> list[str]:
     return [name, *sys.argv[1:]]
 
 
-def run_provenance(runs: Sequence[PlannedRun], device: Any) -> dict[str, Any]:
-    """The ``provenance`` of a result computed from ``runs`` (one run, or an ensemble's members)."""
+def run_provenance(
+    runs: Sequence[PlannedRun], device: Any, command: list[str] | None = None
+) -> dict[str, Any]:
+    """The ``provenance`` of a result computed from ``runs`` (one run, or an ensemble's members);
+    ``command``: the command line as typed (default: the process's, :func:`command_line`)."""
     components = {}
     weights = {}
     for run in runs:
@@ -116,7 +119,7 @@ def run_provenance(runs: Sequence[PlannedRun], device: Any) -> dict[str, Any]:
         }
     return {
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": command_line(),
+        "command": list(command) if command else command_line(),
         "sbir_bench": dict(project_version()),
         "components": list(components.values()),
         "weights": list(weights.values()),

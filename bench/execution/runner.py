@@ -8,6 +8,10 @@ come opened from the plan.
 
 Under ``torchrun``/``accelerate launch`` every process extracts its share into the cache and only
 the main process scores and writes results (:meth:`StudyRunner.run` returns nothing elsewhere).
+
+A rerun whose descriptors all come from the cache keeps the extraction timings of the results file
+it replaces (they describe extraction, which it did not do). With ``skip_existing``, configurations
+whose results file exists are neither extracted nor scored; their files are reported as they are.
 """
 
 from __future__ import annotations
@@ -21,22 +25,34 @@ from bench.api.components import PromptCondition
 from bench.api.reporting import Reporter, SilentReporter
 from bench.evaluation.ensembles import MemberDescriptors, combine, ensemble_config, skipped_by_any
 from bench.execution.provenance import run_provenance
-from bench.execution.scoring import ScoredSplits
+from bench.execution.scoring import ScoredRun, ScoredSplits
 from bench.plan.ensembles import EnsemblePlan
 from bench.plan.identity import backbone_key, cache_fields, group_key, results_config
 from bench.plan.runs import PlannedRun
 from bench.plan.study import PlannedSweep, StudyPlan
 from bench.registry.tables import Registry
 from bench.results.naming import run_name
-from bench.results.schema import RunResult, write_result
+from bench.results.schema import RunResult, config_path, read_result, result_path, write_result
+
+EXTRACTION_TIMINGS = (
+    "device",
+    "processes",
+    "batch_size",
+    "group_configurations",
+    "group_extract_seconds",
+    "extracted_by_main_process",
+    "peak_memory_mb",
+)
+"""The runtime facts of a results file that describe extraction (kept by a fully cached rerun)."""
 
 
 @dataclass
 class FinishedRun:
-    """A written result and where it went."""
+    """A result and its file: written by this run, or (``reused``) left as it was (skip_existing)."""
 
     result: RunResult
     path: Path
+    reused: bool = False
 
 
 class StudyRunner:
@@ -47,9 +63,16 @@ class StudyRunner:
         plan: the checked plan (its first sweep's device, dtype and cache settings hold for all).
         registry: the components (prompt schemes build their conditions).
         reporter: progress display.
+        command: the command line recorded in each result's provenance (default: the process's).
     """
 
-    def __init__(self, plan: StudyPlan, registry: Registry, reporter: Reporter | None = None) -> None:
+    def __init__(
+        self,
+        plan: StudyPlan,
+        registry: Registry,
+        reporter: Reporter | None = None,
+        command: list[str] | None = None,
+    ) -> None:
         from bench.config.cache_location import default_cache_dir
         from bench.extraction.cache import FeatureCache
         from bench.extraction.devices import resolve_device, resolve_dtype, slow_dtype_warning
@@ -57,6 +80,7 @@ class StudyRunner:
 
         self.plan = plan
         self.registry = registry
+        self.command = command
         spec = plan.sweeps[0].spec
         self.spec = spec
         self.reporter = reporter or SilentReporter()
@@ -114,10 +138,21 @@ class StudyRunner:
         condition, path = trained_condition(run, spec, self.registry, self.reporter, load)
         return condition, {"prompt_file": str(path)}
 
-    def _write(self, result: RunResult, sweep: PlannedSweep) -> FinishedRun:
-        """Write ``result`` (tagged with its sweep's study rows, if any) into the output folder."""
+    def _write(self, scored: ScoredRun, sweep: PlannedSweep, *, cached: bool = False) -> FinishedRun:
+        """Write ``scored``'s result (tagged with its sweep's study rows, if any) into the output
+        folder, with its per-query log when the run asks for one. ``cached``: no descriptor was
+        extracted, so the extraction timings of the file it replaces are kept."""
+        from bench.evaluation.samples import samples_path, write_samples
+
+        result = scored.result
         result.ablation = list(sweep.tags)
-        return FinishedRun(result, write_result(Path(sweep.spec.output_dir), result))
+        output = Path(sweep.spec.output_dir)
+        path = result_path(output, result)
+        if cached:
+            _keep_first_timings(result, path)
+        if sweep.spec.log_samples:
+            result.samples = write_samples(samples_path(path), scored.evaluation, result.name, result.task)
+        return FinishedRun(result, write_result(output, result))
 
     def run_group(self, runs: list[PlannedRun], sweep: PlannedSweep) -> list[FinishedRun]:
         """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
@@ -171,7 +206,7 @@ class StudyRunner:
         for run in runs:
             key = (run.t, run.layer.name)
             shared = {
-                "provenance": run_provenance([run], self.device),
+                "provenance": run_provenance([run], self.device, self.command),
                 "extractor": {**run.backbone.facts, **prompt_file},
                 "runtime": {
                     "device": str(self.device),
@@ -187,10 +222,11 @@ class StudyRunner:
                 },
             }
             descriptors = group.descriptors[key]
-            result = scored.result(results_config(run), run.dataset, run.backbone.note, descriptors, shared)
-            result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
-            finished.append(self._write(result, sweep))
+            outcome = scored.score(results_config(run), run.dataset, run.backbone.note, descriptors, shared)
+            outcome.result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
+            finished.append(self._write(outcome, sweep, cached=group.extracted == 0))
             if sweep.ensembles:
+                result = outcome.result
                 self._members[result.name] = MemberDescriptors(result, descriptors, group.skipped)
         return finished
 
@@ -205,7 +241,7 @@ class StudyRunner:
         descriptors = combine(plan.method, [member.descriptors for member in members], plan.weights)
         notes = dict.fromkeys(m.result.backbone_note for m in members if m.result.backbone_note)
         shared = {
-            "provenance": run_provenance(plan.members, self.device),
+            "provenance": run_provenance(plan.members, self.device, self.command),
             "extractor": {
                 "ensemble": f"{plan.method} of the L2-normalised descriptors of {len(members)} runs"
             },
@@ -220,8 +256,8 @@ class StudyRunner:
         texts = self.plan.query_texts(first)
         scored = ScoredSplits(dataset, queries, gallery, skipped_by_any(members), SilentReporter(), texts)
         config = ensemble_config(plan, [member.result for member in members])
-        result = scored.result(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
-        return self._write(result, sweep)
+        outcome = scored.score(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
+        return self._write(outcome, sweep)
 
     def run(self) -> list[FinishedRun]:
         """Every sweep's configurations, grouped for shared extraction, in plan order; after each
@@ -230,9 +266,41 @@ class StudyRunner:
         for sweep in self.plan.sweeps:
             groups: dict[tuple, list[PlannedRun]] = {}
             for run in sweep.runs:
+                existing = self._existing(run, sweep)
+                if existing is not None:
+                    finished.append(existing)
+                    continue
                 groups.setdefault(group_key(run), []).append(run)
             for runs in groups.values():
                 finished.extend(self.run_group(runs, sweep))
             if self.world.is_main:
                 finished.extend(self.run_ensemble(plan, sweep) for plan in sweep.ensembles)
         return finished
+
+    def _existing(self, run: PlannedRun, sweep: PlannedSweep) -> FinishedRun | None:
+        """With ``skip_existing``, the results file ``run`` would write, when it exists (read and
+        checked); None when the run must execute. Runs an ensemble of the sweep combines always
+        execute: the ensemble needs their descriptors (read from the cache)."""
+        if not sweep.spec.skip_existing or sweep.ensembles:
+            return None
+        path = config_path(Path(sweep.spec.output_dir), results_config(run))
+        if not path.is_file():
+            return None
+        self.reporter.status(f"skipping {run_name(results_config(run))}: {path} exists (--skip-existing)")
+        return FinishedRun(read_result(path), path, reused=True)
+
+
+def _keep_first_timings(result: RunResult, path: Path) -> None:
+    """Copy the extraction timings of the results file at ``path`` (if any and readable) into
+    ``result``, marking them as the first run's."""
+    from bench.api.errors import BenchError
+
+    if not path.is_file():
+        return
+    try:
+        previous = read_result(path).runtime
+    except BenchError:
+        return  # a damaged file: nothing to keep; it is replaced
+    kept = {key: previous[key] for key in EXTRACTION_TIMINGS if key in previous}
+    if kept:
+        result.runtime.update(kept, timings_from="the run that extracted the descriptors")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from bench.api.components import DatasetInfo
@@ -10,6 +11,14 @@ from bench.api.datasets import ImageItem
 from bench.api.reporting import Reporter
 from bench.plan.query_text import QueryTexts
 from bench.results.schema import RunResult
+
+
+@dataclass
+class ScoredRun:
+    """A run's result and the evaluation behind it (per-query values, for the per-query log)."""
+
+    result: RunResult
+    evaluation: Any  # bench.evaluation.protocol.Evaluation (imported with numpy, when scoring)
 
 
 class ScoredSplits:
@@ -49,19 +58,20 @@ class ScoredSplits:
                 "(--strict stops at the first one)"
             )
 
-    def result(
+    def score(
         self,
         config: dict[str, Any],
         info: DatasetInfo,
         backbone_note: str | None,
         descriptors: Any,
         shared: dict[str, dict],
-    ) -> RunResult:
-        """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``."""
+    ) -> ScoredRun:
+        """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``:
+        metrics, their chance levels, bootstrap intervals and per-class means."""
         from bench.evaluation.protocol import evaluate
 
         started = time.perf_counter()
-        metrics, facts = evaluate(
+        evaluation = evaluate(
             self.dataset,
             info,
             self.queries,
@@ -69,14 +79,20 @@ class ScoredSplits:
             descriptors[self.query_rows],
             descriptors[self.gallery_rows],
         )
+        intervals = evaluation.intervals().to_dict()
         listed = {"id": info.id, "columns": list(info.columns)}
-        return RunResult(
+        facts = {**listed, **evaluation.facts, **self.skipped_facts, **self.text_facts}
+        result = RunResult(
             task=info.task,
             config=config,
-            dataset={**listed, **facts, **self.skipped_facts, **self.text_facts, **self.dataset.describe()},
-            metrics=metrics,
+            dataset={**facts, **self.dataset.describe()},
+            metrics=evaluation.metrics,
             backbone_note=backbone_note,
             extractor=shared["extractor"],
             runtime={**shared["runtime"], "evaluate_seconds": round(time.perf_counter() - started, 4)},
             provenance=shared["provenance"],
+            chance=evaluation.chance.to_dict(),
+            intervals=intervals,
+            per_class=evaluation.per_class(),
         )
+        return ScoredRun(result, evaluation)

@@ -9,11 +9,14 @@ from bench.plan.study import StudyPlan
 from bench.registry.tables import Registry
 
 
-def execute(plan: StudyPlan, registry: Registry, reporter: Reporter) -> tuple[list[FinishedRun], bool]:
-    """Run every sweep of ``plan``.
+def execute(
+    plan: StudyPlan, registry: Registry, reporter: Reporter, command: list[str] | None = None
+) -> tuple[list[FinishedRun], bool]:
+    """Run every sweep of ``plan``; ``command`` is the command line recorded in results (default:
+    the process's).
 
     Returns:
         (finished runs, whether this is the main process: only it scores and writes results).
     """
-    runner = StudyRunner(plan, registry, reporter)
+    runner = StudyRunner(plan, registry, reporter, command)
     return runner.run(), runner.world.is_main

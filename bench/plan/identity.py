@@ -28,7 +28,8 @@ def results_config(run: PlannedRun) -> dict[str, Any]:
 
     ``weights_identity`` appears for weights named by a path or hub id; ``t``, ``noise_samples``
     and ``seed`` only where they apply (see :class:`PlannedRun`);
-    ``train`` only for learned prompt schemes; ``query_text`` only for sketch+text queries.
+    ``train`` only for learned prompt schemes; ``query_text`` only for sketch+text queries;
+    ``limit`` only for a ``--limit`` subset.
     """
     config: dict[str, Any] = {
         "backbone": run.backbone.id,
@@ -53,12 +54,14 @@ def results_config(run: PlannedRun) -> dict[str, Any]:
         config["train"] = dict(run.train)
     if run.query_text is not None:
         config["query_text"] = run.query_text
+    if run.limit is not None:
+        config["limit"] = run.limit
     return config
 
 
 def dataset_key(run: PlannedRun) -> tuple:
-    """What identifies an opened dataset: its id, root and options."""
-    return (run.dataset.id, str(run.data_root), tuple(sorted(run.dataset_options.items())))
+    """What identifies an opened dataset: its id, root, options and limit."""
+    return (run.dataset.id, str(run.data_root), tuple(sorted(run.dataset_options.items())), run.limit)
 
 
 def backbone_key(run: PlannedRun) -> tuple:

@@ -41,6 +41,7 @@ class PlannedRun:
         query_text: the sketch+text query source (``--query-text``), or None.
         backbone_plugin, dataset_plugin: the plugins that registered them (named in errors).
         weights_identity: what the weights are (:func:`bench.plan.weights.weights_identity`).
+        limit: at most this many queries and gallery items (``--limit``), or None for all.
     """
 
     backbone: BackboneInfo
@@ -61,10 +62,17 @@ class PlannedRun:
     backbone_plugin: str = "?"
     dataset_plugin: str = "?"
     weights_identity: str = ""
+    limit: int | None = None
 
     def open_dataset(self) -> Any:
-        """The dataset adapter with this run's root and options (a ``bench.Dataset``), checked."""
-        return open_dataset(self.dataset, self.dataset_plugin, self.data_root, self.dataset_options)
+        """The dataset adapter with this run's root and options (a ``bench.Dataset``), checked, and
+        cut to the run's ``limit``."""
+        dataset = open_dataset(self.dataset, self.dataset_plugin, self.data_root, self.dataset_options)
+        if self.limit is None:
+            return dataset
+        from bench.plan.subset import LimitedDataset
+
+        return LimitedDataset(dataset, self.limit)
 
     def prompt_condition(self, registry: Registry) -> PromptCondition:
         """What ``--prompt`` conditions extraction on, built by its prompt scheme."""
@@ -247,6 +255,7 @@ def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
                     backbone_plugin=registry.backbones.owner(backbone.id),
                     dataset_plugin=registry.datasets.owner(dataset.id),
                     weights_identity=identity,
+                    limit=spec.limit,
                 )
             )
     return runs

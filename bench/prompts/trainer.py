@@ -237,7 +237,7 @@ class PromptTrainer:
         )
         rows = extract_descriptors(self.backbone, self.dataset, queries + gallery, request, workers=0)
         features = rows.descriptors[(self.run.t, self.run.layer.name)]
-        metrics, _ = evaluate(
+        scored = evaluate(
             self.dataset,
             self.run.dataset,
             queries,
@@ -245,7 +245,7 @@ class PromptTrainer:
             features[: len(queries)],
             features[len(queries) :],
         )
-        return float(metrics[self.metric])
+        return float(scored.metrics[self.metric])
 
 
 def _checkpoint_path(output: Path) -> Path:

@@ -18,7 +18,8 @@ def slug(value: object, limit: int = 40) -> str:
 def run_name(config: dict[str, Any]) -> str:
     """``<backbone>_<layer>_t<t>_<prompt>_n<noise>_s<seed>_<dtype>-<hash8>`` for a run configuration,
     with ``_q-<query text source>`` after the prompt for sketch+text queries; ``n`` and ``s`` only
-    where the configuration has noise draws and a seed.
+    where the configuration has noise draws and a seed; ``_limit<N>`` before the hash for a
+    ``--limit`` subset.
 
     The hash covers the whole configuration (canonical JSON), so two configurations that differ in
     anything (dataset options, weights, image size) never share a file.
@@ -34,5 +35,6 @@ def run_name(config: dict[str, Any]) -> str:
         *([f"n{config['noise_samples']}"] if config.get("noise_samples") is not None else []),
         *([f"s{config['seed']}"] if config.get("seed") is not None else []),
         slug(config.get("dtype", "fp32")),
+        *([f"limit{config['limit']}"] if config.get("limit") is not None else []),
     ]
     return "_".join(parts) + f"-{digest}"

@@ -298,7 +298,12 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
 
 def result_path(output_dir: Path, result: RunResult) -> Path:
     """``<output_dir>/<dataset>/<run name>.json``."""
-    return Path(output_dir) / slug(result.config["dataset"]) / f"{result.name}.json"
+    return config_path(output_dir, result.config)
+
+
+def config_path(output_dir: Path, config: dict[str, Any]) -> Path:
+    """Where the results file of the run configured by ``config`` goes below ``output_dir``."""
+    return Path(output_dir) / slug(config["dataset"]) / f"{run_name(config)}.json"
 
 
 def write_result(output_dir: Path, result: RunResult) -> Path:

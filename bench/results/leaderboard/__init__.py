@@ -1,9 +1,13 @@
 """Results files -> markdown leaderboard (``leaderboard/README.md``).
 
-One section per (task, dataset). Each section holds a table of the runs sbir-bench measured (one
-row per results file), ablation tables crossing layer and timestep for runs that differ in nothing
-else, and, kept apart, a table of numbers papers reported (``leaderboard/reported.toml``), each row
-labelled with its source. Rendering reads only the deterministic parts of a results file and
+One section per benchmark definition (task, dataset, options, ``--limit`` and the gallery as
+scored). Each section states the definition and the chance level of each metric, the best
+configuration per backbone, a ranking of every measured run beside the numbers papers reported
+(``leaderboard/reported.toml``, each row marked as reported with its source and protocol), values
+with 95% bootstrap intervals and the best and every value tied with it in bold, then ablation
+tables crossing layer and timestep for runs that differ in nothing else. A cross-benchmark pivot
+(mean and Borda rank) opens the page. :mod:`~bench.results.leaderboard.exports` writes the same as
+JSON, CSV and LaTeX. Rendering reads only the deterministic parts of a results file and
 sorts everything it emits, so the same inputs always give byte-identical text.
 
 Standard library only: ``bench leaderboard`` must start without importing torch or numpy.
@@ -11,8 +15,25 @@ Standard library only: ``bench leaderboard`` must start without importing torch 
 
 from __future__ import annotations
 
+from bench.results.leaderboard.exports import leaderboard_data, render_csv, render_json, render_latex
 from bench.results.leaderboard.model import ReportedRow
-from bench.results.leaderboard.rendering import MISSING, check_leaderboard, render_leaderboard
+from bench.results.leaderboard.rendering import (
+    MISSING,
+    check_leaderboard,
+    load_sections,
+    render_leaderboard,
+)
 from bench.results.leaderboard.reported import load_reported
 
-__all__ = ["MISSING", "ReportedRow", "check_leaderboard", "load_reported", "render_leaderboard"]
+__all__ = [
+    "MISSING",
+    "ReportedRow",
+    "check_leaderboard",
+    "leaderboard_data",
+    "load_reported",
+    "load_sections",
+    "render_csv",
+    "render_json",
+    "render_latex",
+    "render_leaderboard",
+]

@@ -1,14 +1,17 @@
-"""What a leaderboard is made of: measured runs, reported rows, ablations, sections."""
+"""What a leaderboard is made of: benchmark definitions, measured runs, reported rows, sections."""
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench.results.schema import RunResult, is_accuracy
 
 ABLATION_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
+DEFINITION_FACTS = ("num_queries", "num_gallery", "gallery_unique", "per_class_gallery")
+"""Dataset facts of a results file that belong to the benchmark definition (the gallery as scored)."""
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,7 @@ class ReportedRow:
     """One published result: what a paper (``source``) reports for ``method`` on ``dataset``.
 
     Metric names and units follow results files: zs-sbir values are fractions, Acc@K values x100.
+    ``arxiv`` is the paper's arXiv id; ``protocol`` the split, gallery and metric convention it used.
     """
 
     dataset: str
@@ -23,11 +27,45 @@ class ReportedRow:
     backbone: str
     source: str
     metrics: dict[str, float]
+    arxiv: str | None = None
+    protocol: str | None = None
 
     @property
     def task(self) -> str:
         """``"fg-sbir"`` when the row reports Acc@K (fine-grained) metrics, else ``"zs-sbir"``."""
         return "fg-sbir" if any(is_accuracy(name) for name in self.metrics) else "zs-sbir"
+
+
+@dataclass(frozen=True)
+class Definition:
+    """Everything that defines a benchmark, so that only comparable numbers share a ranking: task,
+    dataset, its options, the ``--limit`` subset and the gallery as scored (query and gallery
+    counts, uniqueness, per-class galleries). ``options`` is canonical JSON of the options."""
+
+    task: str
+    dataset: str
+    options: str = "{}"
+    limit: int | None = None
+    facts: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, result: RunResult) -> Definition:
+        """The definition of the benchmark ``result`` was measured on."""
+        options = json.dumps(result.config.get("dataset_options") or {}, sort_keys=True)
+        facts = tuple((key, result.dataset[key]) for key in DEFINITION_FACTS if key in result.dataset)
+        return cls(result.task, str(result.dataset["id"]), options, result.config.get("limit"), facts)
+
+    @property
+    def standard(self) -> bool:
+        """The dataset as its adapter defines it (no options, no limit): what papers report on."""
+        return self.options == "{}" and self.limit is None
+
+    @property
+    def option_values(self) -> dict[str, Any]:
+        return json.loads(self.options)
+
+    def sort_key(self) -> tuple:
+        return (not self.standard, self.options, self.limit or 0, json.dumps(self.facts, default=str))
 
 
 @dataclass(frozen=True)
@@ -37,6 +75,11 @@ class Run:
     name: str
     link: str
     result: RunResult
+
+    def interval(self, metric: str) -> tuple[float, float] | None:
+        """The run's 95% interval of ``metric``, or None when its results file has none."""
+        bounds = (self.result.intervals or {}).get("bounds", {}).get(metric)
+        return (float(bounds[0]), float(bounds[1])) if bounds else None
 
 
 @dataclass(frozen=True)
@@ -54,13 +97,31 @@ class Ablation:
 
 @dataclass(frozen=True)
 class Section:
-    """Everything shown for one (task, dataset)."""
+    """Everything shown for one benchmark definition: its paper columns, measured runs (best first),
+    the reported rows (for the standard definition of a dataset) and the chance levels."""
 
-    task: str
-    dataset: str
+    definition: Definition
     columns: tuple[str, ...]
     runs: tuple[Run, ...]
     reported: tuple[ReportedRow, ...]
+    chance: dict[str, Any] | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def task(self) -> str:
+        return self.definition.task
+
+    @property
+    def dataset(self) -> str:
+        return self.definition.dataset
+
+    @property
+    def main_metric(self) -> str | None:
+        """The first paper column (the first metric of the runs when the dataset declares none)."""
+        if self.columns:
+            return self.columns[0]
+        names = sorted({name for run in self.runs for name in run.result.metrics})
+        return names[0] if names else None
 
 
 def is_number(value: object) -> bool:

@@ -24,6 +24,11 @@ class ReportedEntry(SchemaModel):
     backbone: Name
     source: Name
     metrics: Annotated[dict[MetricName, float], Field(min_length=1), AfterValidator(within_unit)]
+    arxiv: (
+        Annotated[str, Field(pattern=r"^[0-9]{4}\.[0-9]{4,5}$", description="an arXiv id like 2403.07214")]
+        | None
+    ) = None
+    protocol: Name | None = None
 
 
 class ReportedFile(SchemaModel):
@@ -49,7 +54,10 @@ def load_reported(path: Path) -> list[ReportedRow]:
     except RecursionError:
         raise BenchError(f"{path}: nests too deeply to read.") from None
     check_nesting(data, str(path))
-    hint = "Each [[reported]] entry has dataset, method, backbone, source (text) and metrics (name = number)."
+    hint = (
+        "Each [[reported]] entry has dataset, method, backbone, source (text), metrics (name = number) "
+        "and optionally arxiv (an id like 2403.07214) and protocol (text)."
+    )
     entries = validated(ReportedFile, data, str(path), hint=hint).reported
     rows = [ReportedRow(**entry.model_dump()) for entry in entries]
     _check_unique(path, rows)

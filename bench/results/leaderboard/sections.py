@@ -1,39 +1,74 @@
-"""Grouping runs and reported rows into one section per (task, dataset)."""
+"""Grouping runs and reported rows into one section per benchmark definition."""
 
 from __future__ import annotations
 
-from bench.results.leaderboard.model import ReportedRow, Run, Section, is_number
+import json
+
+from bench.results.leaderboard.model import Definition, ReportedRow, Run, Section, is_number
 from bench.results.leaderboard.reported import reported_identity
 
 TASK_ORDER = ("zs-sbir", "fg-sbir")
 
 
 def build_sections(runs: list[Run], reported: list[ReportedRow]) -> list[Section]:
-    """Group runs and reported rows by (task, dataset), sorted by task order then dataset id."""
-    keys = {(run.result.task, run.result.dataset["id"]) for run in runs}
-    keys |= {(row.task, row.dataset) for row in reported}
+    """One section per benchmark definition (:class:`Definition`), ordered by task, dataset, then the
+    standard definition first. Reported rows join the standard definition of their dataset (the
+    one with the most runs when skipped images split it), or a section of their own."""
+    by_definition: dict[Definition, list[Run]] = {}
+    for run in runs:
+        by_definition.setdefault(Definition.of(run.result), []).append(run)
+    homes: dict[tuple[str, str], Definition] = {}
+    by_size = sorted(by_definition, key=lambda d: (-len(by_definition[d]), d.sort_key()))
+    for definition in by_size:
+        if definition.standard:
+            homes.setdefault((definition.task, definition.dataset), definition)
+    for row in reported:
+        homes.setdefault((row.task, row.dataset), Definition(row.task, row.dataset))
+        by_definition.setdefault(homes[(row.task, row.dataset)], [])
     sections = []
-    for task, dataset in sorted(keys, key=_section_order):
-        own_runs = [run for run in runs if (run.result.task, run.result.dataset["id"]) == (task, dataset)]
-        own_reported = [row for row in reported if (row.task, row.dataset) == (task, dataset)]
+    for definition in sorted(by_definition, key=_section_order):
+        own_runs = by_definition[definition]
+        is_home = homes.get((definition.task, definition.dataset)) == definition
+        own_reported = [
+            row
+            for row in reported
+            if is_home and (row.task, row.dataset) == (definition.task, definition.dataset)
+        ]
         columns = _paper_columns(own_runs, own_reported)
+        chance, notes = _chance(own_runs)
         sections.append(
             Section(
-                task=task,
-                dataset=dataset,
+                definition=definition,
                 columns=columns,
                 runs=tuple(_sort_runs(own_runs, columns)),
                 reported=tuple(_sort_reported(own_reported, columns)),
+                chance=chance,
+                notes=notes,
             )
         )
     return sections
 
 
-def _section_order(key: tuple[str, str]) -> tuple[int, str, str]:
-    """Known tasks in ``TASK_ORDER`` first, then any other task alphabetically; then dataset id."""
-    task, dataset = key
+def _section_order(definition: Definition) -> tuple:
+    """Known tasks in ``TASK_ORDER`` first, then any other task alphabetically; then dataset id;
+    then the standard definition first."""
+    task = definition.task
     rank = TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER)
-    return rank, task, dataset
+    return (rank, task, definition.dataset, *definition.sort_key())
+
+
+def _chance(runs: list[Run]) -> tuple[dict | None, tuple[str, ...]]:
+    """The section's chance levels (its runs' own, which share one gallery), and a note when runs
+    without chance levels (older results files) or with differing ones are present."""
+    recorded = [run.result.chance for run in sorted(runs, key=lambda run: run.name) if run.result.chance]
+    notes = []
+    if len(recorded) < len(runs):
+        missing = len(runs) - len(recorded)
+        notes.append(f"{missing} of the {len(runs)} runs record no chance level (older results files).")
+    distinct = {json.dumps(chance["metrics"], sort_keys=True) for chance in recorded}
+    if len(distinct) > 1:
+        notes.append("The runs record different chance levels; the first run's (by name) is shown.")
+    return (recorded[0] if recorded else None), tuple(notes)
 
 
 def _paper_columns(runs: list[Run], reported: list[ReportedRow]) -> tuple[str, ...]:
@@ -54,15 +89,15 @@ def _paper_columns(runs: list[Run], reported: list[ReportedRow]) -> tuple[str, .
 def _sort_runs(runs: list[Run], columns: tuple[str, ...]) -> list[Run]:
     """Best first by the first paper column (runs without it last); ties by run name."""
     first = columns[0] if columns else None
-    return sorted(runs, key=lambda run: (_descending(run.result.metrics.get(first)), run.name))
+    return sorted(runs, key=lambda run: (descending(run.result.metrics.get(first)), run.name))
 
 
 def _sort_reported(rows: list[ReportedRow], columns: tuple[str, ...]) -> list[ReportedRow]:
     """Best first by the first paper column (rows without it last); ties by source, method, backbone."""
     first = columns[0] if columns else None
-    return sorted(rows, key=lambda row: (_descending(row.metrics.get(first)), *reported_identity(row)))
+    return sorted(rows, key=lambda row: (descending(row.metrics.get(first)), *reported_identity(row)))
 
 
-def _descending(value: object) -> tuple[int, float]:
+def descending(value: object) -> tuple[int, float]:
     """Sort key placing larger numbers first and non-numbers last."""
     return (0, -value) if is_number(value) else (1, 0.0)
