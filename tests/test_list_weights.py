@@ -30,7 +30,9 @@ def _weights_here(env: dict[str, str]) -> dict[str, str]:
 def test_list_backbones_reports_cached_hub_weights(tmp_path):
     hub_cache = tmp_path / "hub"
     sd_parts = ["unet", "vae", "text_encoder", "tokenizer", "scheduler"]
-    _cached_repo(hub_cache, "stabilityai/sd-turbo", [f"{part}/config.json" for part in sd_parts])
+    weights = ["unet/diffusion_pytorch_model.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors"]
+    weights.append("text_encoder/model.safetensors")  # a snapshot of configs alone is not usable
+    _cached_repo(hub_cache, "stabilityai/sd-turbo", [f"{part}/config.json" for part in sd_parts] + weights)
     _cached_repo(hub_cache, "stabilityai/stable-diffusion-2-1", ["unet/config.json"])  # incomplete
     _cached_repo(hub_cache, "timm/vit_small_patch16_224.dino", ["model.safetensors"])
     _cached_repo(hub_cache, "laion/CLIP-ViT-B-16-laion2B-s34B-b88K", ["open_clip_model.safetensors"])

@@ -5,6 +5,11 @@ A hub id is identified by the snapshot the local Hugging Face cache resolves it 
 old one's cached descriptors; a local file or folder by a hash of its files' contents (memoised
 per file by path, size and change time, so a large checkpoint is read once, not on every run);
 ``random`` and other descriptions by themselves. No torch, no network.
+
+Two forms compose: ``ORG/NAME@REVISION`` pins a hub snapshot (a commit, branch or tag; identified
+by the commit the cache resolves it to), and ``A+B`` names weights read with or onto others (a
+single-file checkpoint and its configs, a CleanDIFT UNet and its base pipeline; identified part by
+part).
 """
 
 from __future__ import annotations
@@ -22,17 +27,43 @@ MEMO_NAME = "weights-hashes.json"
 NOT_CACHED = "not in the local cache"
 
 
-def hub_snapshot(repo_id: str) -> str | None:
-    """The commit the local Hugging Face cache holds for ``repo_id`` (``refs/main``, else the only
-    snapshot), or None when it holds none."""
+COMMIT_LENGTH = 40
+PARTS_SEPARATOR = "+"
+REVISION_SEPARATOR = "@"
+
+
+def hub_snapshot(repo_id: str, revision: str | None = None) -> str | None:
+    """The commit the local Hugging Face cache holds for ``repo_id`` at ``revision`` (a branch or
+    tag through ``refs/<revision>``, a commit when its snapshot is there; no revision: ``refs/main``,
+    else the only snapshot), or None when it holds none."""
     from huggingface_hub import constants
 
     folder = Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
-    ref = folder / "refs" / "main"
+    ref = folder / "refs" / (revision or "main")
     if ref.is_file():
         return ref.read_text(encoding="utf-8").strip() or None
+    if revision is not None:
+        return revision if (folder / "snapshots" / revision).is_dir() else None
     snapshots = sorted(p.name for p in (folder / "snapshots").glob("*") if p.is_dir())
     return snapshots[0] if len(snapshots) == 1 else None
+
+
+def _split_revision(weights: str) -> tuple[str, str | None]:
+    repo, sep, revision = weights.partition(REVISION_SEPARATOR)
+    return (repo, revision) if sep and revision and is_hub_id(repo) else (weights, None)
+
+
+def _is_commit(revision: str) -> bool:
+    return len(revision) == COMMIT_LENGTH and all(c in "0123456789abcdef" for c in revision)
+
+
+def _hub_identity(repo: str, revision: str | None) -> str:
+    commit = hub_snapshot(repo, revision)
+    if commit:
+        return f"{repo}@{commit}"
+    if revision is None:
+        return f"{repo}@{NOT_CACHED}"
+    return f"{repo}@{revision}" if _is_commit(revision) else f"{repo}@{revision} ({NOT_CACHED})"
 
 
 def _file_hash(path: Path, memo: dict[str, str]) -> str:
@@ -76,11 +107,17 @@ def content_hash(root: Path, memo_path: Path | None = None) -> str:
 
 def weights_identity(weights: str, memo_path: Path | None = None) -> str:
     """``weights`` with what identifies its content: ``PATH#<content hash>`` for a local file or
-    folder, ``ORG/NAME@<commit>`` for a hub id in the local cache (``@not in the local cache``
-    otherwise), ``weights`` itself for anything else (``random``)."""
+    folder, ``ORG/NAME@<commit>`` for a hub id (pinned with ``@REVISION`` or not) the local cache
+    resolves (a pinned commit is its own identity; ``@not in the local cache`` otherwise), each
+    part of ``A+B`` so, joined by ``+``, and ``weights`` itself for anything else (``random``)."""
     path = Path(weights).expanduser()
     if path.exists():
         return f"{path.resolve()}#{content_hash(path, memo_path)}"
-    if is_hub_id(weights) and not os.path.isabs(weights):
-        return f"{weights}@{hub_snapshot(weights) or NOT_CACHED}"
+    if PARTS_SEPARATOR in weights:
+        return PARTS_SEPARATOR.join(
+            weights_identity(part, memo_path) if part else part for part in weights.split(PARTS_SEPARATOR)
+        )
+    repo, revision = _split_revision(weights)
+    if is_hub_id(repo) and not os.path.isabs(repo):
+        return _hub_identity(repo, revision)
     return weights

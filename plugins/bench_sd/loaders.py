@@ -8,9 +8,8 @@ from bench import BackboneInfo, BenchError
 from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_VAE_CONFIG, VARIANTS, SDVariant
 from bench_sd.conditioning import ClipConditioner, DualClipConditioner
 from bench_sd.features import StableDiffusionFeatures
-from bench_sd.weights import locate_weights
-
-MIN_TOKENIZER_SIZE = 1000
+from bench_sd.pipeline_parts import PipelineParts, load_folder, load_single_file
+from bench_sd.weights import is_single_file, locate_single_file, locate_weights, require_weight_files
 
 
 def _quiet_diffusers() -> None:
@@ -71,71 +70,69 @@ def random_model(
 def build_tiny(
     info: BackboneInfo, *, weights: str, device: torch.device, dtype: torch.dtype, image_size: int
 ) -> StableDiffusionFeatures:
-    """The ``sd-tiny`` model (``weights`` must be ``"random"``)."""
-    if weights != "random":
+    """The ``sd-tiny`` model: its seeded random weights (``"random"``), or weights of its
+    architecture from a diffusers directory or a single-file checkpoint."""
+    if weights == "random":
+        return random_model(VARIANTS["sd-tiny"], image_size=image_size, device=device, dtype=dtype)
+    return build_pretrained(info, weights=weights, device=device, dtype=dtype, image_size=image_size)
+
+
+def _conditioner(variant: SDVariant, parts: PipelineParts, image_size: int):
+    if variant.dual_text:
+        return DualClipConditioner(parts.tokenizers, parts.text_encoders, image_size)
+    return ClipConditioner(parts.tokenizers[0], parts.text_encoders[0])
+
+
+def load_parts(variant: SDVariant, weights: str, backbone_id: str, dtype: torch.dtype) -> PipelineParts:
+    """The pipeline parts ``weights`` name for ``variant`` (see :mod:`bench_sd.weights` for the forms).
+
+    Raises:
+        BenchError: the weights are missing, incomplete or unreadable (the message names them).
+    """
+    _quiet_diffusers()
+    if is_single_file(weights):
+        source = locate_single_file(weights, backbone_id, variant.weights, variant.needed_parts)
+        return load_single_file(source, variant, backbone_id, weights, dtype)
+    source = locate_weights(weights, backbone_id, variant.needed_parts)
+    require_weight_files(source, variant.needed_parts)
+    try:
+        return load_folder(source, variant, weights, dtype)
+    except (OSError, ValueError) as exc:
         raise BenchError(
-            f"Backbone {info.id!r} only has random weights (got {weights!r}).", "Drop --weights."
-        )
-    return random_model(VARIANTS["sd-tiny"], image_size=image_size, device=device, dtype=dtype)
+            f"Could not load the weights {weights!r} of backbone {backbone_id!r}: {exc}",
+            f"Check that {source} holds a complete diffusers model ({', '.join(variant.needed_parts)}).",
+        ) from exc
 
 
-def _checked_tokenizer(source: str, subfolder: str, weights: str):
-    from transformers import CLIPTokenizer
-
-    tokenizer = CLIPTokenizer.from_pretrained(source, subfolder=subfolder)
-    if len(tokenizer) <= MIN_TOKENIZER_SIZE:  # offline from_pretrained can return a 2-token stub
-        raise BenchError(
-            f"The {subfolder} of {weights!r} loaded with only {len(tokenizer)} tokens (files missing).",
-            f"Download the {subfolder}/ folder of the model as well.",
-        )
-    return tokenizer
-
-
-def _load_conditioner(variant: SDVariant, source: str, weights: str, dtype: torch.dtype, image_size: int):
-    from transformers import CLIPTextModel, CLIPTextModelWithProjection
-
-    first = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", torch_dtype=dtype)
-    tokenizer = _checked_tokenizer(source, "tokenizer", weights)
-    if not variant.dual_text:
-        return ClipConditioner(tokenizer, first)
-    second = CLIPTextModelWithProjection.from_pretrained(
-        source, subfolder="text_encoder_2", torch_dtype=dtype
+def load_model(
+    variant: SDVariant,
+    backbone_id: str,
+    *,
+    weights: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    image_size: int,
+) -> StableDiffusionFeatures:
+    """A pretrained SD model of ``variant``'s architecture from ``weights``."""
+    parts = load_parts(variant, weights, backbone_id, dtype)
+    parts.vae.decoder = None  # a feature extractor only encodes
+    return StableDiffusionFeatures(
+        vae=parts.vae,
+        unet=parts.unet,
+        conditioner=_conditioner(variant, parts, image_size),
+        alphas_cumprod=parts.alphas_cumprod,
+        image_size=image_size,
+        weights=weights,
+        device=device,
+        dtype=dtype,
     )
-    tokenizers = (tokenizer, _checked_tokenizer(source, "tokenizer_2", weights))
-    return DualClipConditioner(tokenizers, (first, second), image_size)
 
 
 def build_pretrained(
     info: BackboneInfo, *, weights: str, device: torch.device, dtype: torch.dtype, image_size: int
 ) -> StableDiffusionFeatures:
-    """A pretrained SD model from a hub id or a local diffusers directory.
-
-    Only the VAE (its decoder is dropped after loading), the UNet, the text encoder(s), the
-    tokenizer(s) and the scheduler config are read; no safety checker, no feature extractor.
-    """
-    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-
-    _quiet_diffusers()
-    variant = VARIANTS[info.id]
-    source = locate_weights(weights, info.id, variant.needed_parts)
-    try:
-        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype)
-        unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", torch_dtype=dtype)
-        conditioner = _load_conditioner(variant, source, weights, dtype, image_size)
-        scheduler = DDPMScheduler.from_pretrained(source, subfolder="scheduler")
-    except (OSError, ValueError) as exc:
-        raise BenchError(
-            f"Could not load the weights {weights!r} of backbone {info.id!r}: {exc}",
-            f"Check that {source} holds a complete diffusers model ({', '.join(variant.needed_parts)}).",
-        ) from exc
-    vae.decoder = None
-    return StableDiffusionFeatures(
-        vae=vae,
-        unet=unet,
-        conditioner=conditioner,
-        alphas_cumprod=scheduler.alphas_cumprod,
-        image_size=image_size,
-        weights=weights,
-        device=device,
-        dtype=dtype,
+    """A pretrained SD model from a hub id (``org/name@revision`` pins one), a local diffusers
+    directory (plain or variant files) or a single-file checkpoint."""
+    return load_model(
+        VARIANTS[info.id], info.id, weights=weights, device=device, dtype=dtype, image_size=image_size
     )
