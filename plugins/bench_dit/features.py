@@ -65,6 +65,48 @@ def check_image_size(variant: DiTVariant, image_size: int) -> None:
         )
 
 
+def transformer_call(
+    transformer: torch.nn.Module,
+    variant: DiTVariant,
+    noisy: torch.Tensor,
+    sigma: float,
+    context: torch.Tensor,
+    pooled: torch.Tensor,
+) -> Callable[[], object]:
+    """A call of the transformer on noisy latents at noise level ``sigma``, as its pipeline makes it.
+
+    Args:
+        noisy: (B', 16, h, w) noisy latents (h, w even).
+        sigma: noise level in [0, 1).
+        context: (B', L, d) text context; pooled: (B', p) pooled text embedding.
+
+    SD3 gets the latents and timestep 1000 sigma; FLUX gets them packed into (B', h/2 * w/2, 64)
+    tokens with their position ids (text ids zero), timestep sigma, and FLUX.1-dev its guidance.
+    """
+    samples, device, dtype = noisy.shape[0], noisy.device, noisy.dtype
+    if variant.family != FLUX:
+        timestep = torch.full((samples,), sigma * NUM_TIMESTEPS, device=device, dtype=dtype)
+        return lambda: transformer(
+            hidden_states=noisy,
+            encoder_hidden_states=context,
+            pooled_projections=pooled,
+            timestep=timestep,
+            return_dict=False,
+        )
+    height, width = noisy.shape[-2] // TOKEN_LATENTS, noisy.shape[-1] // TOKEN_LATENTS
+    guidance = None if variant.guidance is None else torch.full((samples,), variant.guidance, device=device)
+    return lambda: transformer(
+        hidden_states=pack_latents(noisy),
+        encoder_hidden_states=context,
+        pooled_projections=pooled,
+        timestep=torch.full((samples,), sigma, device=device, dtype=dtype),
+        img_ids=image_ids(height, width, device, dtype),
+        txt_ids=torch.zeros(context.shape[1], 3, device=device, dtype=dtype),
+        guidance=None if guidance is None else guidance.to(dtype),
+        return_dict=False,
+    )
+
+
 class DiffusionTransformerFeatures:
     """A frozen SD3 or FLUX model (VAE encoder, transformer, text encoders) returning block maps.
 
@@ -201,35 +243,6 @@ class DiffusionTransformerFeatures:
                     f"Use --t in 0..{NUM_TIMESTEPS - 1} (sigma = t / 1000).",
                 )
 
-    def _forward(
-        self, noisy: torch.Tensor, sigma: float, context: torch.Tensor, pooled: torch.Tensor
-    ) -> Callable[[], object]:
-        """A call of the transformer on noisy latents (B', 16, h, w) at noise level ``sigma``."""
-        samples = noisy.shape[0]
-        if self.variant.family != FLUX:
-            timestep = torch.full((samples,), sigma * NUM_TIMESTEPS, device=self.device, dtype=self.dtype)
-            return lambda: self.transformer(
-                hidden_states=noisy,
-                encoder_hidden_states=context,
-                pooled_projections=pooled,
-                timestep=timestep,
-                return_dict=False,
-            )
-        height, width = noisy.shape[-2] // TOKEN_LATENTS, noisy.shape[-1] // TOKEN_LATENTS
-        guidance = self.variant.guidance
-        return lambda: self.transformer(
-            hidden_states=pack_latents(noisy),
-            encoder_hidden_states=context,
-            pooled_projections=pooled,
-            timestep=torch.full((samples,), sigma, device=self.device, dtype=self.dtype),
-            img_ids=image_ids(height, width, self.device, self.dtype),
-            txt_ids=torch.zeros(context.shape[1], 3, device=self.device, dtype=self.dtype),
-            guidance=None
-            if guidance is None
-            else torch.full((samples,), guidance, device=self.device, dtype=self.dtype),
-            return_dict=False,
-        )
-
     def features(
         self,
         pixels: torch.Tensor,
@@ -258,7 +271,7 @@ class DiffusionTransformerFeatures:
         for t in timesteps:
             sigma = sigma_of(t)
             noisy = noised(clean, noise, sigma).reshape(batch * noise_samples, *latent_shape)
-            forward = self._forward(noisy, sigma, context, pooled)
+            forward = transformer_call(self.transformer, self.variant, noisy, sigma, context, pooled)
             maps = block_taps(
                 self.transformer,
                 forward,
