@@ -343,9 +343,12 @@ def test_loads_a_diffusers_folder_and_the_hub_cache_layout_offline(tmp_path, mon
         assert torch.allclose(loaded.features(pixels, ["jb3"], **kwargs)[500]["jb3"], expected, atol=1e-5)
 
 
-def test_missing_weights_are_reported_in_seconds_with_the_model_id(tmp_path):
+def test_missing_weights_are_reported_in_seconds_with_the_model_id(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hub"))
     start = time.monotonic()
-    result = run_bench("run", "--backbone", "flux1-dev", "--t", "200", env={"HF_HOME": str(tmp_path / "hf")})
+    result = run_bench("run", "--backbone", "flux1-dev", "--t", "200")  # HF_HUB_OFFLINE=1 (conftest)
     assert time.monotonic() - start < 30
     assert result.returncode != 0 and "Traceback" not in result.stderr
     message = " ".join(result.stderr.split())
