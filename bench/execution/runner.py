@@ -76,7 +76,7 @@ class StudyRunner:
         from bench.config.cache_location import default_cache_dir
         from bench.extraction.cache import FeatureCache
         from bench.extraction.devices import resolve_device, resolve_dtype, slow_dtype_warning
-        from bench.extraction.distributed import join_world
+        from bench.extraction.distributed import join_world, launched_world, rank_device
 
         self.plan = plan
         self.registry = registry
@@ -84,14 +84,11 @@ class StudyRunner:
         spec = plan.sweeps[0].spec
         self.spec = spec
         self.reporter = reporter or SilentReporter()
-        self.device = resolve_device(spec.device)
-        self.world = join_world(self.device.type)
+        # this rank's device (cuda:LOCAL_RANK) first: join_world binds it before the process group
+        self.device = rank_device(resolve_device(spec.device), launched_world())
+        self.world = join_world(self.device)
         if not self.world.is_main:
             self.reporter = SilentReporter()  # one progress display: the main process's
-        if self.world.size > 1 and self.device.type == "cuda" and self.device.index is None:
-            import torch
-
-            self.device = torch.device(f"cuda:{self.world.local_rank}")
         self.cache = FeatureCache(
             Path(spec.cache_dir) if spec.cache_dir else default_cache_dir(), spec.cache_dtype
         )
