@@ -37,6 +37,12 @@ FORMATS = ("md", "csv", "latex", "json")
     default=None,
     help="Reported numbers (TOML). Default: leaderboard/reported.toml of this project.",
 )
+@click.option(
+    "--chance",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Chance levels of the published benchmarks (TOML). Default: leaderboard/chance.toml here.",
+)
 @click.option("--check", is_flag=True, help="Do not write; exit 1 when the file on disk is stale.")
 @plugin_option
 @click.pass_context
@@ -46,6 +52,7 @@ def leaderboard_command(
     output: Path | None,
     output_format: str,
     reported: Path | None,
+    chance: Path | None,
     check: bool,
     plugin_files,
 ) -> None:
@@ -55,15 +62,14 @@ def leaderboard_command(
 
     if plugin_files:  # the leaderboard reads results files only; a plugin file is still checked
         command_registry(ctx, plugin_files)
-    if reported is None:
-        default = REPO_ROOT / "leaderboard" / "reported.toml"
-        reported = default if default.is_file() else None
+    reported = reported or _project_file("reported.toml")
+    chance = chance or _project_file("chance.toml")
     if not results_dir.is_dir():
         raise BenchError(f"Results directory {str(results_dir)!r} does not exist.", "Run `bench run` first.")
     if check:
         if output is None or output_format != "md":
             raise BenchError("--check compares a markdown file.", "Pass --output FILE (and no --format).")
-        if not check_leaderboard(results_dir, reported, output, link_base=output.parent):
+        if not check_leaderboard(results_dir, reported, output, link_base=output.parent, chance_path=chance):
             raise BenchError(
                 f"{output} is stale: it differs from what the results in {results_dir} render.",
                 f"Regenerate it with `bench leaderboard {results_dir} --output {output}`.",
@@ -72,9 +78,9 @@ def leaderboard_command(
         return
     link_base = output.parent if output is not None else Path.cwd()
     if output_format == "md":
-        text = render_leaderboard(results_dir, reported, link_base=link_base)
+        text = render_leaderboard(results_dir, reported, link_base=link_base, chance_path=chance)
     else:
-        sections = load_sections(results_dir, reported, link_base=link_base)
+        sections = load_sections(results_dir, reported, link_base=link_base, chance_path=chance)
         text = {"csv": render_csv, "latex": render_latex, "json": render_json}[output_format](sections)
     if output is None:
         click.echo(text, nl=False)
@@ -82,3 +88,9 @@ def leaderboard_command(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8", newline="\n")
     stdout.print(f"Wrote {output}")
+
+
+def _project_file(name: str) -> Path | None:
+    """``leaderboard/<name>`` of this project, when it is there (an installed copy may lack it)."""
+    path = REPO_ROOT / "leaderboard" / name
+    return path if path.is_file() else None

@@ -10,7 +10,7 @@ from typing import Any
 from bench.results.escaping import markdown_code, markdown_text
 from bench.results.leaderboard.model import ABLATION_AXES, Ablation, ReportedRow, Run, Section, is_number
 from bench.results.leaderboard.ranking import best_per_backbone, marked, pivot, section_label
-from bench.results.leaderboard.reported import load_reported
+from bench.results.leaderboard.reported import load_reference_chance, load_reported
 from bench.results.leaderboard.runs import load_runs
 from bench.results.leaderboard.sections import build_sections, descending
 
@@ -37,7 +37,11 @@ INTRO = (
 
 
 def render_leaderboard(
-    results_dir: Path, reported_path: Path | None, *, link_base: Path | None = None
+    results_dir: Path,
+    reported_path: Path | None,
+    *,
+    link_base: Path | None = None,
+    chance_path: Path | None = None,
 ) -> str:
     """The leaderboard markdown for every results file below ``results_dir``.
 
@@ -46,11 +50,13 @@ def render_leaderboard(
         reported_path: TOML file of numbers reported by papers (see :func:`load_reported`), or None.
         link_base: folder the "Run" links are relative to (default: the parent of ``results_dir``,
             right for a leaderboard written beside the results folder).
+        chance_path: TOML file of the published benchmarks' chance levels
+            (``leaderboard/chance.toml``), or None.
 
     Raises:
         BenchError: naming a results file or the reported file that breaks its schema.
     """
-    sections = load_sections(results_dir, reported_path, link_base=link_base)
+    sections = load_sections(results_dir, reported_path, link_base=link_base, chance_path=chance_path)
     lines = ["# sbir-bench leaderboard", "", INTRO, ""]
     if not sections:
         lines += ["No measured runs or reported numbers yet.", ""]
@@ -63,24 +69,35 @@ def render_leaderboard(
 
 
 def load_sections(
-    results_dir: Path, reported_path: Path | None, *, link_base: Path | None = None
+    results_dir: Path,
+    reported_path: Path | None,
+    *,
+    link_base: Path | None = None,
+    chance_path: Path | None = None,
 ) -> list[Section]:
     """The sections of the leaderboard of ``results_dir`` (see :func:`render_leaderboard`)."""
     results_dir = Path(results_dir)
     runs = load_runs(results_dir, Path(link_base) if link_base is not None else results_dir.parent)
     reported = load_reported(Path(reported_path)) if reported_path is not None else []
-    return build_sections(runs, reported)
+    chance = load_reference_chance(Path(chance_path)) if chance_path is not None else {}
+    return build_sections(runs, reported, chance)
 
 
 def check_leaderboard(
-    results_dir: Path, reported_path: Path | None, output_path: Path, *, link_base: Path | None = None
+    results_dir: Path,
+    reported_path: Path | None,
+    output_path: Path,
+    *,
+    link_base: Path | None = None,
+    chance_path: Path | None = None,
 ) -> bool:
     """True when ``output_path`` holds exactly what :func:`render_leaderboard` produces now."""
     try:
         current = Path(output_path).read_bytes()
     except FileNotFoundError:
         return False
-    return current == render_leaderboard(results_dir, reported_path, link_base=link_base).encode("utf-8")
+    text = render_leaderboard(results_dir, reported_path, link_base=link_base, chance_path=chance_path)
+    return current == text.encode("utf-8")
 
 
 def section_heading(section: Section) -> str:

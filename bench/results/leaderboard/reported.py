@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
@@ -37,6 +37,56 @@ class ReportedFile(SchemaModel):
     reported: list[ReportedEntry] = []
 
 
+class ReferenceChance(SchemaModel):
+    """One ``[[chance]]`` table of ``leaderboard/chance.toml``: a published benchmark's chance levels,
+    computed from its per-class test counts by ``benchmarks/reference_chance.py``."""
+
+    dataset: Name
+    split: Name
+    queries: Annotated[int, Field(ge=1)]
+    gallery: Annotated[int, Field(ge=1)]
+    classes: Annotated[int, Field(ge=1)]
+    rankings: Annotated[int, Field(ge=1)]
+    seed: Annotated[int, Field(ge=0)]
+    metrics: Annotated[dict[MetricName, float], Field(min_length=1), AfterValidator(within_unit)]
+    methods: dict[MetricName, Literal["exact", "simulated"]]
+
+
+class ChanceFile(SchemaModel):
+    """The whole chance file: ``[[chance]]`` entries and nothing else."""
+
+    chance: list[ReferenceChance] = []
+
+
+def load_reference_chance(path: Path) -> dict[str, dict]:
+    """Chance levels per dataset id from a chance file (see :class:`ReferenceChance`), in the form of
+    a results file's ``chance`` plus the split and counts they were computed from.
+
+    Raises:
+        BenchError: naming the file and key for unreadable TOML or a schema violation.
+    """
+    entries = validated(
+        ChanceFile,
+        _read_toml(Path(path)),
+        str(path),
+        hint="Regenerate it with `python benchmarks/reference_chance.py`.",
+    ).chance
+    return {entry.dataset: entry.model_dump() for entry in entries}
+
+
+def _read_toml(path: Path) -> dict:
+    """The parsed TOML of ``path`` (bounded, nesting checked), or :class:`BenchError` naming it."""
+    text = read_bounded_text(path, MAX_REPORTED_BYTES, "Reference numbers file")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BenchError(f"{path}: not a readable TOML file ({exc}).", "Fix the file's syntax.") from exc
+    except RecursionError:
+        raise BenchError(f"{path}: nests too deeply to read.") from None
+    check_nesting(data, str(path))
+    return data
+
+
 def load_reported(path: Path) -> list[ReportedRow]:
     """Read ``[[reported]]`` entries from a TOML file, in file order.
 
@@ -46,14 +96,7 @@ def load_reported(path: Path) -> list[ReportedRow]:
             backbone, dataset).
     """
     path = Path(path)
-    text = read_bounded_text(path, MAX_REPORTED_BYTES, "Reported numbers file")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BenchError(f"{path}: not a readable TOML file ({exc}).", "Fix the file's syntax.") from exc
-    except RecursionError:
-        raise BenchError(f"{path}: nests too deeply to read.") from None
-    check_nesting(data, str(path))
+    data = _read_toml(path)
     hint = (
         "Each [[reported]] entry has dataset, method, backbone, source (text), metrics (name = number) "
         "and optionally arxiv (an id like 2403.07214) and protocol (text)."

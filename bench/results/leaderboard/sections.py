@@ -10,10 +10,14 @@ from bench.results.leaderboard.reported import reported_identity
 TASK_ORDER = ("zs-sbir", "fg-sbir")
 
 
-def build_sections(runs: list[Run], reported: list[ReportedRow]) -> list[Section]:
+def build_sections(
+    runs: list[Run], reported: list[ReportedRow], reference_chance: dict[str, dict] | None = None
+) -> list[Section]:
     """One section per benchmark definition (:class:`Definition`), ordered by task, dataset, then the
     standard definition first. Reported rows join the standard definition of their dataset (the
-    one with the most runs when skipped images split it), or a section of their own."""
+    one with the most runs when skipped images split it), or a section of their own.
+    ``reference_chance`` (dataset id -> chance levels computed from the published class counts)
+    gives the chance row of a standard definition whose runs record none (or that has no runs)."""
     by_definition: dict[Definition, list[Run]] = {}
     for run in runs:
         by_definition.setdefault(Definition.of(run.result), []).append(run)
@@ -36,6 +40,15 @@ def build_sections(runs: list[Run], reported: list[ReportedRow]) -> list[Section
         ]
         columns = _paper_columns(own_runs, own_reported)
         chance, notes = _chance(own_runs)
+        reference = (reference_chance or {}).get(definition.dataset)
+        if chance is None and definition.standard and reference:
+            chance = reference
+            notes = (
+                *notes,
+                f"Chance computed from the published per-class test counts (split {reference['split']}: "
+                f"{reference['queries']} sketches, {reference['gallery']} unique photos, "
+                f"{reference['classes']} classes; leaderboard/chance.toml).",
+            )
         sections.append(
             Section(
                 definition=definition,
