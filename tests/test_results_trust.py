@@ -323,3 +323,36 @@ def test_csv_round_trips_the_numbers_and_latex_escapes(tmp_path: Path) -> None:
     sections = {section["label"]: section for section in json.loads(out.read_text())["sections"]}
     assert sections["synthetic"]["chance"]["metrics"]["mAP@all"] == 0.183
     assert ",reported,SpLIP,CLIP," in result.stdout
+
+
+def test_reference_chance_file_matches_the_published_counts() -> None:
+    """leaderboard/chance.toml holds, per published benchmark, the exact chance levels of its
+    per-class test counts (the simulated ones are checked by the chance tests above)."""
+    import csv as csv_module
+
+    from bench.evaluation.chance import exact_category_levels
+    from bench.results.leaderboard.reported import load_reference_chance
+
+    repo = Path(__file__).resolve().parents[1]
+    reference = load_reference_chance(repo / "leaderboard" / "chance.toml")
+    assert set(reference) == {"sketchy", "sketchy-ext", "tuberlin-ext", "quickdraw-ext"}
+    counts_file = repo / "plugins" / "bench_datasets" / "split_data" / "per_class_counts.tsv"
+    with counts_file.open(encoding="utf-8") as handle:
+        rows = list(csv_module.DictReader(handle, delimiter="\t"))
+    for entry in reference.values():
+        mine = [row for row in rows if row["split"] == entry["split"]]
+        sketches = [int(row["n_sketch"]) for row in mine]
+        photos = [int(row["n_photo_unique"]) for row in mine]
+        assert (entry["queries"], entry["gallery"], entry["classes"]) == (
+            sum(sketches),
+            sum(photos),
+            len(mine),
+        )
+        prec_k = [int(name[2:]) for name in entry["metrics"] if name.startswith("P@")]
+        expected: dict[str, float] = {}
+        for n_sketch, n_photo in zip(sketches, photos, strict=True):
+            for name, value in exact_category_levels(n_photo, sum(photos), prec_k).items():
+                expected[name] = expected.get(name, 0.0) + n_sketch * value / sum(sketches)
+        for name, value in expected.items():
+            assert entry["methods"][name] == "exact"
+            assert entry["metrics"][name] == pytest.approx(value, rel=1e-12)

@@ -90,7 +90,7 @@ def category_chance(
         )
         simulated = metrics_from_relevant_ranks(ranks, map_k, prec_k)
         expected = {name: float(values.mean()) for name, values in simulated.items()}
-        expected.update(_exact_category(relevant, num_gallery, prec_k))
+        expected.update(exact_category_levels(relevant, num_gallery, prec_k))
         for name, value in expected.items():
             sums[name] = sums.get(name, 0.0) + queries * value
     exact = {"mAP@all[plain]", *(f"P@{k}" for k in prec_k)}
@@ -102,7 +102,7 @@ def category_chance(
     )
 
 
-def _exact_category(relevant: int, num_gallery: int, prec_k: Sequence[int]) -> dict[str, float]:
+def exact_category_levels(relevant: int, num_gallery: int, prec_k: Sequence[int]) -> dict[str, float]:
     """Closed-form expectations for one query with R = ``relevant`` in a gallery of N."""
     n = num_gallery
     harmonic = float(np.sum(1.0 / np.arange(1, n + 1)))
