@@ -9,6 +9,7 @@ decides (instead of the libraries' minutes of retries).
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -45,10 +46,12 @@ def is_hub_id(weights: str) -> bool:
     )
 
 
-def _hub_reachable() -> bool:
-    from huggingface_hub import constants
-
-    if constants.HF_HUB_OFFLINE:
+def hub_reachable() -> bool:
+    """Whether the Hugging Face Hub can be reached now: False under ``HF_HUB_OFFLINE`` (checked
+    without importing huggingface_hub) or when a connection does not open within
+    :data:`CONNECT_TIMEOUT_S` seconds, so missing weights are reported in seconds, not after
+    minutes of retries."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         return False
     try:
         socket.create_connection(HUB_HOST, timeout=CONNECT_TIMEOUT_S).close()
@@ -121,7 +124,7 @@ def check_checkpoint(weights: str, backbone_id: str, filenames: tuple[str, ...])
     """
     if _local_file(weights, backbone_id, filenames) or _cached_file(weights, filenames):
         return
-    if not _hub_reachable():
+    if not hub_reachable():
         raise _unavailable(weights, backbone_id, filenames)
 
 
@@ -134,7 +137,7 @@ def checkpoint_file(weights: str, backbone_id: str, filenames: tuple[str, ...]) 
     found = _local_file(weights, backbone_id, filenames) or _cached_file(weights, filenames)
     if found:
         return found
-    if not _hub_reachable():
+    if not hub_reachable():
         raise _unavailable(weights, backbone_id, filenames)
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError

@@ -8,14 +8,9 @@ snapshots/<rev>/`` layout) when every needed subfolder is there; otherwise the h
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 
-from bench import BenchError, is_hub_id
-
-HUB_HOST = ("huggingface.co", 443)
-CONNECT_TIMEOUT_S = 3
+from bench import BenchError, hub_reachable, is_hub_id
 
 
 def _missing_parts(folder: Path, parts: tuple[str, ...]) -> list[str]:
@@ -31,16 +26,6 @@ def _cached_snapshot(repo_id: str, parts: tuple[str, ...]) -> str | None:
     except Exception:  # not cached (LocalEntryNotFoundError), or a malformed id
         return None
     return path if not _missing_parts(Path(path), parts) else None
-
-
-def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return False
-    try:
-        socket.create_connection(HUB_HOST, timeout=CONNECT_TIMEOUT_S).close()
-    except OSError:
-        return False
-    return True
 
 
 def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
@@ -87,7 +72,7 @@ def locate_weights(
     cached = _cached_snapshot(weights, parts)
     if cached:
         return cached
-    if _hub_reachable():
+    if hub_reachable():
         return weights
     patterns = " ".join(f"'{part}/*'" for part in parts)
     gated = (

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError
+from bench import BenchError, hub_reachable
 from bench_sd.cleandift import CLEANDIFT, HUB_REPO, CleanDiftVariant
 from bench_sd.layouts import has_plain_weights, variants_in
-from bench_sd.weights import _hub_reachable, check_weights, local_weights, split_base, split_revision
+from bench_sd.weights import check_weights, local_weights, split_base, split_revision
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def locate_unet(unet: str, spec: CleanDiftVariant, *, download: bool = False) ->
     cached = _cached_hub_file(repo, spec.unet_file, revision)
     if cached:
         return UnetSource("file", cached)
-    if _hub_reachable():
+    if hub_reachable():
         return UnetSource("hub", repo=repo, revision=revision, filename=spec.unet_file)
     pin = f" --revision {revision}" if revision else ""
     raise BenchError(

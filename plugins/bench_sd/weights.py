@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError
+from bench import BenchError, hub_reachable
 from bench_sd.architecture import shipped_folder
 from bench_sd.layouts import missing_weight_files
 
-HUB_HOST = ("huggingface.co", 443)
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 BASE_SEPARATOR = "+"
 REVISION_SEPARATOR = "@"
@@ -139,16 +137,6 @@ def _cached_configs(repo_id: str, parts: tuple[str, ...], revision: str | None =
     return str(path) if all((path / part / CONFIG_FILES[part]).is_file() for part in parts) else None
 
 
-def _hub_reachable() -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return False
-    try:
-        socket.create_connection(HUB_HOST, timeout=3).close()
-    except OSError:
-        return False
-    return True
-
-
 def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
     """Where ``weights`` are on this machine (a complete local diffusers directory, a cached hub
     snapshot, or a single-file checkpoint), or None. Reads only the local disk."""
@@ -221,7 +209,7 @@ def locate_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> st
         return cached
     if repo in WITHDRAWN:
         raise _withdrawn(repo, backbone_id)
-    if _hub_reachable():
+    if hub_reachable():
         return weights
     raise _unavailable(weights, backbone_id, parts)
 
