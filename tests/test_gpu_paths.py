@@ -89,3 +89,195 @@ def test_rank_device_refuses_what_would_share_or_miss_a_gpu(
     assert rank_device(torch.device("cuda"), world) == torch.device("cuda", 0)
     assert rank_device(torch.device("cpu"), world) == torch.device("cpu")
     assert rank_device(torch.device("cuda", 3), World()) == torch.device("cuda", 3)
+
+
+# --- host-to-device copies, noise and descriptor copies: the CPU path is the code it replaced ---
+
+SIZE = 64
+LAYERS = ("up1", "up0+up1")  # one UNet pass that stops after up_blocks[1]
+TIMESTEPS = (200,)
+
+
+@pytest.fixture(scope="module")
+def registry():
+    import bench
+
+    return bench.plugin_registry()
+
+
+@pytest.fixture(scope="module")
+def sd_tiny(registry):
+    import bench
+
+    return bench.load_backbone("sd-tiny", device="cpu", image_size=SIZE, registry=registry)
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    from bench_datasets.synthetic import SyntheticCategory
+
+    return SyntheticCategory(num_unseen=2, photos_per_class=3, image_size=SIZE)
+
+
+def _request(registry, batch_size: int = 4):
+    from bench import PromptCondition
+    from bench.extraction.loop import ExtractionRequest
+    from bench.plan.layers import resolve_layer
+
+    info = registry.backbones.get("sd-tiny")
+    plans = tuple(resolve_layer(layer, info, registry.layer_selectors) for layer in LAYERS)
+    return ExtractionRequest(plans, TIMESTEPS, 2, 5, PromptCondition(), batch_size)
+
+
+@pytest.mark.parametrize("latent_shape", [(4, 8, 8), (4, 3, 5), (1, 1, 3)])
+def test_noise_is_the_per_image_randn_it_was_bit_for_bit(sd_tiny, latent_shape) -> None:
+    """Each image's draws are ``torch.randn((N, *shape), generator=seeded)``, as before the change
+    (the CPU generator on every device, so CPU and GPU runs add the same noise)."""
+    seeds = [3, 2**40 + 7, 3]
+    noise = sd_tiny.model.draw_noise(latent_shape, 3, seeds)
+    before = torch.stack(
+        [torch.randn((3, *latent_shape), generator=torch.Generator().manual_seed(seed)) for seed in seeds]
+    )
+    assert noise.dtype == torch.float32 and not noise.is_pinned()
+    assert torch.equal(noise, before)
+
+
+def _descriptors_as_before(sd_tiny, dataset, items, request) -> dict:
+    """The descriptors as the loop computed them before the change: the CPU pixels, one
+    ``.cpu().numpy()`` per layer, in batches of ``request.batch_size``."""
+    import numpy as np
+
+    from bench.extraction.digests import image_digest, noise_seed
+    from bench.extraction.features import layer_features
+    from bench.extraction.pooling import descriptor
+
+    out: dict = {}
+    for start in range(0, len(items), request.batch_size):
+        batch = items[start : start + request.batch_size]
+        images = [dataset.load_image(item) for item in batch]
+        features = layer_features(
+            sd_tiny,
+            sd_tiny.preprocess(images),
+            modality=batch[0].modality,
+            layers=request.layers,
+            timesteps=request.timesteps,
+            noise_samples=request.noise_samples,
+            noise_seeds=[noise_seed(request.seed, image_digest(image)) for image in images],
+            prompt=request.prompt,
+        )
+        pools = {plan.name: plan.pool for plan in request.layers}
+        for (t, name), taps in features.items():
+            out.setdefault((t, name), []).append(descriptor(taps, pools[name]).cpu().numpy())
+    return {key: np.concatenate(rows) for key, rows in out.items()}
+
+
+def test_cpu_extraction_never_pins_copies_once_per_batch_and_is_unchanged(
+    sd_tiny, registry, dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from bench.extraction.loop import extract_descriptors
+
+    items = dataset.split("gallery")[:3]
+    request = _request(registry, batch_size=2)
+    with torch.inference_mode():
+        before = _descriptors_as_before(sd_tiny, dataset, items, request)
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a CPU run pinned memory")
+
+    copies: list[tuple] = []
+    cpu = torch.Tensor.cpu
+
+    def counting_cpu(self, *args, **kwargs):
+        copies.append(tuple(self.shape))
+        return cpu(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", refuse)
+    monkeypatch.setattr(torch.Tensor, "cpu", counting_cpu)
+    after = extract_descriptors(sd_tiny, dataset, items, request, workers=1).descriptors
+    monkeypatch.undo()
+    assert len(copies) == 2  # 3 images in batches of 2: one host copy per batch, for both layers
+    assert sorted(after) == sorted(before)
+    for key in before:
+        assert np.array_equal(after[key], before[key]), key
+
+
+def test_the_loader_pins_batches_bound_for_cuda_only(
+    sd_tiny, dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.extraction.loop import BatchLoader
+    from bench.extraction.transfer import model_device
+
+    pinned: list[tuple] = []
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: pinned.append(tuple(self.shape)) or self)
+    monkeypatch.setattr(torch.Tensor, "is_pinned", lambda self: False)
+    items = dataset.split("gallery")[:3]
+    for device, expected in ((torch.device("cpu"), []), (torch.device("cuda", 1), [(3, 3, SIZE, SIZE)])):
+        loader = BatchLoader(sd_tiny, dataset, items, [None] * 3, 5, workers=0, strict=True, device=device)
+        pinned.clear()
+        loader.load([0, 1, 2])
+        assert pinned == expected
+    assert model_device(sd_tiny.model) == torch.device("cpu")
+    assert model_device(type("M", (), {"device": "cuda:1"})()) == torch.device("cuda", 1)
+    assert model_device(object()) is None  # a plugin that does not say: nothing is pinned
+
+
+def test_to_host_splits_one_copy_back_into_every_key() -> None:
+    import numpy as np
+
+    from bench.extraction.transfer import to_host
+
+    rows = {(50, "a"): torch.arange(6.0).reshape(2, 3), (200, "b"): torch.arange(4.0).reshape(2, 2)}
+    host = to_host(rows)
+    assert list(host) == list(rows)
+    for key, value in rows.items():
+        assert np.array_equal(host[key], value.numpy())
+    assert to_host({}) == {}
+
+
+# --- TF32: only when asked for, only on CUDA, recorded as its own dtype ---
+
+
+@pytest.fixture
+def precision_flags():
+    """Restore torch's float32 precision settings after a test changes them."""
+    saved = (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision)
+    yield
+    torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = saved
+
+
+def _flags() -> tuple[str, str]:
+    return torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision
+
+
+def test_tf32_only_when_asked_for_on_cuda(precision_flags, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.extraction.devices import resolve_dtype
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    cuda = torch.device("cuda", 0)
+    assert resolve_dtype("tf32", cuda) == torch.float32 and _flags() == ("tf32", "tf32")
+    assert resolve_dtype("fp32", cuda) == torch.float32 and _flags() == ("ieee", "ieee")
+    assert resolve_dtype("bf16", cuda) == torch.bfloat16 and _flags() == ("ieee", "ieee")
+    torch.backends.cuda.matmul.fp32_precision = "none"
+    torch.backends.cudnn.conv.fp32_precision = "tf32"  # torch's defaults
+    assert resolve_dtype("fp32", torch.device("cpu")) == torch.float32
+    assert _flags() == ("none", "tf32")  # a CPU run sets nothing: its numbers are torch's defaults'
+
+
+def test_tf32_is_refused_where_it_would_not_be_tf32(precision_flags, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.extraction.devices import resolve_dtype
+
+    with pytest.raises(BenchError, match="tf32 is a CUDA tensor-core mode"):
+        resolve_dtype("tf32", torch.device("cpu"))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))
+    with pytest.raises(BenchError, match="compute capability 8.0"):
+        resolve_dtype("tf32", torch.device("cuda", 0))
+
+
+def test_tf32_is_a_dtype_of_its_own_in_the_run_identity() -> None:
+    from bench.api.choices import DTYPE_NAMES
+    from bench.config.run_config import SweepSpec
+
+    assert "tf32" in DTYPE_NAMES
+    assert SweepSpec(dtype="tf32").dtype == "tf32"

@@ -86,8 +86,17 @@ class VisionTransformerEncoder(ABC):
         if wants_embed or not blocks:
             blocks.add(self.depth - 1)  # the embedding needs every block anyway
         order = sorted(blocks)
-        tokens = self.forward_tokens(pixels.to(device=self.device, dtype=self.dtype), order, wants_embed)
+        tokens = self.forward_tokens(self._on_device(pixels), order, wants_embed)
         return {tap: _select(tokens, order, position) for tap, position in positions.items()}
+
+    def _on_device(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) pixels on the model's device in its dtype: copied asynchronously to a CUDA
+        device (overlapping queued work when they are pinned, as the extraction loop hands them),
+        then cast there."""
+        import torch
+
+        cuda = torch.device(self.device).type == "cuda"
+        return pixels.to(device=self.device, non_blocking=cuda).to(self.dtype)
 
 
 def _select(tokens: Tokens, order: list[int], position: TapPosition) -> torch.Tensor:

@@ -20,6 +20,7 @@ from bench.api.errors import BenchError
 from bench.extraction.digests import file_digest, image_digest, noise_seed, unreadable_image_error
 from bench.extraction.features import DescriptorKey, LoadedBackbone, layer_features
 from bench.extraction.pooling import descriptor
+from bench.extraction.transfer import is_cuda, model_device, pinned_for, to_device, to_host
 from bench.plan.layers import LayerPlan
 
 if TYPE_CHECKING:
@@ -63,7 +64,8 @@ class LoadedBatch:
 
     Attributes:
         indices: item indices that loaded, in batch order.
-        pixels: (len(indices), 3, S, S) from the backbone's ``preprocess``, or None if none loaded.
+        pixels: (len(indices), 3, S, S) from the backbone's ``preprocess`` (in pinned host memory
+            when the backbone runs on CUDA), or None if none loaded.
         seeds: per loaded item, its noise seed.
         failures: (item index, reason) for items that could not be read.
     """
@@ -106,6 +108,8 @@ class BatchLoader:
 
     Args:
         strict: raise :class:`BenchError` on the first unreadable image instead of skipping it.
+        device: where the backbone runs; for a CUDA device each batch's pixels are pinned here, in
+            the loader's thread, so that their copy to the GPU can be asynchronous.
     """
 
     def __init__(
@@ -117,9 +121,10 @@ class BatchLoader:
         seed: int,
         workers: int,
         strict: bool,
+        device: torch.device | None = None,
     ) -> None:
         self.backbone, self.dataset, self.items, self.digests = backbone, dataset, items, digests
-        self.seed, self.strict = seed, strict
+        self.seed, self.strict, self.device = seed, strict, device
         self.readers = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
 
     def load(self, indices: list[int]) -> LoadedBatch:
@@ -135,6 +140,8 @@ class BatchLoader:
             (i, outcome) for i, outcome in zip(indices, outcomes, strict=True) if not isinstance(outcome, str)
         ]
         pixels = self.backbone.preprocess([image for _, (image, _) in loaded]) if loaded else None
+        if pixels is not None:
+            pixels = pinned_for(pixels, self.device)
         return LoadedBatch([i for i, _ in loaded], pixels, [seed for _, (_, seed) in loaded], failures)
 
     def close(self) -> None:
@@ -180,8 +187,9 @@ def extract_descriptors(
     skipped: list[tuple[int, str]] = []
     texts = texts or [None] * len(items)
     batches = list(_batches(items, request.batch_size, texts))
+    device = model_device(backbone.model)
     loader = BatchLoader(
-        backbone, dataset, items, digests or [None] * len(items), request.seed, workers, strict
+        backbone, dataset, items, digests or [None] * len(items), request.seed, workers, strict, device
     )
     try:
         with ThreadPoolExecutor(max_workers=1) as ahead, torch.inference_mode():
@@ -192,7 +200,7 @@ def extract_descriptors(
                     pending = ahead.submit(loader.load, batches[number + 1])
                 skipped.extend(batch.failures)
                 if batch.pixels is not None:
-                    _describe_batch(backbone, items, texts, request, batch, out)
+                    _describe_batch(backbone, items, texts, request, batch, out, device)
                     if on_rows is not None:
                         on_rows(batch.indices, {key: values[batch.indices] for key, values in out.items()})
                 if on_batch is not None:
@@ -209,13 +217,18 @@ def _describe_batch(
     request: ExtractionRequest,
     batch: LoadedBatch,
     out: dict[DescriptorKey, np.ndarray],
+    device: torch.device | None,
 ) -> None:
+    """Fill ``out``'s rows of ``batch``: one backbone call, every layer pooled on the backbone's
+    device, one copy of all of them to the host. On CUDA the pinned pixels are copied to the GPU
+    here, asynchronously, before the visual prompt is added (there)."""
     prompt = request.prompt
     if texts[batch.indices[0]] is not None:  # a batch's items all have a text, or none has
         prompt = replace(prompt, item_texts=tuple(texts[i] for i in batch.indices))
+    pixels = to_device(batch.pixels, device) if is_cuda(device) else batch.pixels
     features = layer_features(
         backbone,
-        batch.pixels,
+        pixels,
         modality=items[batch.indices[0]].modality,
         layers=request.layers,
         timesteps=request.timesteps,
@@ -224,5 +237,6 @@ def _describe_batch(
         prompt=prompt,
     )
     pools = {plan.name: plan.pool for plan in request.layers}
-    for (t, name), taps in features.items():
-        out[(t, name)][batch.indices] = descriptor(taps, pools[name]).cpu().numpy()
+    rows = {(t, name): descriptor(taps, pools[name]) for (t, name), taps in features.items()}
+    for key, values in to_host(rows).items():
+        out[key][batch.indices] = values

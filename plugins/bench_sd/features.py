@@ -189,8 +189,12 @@ class StableDiffusionFeatures:
         return self.conditioner.encode(texts)
 
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) in [-1, 1] -> VAE posterior mean times the scaling factor, (B, 4, S/8, S/8)."""
-        pixels = pixels.to(device=self.device, dtype=self.vae_dtype)
+        """(B, 3, S, S) in [-1, 1] -> VAE posterior mean times the scaling factor, (B, 4, S/8, S/8).
+
+        Pixels on the host are copied to a CUDA device asynchronously (from pinned memory, as the
+        extraction loop hands them, the copy overlaps queued work), then cast there.
+        """
+        pixels = pixels.to(device=self.device, non_blocking=self._cuda).to(self.vae_dtype)
         latents = self.vae.encode(pixels).latent_dist.mean
         return (latents * self.vae.config.scaling_factor).to(self.dtype)
 
@@ -199,13 +203,21 @@ class StableDiffusionFeatures:
     ) -> torch.Tensor:
         """(B, N, *latent_shape) standard normal noise; image i's draws come from ``seeds[i]`` only.
 
-        Drawn on the CPU in float32, so the numbers do not depend on the device.
+        Drawn by a CPU generator in float32 whatever the device, so a GPU run adds exactly the noise
+        a CPU run adds (a CUDA generator's Philox stream gives other numbers for the same seed, and
+        would make descriptors depend on the device type). Each image's draws are written straight
+        into one (pinned, on CUDA) host buffer, which goes to the device in one asynchronous copy
+        and is cast there; the values are those of ``torch.randn((N, *latent_shape))`` per image.
         """
-        draws = [
-            torch.randn((noise_samples, *latent_shape), generator=torch.Generator().manual_seed(seed))
-            for seed in seeds
-        ]
-        return torch.stack(draws).to(device=self.device, dtype=self.dtype)
+        noise = torch.empty((len(seeds), noise_samples, *latent_shape), pin_memory=self._cuda)
+        for draws, seed in zip(noise, seeds, strict=True):
+            draws.normal_(generator=torch.Generator().manual_seed(seed))
+        return noise.to(device=self.device, non_blocking=self._cuda).to(self.dtype)
+
+    @property
+    def _cuda(self) -> bool:
+        """Whether the model runs on CUDA (host tensors are then pinned and copied asynchronously)."""
+        return self.device.type == "cuda"
 
     def _check_timesteps(self, timesteps: Sequence[int]) -> None:
         steps = len(self.alphas_cumprod)
