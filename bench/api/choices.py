@@ -8,7 +8,7 @@ from __future__ import annotations
 
 SWEEP_AXES = ("backbone", "layer", "t", "prompt", "dataset")
 ABLATION_AXES = (*SWEEP_AXES, "noise_samples", "pool", "image_size")
-DTYPE_NAMES = ("fp32", "fp16", "bf16")
+DTYPE_NAMES = ("fp32", "tf32", "fp16", "bf16")  # tf32: see bench.extraction.devices
 CACHE_DTYPE_NAMES = ("fp16", "fp32")
 ENSEMBLE_METHODS = ("mean", "concat", "score-sum")
 DEVICE_PATTERN = r"^(auto|cpu|mps|cuda(:[0-9]{1,3})?)$"
