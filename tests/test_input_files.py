@@ -54,7 +54,7 @@ def _run_config(tmp_path: Path, config: dict[str, Any], name: str = "c.yaml"):
         ('seed = "0"', "seed = '0' (text): allowed: an integer from 0 to 2**63 - 1"),
         ("output_dir = 5", "output_dir = 5 (an integer): allowed: a path"),
         ("workers = -3", "workers = -3 (an integer): allowed: an integer from 0 to 256"),
-        ('dtype = "i32"', "dtype = 'i32' (text): should be 'fp32', 'fp16' or 'bf16'"),
+        ('dtype = "i32"', "dtype = 'i32' (text): should be 'fp32', 'tf32', 'fp16' or 'bf16'"),
         ("plugins = 4", "plugins[0] = 4 (an integer): should be text"),
         ("strict = 1", "strict = 1 (an integer): should be true or false"),
         ("train = { lr = nan }", "train: lr = nan (a number): allowed: a number above 0"),

@@ -86,7 +86,8 @@ class SweepSpec:
         seed: the run seed (noise, and anything random in adapters).
         batch_size: images per backbone call.
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        dtype: ``fp32``, ``fp16`` or ``bf16`` (model precision; descriptors are float32).
+        dtype: ``fp32``, ``tf32`` (CUDA only), ``fp16`` or ``bf16`` (model precision; descriptors
+            are float32; see ``bench.extraction.devices``).
         pool: pooling override (``gap``, ``gmp``, ``gem``, ``flatten``), or None for each layer's
             default.
         image_size: input resolution override in pixels, or None for each backbone's default.
