@@ -3,9 +3,8 @@
 On CUDA, the loader thread copies each preprocessed batch into page-locked (pinned) host memory,
 so that the copy to the GPU can be asynchronous (``non_blocking=True``) and overlap the previous
 batch's kernels; descriptors come back in one device-to-host copy per batch. On any other device
-nothing is pinned (pinning needs CUDA, and page-locking memory a CPU run reads anyway only costs
-time) and every function here returns its input unchanged, so a CPU run computes exactly what it
-computed before these paths existed.
+nothing is pinned or moved (pinning needs CUDA, and page-locking memory a CPU run reads anyway
+only costs time), so a CPU run computes exactly what it computed before these paths existed.
 """
 
 from __future__ import annotations
