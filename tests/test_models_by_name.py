@@ -227,6 +227,6 @@ def test_missing_weights_fail_in_seconds_with_one_message(tmp_path, backbone, na
     result = run_bench(
         "run", "--backbone", backbone, "--dataset", "synthetic", env={"HF_HOME": str(tmp_path)}
     )
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60  # seconds, not minutes of retries (generous: a loaded CI box)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert repr(named) in result.stderr and f"hf download {named}" in result.stderr

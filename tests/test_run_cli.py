@@ -215,8 +215,8 @@ def test_leaderboard_command_writes_and_checks(tmp_path):
     written = run_bench("leaderboard", str(out), "--output", str(board))
     assert written.returncode == 0, written.stderr
     text = board.read_text()
-    assert "## synthetic (zs-sbir)" in text and "sd-mini" in text
-    assert "reported (Koley et al., CVPR 2024, Table 1)" in text
+    assert "## synthetic" in text and "sd-mini" in text and "| *chance* |" in text
+    assert "reported: Stable Diffusion features + learned prompts; Koley et al., CVPR 2024, Table 1" in text
     assert run_bench("leaderboard", str(out), "--output", str(board), "--check").returncode == 0
     board.write_text(text + "edited\n")
     stale = run_bench("leaderboard", str(out), "--output", str(board), "--check")

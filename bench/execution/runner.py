@@ -130,7 +130,8 @@ class StudyRunner:
             return run.prompt_condition(self.registry), {}
         from bench.prompts.in_runs import trained_condition
 
-        float32 = self.spec.dtype == "fp32"  # training needs float32 weights (bf16 runs as autocast)
+        # training needs float32 weights (bf16 runs as autocast; tf32 keeps float32 weights)
+        float32 = self.spec.dtype in ("fp32", "tf32")
         load = (lambda: self._load_backbone(run)) if float32 else None
         condition, path = trained_condition(run, spec, self.registry, self.reporter, load)
         return condition, {"prompt_file": str(path)}

@@ -30,6 +30,7 @@ class CleanDiftFeatures:
         self.timestep = timestep
         self.weights = weights
         self.image_size = sd.image_size
+        self.device = sd.device  # the extraction loop pins batches bound for a GPU
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """RGB images -> (B, 3, S, S) float32 in [-1, 1], as SD reads them."""
