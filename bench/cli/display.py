@@ -97,8 +97,28 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
                 str(r.config.get(c, "–")) if r.config.get(c) is not None else "–" for c in config_columns
             ]
             table.add_row(*config, *(format_metric(task, r.metrics.get(c)) for c in columns))
+        chance = _chance_rows(rows, config_columns, columns, task)
+        if chance:
+            table.rows[-1].end_section = True  # a rule between the runs and their chance levels
+        for cells in chance:
+            table.add_row(*cells, style="dim")
         tables.append(table)
     return tables
+
+
+def _chance_rows(
+    rows: Sequence[RunResult], config_columns: Sequence[str], columns: Sequence[str], task: str
+) -> list[list[str]]:
+    """One row per dataset of ``rows`` that records chance levels: the metrics of a random ranking."""
+    chance: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if r.chance and r.config.get("dataset") not in chance:
+            chance[str(r.config.get("dataset"))] = r.chance["metrics"]
+    cells = []
+    for dataset, values in chance.items():
+        config = [dataset if c == "dataset" else "chance" if c == "backbone" else "" for c in config_columns]
+        cells.append([*config, *(format_metric(task, values.get(c)) for c in columns)])
+    return cells
 
 
 def listing_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
