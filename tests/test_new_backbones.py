@@ -140,3 +140,29 @@ def test_the_readme_table_agrees_with_bench_list():
             if rows[name]["weights"] != "random":
                 assert f"`{rows[name]['weights']}`" == weights, name
     assert documented == {spec.id for spec in (*NEW_SPECS, *NEW_CLIP_VITS, *TINY_CLIP_VITS)}
+
+
+@pytest.mark.parametrize("backbone_id", TINY_IDS)
+def test_a_visual_prompt_trains_on_each_tiny_twin(registry, backbone_id):
+    """One optimiser step of `bench train --prompt visual`'s trainer moves the prompt: gradients
+    reach the pixels through every new family."""
+    from bench import SilentReporter
+    from bench.prompts.trainer import PromptTrainer, TrainSpec, plan_training
+
+    spec = TrainSpec(
+        backbone=backbone_id,
+        dataset="synthetic",
+        scheme="visual",
+        width=4,
+        batch_size=2,
+        lr=0.1,
+        dataset_options={"num_classes": 8, "num_unseen": 4, "train_photos_per_class": 2},
+    )
+    planned = plan_training(spec, registry)
+    trainer = PromptTrainer(spec, planned.run, planned.parts, reporter=SilentReporter())
+    before = trainer.prompt.tensors()
+    loss = trainer.step_loss(trainer.sampler.epoch(1)[:2], 1, 0)
+    loss.backward()
+    trainer.optimizer.step()
+    after = trainer.prompt.tensors()
+    assert torch.isfinite(loss) and all(not torch.equal(before[k], after[k]) for k in before)
