@@ -304,9 +304,12 @@ def _pivot_block(sections: list[Section]) -> list[str]:
         "",
         "Each configuration's first paper column on every benchmark, as a percentage (zs-sbir fractions "
         "x100); the mean where a configuration has every benchmark; Borda points (per benchmark, one "
-        "point per configuration beaten, half per tie), which order the rows.",
+        "point per configuration beaten, half per tie), which order the rows. A configuration is named "
+        "by its backbone, layer, t, prompt and noise draws, and by any other setting that differs "
+        "between configurations of one backbone; the sections below give every setting.",
         "",
     ]
+    distinguishing = _distinguishing_settings([row.configuration for row in rows])
     header = ["Rank", "Configuration", *(markdown_text(label) for label in labels), "Mean", "Borda"]
     align = ["---:", "---"] + ["---:"] * (len(labels) + 2)
     table_rows = []
@@ -317,12 +320,34 @@ def _pivot_block(sections: list[Section]) -> list[str]:
             for key in ("backbone", "layer", "t", "prompt", "noise_samples")
             if config.get(key) is not None
         )
-        others = _settings(config, TABLE_CONFIG_KEYS)
+        others = "; ".join(f"{key} {_config_value(config.get(key))}" for key in distinguishing)
         cells = [str(row.rank), f"{label} ({others})" if others else label]
         cells += [f"{row.values[label_]:.2f}" if label_ in row.values else MISSING for label_ in labels]
         cells += [f"{row.mean:.2f}" if row.mean is not None else MISSING, f"{row.borda:g}"]
         table_rows.append(cells)
+    chance = []
+    for section in (s for s in sections if s.runs and s.main_metric):
+        value = ((section.chance or {}).get("metrics") or {}).get(section.main_metric)
+        scale = 1.0 if section.task == "fg-sbir" else 100.0
+        chance.append(f"*{value * scale:.2f}*" if is_number(value) else MISSING)
+    table_rows.append(["", "*chance* (a random ranking)", *chance, "", ""])
     return [*lines, *_table(header, align, table_rows), ""]
+
+
+def _distinguishing_settings(configurations: list[dict[str, Any]]) -> list[str]:
+    """The settings beyond the table's that take two values among configurations of one backbone
+    (weights and resolution follow the backbone: naming them on every row says nothing)."""
+    by_backbone: dict[str, list[dict[str, Any]]] = {}
+    for config in configurations:
+        by_backbone.setdefault(str(config.get("backbone")), []).append(config)
+    keys = {key for config in configurations for key in config} - set(TABLE_CONFIG_KEYS)
+    varying = {
+        key
+        for group in by_backbone.values()
+        for key in keys
+        if len({json.dumps(config.get(key), sort_keys=True) for config in group}) > 1
+    }
+    return sorted(varying)
 
 
 def _metric_columns(section: Section) -> list[str]:
@@ -414,6 +439,9 @@ def _ablation_block(task: str, ablation: Ablation) -> list[str]:
     varying = " × ".join(axis for axis, count in (("layer", len(layers)), ("t", len(steps))) if count > 1)
     heading = f"### Ablation: {_text(config.get('backbone'))}, {varying} ({markdown_text(ablation.metric)})"
     fixed = f"Fixed: {_settings(config, ('backbone', *ABLATION_AXES))}."
+    chance = (ablation.runs[0].result.chance or {}).get("metrics", {}).get(ablation.metric)
+    if is_number(chance):
+        fixed += f" Chance: {_format_value(chance, task)}."
     if ablation.runs[0].result.backbone_note:
         fixed += f" Note: {markdown_text(ablation.runs[0].result.backbone_note)}."
     header = ["Layer \\ t", *(_text(t) for t in steps)]
