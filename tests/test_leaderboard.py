@@ -11,7 +11,6 @@ import pytest
 from bench import BenchError
 from bench.results.leaderboard import (
     MISSING,
-    ReportedRow,
     check_leaderboard,
     load_reported,
     render_leaderboard,
@@ -341,7 +340,12 @@ def test_real_reported_file_loads() -> None:
     assert datasets == {"sketchy", "sketchy-ext", "tuberlin-ext", "quickdraw-ext", "sketchy-fg"}
     splip = next(row for row in rows if row.source.startswith("SpLIP") and row.dataset == "sketchy-ext")
     expected = {"mAP@all": 0.802, "P@100": 0.867}
-    assert (splip.dataset, splip.method, splip.backbone, splip.metrics) == ("sketchy-ext", "SpLIP", "CLIP", expected)
+    assert (splip.dataset, splip.method, splip.backbone, splip.metrics) == (
+        "sketchy-ext",
+        "SpLIP",
+        "CLIP",
+        expected,
+    )
     assert splip.arxiv == "2407.04207" and "SAKE split" in splip.protocol
     assert all(row.arxiv and row.protocol for row in rows)
     assert len(rows) == 23
