@@ -52,6 +52,7 @@ from bench.api.reporting import Reporter, SilentReporter
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
 from bench.api.vit_layers import EMBED, TapPosition, tap_position, vit_layers
+from bench.api.weight_files import has_plain_weights, missing_weight_files, part_variant, variants_in
 
 _LAZY: dict[str, str] = {
     # Python workflows (import torch when called)
@@ -102,8 +103,12 @@ __all__ = [
     "check_checkpoint",
     "check_random",
     "checkpoint_file",
+    "has_plain_weights",
     "hub_reachable",
     "is_hub_id",
+    "missing_weight_files",
+    "part_variant",
+    "variants_in",
     "local_checkpoint",
     "unreadable_checkpoint",
     "EMBED",

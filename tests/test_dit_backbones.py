@@ -130,11 +130,11 @@ def test_the_listed_taps_are_the_blocks_of_the_real_architecture(registry, backb
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backbone_id", ["sd35-medium", "sd35-large", "flux1-dev"])
+@pytest.mark.parametrize("backbone_id", REAL)
 def test_every_listed_tap_of_the_real_architecture_has_its_shape_on_meta(registry, backbone_id):
-    """One pass through the real transformer (no weights) reads every listed tap. SD3.5 Medium has
-    SD3's blocks plus dual attention (sd3-medium's are a subset), SD3.5 Large the widest joint
-    blocks, FLUX.1-dev both block kinds (schnell's are the same, without the guidance input)."""
+    """One pass through each real transformer (no weights) reads every listed tap: SD3 Medium's
+    joint blocks, SD3.5 Medium's with dual attention, SD3.5 Large's widest ones, FLUX.1's double-
+    and single-stream blocks (schnell without the guidance input)."""
     from bench_dit.features import transformer_call
     from bench_dit.taps import block_taps
 
@@ -302,26 +302,27 @@ def test_image_sizes_the_tokens_cannot_tile_are_refused():
 # -- weights on disk ---------------------------------------------------------------------------------
 
 
-def _save_tiny(model, folder: Path) -> None:
-    """``model``'s parts as a diffusers folder (what the pipeline's save_pretrained writes)."""
+def _save_tiny(model, folder: Path, variant: str | None = None) -> None:
+    """``model``'s parts as a diffusers folder (what the pipeline's save_pretrained writes; with
+    ``variant``, only ``*.fp16.safetensors``-style files, as ``variant="fp16"`` downloads leave it)."""
     from diffusers import AutoencoderKL
 
     vae = AutoencoderKL.from_config(model.vae.config)
     vae.load_state_dict({**vae.state_dict(), **model.vae.state_dict()})
-    vae.save_pretrained(folder / "vae")
-    model.transformer.save_pretrained(folder / "transformer")
+    vae.save_pretrained(folder / "vae", variant=variant)
+    model.transformer.save_pretrained(folder / "transformer", variant=variant)
     suffixes = ["", "_2", "_3"][: len(model.conditioner.encoders)]
     for suffix, encoder, tokenizer in zip(
         suffixes, model.conditioner.encoders, model.conditioner.tokenizers, strict=True
     ):
-        encoder.save_pretrained(folder / f"text_encoder{suffix}")
+        encoder.save_pretrained(folder / f"text_encoder{suffix}", variant=variant)
         tokenizer.save_pretrained(folder / f"tokenizer{suffix}")
 
 
 @pytest.mark.slow
 def test_loads_a_diffusers_folder_and_the_hub_cache_layout_offline(tmp_path, monkeypatch):
-    """The pretrained loader reads a folder, and a hub id from the Hugging Face cache layout; the
-    loaded model gives the random twin's features."""
+    """The pretrained loader reads a folder, one holding only fp16-variant files, and a hub id from
+    the Hugging Face cache layout; each loaded model gives the random twin's features."""
     import huggingface_hub.constants
     from bench_dit.architecture import VARIANTS
     from bench_dit.loaders import build_pretrained
@@ -338,7 +339,11 @@ def test_loads_a_diffusers_folder_and_the_hub_cache_layout_offline(tmp_path, mon
     kwargs = {"timesteps": [500], "noise_samples": 1, "noise_seeds": [1, 2], "condition": PromptCondition()}
     expected = model.features(pixels, ["jb3"], **kwargs)[500]["jb3"]
     info = SimpleNamespace(id="sd3-test")
-    for weights in (repo_id, str(snapshot)):
+    variant_folder = tmp_path / "fp16-only"
+    _save_tiny(model, variant_folder, variant="fp16")
+    assert (variant_folder / "transformer" / "diffusion_pytorch_model.fp16.safetensors").is_file()
+    assert not (variant_folder / "transformer" / "diffusion_pytorch_model.safetensors").exists()
+    for weights in (repo_id, str(snapshot), str(variant_folder)):
         loaded = build_pretrained(info, weights=weights, device=CPU, dtype=torch.float32, image_size=32)
         assert torch.allclose(loaded.features(pixels, ["jb3"], **kwargs)[500]["jb3"], expected, atol=1e-5)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from bench import BackboneInfo, BenchError, check_random
+from bench import BackboneInfo, BenchError, check_random, missing_weight_files, part_variant
 from bench_dit.architecture import FLUX, TINY_VAE_CONFIG, VARIANTS, DiTVariant
 from bench_dit.conditioning import FluxConditioner, SD3Conditioner
 from bench_dit.features import DiffusionTransformerFeatures
@@ -170,7 +170,7 @@ def _load_text(variant: DiTVariant, source: str, dtype: torch.dtype):
         encoder_parts = ("text_encoder", "text_encoder_2", "text_encoder_3")
         tokenizer_parts = ("tokenizer", "tokenizer_2", "tokenizer_3")
     encoders = [
-        kind.from_pretrained(source, subfolder=part, torch_dtype=dtype)
+        kind.from_pretrained(source, subfolder=part, torch_dtype=dtype, variant=part_variant(source, part))
         for kind, part in zip(kinds, encoder_parts, strict=True)
     ]
     tokenizers = [AutoTokenizer.from_pretrained(source, subfolder=part) for part in tokenizer_parts]
@@ -193,10 +193,19 @@ def build_pretrained(
         weights, info.id, variant.needed_parts, licence=variant.licence, tiny=_tiny_of(variant)
     )
     check_architecture(source, info.id)
+    empty = missing_weight_files(Path(source), variant.needed_parts)
+    if empty:
+        raise BenchError(
+            f"The weights {weights!r} of backbone {info.id!r} hold no weight file in {', '.join(empty)} "
+            "(neither plain nor a variant such as .fp16.safetensors).",
+            "Download the complete model (`hf download ...`, or variant='fp16' files) into that folder.",
+        )
     try:
-        vae = AutoencoderKL.from_pretrained(source, subfolder="vae", torch_dtype=dtype)
+        vae = AutoencoderKL.from_pretrained(
+            source, subfolder="vae", torch_dtype=dtype, variant=part_variant(source, "vae")
+        )
         transformer = transformer_class(variant).from_pretrained(
-            source, subfolder="transformer", torch_dtype=dtype
+            source, subfolder="transformer", torch_dtype=dtype, variant=part_variant(source, "transformer")
         )
         text = _load_text(variant, source, dtype)
     except (OSError, ValueError) as exc:

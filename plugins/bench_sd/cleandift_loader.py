@@ -8,11 +8,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from bench import BackboneInfo, BenchError
+from bench import BackboneInfo, BenchError, part_variant
 from bench_sd.cleandift import CLEAN_TIMESTEP, CLEANDIFT, FULL_CHECKPOINT_PREFIX, CleanDiftVariant
 from bench_sd.cleandift_weights import UnetSource, locate_unet, split_weights
 from bench_sd.features import StableDiffusionFeatures, unet_taps
-from bench_sd.layouts import part_variant
 from bench_sd.loaders import load_model, random_model
 
 

@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError, hub_reachable
+from bench import BenchError, has_plain_weights, hub_reachable, variants_in
 from bench_sd.cleandift import CLEANDIFT, HUB_REPO, CleanDiftVariant
-from bench_sd.layouts import has_plain_weights, variants_in
 from bench_sd.weights import check_weights, local_weights, split_base, split_revision
 
 

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import torch
 
-from bench import BenchError
+from bench import BenchError, part_variant
 from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_VAE_CONFIG, SDVariant
-from bench_sd.layouts import part_variant
 from bench_sd.weights import BUILTIN_CONFIGS, SingleFileSource, split_revision
 
 MIN_TOKENIZER_SIZE = 1000

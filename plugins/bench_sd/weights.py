@@ -24,9 +24,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError, hub_reachable
+from bench import BenchError, hub_reachable, missing_weight_files
 from bench_sd.architecture import shipped_folder
-from bench_sd.layouts import missing_weight_files
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 BASE_SEPARATOR = "+"
