@@ -95,26 +95,16 @@ def test_bootstrap_is_seeded_brackets_the_mean_and_resamples_classes() -> None:
 # ----------------------------------------------------------------------------- bench run
 
 
+LIMITED_RUN = (
+    "run --backbone vit-tiny --dataset synthetic --dataset synthetic-fg --limit 24 --workers 0".split()
+)
+
+
 @pytest.fixture(scope="module")
 def limited_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """vit-tiny on a --limit 24 subset of both synthetic datasets, with per-query logs."""
     out = tmp_path_factory.mktemp("trust") / "results"
-    result = run_bench(
-        "run",
-        "--backbone",
-        "vit-tiny",
-        "--dataset",
-        "synthetic",
-        "--dataset",
-        "synthetic-fg",
-        "--limit",
-        "24",
-        "--log-samples",
-        "--output-dir",
-        str(out),
-        "--workers",
-        "0",
-    )
+    result = run_bench(*LIMITED_RUN, "--log-samples", "--output-dir", str(out))
     assert result.returncode == 0, result.stderr
     return out
 
@@ -167,21 +157,7 @@ def test_per_query_log_rescores_to_the_same_metrics(limited_run: Path) -> None:
 
 def test_skip_existing_and_a_cached_rerun_keep_the_first_timings(limited_run: Path) -> None:
     before = {path.name: (path.read_bytes(), result) for path, result in _results(limited_run)}
-    args = [
-        "run",
-        "--backbone",
-        "vit-tiny",
-        "--dataset",
-        "synthetic",
-        "--dataset",
-        "synthetic-fg",
-        "--limit",
-        "24",
-        "--output-dir",
-        str(limited_run),
-        "--workers",
-        "0",
-    ]
+    args = [*LIMITED_RUN, "--output-dir", str(limited_run)]
     skipped = run_bench(*args, "--skip-existing")
     assert skipped.returncode == 0 and "2 left as they were (--skip-existing)" in " ".join(
         skipped.stdout.split()
