@@ -25,6 +25,7 @@ average: R > 0, or with a paired photo).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ class ChanceLevels:
 
     def to_dict(self) -> dict[str, object]:
         """The results file's form (``rankings`` and ``seed`` only when something was simulated)."""
-        data: dict[str, object] = {"metrics": self.metrics, "methods": self.methods}
+        data: dict[str, object] = {"metrics": dict(self.metrics), "methods": dict(self.methods)}
         if self.rankings is not None:
             data.update(rankings=self.rankings, seed=self.seed)
         return data
@@ -74,16 +75,34 @@ def category_chance(
         rankings: random rankings per distinct R for the simulated metrics (default: from the
             draw budget, see the module docstring).
         seed: seeds the random rankings (one generator, distinct R in ascending order).
+
+    The levels depend on the class counts only, so every configuration scored on one gallery gets
+    them from one computation (memoised by counts, cut-offs, rankings and seed).
     """
     counts = Counter(int(r) for r in num_relevant)
     if not counts or min(counts) < 1 or max(counts) > num_gallery:
         raise ValueError(f"every R must lie in 1..{num_gallery}, got {sorted(counts)}.")
+    return _category_chance(
+        tuple(sorted(counts.items())), num_gallery, tuple(map_k), tuple(prec_k), rankings, seed
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _category_chance(
+    counts: tuple[tuple[int, int], ...],
+    num_gallery: int,
+    map_k: tuple[int, ...],
+    prec_k: tuple[int, ...],
+    rankings: int | None,
+    seed: int,
+) -> ChanceLevels:
+    """:func:`category_chance` from ``counts``: sorted (R, number of queries with that R) pairs."""
     if rankings is None:
-        rankings = min(MAX_RANKINGS, max(MIN_RANKINGS, DRAW_BUDGET // sum(counts)))
+        rankings = min(MAX_RANKINGS, max(MIN_RANKINGS, DRAW_BUDGET // sum(r for r, _ in counts)))
     rng = np.random.default_rng(seed)
-    total = sum(counts.values())
+    total = sum(queries for _, queries in counts)
     sums: dict[str, float] = {}
-    for relevant, queries in sorted(counts.items()):
+    for relevant, queries in counts:
         ranks = np.sort(
             np.stack([rng.choice(num_gallery, size=relevant, replace=False) + 1 for _ in range(rankings)]),
             axis=1,
