@@ -20,6 +20,7 @@ from bench.api.backbones import (
     ImageEncoder,
     TextContext,
 )
+from bench.api.block_taps import read_block_outputs
 from bench.api.checkpoints import (
     RANDOM,
     RANDOM_NOTE,
@@ -107,6 +108,7 @@ __all__ = [
     "hub_reachable",
     "is_hub_id",
     "missing_weight_files",
+    "read_block_outputs",
     "part_variant",
     "variants_in",
     "local_checkpoint",

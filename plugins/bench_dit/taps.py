@@ -1,9 +1,8 @@
 """Reading block outputs of a diffusion transformer: image tokens as maps, one pass, early exit.
 
-A forward hook on each requested block keeps its image tokens; the hook of the deepest requested
-block ends the pass (nothing after it runs). Hooks act only while :func:`block_taps` is running, so a
-backward pass that recomputes a checkpointed block (``bench train`` with activation checkpointing)
-neither records nor stops.
+``bench.read_block_outputs`` hooks each requested block and keeps its image tokens as a map; the
+deepest requested block ends the pass (nothing after it runs), and a backward pass that recomputes
+a checkpointed block (``bench train`` with activation checkpointing) neither records nor stops.
 """
 
 from __future__ import annotations
@@ -12,12 +11,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from bench import BenchError
+from bench import read_block_outputs
 from bench_dit.architecture import block_of
-
-
-class _StopForward(Exception):
-    """Raised by the hook of the deepest requested block to end the transformer pass early."""
 
 
 def tap_order(transformer: torch.nn.Module) -> list[str]:
@@ -70,35 +65,13 @@ def block_taps(
     Returns:
         ``{tap: (B, C, h, w)}``.
     """
-    order = tap_order(transformer)
-    unknown = [tap for tap in taps if tap not in order]
-    if unknown:
-        raise BenchError(f"This transformer has no tap {unknown[0]!r}.", f"Valid taps: {', '.join(order)}.")
-    deepest = max(taps, key=order.index)
-    captured: dict[str, torch.Tensor] = {}
-    active = True
 
-    def make_hook(tap: str) -> Callable:
-        def hook(module, args, output):
-            if not active:
-                return
-            feature = tokens_to_map(image_tokens(output, text_tokens), *grid)
-            captured[tap] = transform(feature) if transform is not None else feature
-            if tap == deepest:
-                raise _StopForward
+    def read(tap: str, output: object) -> torch.Tensor:
+        feature = tokens_to_map(image_tokens(output, text_tokens), *grid)
+        return transform(feature) if transform is not None else feature
 
-        return hook
-
-    handles = []
-    for tap in taps:
+    def module_of(tap: str) -> torch.nn.Module:
         blocks, index = block_of(tap)
-        handles.append(getattr(transformer, blocks)[index].register_forward_hook(make_hook(tap)))
-    try:
-        forward()
-    except _StopForward:
-        pass
-    finally:
-        active = False
-        for handle in handles:
-            handle.remove()
-    return captured
+        return getattr(transformer, blocks)[index]
+
+    return read_block_outputs(taps, tap_order(transformer), module_of, forward, read, "transformer")

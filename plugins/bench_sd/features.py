@@ -7,18 +7,14 @@ after the deepest requested block (a forward hook raises), so reading ``up1`` sk
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
-from bench import BenchError, PromptCondition
+from bench import BenchError, PromptCondition, read_block_outputs
 from bench_sd.conditioning import Conditioning
-
-
-class _StopForward(Exception):
-    """Raised by the hook of the deepest requested block to end the UNet pass early."""
 
 
 def tap_order(unet: torch.nn.Module) -> list[str]:
@@ -59,30 +55,14 @@ def unet_taps(
     Returns:
         ``{tap: (B, C, h', w')}``.
     """
-    order = tap_order(unet)
-    unknown = [tap for tap in taps if tap not in order]
-    if unknown:
-        raise BenchError(f"This UNet has no tap {unknown[0]!r}.", f"Valid taps: {', '.join(order)}.")
-    deepest = max(taps, key=order.index)
-    captured: dict[str, torch.Tensor] = {}
-
-    def make_hook(tap: str) -> Callable:
-        def hook(module, args, output):
-            captured[tap] = output[0] if isinstance(output, tuple) else output
-            if tap == deepest:
-                raise _StopForward
-
-        return hook
-
-    handles = [_tap_module(unet, tap).register_forward_hook(make_hook(tap)) for tap in taps]
-    try:
-        unet(sample, timestep, encoder_hidden_states=context, added_cond_kwargs=added or None)
-    except _StopForward:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    return captured
+    return read_block_outputs(
+        taps,
+        tap_order(unet),
+        lambda tap: _tap_module(unet, tap),
+        lambda: unet(sample, timestep, encoder_hidden_states=context, added_cond_kwargs=added or None),
+        lambda tap, output: output[0] if isinstance(output, tuple) else output,
+        "UNet",
+    )
 
 
 class StableDiffusionFeatures:
