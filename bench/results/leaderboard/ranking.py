@@ -26,7 +26,7 @@ def marked(runs: list[Run] | tuple[Run, ...], metric: str) -> set[str]:
     scored = [run for run in runs if is_number(run.result.metrics.get(metric))]
     if not scored:
         return set()
-    best = max(scored, key=lambda run: (run.result.metrics[metric], _negated_name(run)))
+    best = min(scored, key=lambda run: (-run.result.metrics[metric], run.name))  # ties: the first name
     best_value = best.result.metrics[metric]
     best_bounds = best.interval(metric)
     names = set()
@@ -36,11 +36,6 @@ def marked(runs: list[Run] | tuple[Run, ...], metric: str) -> set[str]:
         if value == best_value or (bounds and best_bounds and bounds[1] >= best_bounds[0]):
             names.add(run.name)
     return names
-
-
-def _negated_name(run: Run) -> tuple[int, ...]:
-    """Tie-break preferring the smaller name among equal values (deterministic)."""
-    return tuple(-ord(char) for char in run.name)
 
 
 def best_per_backbone(section: Section) -> list[Run]:
