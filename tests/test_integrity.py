@@ -314,6 +314,9 @@ def test_a_shard_this_user_cannot_read_is_reported_not_moved(tmp_path, monkeypat
     store = reread(tmp_path)
     assert keys_path.exists() and not store.problems[0].moved
     assert "not readable by this user" in store.problems[0].reason
+    store.put(digests(4)[3:], np.ones((1, 4), dtype=np.float32))
+    store.refresh()  # a new shard: read again, the unreadable one still listed once
+    assert len(store.problems) == 1 and store.lookup(digests(4)[3:])[1].all()
 
 
 # -- 11, 12. full disks, read-only caches, stale temporary files --------------------------------------
@@ -366,6 +369,17 @@ def test_moving_a_shard_another_process_moved_first_is_no_crash(tmp_path):
         path.unlink()
     store._quarantine(keys_path, "content does not match its hash")
     assert store.problems[-1].moved
+
+
+def test_a_store_opened_before_another_process_wrote_sees_its_rows_on_refresh(tmp_path):
+    """The race CI once lost: the second run opened its stores, the first finished (so the second
+    never waited for the lock) and the second extracted everything again from a stale index."""
+    early = reread(tmp_path)
+    _, values, _ = store_with_one_shard(tmp_path)
+    assert early.lookup(digests(3))[1].tolist() == [False] * 3
+    early.refresh()
+    found_values, found = early.lookup(digests(3))
+    assert found.all() and np.array_equal(found_values, values)
 
 
 @pytest.mark.slow

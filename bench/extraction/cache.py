@@ -97,6 +97,7 @@ class DescriptorStore:
     index: dict[bytes, tuple[Path, int]] = field(default_factory=dict)
     problems: list[ShardProblem] = field(default_factory=list)
     _values: dict[Path, np.ndarray] = field(default_factory=dict)
+    _scanned: tuple[str, ...] = ()
 
     def shards(self) -> Iterator[Path]:
         """Completed shards (their keys file exists), in name order; temporary and quarantined files
@@ -110,6 +111,12 @@ class DescriptorStore:
         remove_stale_files(self.directory)
         self._scan(repair=True)
 
+    def refresh(self) -> None:
+        """Read the index again if the shards on disk are not the ones last read (another process
+        wrote, cleared or quarantined some since)."""
+        if tuple(path.name for path in self.shards()) != self._scanned:
+            self.load_index()
+
     def verify(self) -> list[ShardProblem]:
         """Re-check every shard as reading does (see the class docstring), moving nothing; returns
         the problems found."""
@@ -122,14 +129,16 @@ class DescriptorStore:
         with ``repair`` moved aside (quarantined) so its rows are recomputed."""
         self.index.clear()
         self._values.clear()
-        for keys_path in self.shards():
+        shards = list(self.shards())
+        self._scanned = tuple(path.name for path in shards)
+        for keys_path in shards:
             try:
                 keys, values = _read_shard(keys_path)
             except FileNotFoundError:  # removed meanwhile by another process (clear, quarantine)
                 continue
             except PermissionError as exc:
                 reason = f"not readable by this user ({exc.strerror}); left in place"
-                self.problems.append(ShardProblem(keys_path, reason, moved=False))
+                self._report(ShardProblem(keys_path, reason, moved=False))
                 continue
             except (OSError, ValueError, EOFError) as exc:
                 reason = f"unreadable: {exc}"
@@ -139,11 +148,16 @@ class DescriptorStore:
                 if repair:
                     self._quarantine(keys_path, reason)
                 else:
-                    self.problems.append(ShardProblem(keys_path, reason, moved=False))
+                    self._report(ShardProblem(keys_path, reason, moved=False))
                 continue
             self._values[_values_path(keys_path)] = values
             for row, key in enumerate(keys):
                 self.index.setdefault(key.tobytes(), (_values_path(keys_path), row))
+
+    def _report(self, problem: ShardProblem) -> None:
+        """List a problem once, however often its shard is read again."""
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def _content_problem(self, keys_path: Path, keys: np.ndarray, values: np.ndarray) -> str | None:
         """Why a readable shard cannot be used, or None."""
@@ -185,7 +199,7 @@ class DescriptorStore:
             except OSError as exc:
                 moved = False
                 reason += f" (could not move it aside: {exc.strerror})"
-        self.problems.append(ShardProblem(keys_path, reason, moved))
+        self._report(ShardProblem(keys_path, reason, moved))
 
     def lookup(self, digests: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """(values (n, dim) float32 with zeros where missing, found (n,) bool)."""

@@ -126,22 +126,17 @@ class StoreWriter:
 
 
 @contextlib.contextmanager
-def store_locks(stores: Sequence[DescriptorStore]) -> Iterator[bool]:
+def store_locks(stores: Sequence[DescriptorStore]) -> Iterator[None]:
     """Hold an exclusive lock on each store (``<store>/.lock``, taken in path order so two runs never
-    deadlock); yields whether another process held one first (its rows are then on disk)."""
-    waited = False
+    deadlock), waiting for a process that holds one."""
     with contextlib.ExitStack() as stack:
         for store in sorted(stores, key=lambda s: str(s.directory)):
             try:
                 handle = stack.enter_context(open(store.directory / LOCK_NAME, "a+b"))
             except OSError:  # a store this user may only read: nothing will be written to it
                 continue
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                waited = True
-                fcntl.flock(handle, fcntl.LOCK_EX)
-        yield waited
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def store_fields(base: dict[str, Any], t: int | None, taps: tuple[str, ...], pool: str) -> dict[str, Any]:
@@ -193,10 +188,11 @@ def group_descriptors(
     every_store = [store for store_set in stores.sets for store in store_set.values()]
     # One process at a time extracts into these stores (torchrun ranks share the work instead): an
     # identical run started meanwhile waits here, then finds the rows written and extracts nothing.
-    with store_locks(every_store if world.size == 1 else []) as waited:
-        if waited:
-            for store in every_store:
-                store.load_index()
+    # The stores were opened before the lock: a run that finished in between (without making this
+    # one wait) wrote shards their indexes do not hold yet.
+    with store_locks(every_store if world.size == 1 else []):
+        for store in every_store:
+            store.refresh()
         readable = [i for i, digest in enumerate(digests) if digest is not None]
         hits = {key: sum(stores.has(i, key) for i in readable) for key in stores.sets[0]}
         missing = [i for i in readable if not all(stores.has(i, key) for key in stores.sets[0])]
