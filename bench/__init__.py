@@ -53,7 +53,14 @@ from bench.api.reporting import Reporter, SilentReporter
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
 from bench.api.vit_layers import EMBED, TapPosition, tap_position, vit_layers
-from bench.api.weight_files import has_plain_weights, missing_weight_files, part_variant, variants_in
+from bench.api.weight_files import (
+    has_plain_weights,
+    is_single_file,
+    missing_weight_files,
+    part_variant,
+    split_base,
+    variants_in,
+)
 
 _LAZY: dict[str, str] = {
     # Python workflows (import torch when called)
@@ -108,6 +115,8 @@ __all__ = [
     "hub_reachable",
     "is_hub_id",
     "missing_weight_files",
+    "is_single_file",
+    "split_base",
     "read_block_outputs",
     "part_variant",
     "variants_in",

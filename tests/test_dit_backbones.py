@@ -21,25 +21,17 @@ import torch
 from bench import BenchError, PromptCondition
 from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
+from tests.dit_models import CPU, save_tiny, tiny
 
 REAL = ("sd3-medium", "sd35-medium", "sd35-large", "flux1-dev", "flux1-schnell")
 TINY = ("sd3-tiny", "flux-tiny")
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=3", "--image-size", "32"]
-CPU = torch.device("cpu")
 META = torch.device("meta")
 
 
 @pytest.fixture(scope="module")
 def registry():
     return load_plugins().build_registry()
-
-
-def tiny(backbone_id: str, image_size: int = 32, massive=None):
-    from bench_dit.architecture import VARIANTS
-    from bench_dit.loaders import random_model
-
-    variant = VARIANTS[backbone_id]
-    return random_model(variant, image_size=image_size, device=CPU, dtype=torch.float32, massive=massive)
 
 
 # -- the registry, without torch ------------------------------------------------------------------
@@ -302,23 +294,6 @@ def test_image_sizes_the_tokens_cannot_tile_are_refused():
 # -- weights on disk ---------------------------------------------------------------------------------
 
 
-def _save_tiny(model, folder: Path, variant: str | None = None) -> None:
-    """``model``'s parts as a diffusers folder (what the pipeline's save_pretrained writes; with
-    ``variant``, only ``*.fp16.safetensors``-style files, as ``variant="fp16"`` downloads leave it)."""
-    from diffusers import AutoencoderKL
-
-    vae = AutoencoderKL.from_config(model.vae.config)
-    vae.load_state_dict({**vae.state_dict(), **model.vae.state_dict()})
-    vae.save_pretrained(folder / "vae", variant=variant)
-    model.transformer.save_pretrained(folder / "transformer", variant=variant)
-    suffixes = ["", "_2", "_3"][: len(model.conditioner.encoders)]
-    for suffix, encoder, tokenizer in zip(
-        suffixes, model.conditioner.encoders, model.conditioner.tokenizers, strict=True
-    ):
-        encoder.save_pretrained(folder / f"text_encoder{suffix}", variant=variant)
-        tokenizer.save_pretrained(folder / f"tokenizer{suffix}")
-
-
 @pytest.mark.slow
 def test_loads_a_diffusers_folder_and_the_hub_cache_layout_offline(tmp_path, monkeypatch):
     """The pretrained loader reads a folder, one holding only fp16-variant files, and a hub id from
@@ -330,7 +305,7 @@ def test_loads_a_diffusers_folder_and_the_hub_cache_layout_offline(tmp_path, mon
     repo_id = "someone/tiny-sd3"
     model = tiny("sd3-tiny")
     snapshot = tmp_path / "hub" / "models--someone--tiny-sd3" / "snapshots" / ("0" * 40)
-    _save_tiny(model, snapshot)
+    save_tiny(model, snapshot)
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -340,7 +315,7 @@ def test_loads_a_diffusers_folder_and_the_hub_cache_layout_offline(tmp_path, mon
     expected = model.features(pixels, ["jb3"], **kwargs)[500]["jb3"]
     info = SimpleNamespace(id="sd3-test")
     variant_folder = tmp_path / "fp16-only"
-    _save_tiny(model, variant_folder, variant="fp16")
+    save_tiny(model, variant_folder, variant="fp16")
     assert (variant_folder / "transformer" / "diffusion_pytorch_model.fp16.safetensors").is_file()
     assert not (variant_folder / "transformer" / "diffusion_pytorch_model.safetensors").exists()
     for weights in (repo_id, str(snapshot), str(variant_folder)):

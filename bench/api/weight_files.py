@@ -26,6 +26,9 @@ _VARIANT = re.compile(
     rf"|^(?:{_STEMS})\.(?:safetensors|bin)\.index\.(?P<b>[A-Za-z0-9_]+)\.json$"
 )
 PREFERRED_VARIANTS = ("fp16", "bf16")
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+"""Suffixes of single-file checkpoints (one file for a whole model, as model sites distribute them)."""
+BASE_SEPARATOR = "+"
 
 
 def _names(folder: Path) -> list[str]:
@@ -76,3 +79,18 @@ def variants_note(root: Path, parts: tuple[str, ...]) -> str:
     """``"unet: fp16, vae: fp16"`` for the parts loaded from variant files, or ``""``."""
     chosen = {part: part_variant(root, part) for part in parts if part in MODEL_PARTS}
     return ", ".join(f"{part}: {variant}" for part, variant in chosen.items() if variant)
+
+
+def split_base(weights: str) -> tuple[str, str | None]:
+    """``"A+B"`` -> ``("A", "B")``: A's weights read with B's configs, or onto B's pipeline. An
+    existing path holding ``+``, and a value without one, -> ``(weights, None)``."""
+    if BASE_SEPARATOR not in weights or Path(weights).expanduser().exists():
+        return weights, None
+    primary, _, base = weights.rpartition(BASE_SEPARATOR)
+    return (primary, base) if primary and base else (weights, None)
+
+
+def is_single_file(weights: str) -> bool:
+    """Whether ``weights`` (``FILE`` or ``FILE+BASE``) names a checkpoint file by its suffix,
+    existing or not."""
+    return Path(split_base(weights)[0]).suffix in SINGLE_FILE_SUFFIXES

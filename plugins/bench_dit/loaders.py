@@ -7,12 +7,13 @@ from pathlib import Path
 
 import torch
 
-from bench import BackboneInfo, BenchError, check_random, missing_weight_files, part_variant
+from bench import BackboneInfo, BenchError, check_random, is_single_file, missing_weight_files, part_variant
 from bench_dit.architecture import FLUX, TINY_VAE_CONFIG, VARIANTS, DiTVariant
 from bench_dit.conditioning import FluxConditioner, SD3Conditioner
 from bench_dit.features import DiffusionTransformerFeatures
 from bench_dit.names import variant_of
-from bench_dit.weights import locate_weights
+from bench_dit.single_file import check_layout, load_transformer
+from bench_dit.weights import locate_weights, single_file_parts
 
 ARCHITECTURE_KEYS = (
     "num_layers",
@@ -144,15 +145,32 @@ def check_architecture(source: str, backbone_id: str) -> None:
     )
 
 
-def check_weights(weights: str, backbone_id: str) -> None:
-    """Fail fast (before a run starts) when ``weights`` cannot be loaded or are another architecture."""
-    if weights == "random":
-        return
+def locate(weights: str, backbone_id: str) -> tuple[str | None, str]:
+    """(the single-file transformer checkpoint or None, the folder or hub id of every other part:
+    ``DIR`` of ``FILE+DIR``, else the backbone's default weights), each checked to be
+    ``backbone_id``'s architecture before any model loads.
+
+    Raises:
+        BenchError: weights missing, incomplete, or of another architecture (naming the backbone
+            they fit).
+    """
     variant, _ = variant_of(backbone_id)
+    file, others = None, weights
+    if is_single_file(weights):
+        file, base = single_file_parts(weights, backbone_id)
+        check_layout(file, variant, backbone_id)
+        others = base or variant.weights
     source = locate_weights(
-        weights, backbone_id, variant.needed_parts, licence=variant.licence, tiny=_tiny_of(variant)
+        others, backbone_id, variant.needed_parts, licence=variant.licence, tiny=_tiny_of(variant)
     )
     check_architecture(source, backbone_id)
+    return file, source
+
+
+def check_weights(weights: str, backbone_id: str) -> None:
+    """Fail fast (before a run starts) when ``weights`` cannot be loaded or are another architecture."""
+    if weights != "random":
+        locate(weights, backbone_id)
 
 
 def _tiny_of(variant: DiTVariant) -> str:
@@ -180,7 +198,8 @@ def _load_text(variant: DiTVariant, source: str, dtype: torch.dtype):
 def build_pretrained(
     info: BackboneInfo, *, weights: str, device: torch.device, dtype: torch.dtype, image_size: int
 ) -> DiffusionTransformerFeatures:
-    """A pretrained SD3 / FLUX model from a hub id or a local diffusers folder.
+    """A pretrained SD3 / FLUX model from a hub id, a local diffusers folder, or a single-file
+    transformer checkpoint with the other parts from a folder (``FILE+DIR``).
 
     Reads the VAE (its decoder is dropped), the transformer, the text encoders and tokenizers; the
     empty prompt's conditioning is computed on first use and kept for the model's lifetime.
@@ -189,11 +208,9 @@ def build_pretrained(
 
     _quiet()
     variant, massive = variant_of(info.id)
-    source = locate_weights(
-        weights, info.id, variant.needed_parts, licence=variant.licence, tiny=_tiny_of(variant)
-    )
-    check_architecture(source, info.id)
-    empty = missing_weight_files(Path(source), variant.needed_parts)
+    file, source = locate(weights, info.id)
+    read_from_source = tuple(part for part in variant.needed_parts if file is None or part != "transformer")
+    empty = missing_weight_files(Path(source), read_from_source)
     if empty:
         raise BenchError(
             f"The weights {weights!r} of backbone {info.id!r} hold no weight file in {', '.join(empty)} "
@@ -204,9 +221,15 @@ def build_pretrained(
         vae = AutoencoderKL.from_pretrained(
             source, subfolder="vae", torch_dtype=dtype, variant=part_variant(source, "vae")
         )
-        transformer = transformer_class(variant).from_pretrained(
-            source, subfolder="transformer", torch_dtype=dtype, variant=part_variant(source, "transformer")
-        )
+        if file is None:
+            transformer = transformer_class(variant).from_pretrained(
+                source,
+                subfolder="transformer",
+                torch_dtype=dtype,
+                variant=part_variant(source, "transformer"),
+            )
+        else:
+            transformer = load_transformer(file, source, variant, transformer_class(variant), dtype, info.id)
         text = _load_text(variant, source, dtype)
     except (OSError, ValueError) as exc:
         raise BenchError(

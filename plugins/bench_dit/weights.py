@@ -1,16 +1,19 @@
 """Finding a diffusers SD3 / FLUX folder without waiting on an unreachable hub (no torch imported).
 
-``weights`` is a local diffusers directory (as ``save_pretrained`` or ``hf download`` leave it) or a
-Hugging Face hub id. A hub id is read from the local Hugging Face cache (the ``models--org--name/
-snapshots/<rev>/`` layout) when every needed subfolder is there; otherwise the hub must be reachable
-(``bench.is_hub_id``, a 3-second connection attempt), and the error says how to get the files.
+``weights`` is a local diffusers directory (as ``save_pretrained`` or ``hf download`` leave it), a
+Hugging Face hub id, or a single-file transformer checkpoint ``FILE[+DIR]`` (see
+:mod:`bench_dit.single_file`; the VAE, text encoders and configs come from ``DIR``, a folder or hub
+id, or else from the backbone's default weights). A hub id is read from the local Hugging Face cache
+(the ``models--org--name/snapshots/<rev>/`` layout) when every needed subfolder is there; otherwise
+the hub must be reachable (``bench.is_hub_id``, a 3-second connection attempt), and the error says
+how to get the files.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench import BenchError, hub_reachable, is_hub_id
+from bench import BenchError, hub_reachable, is_hub_id, is_single_file, split_base
 
 
 def _missing_parts(folder: Path, parts: tuple[str, ...]) -> list[str]:
@@ -29,8 +32,11 @@ def _cached_snapshot(repo_id: str, parts: tuple[str, ...]) -> str | None:
 
 
 def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
-    """The directory holding ``weights`` on this machine (a complete folder or cached snapshot), or
-    None. Reads only the local disk."""
+    """Where ``weights`` are on this machine (a complete folder, a cached snapshot, or the file of
+    a single-file checkpoint), or None. Reads only the local disk."""
+    if is_single_file(weights):
+        file = Path(split_base(weights)[0]).expanduser()
+        return str(file) if file.is_file() else None
     folder = Path(weights).expanduser()
     if folder.is_dir():
         return str(folder) if not _missing_parts(folder, parts) else None
@@ -85,3 +91,20 @@ def locate_weights(
         f"copy the cache (~/.cache/huggingface/hub), or pass the downloaded folder with "
         f"--weights {backbone_id}=DIR.{gated} To try the toolkit without weights use --backbone {tiny}.",
     )
+
+
+def single_file_parts(weights: str, backbone_id: str) -> tuple[str, str | None]:
+    """(the checkpoint file, the folder or hub id of the other parts, None when not named) of
+    ``weights`` = ``FILE`` or ``FILE+DIR``.
+
+    Raises:
+        BenchError: the file does not exist.
+    """
+    file, base = split_base(weights)
+    path = Path(file).expanduser()
+    if not path.is_file():
+        raise BenchError(
+            f"Checkpoint file {file!r} for backbone {backbone_id!r} does not exist.",
+            "Pass an existing .safetensors or .ckpt transformer file (or a diffusers folder) with --weights.",
+        )
+    return str(path), base

@@ -24,11 +24,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError, hub_reachable, missing_weight_files
+from bench import BenchError, hub_reachable, is_single_file, missing_weight_files, split_base
 from bench_sd.architecture import shipped_folder
 
-SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
-BASE_SEPARATOR = "+"
 REVISION_SEPARATOR = "@"
 BUILTIN_CONFIGS = "built-in"  # the config source of sd-tiny, written from the configs in architecture.py
 
@@ -58,20 +56,6 @@ def split_revision(weights: str) -> tuple[str, str | None]:
     if sep and revision and repo.count("/") == 1 and not _is_path_like(repo):
         return repo, revision
     return weights, None
-
-
-def split_base(weights: str) -> tuple[str, str | None]:
-    """``"A+B"`` -> ``("A", "B")`` (A's weights read with B's configs or on B's pipeline); an
-    existing path holding ``+`` and a value without one -> ``(weights, None)``."""
-    if BASE_SEPARATOR not in weights or Path(weights).expanduser().exists():
-        return weights, None
-    primary, _, base = weights.rpartition(BASE_SEPARATOR)
-    return (primary, base) if primary and base else (weights, None)
-
-
-def is_single_file(weights: str) -> bool:
-    """Whether ``weights`` names a checkpoint file (by its suffix), existing or not."""
-    return Path(split_base(weights)[0]).suffix in SINGLE_FILE_SUFFIXES
 
 
 def _is_path_like(weights: str) -> bool:
