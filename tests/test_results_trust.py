@@ -276,6 +276,21 @@ def test_pivot_mean_and_borda(tmp_path: Path) -> None:
     assert text.index("## Across benchmarks") < text.index("## synthetic (zs-sbir)")
 
 
+def test_two_galleries_of_one_dataset_are_two_pivot_columns_with_telling_labels(tmp_path: Path) -> None:
+    """Same dataset and options, another gallery as scored (a run that skipped images): two
+    benchmark definitions, so two sections and two pivot columns, never one merged column."""
+    results = tmp_path / "results"
+    write_result(results, run_with("up0", 0.30, (0.29, 0.31)))
+    smaller = run_with("up1", 0.40, (0.39, 0.41))
+    smaller.dataset["num_gallery"] = 90
+    write_result(results, smaller)
+    data = json.loads(render_json(load_sections(results, None)))
+    assert sorted(data["pivot"]["columns"]) == ["synthetic [num_gallery=90]", "synthetic [num_gallery=96]"]
+    assert all(len(row["values"]) == 1 for row in data["pivot"]["rows"])
+    text = render_leaderboard(results, None)
+    assert "## synthetic \\[num_gallery=90\\] (zs-sbir)" in text and "## synthetic \\[num_gallery=96\\]" in text
+
+
 def test_csv_round_trips_the_numbers_and_latex_escapes(tmp_path: Path) -> None:
     results = tmp_path / "results"
     runs = [run_with("up0", 0.2101234567891234, (0.19, 0.23)), run_with("up_1%", 1 / 3, (0.3, 0.36))]

@@ -106,6 +106,9 @@ class Section:
     reported: tuple[ReportedRow, ...]
     chance: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default=())
+    label: str = ""
+    """The section's name in headings, pivot columns and exports, unique among the sections of one
+    leaderboard (see :func:`bench.results.leaderboard.sections.unique_labels`)."""
 
     @property
     def task(self) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.results.leaderboard.model import Run, Section, is_number
-from bench.results.leaderboard.sections import descending
+from bench.results.leaderboard.sections import definition_label, descending
 
 PIVOT_EXCLUDED = ("dataset", "dataset_options", "limit")
 """Settings that belong to the benchmark, not to the configuration (a pivot row crosses them)."""
@@ -104,9 +104,5 @@ def pivot(sections: list[Section]) -> tuple[list[str], list[PivotRow]]:
 
 
 def section_label(section: Section) -> str:
-    """``dataset`` for a standard definition, else ``dataset (key=value, ..., limit N)``."""
-    definition = section.definition
-    parts = [f"{key}={value}" for key, value in sorted(definition.option_values.items())]
-    if definition.limit is not None:
-        parts.append(f"limit {definition.limit}")
-    return definition.dataset + (f" ({', '.join(parts)})" if parts else "")
+    """The section's unique label (set by :func:`build_sections`), else its definition's."""
+    return section.label or definition_label(section.definition)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from bench.results.leaderboard.model import Definition, ReportedRow, Run, Section, is_number
 from bench.results.leaderboard.reported import reported_identity
@@ -59,7 +60,37 @@ def build_sections(
                 notes=notes,
             )
         )
-    return sections
+    return unique_labels(sections)
+
+
+def definition_label(definition: Definition) -> str:
+    """``dataset`` for a standard definition, else ``dataset (key=value, ..., limit N)``."""
+    parts = [f"{key}={value}" for key, value in sorted(definition.option_values.items())]
+    if definition.limit is not None:
+        parts.append(f"limit {definition.limit}")
+    return definition.dataset + (f" ({', '.join(parts)})" if parts else "")
+
+
+def unique_labels(sections: list[Section]) -> list[Section]:
+    """``sections`` with their labels set: :func:`definition_label`, and where two definitions
+    share it (same dataset and options, another task or another gallery as scored), the task and
+    the gallery facts that tell them apart, so no pivot column or heading stands for two."""
+    by_label: dict[str, list[Section]] = {}
+    for section in sections:
+        by_label.setdefault(definition_label(section.definition), []).append(section)
+    labelled = []
+    for section in sections:
+        label = definition_label(section.definition)
+        others = [other.definition for other in by_label[label] if other is not section]
+        if others:
+            extra = [section.task] if any(other.task != section.task for other in others) else []
+            mine = dict(section.definition.facts)
+            differing = {key for other in others for key, value in other.facts if mine.get(key) != value}
+            differing |= {key for key in mine if any(key not in dict(other.facts) for other in others)}
+            extra += [f"{key}={mine.get(key, 'unknown')}" for key in sorted(differing)]
+            label += f" [{', '.join(extra)}]" if extra else ""
+        labelled.append(replace(section, label=label))
+    return labelled
 
 
 def _section_order(definition: Definition) -> tuple:
