@@ -4,6 +4,7 @@ Labs' FLUX.1), with the other parts from a diffusers folder (``--weights ID=FILE
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -38,7 +39,10 @@ def layouts(tmp_path_factory):
             state["first_stage_model.encoder.conv_in.weight"] = torch.zeros(4, 3, 3, 3)
         file = root / f"{backbone_id}.safetensors"
         save_file(_contiguous(state), str(file))
-        made[backbone_id] = SimpleNamespace(model=model, folder=folder, file=file)
+        others = root / f"{backbone_id}-without-transformer-weights"  # as people keep it beside the file
+        shutil.copytree(folder, others, ignore=shutil.ignore_patterns("diffusion_pytorch_model*.safetensors"))
+        shutil.copytree(folder / "vae", others / "vae", dirs_exist_ok=True)
+        made[backbone_id] = SimpleNamespace(model=model, folder=folder, file=file, others=others)
     return made
 
 
@@ -61,7 +65,7 @@ def test_original_layout_file_gives_the_folders_features(layouts, monkeypatch, b
     info = _pretrained(monkeypatch, backbone_id, str(made.folder))
     pixels = torch.rand(2, 3, 32, 32) * 2 - 1
     expected = made.model.features(pixels, [tap], **FEATURES)[500][tap]
-    for weights in (f"{made.file}+{made.folder}", str(made.file)):
+    for weights in (f"{made.file}+{made.others}", str(made.file)):
         loaded = build_pretrained(info, weights=weights, device=CPU, dtype=torch.float32, image_size=32)
         assert not any(p.is_meta for p in loaded.transformer.parameters())
         assert torch.allclose(loaded.features(pixels, [tap], **FEATURES)[500][tap], expected, atol=1e-6)

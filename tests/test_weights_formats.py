@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,10 @@ def _renamed(rest: str, names: list[tuple[str, str]]) -> str:
 def ldm_unet_key(key: str, per_block: int, attention_up: list[bool]) -> str:
     from diffusers.loaders.single_file_utils import DIFFUSERS_TO_LDM_MAPPING
 
-    fixed = DIFFUSERS_TO_LDM_MAPPING["unet"]["layers"]
+    fixed = {
+        **DIFFUSERS_TO_LDM_MAPPING["unet"]["layers"],
+        **DIFFUSERS_TO_LDM_MAPPING["unet"]["addition_embed_type"],
+    }
     if key in fixed:
         return fixed[key]
     if m := re.match(r"(down|up)_blocks\.(\d+)\.(resnets|attentions)\.(\d+)\.(.*)", key):
@@ -99,8 +103,54 @@ def ldm_vae_key(key: str, levels: int) -> str:
     raise KeyError(key)
 
 
-def single_file_state(unet, vae, text_encoder) -> dict[str, torch.Tensor]:
-    """One state dict with the original SD key names, as model sites distribute checkpoints."""
+OPEN_CLIP_NAMES = [
+    (r"text_model\.embeddings\.token_embedding\.weight", "token_embedding.weight"),
+    (r"text_model\.embeddings\.position_embedding\.weight", "positional_embedding"),
+    (r"text_model\.final_layer_norm\.(\w+)", r"ln_final.\1"),
+    (
+        r"text_model\.encoder\.layers\.(\d+)\.self_attn\.out_proj\.(\w+)",
+        r"transformer.resblocks.\1.attn.out_proj.\2",
+    ),
+    (r"text_model\.encoder\.layers\.(\d+)\.layer_norm1\.(\w+)", r"transformer.resblocks.\1.ln_1.\2"),
+    (r"text_model\.encoder\.layers\.(\d+)\.layer_norm2\.(\w+)", r"transformer.resblocks.\1.ln_2.\2"),
+    (r"text_model\.encoder\.layers\.(\d+)\.mlp\.fc1\.(\w+)", r"transformer.resblocks.\1.mlp.c_fc.\2"),
+    (r"text_model\.encoder\.layers\.(\d+)\.mlp\.fc2\.(\w+)", r"transformer.resblocks.\1.mlp.c_proj.\2"),
+]
+"""transformers' CLIPTextModel names -> OpenCLIP's (regex, replacement), q/k/v fused separately."""
+
+
+def open_clip_text_state(text_encoder, prefix: str = "cond_stage_model.model.") -> dict[str, torch.Tensor]:
+    """A CLIPTextModel under OpenCLIP's names (under ``prefix``), as SD 2.x checkpoints hold their
+    OpenCLIP ViT-H text encoder and SDXL ones their ViT-bigG: q, k, v stacked into one ``in_proj``,
+    the projection (if any) as a (width, projection) matrix."""
+    state = {  # transformers 5 names the text model's tensors without the "text_model." prefix
+        (k if k.startswith(("text_model.", "text_projection.")) else "text_model." + k): v
+        for k, v in text_encoder.state_dict().items()
+        if not k.endswith("position_ids")
+    }
+    out = {}
+    if "text_projection.weight" in state:
+        out["text_projection"] = state.pop("text_projection.weight").T
+    for i in range(text_encoder.config.num_hidden_layers):
+        attention = f"text_model.encoder.layers.{i}.self_attn"
+        for leaf in ("weight", "bias"):
+            fused = [state.pop(f"{attention}.{c}_proj.{leaf}") for c in "qkv"]
+            out[f"transformer.resblocks.{i}.attn.in_proj_{leaf}"] = torch.cat(fused)
+    for key in list(state):
+        for pattern, replacement in OPEN_CLIP_NAMES:
+            if re.fullmatch(pattern, key):
+                out[re.sub(pattern, replacement, key)] = state.pop(key)
+    assert not state, sorted(state)
+    return {prefix + key: value for key, value in out.items()}
+
+
+def single_file_state(
+    unet, vae, text_encoder, open_clip: bool = False, text_encoder_2=None
+) -> dict[str, torch.Tensor]:
+    """One state dict with the original SD key names, as model sites distribute checkpoints: the
+    text encoder as SD 1.x holds it (transformers' names under ``cond_stage_model.transformer.``)
+    or, with ``open_clip``, as SD 2.x does; with ``text_encoder_2``, both as SDXL holds them
+    (``conditioner.embedders.0.transformer.`` and OpenCLIP names under ``conditioner.embedders.1.model.``)."""
     attention_up = [kind.startswith("CrossAttn") for kind in unet.config.up_block_types]
     state = {
         "model.diffusion_model." + ldm_unet_key(k, unet.config.layers_per_block, attention_up): v
@@ -108,9 +158,19 @@ def single_file_state(unet, vae, text_encoder) -> dict[str, torch.Tensor]:
     }
     levels = len(vae.config.down_block_types)
     state |= {"first_stage_model." + ldm_vae_key(k, levels): v for k, v in vae.state_dict().items()}
-    for key, value in text_encoder.state_dict().items():
-        key = key if key.startswith("text_model.") else "text_model." + key
-        state["cond_stage_model.transformer." + key] = value
+    if open_clip:
+        state |= open_clip_text_state(text_encoder)
+    else:
+        first = (
+            "conditioner.embedders.0.transformer."
+            if text_encoder_2 is not None
+            else "cond_stage_model.transformer."
+        )
+        for key, value in text_encoder.state_dict().items():
+            key = key if key.startswith("text_model.") else "text_model." + key
+            state[first + key] = value
+    if text_encoder_2 is not None:
+        state |= open_clip_text_state(text_encoder_2, "conditioner.embedders.1.model.")
     return {key: value.contiguous() for key, value in state.items()}
 
 
@@ -150,6 +210,7 @@ def layouts(tmp_path_factory) -> dict[str, Path]:
         index |= {"_class_name": "StableDiffusionPipeline", "scheduler": ["diffusers", "DDPMScheduler"]}
         (folder / "model_index.json").write_text(json.dumps(index))
     save_file(single_file_state(unet, vae, text), str(root / "sd-tiny.safetensors"))
+    save_file(single_file_state(unet, vae, text, open_clip=True), str(root / "sd-tiny-open-clip.safetensors"))
     torch.manual_seed(4)
     clean = UNet2DConditionModel(**TINY_UNET_CONFIG)  # the "fine-tuned" UNet: other weights, same keys
     save_file(
@@ -159,6 +220,7 @@ def layouts(tmp_path_factory) -> dict[str, Path]:
         "plain": root / "plain",
         "fp16": root / "fp16",
         "single": root / "sd-tiny.safetensors",
+        "single-open-clip": root / "sd-tiny-open-clip.safetensors",
         "unet": root / "cleandift_unet.safetensors",
     }
 
@@ -191,6 +253,95 @@ def test_single_file_checkpoint_gives_the_folders_features_with_built_in_or_name
 ):
     assert torch.equal(sd_features(str(layouts["single"])), plain_features)  # sd-tiny's built-in configs
     assert torch.equal(sd_features(f"{layouts['single']}+{layouts['fp16']}"), plain_features)
+
+
+def test_single_file_with_an_open_clip_text_encoder_as_sd2_checkpoints_hold_it(layouts, plain_features):
+    """SD 2.x files keep their OpenCLIP text encoder under ``cond_stage_model.model.`` with fused
+    q/k/v; read through the same path, they give the folder's features (the empty prompt's context
+    goes through every text layer)."""
+    assert torch.equal(sd_features(str(layouts["single-open-clip"])), plain_features)
+
+
+TINY_SDXL_UNET = {
+    **TINY_UNET_CONFIG,
+    "block_out_channels": (32, 64),
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+    "cross_attention_dim": 80,  # the two encoders' penultimate states side by side: 32 + 48
+    "use_linear_projection": True,
+    "addition_embed_type": "text_time",
+    "addition_time_embed_dim": 8,
+    "projection_class_embeddings_input_dim": 48 + 6 * 8,  # pooled text + 6 size/crop ids
+}
+"""SDXL's UNet in miniature: text_time added embedding, linear projections, two text contexts."""
+
+
+@pytest.mark.slow
+def test_sdxl_single_file_with_both_text_encoders_gives_the_folders_features(tmp_path, monkeypatch):
+    """An SDXL-shaped tiny model (CLIP-L-like and OpenCLIP-bigG-like encoders of different widths,
+    pooled projection, time ids) written as a folder and as one SDXL-layout file; ``FILE+DIR`` with
+    DIR holding configs only reads every part from the file and gives the folder's features."""
+    from bench_sd.architecture import VARIANTS
+    from bench_sd.loaders import load_model
+    from bench_sd.tokenizer import clip_tokenizer
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)
+        vae = AutoencoderKL(**{**TINY_VAE_CONFIG, "scaling_factor": 0.13025})
+        unet = UNet2DConditionModel(**TINY_SDXL_UNET)
+        text = CLIPTextModel(CLIPTextConfig(**TINY_TEXT_CONFIG))
+        text_2 = CLIPTextModelWithProjection(
+            CLIPTextConfig(
+                **{**TINY_TEXT_CONFIG, "hidden_size": 48, "intermediate_size": 96, "projection_dim": 48}
+            )
+        )
+    folder = tmp_path / "sdxl-tiny"
+    parts = {"vae": vae, "unet": unet, "text_encoder": text, "text_encoder_2": text_2}
+    for part, model in parts.items():
+        model.save_pretrained(folder / part)
+    for part in ("tokenizer", "tokenizer_2"):
+        clip_tokenizer().save_pretrained(folder / part)
+    EulerDiscreteScheduler(**SD_SCHEDULE).save_pretrained(folder / "scheduler")
+    index = {
+        part: ["diffusers", type(m).__name__] for part, m in parts.items() if part.startswith(("vae", "unet"))
+    }
+    index |= {
+        "_class_name": "StableDiffusionXLPipeline",
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+        "tokenizer_2": ["transformers", "CLIPTokenizer"],
+        "scheduler": ["diffusers", "EulerDiscreteScheduler"],
+    }
+    (folder / "model_index.json").write_text(json.dumps(index))
+    file = tmp_path / "sdxl-tiny.safetensors"
+    save_file(single_file_state(unet, vae, text, text_encoder_2=text_2), str(file))
+    variant = replace(
+        VARIANTS["sdxl"], id="sdxl-test", weights=str(folder), unet=TINY_SDXL_UNET, text_dims=(32, 48)
+    )
+    monkeypatch.setitem(VARIANTS, "sdxl-test", variant)
+
+    def features(weights: str) -> torch.Tensor:
+        model = load_model(
+            variant,
+            "sdxl-test",
+            weights=weights,
+            device=torch.device("cpu"),
+            dtype=torch.float32,
+            image_size=64,
+        )
+        pixels = model.preprocess(IMAGES)
+        out = model.features(
+            pixels, ["up0"], timesteps=[100], noise_samples=1, noise_seeds=[1, 2], condition=PromptCondition()
+        )
+        return out[100]["up0"]
+
+    configs = tmp_path / "sdxl-tiny-configs"  # configs and tokenizers only: every weight from the file
+    shutil.copytree(folder, configs, ignore=shutil.ignore_patterns("*.safetensors"))
+    assert torch.equal(features(f"{file}+{configs}"), features(str(folder)))
 
 
 def _hub_cache(cache: Path, repo: str, folder: Path, ref: str) -> None:
