@@ -288,7 +288,9 @@ def test_two_galleries_of_one_dataset_are_two_pivot_columns_with_telling_labels(
     assert sorted(data["pivot"]["columns"]) == ["synthetic [num_gallery=90]", "synthetic [num_gallery=96]"]
     assert all(len(row["values"]) == 1 for row in data["pivot"]["rows"])
     text = render_leaderboard(results, None)
-    assert "## synthetic \\[num_gallery=90\\] (zs-sbir)" in text and "## synthetic \\[num_gallery=96\\]" in text
+    assert (
+        "## synthetic \\[num_gallery=90\\] (zs-sbir)" in text and "## synthetic \\[num_gallery=96\\]" in text
+    )
 
 
 def test_csv_round_trips_the_numbers_and_latex_escapes(tmp_path: Path) -> None:
