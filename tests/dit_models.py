@@ -48,7 +48,7 @@ def _fuse(state: dict, names: list[str], fused: str, leaf: str, out: dict) -> No
     out[f"{fused}.{leaf}"] = torch.cat([state.pop(f"{name}.{leaf}") for name in names])
 
 
-def _rename_all(state: dict, table: list[tuple[str, str]], out: dict) -> None:
+def rename_all(state: dict, table: list[tuple[str, str]], out: dict) -> None:
     """Move every tensor of ``state`` whose name matches a (regex, replacement) of ``table``."""
     for key in list(state):
         for pattern, replacement in table:
@@ -133,7 +133,7 @@ def mmdit_state(transformer) -> dict[str, torch.Tensor]:
                 )
     for leaf in ("weight", "bias"):
         out[f"final_layer.adaLN_modulation.1.{leaf}"] = _swap_halves(state.pop(f"norm_out.linear.{leaf}"))
-    _rename_all(state, MMDIT_NAMES, out)
+    rename_all(state, MMDIT_NAMES, out)
     assert not state, f"tensors without an MMDiT name: {sorted(state)}"
     return out
 
@@ -198,6 +198,6 @@ def bfl_state(transformer) -> dict[str, torch.Tensor]:
             _fuse(state, names, f"single_blocks.{i}.linear1", leaf, out)
     for leaf in ("weight", "bias"):
         out[f"final_layer.adaLN_modulation.1.{leaf}"] = _swap_halves(state.pop(f"norm_out.linear.{leaf}"))
-    _rename_all(state, BFL_NAMES, out)
+    rename_all(state, BFL_NAMES, out)
     assert not state, f"tensors without a Black Forest Labs name: {sorted(state)}"
     return out

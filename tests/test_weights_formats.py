@@ -23,6 +23,7 @@ from PIL import Image
 import bench
 from bench import BenchError, PromptCondition
 from bench.plan.weights import weights_identity
+from tests.dit_models import rename_all
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 SMALL = ["--dataset-option", "num_unseen=2", "--dataset-option", "photos_per_class=2", "--image-size", "64"]
@@ -136,10 +137,7 @@ def open_clip_text_state(text_encoder, prefix: str = "cond_stage_model.model.") 
         for leaf in ("weight", "bias"):
             fused = [state.pop(f"{attention}.{c}_proj.{leaf}") for c in "qkv"]
             out[f"transformer.resblocks.{i}.attn.in_proj_{leaf}"] = torch.cat(fused)
-    for key in list(state):
-        for pattern, replacement in OPEN_CLIP_NAMES:
-            if re.fullmatch(pattern, key):
-                out[re.sub(pattern, replacement, key)] = state.pop(key)
+    rename_all(state, OPEN_CLIP_NAMES, out)
     assert not state, sorted(state)
     return {prefix + key: value for key, value in out.items()}
 
