@@ -296,9 +296,16 @@ def run(
         config: a named config, a config file, or a :class:`SweepSpec`.
         overrides: :class:`SweepSpec` fields to replace, e.g. ``backbone=("sd-tiny",)``,
             ``dataset=("synthetic",)``, ``output_dir="results"``.
+
+    Raises:
+        BenchError: an unknown setting, or a value the schema refuses (naming the setting, what it
+            holds and what it allows), before anything runs.
     """
     from dataclasses import replace
 
+    from pydantic import ValidationError
+
+    from bench.api.validation import schema_error
     from bench.config.files import load_config
     from bench.execution.study import execute
     from bench.plan.study import plan_study
@@ -310,7 +317,10 @@ def run(
             f"run() got unknown setting(s): {', '.join(unknown)}.",
             f"Valid settings: {', '.join(SweepSpec.__dataclass_fields__)}.",
         )
-    spec = replace(spec, **overrides)
+    try:
+        spec = replace(spec, **overrides)
+    except ValidationError as exc:
+        raise schema_error(exc, "run()", model=SweepSpec) from None
     registry = registry if registry is not None else plugin_registry(spec.plugins)
     finished, _ = execute(plan_study(spec, registry), registry, reporter or SilentReporter())
     return [item.result for item in finished]

@@ -37,3 +37,16 @@ def test_public_names_import_without_torch():
         "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_run_refuses_a_bad_value_as_the_command_line_does(tmp_path):
+    """``bench.run`` raises BenchError (not pydantic's error) naming the setting and what it allows,
+    before anything is written."""
+    import bench
+
+    with pytest.raises(bench.BenchError) as refused:
+        bench.run(batch_size="4", output_dir=str(tmp_path / "out"))
+    assert "run(): batch_size = '4' (text): allowed: an integer from 1 to 65536." in str(refused.value)
+    with pytest.raises(bench.BenchError, match="unknown setting"):
+        bench.run(batchsize=4)
+    assert not (tmp_path / "out").exists()
