@@ -113,3 +113,20 @@ def test_settings_are_checked_at_plan_time(registry, settings, message):
     spec = SweepSpec(backbone=("sd-tiny",), dataset=("synthetic",), **{"t": (200,), **settings})
     with pytest.raises(bench.BenchError, match=message):
         plan_study(spec, registry)
+
+
+def test_a_learned_prompts_results_name_says_its_file_not_its_folders():
+    """Prompts of three schemes in one folder were ``learned-leaderboard-results-prompt-files``
+    each, told apart by the hash only; the name now carries the file's stem."""
+    from bench.results.naming import run_name
+
+    base = {"backbone": "sd-mini", "layer": "coarse", "t": 50, "noise_samples": 2, "seed": 0, "dtype": "fp32"}
+    names = {
+        scheme: run_name(
+            {**base, "prompt": f"learned:leaderboard/results/prompt-files/c-t50_{scheme}_s0.safetensors"}
+        )
+        for scheme in ("visual", "textual", "visual-textual")
+    }
+    assert names["visual"].startswith("sd-mini_coarse_t50_learned-c-t50-visual-s0_n2_s0_fp32-")
+    assert names["visual-textual"].startswith("sd-mini_coarse_t50_learned-c-t50-visual-textual-s0_n2_")
+    assert run_name({**base, "prompt": "none"}).startswith("sd-mini_coarse_t50_none_n2_s0_fp32-")

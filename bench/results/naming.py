@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import PurePath
 from typing import Any
+
+LEARNED_PREFIX = "learned:"
 
 
 def slug(value: object, limit: int = 40) -> str:
@@ -13,6 +16,15 @@ def slug(value: object, limit: int = 40) -> str:
     cut to ``limit`` characters (``"x"`` when nothing is left)."""
     text = re.sub(r"[^A-Za-z0-9.+-]+", "-", str(value)).strip("-")
     return text[:limit] or "x"
+
+
+def prompt_slug(prompt: str) -> str:
+    """The prompt's part of a name: a learned prompt by its file's stem (``learned-coarse-t50-visual-s0``
+    for ``learned:prompts/coarse-t50_visual_s0.safetensors``: the stem says the scheme, the
+    folders do not), any other by itself."""
+    if prompt.startswith(LEARNED_PREFIX):
+        return "learned-" + slug(PurePath(prompt[len(LEARNED_PREFIX) :]).stem, limit=32)
+    return slug(prompt)
 
 
 def run_name(config: dict[str, Any]) -> str:
@@ -30,7 +42,7 @@ def run_name(config: dict[str, Any]) -> str:
         slug(config["backbone"]),
         slug(config["layer"]),
         f"t{slug(t)}",
-        slug(config["prompt"]),
+        prompt_slug(str(config["prompt"])),
         *([f"q-{slug(config['query_text'])}"] if config.get("query_text") else []),
         *([f"n{config['noise_samples']}"] if config.get("noise_samples") is not None else []),
         *([f"s{config['seed']}"] if config.get("seed") is not None else []),
