@@ -313,6 +313,8 @@ def test_csv_round_trips_the_numbers_and_latex_escapes(tmp_path: Path) -> None:
         if row["kind"] == "chance" and row["section"] == "synthetic"
     }
     assert chance == runs[0].chance["metrics"]
+    order = [row["metric"] for row in rows if row["kind"] == "measured" and row["layer"] == "up0"]
+    assert order == ["mAP@all", "P@10"]  # paper columns first, as the markdown tables
     latex = render_latex(load_sections(results, None))
     assert "up\\_1\\%" in latex and "\\toprule" in latex and "\\textit{chance}" in latex
     assert run_bench("leaderboard", str(results), "--format", "latex").stdout == latex

@@ -13,7 +13,14 @@ import json
 from typing import Any
 
 from bench.results.leaderboard.model import Section
-from bench.results.leaderboard.ranking import best_per_backbone, marked, pivot, section_label
+from bench.results.leaderboard.ranking import (
+    best_per_backbone,
+    marked,
+    metric_columns,
+    metric_order,
+    pivot,
+    section_label,
+)
 
 CSV_COLUMNS = (
     "section",
@@ -62,7 +69,7 @@ def leaderboard_data(sections: list[Section]) -> dict[str, Any]:
 
 def _section_data(section: Section) -> dict[str, Any]:
     definition = section.definition
-    marks = {name: marked(section.runs, name) for name in _metrics(section)}
+    marks = {name: marked(section.runs, name) for name in metric_columns(section)}
     measured = [
         {
             "kind": "measured",
@@ -106,11 +113,6 @@ def _section_data(section: Section) -> dict[str, Any]:
     }
 
 
-def _metrics(section: Section) -> list[str]:
-    names = {name for run in section.runs for name in run.result.metrics}
-    return sorted(names | {name for row in section.reported for name in row.metrics})
-
-
 def render_json(sections: list[Section]) -> str:
     """``--format json``: :func:`leaderboard_data`, indented, keys sorted."""
     return json.dumps(leaderboard_data(sections), indent=2, sort_keys=True) + "\n"
@@ -124,11 +126,12 @@ def render_csv(sections: list[Section]) -> str:
     for section in sections:
         label = section_label(section)
         head = [label, section.task, section.dataset]
-        marks = {name: marked(section.runs, name) for name in _metrics(section)}
+        marks = {name: marked(section.runs, name) for name in metric_columns(section)}
         for run in section.runs:
             config = run.result.config
             settings = [config.get(key) for key in ("backbone", "layer", "t", "prompt", "noise_samples")]
-            for name, value in sorted(run.result.metrics.items()):
+            for name in metric_order(list(run.result.metrics), section.columns):
+                value = run.result.metrics[name]
                 bounds = run.interval(name) or (None, None)
                 marked_text = "yes" if run.name in marks.get(name, ()) else "no"
                 writer.writerow(
@@ -145,7 +148,8 @@ def render_csv(sections: list[Section]) -> str:
                     ]
                 )
         for row in section.reported:
-            for name, value in sorted(row.metrics.items()):
+            for name in metric_order(list(row.metrics), section.columns):
+                value = row.metrics[name]
                 source = row.source + (f" (arXiv:{row.arxiv})" if row.arxiv else "")
                 writer.writerow(
                     [

@@ -10,6 +10,7 @@ Reported rows (no intervals, other code) are ranked beside measured ones but nev
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,3 +107,20 @@ def pivot(sections: list[Section]) -> tuple[list[str], list[PivotRow]]:
 def section_label(section: Section) -> str:
     """The section's unique label (set by :func:`build_sections`), else its definition's."""
     return section.label or definition_label(section.definition)
+
+
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sort key comparing digit runs as numbers (``Acc@5`` before ``Acc@10``)."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
+
+
+def metric_order(names: list[str], columns: tuple[str, ...]) -> list[str]:
+    """The paper columns present in ``names``, then the others in natural order."""
+    return [c for c in columns if c in names] + sorted(set(names) - set(columns), key=natural_key)
+
+
+def metric_columns(section: Section) -> list[str]:
+    """The paper columns, then every other metric key of the section's runs in natural order."""
+    present = {name for run in section.runs for name in run.result.metrics}
+    present |= {name for row in section.reported for name in row.metrics}
+    return metric_order(sorted(present), section.columns)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from bench.results.escaping import markdown_code, markdown_text
 from bench.results.leaderboard.model import ABLATION_AXES, Ablation, ReportedRow, Run, Section, is_number
-from bench.results.leaderboard.ranking import best_per_backbone, marked, pivot, section_label
+from bench.results.leaderboard.ranking import (
+    best_per_backbone,
+    marked,
+    metric_columns,
+    metric_order,
+    natural_key,
+    pivot,
+    section_label,
+)
 from bench.results.leaderboard.reported import load_reference_chance, load_reported
 from bench.results.leaderboard.runs import load_runs
 from bench.results.leaderboard.sections import build_sections, descending
@@ -164,7 +171,7 @@ def _chance_text(section: Section) -> str:
     chance = section.chance or {}
     methods = chance.get("methods", {})
     items = []
-    for name in _metric_order(list(chance.get("metrics", {})), section.columns):
+    for name in metric_order(list(chance.get("metrics", {})), section.columns):
         value = _format_value(chance["metrics"][name], section.task)
         items.append(f"{markdown_text(name)} {value} ({markdown_text(methods.get(name, 'unknown'))})")
     text = "Chance (a uniformly random ranking of this gallery): " + "; ".join(items) + "."
@@ -174,11 +181,6 @@ def _chance_text(section: Section) -> str:
             f"(seed {chance.get('seed')}); exact: closed form from the class counts."
         )
     return text
-
-
-def _metric_order(names: list[str], columns: tuple[str, ...]) -> list[str]:
-    """The paper columns present in ``names``, then the others in natural order."""
-    return [c for c in columns if c in names] + sorted(set(names) - set(columns), key=_natural_key)
 
 
 def _best_table(section: Section, footnotes: dict[str, int]) -> list[str]:
@@ -204,7 +206,7 @@ def _best_table(section: Section, footnotes: dict[str, int]) -> list[str]:
 def _ranking_table(section: Section, footnotes: dict[str, int]) -> list[str]:
     """Measured runs and reported rows ranked together by the main metric: configuration (or the
     reported method), paper columns (measured: with intervals), the other metrics, source."""
-    metrics = _metric_columns(section)
+    metrics = metric_columns(section)
     marks = {name: marked(section.runs, name) for name in metrics}
     entries: list[tuple[tuple, list[str]]] = []
     main = section.main_metric
@@ -350,13 +352,6 @@ def _distinguishing_settings(configurations: list[dict[str, Any]]) -> list[str]:
     return sorted(varying)
 
 
-def _metric_columns(section: Section) -> list[str]:
-    """The paper columns, then every other metric key of the section's runs in natural order."""
-    present = {name for run in section.runs for name in run.result.metrics}
-    present |= {name for row in section.reported for name in row.metrics}
-    return _metric_order(sorted(present), section.columns)
-
-
 def _footnotes(runs: tuple[Run, ...], first_footnote: int) -> list[str]:
     """A footnote per run: its full configuration, its members when it is an ensemble, and, when
     set, the backbone note."""
@@ -414,7 +409,7 @@ def _ablations(section: Section) -> list[Ablation]:
         fixed = {k: v for k, v in run.result.config.items() if k not in ABLATION_AXES}
         key = (_text(fixed.get("backbone")), json.dumps(fixed, sort_keys=True, default=str))
         groups.setdefault(key, []).append(run)
-    metric = next(iter(_metric_columns(section)), "")
+    metric = next(iter(metric_columns(section)), "")
     return [
         Ablation(metric, tuple(runs))
         for _, runs in sorted(groups.items())
@@ -430,7 +425,7 @@ def _cell(run: Run) -> tuple[str, str]:
 def _ablation_block(task: str, ablation: Ablation) -> list[str]:
     """Heading, the fixed settings, and a layer (rows) x t (columns) table of the metric."""
     config = ablation.config
-    layers = sorted({layer for layer, _ in map(_cell, ablation.runs)}, key=_natural_key)
+    layers = sorted({layer for layer, _ in map(_cell, ablation.runs)}, key=natural_key)
     steps = sorted({run.result.config.get("t") for run in ablation.runs}, key=_timestep_order)
     cells: dict[tuple[str, str], Run] = {}
     for run in ablation.runs:  # best first: a configuration found twice shows its best value
@@ -468,7 +463,7 @@ def _studies(section: Section) -> list[tuple[str, list[tuple[dict[str, Any], Run
 
 def _study_block(section: Section, study: str, rows: list[tuple[dict[str, Any], Run]]) -> list[str]:
     """Heading, the base configuration, and one row per (factor, setting): the paper columns."""
-    metrics = [m for m in _metric_columns(section) if any(m in run.result.metrics for _, run in rows)]
+    metrics = [m for m in metric_columns(section) if any(m in run.result.metrics for _, run in rows)]
     metrics = metrics[: max(len(section.columns), 1)]
     marks = {m: marked([run for _, run in rows], m) for m in metrics}
     base = next((run for tag, run in rows if tag["base"]), rows[0][1])
@@ -510,8 +505,3 @@ def _format_value(value: object, task: str) -> str:
 def _text(value: object) -> str:
     """A configuration value as literal markdown text (None -> the missing mark)."""
     return MISSING if value is None else markdown_text(value)
-
-
-def _natural_key(name: str) -> list[tuple[int, int | str]]:
-    """Sort key comparing digit runs as numbers (``Acc@5`` before ``Acc@10``)."""
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
