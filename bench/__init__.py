@@ -49,6 +49,7 @@ from bench.api.errors import BenchError, closest_match
 from bench.api.files import atomic_file, write_text_atomic
 from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
+from bench.api.noise import seeded_noise, to_model_device
 from bench.api.reporting import Reporter, SilentReporter
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
@@ -118,6 +119,8 @@ __all__ = [
     "is_single_file",
     "split_base",
     "read_block_outputs",
+    "seeded_noise",
+    "to_model_device",
     "part_variant",
     "variants_in",
     "local_checkpoint",

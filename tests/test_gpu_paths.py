@@ -132,14 +132,17 @@ def _request(registry, batch_size: int = 4):
 @pytest.mark.parametrize("latent_shape", [(4, 8, 8), (4, 3, 5), (1, 1, 3)])
 def test_noise_is_the_per_image_randn_it_was_bit_for_bit(sd_tiny, latent_shape) -> None:
     """Each image's draws are ``torch.randn((N, *shape), generator=seeded)``, as before the change
-    (the CPU generator on every device, so CPU and GPU runs add the same noise)."""
+    (the CPU generator on every device, so CPU and GPU runs add the same noise), for SD and DiT."""
+    from tests.dit_models import tiny
+
     seeds = [3, 2**40 + 7, 3]
-    noise = sd_tiny.model.draw_noise(latent_shape, 3, seeds)
     before = torch.stack(
         [torch.randn((3, *latent_shape), generator=torch.Generator().manual_seed(seed)) for seed in seeds]
     )
-    assert noise.dtype == torch.float32 and not noise.is_pinned()
-    assert torch.equal(noise, before)
+    for model in (sd_tiny.model, tiny("sd3-tiny")):  # the SD UNet and the diffusion transformers
+        noise = model.draw_noise(latent_shape, 3, seeds)
+        assert noise.dtype == torch.float32 and not noise.is_pinned()
+        assert torch.equal(noise, before)
 
 
 def _descriptors_as_before(sd_tiny, dataset, items, request) -> dict:

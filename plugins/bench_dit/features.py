@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench import BenchError, PromptCondition
+from bench import BenchError, PromptCondition, seeded_noise, to_model_device
 from bench_dit.architecture import FLUX, NUM_TIMESTEPS, STRIDE, TOKEN_LATENTS, DiTVariant
 from bench_dit.conditioning import TextConditioning
 from bench_dit.taps import block_taps
@@ -179,7 +179,7 @@ class DiffusionTransformerFeatures:
 
     def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) in [-1, 1] -> (posterior mean - shift_factor) * scaling_factor, (B, 16, S/8, S/8)."""
-        pixels = pixels.to(device=self.device, dtype=self.vae_dtype)
+        pixels = to_model_device(pixels, self.device, self.vae_dtype)
         mean = self.vae.encode(pixels).latent_dist.mean
         config = self.vae.config
         return ((mean - (config.shift_factor or 0.0)) * config.scaling_factor).to(self.dtype)
@@ -188,12 +188,9 @@ class DiffusionTransformerFeatures:
         self, latent_shape: Sequence[int], noise_samples: int, seeds: Sequence[int]
     ) -> torch.Tensor:
         """(B, N, *latent_shape) standard normal noise; image i's draws come from ``seeds[i]`` only
-        (drawn on the CPU in float32, so the numbers do not depend on the device)."""
-        draws = [
-            torch.randn((noise_samples, *latent_shape), generator=torch.Generator().manual_seed(seed))
-            for seed in seeds
-        ]
-        return torch.stack(draws).to(device=self.device, dtype=self.dtype)
+        (drawn on the CPU, :func:`bench.seeded_noise`, so the numbers do not depend on the device;
+        on CUDA they go over in one asynchronous copy)."""
+        return seeded_noise(latent_shape, noise_samples, seeds, device=self.device, dtype=self.dtype)
 
     # -- text -------------------------------------------------------------------------------------
 

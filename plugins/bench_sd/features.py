@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench import BenchError, PromptCondition, read_block_outputs
+from bench import BenchError, PromptCondition, read_block_outputs, seeded_noise, to_model_device
 from bench_sd.conditioning import Conditioning
 
 
@@ -174,7 +174,7 @@ class StableDiffusionFeatures:
         Pixels on the host are copied to a CUDA device asynchronously (from pinned memory, as the
         extraction loop hands them, the copy overlaps queued work), then cast there.
         """
-        pixels = pixels.to(device=self.device, non_blocking=self._cuda).to(self.vae_dtype)
+        pixels = to_model_device(pixels, self.device, self.vae_dtype)
         latents = self.vae.encode(pixels).latent_dist.mean
         return (latents * self.vae.config.scaling_factor).to(self.dtype)
 
@@ -183,21 +183,10 @@ class StableDiffusionFeatures:
     ) -> torch.Tensor:
         """(B, N, *latent_shape) standard normal noise; image i's draws come from ``seeds[i]`` only.
 
-        Drawn by a CPU generator in float32 whatever the device, so a GPU run adds exactly the noise
-        a CPU run adds (a CUDA generator's Philox stream gives other numbers for the same seed, and
-        would make descriptors depend on the device type). Each image's draws are written straight
-        into one (pinned, on CUDA) host buffer, which goes to the device in one asynchronous copy
-        and is cast there; the values are those of ``torch.randn((N, *latent_shape))`` per image.
+        Drawn on the CPU whatever the device (:func:`bench.seeded_noise`), so the numbers do not
+        depend on it; on CUDA they go over in one asynchronous copy.
         """
-        noise = torch.empty((len(seeds), noise_samples, *latent_shape), pin_memory=self._cuda)
-        for draws, seed in zip(noise, seeds, strict=True):
-            draws.normal_(generator=torch.Generator().manual_seed(seed))
-        return noise.to(device=self.device, non_blocking=self._cuda).to(self.dtype)
-
-    @property
-    def _cuda(self) -> bool:
-        """Whether the model runs on CUDA (host tensors are then pinned and copied asynchronously)."""
-        return self.device.type == "cuda"
+        return seeded_noise(latent_shape, noise_samples, seeds, device=self.device, dtype=self.dtype)
 
     def _check_timesteps(self, timesteps: Sequence[int]) -> None:
         steps = len(self.alphas_cumprod)
