@@ -56,10 +56,12 @@ from bench.api.vit import Tokens, VisionTransformerEncoder
 from bench.api.vit_layers import EMBED, TapPosition, tap_position, vit_layers
 from bench.api.weight_files import (
     has_plain_weights,
+    is_path_like,
     is_single_file,
     missing_weight_files,
     part_variant,
     split_base,
+    split_revision,
     variants_in,
 )
 
@@ -118,6 +120,8 @@ __all__ = [
     "missing_weight_files",
     "is_single_file",
     "split_base",
+    "split_revision",
+    "is_path_like",
     "read_block_outputs",
     "seeded_noise",
     "to_model_device",

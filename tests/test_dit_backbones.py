@@ -297,7 +297,8 @@ def test_image_sizes_the_tokens_cannot_tile_are_refused():
 @pytest.mark.slow
 def test_loads_a_diffusers_folder_and_the_hub_cache_layout_offline(tmp_path, monkeypatch):
     """The pretrained loader reads a folder, one holding only fp16-variant files, and a hub id from
-    the Hugging Face cache layout; each loaded model gives the random twin's features."""
+    the Hugging Face cache layout (plain, or pinned to a branch or commit); each loaded model gives
+    the random twin's features."""
     import huggingface_hub.constants
     from bench_dit.architecture import VARIANTS
     from bench_dit.loaders import build_pretrained
@@ -318,7 +319,7 @@ def test_loads_a_diffusers_folder_and_the_hub_cache_layout_offline(tmp_path, mon
     save_tiny(model, variant_folder, variant="fp16")
     assert (variant_folder / "transformer" / "diffusion_pytorch_model.fp16.safetensors").is_file()
     assert not (variant_folder / "transformer" / "diffusion_pytorch_model.safetensors").exists()
-    for weights in (repo_id, str(snapshot), str(variant_folder)):
+    for weights in (repo_id, f"{repo_id}@main", f"{repo_id}@{'0' * 40}", str(snapshot), str(variant_folder)):
         loaded = build_pretrained(info, weights=weights, device=CPU, dtype=torch.float32, image_size=32)
         assert torch.allclose(loaded.features(pixels, ["jb3"], **kwargs)[500]["jb3"], expected, atol=1e-5)
 

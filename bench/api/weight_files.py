@@ -8,6 +8,7 @@ file names, part by part (a folder may mix plain and variant parts).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -29,6 +30,7 @@ PREFERRED_VARIANTS = ("fp16", "bf16")
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 """Suffixes of single-file checkpoints (one file for a whole model, as model sites distribute them)."""
 BASE_SEPARATOR = "+"
+REVISION_SEPARATOR = "@"
 
 
 def _names(folder: Path) -> list[str]:
@@ -94,3 +96,20 @@ def is_single_file(weights: str) -> bool:
     """Whether ``weights`` (``FILE`` or ``FILE+BASE``) names a checkpoint file by its suffix,
     existing or not."""
     return Path(split_base(weights)[0]).suffix in SINGLE_FILE_SUFFIXES
+
+
+def split_revision(weights: str) -> tuple[str, str | None]:
+    """``"org/name@rev"`` -> ``("org/name", "rev")``; anything else -> ``(weights, None)``."""
+    repo, sep, revision = weights.partition(REVISION_SEPARATOR)
+    if sep and revision and repo.count("/") == 1 and not is_path_like(repo):
+        return repo, revision
+    return weights, None
+
+
+def is_path_like(weights: str) -> bool:
+    """Whether ``weights`` reads as a file-system path rather than an ``org/name`` hub id."""
+    return (
+        weights.startswith(("/", ".", "~"))
+        or os.sep in weights.strip("/").split("/", 1)[-1]
+        or (weights.count("/") != 1)
+    )

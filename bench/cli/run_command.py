@@ -54,7 +54,12 @@ def _plain(value: object) -> str:
 @click.option("--dataset", multiple=True, help="Dataset id (repeat for a sweep). See `bench list datasets`.")
 @click.option("--data-root", multiple=True, help="Dataset root DIR, or DATASET=DIR per dataset.")
 @click.option("--dataset-option", multiple=True, help="KEY=VALUE passed to the datasets that take KEY.")
-@click.option("--weights", multiple=True, help="Weights (hub id or local dir), or BACKBONE=WEIGHTS.")
+@click.option(
+    "--weights",
+    multiple=True,
+    help="Weights: a hub id (ORG/NAME[@REVISION]), a local folder, or a single-file checkpoint "
+    "FILE[+DIR]; BACKBONE=WEIGHTS for one backbone of the run.",
+)
 @click.option(
     "--noise-samples", type=click.IntRange(min=1), help="Noise draws averaged per image (paper: 6)."
 )

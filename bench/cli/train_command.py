@@ -128,7 +128,11 @@ def _history_table(header: dict[str, Any]):
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--image-size", type=click.IntRange(min=16), help="Input resolution (default: the backbone's).")
-@click.option("--weights", help="Weights of the backbone (hub id or local path).")
+@click.option(
+    "--weights",
+    help="Weights of the backbone: a hub id (ORG/NAME[@REVISION]), a local folder, or a single-file "
+    "checkpoint FILE[+DIR].",
+)
 @click.option("--data-root", help="Dataset root directory (datasets read from disk).")
 @click.option("--dataset-option", multiple=True, help="KEY=VALUE passed to the dataset.")
 @click.option("--json", "as_json", is_flag=True, help="Print the saved header as JSON on stdout.")

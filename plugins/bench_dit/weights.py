@@ -13,22 +13,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import BenchError, hub_reachable, is_hub_id, is_single_file, split_base
+from bench import BenchError, hub_reachable, is_hub_id, is_single_file, split_base, split_revision
 
 
 def _missing_parts(folder: Path, parts: tuple[str, ...]) -> list[str]:
     return [part for part in parts if not (folder / part).is_dir()]
 
 
-def _cached_snapshot(repo_id: str, parts: tuple[str, ...]) -> str | None:
-    """The cached snapshot of ``repo_id`` holding every one of ``parts``, or None."""
+def _cached_snapshot(weights: str, parts: tuple[str, ...]) -> str | None:
+    """The cached snapshot of ``weights`` (``org/name``, or ``org/name@revision`` for a commit,
+    branch or tag) holding every one of ``parts``, or None."""
     from huggingface_hub import snapshot_download
 
+    repo_id, revision = split_revision(weights)
     try:
-        path = snapshot_download(repo_id, local_files_only=True)
+        path = snapshot_download(repo_id, revision=revision, local_files_only=True)
     except Exception:  # not cached (LocalEntryNotFoundError), or a malformed id
         return None
     return path if not _missing_parts(Path(path), parts) else None
+
+
+def _download(weights: str, parts: tuple[str, ...]) -> str:
+    """``weights`` for ``from_pretrained``: a plain hub id as it is (diffusers downloads it), a
+    pinned one downloaded here (``from_pretrained`` takes no revision inside the id)."""
+    repo_id, revision = split_revision(weights)
+    if revision is None:
+        return weights
+    from huggingface_hub import snapshot_download
+
+    patterns = [f"{part}/*" for part in parts] + ["model_index.json"]
+    return snapshot_download(repo_id, revision=revision, allow_patterns=patterns)
 
 
 def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
@@ -40,7 +54,7 @@ def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
     folder = Path(weights).expanduser()
     if folder.is_dir():
         return str(folder) if not _missing_parts(folder, parts) else None
-    return _cached_snapshot(weights, parts) if is_hub_id(weights) else None
+    return _cached_snapshot(weights, parts) if is_hub_id(split_revision(weights)[0]) else None
 
 
 def locate_weights(
@@ -70,7 +84,7 @@ def locate_weights(
                 "(as the pipeline's save_pretrained or `hf download` leave it).",
             )
         return str(folder)
-    if not is_hub_id(weights):
+    if not is_hub_id(split_revision(weights)[0]):
         raise BenchError(
             f"Weights folder {weights!r} for backbone {backbone_id!r} does not exist.",
             "Pass an existing diffusers folder or a Hugging Face hub id with --weights.",
@@ -79,16 +93,18 @@ def locate_weights(
     if cached:
         return cached
     if hub_reachable():
-        return weights
+        return _download(weights, parts)
+    repo_id, revision = split_revision(weights)
     patterns = " ".join(f"'{part}/*'" for part in parts)
+    pinned = f" --revision {revision}" if revision else ""
     gated = (
-        f" Accept the licence ({licence}) on huggingface.co/{weights} and log in first." if licence else ""
+        f" Accept the licence ({licence}) on huggingface.co/{repo_id} and log in first." if licence else ""
     )
     raise BenchError(
         f"Weights {weights!r} for backbone {backbone_id!r} are not available: they are not in the local "
         "Hugging Face cache and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1).",
-        f"On a connected machine run `hf download {weights} --include {patterns} 'model_index.json'` and "
-        f"copy the cache (~/.cache/huggingface/hub), or pass the downloaded folder with "
+        f"On a connected machine run `hf download {repo_id}{pinned} --include {patterns} 'model_index.json'` "
+        f"and copy the cache (~/.cache/huggingface/hub), or pass the downloaded folder with "
         f"--weights {backbone_id}=DIR.{gated} To try the toolkit without weights use --backbone {tiny}.",
     )
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from bench import BenchError, part_variant
+from bench import BenchError, part_variant, split_revision
 from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_VAE_CONFIG, SDVariant
-from bench_sd.weights import BUILTIN_CONFIGS, SingleFileSource, split_revision
+from bench_sd.weights import BUILTIN_CONFIGS, SingleFileSource
 
 MIN_TOKENIZER_SIZE = 1000
 

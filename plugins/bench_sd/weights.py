@@ -20,14 +20,20 @@ load from a local cache that holds them, and are otherwise refused with the mirr
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError, hub_reachable, is_single_file, missing_weight_files, split_base
+from bench import (
+    BenchError,
+    hub_reachable,
+    is_path_like,
+    is_single_file,
+    missing_weight_files,
+    split_base,
+    split_revision,
+)
 from bench_sd.architecture import shipped_folder
 
-REVISION_SEPARATOR = "@"
 BUILTIN_CONFIGS = "built-in"  # the config source of sd-tiny, written from the configs in architecture.py
 
 WITHDRAWN: dict[str, str] = {
@@ -48,22 +54,6 @@ CONFIG_FILES = {
     "scheduler": "scheduler_config.json",
 }
 """The file that holds each part's configuration in a diffusers directory."""
-
-
-def split_revision(weights: str) -> tuple[str, str | None]:
-    """``"org/name@rev"`` -> ``("org/name", "rev")``; anything else -> ``(weights, None)``."""
-    repo, sep, revision = weights.partition(REVISION_SEPARATOR)
-    if sep and revision and repo.count("/") == 1 and not _is_path_like(repo):
-        return repo, revision
-    return weights, None
-
-
-def _is_path_like(weights: str) -> bool:
-    return (
-        weights.startswith(("/", ".", "~"))
-        or os.sep in weights.strip("/").split("/", 1)[-1]
-        or (weights.count("/") != 1)
-    )
 
 
 def _check_local_dir(path: Path, backbone_id: str, parts: tuple[str, ...]) -> str:
@@ -134,7 +124,7 @@ def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
         complete = all((path / part).is_dir() for part in parts) and not missing_weight_files(path, parts)
         return str(path) if complete else None
     repo, revision = split_revision(primary)
-    return None if _is_path_like(repo) else _cached_snapshot(repo, parts, revision)
+    return None if is_path_like(repo) else _cached_snapshot(repo, parts, revision)
 
 
 def _withdrawn(repo_id: str, backbone_id: str) -> BenchError:
@@ -181,7 +171,7 @@ def locate_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> st
     if path.exists():
         return _check_local_dir(path, backbone_id, parts)
     repo, revision = split_revision(weights)
-    if _is_path_like(repo):
+    if is_path_like(repo):
         raise BenchError(
             f"Weights directory {weights!r} for backbone {backbone_id!r} does not exist.",
             "Pass an existing diffusers directory, a single-file checkpoint or a Hugging Face hub id "
@@ -226,7 +216,7 @@ def _config_source(config: str, backbone_id: str, parts: tuple[str, ...]) -> str
             )
         return str(path)
     repo, revision = split_revision(config)
-    if _is_path_like(repo):
+    if is_path_like(repo):
         raise BenchError(f"Config directory {config!r} for backbone {backbone_id!r} does not exist.")
     return _cached_configs(repo, parts, revision)
 
