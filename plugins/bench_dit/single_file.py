@@ -197,13 +197,15 @@ def _blocks(model: FileLayout | DiTVariant) -> tuple[str | None, int, int]:
 
 
 def read_transformer_state(file: str) -> dict:
-    """The transformer's tensors of ``file``, keyed without the LDM prefix."""
+    """The transformer's tensors of ``file``, keyed without the LDM prefix. From a
+    ``.safetensors`` file only those tensors are read (a bundled VAE or T5 is never loaded)."""
     if Path(file).suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from safetensors import safe_open
 
-        tensors = load_file(file)
-    else:
-        tensors = _read_ckpt(file)
+        with safe_open(file, framework="pt") as handle:
+            own = transformer_keys(list(handle.keys()))
+            return {name: handle.get_tensor(key) for key, name in own.items()}
+    tensors = _read_ckpt(file)
     return {own: tensors[key] for key, own in transformer_keys(list(tensors)).items()}
 
 
@@ -271,17 +273,17 @@ def load_transformer(
     file: str, config_dir: str, variant: DiTVariant, model_class: type, dtype, backbone_id: str
 ):
     """``variant``'s transformer (``model_class``, cast to ``dtype``) with the weights of ``file``
-    and the config of ``config_dir/transformer``; built on the meta device, so only the file's
-    tensors take memory.
+    (already accepted by :func:`check_layout`) and the config of ``config_dir/transformer``; built
+    on the meta device, so only the file's transformer tensors take memory.
 
     Raises:
         BenchError: the file does not fit the config (missing or unexpected tensors, shapes).
     """
     import torch
 
-    layout = check_layout(file, variant, backbone_id)
+    state = read_transformer_state(file)  # its layout was checked against the backbone by check_layout
     try:
-        state = to_diffusers(read_transformer_state(file), layout)
+        state = to_diffusers(state, layout_of(list(state)))
     except (KeyError, ValueError, RuntimeError) as exc:
         raise BenchError(
             f"The checkpoint {file!r} is not a complete {variant.id} transformer: {exc}.",
