@@ -46,6 +46,16 @@ from bench.api.components import (
 from bench.api.datasets import Dataset, ImageItem, SplitName
 from bench.api.encoders import ImageEncoderBase, PixelNormalization
 from bench.api.errors import BenchError, closest_match
+from bench.api.evaluation import (
+    RELEVANCE,
+    UNITS,
+    EvaluationSpecs,
+    LeaderboardFormat,
+    MetricInfo,
+    Rankings,
+    ResolvedMetric,
+    TaskInfo,
+)
 from bench.api.files import atomic_file, write_text_atomic
 from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
@@ -131,6 +141,14 @@ __all__ = [
     "unreadable_checkpoint",
     "EMBED",
     "POOLINGS",
+    "RELEVANCE",
+    "UNITS",
+    "EvaluationSpecs",
+    "LeaderboardFormat",
+    "MetricInfo",
+    "Rankings",
+    "ResolvedMetric",
+    "TaskInfo",
     "ActivationCheckpointing",
     "Backbone",
     "BackboneFamily",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -54,7 +55,7 @@ def third_party_site(tmp_path: Path) -> dict[str, str]:
             "broken_plugin": "raise ImportError('this plugin needs a package that is not installed')\n",
         },
     )
-    return {"PYTHONPATH": str(site)}
+    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
 def test_built_in_plugins_load_through_entry_points():

@@ -16,11 +16,15 @@ from bench.cli.options import command_registry, plugin_option, plugin_set
 
 
 def _print_tables(sections: list[Section], *, short: bool = False) -> None:
+    from rich.markup import escape
+
     from bench.cli.display import listing_table
 
     for section in sections:
         if section.rows:  # e.g. no layer selector applies to the backbone: no empty table
-            stdout.print(listing_table(*section.table(short=short)))
+            title, headers, rows = section.table(short=short)
+            plain = [[escape(cell) for cell in row] for row in rows]  # "mAP@all[plain]" is no markup
+            stdout.print(listing_table(title, headers, plain))
 
 
 @click.command("list")

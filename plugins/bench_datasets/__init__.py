@@ -26,6 +26,13 @@ QMUL_OPTIONS = {"release": "a or b (default: detected from the folders)"}
 INSTANCE_COLUMNS = ("Acc@1", "Acc@5", "Acc@10")
 
 
+def category_metrics(map_k: int, *prec_k: int) -> tuple[str, ...]:
+    """The category metrics of a zero-shot benchmark: mAP@all, mAP@all[plain], mAP@K and
+    mAP@K[retrieved] at ``map_k``, then P@K at each of ``prec_k``."""
+    cutoff = (f"mAP@{map_k}", f"mAP@{map_k}[retrieved]")
+    return ("mAP@all", "mAP@all[plain]", *cutoff, *(f"P@{k}" for k in prec_k))
+
+
 def _real_datasets() -> list[DatasetInfo]:
     return [
         DatasetInfo(
@@ -37,6 +44,7 @@ def _real_datasets() -> list[DatasetInfo]:
             expected_layout=expected_layouts.SKETCHY,
             map_k=(200,),
             prec_k=(200,),
+            metrics=category_metrics(200, 200),
             options=GALLERY_OPTION,
         ),
         DatasetInfo(
@@ -47,6 +55,7 @@ def _real_datasets() -> list[DatasetInfo]:
             columns=("mAP@all", "P@100"),
             expected_layout=expected_layouts.SKETCHY,
             prec_k=(100,),
+            metrics=category_metrics(200, 100),
             options={"split": "sake (default) or sempcyc", **GALLERY_OPTION},
         ),
         DatasetInfo(
@@ -57,6 +66,7 @@ def _real_datasets() -> list[DatasetInfo]:
             columns=("mAP@all", "P@100"),
             expected_layout=expected_layouts.TUBERLIN,
             prec_k=(100,),
+            metrics=category_metrics(200, 100),
             options={"split": "sake (default) or sempcyc"},
         ),
         DatasetInfo(
@@ -67,6 +77,7 @@ def _real_datasets() -> list[DatasetInfo]:
             columns=("mAP@all", "P@200"),
             expected_layout=expected_layouts.QUICKDRAW,
             prec_k=(200,),
+            metrics=category_metrics(200, 200),
         ),
         DatasetInfo(
             id="sketchy-fg",
@@ -109,6 +120,7 @@ def register_datasets(register) -> None:
             needs_root=False,
             map_k=(10,),
             prec_k=(10,),
+            metrics=category_metrics(10, 10),
             options=SYNTHETIC_OPTIONS,
         )
     )
