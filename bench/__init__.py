@@ -3,8 +3,8 @@
 This module is the one import path for plugins and users: plugins import only names from
 ``bench`` (a test enforces it). What plugins implement and register (``bench.api``) imports
 eagerly and without torch; the Python workflow functions (``load_backbone``, ``open_dataset``,
-``descriptors``, ``feature_maps``, ``evaluate_category``, ``evaluate_fine_grained``, ``run``) and the
-command-line helpers are imported on first use.
+``descriptors``, ``feature_maps``, ``score``, ``run``) and the command-line helpers are imported on
+first use.
 """
 
 from __future__ import annotations
@@ -82,8 +82,7 @@ _LAZY: dict[str, str] = {
     "descriptors": "bench.workflows",
     "open_dataset": "bench.workflows",
     "feature_maps": "bench.workflows",
-    "evaluate_category": "bench.evaluation.metrics",
-    "evaluate_fine_grained": "bench.evaluation.metrics",
+    "score": "bench.workflows",
     "run": "bench.workflows",
     "plugin_registry": "bench.workflows",
     # learned prompt files (``bench train``)

@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_bench
+from retrieval import category_metrics as evaluate_category
+from retrieval import category_names, metric_set, specs
 
-from bench.evaluation.chance import category_chance, fine_grained_chance
-from bench.evaluation.metrics import evaluate_category, metrics_from_relevant_ranks
+from bench.api.evaluation import Rankings
+from bench.evaluation.chance import ChanceLevels, chance_levels
 from bench.evaluation.samples import read_samples, rescore
 from bench.evaluation.uncertainty import bootstrap_intervals
 from bench.results.leaderboard import load_sections, render_json, render_latex, render_leaderboard
@@ -25,11 +27,25 @@ from bench.results.schema import RunResult, read_result, write_result
 # ----------------------------------------------------------------------------- chance levels
 
 
+def category_chance(num_relevant: list[int], gallery: int, map_k, prec_k) -> ChanceLevels:
+    """The chance levels of the category metrics for queries with these R in one gallery."""
+    metrics = metric_set(category_names(map_k, prec_k))
+    return chance_levels(metrics, "same-class", num_relevant, [gallery] * len(num_relevant))
+
+
+def fine_grained_chance(num_candidates: list[int], ks) -> ChanceLevels:
+    """The chance levels of Acc@K for paired queries with these numbers of candidates."""
+    metrics = metric_set([f"Acc@{k}" for k in ks])
+    return chance_levels(metrics, "paired", [1] * len(num_candidates), num_candidates)
+
+
 def exhaustive_chance(relevant: int, gallery: int, map_k=(3,), prec_k=(2, 10)) -> dict[str, float]:
     """Each metric's exact expectation: the mean over every placement of the relevant items."""
-    placements = [np.array(ranks) + 1 for ranks in itertools.combinations(range(gallery), relevant)]
-    values = metrics_from_relevant_ranks(np.stack(placements), map_k, prec_k)
-    return {name: float(v.mean()) for name, v in values.items()}
+    placements = np.stack([np.array(ranks) + 1 for ranks in itertools.combinations(range(gallery), relevant)])
+    count = len(placements)
+    rankings = Rankings(placements, np.full(count, relevant), np.full(count, gallery))
+    metrics = metric_set(category_names(map_k, prec_k))
+    return {name: float(v.mean()) for name, v in zip(metrics.names, metrics.values(rankings), strict=True)}
 
 
 @pytest.mark.parametrize(("relevant", "gallery"), [(1, 1), (1, 5), (2, 6), (3, 9), (9, 9)])
@@ -140,7 +156,7 @@ def test_per_query_log_rescores_to_the_same_metrics(limited_run: Path) -> None:
     for path, result in _results(limited_run):
         sidecar = path.with_suffix(".samples.jsonl.gz")
         assert result.samples["file"] == sidecar.name and result.samples["top_k"] == 10
-        assert rescore(sidecar) == result.metrics  # to the last bit
+        assert rescore(sidecar, specs()) == result.metrics  # to the last bit
         header, rows = read_samples(sidecar)
         assert header["run"] == result.name and len(rows) == result.dataset["num_queries"]
         evaluated = [row for row in rows if row["evaluated"]]
@@ -330,7 +346,8 @@ def test_reference_chance_file_matches_the_published_counts() -> None:
     per-class test counts (the simulated ones are checked by the chance tests above)."""
     import csv as csv_module
 
-    from bench.evaluation.chance import exact_category_levels
+    from bench_tasks.retrieval_metrics import plain_ap_chance, precision_chance
+
     from bench.results.leaderboard.reported import load_reference_chance
 
     repo = Path(__file__).resolve().parents[1]
@@ -351,8 +368,11 @@ def test_reference_chance_file_matches_the_published_counts() -> None:
         prec_k = [int(name[2:]) for name in entry["metrics"] if name.startswith("P@")]
         expected: dict[str, float] = {}
         for n_sketch, n_photo in zip(sketches, photos, strict=True):
-            for name, value in exact_category_levels(n_photo, sum(photos), prec_k).items():
-                expected[name] = expected.get(name, 0.0) + n_sketch * value / sum(sketches)
+            relevant, gallery = np.array([n_photo]), np.array([sum(photos)])
+            levels = {"mAP@all[plain]": plain_ap_chance(relevant, gallery, None)[0]}
+            levels.update({f"P@{k}": precision_chance(relevant, gallery, k)[0] for k in prec_k})
+            for name, value in levels.items():
+                expected[name] = expected.get(name, 0.0) + n_sketch * float(value) / sum(sketches)
         for name, value in expected.items():
             assert entry["methods"][name] == "exact"
             assert entry["metrics"][name] == pytest.approx(value, rel=1e-12)

@@ -243,8 +243,5 @@ class DatasetInfo:
     columns: tuple[str, ...] = ()
     needs_root: bool = True
     expected_layout: str = ""
-    map_k: tuple[int, ...] = (200,)
-    prec_k: tuple[int, ...] = (100, 200)
-    acc_k: tuple[int, ...] = (1, 5, 10)
     options: dict[str, str] = field(default_factory=dict)
     metrics: tuple[str, ...] = ()

@@ -3,12 +3,12 @@
 Written next to the results file as ``<run name>.samples.jsonl.gz``. The first line describes the
 file; every other line is one query, in the dataset's query order::
 
-    {"format": "sbir-bench samples", "version": 1, "run": "...", "task": "zs-sbir",
-     "metrics": ["mAP@all", ...], "top_k": 10}
+    {"format": "sbir-bench samples", "version": 1, "run": "...", "task": "<task id>",
+     "metrics": ["<metric>", ...], "top_k": 10}
     {"query": "sketch/star/0003", "class": "star", "evaluated": true, "rank": 2,
-     "metrics": {"mAP@all": 0.41, ...}, "top": ["photo/star/0007", ...]}
+     "metrics": {"<metric>": 0.41, ...}, "top": ["photo/star/0007", ...]}
 
-``rank`` is the rank of the query's first relevant gallery item (fg-sbir: of its paired photo);
+``rank`` is the rank of the query's first relevant gallery item (paired tasks: of its paired photo);
 ``top`` the keys of its ``top_k`` most similar candidates, most similar first (ties by gallery
 order, as the metrics rank). Queries the metrics leave out (no relevant item, no paired photo) have
 ``evaluated`` false and null rank and metrics. :func:`rescore` recomputes the run's metrics from
@@ -21,12 +21,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.api.errors import BenchError
+from bench.api.evaluation import EvaluationSpecs
 from bench.api.files import write_bytes_atomic
+from bench.evaluation.measures import aggregate
 from bench.evaluation.protocol import Evaluation
 
 FORMAT = "sbir-bench samples"
@@ -103,11 +106,22 @@ def read_samples(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return header, lines[1:]
 
 
-def rescore(path: Path) -> dict[str, float]:
-    """The run's metrics recomputed from its per-query log: each metric's exactly rounded mean over
-    the evaluated queries (equal, to the last bit, to the results file's)."""
+def rescore(path: Path, specs: EvaluationSpecs) -> dict[str, float]:
+    """The run's metrics recomputed from its per-query log: each metric's aggregate (its registered
+    exactly rounded mean, or median) over the evaluated queries (equal, to the last bit, to the
+    results file's).
+
+    Raises:
+        BenchError: an unreadable log, one without evaluated queries, or a metric no plugin registers.
+    """
     header, rows = read_samples(path)
     kept = [row for row in rows if row["evaluated"]]
     if not kept:
         raise BenchError(f"{str(path)!r} holds no evaluated query.")
-    return {name: math.fsum(row["metrics"][name] for row in kept) / len(kept) for name in header["metrics"]}
+    return {
+        name: aggregate(
+            np.array([row["metrics"][name] for row in kept], dtype=np.float64),
+            specs.metric(name, f"the per-query log {str(path)!r}").info.aggregate,
+        )
+        for name in header["metrics"]
+    }

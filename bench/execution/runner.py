@@ -80,6 +80,7 @@ class StudyRunner:
 
         self.plan = plan
         self.registry = registry
+        self.specs = registry.evaluation_specs()
         self.command = command
         spec = plan.sweeps[0].spec
         self.spec = spec
@@ -198,7 +199,7 @@ class StudyRunner:
             return []
         from bench.extraction.devices import peak_memory_mb
 
-        scored = ScoredSplits(dataset, queries, gallery, group.skipped, self.reporter, texts)
+        scored = ScoredSplits(self.specs, dataset, queries, gallery, group.skipped, self.reporter, texts)
         images = len(queries) + len(gallery)
         finished = []
         for run in runs:
@@ -252,7 +253,9 @@ class StudyRunner:
             },
         }
         texts = self.plan.query_texts(first)
-        scored = ScoredSplits(dataset, queries, gallery, skipped_by_any(members), SilentReporter(), texts)
+        scored = ScoredSplits(
+            self.specs, dataset, queries, gallery, skipped_by_any(members), SilentReporter(), texts
+        )
         config = ensemble_config(plan, [member.result for member in members])
         outcome = scored.score(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
         return self._write(outcome, sweep)

@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.api.components import DatasetInfo
 from bench.api.datasets import ImageItem
+from bench.api.evaluation import EvaluationSpecs
 from bench.api.reporting import Reporter
 from bench.plan.query_text import QueryTexts
 from bench.results.schema import RunResult
@@ -25,6 +26,7 @@ class ScoredSplits:
     """The queries and gallery of one extraction group, without the images that could not be read.
 
     Args:
+        specs: the registered tasks and metrics.
         queries, gallery: the dataset's splits; descriptor rows are queries first, then gallery.
         skipped: (row, reason) of unreadable images (reported once, recorded in every result).
         texts: the queries' texts when they are sketch+text queries (counted in every result).
@@ -32,6 +34,7 @@ class ScoredSplits:
 
     def __init__(
         self,
+        specs: EvaluationSpecs,
         dataset,
         queries: list[ImageItem],
         gallery: list[ImageItem],
@@ -41,6 +44,7 @@ class ScoredSplits:
     ) -> None:
         items = queries + gallery
         missing = {row for row, _ in skipped}
+        self.specs = specs
         self.dataset = dataset
         self.query_rows = [row for row in range(len(queries)) if row not in missing]
         self.gallery_rows = [row for row in range(len(queries), len(items)) if row not in missing]
@@ -68,16 +72,19 @@ class ScoredSplits:
     ) -> ScoredRun:
         """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``:
         metrics, their chance levels, bootstrap intervals and per-class means."""
+        from bench.evaluation.measures import dataset_metrics
         from bench.evaluation.protocol import evaluate
 
         started = time.perf_counter()
+        task, metrics = dataset_metrics(self.specs, info)
         evaluation = evaluate(
-            self.dataset,
-            info,
+            task,
+            metrics,
             self.queries,
             self.gallery,
             descriptors[self.query_rows],
             descriptors[self.gallery_rows],
+            per_class_gallery=self.dataset.group_by_label,
         )
         intervals = evaluation.intervals().to_dict()
         listed = {"id": info.id, "columns": list(info.columns)}

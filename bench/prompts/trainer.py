@@ -7,8 +7,9 @@ layer, timestep, pooling and noise averaging as ``bench run``), and minimises th
 backbone's parameters never reach the optimiser and stay in eval mode; gradients flow through them
 to the pixels (visual prompt) and to the text context (textual prompt).
 
-After every epoch: optional validation (held-out classes or instances, ``val_split``) with early
-stopping, and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
+After every epoch: optional validation (held-out classes or instances, ``val_split``) on the task's
+main metric with early stopping (in the metric's direction: a lower-is-better metric improves by
+falling), and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
 the one with the best validation metric (the last one without validation).
 """
 
@@ -40,7 +41,6 @@ from bench.prompts.learnable import LearnablePrompt, triplet_loss
 from bench.prompts.triplets import Triplet, TripletSampler, split_validation
 from bench.registry.tables import Registry
 
-VALIDATION_METRIC = {"zs-sbir": "mAP@all", "fg-sbir": "Acc@1"}
 RESUME_IGNORES = ("epochs", "patience")  # may change between a run and its resumption
 
 
@@ -107,10 +107,9 @@ class PromptTrainer:
                 reporter.status(warning)
         self.dataset = run.open_dataset()  # a wrong dataset or empty split fails before the model loads
         items = self.dataset.split("train")
-        self.train_items, self.val_items = split_validation(
-            items, self.dataset.task, spec.val_split, spec.seed
-        )
-        self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
+        task = run.task
+        self.train_items, self.val_items = split_validation(items, task.relevance, spec.val_split, spec.seed)
+        self.sampler = TripletSampler(self.train_items, task.relevance, spec.seed)
         if backbone is None:
             from bench.extraction.loading import load_planned_backbone
 
@@ -126,7 +125,8 @@ class PromptTrainer:
         self.optimizer = torch.optim.AdamW(
             self.prompt.parameters(), lr=spec.lr, weight_decay=spec.weight_decay
         )
-        self.metric = VALIDATION_METRIC[self.dataset.task]
+        self.main = run.main_metric
+        self.metric = self.main.name
 
     def _enable_checkpointing(self) -> None:
         if not isinstance(self.backbone.model, ActivationCheckpointing):
@@ -220,8 +220,9 @@ class PromptTrainer:
     # -- evaluation -------------------------------------------------------------------------------
 
     def score(self, items: list[ImageItem]) -> float:
-        """The task's metric (mAP@all or Acc@1) with the current prompt, sketches of ``items`` as
-        queries against its photos, extracted exactly as ``bench run`` does (no gradients)."""
+        """The task's main metric with the current prompt, sketches of ``items`` as queries against
+        its photos, extracted exactly as ``bench run`` does (no gradients)."""
+        from bench.evaluation.measures import MetricSet
         from bench.evaluation.protocol import evaluate
         from bench.extraction.loop import ExtractionRequest, extract_descriptors
 
@@ -238,12 +239,13 @@ class PromptTrainer:
         rows = extract_descriptors(self.backbone, self.dataset, queries + gallery, request, workers=0)
         features = rows.descriptors[(self.run.t, self.run.layer.name)]
         scored = evaluate(
-            self.dataset,
-            self.run.dataset,
+            self.run.task,
+            MetricSet(self.run.metrics),
             queries,
             gallery,
             features[: len(queries)],
             features[len(queries) :],
+            per_class_gallery=self.dataset.group_by_label,
         )
         return float(scored.metrics[self.metric])
 
@@ -307,7 +309,7 @@ def train_prompt(
             if trainer.val_items:
                 value = trainer.score(trainer.val_items)
                 record[f"val_{trainer.metric}"] = value
-                if value > best["value"]:
+                if trainer.main.better(value, best["value"]):
                     best = {"epoch": epoch, "value": value, "tensors": trainer.prompt.tensors()}
                 stop = epoch - best["epoch"] >= spec.patience
             history.append(record)
