@@ -19,6 +19,13 @@ SYNTHETIC_OPTIONS = {
     "sketches_per_photo": "sketches drawn from each photo (default 1)",
     "image_size": "image side in pixels (default 128)",
 }
+SCENE_OPTIONS = {
+    "seed": "generator seed (default 0)",
+    "scenes": "test scenes: one query sketch and one gallery photo each (default 96)",
+    "train_scenes": "training scenes (default 96)",
+    "image_size": "image side in pixels (default 128)",
+}
+SCENE_COLUMNS = ("R@1", "R@10")
 GALLERY_OPTION = {
     "gallery": "unique (default: each photo once) or listed (the published list, duplicated photos included)"
 }
@@ -121,6 +128,17 @@ def register_datasets(register) -> None:
             columns=("Acc@1", "Acc@5"),
             needs_root=False,
             options=SYNTHETIC_OPTIONS,
+        )
+    )
+    register(
+        DatasetInfo(
+            id="synthetic-scene",
+            target="bench_datasets.synthetic:SyntheticScene",
+            task="scene-sbir",
+            description="generated scenes of 2-4 shapes: scene-level SBIR, each sketch vs every test photo",
+            columns=SCENE_COLUMNS,
+            needs_root=False,
+            options=SCENE_OPTIONS,
         )
     )
     for info in _real_datasets():
