@@ -29,6 +29,9 @@ SCENE_COLUMNS = ("R@1", "R@10")
 GALLERY_OPTION = {
     "gallery": "unique (default: each photo once) or listed (the published list, duplicated photos included)"
 }
+FSCOCO_OPTIONS = {
+    "split": "normal (default; test ids of val_normal.txt) or unseen_user (val_unseen_user.txt)"
+}
 QMUL_OPTIONS = {"release": "a or b (default: detected from the folders)"}
 INSTANCE_COLUMNS = ("Acc@1", "Acc@5", "Acc@10")
 
@@ -74,6 +77,15 @@ def _real_datasets() -> list[DatasetInfo]:
             columns=("mAP@all", "P@200"),
             expected_layout=expected_layouts.QUICKDRAW,
             prec_k=(200,),
+        ),
+        DatasetInfo(
+            id="fscoco",
+            target="bench_datasets.fscoco:FSCOCO",
+            task="scene-sbir",
+            description="FS-COCO: scene sketches vs all test photos of a split (split: normal | unseen_user)",
+            columns=SCENE_COLUMNS,
+            expected_layout=expected_layouts.FSCOCO,
+            options=FSCOCO_OPTIONS,
         ),
         DatasetInfo(
             id="sketchy-fg",
