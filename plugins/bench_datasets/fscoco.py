@@ -1,7 +1,7 @@
 """FS-COCO (Chowdhury et al., ECCV 2022): scene-level SBIR over freehand scene sketches, as released.
 
 The release holds 10,000 raster sketches by 100 users, each paired by file id with the MS-COCO
-photo it was drawn from and captioned by its sketcher (docs/protocol.md, section 3):
+photo it was drawn from and captioned by its sketcher (docs/protocol.md, sections 3 and 9):
 ``raster_sketches/<user>/<id>``, ``images/<user>/<id>``, ``text/<user>/<id>.txt``. The published
 test lists ``val_normal.txt`` and ``val_unseen_user.txt`` name the test ids; option ``split``
 picks one. The queries are the listed sketches, the gallery the listed photos (one per sketch),

@@ -1,4 +1,4 @@
-"""The ``synthetic-scene`` dataset adapter: generated scenes for scene-level SBIR (no files).
+"""The ``synthetic-scene`` adapter: generated scenes for scene-level SBIR (docs/protocol.md section 9).
 
 Each scene (:mod:`bench_datasets.synthetic.scenes`) gives one photo and one sketch that share a
 pairing id; a query sketch's only relevant gallery item is its scene's photo, ranked against the
