@@ -53,7 +53,7 @@ from bench.api.noise import seeded_noise, to_model_device
 from bench.api.reporting import Reporter, SilentReporter
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
-from bench.api.vit_layers import EMBED, TapPosition, tap_position, vit_layers
+from bench.api.vit_layers import EMBED, POOLED, TapPosition, tap_position, vit_layers
 from bench.api.weight_files import (
     has_plain_weights,
     is_path_like,
@@ -130,6 +130,7 @@ __all__ = [
     "local_checkpoint",
     "unreadable_checkpoint",
     "EMBED",
+    "POOLED",
     "POOLINGS",
     "ActivationCheckpointing",
     "Backbone",
