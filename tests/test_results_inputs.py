@@ -1,0 +1,112 @@
+"""Results files, the leaderboard and sweep plots given inputs from elsewhere (issue 22): runs of one
+file name in two folders, FIFOs and devices named like input files, formula cells in the CSV
+export, LaTeX specials, intervals that contradict themselves, unwritable outputs, text timesteps
+and layer names with Unicode digits. Whatever the input, one message and never a hang or traceback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import resource
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import BENCH, REPO, run_bench
+
+from bench.api.bounded_read import read_bounded_bytes
+from bench.results.leaderboard import load_sections, render_csv, render_json, render_latex, render_leaderboard
+from bench.results.schema import RunResult, find_result_files, read_result, write_result
+
+HANG_GUARD_S = 60  # a command that reads a FIFO or /dev/zero must answer long before this
+MEMORY_LIMIT = 3 * 2**30  # bytes of address space: an unbounded read of /dev/zero fails, not swaps
+
+
+def zs_run(layer: str, map_all: float, *, t: object = 200, **config: object) -> RunResult:
+    """A zs-sbir run on the synthetic dataset (paper columns mAP@all, P@10)."""
+    return RunResult(
+        task="zs-sbir",
+        config={
+            "backbone": "sd-tiny",
+            "layer": layer,
+            "t": t,
+            "prompt": "none",
+            "dataset": "synthetic",
+            "noise_samples": 2,
+            "seed": 0,
+            **config,
+        },
+        dataset={"id": "synthetic", "columns": ["mAP@all", "P@10"], "num_queries": 10, "num_gallery": 20},
+        metrics={"mAP@all": map_all, "P@10": 0.5},
+    )
+
+
+def bench_guarded(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """``bench ARGS`` in a fresh process that cannot hang the suite (timeout) nor fill memory."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+    return subprocess.run(
+        [*BENCH, *args],
+        cwd=cwd or REPO,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "250"},
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        preexec_fn=limit_memory,
+        check=False,
+    )
+
+
+def entry_names(results: Path) -> list[str]:
+    """The names of the first section's entries in the JSON export, best first."""
+    return [
+        entry["name"]
+        for entry in json.loads(render_json(load_sections(results, None)))["sections"][0]["entries"]
+    ]
+
+
+def one_message(result: subprocess.CompletedProcess | object) -> str:
+    """The stderr of a command that failed with one message (exit 1, no traceback)."""
+    assert result.returncode == 1, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stderr
+
+
+# ----------------------------------------------------------------------------- one name per run
+
+
+def test_runs_of_one_file_name_in_two_folders_get_distinct_names(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_result(results / "a", zs_run("up1", 0.6))
+    write_result(results / "b", zs_run("up1", 0.4))  # the same configuration, so the same file name
+    stem = zs_run("up1", 0.4).name
+    text = render_leaderboard(results, None)
+    rows = [line for line in text.splitlines() if "measured: [" in line]
+    assert len(rows) == 2
+    assert f"a/synthetic/{stem}" in rows[0] and f"b/synthetic/{stem}" in rows[1]
+    assert "**0.600**" in rows[0] and "0.400" in rows[1] and "**0.400**" not in rows[1]
+    references = [row.split("[^")[1].split("]")[0] for row in rows]
+    assert len(set(references)) == 2  # each row its own footnote, each footnote reachable
+    for number, folder in zip(references, "ab", strict=True):
+        assert f"[^{number}]: `{folder}/synthetic/{stem}`:" in text
+    assert entry_names(results) == [f"a/synthetic/{stem}", f"b/synthetic/{stem}"]
+    assert render_leaderboard(results, None) == text
+
+
+def test_a_unique_file_name_stays_the_run_name(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_result(results / "a", zs_run("up1", 0.6))
+    write_result(results / "a" / "deeper" / "b", zs_run("up1", 0.4))
+    write_result(results / "a", zs_run("up2", 0.5))
+    up1, up2 = zs_run("up1", 0).name, zs_run("up2", 0).name
+    assert set(entry_names(results)) == {
+        f"a/synthetic/{up1}",
+        f"b/synthetic/{up1}",
+        up2,
+    }  # the shortest folder suffix
+
+
