@@ -110,3 +110,62 @@ def test_a_unique_file_name_stays_the_run_name(tmp_path: Path) -> None:
     }  # the shortest folder suffix
 
 
+# ----------------------------------------------------------------------------- FIFOs and devices
+
+
+def _fifo(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return path
+
+
+def _dev_zero(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to("/dev/zero")
+    return path
+
+
+@pytest.mark.parametrize("make", [_fifo, _dev_zero], ids=["fifo", "dev-zero"])
+@pytest.mark.parametrize("command", ["leaderboard", "plot"])
+def test_a_fifo_or_device_named_json_is_refused_not_read(tmp_path: Path, make, command: str) -> None:
+    results = tmp_path / "results"
+    write_result(results, zs_run("up1", 0.6))
+    write_result(results, zs_run("up2", 0.4))
+    odd = make(results / "synthetic" / "odd.json")
+    args = ("leaderboard", str(results)) if command == "leaderboard" else ("plot", "sweep", str(results))
+    stderr = one_message(bench_guarded(*args, "--output", str(tmp_path / "out.png")))
+    assert str(odd) in stderr and "is not a regular file" in stderr
+
+
+@pytest.mark.parametrize("make", [_fifo, _dev_zero], ids=["fifo", "dev-zero"])
+def test_a_fifo_or_device_as_reported_file_is_refused(tmp_path: Path, make) -> None:
+    write_result(tmp_path / "results", zs_run("up1", 0.6))
+    reported = make(tmp_path / "reported.toml")
+    stderr = one_message(bench_guarded("leaderboard", str(tmp_path / "results"), "--reported", str(reported)))
+    assert str(reported) in stderr and "is not a regular file" in stderr
+
+
+def test_a_fifo_as_config_or_prompt_file_is_named_as_such(tmp_path: Path) -> None:
+    config = _fifo(tmp_path / "run.toml")
+    stderr = one_message(bench_guarded("run", "--config", str(config)))
+    assert str(config) in stderr and "is not a regular file (it is a FIFO" in stderr
+    prompt, out = _fifo(tmp_path / "prompt.safetensors"), tmp_path / "out"
+    stderr = one_message(
+        bench_guarded(
+            "run", "--backbone", "sd-tiny", "--prompt", f"learned:{prompt}", "--output-dir", str(out)
+        )
+    )
+    assert str(prompt) in stderr and "is not a regular file (it is a FIFO" in stderr
+
+
+def test_the_bound_is_on_bytes_read_not_on_the_size_a_file_claims(tmp_path: Path) -> None:
+    claims_nothing = Path("/proc/self/status")  # a regular file whose size reads as 0
+    if not claims_nothing.is_file() or claims_nothing.stat().st_size != 0:
+        pytest.skip("needs Linux /proc")
+    with pytest.raises(Exception, match="holds more than 64 bytes; at most 64 bytes is read"):
+        read_bounded_bytes(claims_nothing, 64, "Test file")
+    assert read_bounded_bytes(claims_nothing, 2**20, "Test file").startswith(b"Name:")
+    with pytest.raises(Exception, match="is not a regular file \\(it is a directory\\)"):
+        read_bounded_bytes(tmp_path, 64, "Test file")
+
+

@@ -46,25 +46,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
+from bench.api.bounded_read import read_bounded_text
 from bench.api.choices import ABLATION_AXES, CACHE_DTYPE_NAMES, DTYPE_NAMES
 from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.files import write_text_atomic
-from bench.api.validation import (
-    Name,
-    PathText,
-    Scalar,
-    SchemaModel,
-    check_nesting,
-    read_bounded_text,
-    validated,
-)
+from bench.api.validation import Name, PathText, Scalar, SchemaModel, check_nesting, validated
 from bench.results.naming import run_name, slug
 
 SCHEMA_VERSION = 2
 MAX_RESULTS_BYTES = 32 * 2**20  # a results file is a few kB (per-query sidecars are separate)
+INTERVAL_SLACK = 1e-9  # of the metric's unit: a bootstrap mean of equal values may round an ulp off
 METRIC_PATTERN = re.compile(r"[A-Za-z]+@(all|[0-9]{1,6})(\[[a-z-]{1,20}\])?")  # mAP@all, mAP@10[retrieved]
 
 
