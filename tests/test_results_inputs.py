@@ -169,3 +169,46 @@ def test_the_bound_is_on_bytes_read_not_on_the_size_a_file_claims(tmp_path: Path
         read_bounded_bytes(tmp_path, 64, "Test file")
 
 
+# ----------------------------------------------------------------------------- exports
+
+
+FORMULAS = ('=HYPERLINK("http://x","y")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A9)")
+
+
+def test_csv_export_neutralises_formula_cells(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_result(results, zs_run(FORMULAS[1], 0.6, backbone=FORMULAS[0], prompt=FORMULAS[2]))
+    write_result(results, zs_run("up2", 0.4, t=-5, backbone=FORMULAS[3]))
+    reported = tmp_path / "reported.toml"
+    reported.write_text(
+        '[[reported]]\ndataset = "synthetic"\nmethod = "=1+1"\nbackbone = "@x"\nsource = "-y"\n'
+        'metrics = { "mAP@all" = 0.5 }\n',
+        encoding="utf-8",
+    )
+    rows = list(csv.DictReader(io.StringIO(render_csv(load_sections(results, reported)))))
+    for row in rows:
+        for column, cell in row.items():
+            numeric = column in ("t", "value", "low", "high") and cell not in ("",)
+            if numeric:
+                float(cell)  # numbers stay numbers
+            else:
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (column, cell)
+    backbones = {row["backbone"] for row in rows}
+    assert {f"'{FORMULAS[0]}", f"'{FORMULAS[3]}", "'@x"} <= backbones  # the text is kept, made inert
+    assert {row["layer"] for row in rows if row["kind"] == "measured"} == {f"'{FORMULAS[1]}", "up2"}
+    assert "-5" in {row["t"] for row in rows}
+    assert {(row["name"], row["source"]) for row in rows if row["kind"] == "reported"} == {("'=1+1", "'-y")}
+    assert {float(row["value"]) for row in rows if row["kind"] == "measured"} == {0.6, 0.5, 0.4}
+
+
+def test_latex_export_escapes_every_special(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_result(results, zs_run("up1", 0.6, backbone="[b]*<c>|d & 5% $#_{}~^\\end"))
+    text = render_latex(load_sections(results, None))
+    row = next(line for line in text.splitlines() if "end" in line and "textbackslash" in line)
+    assert row.startswith(
+        r"{[}b{]}{*}\textless{}c\textgreater{}\textbar{}d \& 5\% \$\#\_\{\}\textasciitilde{}"
+        r"\textasciicircum{}\textbackslash{}end & up1"
+    )
+
+
