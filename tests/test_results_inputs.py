@@ -212,3 +212,46 @@ def test_latex_export_escapes_every_special(tmp_path: Path) -> None:
     )
 
 
+# ----------------------------------------------------------------------------- intervals
+
+
+def _with_bounds(folder: Path, bounds: list[float]) -> Path:
+    path = write_result(folder, zs_run("up1", 0.5))
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["intervals"] = {
+        "level": 0.95,
+        "method": "percentile bootstrap",
+        "unit": "query",
+        "resamples": 1000,
+        "seed": 0,
+        "bounds": {"mAP@all": bounds},
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("bounds", "problem"),
+    [
+        ([0.6, 0.4], "intervals.bounds.mAP@all = [0.6, 0.4] (a list): its low end 0.6 is above its high end"),
+        (
+            [0.1, 0.2],
+            "(a table): the interval [0.1, 0.2] of mAP@all leaves out its value 0.5 (metrics.mAP@all)",
+        ),
+    ],
+)
+def test_an_interval_that_contradicts_itself_is_refused(tmp_path: Path, bounds, problem: str) -> None:
+    path = _with_bounds(tmp_path / "results", bounds)
+    stderr = one_message(run_bench("leaderboard", str(tmp_path / "results")))
+    assert str(path) in stderr and problem in stderr
+
+
+def test_the_committed_results_still_read() -> None:
+    check = run_bench(
+        "leaderboard", "leaderboard/results", "--output", "leaderboard/README.md", "--check", cwd=REPO
+    )
+    assert check.returncode == 0, check.stderr
+    recorded = [p for p in find_result_files(REPO / "results") if "schema_version" in p.read_text("utf-8")]
+    assert len(recorded) > 100 and sum(bool(read_result(path).intervals) for path in recorded) > 0
+
+

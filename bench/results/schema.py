@@ -194,7 +194,14 @@ class ChanceLevels(SchemaModel):
     seed: Annotated[int, Field(ge=0)] | None = None
 
 
-Bounds = Annotated[list[float], Field(min_length=2, max_length=2)]
+def _ordered(bounds: list[float]) -> list[float]:
+    low, high = bounds
+    if low > high:
+        raise ValueError(f"its low end {low!r} is above its high end {high!r} (an interval is [low, high])")
+    return bounds
+
+
+Bounds = Annotated[list[float], Field(min_length=2, max_length=2), AfterValidator(_ordered)]
 
 
 class ConfidenceIntervals(SchemaModel):
@@ -242,6 +249,23 @@ class ResultsFile(SchemaModel):
     per_class: dict[Name, ClassMetrics] = {}
     samples: SamplesFile | None = None
     ablation: list[AblationTag] = []
+
+    @field_validator("intervals")
+    @classmethod
+    def _bounds_hold_their_values(
+        cls, intervals: ConfidenceIntervals | None, info: ValidationInfo
+    ) -> ConfidenceIntervals | None:
+        """Each metric's interval contains the metric's value (up to :data:`INTERVAL_SLACK`)."""
+        metrics = info.data.get("metrics") or {}
+        for name, (low, high) in (intervals.bounds if intervals else {}).items():
+            value = metrics.get(name)
+            slack = INTERVAL_SLACK * (100.0 if is_accuracy(name) else 1.0)
+            if value is not None and not low - slack <= value <= high + slack:
+                raise ValueError(
+                    f"the interval [{low!r}, {high!r}] of {name} leaves out its value {value!r} "
+                    f"(metrics.{name})"
+                )
+        return intervals
 
 
 @dataclass
