@@ -46,7 +46,7 @@ from bench.api.components import (
 from bench.api.datasets import Dataset, ImageItem, SplitName
 from bench.api.encoders import ImageEncoderBase, PixelNormalization
 from bench.api.errors import BenchError, closest_match
-from bench.api.files import atomic_file, write_text_atomic
+from bench.api.files import atomic_file, output_problem, write_text_atomic
 from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
 from bench.api.noise import seeded_noise, to_model_device
@@ -163,6 +163,7 @@ __all__ = [
     "resolve_target",
     "tap_position",
     "vit_layers",
+    "output_problem",
     "write_text_atomic",
     *_LAZY,
 ]

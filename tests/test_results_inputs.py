@@ -255,3 +255,34 @@ def test_the_committed_results_still_read() -> None:
     assert len(recorded) > 100 and sum(bool(read_result(path).intervals) for path in recorded) > 0
 
 
+# ----------------------------------------------------------------------------- unwritable outputs
+
+
+def _unwritable(tmp_path: Path, case: str, name: str) -> Path:
+    """An output path below a file (``case`` "below-a-file") or a link to a full device."""
+    if case == "below-a-file":
+        (tmp_path / "file").write_text("x", encoding="utf-8")
+        return tmp_path / "file" / name
+    link = tmp_path / name
+    link.symlink_to("/dev/full")
+    return link
+
+
+@pytest.mark.parametrize("case", ["below-a-file", "full-device"])
+def test_leaderboard_output_that_cannot_be_written_is_one_message(tmp_path: Path, case: str) -> None:
+    write_result(tmp_path / "results", zs_run("up1", 0.6))
+    output = _unwritable(tmp_path, case, "README.md")
+    stderr = one_message(run_bench("leaderboard", str(tmp_path / "results"), "--output", str(output)))
+    assert f"Cannot write the leaderboard to {str(output)!r}" in stderr and "--output" in stderr
+
+
+@pytest.mark.parametrize("case", ["below-a-file", "full-device"])
+def test_plot_sweep_output_that_cannot_be_written_is_one_message(tmp_path: Path, case: str) -> None:
+    results = tmp_path / "results"
+    for layer, t in (("up1", 50), ("up1", 273)):
+        write_result(results, zs_run(layer, 0.5, t=t))
+    output = _unwritable(tmp_path, case, "sweep.png")
+    stderr = one_message(run_bench("plot", "sweep", str(results), "--output", str(output), "--dpi", "50"))
+    assert f"Cannot write the figure to {str(output)!r}" in stderr and "--output" in stderr
+
+
