@@ -84,6 +84,7 @@ _LAZY: dict[str, str] = {
     "RunResult": "bench.results.schema",
     "read_result": "bench.results.schema",
     "find_result_files": "bench.results.schema",
+    "natural_key": "bench.results.naming",
     # plugin commands
     "plugin_option": "bench.cli.options",
     "command_registry": "bench.cli.options",
