@@ -286,3 +286,26 @@ def test_plot_sweep_output_that_cannot_be_written_is_one_message(tmp_path: Path,
     assert f"Cannot write the figure to {str(output)!r}" in stderr and "--output" in stderr
 
 
+# ----------------------------------------------------------------------------- odd values
+
+
+def test_plot_sweep_names_a_results_file_whose_t_is_text(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    write_result(results, zs_run("up1", 0.5, t=50))
+    odd = write_result(results, zs_run("up1", 0.4, t="late"))
+    stderr = one_message(run_bench("plot", "sweep", str(results), "--output", str(tmp_path / "s.png")))
+    assert str(odd) in stderr and "t = 'late' (text)" in stderr and "timestep" in stderr
+
+
+def test_layer_names_with_unicode_digits_sort_naturally(tmp_path: Path) -> None:
+    from bench_plots.sweep_data import load_sweep
+
+    results = tmp_path / "results"
+    for layer in ("up10", "up1²", "up2", "up¹", "up1"):
+        for t in (50, 273):
+            write_result(results, zs_run(layer, 0.5, t=t))
+    text = render_leaderboard(results, None)
+    layers = [line.split(" | ")[0].strip("| ") for line in text.splitlines() if line.startswith("| up")]
+    assert layers == ["up1", "up1²", "up2", "up10", "up¹"]
+    (panel,) = load_sweep(results)
+    assert panel.layers == ("up1", "up1²", "up2", "up10", "up¹")
