@@ -230,18 +230,9 @@ def _with_bounds(folder: Path, bounds: list[float]) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    ("bounds", "problem"),
-    [
-        ([0.6, 0.4], "intervals.bounds.mAP@all = [0.6, 0.4] (a list): its low end 0.6 is above its high end"),
-        (
-            [0.1, 0.2],
-            "(a table): the interval [0.1, 0.2] of mAP@all leaves out its value 0.5 (metrics.mAP@all)",
-        ),
-    ],
-)
-def test_an_interval_that_contradicts_itself_is_refused(tmp_path: Path, bounds, problem: str) -> None:
-    path = _with_bounds(tmp_path / "results", bounds)
+def test_an_interval_that_contradicts_itself_is_refused(tmp_path: Path) -> None:
+    path = _with_bounds(tmp_path / "results", [0.6, 0.4])
+    problem = "intervals.bounds.mAP@all = [0.6, 0.4] (a list): its low end 0.6 is above its high end"
     stderr = one_message(run_bench("leaderboard", str(tmp_path / "results")))
     assert str(path) in stderr and problem in stderr
 

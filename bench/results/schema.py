@@ -46,7 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, JsonValue, ValidationInfo, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, JsonValue
 
 from bench.api.bounded_read import read_bounded_text
 from bench.api.choices import ABLATION_AXES, CACHE_DTYPE_NAMES, DTYPE_NAMES
@@ -58,7 +58,6 @@ from bench.results.naming import run_name, slug
 
 SCHEMA_VERSION = 2
 MAX_RESULTS_BYTES = 32 * 2**20  # a results file is a few kB (per-query sidecars are separate)
-INTERVAL_SLACK = 1e-9  # of the metric's unit: a bootstrap mean of equal values may round an ulp off
 METRIC_PATTERN = re.compile(r"[A-Za-z]+@(all|[0-9]{1,6})(\[[a-z-]{1,20}\])?")  # mAP@all, mAP@10[retrieved]
 
 
@@ -249,23 +248,6 @@ class ResultsFile(SchemaModel):
     per_class: dict[Name, ClassMetrics] = {}
     samples: SamplesFile | None = None
     ablation: list[AblationTag] = []
-
-    @field_validator("intervals")
-    @classmethod
-    def _bounds_hold_their_values(
-        cls, intervals: ConfidenceIntervals | None, info: ValidationInfo
-    ) -> ConfidenceIntervals | None:
-        """Each metric's interval contains the metric's value (up to :data:`INTERVAL_SLACK`)."""
-        metrics = info.data.get("metrics") or {}
-        for name, (low, high) in (intervals.bounds if intervals else {}).items():
-            value = metrics.get(name)
-            slack = INTERVAL_SLACK * (100.0 if is_accuracy(name) else 1.0)
-            if value is not None and not low - slack <= value <= high + slack:
-                raise ValueError(
-                    f"the interval [{low!r}, {high!r}] of {name} leaves out its value {value!r} "
-                    f"(metrics.{name})"
-                )
-        return intervals
 
 
 @dataclass
