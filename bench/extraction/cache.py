@@ -33,7 +33,9 @@ from bench.api.files import TEMPORARY_SUFFIX, atomic_file, write_text_atomic
 from bench.config.cache_location import CACHE_ENV
 
 LAYOUT_VERSION = "v1"
-EXTRACTOR_VERSION = 1  # bump when extraction changes numbers, to invalidate every store
+# Bump when extraction changes numbers or how rows are keyed, to invalidate every store. 2: rows are
+# keyed by the pixels the dataset returns as well as the file (ImageIdentity.key), not the file alone.
+EXTRACTOR_VERSION = 2
 DIGEST_BYTES = 16
 STORAGE_DTYPES = {"fp16": np.float16, "fp32": np.float32}
 
