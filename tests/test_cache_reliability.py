@@ -5,11 +5,14 @@ nothing deleted that the cache did not write, and damaged metadata or shards met
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from bench.extraction.cache import STALE_SECONDS, DescriptorStore, remove_stale_files
 from tests.conftest import run_bench
 
 FILE_DATASETS = '''
@@ -115,3 +118,140 @@ def test_a_dataset_that_transforms_its_files_is_not_served_the_plain_files_descr
     again = run("files-inverted", "cache", "again")  # its own rows are reused
     assert again["runtime"]["cache_hits"] == again["runtime"]["images"]
     assert again["metrics"] == fresh["metrics"]
+
+
+def cached_run(tmp_path: Path, cache: Path, out: str = "out") -> dict:
+    """A quick run of the tiny ``grid`` encoder on the synthetic dataset into ``cache``."""
+    plugin = write_plugin(tmp_path, "files", FILE_DATASETS)
+    return bench_run("--plugin", str(plugin), "--backbone", "grid", "--dataset", "synthetic",
+                     "--cache-dir", str(cache), "--output-dir", str(tmp_path / out))  # fmt: skip
+
+
+def files_under(folder: Path) -> set[str]:
+    return {str(path.relative_to(folder)) for path in folder.rglob("*")}
+
+
+# -- 8. `bench cache clear` deletes what the cache wrote, nothing else ---------------------------------
+
+
+def test_cache_clear_refuses_a_folder_that_is_not_a_cache(tmp_path):
+    (tmp_path / "v1" / "photos").mkdir(parents=True)
+    (tmp_path / "v1" / "photos" / "holiday.jpg").write_bytes(b"jpeg")
+    (tmp_path / "v1" / "notes.txt").write_text("mine")
+    before = files_under(tmp_path)
+    result = run_bench("cache", "clear", "--yes", "--cache-dir", str(tmp_path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "is not a feature cache" in result.stderr and "Nothing was deleted" in result.stderr
+    assert files_under(tmp_path) == before
+
+
+def test_cache_clear_never_follows_a_v1_link(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    cached_run(tmp_path, elsewhere)  # a real cache: what a link could lead clear into
+    before = files_under(elsewhere)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "v1").symlink_to(elsewhere / "v1")
+    result = run_bench("cache", "clear", "--yes", "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "is a link to" in result.stderr and "Nothing was deleted" in result.stderr
+    assert files_under(elsewhere) == before and (tmp_path / "cache" / "v1").is_symlink()
+
+
+def test_cache_clear_deletes_only_the_files_the_cache_wrote(tmp_path):
+    cache = tmp_path / "cache"
+    cached_run(tmp_path, cache)
+    store = next(path.parent for path in cache.glob("v1/*/meta.json"))
+    outside = tmp_path / "precious.npy"
+    outside.write_bytes(b"not the cache's")
+    (cache / "v1" / "notes.txt").write_text("mine")
+    (store / "my-analysis.csv").write_text("mine too")
+    (store / ("0" * 24 + ".keys.npy")).symlink_to(outside)  # a shard's name, but a link
+    result = run_bench("cache", "clear", "--yes", "--cache-dir", str(cache))
+    assert result.returncode == 0, result.stderr
+    assert "Cleared" in result.stdout and "Left in place 3 entries the cache did not write" in result.stderr
+    assert files_under(cache) == {
+        "v1",
+        "v1/notes.txt",
+        f"v1/{store.name}",
+        f"v1/{store.name}/my-analysis.csv",
+        f"v1/{store.name}/{'0' * 24}.keys.npy",
+    }
+    assert outside.read_bytes() == b"not the cache's"
+
+
+# -- 12. damaged metadata and zip-shaped shards: one message each, never a traceback -------------------
+
+
+def test_a_meta_json_that_is_not_an_object_is_named_and_rewritten_by_the_next_run(tmp_path):
+    cache = tmp_path / "cache"
+    first = cached_run(tmp_path, cache, "first")
+    (meta_path,) = cache.glob("v1/*/meta.json")
+    shards = files_under(meta_path.parent)
+    meta_path.write_text("[1, 2]")
+    info = run_bench("cache", "info", "--cache-dir", str(cache))
+    assert info.returncode == 0 and "Traceback" not in info.stderr, info.stderr
+    assert "meta.json is unusable: it is a JSON list, not an object" in info.stdout
+    verify = run_bench("cache", "verify", "--cache-dir", str(cache))
+    assert verify.returncode == 1 and "Traceback" not in verify.stderr
+    assert "1 store(s) have no usable metadata" in verify.stderr and "JSON list" in verify.stdout
+    assert files_under(meta_path.parent) == shards  # neither command moved a shard
+    again = cached_run(tmp_path, cache, "again")
+    assert again["runtime"]["cache_hits"] == again["runtime"]["images"]
+    assert again["metrics"] == first["metrics"]
+    assert json.loads(meta_path.read_text())["backbone"] == "grid"
+    assert run_bench("cache", "verify", "--cache-dir", str(cache)).returncode == 0
+
+
+def test_a_shard_whose_bytes_are_a_zip_is_quarantined_and_recomputed(tmp_path):
+    cache = tmp_path / "cache"
+    first = cached_run(tmp_path, cache, "first")
+    values_path = next(cache.glob("v1/*/*.values.npy"))
+    with open(values_path, "wb") as handle:
+        np.savez(handle, values=np.zeros(3))
+    verify = run_bench("cache", "verify", "--cache-dir", str(cache))
+    assert verify.returncode == 1 and "Traceback" not in verify.stderr
+    assert "1 of 1 cache shard(s) are damaged" in verify.stderr and ".npz archive" in verify.stdout
+    result = run_bench("run", "--json", "--plugin", str(tmp_path / "files.py"), "--backbone", "grid",
+                       "--dataset", "synthetic", "--cache-dir", str(cache),
+                       "--output-dir", str(tmp_path / "again"))  # fmt: skip
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "it is a .npz archive, not a .npy file; moved aside, its rows are recomputed" in result.stderr
+    (again,) = json.loads(result.stdout)
+    assert again["runtime"]["cache_hits"] == 0 and again["metrics"] == first["metrics"]
+    assert run_bench("cache", "verify", "--cache-dir", str(cache)).returncode == 0
+
+
+# -- 17. a quarantined shard's files are one unit ------------------------------------------------------
+
+
+def make_old(*paths: Path) -> None:
+    past = time.time() - STALE_SECONDS - 60
+    for path in paths:
+        os.utime(path, (past, past))
+
+
+def test_a_quarantined_shard_keeps_both_files_together_past_the_stale_age(tmp_path):
+    store = DescriptorStore(tmp_path, 4, "fp32")
+    store.put([bytes(16), bytes([1]) * 16], np.ones((2, 4), dtype=np.float32))
+    (keys_path,) = store.shards()
+    keys_path.write_bytes(keys_path.read_bytes()[:-8])  # truncated
+    store.load_index()
+    quarantined = sorted(tmp_path.glob(".bad-*"))
+    assert [path.name.split("-")[1] for path in quarantined] == [quarantined[0].name.split("-")[1]] * 2
+    make_old(*quarantined)
+    remove_stale_files(tmp_path)
+    assert sorted(tmp_path.glob(".bad-*")) == quarantined
+
+
+def test_a_quarantine_cut_short_between_its_two_renames_is_completed_not_split(tmp_path):
+    store = DescriptorStore(tmp_path, 4, "fp32")
+    store.put([bytes(16)], np.ones((1, 4), dtype=np.float32))
+    (keys_path,) = store.shards()
+    values_path = keys_path.with_name(keys_path.name.replace(".keys", ".values"))
+    keys_path.rename(tmp_path / f".bad-0123abcd-{keys_path.name}")  # killed before the values moved
+    make_old(values_path)
+    remove_stale_files(tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f".bad-0123abcd-{keys_path.name}",
+        f".bad-0123abcd-{values_path.name}",
+    ]

@@ -28,12 +28,12 @@ import numpy as np
 
 from bench.api.datasets import Dataset, ImageItem
 from bench.extraction.cache import DIGEST_BYTES, DescriptorStore, FeatureCache
+from bench.extraction.cache_files import LOCK_NAME
 from bench.extraction.digests import identify_items, unreadable_image_error
 from bench.extraction.distributed import World
 from bench.extraction.features import DescriptorKey
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
 
-LOCK_NAME = ".lock"
 FLUSH_ROWS_ENV = "SBIR_BENCH_FLUSH_ROWS"
 DEFAULT_FLUSH_ROWS = 256  # rows buffered per store before a shard is written: work lost on a kill
 QUERY_TEXT_FIELD = "query_text"  # in the fields of the stores of text-conditioned rows, and only there
