@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from bench.extraction.cache import STALE_SECONDS, DescriptorStore, remove_stale_files
@@ -255,3 +256,125 @@ def test_a_quarantine_cut_short_between_its_two_renames_is_completed_not_split(t
         f".bad-0123abcd-{keys_path.name}",
         f".bad-0123abcd-{values_path.name}",
     ]
+
+
+# -- 7. non-finite values are refused where they arise, and never cached -----------------------------
+
+NON_FINITE = '''
+import torch
+
+import bench
+from bench import BackboneInfo, LayerInfo, PromptCondition, PromptScheme
+
+
+class NanOdd(bench.ImageEncoderBase):
+    """NaN features for every second image of a batch."""
+
+    def features(self, pixels, taps):
+        out = pixels.mean(dim=(2, 3))
+        out[1::2] = float("nan")
+        return {"v": out}
+
+
+class NanWeights(bench.ImageEncoderBase):
+    """A linear head whose weights are NaN (a damaged checkpoint)."""
+
+    def __init__(self, info, **kwargs):
+        super().__init__(info, **kwargs)
+        self.head = torch.nn.Linear(3, 3)
+        torch.nn.init.constant_(self.head.weight, float("nan"))
+
+    def features(self, pixels, taps):
+        return {"v": self.head(pixels.mean(dim=(2, 3)))}
+
+
+class NanPixels(bench.ImageEncoderBase):
+    """A preprocess that divides by zero."""
+
+    def preprocess(self, images):
+        return super().preprocess(images) / 0.0
+
+    def features(self, pixels, taps):
+        return {"v": pixels.mean(dim=(2, 3))}
+
+
+class Huge(bench.ImageEncoderBase):
+    """Finite features too large for GeM's cube."""
+
+    def features(self, pixels, taps):
+        return {"map": torch.full((pixels.shape[0], 3, 2, 2), 1e20)}
+
+
+def nan_visual(argument):
+    return PromptCondition(visual={"sketch": torch.full((3, 16, 16), float("nan")),
+                                   "photo": torch.zeros(3, 16, 16)})
+
+
+@bench.hookimpl
+def register_backbones(register):
+    for name, target in (("nan-odd", NanOdd), ("nan-weights", NanWeights), ("nan-pixels", NanPixels)):
+        register(BackboneInfo(id=name, target=target, description="", weights="none", image_size=16,
+                              layers=(LayerInfo("v", 3, 0),), default_layer="v"))
+    register(BackboneInfo(id="huge", target=Huge, description="", weights="none", image_size=16,
+                          layers=(LayerInfo("map", 3, 8),), default_layer="map"))
+
+
+@bench.hookimpl
+def register_prompt_schemes(register):
+    register(PromptScheme(id="nan-visual", description="", build=nan_visual))
+'''
+
+
+def first_queries(count: int) -> list[str]:
+    import bench
+
+    return [item.key for item in bench.open_dataset("synthetic").split("query")[:count]]
+
+
+@pytest.mark.parametrize(
+    ("backbone", "options", "phrases"),
+    [
+        ("nan-odd", [], ["Backbone 'nan-odd' (plugin 'file:non_finite') gave non-finite features",
+                         "(NaN or inf) at tap 'v' for 2 of 4 images in the batch ({1}, {3})"]),
+        ("nan-weights", [], ["Backbone 'nan-weights'", "at tap 'v' for 4 of 4 images in the batch "
+                             "({0}, {1}, {2} and 1 more)", "NaN weights"]),
+        ("nan-pixels", [], ["Backbone 'nan-pixels' (plugin 'file:non_finite') broke its contract: "
+                            "preprocess() returned non-finite pixels (NaN or inf) for 4 of 4 images"]),
+        ("huge", ["--pool", "gem"], ["Pooling 'gem' of layer 'map' gave non-finite descriptors from finite "
+                                     "features for 4 of 4 images in the batch ({0}, {1}, {2} and 1 more)"]),
+        ("nan-odd", ["--prompt", "nan-visual"], ["The run's visual (sketch) prompt holds non-finite values"]),
+    ],
+)  # fmt: skip
+def test_non_finite_values_stop_the_run_where_they_arise_and_nothing_is_cached(
+    tmp_path, backbone, options, phrases
+):
+    plugin = write_plugin(tmp_path, "non_finite", NON_FINITE)
+    cache = tmp_path / "cache"
+    result = run_bench("run", "--plugin", str(plugin), "--backbone", backbone, "--dataset", "synthetic",
+                       "--batch-size", "4", "--cache-dir", str(cache), *options)  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    keys = first_queries(4)
+    for phrase in phrases:
+        assert phrase.format(*keys) in result.stderr, result.stderr
+    assert not list(cache.rglob("*.npy"))  # the first batch failed: no row was cached
+
+
+def test_a_prompt_file_with_nan_is_refused_naming_the_file_and_tensor(tmp_path):
+    import torch
+
+    from bench.prompts.files import save_prompt
+
+    plugin = write_plugin(tmp_path, "non_finite", NON_FINITE)
+    visual = torch.zeros(3, 16, 16)
+    visual[0, 0, 0] = float("nan")
+    prompt = save_prompt(
+        tmp_path / "diverged.safetensors",
+        {"visual.sketch": visual, "visual.photo": torch.zeros(3, 16, 16)},
+        {"backbone": "nan-odd", "image_size": 16, "parts": ["visual"]},
+    )
+    result = run_bench("run", "--plugin", str(plugin), "--backbone", "nan-odd", "--dataset", "synthetic",
+                       "--prompt", f"learned:{prompt}", "--cache-dir", str(tmp_path / "cache"))  # fmt: skip
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "diverged.safetensors" in result.stderr
+    assert "tensor 'visual.sketch' holds non-finite values (NaN or inf)" in result.stderr
+    assert not list((tmp_path / "cache").rglob("*.npy"))
