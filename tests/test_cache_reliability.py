@@ -121,6 +121,15 @@ def test_a_dataset_that_transforms_its_files_is_not_served_the_plain_files_descr
     assert again["metrics"] == fresh["metrics"]
 
 
+def test_stores_of_the_previous_row_keys_are_marked_outdated_by_cache_info(tmp_path):
+    store = DescriptorStore(tmp_path / "v1" / ("a" * 24), 4, "fp16")
+    store.put([bytes(16)], np.ones((1, 4), dtype=np.float32))
+    meta = {"backbone": "grid", "dim": 4, "storage": "fp16", "extractor_version": 1}
+    (store.directory / "meta.json").write_text(json.dumps(meta))
+    info = run_bench("cache", "info", "--cache-dir", str(tmp_path), subprocess=True)  # wide table
+    assert info.returncode == 0 and "outdated (extractor version 1, not read)" in info.stdout
+
+
 def cached_run(tmp_path: Path, cache: Path, out: str = "out") -> dict:
     """A quick run of the tiny ``grid`` encoder on the synthetic dataset into ``cache``."""
     plugin = write_plugin(tmp_path, "files", FILE_DATASETS)
@@ -189,7 +198,7 @@ def test_a_meta_json_that_is_not_an_object_is_named_and_rewritten_by_the_next_ru
     (meta_path,) = cache.glob("v1/*/meta.json")
     shards = files_under(meta_path.parent)
     meta_path.write_text("[1, 2]")
-    info = run_bench("cache", "info", "--cache-dir", str(cache))
+    info = run_bench("cache", "info", "--cache-dir", str(cache), subprocess=True)  # wide table
     assert info.returncode == 0 and "Traceback" not in info.stderr, info.stderr
     assert "meta.json is unusable: it is a JSON list, not an object" in info.stdout
     verify = run_bench("cache", "verify", "--cache-dir", str(cache))

@@ -42,6 +42,7 @@ def cache_group() -> None:
 @click.pass_context
 def cache_info(ctx: click.Context, cache_dir: str | None, plugin_files) -> None:
     """Stores in the cache: configuration, entries, size on disk."""
+    from bench.extraction.cache import EXTRACTOR_VERSION
     from bench.extraction.cached import describe_fields
 
     cache = _open(ctx, cache_dir, plugin_files)
@@ -50,9 +51,10 @@ def cache_info(ctx: click.Context, cache_dir: str | None, plugin_files) -> None:
         store.load_index()
         size = store.size_bytes()
         total += size
-        rows.append(
-            [store.directory.name, describe_fields(meta), str(len(store.index)), f"{size / 2**20:.1f} MiB"]
-        )
+        fields = describe_fields(meta)
+        if meta.get("extractor_version") != EXTRACTOR_VERSION:
+            fields = f"outdated (extractor version {meta.get('extractor_version')}, not read): {fields}"
+        rows.append([store.directory.name, fields, str(len(store.index)), f"{size / 2**20:.1f} MiB"])
     for directory, problem in cache.damaged_stores():
         size = sum(path.stat().st_size for path in directory.glob("*.npy"))
         total += size
