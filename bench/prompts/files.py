@@ -215,8 +215,9 @@ def load_prompt(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(header, tensors) of the learned prompt file ``path``; tensors are float32 CPU torch tensors.
 
     Raises:
-        BenchError: as :func:`read_header`, or the tensors cannot be read.
+        BenchError: as :func:`read_header`, or the tensors cannot be read or hold NaN or inf.
     """
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -225,6 +226,9 @@ def load_prompt(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         tensors = load_file(str(Path(path).expanduser()))
     except (SafetensorError, OSError) as exc:
         raise _corrupt(Path(path), f"its tensors cannot be read ({exc})") from exc
+    for name, tensor in tensors.items():
+        if not bool(torch.isfinite(tensor).all()):
+            raise _corrupt(Path(path), f"tensor {name!r} holds non-finite values (NaN or inf)")
     return header, tensors
 
 
