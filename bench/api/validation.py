@@ -4,14 +4,13 @@ Every file format (run and training configurations, learned-prompt headers, resu
 ``reported.toml``) is a pydantic model with ``extra="forbid"`` and strict types, used by its writer
 and its reader alike. :func:`schema_error` turns a :class:`pydantic.ValidationError` into one
 :class:`~bench.api.errors.BenchError` that names the file, the key, what the key holds and what is
-allowed; :func:`check_nesting` and :func:`read_bounded_text` bound what a file from elsewhere can
-make the reader do.
+allowed; :func:`check_nesting` (and :mod:`bench.api.bounded_read`, which reads the file) bound what a
+file from elsewhere can make the reader do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -268,25 +267,3 @@ def check_nesting(value: Any, source: str, limit: int = MAX_NESTING) -> None:
                 "This is not a file sbir-bench wrote; check where it came from.",
             )
         stack.extend((child, depth + 1) for child in children)
-
-
-def read_bounded_text(path: Path, limit_bytes: int, what: str) -> str:
-    """The UTF-8 text of ``path``, refusing files over ``limit_bytes``.
-
-    Raises:
-        BenchError: the file is missing, unreadable, too large or not UTF-8 (``what`` names it).
-    """
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > limit_bytes:
-            raise BenchError(
-                f"{what} {str(path)!r} is {size / 2**20:.1f} MiB; at most {limit_bytes / 2**20:.0f} MiB "
-                "is read.",
-                "This is not a file sbir-bench wrote; check where it came from.",
-            )
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BenchError(f"Cannot read {what} {str(path)!r}: {exc.strerror or exc}.") from exc
-    except UnicodeDecodeError as exc:
-        raise BenchError(f"{what} {str(path)!r} is not UTF-8 text ({exc.reason}).") from exc

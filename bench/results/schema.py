@@ -48,19 +48,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, JsonValue
 
+from bench.api.bounded_read import read_bounded_text
 from bench.api.choices import ABLATION_AXES, CACHE_DTYPE_NAMES, DTYPE_NAMES
 from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.files import write_text_atomic
-from bench.api.validation import (
-    Name,
-    PathText,
-    Scalar,
-    SchemaModel,
-    check_nesting,
-    read_bounded_text,
-    validated,
-)
+from bench.api.validation import Name, PathText, Scalar, SchemaModel, check_nesting, validated
 from bench.results.naming import run_name, slug
 
 SCHEMA_VERSION = 2
@@ -200,7 +193,14 @@ class ChanceLevels(SchemaModel):
     seed: Annotated[int, Field(ge=0)] | None = None
 
 
-Bounds = Annotated[list[float], Field(min_length=2, max_length=2)]
+def _ordered(bounds: list[float]) -> list[float]:
+    low, high = bounds
+    if low > high:
+        raise ValueError(f"its low end {low!r} is above its high end {high!r} (an interval is [low, high])")
+    return bounds
+
+
+Bounds = Annotated[list[float], Field(min_length=2, max_length=2), AfterValidator(_ordered)]
 
 
 class ConfidenceIntervals(SchemaModel):

@@ -19,8 +19,18 @@ SYNTHETIC_OPTIONS = {
     "sketches_per_photo": "sketches drawn from each photo (default 1)",
     "image_size": "image side in pixels (default 128)",
 }
+SCENE_OPTIONS = {
+    "seed": "generator seed (default 0)",
+    "scenes": "test scenes: one query sketch and one gallery photo each (default 96)",
+    "train_scenes": "training scenes (default 96)",
+    "image_size": "image side in pixels (default 128)",
+}
+SCENE_COLUMNS = ("R@1", "R@10")
 GALLERY_OPTION = {
     "gallery": "unique (default: each photo once) or listed (the published list, duplicated photos included)"
+}
+FSCOCO_OPTIONS = {
+    "split": "normal (default; test ids of val_normal.txt) or unseen_user (val_unseen_user.txt)"
 }
 QMUL_OPTIONS = {"release": "a or b (default: detected from the folders)"}
 INSTANCE_COLUMNS = ("Acc@1", "Acc@5", "Acc@10")
@@ -75,6 +85,15 @@ def _real_datasets() -> list[DatasetInfo]:
             metrics=category_metrics(200, 200),
         ),
         DatasetInfo(
+            id="fscoco",
+            target="bench_datasets.fscoco:FSCOCO",
+            task="scene-sbir",
+            description="FS-COCO: scene sketches vs all test photos of a split (split: normal | unseen_user)",
+            columns=SCENE_COLUMNS,
+            expected_layout=expected_layouts.FSCOCO,
+            options=FSCOCO_OPTIONS,
+        ),
+        DatasetInfo(
             id="sketchy-fg",
             target="bench_datasets.sketchy:SketchyFineGrained",
             task="fg-sbir",
@@ -126,6 +145,17 @@ def register_datasets(register) -> None:
             columns=("Acc@1", "Acc@5"),
             needs_root=False,
             options=SYNTHETIC_OPTIONS,
+        )
+    )
+    register(
+        DatasetInfo(
+            id="synthetic-scene",
+            target="bench_datasets.synthetic:SyntheticScene",
+            task="scene-sbir",
+            description="generated scenes of 2-4 shapes: scene-level SBIR, each sketch vs every test photo",
+            columns=SCENE_COLUMNS,
+            needs_root=False,
+            options=SCENE_OPTIONS,
         )
     )
     for info in _real_datasets():

@@ -30,6 +30,15 @@ QUICKDRAW = (
     "  <root>/images/<class>/image_<nnnnn>.jpg  photos: the same class folders\n" + _SAKE_COPY
 )
 
+FSCOCO = (
+    "  <root>/images/<user>/<id>.jpg           photos (MS-COCO images); user folders 1..100 as released\n"
+    "  <root>/raster_sketches/<user>/<id>.jpg  sketches (any image format), paired with the photo of <id>\n"
+    "  <root>/text/<user>/<id>.txt             each sketch's caption, written by its sketcher\n"
+    "  <root>/val_normal.txt                   the test ids of split=normal (default), one a line\n"
+    "  <root>/val_unseen_user.txt              the test ids of split=unseen_user\n"
+    "  The vector sketches (raw_data/, vector_sketches/) are not read."
+)
+
 
 def qmul(name: str) -> str:
     """The two QMUL release layouts for ``name`` (``ShoeV2`` or ``ChairV2``)."""

@@ -24,6 +24,7 @@ ROOT_SIGNATURES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("QMUL ShoeV2, release (a) (--dataset shoev2)", ("ShoeV2_photo",)),
     ("QMUL ChairV2, release (a) (--dataset chairv2)", ("ChairV2_photo",)),
     ("QMUL ShoeV2 or ChairV2, release (b) (--dataset shoev2 or chairv2)", ("testA", "testB")),
+    ("FS-COCO (--dataset fscoco)", ("raster_sketches", "images")),
 )
 """What each known release looks like: a description and folders its root holds."""
 

@@ -71,8 +71,8 @@ def describe(name: str, create_kwargs: dict | None = None) -> TimmSpec:
             image_size=size,
             description=description,
             class_token=has_class_token(model),
-            embed_dim=getattr(model, "head_hidden_size", model.num_features),
-            embed_what=f"timm's pooled pre-logits feature (global_pool={model.global_pool!r})",
+            global_pool=model.global_pool,
+            pooled_dim=getattr(model, "head_hidden_size", model.num_features),
             licence=licence,
             create_kwargs=kwargs,
         )

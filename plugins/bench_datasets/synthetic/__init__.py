@@ -8,6 +8,8 @@ any image can be rendered alone, in any order, with identical pixels.
   shadow) on a textured background with distractor blobs and grain.
 * Sketches: near-black, hand-drawn-looking strokes along the *same* contours, with their own
   noise (slight hand distortion, smooth wobble, broken strokes, overshoots, retraced bits).
+* Scenes (``synthetic-scene``): two to four such shapes on one background, a photo and a sketch
+  of the same scene (:mod:`bench_datasets.synthetic.scenes`).
 
 Coordinates are canvas pixels of the output image (x right, y down) unless stated otherwise;
 shape builders work in a unit frame of roughly ``[-1, 1]^2``. Imports numpy and PIL only.
@@ -18,6 +20,7 @@ from __future__ import annotations
 from bench_datasets.synthetic.adapter import SyntheticCategory, SyntheticFineGrained
 from bench_datasets.synthetic.instances import photo_caption
 from bench_datasets.synthetic.photos import render_photo
+from bench_datasets.synthetic.scene_adapter import SyntheticScene
 from bench_datasets.synthetic.shapes import CATEGORIES
 from bench_datasets.synthetic.sketches import render_sketch
 
@@ -25,6 +28,7 @@ __all__ = [
     "CATEGORIES",
     "SyntheticCategory",
     "SyntheticFineGrained",
+    "SyntheticScene",
     "photo_caption",
     "render_photo",
     "render_sketch",

@@ -50,7 +50,7 @@ class _ImageSpec:
         return render_sketch(self.seed, self.category_index, self.instance, self.sketch_index, size)
 
 
-def _check_int(name: str, value: object, low: int, high: int | None = None) -> int:
+def check_int(name: str, value: object, low: int, high: int | None = None) -> int:
     """``value`` if it is an integer in ``[low, high]`` (no upper bound when ``high`` is None).
 
     Raises:
@@ -97,15 +97,15 @@ class _SyntheticDataset(Dataset):
         sketches_per_photo: int = 1,
         image_size: int = 128,
     ) -> None:
-        num_classes = _check_int("num_classes", num_classes, 2, len(CATEGORIES))
+        num_classes = check_int("num_classes", num_classes, 2, len(CATEGORIES))
         self._options: dict[str, int] = {
-            "seed": _check_int("seed", seed, 0),
+            "seed": check_int("seed", seed, 0),
             "num_classes": num_classes,
-            "num_unseen": _check_int("num_unseen", num_unseen, 1, num_classes - 1),
-            "photos_per_class": _check_int("photos_per_class", photos_per_class, 1, 9999),
-            "train_photos_per_class": _check_int("train_photos_per_class", train_photos_per_class, 1, 9999),
-            "sketches_per_photo": _check_int("sketches_per_photo", sketches_per_photo, 1, 99),
-            "image_size": _check_int("image_size", image_size, 32, 1024),
+            "num_unseen": check_int("num_unseen", num_unseen, 1, num_classes - 1),
+            "photos_per_class": check_int("photos_per_class", photos_per_class, 1, 9999),
+            "train_photos_per_class": check_int("train_photos_per_class", train_photos_per_class, 1, 9999),
+            "sketches_per_photo": check_int("sketches_per_photo", sketches_per_photo, 1, 99),
+            "image_size": check_int("image_size", image_size, 32, 1024),
         }
         options = self._options
         self._unseen, self._seen = _choose_classes(options["seed"], num_classes, options["num_unseen"])

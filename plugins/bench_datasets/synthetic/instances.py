@@ -22,8 +22,9 @@ _COLOURS: dict[str, tuple[int, int, int]] = {
 }
 """Named object colours for photos and captions (RGB, 0-255)."""
 
-# Stream tags keep the generators of the different random decisions of one instance independent.
+# Stream tags keep the generators of the different random decisions of one instance (or scene) independent.
 SPLIT_STREAM, GEOMETRY_STREAM, COLOUR_STREAM, PHOTO_STREAM, SKETCH_STREAM = range(5)
+SCENE_STREAM, SCENE_PHOTO_STREAM, SCENE_SKETCH_STREAM = range(5, 8)
 
 
 def seeded_rng(*entropy: int) -> np.random.Generator:
@@ -40,41 +41,58 @@ def _posed(outline: Outline, category: Category, rng: np.random.Generator) -> Ou
     return outline.mapped(lambda points: points @ matrix)
 
 
-def _placed(outline: Outline, rng: np.random.Generator, size: int) -> Outline:
-    """``outline`` scaled so its longer side spans 50-85% of a ``size`` px canvas, placed at random.
+def placed(outline: Outline, rng: np.random.Generator, origin: np.ndarray, extent: np.ndarray) -> Outline:
+    """``outline`` scaled and placed at random inside a box of the canvas.
 
-    The result lies inside the canvas with a margin of 4% of ``size`` on every side.
+    Args:
+        origin: the box's top-left corner, ``(2,)`` canvas pixels.
+        extent: the box's width and height, ``(2,)`` pixels.
+
+    Returns:
+        The outline scaled so that it spans 50-85% of the box along its tighter side, lying inside
+        the box with a margin of 4% of the box's smaller side all round.
     """
     low, high = outline.bounds()
-    scale = rng.uniform(0.5, 0.85) * size / (high - low).max()
-    margin = 0.04 * size
-    room = size - 2 * margin - (high - low) * scale
-    offset = margin + rng.uniform(0.0, 1.0, 2) * room - low * scale
+    tight = int(np.argmin(extent / (high - low)))  # the axis whose fit limits the scale
+    scale = rng.uniform(0.5, 0.85) * extent[tight] / (high - low)[tight]
+    margin = 0.04 * extent.min()
+    room = extent - 2 * margin - (high - low) * scale
+    offset = origin + margin + rng.uniform(0.0, 1.0, 2) * room - low * scale
     return outline.mapped(lambda points: points * scale + offset)
+
+
+def posed_shape(category_index: int, rng: np.random.Generator) -> Outline:
+    """A new shape of one category drawn from ``rng``, posed (stretched, mirrored, turned), unit frame."""
+    category = CATEGORY_SPECS[category_index]
+    return _posed(category.build(rng), category, rng)
 
 
 def instance_outline(seed: int, category_index: int, instance: int, size: int) -> Outline:
     """The geometry of one instance in canvas pixels of a ``size`` px image; photo and sketches share it."""
-    category = CATEGORY_SPECS[category_index]
     rng = seeded_rng(GEOMETRY_STREAM, seed, category_index, instance)
-    return _placed(_posed(category.build(rng), category, rng), rng, size)
+    canvas = np.array([size, size], dtype=float)
+    return placed(posed_shape(category_index, rng), rng, np.zeros(2), canvas)
 
 
-def object_colour(seed: int, category_index: int, instance: int) -> tuple[str, np.ndarray]:
-    """The colour name of one instance's photo and its jittered RGB value (``(3,)`` float32, 0-255)."""
-    rng = seeded_rng(COLOUR_STREAM, seed, category_index, instance)
+def drawn_colour(rng: np.random.Generator) -> tuple[str, np.ndarray]:
+    """A colour name drawn from ``rng`` and its jittered RGB value (``(3,)`` float32, 0-255)."""
     name = str(rng.choice(list(_COLOURS)))
     rgb = np.array(_COLOURS[name]) * rng.uniform(0.85, 1.1) + rng.normal(0.0, 12.0, 3)
     return name, np.clip(rgb, 0.0, 255.0).astype(np.float32)
 
 
+def object_colour(seed: int, category_index: int, instance: int) -> tuple[str, np.ndarray]:
+    """The colour name of one instance's photo and its jittered RGB value (``(3,)`` float32, 0-255)."""
+    return drawn_colour(seeded_rng(COLOUR_STREAM, seed, category_index, instance))
+
+
 def photo_caption(seed: int, category_index: int, instance: int) -> str:
     """The caption of one instance's photo, e.g. ``"a red star"`` (its colour name and category)."""
     colour, _ = object_colour(seed, category_index, instance)
-    return _caption(colour, CATEGORIES[category_index])
+    return object_caption(colour, CATEGORIES[category_index])
 
 
-def _caption(colour: str, category: str) -> str:
+def object_caption(colour: str, category: str) -> str:
     """A short description such as ``"a red star"`` or ``"an orange gear"``."""
     article = "an" if colour[0] in "aeiou" else "a"
     return f"{article} {colour} {category}"

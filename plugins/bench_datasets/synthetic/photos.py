@@ -1,9 +1,10 @@
-"""Photos: a filled, shaded, coloured shape on a textured background with distractors and grain."""
+"""Photos: filled, shaded, coloured shapes on a textured background with distractors and grain."""
 
 from __future__ import annotations
 
 import colorsys
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -62,13 +63,17 @@ def _hsv_colour(hue: float, saturation: float, value: float) -> np.ndarray:
 
 
 def _background_colours(rng: np.random.Generator, avoid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two related background colours whose mean is far (RGB distance) from the object colour ``avoid``."""
+    """Two related background colours whose mean is far (RGB distance) from every object colour.
+
+    Args:
+        avoid: the object colours, ``(K, 3)``, 0-255.
+    """
     while True:
         hue, saturation, value = rng.uniform(0.0, 1.0), rng.uniform(0.05, 0.6), rng.uniform(0.25, 0.97)
         first = _hsv_colour(hue, saturation, value)
         shade = float(np.clip(value + rng.uniform(-0.25, 0.25), 0.1, 1.0))
         second = _hsv_colour(hue + rng.uniform(-0.1, 0.1), saturation, shade)
-        if np.linalg.norm((first + second) / 2 - avoid) >= _MIN_BACKGROUND_DISTANCE:
+        if np.linalg.norm((first + second) / 2 - avoid, axis=1).min() >= _MIN_BACKGROUND_DISTANCE:
             return first, second
 
 
@@ -85,7 +90,7 @@ def _blob_mask(rng: np.random.Generator, size: int) -> np.ndarray:
 def _background(rng: np.random.Generator, size: int, avoid: np.ndarray) -> np.ndarray:
     """A textured background with 0-3 faint distractor blobs: ``(size, size, 3)`` float32, 0-255.
 
-    Its colours keep their distance from the object colour ``avoid`` (``(3,)``, 0-255).
+    Its colours keep their distance from the object colours ``avoid`` (``(K, 3)``, 0-255).
     """
     first, second = _background_colours(rng, avoid)
     pattern = _PATTERNS[int(rng.integers(len(_PATTERNS)))](rng, size)
@@ -157,6 +162,43 @@ def _shadow(coverage: np.ndarray, light: np.ndarray, rng: np.random.Generator, s
     return np.asarray(blurred, dtype=np.float32) / 255.0
 
 
+def _painted_object(
+    image: np.ndarray, outline: Outline, colour: np.ndarray, light: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """``image`` (``(size, size, 3)`` float32, 0-255) with one object painted over it: its soft drop
+    shadow, then its shaded, rimmed surface of base RGB ``colour`` (``(3,)``) inside ``outline``.
+
+    ``light`` is the unit ``(2,)`` vector from an object towards the light.
+    """
+    size = image.shape[0]
+    coverage = _coverage(outline, size)
+    image = image * (1 - rng.uniform(0.25, 0.45) * _shadow(coverage, light, rng, size)[..., None])
+    surface = _shaded(colour, outline, light, rng, size)
+    rim = _rim(coverage, rng.uniform(0.015, 0.03) * size)
+    surface *= 1 - rng.uniform(0.3, 0.5) * rim[..., None]
+    return image + (surface - image) * coverage[..., None]
+
+
+def paint_photo(
+    objects: Sequence[tuple[Outline, np.ndarray]], rng: np.random.Generator, size: int
+) -> Image.Image:
+    """A photo of ``objects`` (outline in canvas pixels, base RGB ``(3,)`` 0-255), painted in order
+    (later ones on top) under one light, on a textured background kept away from their colours.
+
+    Every random decision is drawn from ``rng``, in a fixed order.
+
+    Returns:
+        An RGB image of ``size`` x ``size`` pixels, with a little grain.
+    """
+    image = _background(rng, size, np.stack([colour for _, colour in objects]))
+    angle = rng.uniform(0.0, 2 * math.pi)
+    light = np.array([math.cos(angle), math.sin(angle)], dtype=np.float32)
+    for outline, colour in objects:
+        image = _painted_object(image, outline, colour, light, rng)
+    image += rng.normal(0.0, rng.uniform(2.0, 6.0), (size, size, 1)).astype(np.float32)
+    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB")
+
+
 def render_photo(seed: int, category_index: int, instance: int, size: int) -> Image.Image:
     """The photo of one instance: a shaded, rimmed, shadowed coloured shape on a textured background.
 
@@ -165,15 +207,4 @@ def render_photo(seed: int, category_index: int, instance: int, size: int) -> Im
     """
     outline = instance_outline(seed, category_index, instance, size)
     _, colour = object_colour(seed, category_index, instance)
-    rng = seeded_rng(PHOTO_STREAM, seed, category_index, instance)
-    background = _background(rng, size, colour)
-    coverage = _coverage(outline, size)
-    angle = rng.uniform(0.0, 2 * math.pi)
-    light = np.array([math.cos(angle), math.sin(angle)], dtype=np.float32)
-    background *= 1 - rng.uniform(0.25, 0.45) * _shadow(coverage, light, rng, size)[..., None]
-    surface = _shaded(colour, outline, light, rng, size)
-    rim = _rim(coverage, rng.uniform(0.015, 0.03) * size)
-    surface *= 1 - rng.uniform(0.3, 0.5) * rim[..., None]
-    image = background + (surface - background) * coverage[..., None]
-    image += rng.normal(0.0, rng.uniform(2.0, 6.0), (size, size, 1)).astype(np.float32)
-    return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8), "RGB")
+    return paint_photo([(outline, colour)], seeded_rng(PHOTO_STREAM, seed, category_index, instance), size)

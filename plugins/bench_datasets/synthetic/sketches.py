@@ -1,8 +1,9 @@
-"""Sketches: near-black, hand-drawn-looking strokes along the contours of an instance."""
+"""Sketches: near-black, hand-drawn-looking strokes along the contours of an instance or a scene."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -110,24 +111,32 @@ def _retrace(stroke: np.ndarray, rng: np.random.Generator, size: int) -> np.ndar
     return stroke[start : start + span] + rng.normal(0.0, 0.01 * size, 2)
 
 
-def render_sketch(seed: int, category_index: int, instance: int, sketch_index: int, size: int) -> Image.Image:
-    """Sketch ``sketch_index`` of one instance: its contours as wobbly, broken, near-black strokes.
+def draw_sketch(outlines: Sequence[Outline], rng: np.random.Generator, size: int) -> Image.Image:
+    """A sketch of ``outlines`` (canvas pixels): their contours as wobbly, broken, near-black strokes.
 
-    Strokes are 1-2.2 px wide at ``size`` <= 128 and proportionally wider above.
+    One pen (width and ink) draws every outline, each under its own slight hand distortion.
+    Strokes are 1-2.2 px wide at ``size`` <= 128 and proportionally wider above. Every random
+    decision is drawn from ``rng``, in a fixed order.
 
     Returns:
         An RGB image of ``size`` x ``size`` pixels, white background.
     """
-    outline = instance_outline(seed, category_index, instance, size)
-    rng = seeded_rng(SKETCH_STREAM, seed, category_index, instance, sketch_index)
     width, ink = rng.uniform(1.0, 2.2) * max(1.0, size / 128), int(rng.integers(0, 60))
     canvas = Image.new("L", (size * SUPERSAMPLE,) * 2, 255)
     draw = ImageDraw.Draw(canvas)
-    for contour in _hand_distorted(outline, rng, size).contours:
-        loop = _wobbled(_resampled(contour, size / 128), rng, size)
-        for piece in _stroke_pieces(loop, rng, size):
-            stroke = _varied_ends(piece, rng, size)
-            _draw_stroke(draw, stroke, width * rng.uniform(0.8, 1.2), ink)
-            if rng.random() < 0.25:
-                _draw_stroke(draw, _retrace(stroke, rng, size), 0.7 * width, ink)
+    for outline in outlines:
+        for contour in _hand_distorted(outline, rng, size).contours:
+            loop = _wobbled(_resampled(contour, size / 128), rng, size)
+            for piece in _stroke_pieces(loop, rng, size):
+                stroke = _varied_ends(piece, rng, size)
+                _draw_stroke(draw, stroke, width * rng.uniform(0.8, 1.2), ink)
+                if rng.random() < 0.25:
+                    _draw_stroke(draw, _retrace(stroke, rng, size), 0.7 * width, ink)
     return canvas.resize((size, size), Image.LANCZOS).convert("RGB")
+
+
+def render_sketch(seed: int, category_index: int, instance: int, sketch_index: int, size: int) -> Image.Image:
+    """Sketch ``sketch_index`` of one instance (see :func:`draw_sketch`): an RGB ``size`` px image."""
+    outline = instance_outline(seed, category_index, instance, size)
+    rng = seeded_rng(SKETCH_STREAM, seed, category_index, instance, sketch_index)
+    return draw_sketch([outline], rng, size)
