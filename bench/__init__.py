@@ -93,6 +93,13 @@ _LAZY: dict[str, str] = {
     "RunResult": "bench.results.schema",
     "read_result": "bench.results.schema",
     "find_result_files": "bench.results.schema",
+    # leaderboards (the built-in formats, and what a plugin's format renders)
+    "Leaderboard": "bench.results.leaderboard.model",
+    "leaderboard_data": "bench.results.leaderboard.exports",
+    "leaderboard_markdown": "bench.results.leaderboard.rendering",
+    "leaderboard_csv": "bench.results.leaderboard.exports",
+    "leaderboard_latex": "bench.results.leaderboard.exports",
+    "leaderboard_json": "bench.results.leaderboard.exports",
     "natural_key": "bench.results.naming",
     # plugin commands
     "plugin_option": "bench.cli.options",

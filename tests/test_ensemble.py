@@ -16,6 +16,7 @@ from bench.evaluation.ensembles import MemberDescriptors, combine, skipped_by_an
 from bench.results.naming import run_name
 from bench.results.schema import RunResult, read_result
 from tests.conftest import run_bench
+from tests.retrieval import specs
 from tests.test_metrics import _reference_query_metrics, assert_close, reference_category
 
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4", "--image-size", "64"]
@@ -152,7 +153,7 @@ def test_ensembles_of_a_cached_sweep_extract_nothing_and_equal_hand_computed_met
     assert weighted.returncode == 0, weighted.stderr
     assert "ensemble(score-sum): sd-tiny" in weighted.stdout and "50, 200" in weighted.stdout
     (path,) = (tmp_path / "out" / "synthetic").glob("ensemble-score-sum-*.json")
-    result = read_result(path)
+    result = read_result(path, specs())
     assert result.config["ensemble"]["weights"] == [1.0, 0.25]
     sims = u[:split] @ u[split:].T + 0.25 * v[:split] @ v[split:].T
     expected = reference_from_similarities(sims, ql, gl, *SYNTHETIC_CUTOFFS)

@@ -15,7 +15,8 @@ from bench.cli.listing import LAYERS_HINT, LIST_KINDS, Section
 from bench.cli.options import command_registry, plugin_option, plugin_set
 
 
-def _print_tables(sections: list[Section], *, short: bool = False) -> None:
+def print_sections(sections: list[Section], *, short: bool = False) -> None:
+    """Each non-empty section as a table on stdout."""
     from rich.markup import escape
 
     from bench.cli.display import listing_table
@@ -56,7 +57,7 @@ def list_command(
     if as_json:
         click.echo(json.dumps(listing_payload(sections), indent=2))
         return
-    _print_tables(sections, short=kind is None)
+    print_sections(sections, short=kind is None)
     if not backbone_id and kind in (None, "layers"):
         stdout.print(f"Layers: {LAYERS_HINT}", highlight=False)
 
@@ -74,4 +75,4 @@ def plugins_command(ctx: click.Context, as_json: bool, plugin_files) -> None:
     if as_json:
         click.echo(json.dumps(section.rows, indent=2))
         return
-    _print_tables([section])
+    print_sections([section])

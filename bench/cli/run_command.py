@@ -195,11 +195,12 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
     finished, is_main = execute(plan, registry, RichReporter(stderr), ctx.meta.get(COMMAND_KEY))
     if not is_main:  # other processes only extracted into the shared cache
         return
+    specs = registry.evaluation_specs()
     if as_json:
-        payload = [{**item.result.to_dict(), "path": str(item.path)} for item in finished]
+        payload = [{**item.result.to_dict(specs), "path": str(item.path)} for item in finished]
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
         return
-    for table in results_tables([item.result for item in finished]):
+    for table in results_tables([item.result for item in finished], specs):
         stdout.print(table)
     directories = sorted({str(item.path.parent) for item in finished})
     reused = sum(item.reused for item in finished)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.api.components import PromptCondition
+from bench.api.evaluation import EvaluationSpecs
 from bench.api.reporting import Reporter, SilentReporter
 from bench.evaluation.ensembles import MemberDescriptors, combine, ensemble_config, skipped_by_any
 from bench.execution.provenance import run_provenance
@@ -148,10 +149,10 @@ class StudyRunner:
         output = Path(sweep.spec.output_dir)
         path = result_path(output, result)
         if cached:
-            _keep_first_timings(result, path)
+            _keep_first_timings(result, path, self.specs)
         if sweep.spec.log_samples:
             result.samples = write_samples(samples_path(path), scored.evaluation, result.name, result.task)
-        return FinishedRun(result, write_result(output, result))
+        return FinishedRun(result, write_result(output, result, self.specs))
 
     def run_group(self, runs: list[PlannedRun], sweep: PlannedSweep) -> list[FinishedRun]:
         """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
@@ -288,10 +289,10 @@ class StudyRunner:
         if not path.is_file():
             return None
         self.reporter.status(f"skipping {run_name(results_config(run))}: {path} exists (--skip-existing)")
-        return FinishedRun(read_result(path), path, reused=True)
+        return FinishedRun(read_result(path, self.specs), path, reused=True)
 
 
-def _keep_first_timings(result: RunResult, path: Path) -> None:
+def _keep_first_timings(result: RunResult, path: Path, specs: EvaluationSpecs) -> None:
     """Copy the extraction timings of the results file at ``path`` (if any and readable) into
     ``result``, marking them as the first run's."""
     from bench.api.errors import BenchError
@@ -299,7 +300,7 @@ def _keep_first_timings(result: RunResult, path: Path) -> None:
     if not path.is_file():
         return
     try:
-        previous = read_result(path).runtime
+        previous = read_result(path, specs).runtime
     except BenchError:
         return  # a damaged file: nothing to keep; it is replaced
     kept = {key: previous[key] for key in EXTRACTION_TIMINGS if key in previous}

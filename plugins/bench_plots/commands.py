@@ -72,8 +72,15 @@ def sweep_command(
         bench plot sweep results --output figures/sweep.svg --metric P@10
     """
     output = checked_output(output)
-    rank = forward_order(command_registry(ctx, plugin_files))
-    panels = load_sweep(results_dir, metric=metric, datasets=datasets, backbones=backbones, layer_rank=rank)
+    registry = command_registry(ctx, plugin_files)
+    panels = load_sweep(
+        results_dir,
+        specs=registry.evaluation_specs(),
+        metric=metric,
+        datasets=datasets,
+        backbones=backbones,
+        layer_rank=forward_order(registry),
+    )
     panels, single = plottable(panels, results_dir)
     stderr = _console(stderr=True)
     for panel in single:

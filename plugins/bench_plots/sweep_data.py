@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import BenchError, Registry, closest_match, natural_key
+from bench import UNITS, BenchError, EvaluationSpecs, Registry, closest_match, natural_key
 from bench_plots.labels import options_text, setting_value
 
 if TYPE_CHECKING:  # results files are read (and pydantic imported) only when a plot is drawn
@@ -31,6 +31,8 @@ class SweepPanel:
     Attributes:
         dataset, backbone, task: what the runs measured.
         metric: the metric shown (a key of the results files' ``metrics``).
+        unit_name: its registered unit (``fraction``, ``percentage``, ``rank``).
+        higher_is_better: its registered direction (the best cell is the largest, or the smallest).
         layers: the grid's rows, in display order.
         timesteps: the grid's columns, ascending.
         values: ``(layer, t) -> metric value``; cells never run are absent.
@@ -61,28 +63,31 @@ class SweepPanel:
     chance_method: str | None = None
     bounds: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
     interval: str | None = None
+    unit_name: str = "fraction"
+    higher_is_better: bool = True
 
     @property
     def best(self) -> tuple[str, int, float]:
-        """``(layer, t, value)`` of the largest value (ties: first in row-major display order)."""
+        """``(layer, t, value)`` of the best value in the metric's direction (ties: first in
+        row-major display order)."""
         cells = [(layer, t) for layer in self.layers for t in self.timesteps if (layer, t) in self.values]
-        layer, t = max(cells, key=lambda cell: self.values[cell])
+        sign = 1.0 if self.higher_is_better else -1.0
+        layer, t = max(cells, key=lambda cell: sign * self.values[cell])
         return layer, t, self.values[(layer, t)]
 
     @property
     def unit(self) -> str:
-        """How the metric is expressed: ``"%"`` for fine-grained Acc@K, a ``"fraction"`` otherwise."""
-        return metric_unit(self.metric)
+        """How the metric is expressed, as an axis label: ``"%"``, ``"fraction"`` or ``"rank"``."""
+        return UNITS[self.unit_name].label
 
+    @property
+    def fractional(self) -> bool:
+        """Whether values are fractions (0..1, printed with three decimals), not percentages or ranks."""
+        return self.unit_name == "fraction"
 
-def metric_unit(metric: str) -> str:
-    """``"%"`` for Acc@K (results store it x100), ``"fraction"`` for every other metric."""
-    return "%" if metric.startswith("Acc@") else "fraction"
-
-
-def format_metric(metric: str, value: float) -> str:
-    """A value as printed in a cell: Acc@K with one decimal (x100), fractions with three."""
-    return f"{value:.1f}" if metric_unit(metric) == "%" else f"{value:.3f}"
+    def format(self, value: float) -> str:
+        """A value as printed in a cell: fractions with three decimals, percentages and ranks one."""
+        return f"{value:.3f}" if self.fractional else f"{value:.1f}"
 
 
 def forward_order(registry: Registry) -> LayerRank:
@@ -99,6 +104,7 @@ def forward_order(registry: Registry) -> LayerRank:
 def load_sweep(
     results_dir: Path,
     *,
+    specs: EvaluationSpecs | None = None,
     metric: str | None = None,
     datasets: Sequence[str] = (),
     backbones: Sequence[str] = (),
@@ -108,6 +114,8 @@ def load_sweep(
 
     Args:
         results_dir: a ``bench run --output-dir`` folder (searched recursively).
+        specs: the registered metrics and tasks the files are read with (default: the installed
+            plugins').
         metric: the metric to show; default: each dataset's first paper column.
         datasets, backbones: keep only these (empty: all).
         layer_rank: sort key of a layer within a backbone (default: natural order of names).
@@ -116,7 +124,11 @@ def load_sweep(
         BenchError: missing folder, unreadable results file, no results with a timestep, an unknown
             filter value, or a metric a panel's results do not have (the message lists valid ones).
     """
-    results = _read_results(Path(results_dir))
+    if specs is None:
+        from bench import plugin_registry
+
+        specs = plugin_registry().evaluation_specs()
+    results = _read_results(Path(results_dir), specs)
     results = _filtered(results, "dataset", datasets)
     results = _filtered(results, "backbone", backbones)
     # an ensemble (`bench run --ensemble`) combines cells of a grid: it is no cell of its own
@@ -135,7 +147,7 @@ def load_sweep(
         groups.setdefault(_group_key(result), []).append(result)
     variants = _variant_labels(groups)
     return [
-        _panel(members, metric, variants[key], rank)
+        _panel(members, metric, variants[key], rank, specs)
         for key, members in sorted(groups.items(), key=lambda item: item[0])
     ]
 
@@ -152,7 +164,7 @@ def plottable(panels: Sequence[SweepPanel], results_dir: Path) -> tuple[list[Swe
     if not kept:
         numbers = "; ".join(
             f"{p.backbone} {p.layers[0]} at t = {p.timesteps[0]} on {p.dataset}: "
-            f"{p.metric} {format_metric(p.metric, p.best[2])}"
+            f"{p.metric} {p.format(p.best[2])}"
             for p in single[:4]
         )
         more = f" and {len(single) - 4} more" if len(single) > 4 else ""
@@ -166,7 +178,7 @@ def plottable(panels: Sequence[SweepPanel], results_dir: Path) -> tuple[list[Swe
     return kept, single
 
 
-def _read_results(results_dir: Path) -> list[RunResult]:
+def _read_results(results_dir: Path, specs: EvaluationSpecs) -> list[RunResult]:
     """Every results file below ``results_dir``; BenchError for a missing folder or a bad file."""
     from bench import find_result_files, read_result
 
@@ -181,7 +193,9 @@ def _read_results(results_dir: Path) -> list[RunResult]:
             f"No results files in {str(results_dir)!r}.",
             "Run a sweep into it first: `bench run --layer up0 --layer up1 --t 50 --t 273 --output-dir DIR`.",
         )
-    results = [read_result(path) for path in paths]  # each checked by the schema (BenchError naming it)
+    results = [
+        read_result(path, specs) for path in paths
+    ]  # each checked by the schema (BenchError naming it)
     for path, result in zip(paths, results, strict=True):
         t = result.config.get("t")
         if isinstance(t, str) and "ensemble" not in result.config:  # an ensemble joins its members' t
@@ -236,7 +250,11 @@ def _variant_labels(
 
 
 def _panel(
-    members: list[RunResult], metric: str | None, variant: tuple[tuple[str, str], ...], rank: LayerRank
+    members: list[RunResult],
+    metric: str | None,
+    variant: tuple[tuple[str, str], ...],
+    rank: LayerRank,
+    specs: EvaluationSpecs,
 ) -> SweepPanel:
     """The grid of ``members`` (one group) for ``metric`` (default: the first paper column)."""
     first = members[0]
@@ -276,6 +294,7 @@ def _panel(
                 bounds[cell] = (float(interval[0]), float(interval[1]))
     if not values:
         raise BenchError(f"No result of {backbone} on {dataset} has a number for {chosen!r}.")
+    resolved = specs.metric(chosen)
     return SweepPanel(
         dataset=dataset,
         backbone=backbone,
@@ -290,6 +309,8 @@ def _panel(
         **_chance(members, chosen),
         bounds=bounds,
         interval=_interval_text(members, chosen),
+        unit_name=resolved.info.unit,
+        higher_is_better=resolved.higher_is_better,
     )
 
 

@@ -34,7 +34,7 @@ from bench_plots.style import (
     styled,
     wrap_title,
 )
-from bench_plots.sweep_data import REFERENCE_T, SweepPanel, format_metric
+from bench_plots.sweep_data import REFERENCE_T, SweepPanel
 from bench_plots.ticks import PlainFormatter, label_width, set_readable_ticks
 
 WIDTH = 13.0  # inches, whatever the number of panels
@@ -153,17 +153,18 @@ def _title(panel: SweepPanel) -> str:
 
 
 def _metric_label(panel: SweepPanel) -> str:
-    return f"{panel.metric} ({panel.unit})"
+    direction = "" if panel.higher_is_better else ", lower is better"
+    return f"{panel.metric} ({panel.unit}{direction})"
 
 
 def _decimals(panel: SweepPanel) -> int:
-    """Fewest decimals of the metric's axis labels: whole percent, or two decimals of a fraction."""
-    return 0 if panel.unit == "%" else 2
+    """Fewest decimals of the metric's axis labels: two decimals of a fraction, whole percent or rank."""
+    return 2 if panel.fractional else 0
 
 
 def _chance_label(panel: SweepPanel) -> str:
     method = f" ({panel.chance_method})" if panel.chance_method else ""
-    return f"chance{method}: {format_metric(panel.metric, panel.chance)}"
+    return f"chance{method}: {panel.format(panel.chance)}"
 
 
 def _note(label: str) -> Line2D:
@@ -184,7 +185,7 @@ def _colour_range(panel: SweepPanel, grid: np.ndarray) -> tuple[float, float]:
     """The colour scale: the values' range, widened to at least 20 units of the printed precision
     (differences the printed values do not show get no contrast either)."""
     low, high = float(np.nanmin(grid)), float(np.nanmax(grid))
-    least = 2.0 if panel.unit == "%" else 0.02
+    least = 0.02 if panel.fractional else 2.0
     if high - low < least:
         middle = (low + high) / 2
         low, high = middle - least / 2, middle + least / 2
@@ -206,7 +207,7 @@ def _heatmap(axes: Axes, panel: SweepPanel, reference_t: int) -> tuple[mpl.cm.Sc
     for i, layer in enumerate(panel.layers):
         for j, t in enumerate(panel.timesteps):
             value = panel.values.get((layer, t))
-            text = "not run" if value is None else format_metric(panel.metric, value)
+            text = "not run" if value is None else panel.format(value)
             color = "0.4" if value is None else _ink(cmap(norm(value)))
             texts.append(axes.text(j, i, text, ha="center", va="center", color=color, fontsize=9))
     handles = [_outline_best(axes, panel)]
@@ -244,7 +245,7 @@ def _outline_best(axes: Axes, panel: SweepPanel) -> Rectangle:
             fill=False,
             edgecolor=BEST_COLOR,
             linewidth=3,
-            label=f"best: {layer} at t = {t} ({format_metric(panel.metric, value)})",
+            label=f"best: {layer} at t = {t} ({panel.format(value)})",
         )
     )
 
@@ -309,7 +310,7 @@ def _value_limits(panel: SweepPanel) -> tuple[float, float]:
     if panel.chance is not None:
         numbers.append(panel.chance)
     low, high = min(numbers), max(numbers)
-    margin = max(0.08 * (high - low), 0.5 if panel.unit == "%" else 0.005)
+    margin = max(0.08 * (high - low), 0.005 if panel.fractional else 0.5)
     return low - margin, high + margin
 
 
@@ -394,14 +395,14 @@ def _bars(axes: Axes, panel: SweepPanel) -> None:
         )
     for i, value in enumerate(values):
         axes.annotate(
-            format_metric(panel.metric, value),
+            panel.format(value),
             (value, i),
             xytext=(4, 6),
             textcoords="offset points",
             fontsize=9,
             va="bottom",
         )
-    handles = [Patch(color=BEST_COLOR, label=f"best: {best} ({format_metric(panel.metric, panel.best[2])})")]
+    handles = [Patch(color=BEST_COLOR, label=f"best: {best} ({panel.format(panel.best[2])})")]
     handles += _chance_line(axes, panel, vertical=True)
     handles.append(
         Line2D([], [], color="black", marker="|", linestyle="-", label=f"whiskers: {panel.interval}")

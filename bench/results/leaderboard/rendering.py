@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
+from bench.api.evaluation import EvaluationSpecs, ResolvedMetric
 from bench.results.escaping import markdown_code, markdown_text
-from bench.results.leaderboard.model import ABLATION_AXES, Ablation, ReportedRow, Run, Section, is_number
+from bench.results.leaderboard.model import (
+    ABLATION_AXES,
+    Ablation,
+    Leaderboard,
+    ReportedRow,
+    Run,
+    Section,
+    best_first,
+    is_number,
+)
 from bench.results.leaderboard.ranking import (
     best_per_backbone,
     marked,
@@ -15,11 +24,10 @@ from bench.results.leaderboard.ranking import (
     metric_order,
     natural_key,
     pivot,
+    pivot_averages,
+    pivot_scale,
     section_label,
 )
-from bench.results.leaderboard.reported import load_reference_chance, load_reported
-from bench.results.leaderboard.runs import load_runs
-from bench.results.leaderboard.sections import build_sections, descending
 
 MISSING = "–"
 TABLE_CONFIG_KEYS = ("backbone", "layer", "t", "prompt", "noise_samples")  # columns of the measured table
@@ -37,34 +45,16 @@ INTRO = (
     "protocol; not measured here). Paper columns show the 95% percentile-bootstrap interval over queries "
     "(over classes where each query is ranked within its class), 1,000 seeded resamples. "
     "**Bold** marks the best measured value of a column and every measured value whose interval overlaps "
-    "the best one's: at this benchmark's size they cannot be told apart. "
-    "Zero-shot category-level (zs-sbir) metrics are fractions (0 to 1); fine-grained (fg-sbir) Acc@K "
-    "values are percentages (x100). The evaluation protocol is docs/protocol.md."
+    "the best one's: at this benchmark's size they cannot be told apart."
 )
+PROTOCOL = "The evaluation protocol is docs/protocol.md."
 
 
-def render_leaderboard(
-    results_dir: Path,
-    reported_path: Path | None,
-    *,
-    link_base: Path | None = None,
-    chance_path: Path | None = None,
-) -> str:
-    """The leaderboard markdown for every results file below ``results_dir``.
-
-    Args:
-        results_dir: folder searched recursively for results files (a missing folder has none).
-        reported_path: TOML file of numbers reported by papers (see :func:`load_reported`), or None.
-        link_base: folder the "Run" links are relative to (default: the parent of ``results_dir``,
-            right for a leaderboard written beside the results folder).
-        chance_path: TOML file of the published benchmarks' chance levels
-            (``leaderboard/chance.toml``), or None.
-
-    Raises:
-        BenchError: naming a results file or the reported file that breaks its schema.
-    """
-    sections = load_sections(results_dir, reported_path, link_base=link_base, chance_path=chance_path)
-    lines = ["# sbir-bench leaderboard", "", INTRO, ""]
+def leaderboard_markdown(board: Leaderboard) -> str:
+    """The leaderboard page (``--format md``): the introduction, the cross-benchmark pivot and one
+    section per benchmark definition."""
+    sections = board.sections
+    lines = ["# sbir-bench leaderboard", "", _intro(sections, board.specs), ""]
     if not sections:
         lines += ["No measured runs or reported numbers yet.", ""]
     lines += _pivot_block(sections)
@@ -75,36 +65,26 @@ def render_leaderboard(
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def load_sections(
-    results_dir: Path,
-    reported_path: Path | None,
-    *,
-    link_base: Path | None = None,
-    chance_path: Path | None = None,
-) -> list[Section]:
-    """The sections of the leaderboard of ``results_dir`` (see :func:`render_leaderboard`)."""
-    results_dir = Path(results_dir)
-    runs = load_runs(results_dir, Path(link_base) if link_base is not None else results_dir.parent)
-    reported = load_reported(Path(reported_path)) if reported_path is not None else []
-    chance = load_reference_chance(Path(chance_path)) if chance_path is not None else {}
-    return build_sections(runs, reported, chance)
+def _intro(sections: list[Section], specs: EvaluationSpecs) -> str:
+    """:data:`INTRO`, then how the values of each task on the page read (its ``values_note``, or
+    its metrics' units), and where the protocol is."""
+    tasks = list(dict.fromkeys(section.task for section in sections))
+    notes = [_values_note(task, specs) for task in tasks]
+    text = "; ".join(notes)
+    values = f" {text[:1].upper()}{text[1:]}." if text else ""
+    return f"{INTRO}{values} {PROTOCOL}"
 
 
-def check_leaderboard(
-    results_dir: Path,
-    reported_path: Path | None,
-    output_path: Path,
-    *,
-    link_base: Path | None = None,
-    chance_path: Path | None = None,
-) -> bool:
-    """True when ``output_path`` holds exactly what :func:`render_leaderboard` produces now."""
-    try:
-        current = Path(output_path).read_bytes()
-    except FileNotFoundError:
-        return False
-    text = render_leaderboard(results_dir, reported_path, link_base=link_base, chance_path=chance_path)
-    return current == text.encode("utf-8")
+def _values_note(task_id: str, specs: EvaluationSpecs) -> str:
+    """How a task's values read: its ``values_note``, else its metrics' units."""
+    task = specs.task(task_id)
+    if task.values_note:
+        return task.values_note
+    units = dict.fromkeys(
+        f"{metric.name} {'higher' if metric.higher_is_better else 'lower'} is better, in {metric.unit.note}"
+        for metric in specs.task_metrics(task_id)
+    )
+    return f"{task.id} values: " + ", ".join(units)
 
 
 def section_heading(section: Section) -> str:
@@ -139,7 +119,7 @@ def _render_section(section: Section, first_footnote: int) -> list[str]:
     if section.runs:
         lines += [*_footnotes(section.runs, first_footnote), ""]
         for ablation in _ablations(section):
-            lines += [*_ablation_block(section.task, ablation), ""]
+            lines += [*_ablation_block(section, ablation), ""]
         for study, rows in _studies(section):
             lines += [*_study_block(section, study, rows), ""]
     return lines
@@ -172,13 +152,18 @@ def _chance_text(section: Section) -> str:
     methods = chance.get("methods", {})
     items = []
     for name in metric_order(list(chance.get("metrics", {})), section.columns):
-        value = _format_value(chance["metrics"][name], section.task)
+        value = _format_value(chance["metrics"][name], section.metric(name))
         items.append(f"{markdown_text(name)} {value} ({markdown_text(methods.get(name, 'unknown'))})")
     text = "Chance (a uniformly random ranking of this gallery): " + "; ".join(items) + "."
     if "simulated" in methods.values() and chance.get("rankings"):
         text += (
             f" Simulated: the mean over {chance['rankings']} random rankings per class size "
             f"(seed {chance.get('seed')}); exact: closed form from the class counts."
+        )
+    if chance.get("run_rankings"):
+        text += (
+            f" Medians: the mean median of {chance['run_rankings']} simulated runs, each query ranked "
+            f"anew (seed {chance.get('seed')})."
         )
     return text
 
@@ -188,13 +173,13 @@ def _best_table(section: Section, footnotes: dict[str, int]) -> list[str]:
     intervals, run link; then the chance row."""
     runs = best_per_backbone(section)
     columns = list(section.columns) or [m for m in [section.main_metric] if m]
-    marks = {name: marked(runs, name) for name in columns}
+    marks = {name: marked(runs, section.metric(name)) for name in columns}
     header = ["Backbone", "Layer", "t", "Prompt", "Noise draws", *map(markdown_text, columns), "Run"]
     align = ["---"] * 5 + ["---:"] * len(columns) + ["---"]
     rows = [
         [
             *_config_cells(run, footnotes[run.name]),
-            *(_metric_cell(run, name, section.task, marks[name], interval=True) for name in columns),
+            *(_metric_cell(run, section.metric(name), marks[name], interval=True) for name in columns),
             f"[{markdown_text(run.name)}]({run.link})",
         ]
         for run in runs
@@ -207,19 +192,20 @@ def _ranking_table(section: Section, footnotes: dict[str, int]) -> list[str]:
     """Measured runs and reported rows ranked together by the main metric: configuration (or the
     reported method), paper columns (measured: with intervals), the other metrics, source."""
     metrics = metric_columns(section)
-    marks = {name: marked(section.runs, name) for name in metrics}
+    marks = {name: marked(section.runs, section.metric(name)) for name in metrics}
     entries: list[tuple[tuple, list[str]]] = []
     main = section.main_metric
+    main_metric = section.metric(main) if main else None
     for run in section.runs:
         cells = [
             *_config_cells(run, footnotes[run.name]),
             *(
-                _metric_cell(run, name, section.task, marks[name], interval=name in section.columns)
+                _metric_cell(run, section.metric(name), marks[name], interval=name in section.columns)
                 for name in metrics
             ),
             f"measured: [{markdown_text(run.name)}]({run.link})",
         ]
-        entries.append(((descending(run.result.metrics.get(main)), 0, run.name), cells))
+        entries.append(((best_first(run.result.metrics.get(main), main_metric), 0, run.name), cells))
     for row in section.reported:
         cells = [
             markdown_text(row.backbone),
@@ -227,10 +213,10 @@ def _ranking_table(section: Section, footnotes: dict[str, int]) -> list[str]:
             MISSING,
             MISSING,
             MISSING,
-            *(_format_value(row.metrics.get(name), section.task) for name in metrics),
+            *(_format_value(row.metrics.get(name), section.metric(name)) for name in metrics),
             _reported_source(row),
         ]
-        entries.append(((descending(row.metrics.get(main)), 1, row.source, row.method), cells))
+        entries.append(((best_first(row.metrics.get(main), main_metric), 1, row.source, row.method), cells))
     entries.sort(key=lambda entry: entry[0])
     header = ["#", "Backbone", "Layer", "t", "Prompt", "Noise draws", *map(markdown_text, metrics), "Source"]
     align = ["---:"] + ["---"] * 5 + ["---:"] * len(metrics) + ["---"]
@@ -266,7 +252,7 @@ def _chance_rows(section: Section, metrics: list[str], leading: int, trailing: i
     values = section.chance["metrics"]
     cells = ["*chance*", *[""] * (leading - 1)]
     cells += [
-        f"*{_format_value(values.get(name), section.task)}*" if name in values else MISSING
+        f"*{_format_value(values.get(name), section.metric(name))}*" if name in values else MISSING
         for name in metrics
     ]
     return [cells + ["random ranking"] * trailing]
@@ -283,16 +269,17 @@ def _config_cells(run: Run, footnote: int) -> list[str]:
     ]
 
 
-def _metric_cell(run: Run, name: str, task: str, marks: set[str], *, interval: bool) -> str:
+def _metric_cell(run: Run, metric: ResolvedMetric, marks: set[str], *, interval: bool) -> str:
     """The value (bold when marked) and, for paper columns, its interval ``[low, high]``."""
+    name = metric.name
     value = run.result.metrics.get(name)
-    text = _format_value(value, task)
+    text = _format_value(value, metric)
     if text == MISSING:
         return text
     text = f"**{text}**" if run.name in marks else text
     bounds = run.interval(name) if interval else None
     if bounds:
-        text += f" [{_format_value(bounds[0], task)}, {_format_value(bounds[1], task)}]"
+        text += f" [{_format_value(bounds[0], metric)}, {_format_value(bounds[1], metric)}]"
     return text
 
 
@@ -301,16 +288,9 @@ def _pivot_block(sections: list[Section]) -> list[str]:
     labels, rows = pivot(sections)
     if len(labels) < 2:
         return []
-    lines = [
-        "## Across benchmarks",
-        "",
-        "Each configuration's first paper column on every benchmark, as a percentage (zs-sbir fractions "
-        "x100); the mean where a configuration has every benchmark; Borda points (per benchmark, one "
-        "point per configuration beaten, half per tie), which order the rows. A configuration is named "
-        "by its backbone, layer, t, prompt and noise draws, and by any other setting that differs "
-        "between configurations of one backbone; the sections below give every setting.",
-        "",
-    ]
+    columns = [section for section in sections if section.runs and section.main_metric]
+    metrics = [section.metric(str(section.main_metric)) for section in columns]
+    lines = ["## Across benchmarks", "", _pivot_text(columns, metrics), ""]
     distinguishing = _distinguishing_settings([row.configuration for row in rows])
     header = ["Rank", "Configuration", *(markdown_text(label) for label in labels), "Mean", "Borda"]
     align = ["---:", "---"] + ["---:"] * (len(labels) + 2)
@@ -328,12 +308,36 @@ def _pivot_block(sections: list[Section]) -> list[str]:
         cells += [f"{row.mean:.2f}" if row.mean is not None else MISSING, f"{row.borda:g}"]
         table_rows.append(cells)
     chance = []
-    for section in (s for s in sections if s.runs and s.main_metric):
-        value = ((section.chance or {}).get("metrics") or {}).get(section.main_metric)
-        scale = 1.0 if section.task == "fg-sbir" else 100.0
-        chance.append(f"*{value * scale:.2f}*" if is_number(value) else MISSING)
+    for section, metric in zip(columns, metrics, strict=True):
+        value = ((section.chance or {}).get("metrics") or {}).get(metric.name)
+        chance.append(f"*{value * pivot_scale(metric):.2f}*" if is_number(value) else MISSING)
     table_rows.append(["", "*chance* (a random ranking)", *chance, "", ""])
     return [*lines, *_table(header, align, table_rows), ""]
+
+
+def _pivot_text(columns: list[Section], metrics: list[ResolvedMetric]) -> str:
+    """What the pivot shows: each column's unit, the mean (where it means something), Borda points."""
+    fractions = list(
+        dict.fromkeys(s.task for s, m in zip(columns, metrics, strict=True) if m.unit.name == "fraction")
+    )
+    others = list(
+        dict.fromkeys(m.name for m in metrics if m.unit.to_percent is None or not m.higher_is_better)
+    )
+    scale = f" ({', '.join(fractions)} fractions x100)" if fractions else ""
+    text = f"Each configuration's first paper column on every benchmark, as a percentage{scale}"
+    if others:
+        text += f", {', '.join(others)} as they are (see each section for its direction)"
+    mean = (
+        "the mean where a configuration has every benchmark"
+        if pivot_averages(metrics)
+        else "no mean (the columns are not all higher-is-better percentages)"
+    )
+    return (
+        f"{text}; {mean}; Borda points (per benchmark, one point per configuration beaten, half per "
+        "tie), which order the rows. A configuration is named by its backbone, layer, t, prompt and "
+        "noise draws, and by any other setting that differs between configurations of one backbone; "
+        "the sections below give every setting."
+    )
 
 
 def _distinguishing_settings(configurations: list[dict[str, Any]]) -> list[str]:
@@ -422,7 +426,7 @@ def _cell(run: Run) -> tuple[str, str]:
     return _text(run.result.config.get("layer")), _text(run.result.config.get("t"))
 
 
-def _ablation_block(task: str, ablation: Ablation) -> list[str]:
+def _ablation_block(section: Section, ablation: Ablation) -> list[str]:
     """Heading, the fixed settings, and a layer (rows) x t (columns) table of the metric."""
     config = ablation.config
     layers = sorted({layer for layer, _ in map(_cell, ablation.runs)}, key=natural_key)
@@ -430,13 +434,14 @@ def _ablation_block(task: str, ablation: Ablation) -> list[str]:
     cells: dict[tuple[str, str], Run] = {}
     for run in ablation.runs:  # best first: a configuration found twice shows its best value
         cells.setdefault(_cell(run), run)
-    marks = marked(list(cells.values()), ablation.metric)
+    metric = section.metric(ablation.metric)
+    marks = marked(list(cells.values()), metric)
     varying = " × ".join(axis for axis, count in (("layer", len(layers)), ("t", len(steps))) if count > 1)
     heading = f"### Ablation: {_text(config.get('backbone'))}, {varying} ({markdown_text(ablation.metric)})"
     fixed = f"Fixed: {_settings(config, ('backbone', *ABLATION_AXES))}."
     chance = (ablation.runs[0].result.chance or {}).get("metrics", {}).get(ablation.metric)
     if is_number(chance):
-        fixed += f" Chance: {_format_value(chance, task)}."
+        fixed += f" Chance: {_format_value(chance, metric)}."
     if ablation.runs[0].result.backbone_note:
         fixed += f" Note: {markdown_text(ablation.runs[0].result.backbone_note)}."
     header = ["Layer \\ t", *(_text(t) for t in steps)]
@@ -446,7 +451,7 @@ def _ablation_block(task: str, ablation: Ablation) -> list[str]:
         row = [layer]  # already text (_cell)
         for t in steps:
             run = cells.get((layer, _text(t)))
-            row.append(_metric_cell(run, ablation.metric, task, marks, interval=False) if run else MISSING)
+            row.append(_metric_cell(run, metric, marks, interval=False) if run else MISSING)
         rows.append(row)
     return [heading, "", fixed, "", *_table(header, align, rows)]
 
@@ -465,7 +470,7 @@ def _study_block(section: Section, study: str, rows: list[tuple[dict[str, Any], 
     """Heading, the base configuration, and one row per (factor, setting): the paper columns."""
     metrics = [m for m in metric_columns(section) if any(m in run.result.metrics for _, run in rows)]
     metrics = metrics[: max(len(section.columns), 1)]
-    marks = {m: marked([run for _, run in rows], m) for m in metrics}
+    marks = {m: marked([run for _, run in rows], section.metric(m)) for m in metrics}
     base = next((run for tag, run in rows if tag["base"]), rows[0][1])
     varied = tuple(dict.fromkeys(str(tag["axis"]) for tag, _ in rows))
     fixed = f"Base: {_settings(base.result.config, ('train',))}."
@@ -477,7 +482,7 @@ def _study_block(section: Section, study: str, rows: list[tuple[dict[str, Any], 
     for tag, run in rows:
         setting = _text(tag["value"]) + (" (base)" if tag["base"] else "")
         cells = [markdown_text(CONFIG_LABELS.get(str(tag["axis"]), str(tag["axis"]))), setting]
-        cells += [_metric_cell(run, m, section.task, marks[m], interval=True) for m in metrics]
+        cells += [_metric_cell(run, section.metric(m), marks[m], interval=True) for m in metrics]
         table_rows.append([*cells, f"[{markdown_text(run.name)}]({run.link})"])
     header = ["Factor", "Setting", *(markdown_text(m) for m in metrics), "Run"]
     align = ["---", "---"] + ["---:"] * len(metrics) + ["---"]
@@ -495,11 +500,11 @@ def _table(header: list[str], align: list[str], rows: list[list[str]]) -> list[s
     return ["| " + " | ".join(cells) + " |" for cells in (header, align, *rows)]
 
 
-def _format_value(value: object, task: str) -> str:
-    """2 decimals for fg-sbir (x100), 3 for other tasks (fractions); the missing mark otherwise."""
+def _format_value(value: object, metric: ResolvedMetric) -> str:
+    """A number with its metric's digits; the missing mark otherwise."""
     if not is_number(value):
         return MISSING
-    return f"{value:.2f}" if task == "fg-sbir" else f"{value:.3f}"
+    return metric.format(value)  # type: ignore[arg-type]
 
 
 def _text(value: object) -> str:
