@@ -232,7 +232,7 @@ class DatasetInfo:
         needs_root: whether ``--data-root`` is required.
         expected_layout: the directory layout it reads, shown when a root is wrong.
         options: the keyword options the factory takes (name -> help), set with ``--dataset-option``.
-        metrics: the metrics it reports, in order, as concrete names (``"mAP@all"``, ``"P@200"``);
+        metrics: the metrics it reports, in order, as concrete names (``"Hits@all"``, ``"Hits@200"``);
             default: the task's.
     """
 

@@ -10,8 +10,8 @@ which metrics it reports, which of them are the paper columns and which one is i
 MTEB's tasks declare ``main_score``). A *leaderboard format* (:class:`LeaderboardFormat`) renders the
 leaderboard of a results folder.
 
-A metric registers a name pattern: one fixed name (``mAP@all``) or a name with a cut-off ``@K``
-(``P@K`` stands for ``P@1``, ``P@10``, ``P@200``, ...). :class:`EvaluationSpecs` resolves a concrete
+A metric registers a name pattern: one fixed name (``Hits@all``) or a name with a cut-off ``@K``
+(``Hits@K`` stands for ``Hits@1``, ``Hits@10``, ...). :class:`EvaluationSpecs` resolves a concrete
 name to its metric and K; results files, leaderboards, plots and tables read every value through it.
 """
 
@@ -26,7 +26,7 @@ from bench.api.components import Target
 from bench.api.errors import BenchError, closest_match, unknown_name_error
 
 CUTOFF = "@K"
-"""What stands for the cut-off in a metric's name pattern (``P@K``)."""
+"""What stands for the cut-off in a metric's name pattern (``Hits@K``)."""
 MAX_CUTOFF = 999_999
 AGGREGATES = ("mean", "median")
 RESAMPLE_UNITS = ("query", "class")
@@ -103,8 +103,8 @@ class MetricInfo:
     """A registered metric.
 
     Attributes:
-        id: its name pattern: a fixed name (``"mAP@all"``) or one with the cut-off ``@K``
-            (``"P@K"``); letters, digits and ``@[]-_.`` only.
+        id: its name pattern: a fixed name (``"Hits@all"``) or one with the cut-off ``@K``
+            (``"Hits@K"``); letters, digits and ``@[]-_.`` only.
         per_query: lazy ``(rankings: Rankings, k: int | None) -> (B,) float64``: each query's value
             (``k`` is the name's cut-off, None for a fixed name). Vectorised over the chunk; never
             sees a similarity matrix.
@@ -141,10 +141,10 @@ class TaskInfo:
     """A registered retrieval task.
 
     Attributes:
-        id: the name results files record (``"zs-sbir"``).
+        id: the name results files record (``"my-task"``).
         title: the title of its tables (``"Zero-shot category-level SBIR"``).
         relevance: what makes a gallery item relevant to a query: a key of :data:`RELEVANCE`.
-        metrics: the metric names it reports by default, in order (``"mAP@200"``, not the pattern);
+        metrics: the metric names it reports by default, in order (``"Hits@200"``, not the pattern);
             a dataset may name others (:attr:`bench.DatasetInfo.metrics`).
         columns: the paper columns: the metrics papers report, printed first; a dataset may name
             its own.
@@ -153,8 +153,8 @@ class TaskInfo:
         resample: what a bootstrap interval resamples: ``"query"`` or ``"class"``; a gallery split
             by class always resamples classes (the queries of one class share one gallery).
         description: one line for ``bench list tasks``.
-        values_note: how its values read, for the leaderboard's introduction (``"fine-grained
-            (fg-sbir) Acc@K values are percentages (x100)"``); default: from the metrics' units.
+        values_note: how its values read, for the leaderboard's introduction (``"my task's
+            (my-task) Hits@K values are percentages (x100)"``); default: from the metrics' units.
     """
 
     id: str
@@ -193,7 +193,7 @@ class LeaderboardFormat:
 
 @dataclass(frozen=True)
 class ResolvedMetric:
-    """A concrete metric name (``"mAP@200"``) resolved to its registered metric and cut-off.
+    """A concrete metric name (``"Hits@200"``) resolved to its registered metric and cut-off.
 
     Attributes:
         name: the concrete name; info: the metric; k: the cut-off (None for a fixed name);
@@ -226,7 +226,7 @@ class ResolvedMetric:
 
 
 def cutoff_pattern(pattern: str) -> re.Pattern[str]:
-    """The regular expression of the concrete names of ``pattern`` (``P@K`` -> ``P@1``, ``P@10``...)."""
+    """The regular expression of the concrete names of ``pattern`` (``Hits@K`` -> ``Hits@1``, ...)."""
     if CUTOFF not in pattern:
         return re.compile(re.escape(pattern))
     prefix, suffix = pattern.split(CUTOFF, 1)

@@ -68,7 +68,7 @@ def register_datasets(register: Callable[[DatasetInfo], None]) -> None:
 
 @hookspec
 def register_metrics(register: Callable[[MetricInfo], None]) -> None:
-    """Register metrics: call ``register(MetricInfo(id="R@K", ...))`` once per name pattern (a
+    """Register metrics: call ``register(MetricInfo(id="Hits@K", ...))`` once per name pattern (a
     fixed name, or one with the cut-off ``@K``). Every metric states its direction
     (``higher_is_better``), unit, aggregate and chance level."""
 

@@ -95,7 +95,7 @@ def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list
         for column in config_columns:
             table.add_column(column.replace("_", " ").capitalize() if column != "t" else "t")
         for column in columns:
-            header = escape(column)  # "mAP@all[plain]" is not rich markup
+            header = escape(column)  # a metric name with [brackets] is not rich markup
             table.add_column(f"[bold]{header}[/bold]" if column in paper else header, justify="right")
         notes = dict.fromkeys(f"{r.config['backbone']}: {r.backbone_note}" for r in rows if r.backbone_note)
         if notes:

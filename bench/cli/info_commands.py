@@ -24,7 +24,7 @@ def print_sections(sections: list[Section], *, short: bool = False) -> None:
     for section in sections:
         if section.rows:  # e.g. no layer selector applies to the backbone: no empty table
             title, headers, rows = section.table(short=short)
-            plain = [[escape(cell) for cell in row] for row in rows]  # "mAP@all[plain]" is no markup
+            plain = [[escape(cell) for cell in row] for row in rows]  # names with [brackets] are no markup
             stdout.print(listing_table(title, headers, plain))
 
 

@@ -346,8 +346,8 @@ def top_k_scores_faiss(
     optional path for galleries too large for :func:`same_class_scores`, which stays the exact
     reference and is never replaced by it.
 
-    Every metric must take a cut-off K and declare ``top_k_only`` (``mAP@K``, ``mAP@K[retrieved]``,
-    ``P@K``, ``R@K``); the ranks are those of the top max(K) neighbours (R from the labels; queries
+    Every metric must take a cut-off K and declare ``top_k_only`` (``bench list metrics``); the
+    ranks are those of the top max(K) neighbours (R from the labels; queries
     with R = 0 left out). ``index`` is a faiss index-factory string. ``"Flat"`` (IndexFlatIP)
     searches exhaustively, so it finds the same neighbours as the exact path except in the order of
     tied similarities, which faiss does not break by gallery index (and faiss computes its own

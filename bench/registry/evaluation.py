@@ -48,7 +48,7 @@ class MetricTable(ComponentTable[MetricInfo]):
                 raise BenchError(
                     f"The metric {component.id!r} of plugin {plugin!r} overlaps metric {other.id!r} of "
                     f"plugin {entry.plugin!r}: one name would mean both.",
-                    "Rename one of them (e.g. a suffix like mAP@K[mine]).",
+                    "Rename one of them (e.g. a suffix like Hits@K[mine]).",
                 )
         super().add(component, plugin)
 

@@ -88,7 +88,7 @@ def _values_note(task_id: str, specs: EvaluationSpecs) -> str:
 
 
 def section_heading(section: Section) -> str:
-    """``synthetic (zs-sbir)``, with the options and limit of a non-standard definition."""
+    """``synthetic (<task id>)``, with the options and limit of a non-standard definition."""
     return f"{markdown_text(section_label(section))} ({markdown_text(section.task)})"
 
 
@@ -147,7 +147,7 @@ def _definition_text(section: Section) -> str:
 
 
 def _chance_text(section: Section) -> str:
-    """``Chance (...): mAP@all 0.183 (simulated: 20000 seeded rankings per class size); ...``."""
+    """``Chance (...): <metric> 0.183 (simulated); ...``, and how simulated levels were drawn."""
     chance = section.chance or {}
     methods = chance.get("methods", {})
     items = []
