@@ -78,13 +78,7 @@ def _intro(sections: list[Section], specs: EvaluationSpecs) -> str:
 def _values_note(task_id: str, specs: EvaluationSpecs) -> str:
     """How a task's values read: its ``values_note``, else its metrics' units."""
     task = specs.task(task_id)
-    if task.values_note:
-        return task.values_note
-    units = dict.fromkeys(
-        f"{metric.name} {'higher' if metric.higher_is_better else 'lower'} is better, in {metric.unit.note}"
-        for metric in specs.task_metrics(task_id)
-    )
-    return f"{task.id} values: " + ", ".join(units)
+    return task.values_note or f"{task.id} values: {_units_text(specs.task_metrics(task_id))}"
 
 
 def section_heading(section: Section) -> str:
@@ -317,27 +311,41 @@ def _pivot_block(sections: list[Section]) -> list[str]:
 
 def _pivot_text(columns: list[Section], metrics: list[ResolvedMetric]) -> str:
     """What the pivot shows: each column's unit, the mean (where it means something), Borda points."""
+    pairs = list(zip(columns, metrics, strict=True))
     fractions = list(
-        dict.fromkeys(s.task for s, m in zip(columns, metrics, strict=True) if m.unit.name == "fraction")
+        dict.fromkeys(section.task for section, metric in pairs if metric.unit.name == "fraction")
     )
-    others = list(
-        dict.fromkeys(m.name for m in metrics if m.unit.to_percent is None or not m.higher_is_better)
-    )
-    scale = f" ({', '.join(fractions)} fractions x100)" if fractions else ""
-    text = f"Each configuration's first paper column on every benchmark, as a percentage{scale}"
+    shares = [metric for metric in metrics if metric.unit.to_percent is not None]
+    others = [metric for metric in metrics if metric.unit.to_percent is None]
+    parts = []
+    if shares:
+        parts.append("as a percentage" + (f" ({', '.join(fractions)} fractions x100)" if fractions else ""))
     if others:
-        text += f", {', '.join(others)} as they are (see each section for its direction)"
+        parts.append(_units_text(others))
     mean = (
         "the mean where a configuration has every benchmark"
         if pivot_averages(metrics)
         else "no mean (the columns are not all higher-is-better percentages)"
     )
     return (
-        f"{text}; {mean}; Borda points (per benchmark, one point per configuration beaten, half per "
-        "tie), which order the rows. A configuration is named by its backbone, layer, t, prompt and "
-        "noise draws, and by any other setting that differs between configurations of one backbone; "
-        "the sections below give every setting."
+        f"Each configuration's first paper column on every benchmark, {', '.join(parts)}; {mean}; Borda "
+        "points (per benchmark, one point per configuration beaten, half per tie), which order the "
+        "rows. A configuration is named by its backbone, layer, t, prompt and noise draws, and by any "
+        "other setting that differs between configurations of one backbone; the sections below give "
+        "every setting."
     )
+
+
+def _units_text(metrics: list[ResolvedMetric]) -> str:
+    """``WorstR, MeanR in ranks; mAP@all in fractions; lower is better for WorstR, MeanR``."""
+    by_unit: dict[str, list[str]] = {}
+    for metric in metrics:
+        by_unit.setdefault(metric.unit.note, []).append(metric.name)
+    parts = [f"{', '.join(dict.fromkeys(names))} in {note}" for note, names in by_unit.items()]
+    lower = list(dict.fromkeys(metric.name for metric in metrics if not metric.higher_is_better))
+    if lower:
+        parts.append(f"lower is better for {', '.join(lower)}")
+    return "; ".join(parts)
 
 
 def _distinguishing_settings(configurations: list[dict[str, Any]]) -> list[str]:
