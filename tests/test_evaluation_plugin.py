@@ -276,3 +276,19 @@ def test_readme_shows_the_task_plugin_as_it_is() -> None:
     assert len(blocks) == 2
     source = EXAMPLE.read_text(encoding="utf-8")
     assert all(block in source for block in blocks)
+
+
+def test_results_of_a_plugin_metric_need_the_plugin_to_be_read(specs, tmp_path) -> None:
+    results = tmp_path / "results"
+    write_result(results, controlled_result("tiny-shapes", "up0", 50, 5.0), specs)
+    without = run_bench("leaderboard", str(results))
+    assert without.returncode == 1 and "Traceback" not in without.stderr
+    message = " ".join(without.stderr.split())
+    assert "'class-depth' is no registered task" in message and "'WorstR' is no registered metric" in message
+    assert "load the plugin that registers it" in message
+    assert run_bench("leaderboard", str(results), *PLUGIN).returncode == 0
+    (tmp_path / "bad").mkdir()
+    bad = controlled_result("tiny-shapes", "up0", 200, 5.0).to_dict(specs) | {"metrics": {"WorstR": 0.5}}
+    (tmp_path / "bad" / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
+    refused = run_bench("leaderboard", str(tmp_path / "bad"), *PLUGIN)
+    assert "metric WorstR = 0.5 is below 1 (a rank)" in refused.stderr

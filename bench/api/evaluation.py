@@ -54,9 +54,10 @@ class Unit:
     def contains(self, value: float) -> bool:
         return self.low <= value and (self.high is None or value <= self.high)
 
-    @property
-    def range_text(self) -> str:
-        return f"{self.low:g}..{self.high:g}" if self.high is not None else f">= {self.low:g}"
+    def outside(self) -> str:
+        """Where a value of another range lies: ``outside 0..1 (a fraction)``, ``below 1 (a rank)``."""
+        where = f"outside {self.low:g}..{self.high:g}" if self.high is not None else f"below {self.low:g}"
+        return f"{where} (a {self.name})"
 
 
 UNITS: dict[str, Unit] = {

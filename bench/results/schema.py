@@ -103,9 +103,7 @@ def within_unit(metrics: dict[str, float], info: ValidationInfo) -> dict[str, fl
     for name, value in metrics.items():
         resolved = specs.find_metric(name) if specs is not None else None
         if resolved is not None and not resolved.unit.contains(value):
-            raise ValueError(
-                f"metric {name} = {value} is outside {resolved.unit.range_text} (a {resolved.unit.name})"
-            )
+            raise ValueError(f"metric {name} = {value} is {resolved.unit.outside()}")
     return metrics
 
 
