@@ -228,6 +228,17 @@ def schema_error(
     return BenchError(message, hint)
 
 
+def _check_keys_are_text(data: dict[Any, Any], source: str) -> None:
+    """Raise :class:`BenchError` naming the first key of ``data`` that is not text (YAML reads
+    ``1: x`` or ``true: x`` as a number or a boolean key)."""
+    odd = next((key for key in data if not isinstance(key, str)), None)
+    if odd is not None:
+        raise BenchError(
+            f"{source}: key {_shown(odd)} ({_type_name(odd)}) is not a setting name.",
+            "Keys are setting names (text); in YAML, quote a key that reads as a number or true/false.",
+        )
+
+
 def validated(model: type, data: Any, source: str, **kwargs: Any) -> Any:
     """``model`` validated from ``data``; :class:`BenchError` (see :func:`schema_error`) otherwise."""
     try:
@@ -238,6 +249,7 @@ def validated(model: type, data: Any, source: str, **kwargs: Any) -> Any:
                 f"{source}: expected a table of keys, got {_type_name(data)}.",
                 "Write key = value settings at the top level of the file.",
             )
+        _check_keys_are_text(data, source)
         return model(**data)
     except ValidationError as exc:
         raise schema_error(exc, source, model=model, **kwargs) from None
@@ -271,7 +283,7 @@ def check_nesting(value: Any, source: str, limit: int = MAX_NESTING) -> None:
 
 
 def read_bounded_text(path: Path, limit_bytes: int, what: str) -> str:
-    """The UTF-8 text of ``path``, refusing files over ``limit_bytes``.
+    """The UTF-8 text of ``path`` (without a leading byte-order mark), refusing files over ``limit_bytes``.
 
     Raises:
         BenchError: the file is missing, unreadable, too large or not UTF-8 (``what`` names it).
@@ -285,7 +297,7 @@ def read_bounded_text(path: Path, limit_bytes: int, what: str) -> str:
                 "is read.",
                 "This is not a file sbir-bench wrote; check where it came from.",
             )
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors write is dropped
     except OSError as exc:
         raise BenchError(f"Cannot read {what} {str(path)!r}: {exc.strerror or exc}.") from exc
     except UnicodeDecodeError as exc:

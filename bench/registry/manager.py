@@ -154,8 +154,9 @@ def register_checked(manager: pluggy.PluginManager, module: ModuleType, name: st
 
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
         raise BenchError(
-            f"Plugin file {str(path)!r} does not exist.",
+            f"Plugin file {str(path)!r} {what}.",
             "Pass the path of a Python file that defines @bench.hookimpl functions.",
         )
     module_name = f"sbir_bench_plugin_{path.stem.replace('-', '_')}"
