@@ -186,7 +186,15 @@ def dataset_root(spec: SweepSpec, dataset: DatasetInfo) -> Path | None:
             f"--data-root {raw!r} for dataset {dataset.id!r} is not a directory.",
             f"Point it at the extracted dataset.{layout}",
         )
-    if not any(root.iterdir()):
+    try:
+        empty = not any(root.iterdir())
+    except OSError as exc:
+        raise BenchError(
+            f"--data-root {raw!r} for dataset {dataset.id!r} cannot be listed: {exc.strerror or exc}.",
+            "Let this user read it (e.g. chmod -R a+rX on the dataset), or point --data-root at a copy "
+            "it can read.",
+        ) from exc
+    if empty:
         raise BenchError(
             f"--data-root {raw!r} for dataset {dataset.id!r} is empty.", f"Extract the dataset there.{layout}"
         )
