@@ -10,6 +10,7 @@ make the reader do.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from types import UnionType
@@ -52,7 +53,16 @@ Name = Annotated[
     Field(min_length=1, max_length=MAX_NAME_LENGTH, description="a non-empty name on one line"),
     AfterValidator(_no_control_characters),
 ]
-PathText = Annotated[str, Field(min_length=1, max_length=4096, description="a path (text)")]
+def _path_text(value: Any) -> Any:
+    """A ``pathlib.Path`` (any ``os.PathLike``) as its text: Python callers pass paths as either."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+PathText = Annotated[
+    str,
+    BeforeValidator(_path_text),
+    Field(min_length=1, max_length=4096, description="a path (text)"),
+]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1, description="an integer from 0 to 2**63 - 1")]
 Count = Annotated[int, Field(ge=1, le=2**31 - 1, description="an integer >= 1")]
 Size = Annotated[int, Field(ge=8, le=8192, description="a size in pixels, 8 to 8192")]
