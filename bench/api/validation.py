@@ -53,6 +53,8 @@ Name = Annotated[
     Field(min_length=1, max_length=MAX_NAME_LENGTH, description="a non-empty name on one line"),
     AfterValidator(_no_control_characters),
 ]
+
+
 def _path_text(value: Any) -> Any:
     """A ``pathlib.Path`` (any ``os.PathLike``) as its text: Python callers pass paths as either."""
     return os.fspath(value) if isinstance(value, os.PathLike) else value
