@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import run_bench
 
 from tests.test_input_files import good_header, write_prompt_file
@@ -57,3 +58,24 @@ def test_a_reused_trained_prompt_is_in_the_run_identity_by_its_content(tmp_path)
     assert changed["config"]["prompt_content"] != content and changed["name"] != trained["name"]
     assert results_file.read_bytes() == written  # the first prompt's results are kept
     assert len(list((tmp_path / "out" / "synthetic").glob("*.json"))) == 2
+
+
+@pytest.mark.slow
+def test_trained_prompts_of_a_sweep_share_its_leaderboard_rows_and_ablation_table(tmp_path):
+    """Each (layer, dataset) trains its own prompt, so their content hashes differ: the leaderboard
+    still pivots one configuration across datasets and crosses the layers in one ablation table."""
+    out = tmp_path / "out"
+    run = run_bench("run", "--backbone", "vit-tiny", "--dataset", "synthetic", "--dataset", "synthetic-fg",
+                    "--layer", "embed", "--layer", "block-1", *TRAINING, *SMALL, "--output-dir", str(out),
+                    "--cache-dir", str(tmp_path / "cache"))  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    board = tmp_path / "board.md"
+    assert run_bench("leaderboard", str(out), "--output", str(board)).returncode == 0
+    text = board.read_text(encoding="utf-8")
+    across = text.split("## Across benchmarks", 1)[1].split("\n## ", 1)[0]
+    pivot = [line for line in across.splitlines() if line.startswith("| ") and "`vit-tiny`" in line]
+    assert len(pivot) == 2  # a row per layer, with a value on each dataset
+    assert all(float(cell) >= 0 for line in pivot for cell in line.strip("| ").split(" | ")[2:4])
+    assert "### Ablation: vit-tiny, layer" in text
+    assert "Prompt_content" not in text and "| prompt_content" not in text
+    assert text.count("prompt_content `") == 4  # each run's footnote names its prompt
