@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results.leaderboard.model import Run, Section, is_number
+from bench.results.leaderboard.model import Run, Section, is_number, settings
 from bench.results.leaderboard.sections import definition_label, descending
 from bench.results.naming import natural_key
 
@@ -78,7 +78,7 @@ def pivot(sections: list[Section]) -> tuple[list[str], list[PivotRow]]:
             value = run.result.metrics.get(section.main_metric)
             if not is_number(value):
                 continue
-            config = {k: v for k, v in run.result.config.items() if k not in PIVOT_EXCLUDED}
+            config = settings(run.result.config, PIVOT_EXCLUDED)
             key = json.dumps(config, sort_keys=True, default=str)
             configurations[key] = config
             percent = value if section.task == "fg-sbir" else 100.0 * value
