@@ -46,7 +46,7 @@ from bench.api.components import (
 from bench.api.datasets import Dataset, ImageItem, SplitName
 from bench.api.encoders import ImageEncoderBase, PixelNormalization
 from bench.api.errors import BenchError, closest_match
-from bench.api.files import atomic_file, write_text_atomic
+from bench.api.files import atomic_file, output_problem, write_text_atomic
 from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
 from bench.api.noise import seeded_noise, to_model_device
@@ -84,6 +84,7 @@ _LAZY: dict[str, str] = {
     "RunResult": "bench.results.schema",
     "read_result": "bench.results.schema",
     "find_result_files": "bench.results.schema",
+    "natural_key": "bench.results.naming",
     # plugin commands
     "plugin_option": "bench.cli.options",
     "command_registry": "bench.cli.options",
@@ -165,6 +166,7 @@ __all__ = [
     "resolve_target",
     "tap_position",
     "vit_layers",
+    "output_problem",
     "write_text_atomic",
     *_LAZY,
 ]
