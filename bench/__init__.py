@@ -51,6 +51,23 @@ from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
 from bench.api.noise import seeded_noise, to_model_device
 from bench.api.reporting import Reporter, SilentReporter
+from bench.api.tensor_names import (
+    TensorGaps,
+    from_pretrained_complete,
+    load_complete,
+    loading_info_gaps,
+    model_gaps,
+    require_complete,
+    strict_load_gaps,
+    tensor_gaps,
+)
+from bench.api.torch_files import (
+    load_failure,
+    read_state_dict,
+    read_torch_file,
+    tensor_shapes,
+    unwrap_state_dict,
+)
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
 from bench.api.vit_layers import EMBED, TapPosition, tap_position, vit_layers
@@ -129,6 +146,19 @@ __all__ = [
     "variants_in",
     "local_checkpoint",
     "unreadable_checkpoint",
+    "TensorGaps",
+    "from_pretrained_complete",
+    "load_complete",
+    "loading_info_gaps",
+    "model_gaps",
+    "require_complete",
+    "strict_load_gaps",
+    "tensor_gaps",
+    "load_failure",
+    "read_state_dict",
+    "read_torch_file",
+    "tensor_shapes",
+    "unwrap_state_dict",
     "EMBED",
     "POOLINGS",
     "ActivationCheckpointing",

@@ -1,4 +1,5 @@
-"""Writing a file atomically: a temporary file beside it, flushed to disk, then renamed over it.
+"""Writing a file atomically: a temporary file beside it, flushed to disk, then renamed over it;
+and checking, before long work, that a folder takes files at all.
 
 Readers (another process, a rerun after ``kill -9``) see the old file or the new one, never a
 part. The file gets the permissions an ordinary ``open()`` would give (0666 less the umask), so a
@@ -12,6 +13,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from bench.api.errors import BenchError
 
 TEMPORARY_SUFFIX = ".tmp"
 """Every temporary file ends so (and starts with a dot): stale ones are recognisable."""
@@ -61,3 +64,24 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     with atomic_file(path) as temporary:
         temporary.write_bytes(data)
     return Path(path)
+
+
+def check_writable_folder(folder: Path, what: str, hint: str) -> None:
+    """Fail now, not after the work is done, when no file can be written in ``folder`` (created
+    with its parents when missing, as :func:`atomic_file` would).
+
+    Args:
+        what: the files' role and path, e.g. ``"--output 'prompts/x.safetensors'"``.
+        hint: what to do next.
+
+    Raises:
+        BenchError: the folder cannot be created, or a file cannot be created in it.
+    """
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise BenchError(
+            f"{what} cannot be written: {exc.strerror or exc} ({exc.filename or folder}).", hint
+        ) from exc

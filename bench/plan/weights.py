@@ -86,13 +86,28 @@ def _read_memo(path: Path) -> dict[str, str]:
     return memo if isinstance(memo, dict) else {}
 
 
+def files_under(root: Path) -> list[Path]:
+    """Every file under the folder ``root``, sorted, following symbolic links to folders (a
+    ``unet -> elsewhere/unet`` part is loaded from where it points, so it is part of the weights)
+    except a link back to a folder above it (a cycle)."""
+    found = []
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        here = Path(folder)
+        relative = here.relative_to(root)
+        above = {os.path.realpath(root / part) for part in (relative, *relative.parents)}
+        subfolders[:] = [name for name in subfolders if os.path.realpath(here / name) not in above]
+        found.extend(here / name for name in names if (here / name).is_file())
+    return sorted(found)
+
+
 def content_hash(root: Path, memo_path: Path | None = None) -> str:
     """SHA-256 over the relative names and content hashes of every file under ``root`` (or of
-    ``root`` itself when it is a file), 16 hex digits."""
+    ``root`` itself when it is a file), 16 hex digits. Symbolic links are followed: the content is
+    what a loader reads."""
     memo_path = memo_path or default_cache_dir() / MEMO_NAME
     memo = _read_memo(memo_path)
     before = len(memo)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    files = [root] if root.is_file() else files_under(root)
     hasher = hashlib.sha256()
     for file in files:
         name = file.name if file == root else str(file.relative_to(root))
