@@ -2,8 +2,9 @@
 
 A hub id is identified by the snapshot the local Hugging Face cache resolves it to (the commit of
 ``refs/main``, or of the one snapshot there), so a new snapshot under the same id never reuses the
-old one's cached descriptors; a local file or folder by a hash of its files' contents (memoised
-per file by path, size and change time, so a large checkpoint is read once, not on every run);
+old one's cached descriptors; a local file or folder by a hash of its files' contents, symbolic
+links followed to what they point to (memoised per file by path, size and change time, so a large
+checkpoint is read once, not on every run);
 ``random`` and other descriptions by themselves. No torch, no network.
 
 Two forms compose: ``ORG/NAME@REVISION`` pins a hub snapshot (a commit, branch or tag; identified
