@@ -53,21 +53,13 @@ from bench.api.noise import seeded_noise, to_model_device
 from bench.api.reporting import Reporter, SilentReporter
 from bench.api.tensor_names import (
     TensorGaps,
-    from_pretrained_complete,
+    from_pretrained_part,
     load_complete,
     loading_info_gaps,
     model_gaps,
     require_complete,
-    strict_load_gaps,
-    tensor_gaps,
 )
-from bench.api.torch_files import (
-    load_failure,
-    read_state_dict,
-    read_torch_file,
-    tensor_shapes,
-    unwrap_state_dict,
-)
+from bench.api.torch_files import INTACT_FILE_HINT, read_state_dict, read_torch_file, tensor_shapes
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
 from bench.api.vit_layers import EMBED, TapPosition, tap_position, vit_layers
@@ -147,18 +139,15 @@ __all__ = [
     "local_checkpoint",
     "unreadable_checkpoint",
     "TensorGaps",
-    "from_pretrained_complete",
+    "from_pretrained_part",
     "load_complete",
     "loading_info_gaps",
     "model_gaps",
     "require_complete",
-    "strict_load_gaps",
-    "tensor_gaps",
-    "load_failure",
+    "INTACT_FILE_HINT",
     "read_state_dict",
     "read_torch_file",
     "tensor_shapes",
-    "unwrap_state_dict",
     "EMBED",
     "POOLINGS",
     "ActivationCheckpointing",

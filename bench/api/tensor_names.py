@@ -122,14 +122,22 @@ def load_complete(
         raise BenchError(f"{what} do not match the model: {reason}", hint) from exc
 
 
-def from_pretrained_complete(model_class: Any, source: str, what: str, hint: str, **options: Any) -> Any:
-    """``model_class.from_pretrained(source, **options)`` (a diffusers or transformers class),
-    refused when the files do not fill the model (the library only warns, and leaves such a tensor
-    random or uninitialised).
+def from_pretrained_part(model_class: Any, source: str, part: str, weights: str, **options: Any) -> Any:
+    """The ``part/`` subfolder of a diffusers folder or hub id ``source`` as ``model_class`` (a
+    diffusers or transformers class, ``from_pretrained`` with ``options``), refused when its files do
+    not fill the model: the library only warns, and leaves such a tensor random or uninitialised.
+
+    Args:
+        weights: what the user named (in the message).
 
     Raises:
         BenchError: tensors missing or unexpected, named (see :func:`require_complete`).
     """
-    model, info = model_class.from_pretrained(source, output_loading_info=True, **options)
-    require_complete(loading_info_gaps(info), what, hint)
+    model, info = model_class.from_pretrained(source, subfolder=part, output_loading_info=True, **options)
+    require_complete(
+        loading_info_gaps(info),
+        f"The {part}/ weights of {weights!r}",
+        f"Copy or download the whole {part}/ folder again (a truncated download or an edited file "
+        "leaves tensors out), or pass the weights of this backbone.",
+    )
     return model

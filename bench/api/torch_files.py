@@ -16,6 +16,10 @@ from typing import Any
 from bench.api.errors import BenchError
 
 _BLOCKED = re.compile(r"GLOBAL (\S+)")
+INTACT_FILE_HINT = (
+    "Pass an intact .safetensors or .ckpt file of tensors only (a truncated download is common)."
+)
+"""What to do about a checkpoint file :func:`tensor_shapes` or :func:`read_state_dict` cannot read."""
 
 
 def load_failure(exc: BaseException) -> str:

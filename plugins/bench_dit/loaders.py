@@ -11,7 +11,7 @@ from bench import (
     BackboneInfo,
     BenchError,
     check_random,
-    from_pretrained_complete,
+    from_pretrained_part,
     is_single_file,
     missing_weight_files,
     part_variant,
@@ -191,16 +191,8 @@ def load_part(model_class: type, source: str, part: str, dtype: torch.dtype) -> 
     Raises:
         BenchError: its files leave out tensors of the model, or hold others (named).
     """
-    return from_pretrained_complete(
-        model_class,
-        source,
-        f"The {part}/ weights of {source!r}",
-        f"Copy or download the whole {part}/ folder again (a truncated download or an edited file "
-        "leaves tensors out), or pass the weights of this backbone.",
-        subfolder=part,
-        torch_dtype=dtype,
-        variant=part_variant(source, part),
-    )
+    variant = part_variant(source, part)
+    return from_pretrained_part(model_class, source, part, source, torch_dtype=dtype, variant=variant)
 
 
 def _load_text(variant: DiTVariant, source: str, dtype: torch.dtype):

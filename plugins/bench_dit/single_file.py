@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError, load_complete, read_state_dict, tensor_shapes
+from bench import INTACT_FILE_HINT, BenchError, load_complete, read_state_dict, tensor_shapes
 from bench_dit.architecture import FLUX, SD3, VARIANTS, DiTVariant
 
 TRANSFORMER_PREFIX = "model.diffusion_model."
@@ -107,9 +107,6 @@ class FileLayout:
     other_tensors: int
 
 
-READ_HINT = "Pass an intact .safetensors or .ckpt file of tensors only (a truncated download is common)."
-
-
 def checkpoint_keys(file: str) -> list[str]:
     """The tensor names in ``file`` (``.safetensors``: read from the header only; ``.ckpt``: a
     memory-mapped, weights-only load).
@@ -117,7 +114,7 @@ def checkpoint_keys(file: str) -> list[str]:
     Raises:
         BenchError: the file is damaged, or holds Python objects besides tensors (never unpickled).
     """
-    return list(tensor_shapes(file, "The checkpoint", READ_HINT))
+    return list(tensor_shapes(file, "The checkpoint", INTACT_FILE_HINT))
 
 
 _OTHER_PARTS = frozenset({"first_stage_model", "cond_stage_model", "text_encoders", "conditioner", "vae"})
@@ -194,7 +191,7 @@ def read_transformer_state(file: str) -> dict:
         with safe_open(file, framework="pt") as handle:
             own = transformer_keys(list(handle.keys()))
             return {name: handle.get_tensor(key) for key, name in own.items()}
-    tensors = read_state_dict(file, "The checkpoint", READ_HINT, mmap=True)
+    tensors = read_state_dict(file, "The checkpoint", INTACT_FILE_HINT, mmap=True)
     return {own: tensors[key] for key, own in transformer_keys(list(tensors)).items()}
 
 

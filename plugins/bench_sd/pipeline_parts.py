@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from bench import BenchError, from_pretrained_complete, part_variant, require_complete, split_revision
+from bench import BenchError, from_pretrained_part, part_variant, require_complete, split_revision
 from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_VAE_CONFIG, SDVariant
 from bench_sd.single_file_check import checkpoint_shapes, single_file_gaps
 from bench_sd.weights import BUILTIN_CONFIGS, SingleFileSource
@@ -74,16 +74,9 @@ def load_folder(source: str, variant: SDVariant, weights: str, dtype: torch.dtyp
 
     def load(model_class: type, part: str) -> torch.nn.Module:
         found = part_variant(Path(repo), part) if local else None
-        return from_pretrained_complete(
-            model_class,
-            repo,
-            f"The {part}/ weights of {weights!r}",
-            f"Copy or download the whole {part}/ folder again (a truncated download or an edited file "
-            "leaves tensors out), or pass the weights of this backbone.",
-            subfolder=part,
-            revision=revision,
-            torch_dtype=dtype,
-            **({"variant": found} if found else {}),
+        options = {"variant": found} if found else {}
+        return from_pretrained_part(
+            model_class, repo, part, weights, revision=revision, torch_dtype=dtype, **options
         )
 
     vae = load(AutoencoderKL, "vae")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from bench import TensorGaps, model_gaps, tensor_shapes
+from bench import INTACT_FILE_HINT, TensorGaps, model_gaps, tensor_shapes
 
 OPEN_CLIP_PREFIXES = {
     "text_encoder": "cond_stage_model.model.",  # SD 2.x: OpenCLIP ViT-H text tower
@@ -41,11 +41,7 @@ def checkpoint_shapes(file: str) -> dict[str, tuple[int, ...]]:
     Raises:
         BenchError: the file is damaged, or holds Python objects besides tensors (never unpickled).
     """
-    return tensor_shapes(
-        file,
-        "The single-file checkpoint",
-        "Pass an intact .safetensors or .ckpt file of tensors only (a truncated download is a usual cause).",
-    )
+    return tensor_shapes(file, "The single-file checkpoint", INTACT_FILE_HINT)
 
 
 def single_file_gaps(
