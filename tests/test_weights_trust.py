@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from bench_sd.architecture import VARIANTS
+from bench_sd.pipeline_parts import write_builtin_configs
+from diffusers import AutoencoderKL
 from safetensors.torch import load_file, save_file
 
 import bench
@@ -48,15 +52,9 @@ def sd_tiny(tmp_path_factory) -> SimpleNamespace:
     """sd-tiny as a diffusers folder and as a single-file checkpoint (seeded random weights)."""
     root = tmp_path_factory.mktemp("sd-tiny")
     model = bench.load_backbone("sd-tiny", device="cpu", image_size=64).model
-    folder = root / "folder"
-    from bench_sd.architecture import VARIANTS
-    from bench_sd.pipeline_parts import write_builtin_configs
-
-    write_builtin_configs(VARIANTS["sd-tiny"], folder)
+    folder = write_builtin_configs(VARIANTS["sd-tiny"], root / "folder")
     for part, module in (("unet", model.unet), ("text_encoder", model.conditioner.text_encoder)):
         module.save_pretrained(folder / part)
-    from diffusers import AutoencoderKL
-
     vae = AutoencoderKL.from_config(model.vae.config)  # with the decoder the feature extractor drops
     vae.load_state_dict({**vae.state_dict(), **model.vae.state_dict()})
     vae.save_pretrained(folder / "vae")
@@ -73,15 +71,15 @@ def test_an_sd_folder_or_single_file_without_a_unet_tensor_is_refused_naming_it(
     with a fresh random one, both recorded under the weights' hash."""
     assert run_bench("run", "--backbone", "sd-tiny", "--weights", str(sd_tiny.folder), "--dataset",
                      "synthetic", *SMALL, "--output-dir", str(tmp_path / "ok")).returncode == 0  # fmt: skip
-    folder = tmp_path / "folder"
-    shutil.copytree(sd_tiny.folder, folder)
-    _edit(folder / "unet" / "diffusion_pytorch_model.safetensors", drop="conv_in.weight")
-    message = _refused("run", "--backbone", "sd-tiny", "--weights", str(folder), "--dataset", "synthetic")
+    missing, extra = tmp_path / "missing", tmp_path / "extra"
+    for folder in (missing, extra):
+        shutil.copytree(sd_tiny.folder, folder)
+    _edit(missing / "unet" / "diffusion_pytorch_model.safetensors", drop="conv_in.weight")
+    message = _refused("run", "--backbone", "sd-tiny", "--weights", str(missing), "--dataset", "synthetic")
     assert "The unet/ weights of" in message and "1 tensor missing (conv_in.weight)" in message
-    _edit(folder / "unet" / "diffusion_pytorch_model.safetensors", add="conv_in.weight")  # wrong shape
-    _edit(folder / "vae" / "diffusion_pytorch_model.safetensors", add="encoder.extra.weight")
+    _edit(extra / "vae" / "diffusion_pytorch_model.safetensors", add="encoder.extra.weight")
     with pytest.raises(BenchError, match=r"vae/ weights .* 1 tensor unexpected \(encoder\.extra\.weight\)"):
-        bench.load_backbone("sd-tiny", weights=str(folder), device="cpu", image_size=64)
+        bench.load_backbone("sd-tiny", weights=str(extra), device="cpu", image_size=64)
 
     file = tmp_path / "sd-tiny.safetensors"
     shutil.copy(sd_tiny.file, file)
@@ -92,12 +90,12 @@ def test_an_sd_folder_or_single_file_without_a_unet_tensor_is_refused_naming_it(
 
 
 def test_a_dit_folder_without_a_transformer_tensor_is_refused_naming_it(tmp_path, monkeypatch):
-    from bench_dit.architecture import VARIANTS
+    from bench_dit.architecture import VARIANTS as DIT_VARIANTS
     from bench_dit.loaders import build_pretrained
 
     save_tiny(tiny("flux-tiny"), tmp_path)
     _edit(tmp_path / "transformer" / "diffusion_pytorch_model.safetensors", drop="proj_out.weight")
-    monkeypatch.setitem(VARIANTS, "flux-test", replace(VARIANTS["flux-tiny"], id="flux-test"))
+    monkeypatch.setitem(DIT_VARIANTS, "flux-test", replace(DIT_VARIANTS["flux-tiny"], id="flux-test"))
     with pytest.raises(BenchError, match=r"transformer/ weights .* 1 tensor missing \(proj_out\.weight\)"):
         build_pretrained(
             SimpleNamespace(id="flux-test"),
@@ -231,8 +229,6 @@ def test_a_planted_sd_mini_training_checkpoint_runs_no_code(tmp_path):
     args = ["-m", "bench_sdmini", "train", "--output", str(tmp_path / "run"), "--quick", "--resume",
             "--corpus-root", str(tmp_path / "corpus"), "--threads", "1", "--stage", "vae"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    import subprocess
-
     result = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=300)
     assert not marker.exists()
     assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
@@ -245,7 +241,8 @@ def test_a_planted_sd_mini_training_checkpoint_runs_no_code(tmp_path):
 def test_an_unwritable_train_output_fails_before_the_backbone_loads(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     message = _refused(*TRAIN, "--output", str(tmp_path / "file" / "prompt.safetensors"))
-    assert f"--output '{tmp_path / 'file' / 'prompt.safetensors'}' cannot be written" in message
+    output = tmp_path / "file" / "prompt.safetensors"
+    assert f"--output '{output}' cannot be written: '{tmp_path / 'file'}' is a file, not a folder" in message
     assert "loading backbone" not in message and "epoch 1/1" not in message
 
 

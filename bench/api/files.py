@@ -77,8 +77,12 @@ def check_writable_folder(folder: Path, what: str, hint: str) -> None:
     Raises:
         BenchError: the folder cannot be created, or a file cannot be created in it.
     """
+    folder = Path(folder)
+    blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise BenchError(f"{what} cannot be written: {str(blocking)!r} is a file, not a folder.", hint)
     try:
-        Path(folder).mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
