@@ -6,6 +6,7 @@ them, and missing weights reported as one message."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import timm
 import torch
-from bench_timm.architecture import RESNET50, RESNET_TINY, VGG16, VGG_TINY, TimmConvNet
+from bench_timm.architecture import CNN_SPECS, RESNET50, RESNET_TINY, VGG16, VGG_TINY, TimmConvNet
 from bench_timm.by_name import describe
 from bench_timm.loaders import build_model
 from PIL import Image
@@ -293,3 +294,22 @@ def test_missing_cnn_weights_fail_in_seconds_with_one_message(tmp_path, backbone
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"Weights '{hub_id}' for backbone '{backbone_id}' are not available" in result.stderr
     assert f"hf download {hub_id}" in result.stderr and f"--weights {backbone_id}=FILE" in result.stderr
+
+
+def test_the_readme_cnn_table_agrees_with_bench_list(registry):
+    """Every row of the README's CNN table: resolution, the channels and stride of each level, ``embed``."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("**CNNs** (plugin `timm`)")[1].split("\n\n")[1]
+    documented = []
+    for line in table.splitlines()[2:]:
+        ids, _, size, levels, embeds = (cell.strip() for cell in line.strip("|").split("|"))
+        names = re.findall(r"`([^`]+)`", ids)
+        for name, taps, embed in zip(names, levels.split("; "), embeds.split(", "), strict=True):
+            info = registry.backbones.get(name)
+            documented.append(name)
+            assert info.image_size == int(size) and info.layer("embed").channels == int(embed), name
+            listed = [(channels, stride) for _, channels, stride in _levels(info)]
+            shown = [re.fullmatch(r"(\d+)(?: \((\d+)\))?", tap.strip()).groups() for tap in taps.split(",")]
+            assert [int(channels) for channels, _ in shown] == [channels for channels, _ in listed], name
+            assert int(shown[0][1]) == listed[0][1], name
+    assert documented == [spec.id for spec in CNN_SPECS]
