@@ -46,14 +46,14 @@ from bench.api.components import (
 from bench.api.datasets import Dataset, ImageItem, SplitName
 from bench.api.encoders import ImageEncoderBase, PixelNormalization
 from bench.api.errors import BenchError, closest_match
-from bench.api.files import atomic_file, write_text_atomic
+from bench.api.files import atomic_file, output_problem, write_text_atomic
 from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
 from bench.api.noise import seeded_noise, to_model_device
 from bench.api.reporting import Reporter, SilentReporter
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
-from bench.api.vit_layers import EMBED, TapPosition, tap_position, vit_layers
+from bench.api.vit_layers import EMBED, POOLED, TapPosition, tap_position, vit_layers
 from bench.api.weight_files import (
     has_plain_weights,
     is_path_like,
@@ -84,6 +84,7 @@ _LAZY: dict[str, str] = {
     "RunResult": "bench.results.schema",
     "read_result": "bench.results.schema",
     "find_result_files": "bench.results.schema",
+    "natural_key": "bench.results.naming",
     # plugin commands
     "plugin_option": "bench.cli.options",
     "command_registry": "bench.cli.options",
@@ -130,6 +131,7 @@ __all__ = [
     "local_checkpoint",
     "unreadable_checkpoint",
     "EMBED",
+    "POOLED",
     "POOLINGS",
     "ActivationCheckpointing",
     "Backbone",
@@ -163,6 +165,7 @@ __all__ = [
     "resolve_target",
     "tap_position",
     "vit_layers",
+    "output_problem",
     "write_text_atomic",
     *_LAZY,
 ]

@@ -194,19 +194,37 @@ def test_flux_packing_and_ids_match_the_flux_pipeline():
 def test_massive_channels_are_zeroed_or_clipped_per_image():
     from bench_dit.massive import MassiveActivations
 
-    maps = torch.randn(2, 6, 3, 3)
-    maps[0, 4] += 100.0  # image 0's massive channel
-    maps[1, 1] -= 50.0  # image 1's
+    maps = torch.randn(2, 2, 6, 3, 3)  # (images, noise draws, channels, h, w)
+    maps[0, :, 4] += 100.0  # image 0's massive channel
+    maps[0, 1, 2] += 150.0  # larger in draw 1 alone, smaller over both draws
+    maps[1, :, 1] -= 50.0  # image 1's
     zeroed = MassiveActivations("zero", 1)(maps)
-    assert torch.all(zeroed[0, 4] == 0) and torch.all(zeroed[1, 1] == 0)
-    keep = torch.ones(2, 6, dtype=torch.bool)
-    keep[0, 4] = keep[1, 1] = False
+    assert torch.all(zeroed[0, :, 4] == 0) and torch.all(zeroed[1, :, 1] == 0)
+    keep = torch.ones(2, 2, 6, dtype=torch.bool)
+    keep[0, :, 4] = keep[1, :, 1] = False
     assert torch.equal(zeroed[keep], maps[keep])
     clipped = MassiveActivations("clip", 1)(maps)
     for image, channel in ((0, 4), (1, 1)):
-        others = maps[image].abs()[torch.arange(6) != channel].max()
-        assert clipped[image, channel].abs().max() <= others + 1e-6
+        others = maps[image].abs()[:, torch.arange(6) != channel].max()  # over both draws
+        assert clipped[image, :, channel].abs().max() <= others + 1e-6
     assert torch.equal(MassiveActivations("zero", 1)(maps[1:]), zeroed[1:])  # per image
+
+
+def test_massive_channels_are_chosen_per_image_over_all_its_noise_draws():
+    """``dit:<id>/massive-zero<k>`` zeroes, in every noise draw of an image, the same k channels: those
+    of largest mean |activation| over all the image's draws and positions of the plain model's map."""
+    from bench_dit.massive import MassiveActivations
+
+    kwargs = {"timesteps": [900], "noise_samples": 4, "noise_seeds": [1, 2], "condition": PromptCondition()}
+    pixels = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    raw = tiny("flux-tiny").features(pixels, ["sb0"], **kwargs)[900]["sb0"]  # (B, N, C, h, w)
+    handled = tiny("flux-tiny", massive=MassiveActivations("zero", 2)).features(pixels, ["sb0"], **kwargs)
+    handled = handled[900]["sb0"]
+    chosen = torch.zeros(raw.shape[:3], dtype=torch.bool)  # (B, N, C)
+    for image, channels in enumerate(raw.abs().mean(dim=(1, 3, 4)).topk(2, dim=1).indices):
+        chosen[image, :, channels] = True
+    assert torch.all(handled[chosen] == 0)
+    torch.testing.assert_close(handled[~chosen], raw[~chosen], rtol=0, atol=1e-5)
 
 
 # -- the tiny twins ---------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def cached_descriptors(cache_dir: Path) -> tuple[dict[int, np.ndarray], list, li
     from bench.config.run_config import SweepSpec
     from bench.config.values import parse_option_values
     from bench.extraction.cache import FeatureCache
-    from bench.extraction.digests import digest_items
+    from bench.extraction.digests import identify_items
     from bench.plan.runs import plan_sweep
     from bench.registry.manager import load_plugins
 
@@ -102,8 +102,9 @@ def cached_descriptors(cache_dir: Path) -> tuple[dict[int, np.ndarray], list, li
     run = plan_sweep(spec, load_plugins().build_registry())[0]
     dataset = run.open_dataset()
     queries, gallery = dataset.split("query"), dataset.split("gallery")
-    digests, unreadable = digest_items(dataset, queries + gallery, workers=1)
+    identities, unreadable = identify_items(dataset, queries + gallery, workers=1)
     assert not unreadable
+    digests = [identity.key for identity in identities]
     by_t = {}
     for meta, store in FeatureCache(cache_dir).stores():
         store.load_index()

@@ -354,8 +354,8 @@ def test_clearing_a_cache_that_cannot_be_deleted_says_so(tmp_path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(Path, "unlink", refuse)
-    freed, failures = FeatureCache(tmp_path).clear()
-    assert freed == 0 and failures and "Permission denied" in failures[0]
+    report = FeatureCache(tmp_path).clear()
+    assert report.freed == 0 and report.failures and "Permission denied" in report.failures[0]
     result = run_bench("cache", "clear", "--yes", "--cache-dir", str(tmp_path))
     assert result.returncode == 1 and "Could not clear" in result.stderr and "Cleared" not in result.stdout
 

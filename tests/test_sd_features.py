@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -256,3 +258,57 @@ def test_bf16_descriptors_stay_close_to_fp32(registry, dataset, model):
     b = describe(bf16, registry, dataset, items)[(200, "up1")]
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cosine.min() > 0.98
+
+
+# -- the documented noise seeding (docs/protocol.md section 5) --------------------------------------
+
+
+def documented_noise_functions() -> dict:
+    """The Python block of docs/protocol.md that specifies an image's noise, executed as written."""
+    text = (Path(__file__).parents[1] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    section = text[text.index("The noise of one image, exactly") :]
+    block = section[section.index("```python\n") + len("```python\n") :]
+    namespace: dict = {}
+    exec(block[: block.index("```")], namespace)
+    return namespace
+
+
+class _ImageFiles(bench.Dataset):
+    """Photos read from files, one class."""
+
+    task = "zs-sbir"
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.items = [bench.ImageItem(path.stem, "photo", "star", path=path) for path in paths]
+
+    def split(self, name):
+        return self.items
+
+    def load_image(self, item):
+        return bench.load_rgb(item.path)
+
+
+def test_the_noise_a_backbone_is_given_is_the_documented_formula(model, dataset, tmp_path, monkeypatch):
+    """An independent implementation from the protocol's text (hashlib and torch only) gives exactly
+    the noise ``bench.descriptors`` hands the model, for images from files (seeded by their bytes:
+    two files of the same pixels get different noise) and generated images, and a negative seed."""
+    documented = documented_noise_functions()
+    given: list[torch.Tensor] = []
+    draw = model.model.draw_noise
+    monkeypatch.setattr(model.model, "draw_noise", lambda *args: given.append(draw(*args)) or given[-1])
+    image = dataset.load_image(dataset.split("gallery")[0])
+    image.save(tmp_path / "a.png")
+    image.save(tmp_path / "b.png", compress_level=1)
+    files = _ImageFiles([tmp_path / "a.png", tmp_path / "b.png"])
+    for seed in (7, -3):
+        given.clear()
+        bench.descriptors(model, files.items, dataset=files, layer="up1", t=200, noise_samples=3, seed=seed)
+        bench.descriptors(model, [image], layer="up1", t=200, noise_samples=3, seed=seed)
+        file_noise, generated_noise = given
+        latent_shape = tuple(file_noise.shape[2:])
+        for row, item in zip(file_noise, files.items, strict=True):
+            digest = documented["file_digest"](item.path.read_bytes())
+            assert torch.equal(row, documented["noise"](seed, digest, 3, latent_shape)), item.key
+        digest = documented["generated_digest"](image)
+        assert torch.equal(generated_noise[0], documented["noise"](seed, digest, 3, latent_shape))
+        assert not torch.equal(file_noise[0], file_noise[1])  # same pixels, other bytes

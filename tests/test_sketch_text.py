@@ -19,7 +19,7 @@ from bench_sd.loaders import build_tiny, random_model
 from bench import PromptCondition
 from bench.extraction.cache import FeatureCache
 from bench.extraction.cached import QUERY_TEXT_FIELD, row_key
-from bench.extraction.digests import digest_items
+from bench.extraction.digests import identify_items
 from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
 from bench.plan.layers import resolve_layer
@@ -154,8 +154,9 @@ def cached_rows(cache_dir: Path, dataset: SyntheticFineGrained, texts: dict[str,
     the store of images without a text, and per entry of ``texts`` the query rows keyed by those texts
     (asserting every row is there), plus whether the text store holds any gallery image."""
     queries, gallery = dataset.split("query"), dataset.split("gallery")
-    digests, unreadable = digest_items(dataset, queries + gallery, workers=1)
+    identities, unreadable = identify_items(dataset, queries + gallery, workers=1)
     assert not unreadable
+    digests = [identity.key for identity in identities]
     stores = {QUERY_TEXT_FIELD in meta: store for meta, store in FeatureCache(cache_dir).stores()}
     assert len(stores) == 2  # one store without texts, one for every text-conditioned row
     for store in stores.values():

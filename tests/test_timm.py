@@ -16,6 +16,7 @@ from bench_timm.loaders import build_model
 from bench_timm.loaders import build_tiny as build_vit_tiny
 from safetensors.torch import save_file
 
+import bench
 from bench import BenchError, PromptCondition
 from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.registry.manager import load_plugins
@@ -70,7 +71,8 @@ def test_registered_backbones_match_timm(registry):
         )
         info = registry.backbones.get(spec.id)
         assert registry.backbones.owner(spec.id) == "timm"
-        assert info.layer("embed").channels == spec.width and len(info.layers) == 4 * spec.depth + 1
+        assert model.global_pool == spec.global_pool  # what ``pooled`` reads
+        assert info.layer("embed").channels == spec.width and len(info.layers) == 4 * spec.depth + 2
 
 
 def test_embed_is_timms_own_class_token(registry):
@@ -154,6 +156,45 @@ def test_pretrained_loader_reads_a_checkpoint_file_at_another_size(registry, tmp
     assert torch.equal(features.model.model.blocks[3].mlp.fc1.weight, source.blocks[3].mlp.fc1.weight)
     out = _extract(features, torch.randn(1, 3, 64, 64), ["block-1", "embed"])
     assert out["block-1"].shape == (1, 1, 384, 4, 4) and out["embed"].shape == (1, 1, 384)
+
+
+def _listed_head_taps(backbone: str) -> list[dict]:
+    result = run_bench("list", "layers", "--backbone", backbone, "--json")
+    assert result.returncode == 0, result.stderr
+    return [
+        {key: layer[key] for key in ("name", "channels", "description")}
+        for layer in json.loads(result.stdout)["layers"]
+        if layer["name"] in ("embed", "pooled")
+    ]
+
+
+def test_embed_and_pooled_mean_the_same_whichever_name_builds_the_model(registry, tmp_path):
+    """``dinov3-vits16`` and ``timm:vit_small_patch16_dinov3.lvd1689m`` on the same weights give the
+    same ``embed`` (the final normed class token, as timm's ``forward_features(x)[:, 0]``) and the
+    same ``pooled`` (timm's own head pooling, the patch-token mean: ``model(x)`` without a head), and
+    ``bench list layers`` describes them alike."""
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        reference = timm.create_model("vit_small_patch16_dinov3", num_classes=0, img_size=64)
+    save_file(reference.state_dict(), str(tmp_path / "dinov3.safetensors"))
+    pixels = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        expected = {"embed": reference.eval().forward_features(pixels)[:, 0], "pooled": reference(pixels)}
+    assert (expected["embed"] - expected["pooled"]).abs().max() > 0.1  # two different features
+    for name in ("dinov3-vits16", "timm:vit_small_patch16_dinov3.lvd1689m"):
+        loaded = bench.load_backbone(
+            name, weights=str(tmp_path / "dinov3.safetensors"), image_size=64, device="cpu", registry=registry
+        )
+        with torch.inference_mode():
+            out = loaded.model.features(pixels, ["embed", "pooled"])
+        for tap, value in expected.items():
+            torch.testing.assert_close(out[tap], value, rtol=0, atol=1e-5, msg=f"{name} {tap}")
+    named, by_name = (
+        _listed_head_taps(name) for name in ("dinov3-vits16", "timm:vit_small_patch16_dinov3.lvd1689m")
+    )
+    assert named == by_name and [tap["name"] for tap in named] == ["embed", "pooled"]
+    assert named[0]["description"].startswith("final normed class token")
+    assert "global_pool='avg'" in named[1]["description"]
 
 
 @pytest.mark.slow

@@ -61,3 +61,17 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     with atomic_file(path) as temporary:
         temporary.write_bytes(data)
     return Path(path)
+
+
+def output_problem(path: Path) -> str | None:
+    """Why no file can be created at ``path``, in words, or None when nothing is in the way: the
+    nearest existing folder above it (where missing folders would be created) is a file, or is not
+    writable. A full disk shows only when writing."""
+    folder = Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{str(folder)!r} is a file, not a folder"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {str(folder)!r} is not writable"
+    return None

@@ -4,14 +4,14 @@ Every file format (run and training configurations, learned-prompt headers, resu
 ``reported.toml``) is a pydantic model with ``extra="forbid"`` and strict types, used by its writer
 and its reader alike. :func:`schema_error` turns a :class:`pydantic.ValidationError` into one
 :class:`~bench.api.errors.BenchError` that names the file, the key, what the key holds and what is
-allowed; :func:`check_nesting` and :func:`read_bounded_text` bound what a file from elsewhere can
-make the reader do.
+allowed; :func:`check_nesting` (and :mod:`bench.api.bounded_read`, which reads the file) bound what a
+file from elsewhere can make the reader do.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -52,7 +52,18 @@ Name = Annotated[
     Field(min_length=1, max_length=MAX_NAME_LENGTH, description="a non-empty name on one line"),
     AfterValidator(_no_control_characters),
 ]
-PathText = Annotated[str, Field(min_length=1, max_length=4096, description="a path (text)")]
+
+
+def _path_text(value: Any) -> Any:
+    """A ``pathlib.Path`` (any ``os.PathLike``) as its text: Python callers pass paths as either."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+PathText = Annotated[
+    str,
+    BeforeValidator(_path_text),
+    Field(min_length=1, max_length=4096, description="a path (text)"),
+]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1, description="an integer from 0 to 2**63 - 1")]
 Count = Annotated[int, Field(ge=1, le=2**31 - 1, description="an integer >= 1")]
 Size = Annotated[int, Field(ge=8, le=8192, description="a size in pixels, 8 to 8192")]
@@ -228,6 +239,17 @@ def schema_error(
     return BenchError(message, hint)
 
 
+def _check_keys_are_text(data: dict[Any, Any], source: str) -> None:
+    """Raise :class:`BenchError` naming the first key of ``data`` that is not text (YAML reads
+    ``1: x`` or ``true: x`` as a number or a boolean key)."""
+    odd = next((key for key in data if not isinstance(key, str)), None)
+    if odd is not None:
+        raise BenchError(
+            f"{source}: key {_shown(odd)} ({_type_name(odd)}) is not a setting name.",
+            "Keys are setting names (text); in YAML, quote a key that reads as a number or true/false.",
+        )
+
+
 def validated(model: type, data: Any, source: str, **kwargs: Any) -> Any:
     """``model`` validated from ``data``; :class:`BenchError` (see :func:`schema_error`) otherwise."""
     try:
@@ -238,6 +260,7 @@ def validated(model: type, data: Any, source: str, **kwargs: Any) -> Any:
                 f"{source}: expected a table of keys, got {_type_name(data)}.",
                 "Write key = value settings at the top level of the file.",
             )
+        _check_keys_are_text(data, source)
         return model(**data)
     except ValidationError as exc:
         raise schema_error(exc, source, model=model, **kwargs) from None
@@ -268,25 +291,3 @@ def check_nesting(value: Any, source: str, limit: int = MAX_NESTING) -> None:
                 "This is not a file sbir-bench wrote; check where it came from.",
             )
         stack.extend((child, depth + 1) for child in children)
-
-
-def read_bounded_text(path: Path, limit_bytes: int, what: str) -> str:
-    """The UTF-8 text of ``path``, refusing files over ``limit_bytes``.
-
-    Raises:
-        BenchError: the file is missing, unreadable, too large or not UTF-8 (``what`` names it).
-    """
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > limit_bytes:
-            raise BenchError(
-                f"{what} {str(path)!r} is {size / 2**20:.1f} MiB; at most {limit_bytes / 2**20:.0f} MiB "
-                "is read.",
-                "This is not a file sbir-bench wrote; check where it came from.",
-            )
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise BenchError(f"Cannot read {what} {str(path)!r}: {exc.strerror or exc}.") from exc
-    except UnicodeDecodeError as exc:
-        raise BenchError(f"{what} {str(path)!r} is not UTF-8 text ({exc.reason}).") from exc

@@ -5,7 +5,10 @@ A ViT of depth D offers, for every block k (0-based, and also counted from the e
 * ``block<k>``: the block's output patch tokens as a map (C, S/p, S/p) for an S-pixel input and
   patch size p, so ``gap`` pools them to the mean patch token;
 * ``block<k>.cls``: the block's output class token, a vector (C);
-* ``embed``: the model's final image embedding (its dimension depends on the model).
+* ``embed``: the model's final image embedding (its dimension depends on the model);
+* ``pooled`` (only where the plugin lists it): the model's own pooled head output, when that is
+  another feature than ``embed`` for some models (timm: ``embed`` is the final normed class token,
+  ``pooled`` timm's ``global_pool``).
 
 Block outputs are the raw residual stream (before the final norm), as timm's
 ``forward_intermediates`` returns them.
@@ -20,15 +23,23 @@ from bench.api.components import LayerInfo
 from bench.api.errors import BenchError
 
 EMBED = "embed"
+POOLED = "pooled"
 CLS_SUFFIX = ".cls"
 BLOCK_PREFIX = "block"
 _BLOCK_TAP = re.compile(rf"{BLOCK_PREFIX}(-?\d+)({re.escape(CLS_SUFFIX)})?")
 
 
 def vit_layers(
-    depth: int, width: int, patch: int, embed: LayerInfo, *, class_token: bool = True
+    depth: int,
+    width: int,
+    patch: int,
+    embed: LayerInfo,
+    *,
+    class_token: bool = True,
+    pooled: LayerInfo | None = None,
 ) -> tuple[LayerInfo, ...]:
-    """Every tap of a ViT in forward order: each block under both of its names, then ``embed``.
+    """Every tap of a ViT in forward order: each block under both of its names, then ``embed`` (and
+    ``pooled`` when given).
 
     Args:
         depth: number of transformer blocks D.
@@ -37,6 +48,7 @@ def vit_layers(
         embed: the final embedding's tap (named ``embed``).
         class_token: whether the tokens start with a class token; without one (SigLIP) there are
             no ``block<k>.cls`` taps.
+        pooled: the model's own pooled head output's tap (named ``pooled``), or None.
 
     >>> [(t.name, t.channels, t.stride) for t in vit_layers(2, 64, 16, LayerInfo("embed", 32, 0))][:4]
     [('block0', 64, 16), ('block-2', 64, 16), ('block0.cls', 64, 0), ('block-2.cls', 64, 0)]
@@ -51,7 +63,7 @@ def vit_layers(
             layers.append(
                 LayerInfo(f"{name}{CLS_SUFFIX}", width, 0, f"{where}: class token (= {other}{CLS_SUFFIX})")
             )
-    return (*layers, embed)
+    return (*layers, embed, *((pooled,) if pooled is not None else ()))
 
 
 @dataclass(frozen=True)
@@ -59,8 +71,8 @@ class TapPosition:
     """Where a tap is read.
 
     Attributes:
-        block: 0-based block index, or None for ``embed``.
-        token: ``"patches"`` (a map), ``"cls"`` (the class token) or ``"embed"``.
+        block: 0-based block index, or None for ``embed`` and ``pooled``.
+        token: ``"patches"`` (a map), ``"cls"`` (the class token), ``"embed"`` or ``"pooled"``.
     """
 
     block: int | None
@@ -76,8 +88,8 @@ def tap_position(tap: str, depth: int) -> TapPosition:
     Raises:
         BenchError: the name is not a tap of this ViT.
     """
-    if tap == EMBED:
-        return TapPosition(None, EMBED)
+    if tap in (EMBED, POOLED):
+        return TapPosition(None, tap)
     match = _BLOCK_TAP.fullmatch(tap)
     if match is None or not -depth <= int(match[1]) < depth:
         raise BenchError(

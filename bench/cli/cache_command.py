@@ -12,6 +12,7 @@ from bench.cli.options import command_registry, plugin_option
 from bench.config.cache_location import CACHE_ENV
 
 CACHE_DIR_HELP = f"The cache directory (default: ${CACHE_ENV} or the user cache directory)."
+REWRITTEN = "the next run of its configuration rewrites it; or run `bench cache clear`"
 
 
 def _open(ctx: click.Context, cache_dir: str | None, plugin_files: tuple[str, ...]):
@@ -41,6 +42,7 @@ def cache_group() -> None:
 @click.pass_context
 def cache_info(ctx: click.Context, cache_dir: str | None, plugin_files) -> None:
     """Stores in the cache: configuration, entries, size on disk."""
+    from bench.extraction.cache import EXTRACTOR_VERSION
     from bench.extraction.cached import describe_fields
 
     cache = _open(ctx, cache_dir, plugin_files)
@@ -49,9 +51,14 @@ def cache_info(ctx: click.Context, cache_dir: str | None, plugin_files) -> None:
         store.load_index()
         size = store.size_bytes()
         total += size
-        rows.append(
-            [store.directory.name, describe_fields(meta), str(len(store.index)), f"{size / 2**20:.1f} MiB"]
-        )
+        fields = describe_fields(meta)
+        if meta.get("extractor_version") != EXTRACTOR_VERSION:
+            fields = f"outdated (extractor version {meta.get('extractor_version')}, not read): {fields}"
+        rows.append([store.directory.name, fields, str(len(store.index)), f"{size / 2**20:.1f} MiB"])
+    for directory, problem in cache.damaged_stores():
+        size = sum(path.stat().st_size for path in directory.glob("*.npy"))
+        total += size
+        rows.append([directory.name, f"{problem} ({REWRITTEN})", "?", f"{size / 2**20:.1f} MiB"])
     _echo_table(
         f"Feature cache {cache.root} ({total / 2**20:.1f} MiB)",
         ["Store", "Configuration", "Images", "Size"],
@@ -69,13 +76,18 @@ def cache_verify(ctx: click.Context, cache_dir: str | None, plugin_files) -> Non
     cache = _open(ctx, cache_dir, plugin_files)
     problems = [(store.directory.name, p) for _, store in cache.stores() for p in store.verify()]
     shards = sum(1 for _, store in cache.stores() for _ in store.shards())
-    if problems:
+    damaged = cache.damaged_stores()
+    if problems or damaged:
         rows = [[name, str(problem.path.name), problem.reason] for name, problem in problems]
+        rows += [[directory.name, "", problem] for directory, problem in damaged]
         _echo_table("Cache problems", ["Store", "Shard", "Problem"], rows)
+        found = [f"{len(problems)} of {shards} cache shard(s) are damaged"] if problems else []
+        if damaged:
+            found.append(f"{len(damaged)} store(s) have no usable metadata (their shards were not checked)")
         raise BenchError(
-            f"{len(problems)} of {shards} cache shard(s) are damaged.",
-            "The next run that needs them moves them aside and recomputes their rows; "
-            "or run `bench cache clear`.",
+            "; ".join(found) + ".",
+            "The next run that needs them moves damaged shards aside and recomputes their rows, and "
+            "rewrites a store's metadata; or run `bench cache clear`.",
         )
     click.echo(f"{shards} shard(s) in {cache.root} verified: shapes, dtypes and content hashes are intact.")
 
@@ -90,11 +102,17 @@ def cache_clear(ctx: click.Context, cache_dir: str | None, yes: bool, plugin_fil
     cache = _open(ctx, cache_dir, plugin_files)
     if not yes:
         click.confirm(f"Delete the feature cache in {cache.root}?", abort=True)
-    freed, failures = cache.clear()
-    if failures:
+    report = cache.clear()
+    freed = f"{report.freed / 2**20:.1f} MiB freed"
+    if report.failures:
         raise BenchError(
-            f"Could not clear {cache.root}: {len(failures)} file(s) or folder(s) were not deleted, e.g. "
-            f"{failures[0]} ({freed / 2**20:.1f} MiB freed).",
+            f"Could not clear {cache.root}: {len(report.failures)} file(s) or folder(s) were not deleted, "
+            f"e.g. {report.failures[0]} ({freed}).",
             "Check the cache's permissions (another user's cache?), or pass --cache-dir to your own.",
         )
-    click.echo(f"Cleared {cache.root} ({freed / 2**20:.1f} MiB freed).")
+    click.echo(f"Cleared {cache.root} ({freed}).")
+    if report.left:
+        shown = ", ".join(str(path) for path in report.left[:3])
+        more = f" and {len(report.left) - 3} more" if len(report.left) > 3 else ""
+        left = f"Left in place {len(report.left)} entries the cache did not write: {shown}{more}."
+        click.echo(left, err=True)

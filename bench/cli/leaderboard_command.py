@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from bench.api.errors import BenchError
+from bench.api.files import output_problem
 from bench.cli.console import stdout
 from bench.cli.options import command_registry, plugin_option
 
@@ -76,6 +77,9 @@ def leaderboard_command(
             )
         stdout.print(f"{output} is up to date.")
         return
+    problem = output_problem(output) if output is not None else None
+    if problem:
+        raise _cannot_write(output, problem)
     link_base = output.parent if output is not None else Path.cwd()
     if output_format == "md":
         text = render_leaderboard(results_dir, reported, link_base=link_base, chance_path=chance)
@@ -85,9 +89,20 @@ def leaderboard_command(
     if output is None:
         click.echo(text, nl=False)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8", newline="\n")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise _cannot_write(output, exc.strerror or str(exc)) from exc
     stdout.print(f"Wrote {output}")
+
+
+def _cannot_write(output: Path, reason: str) -> BenchError:
+    return BenchError(
+        f"Cannot write the leaderboard to {str(output)!r}: {reason}.",
+        "Pass --output a file in a folder you can write to (with free space), or leave --output out "
+        "to print to stdout.",
+    )
 
 
 def _project_file(name: str) -> Path | None:

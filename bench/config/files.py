@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.api.bounded_read import read_bounded_text
 from bench.api.errors import BenchError
-from bench.api.validation import read_bounded_text
 from bench.config.run_config import SweepSpec, spec_from_mapping
 from bench.config.training import training_settings
 
@@ -31,7 +31,11 @@ def find_config(name_or_path: str) -> Path:
     ``paper-ablation`` -> ``configs/paper-ablation.yaml``)."""
     path = Path(name_or_path)
     if path.suffix in CONFIG_SUFFIXES or path.exists():
-        if not path.is_file():
+        if path.is_dir():
+            raise BenchError(
+                f"Config file {name_or_path!r} is a directory.", "Pass a .toml or .yaml file inside it."
+            )
+        if not path.exists():  # anything else there is refused by the read (a FIFO)
             raise BenchError(
                 f"Config file {name_or_path!r} does not exist.", "Pass an existing .toml or .yaml file."
             )

@@ -4,15 +4,18 @@ Layout under the cache directory (``--cache-dir``, ``$SBIR_BENCH_CACHE``, or the
 
     v1/<store key>/meta.json                      what determines these descriptors (see StoreFields)
     v1/<store key>/<shard>.values.npy             (n, dim) descriptors, fp16 or fp32
-    v1/<store key>/<shard>.keys.npy               (n, 16) uint8 image content digests, written LAST
+    v1/<store key>/<shard>.keys.npy               (n, 16) uint8 image keys, written LAST
+    v1/<store key>/.bad-<tag>-<shard>.*.npy       a quarantined shard: both files, one tag (kept for
+                                                  inspection until `bench cache clear`)
 
 A store holds the descriptors of one configuration (backbone, weights, layer, pooling, t, noise
 draws, seed, prompt, image size, dtype, extractor version); a row is addressed by the image's
-content digest. Shards are written to temporary names and renamed into place, values before keys,
-so a shard is visible only once complete: a run killed at any point leaves only whole shards
-(and temporary files the next reader removes), and concurrent writers never clobber each other
-(each writes its own shard names). A shard's name is the hash of its contents, which every read
-re-checks (see :class:`DescriptorStore`).
+content (:class:`~bench.extraction.digests.ImageIdentity`). Shards are written to temporary names
+and renamed into place, values before keys, so a shard is visible only once complete: a run killed
+at any point leaves only whole shards (and temporary files the next reader removes), and concurrent
+writers never clobber each other (each writes its own shard names). A shard's name is the hash of
+its contents, which every read re-checks (see :class:`DescriptorStore`). Which files the cache
+writes, and clearing them, is :mod:`bench.extraction.cache_files`'s.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import hashlib
 import json
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +35,20 @@ import numpy as np
 from bench.api.errors import BenchError
 from bench.api.files import TEMPORARY_SUFFIX, atomic_file, write_text_atomic
 from bench.config.cache_location import CACHE_ENV
+from bench.extraction.cache_files import (
+    META_NAME,
+    QUARANTINE_PREFIX,
+    QUARANTINE_TAG_CHARS,
+    SHARD_HASH_CHARS,
+    ClearReport,
+    cache_folders,
+    clear_cache,
+)
 
 LAYOUT_VERSION = "v1"
-EXTRACTOR_VERSION = 1  # bump when extraction changes numbers, to invalidate every store
+# Bump when extraction changes numbers or how rows are keyed, to invalidate every store. 2: rows are
+# keyed by the pixels the dataset returns as well as the file (ImageIdentity.key), not the file alone.
+EXTRACTOR_VERSION = 2
 DIGEST_BYTES = 16
 STORAGE_DTYPES = {"fp16": np.float16, "fp32": np.float32}
 
@@ -44,7 +59,7 @@ def _atomic_save(path: Path, array: np.ndarray) -> None:
 
 
 def _shard_name(keys: np.ndarray, values: np.ndarray) -> str:
-    hasher = hashlib.blake2b(digest_size=12)
+    hasher = hashlib.blake2b(digest_size=SHARD_HASH_CHARS // 2)
     hasher.update(keys.tobytes())
     hasher.update(values.tobytes())
     return hasher.hexdigest()
@@ -71,9 +86,22 @@ def _values_path(keys_path: Path) -> Path:
     return keys_path.with_name(keys_path.name.replace(".keys.npy", ".values.npy"))
 
 
+def _load_array(path: Path) -> np.ndarray:
+    """The array a ``.npy`` file holds. ``np.load`` raises EOFError on a zero-byte file, and opens a
+    file whose bytes are a zip archive as an ``NpzFile`` (or fails with BadZipFile): ValueError then."""
+    try:
+        loaded = np.load(path)
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"it is not a .npy file (a damaged zip archive: {exc})") from exc
+    if not isinstance(loaded, np.ndarray):
+        loaded.close()
+        raise ValueError("it is a .npz archive, not a .npy file")
+    return loaded
+
+
 def _read_shard(keys_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(keys, values) of a shard, read whole (``np.load`` raises EOFError on a zero-byte file)."""
-    return np.load(keys_path), np.load(_values_path(keys_path))
+    """(keys, values) of a shard, read whole."""
+    return _load_array(keys_path), _load_array(_values_path(keys_path))
 
 
 @dataclass
@@ -188,12 +216,14 @@ class DescriptorStore:
             )
 
     def _quarantine(self, keys_path: Path, reason: str) -> None:
-        """Move a bad shard aside (it will be recomputed) and remember why. A shard another process
-        moved first, or one this process may not rename, is only reported."""
+        """Move a bad shard aside (it will be recomputed) and remember why: both files get one tag
+        (``.bad-<tag>-<name>``), keys first, so the shard is no longer read from the first rename. A
+        shard another process moved first, or one this process may not rename, is only reported."""
         moved = True
+        tag = uuid.uuid4().hex[:QUARANTINE_TAG_CHARS]
         for path in (keys_path, _values_path(keys_path)):
             try:
-                path.rename(path.with_name(f".bad-{uuid.uuid4().hex[:8]}-{path.name}"))
+                path.rename(path.with_name(f"{QUARANTINE_PREFIX}{tag}-{path.name}"))
             except FileNotFoundError:
                 pass
             except OSError as exc:
@@ -259,62 +289,95 @@ class FeatureCache:
         return self.root / LAYOUT_VERSION
 
     def store(self, fields: dict[str, Any], dim: int) -> DescriptorStore:
-        """The store for ``fields`` (created if new), with its index loaded."""
+        """The store for ``fields`` (created if new), with its index loaded. A missing or damaged
+        ``meta.json`` is (re)written; runs never read it, only ``bench cache info`` and ``verify``."""
         meta = {**fields, "dim": dim, "storage": self.storage, "extractor_version": EXTRACTOR_VERSION}
+        text = json.dumps(meta, indent=2, sort_keys=True, default=str)
         key = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:24]
         directory = self.base / key
+        meta_path = directory / META_NAME
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            meta_path = directory / "meta.json"
             if not meta_path.exists():
-                write_text_atomic(meta_path, json.dumps(meta, indent=2, sort_keys=True, default=str))
+                write_text_atomic(meta_path, text)
         except OSError as exc:
             raise BenchError(
                 f"Cannot write the feature cache at {str(self.root)!r}: {exc}",
                 f"Pass --cache-dir DIR (or set {CACHE_ENV}) to a writable directory.",
             ) from exc
+        _repair_meta(meta_path, text)
         store = DescriptorStore(directory, dim, self.storage)
         store.load_index()
         return store
 
     def stores(self) -> list[tuple[dict[str, Any], DescriptorStore]]:
-        """Every store on disk with its metadata (unreadable metadata is reported as such)."""
+        """Every store on disk whose ``meta.json`` is usable, with that metadata (see
+        :meth:`damaged_stores` for the others); links are not followed."""
         found = []
-        for meta_path in sorted(self.base.glob("*/meta.json")):
+        for directory in cache_folders(self.base).stores:
             try:
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                store = DescriptorStore(meta_path.parent, int(meta["dim"]), str(meta["storage"]))
-            except (OSError, ValueError, KeyError) as exc:
-                meta = {"error": f"unreadable meta.json: {exc}"}
-                store = DescriptorStore(meta_path.parent, 0, self.storage)
-            found.append((meta, store))
+                meta = read_meta(directory / META_NAME)
+            except (OSError, ValueError):
+                continue
+            found.append((meta, DescriptorStore(directory, meta["dim"], meta["storage"])))
         return found
 
-    def clear(self) -> tuple[int, list[str]]:
-        """Delete every store. Returns (bytes freed, the files and folders that could not be
-        deleted, with why)."""
-        if not self.base.exists():
-            return 0, []
-        freed, failures = 0, []
-        for path in sorted(self.base.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+    def damaged_stores(self) -> list[tuple[Path, str]]:
+        """(folder, what is wrong) of every store whose ``meta.json`` is missing or unusable: its
+        shards cannot be checked without it (the next run of its configuration rewrites it)."""
+        damaged = []
+        for directory in cache_folders(self.base).stores:
             try:
-                if path.is_dir():
-                    path.rmdir()
-                else:
-                    size = path.stat().st_size
-                    path.unlink()
-                    freed += size
+                read_meta(directory / META_NAME)
             except FileNotFoundError:
-                continue
-            except OSError as exc:
-                failures.append(f"{path}: {exc.strerror}")
-        try:
-            self.base.rmdir()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            failures.append(f"{self.base}: {exc.strerror}")
-        return freed, failures
+                if any(directory.iterdir()):  # an empty folder is a store being created, or cleared
+                    damaged.append((directory, f"{META_NAME} is missing"))
+            except (OSError, ValueError) as exc:
+                damaged.append((directory, f"{META_NAME} is unusable: {exc}"))
+        return damaged
+
+    def clear(self) -> ClearReport:
+        """Delete the files the cache wrote and the folders they leave empty, nothing else (see
+        :func:`~bench.extraction.cache_files.clear_cache`, which raises when this is not a cache)."""
+        return clear_cache(self.base)
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """A store's metadata, checked: a JSON object with a positive integer ``dim`` and a known
+    ``storage``.
+
+    Raises:
+        OSError: it cannot be read (FileNotFoundError: there is none).
+        ValueError: it is not such an object (the message says what it is).
+    """
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError("it nests too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"it is not JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise ValueError(f"it is a JSON {type(meta).__name__}, not an object")
+    dim = meta.get("dim")
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise ValueError(f"its 'dim' is {dim!r}, not a positive integer")
+    if meta.get("storage") not in STORAGE_DTYPES:
+        raise ValueError(f"its 'storage' is {meta.get('storage')!r}, not one of {', '.join(STORAGE_DTYPES)}")
+    return meta
+
+
+def _repair_meta(path: Path, text: str) -> None:
+    """Rewrite ``path`` with ``text`` when it holds anything else (damaged); a cache this user may
+    only read is left as it is (runs do not need it)."""
+    try:
+        if json.loads(path.read_text(encoding="utf-8")) == json.loads(text):
+            return
+    except (OSError, ValueError, RecursionError):
+        pass
+    try:
+        write_text_atomic(path, text)
+    except OSError:
+        pass
 
 
 STALE_SECONDS = 600  # a temporary or half-written file older than this belongs to no live writer
@@ -322,15 +385,24 @@ STALE_SECONDS = 600  # a temporary or half-written file older than this belongs 
 
 def remove_stale_files(directory: Path) -> None:
     """Delete temporary files (``.*.tmp``) and values files without their keys file (a run killed
-    between the two writes) older than :data:`STALE_SECONDS`; files of live writers are younger."""
+    between the two writes) older than :data:`STALE_SECONDS`; files of live writers are younger.
+
+    A quarantined shard's files are kept together: a values file whose keys file was quarantined
+    (a run killed between the two renames) joins it, and quarantined files are never deleted here.
+    """
     now = time.time()
-    candidates = [*directory.glob(f".*{TEMPORARY_SUFFIX}"), *directory.glob("*.values.npy")]
+    candidates = [*directory.glob(f".*{TEMPORARY_SUFFIX}"), *directory.glob("[!.]*.values.npy")]
     for path in candidates:
-        if path.name.endswith(".values.npy") and not path.name.startswith("."):
-            if path.with_name(path.name.replace(".values.npy", ".keys.npy")).exists():
-                continue
+        keys_name = path.name.replace(".values.npy", ".keys.npy")
+        if path.name.endswith(".values.npy") and (directory / keys_name).exists():
+            continue
         try:
-            if now - path.stat().st_mtime > STALE_SECONDS:
+            if now - path.stat().st_mtime <= STALE_SECONDS:
+                continue
+            quarantined = sorted(directory.glob(f"{QUARANTINE_PREFIX}*-{keys_name}"))
+            if path.name.endswith(".values.npy") and quarantined:
+                path.rename(quarantined[0].with_name(quarantined[0].name.replace(".keys.npy", ".values.npy")))
+            else:
                 path.unlink()
         except OSError:
             continue  # gone meanwhile, or not ours to delete

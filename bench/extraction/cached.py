@@ -1,6 +1,7 @@
 """Descriptors of one extraction group through the cache: look up, extract only what is missing.
 
-1. Hash every image's content (file bytes, or pixels of a generated image).
+1. Identify every image by its content (:class:`~bench.extraction.digests.ImageIdentity`: the
+   pixels the dataset returns, and its file's bytes, which seed its noise).
 2. Open one cache store per (timestep, layer) of the group (two when some items are conditioned
    on a text of their own: sketch+text queries) and look the items up.
 3. Extract the images missing from any store (this process's share of them when several processes
@@ -27,12 +28,12 @@ import numpy as np
 
 from bench.api.datasets import Dataset, ImageItem
 from bench.extraction.cache import DIGEST_BYTES, DescriptorStore, FeatureCache
-from bench.extraction.digests import digest_items, unreadable_image_error
+from bench.extraction.cache_files import LOCK_NAME
+from bench.extraction.digests import identify_items, unreadable_image_error
 from bench.extraction.distributed import World
 from bench.extraction.features import DescriptorKey
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
 
-LOCK_NAME = ".lock"
 FLUSH_ROWS_ENV = "SBIR_BENCH_FLUSH_ROWS"
 DEFAULT_FLUSH_ROWS = 256  # rows buffered per store before a shard is written: work lost on a kill
 QUERY_TEXT_FIELD = "query_text"  # in the fields of the stores of text-conditioned rows, and only there
@@ -80,12 +81,13 @@ class RowStores:
         return self.keys[row] in self.sets[self.kinds[row]][key].index
 
 
-def row_key(digest: bytes | None, text: str | None) -> bytes | None:
-    """An item's key in its store: its image digest, or, for an image conditioned on its own text,
-    BLAKE2b-128 of the digest and the text (digests have a fixed length, so the pair is unambiguous)."""
-    if digest is None or text is None:
-        return digest
-    return hashlib.blake2b(digest + text.encode(), digest_size=DIGEST_BYTES, person=b"sbir-text").digest()
+def row_key(image_key: bytes | None, text: str | None) -> bytes | None:
+    """An item's key in its store: its image key (:attr:`ImageIdentity.key`), or, for an image
+    conditioned on its own text, BLAKE2b-128 of that key and the text (keys have a fixed length, so
+    the pair is unambiguous)."""
+    if image_key is None or text is None:
+        return image_key
+    return hashlib.blake2b(image_key + text.encode(), digest_size=DIGEST_BYTES, person=b"sbir-text").digest()
 
 
 class StoreWriter:
@@ -166,7 +168,7 @@ def group_descriptors(
     one share the plain stores with every run of the same configuration.
     """
     with progress("hashing images", len(items)) as advance:
-        digests, unreadable = digest_items(dataset, items, workers, advance)
+        identities, unreadable = identify_items(dataset, items, workers, advance)
     if unreadable and strict:
         row, reason = unreadable[0]
         raise unreadable_image_error(items[row], reason)
@@ -183,7 +185,10 @@ def group_descriptors(
             for fields in field_sets
         ],
         kinds=[int(text is not None) for text in texts],
-        keys=[row_key(digest, text) for digest, text in zip(digests, texts, strict=True)],
+        keys=[
+            row_key(identity.key if identity else None, text)
+            for identity, text in zip(identities, texts, strict=True)
+        ],
     )
     every_store = [store for store_set in stores.sets for store in store_set.values()]
     # One process at a time extracts into these stores (torchrun ranks share the work instead): an
@@ -193,7 +198,7 @@ def group_descriptors(
     with store_locks(every_store if world.size == 1 else []):
         for store in every_store:
             store.refresh()
-        readable = [i for i, digest in enumerate(digests) if digest is not None]
+        readable = [i for i, identity in enumerate(identities) if identity is not None]
         hits = {key: sum(stores.has(i, key) for i in readable) for key in stores.sets[0]}
         missing = [i for i in readable if not all(stores.has(i, key) for key in stores.sets[0])]
         mine = world.shard(missing)
@@ -209,7 +214,7 @@ def group_descriptors(
                         [items[i] for i in mine],
                         request,
                         advance,
-                        digests=[digests[i] for i in mine],
+                        digests=[identities[i].content for i in mine],  # type: ignore[union-attr]
                         texts=[texts[i] for i in mine],
                         on_rows=writer.add,
                         workers=workers,

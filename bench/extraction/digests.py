@@ -1,7 +1,10 @@
 """Content identities of images, and the per-image noise seeds derived from them.
 
-An image is identified by its file's bytes (or a generated image's pixels), never by its position
-or key, so a descriptor is a function of the image and the configuration alone.
+An image is identified by its content, never by its position or key, so a descriptor is a function
+of the image and the configuration alone. Two digests make up its identity (:class:`ImageIdentity`):
+its file's bytes (or a generated image's pixels), which seed its noise, and the pixels the dataset's
+``load_image`` returns, which the backbone is fed: a dataset that crops, inverts or binarises its
+files gets other cache rows than one that reads them plainly.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,8 +41,33 @@ def file_digest(path: Path) -> bytes:
 
 
 def item_digest(dataset: Dataset, item: ImageItem) -> bytes:
-    """The content identity of ``item``: its file's bytes, or the pixels of a generated image."""
+    """The digest that seeds ``item``'s noise: its file's bytes, or the pixels of a generated image."""
     return file_digest(item.path) if item.path is not None else image_digest(dataset.load_image(item))
+
+
+@dataclass(frozen=True)
+class ImageIdentity:
+    """What an image's descriptors depend on besides the configuration.
+
+    Attributes:
+        content: :func:`item_digest` (16 bytes), which seeds the image's noise.
+        pixels: :func:`image_digest` (16 bytes) of the image ``load_image`` returns, which the
+            backbone is fed (equal to ``content`` for a generated image).
+    """
+
+    content: bytes
+    pixels: bytes
+
+    @property
+    def key(self) -> bytes:
+        """The image's row key in the feature cache: BLAKE2b-128 of both digests."""
+        return hashlib.blake2b(self.content + self.pixels, digest_size=16, person=b"sbir-image").digest()
+
+
+def item_identity(dataset: Dataset, item: ImageItem) -> ImageIdentity:
+    """``item``'s :class:`ImageIdentity`: its image is loaded (decoded) and its file read."""
+    pixels = image_digest(dataset.load_image(item))
+    return ImageIdentity(file_digest(item.path) if item.path is not None else pixels, pixels)
 
 
 def noise_seed(seed: int, digest: bytes) -> int:
@@ -59,20 +88,21 @@ def unreadable_image_error(item: ImageItem, reason: str) -> BenchError:
     )
 
 
-def _digest_or_reason(dataset: Dataset, item: ImageItem) -> bytes | str:
+def _identity_or_reason(dataset: Dataset, item: ImageItem) -> ImageIdentity | str:
     try:
-        return item_digest(dataset, item)
+        return item_identity(dataset, item)
     except (BenchError, OSError, ValueError) as exc:
         return str(exc)
 
 
-def digest_items(
+def identify_items(
     dataset: Dataset, items: Sequence[ImageItem], workers: int, on_item: Callable[[int], None] | None = None
-) -> tuple[list[bytes | None], list[tuple[int, str]]]:
-    """Content digests of ``items`` (``workers`` threads); None and a reason for unreadable ones."""
+) -> tuple[list[ImageIdentity | None], list[tuple[int, str]]]:
+    """Identities of ``items`` (``workers`` threads: decoding releases the GIL); None and a reason
+    for unreadable ones."""
 
-    def one(item: ImageItem) -> bytes | str:
-        outcome = _digest_or_reason(dataset, item)
+    def one(item: ImageItem) -> ImageIdentity | str:
+        outcome = _identity_or_reason(dataset, item)
         if on_item is not None:
             on_item(1)
         return outcome

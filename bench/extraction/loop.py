@@ -19,12 +19,16 @@ from bench.api.datasets import Dataset, ImageItem
 from bench.api.errors import BenchError
 from bench.extraction.digests import file_digest, image_digest, noise_seed, unreadable_image_error
 from bench.extraction.features import DescriptorKey, LoadedBackbone, layer_features
+from bench.extraction.finite import check_batch, check_pixels, check_prompt, tap_finiteness
 from bench.extraction.pooling import descriptor
 from bench.extraction.transfer import is_cuda, model_device, pinned_for, to_device, to_host
 from bench.plan.layers import LayerPlan
 
 if TYPE_CHECKING:
     from PIL import Image
+
+
+FINITE_FLAGS = "finite"  # the key of tap_finiteness's flags among a batch's descriptor rows (DescriptorKeys)
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,7 @@ class BatchLoader:
         ]
         pixels = self.backbone.preprocess([image for _, (image, _) in loaded]) if loaded else None
         if pixels is not None:
+            check_pixels(self.backbone, pixels, [self.items[i].key for i, _ in loaded])
             pixels = pinned_for(pixels, self.device)
         return LoadedBatch([i for i, _ in loaded], pixels, [seed for _, (_, seed) in loaded], failures)
 
@@ -165,7 +170,9 @@ def extract_descriptors(
     """Descriptors of ``items`` for every (timestep, layer) of ``request``.
 
     Images are read by ``workers`` threads, one batch ahead of the backbone. An image that cannot
-    be read is skipped (and reported in :attr:`Extraction.skipped`) unless ``strict``.
+    be read is skipped (and reported in :attr:`Extraction.skipped`) unless ``strict``. Non-finite
+    values are an error raised where they arise (see :mod:`bench.extraction.finite`), before the
+    batch's rows reach ``on_rows``.
 
     Args:
         digests: the items' content digests if already known (noise seeds derive from them).
@@ -184,6 +191,7 @@ def extract_descriptors(
         for t in request.timesteps
         for plan in request.layers
     }
+    check_prompt(request.prompt)
     skipped: list[tuple[int, str]] = []
     texts = texts or [None] * len(items)
     batches = list(_batches(items, request.batch_size, texts))
@@ -220,8 +228,9 @@ def _describe_batch(
     device: torch.device | None,
 ) -> None:
     """Fill ``out``'s rows of ``batch``: one backbone call, every layer pooled on the backbone's
-    device, one copy of all of them to the host. On CUDA the pinned pixels are copied to the GPU
-    here, asynchronously, before the visual prompt is added (there)."""
+    device, one copy of all of them (and of which features were finite) to the host, checked there.
+    On CUDA the pinned pixels are copied to the GPU here, asynchronously, before the visual prompt
+    is added (there)."""
     prompt = request.prompt
     if texts[batch.indices[0]] is not None:  # a batch's items all have a text, or none has
         prompt = replace(prompt, item_texts=tuple(texts[i] for i in batch.indices))
@@ -238,5 +247,9 @@ def _describe_batch(
     )
     pools = {plan.name: plan.pool for plan in request.layers}
     rows = {(t, name): descriptor(taps, pools[name]) for (t, name), taps in features.items()}
-    for key, values in to_host(rows).items():
+    tap_keys, tap_flags = tap_finiteness(features, request.layers)
+    host = to_host({**rows, FINITE_FLAGS: tap_flags})
+    flags = host.pop(FINITE_FLAGS)
+    check_batch(backbone, [items[i].key for i in batch.indices], tap_keys, flags, host, pools)
+    for key, values in host.items():
         out[key][batch.indices] = values

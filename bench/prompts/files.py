@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from bench.api.bounded_read import open_regular_file
 from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.files import atomic_file
@@ -114,7 +115,7 @@ def _check_tensors(path: Path, table: dict[str, Any], header: PromptHeader, data
 def _read_table(path: Path) -> tuple[dict[str, Any], int]:
     """(the safetensors header table, bytes of tensor data after it)."""
     try:
-        with path.open("rb") as handle:
+        with open_regular_file(path, "Learned prompt file") as (handle, size):
             (length,) = struct.unpack("<Q", handle.read(8))
             if not 0 < length <= MAX_HEADER_BYTES:
                 raise _corrupt(path, "its safetensors header length is invalid")
@@ -125,7 +126,7 @@ def _read_table(path: Path) -> tuple[dict[str, Any], int]:
         raise _corrupt(path, "its safetensors header nests too deeply") from None
     if not isinstance(table, dict):
         raise _corrupt(path, "its safetensors header is not a table")
-    return table, path.stat().st_size - 8 - length
+    return table, size - 8 - length
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -138,7 +139,7 @@ def read_header(path: Path) -> dict[str, Any]:
             of the shapes the header promises.
     """
     path = Path(path).expanduser()
-    if not path.is_file():
+    if not path.exists():  # anything else there is refused by the read (a FIFO, a folder)
         raise BenchError(
             f"Learned prompt file {str(path)!r} does not exist.",
             "Train one with `bench train --prompt visual+textual --output FILE`, then pass "
@@ -170,6 +171,15 @@ def read_header(path: Path) -> dict[str, Any]:
     return header.model_dump(mode="json")
 
 
+def other_backbone_error(path: Path, trained_for: str, backbone_id: str) -> BenchError:
+    """The error for the learned prompt ``path``, trained for ``trained_for``, used with ``backbone_id``."""
+    return BenchError(
+        f"Learned prompt {str(path)!r} was trained for backbone {trained_for!r}, not {backbone_id!r}.",
+        f"Use it with --backbone {trained_for}, or train a prompt for {backbone_id} with "
+        f"`bench train --backbone {backbone_id}`.",
+    )
+
+
 def check_prompt_file(path: Path, backbone_id: str, image_size: int) -> dict[str, Any]:
     """The header of ``path`` after checking that it was trained for ``backbone_id`` at ``image_size``.
 
@@ -178,12 +188,7 @@ def check_prompt_file(path: Path, backbone_id: str, image_size: int) -> dict[str
     """
     header = read_header(path)
     if header["backbone"] != backbone_id:
-        raise BenchError(
-            f"Learned prompt {str(path)!r} was trained for backbone {header['backbone']!r}, "
-            f"not {backbone_id!r}.",
-            f"Use it with --backbone {header['backbone']}, or train a prompt for {backbone_id} with "
-            f"`bench train --backbone {backbone_id}`.",
-        )
+        raise other_backbone_error(path, header["backbone"], backbone_id)
     if "visual" in header["parts"] and header["image_size"] != image_size:
         raise BenchError(
             f"Learned prompt {str(path)!r} has a {header['image_size']} px visual prompt; this run "
@@ -214,8 +219,9 @@ def load_prompt(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(header, tensors) of the learned prompt file ``path``; tensors are float32 CPU torch tensors.
 
     Raises:
-        BenchError: as :func:`read_header`, or the tensors cannot be read.
+        BenchError: as :func:`read_header`, or the tensors cannot be read or hold NaN or inf.
     """
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -224,6 +230,9 @@ def load_prompt(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         tensors = load_file(str(Path(path).expanduser()))
     except (SafetensorError, OSError) as exc:
         raise _corrupt(Path(path), f"its tensors cannot be read ({exc})") from exc
+    for name, tensor in tensors.items():
+        if not bool(torch.isfinite(tensor).all()):
+            raise _corrupt(Path(path), f"tensor {name!r} holds non-finite values (NaN or inf)")
     return header, tensors
 
 

@@ -1,4 +1,5 @@
-"""Deterministic results-file names: a readable slug of a configuration plus a hash of all of it."""
+"""Deterministic results-file names (a readable slug of a configuration plus a hash of all of it),
+and the natural order names are listed in."""
 
 from __future__ import annotations
 
@@ -50,3 +51,10 @@ def run_name(config: dict[str, Any]) -> str:
         *([f"limit{config['limit']}"] if config.get("limit") is not None else []),
     ]
     return "_".join(parts) + f"-{digest}"
+
+
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sort key comparing runs of decimal digits as numbers (``up2`` before ``up10``, ``Acc@5``
+    before ``Acc@10``); any other character, a superscript digit too, compares as text."""
+    parts = re.split(r"(\d+)", name)  # odd positions hold the digit runs (any script's decimals)
+    return [(0, int(part)) if index % 2 else (1, part) for index, part in enumerate(parts)]

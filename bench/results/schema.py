@@ -8,6 +8,8 @@ A results file holds everything needed to reproduce and to rank a run::
       "task": "zs-sbir" | "fg-sbir",
       "config": {backbone, weights, layer, t, prompt, dataset, dataset_options,
                  noise_samples, seed, dtype, image_size,
+                 train, prompt_content (prompt schemes trained in the run only: the training
+                 settings and the content hash of the prompt trained or reused),
                  query_text (sketch+text queries only)},       # what determines the numbers
       "backbone_note": "random weights (architecture check only)" | null,
       "extractor": {what the backbone's extraction does, e.g. latent and noise choices},
@@ -48,19 +50,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, JsonValue
 
+from bench.api.bounded_read import read_bounded_text
 from bench.api.choices import ABLATION_AXES, CACHE_DTYPE_NAMES, DTYPE_NAMES
 from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.files import write_text_atomic
-from bench.api.validation import (
-    Name,
-    PathText,
-    Scalar,
-    SchemaModel,
-    check_nesting,
-    read_bounded_text,
-    validated,
-)
+from bench.api.validation import Name, PathText, Scalar, SchemaModel, check_nesting, validated
 from bench.results.naming import run_name, slug
 
 SCHEMA_VERSION = 2
@@ -119,6 +114,7 @@ class ResultConfig(SchemaModel):
     noise_samples: int | Name | None = None
     seed: int | Name | None = None
     train: dict[Name, JsonValue] | None = None
+    prompt_content: Name | None = None
     query_text: Name | None = None
     limit: Annotated[int, Field(ge=1)] | None = None
     ensemble: EnsembleConfig | None = None
@@ -200,7 +196,14 @@ class ChanceLevels(SchemaModel):
     seed: Annotated[int, Field(ge=0)] | None = None
 
 
-Bounds = Annotated[list[float], Field(min_length=2, max_length=2)]
+def _ordered(bounds: list[float]) -> list[float]:
+    low, high = bounds
+    if low > high:
+        raise ValueError(f"its low end {low!r} is above its high end {high!r} (an interval is [low, high])")
+    return bounds
+
+
+Bounds = Annotated[list[float], Field(min_length=2, max_length=2), AfterValidator(_ordered)]
 
 
 class ConfidenceIntervals(SchemaModel):

@@ -119,7 +119,8 @@ class DiffusionTransformerFeatures:
         weights: what was loaded, recorded in results.
         device, dtype: where and in which precision the models run; a VAE whose config asks for
             ``force_upcast`` stays in fp32 under fp16.
-        massive: the massive-activation handling applied to every tap, or None (the default).
+        massive: the massive-activation handling applied to every tap's (B, N, C, h, w) draws, or
+            None (the default).
     """
 
     def __init__(
@@ -269,13 +270,7 @@ class DiffusionTransformerFeatures:
             sigma = sigma_of(t)
             noisy = noised(clean, noise, sigma).reshape(batch * noise_samples, *latent_shape)
             forward = transformer_call(self.transformer, self.variant, noisy, sigma, context, pooled)
-            maps = block_taps(
-                self.transformer,
-                forward,
-                taps,
-                grid=grid,
-                text_tokens=context.shape[1],
-                transform=self.massive,
-            )
-            out[t] = {tap: m.reshape(batch, noise_samples, *m.shape[1:]) for tap, m in maps.items()}
+            maps = block_taps(self.transformer, forward, taps, grid=grid, text_tokens=context.shape[1])
+            draws = {tap: m.reshape(batch, noise_samples, *m.shape[1:]) for tap, m in maps.items()}
+            out[t] = draws if self.massive is None else {tap: self.massive(m) for tap, m in draws.items()}
         return out

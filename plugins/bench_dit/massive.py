@@ -6,11 +6,14 @@ Gan et al., "Unleashing Diffusion Transformers for Visual Correspondence by Modu
 Activations" (DiTF), NeurIPS 2025). Pooled and L2-normalised, such a descriptor is dominated by
 those channels and hardly depends on the image. Handling, per image and tap:
 
-* ``zero``: the k channels of largest mean |activation| over the map are set to 0;
+* ``zero``: the k channels of largest mean |activation| over the image's maps are set to 0;
 * ``clip``: those k channels are clamped to +-m, m the largest |activation| of the other channels.
 
-Chosen per image (never across the batch), so a descriptor does not depend on batch composition.
-Importing this module imports no torch (the backbone family parses names with it).
+Chosen per image from all its noise draws together (the mean runs over draws and positions) and
+applied alike to every draw, so the draws averaged into a descriptor lose the same channels (as
+DiTF discards fixed channels of its ensemble-averaged features); never across the batch, so a
+descriptor does not depend on batch composition. Importing this module imports no torch (the
+backbone family parses names with it).
 """
 
 from __future__ import annotations
@@ -46,22 +49,25 @@ class MassiveActivations:
             "set to 0" if self.mode == "zero" else "clamped to the largest |activation| of the other channels"
         )
         return (
-            f"per image and tap, the {self.k} channels of largest mean |activation| over the map {what} "
-            "(DiTF, NeurIPS 2025)"
+            f"per image and tap, the {self.k} channels of largest mean |activation| over the map and "
+            f"all noise draws {what} in every draw (DiTF, NeurIPS 2025)"
         )
 
     def __call__(self, maps: torch.Tensor) -> torch.Tensor:
-        """(B, C, h, w) -> (B, C, h, w) with the massive channels handled (differentiable)."""
+        """(B, N, C, h, w), each image's N noise draws -> (B, N, C, h, w) with the massive channels
+        handled (differentiable): chosen per image over all its draws and positions, the same
+        channels in every draw; ``clip``'s bound m is likewise over all the image's draws."""
         import torch
 
-        channels = maps.shape[1]
+        channels = maps.shape[2]
         k = min(self.k, channels - 1)
-        magnitude = maps.detach().abs().float().mean(dim=(2, 3))  # (B, C)
+        magnitude = maps.detach().abs().float().mean(dim=(1, 3, 4))  # (B, C)
         top = magnitude.topk(k, dim=1).indices  # (B, k)
-        massive = torch.zeros_like(magnitude, dtype=torch.bool).scatter_(1, top, True)[..., None, None]
+        massive = torch.zeros_like(magnitude, dtype=torch.bool).scatter_(1, top, True)
+        massive = massive[:, None, :, None, None]  # (B, 1, C, 1, 1): every draw and position
         if self.mode == "zero":
             return maps.masked_fill(massive, 0.0)
-        others = maps.detach().abs().masked_fill(massive, 0.0).amax(dim=(1, 2, 3), keepdim=True)
+        others = maps.detach().abs().masked_fill(massive, 0.0).amax(dim=(1, 2, 3, 4), keepdim=True)
         return torch.where(massive, torch.maximum(torch.minimum(maps, others), -others), maps)
 
 

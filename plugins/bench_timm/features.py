@@ -28,9 +28,13 @@ def has_class_token(model: torch.nn.Module) -> bool:
 
 
 class TimmViTFeatures(VisionTransformerEncoder):
-    """A timm ``VisionTransformer`` or ``Eva``; ``embed`` is its pooled, normed final feature before
-    the head (``forward_head(forward_features(x), pre_logits=True)``: the normed class token for
-    DINO, DINOv2 and DINOv3 as registered, the attention-pooled token for SigLIP and PE).
+    """A timm ``VisionTransformer`` or ``Eva``, the same features whichever name built it.
+
+    ``embed`` (B, C) is the final normed class token: the last block's class token after the model's
+    final norm (timm's ``norm``, or ``fc_norm`` for a model that norms after pooling); a model
+    without a class token (SigLIP) has its pooled head feature there. ``pooled`` (B, D) is the
+    model's own pooled head feature, ``forward_head(forward_features(x), pre_logits=True)`` with its
+    ``global_pool`` (DINOv3: the mean of the normed patch tokens; SigLIP, PE: attention pooling).
 
     Patch maps drop every prefix token (class and register tokens); ``block<k>.cls`` is the first
     prefix token when the model has a class token."""
@@ -47,9 +51,12 @@ class TimmViTFeatures(VisionTransformerEncoder):
         )
         final, intermediates = out if embed else (None, out)
         patches = [item[0] for item in intermediates] if prefixed else list(intermediates)
-        cls = [item[1][:, 0] for item in intermediates] if has_class_token(self.model) else []
-        pooled = self.model.forward_head(final, pre_logits=True) if embed else None
-        return Tokens(patches, cls, pooled)
+        class_token = has_class_token(self.model)
+        cls = [item[1][:, 0] for item in intermediates] if class_token else []
+        if not embed:
+            return Tokens(patches, cls, None)
+        pooled = self.model.forward_head(final, pre_logits=True)
+        return Tokens(patches, cls, self.model.fc_norm(final[:, 0]) if class_token else pooled, pooled)
 
 
 class TimmStageFeatures(ImageEncoderBase):

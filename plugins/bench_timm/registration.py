@@ -1,7 +1,9 @@
 """A timm model description (:mod:`bench_timm.architecture`) as a :class:`bench.BackboneInfo` (no torch).
 
 The registered ids and the ``timm:<model>`` names both go through :func:`backbone_info`, so a
-model has the same taps, weights check and factory whichever way it is named.
+model has the same taps, weights check and factory whichever way it is named. Every timm ViT's
+``embed`` is its final normed class token (the model's own pooled head output without a class
+token) and ``pooled`` the model's own pooled head output (timm's ``global_pool``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from functools import partial
 
 from bench import (
     EMBED,
+    POOLED,
     RANDOM,
     RANDOM_NOTE,
     BackboneInfo,
@@ -49,10 +52,55 @@ def local_weights(weights: str) -> str | None:
     return None if weights in (RANDOM, NO_WEIGHTS) else local_checkpoint(weights, CHECKPOINT_FILES)
 
 
+NORMED_CLASS_TOKEN = "final normed class token (the last block's class token after the final norm)"
+_POOLINGS = {
+    "token": "the class token",
+    "avg": "mean of the patch tokens",
+    "max": "max over the patch tokens",
+    "avgmax": "mean of the patch tokens' mean and max",
+    "map": "attention pooling, MAP head",
+}
+
+
+def pooled_description(global_pool: str) -> str:
+    """What ``pooled`` is for a model pooling with timm's ``global_pool``, in words."""
+    return (
+        f"timm's pooled head feature, forward_head pre-logits (global_pool={global_pool!r}: "
+        f"{_POOLINGS.get(global_pool, global_pool)})"
+    )
+
+
+def timm_vit_layers(
+    depth: int,
+    width: int,
+    patch: int,
+    *,
+    class_token: bool = True,
+    global_pool: str = "token",
+    pooled_dim: int | None = None,
+) -> tuple[LayerInfo, ...]:
+    """The taps of a timm ViT: ``block<k>`` maps, ``block<k>.cls`` when it has a class token, ``embed``
+    (the final normed class token; without one, the pooled head feature) and ``pooled`` (its own
+    pooled head feature, ``pooled_dim`` channels, None: ``width``)."""
+    pooled = LayerInfo(POOLED, pooled_dim or width, 0, pooled_description(global_pool))
+    embed = (
+        LayerInfo(EMBED, width, 0, NORMED_CLASS_TOKEN)
+        if class_token
+        else LayerInfo(EMBED, pooled.channels, 0, f"no class token: {POOLED}, {pooled.description}")
+    )
+    return vit_layers(depth, width, patch, embed, class_token=class_token, pooled=pooled)
+
+
 def vit_taps(spec: TimmViT) -> tuple[LayerInfo, ...]:
-    """``block<k>`` maps for every block, ``block<k>.cls`` when the model has a class token, ``embed``."""
-    embed = LayerInfo(EMBED, spec.embed_dim or spec.width, 0, spec.embed_what)
-    return vit_layers(spec.depth, spec.width, spec.patch, embed, class_token=spec.class_token)
+    """The taps of ``spec`` (:func:`timm_vit_layers`)."""
+    return timm_vit_layers(
+        spec.depth,
+        spec.width,
+        spec.patch,
+        class_token=spec.class_token,
+        global_pool=spec.global_pool,
+        pooled_dim=spec.pooled_dim,
+    )
 
 
 def convnet_taps(spec: TimmConvNet) -> tuple[LayerInfo, ...]:

@@ -3,6 +3,9 @@
 All three are built from the same sections as the markdown (:func:`load_sections`), so they rank,
 mark and group exactly as it does. Numbers are written as Python's shortest round-tripping
 ``repr`` in JSON and CSV (reading them back gives the stored floats), rounded for print in LaTeX.
+Text read from results files is made inert: a CSV cell that a spreadsheet would run as a formula
+(starting with ``= + - @``, a tab or a carriage return, and not a number) gets a leading ``'``;
+LaTeX specials are escaped.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Any
 
 from bench.results.leaderboard.model import Section
@@ -121,7 +125,7 @@ def render_json(sections: list[Section]) -> str:
 def render_csv(sections: list[Section]) -> str:
     """``--format csv``: one row per (entry, metric) with its interval, in :data:`CSV_COLUMNS`."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = _InertCsvWriter(buffer)
     writer.writerow(CSV_COLUMNS)
     for section in sections:
         label = section_label(section)
@@ -177,6 +181,34 @@ def render_csv(sections: list[Section]) -> str:
     return buffer.getvalue()
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP's list for CSV injection)."""
+
+
+class _InertCsvWriter:
+    """A CSV writer whose text cells cannot become spreadsheet formulas (see :func:`inert_cell`)."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._writer = csv.writer(buffer, lineterminator="\n")
+
+    def writerow(self, cells: list[str] | tuple[str, ...]) -> None:
+        self._writer.writerow([inert_cell(cell) for cell in cells])
+
+
+def inert_cell(text: str) -> str:
+    """``text`` with a leading ``'`` when it starts as a formula would and is not a number
+    (``-5`` stays a number; ``=HYPERLINK(...)`` becomes ``'=HYPERLINK(...)``)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    """Whether ``text`` is a finite number as written (no surrounding whitespace)."""
+    try:
+        return text == text.strip() and math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 def _cell(value: object) -> str:
     """A CSV cell: empty for None, ``repr`` for floats (round-trips), ``str`` otherwise."""
     if value is None:
@@ -184,7 +216,7 @@ def _cell(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-LATEX_SPECIALS = {
+LATEX_SPECIALS = {  # and what would be read as more than text: [ ] * after \\ or \midrule, OT1's < > |
     "\\": r"\textbackslash{}",
     "&": r"\&",
     "%": r"\%",
@@ -195,6 +227,12 @@ LATEX_SPECIALS = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "[": "{[}",
+    "]": "{]}",
+    "*": "{*}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
 }
 
 

@@ -10,12 +10,12 @@ Reported rows (no intervals, other code) are ranked beside measured ones but nev
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from bench.results.leaderboard.model import Run, Section, is_number
+from bench.results.leaderboard.model import Run, Section, is_number, settings
 from bench.results.leaderboard.sections import definition_label, descending
+from bench.results.naming import natural_key
 
 PIVOT_EXCLUDED = ("dataset", "dataset_options", "limit")
 """Settings that belong to the benchmark, not to the configuration (a pivot row crosses them)."""
@@ -78,7 +78,7 @@ def pivot(sections: list[Section]) -> tuple[list[str], list[PivotRow]]:
             value = run.result.metrics.get(section.main_metric)
             if not is_number(value):
                 continue
-            config = {k: v for k, v in run.result.config.items() if k not in PIVOT_EXCLUDED}
+            config = settings(run.result.config, PIVOT_EXCLUDED)
             key = json.dumps(config, sort_keys=True, default=str)
             configurations[key] = config
             percent = value if section.task == "fg-sbir" else 100.0 * value
@@ -107,11 +107,6 @@ def pivot(sections: list[Section]) -> tuple[list[str], list[PivotRow]]:
 def section_label(section: Section) -> str:
     """The section's unique label (set by :func:`build_sections`), else its definition's."""
     return section.label or definition_label(section.definition)
-
-
-def natural_key(name: str) -> list[tuple[int, int | str]]:
-    """Sort key comparing digit runs as numbers (``Acc@5`` before ``Acc@10``)."""
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
 
 
 def metric_order(names: list[str], columns: tuple[str, ...]) -> list[str]:

@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.results.escaping import markdown_code, markdown_text
-from bench.results.leaderboard.model import ABLATION_AXES, Ablation, ReportedRow, Run, Section, is_number
+from bench.results.leaderboard.model import (
+    ABLATION_AXES,
+    IDENTITY_KEYS,
+    Ablation,
+    ReportedRow,
+    Run,
+    Section,
+    is_number,
+    settings,
+)
 from bench.results.leaderboard.ranking import (
     best_per_backbone,
     marked,
@@ -342,7 +351,7 @@ def _distinguishing_settings(configurations: list[dict[str, Any]]) -> list[str]:
     by_backbone: dict[str, list[dict[str, Any]]] = {}
     for config in configurations:
         by_backbone.setdefault(str(config.get("backbone")), []).append(config)
-    keys = {key for config in configurations for key in config} - set(TABLE_CONFIG_KEYS)
+    keys = {key for config in configurations for key in config} - {*TABLE_CONFIG_KEYS, *IDENTITY_KEYS}
     varying = {
         key
         for group in by_backbone.values()
@@ -406,7 +415,7 @@ def _ablations(section: Section) -> list[Ablation]:
     for run in section.runs:
         if run.result.ablation:  # runs of a study are shown in its own table
             continue
-        fixed = {k: v for k, v in run.result.config.items() if k not in ABLATION_AXES}
+        fixed = settings(run.result.config, ABLATION_AXES)
         key = (_text(fixed.get("backbone")), json.dumps(fixed, sort_keys=True, default=str))
         groups.setdefault(key, []).append(run)
     metric = next(iter(metric_columns(section)), "")

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from bench.api.bounded_read import read_bounded_text
 from bench.api.errors import BenchError
-from bench.api.validation import Name, SchemaModel, check_nesting, read_bounded_text, validated
+from bench.api.validation import Name, SchemaModel, check_nesting, validated
 from bench.results.leaderboard.model import ReportedRow
 from bench.results.schema import MetricName, within_unit
 
