@@ -52,7 +52,8 @@ def _levels(info) -> list[tuple[str, int, int]]:
 @pytest.mark.parametrize("spec", [RESNET50, VGG16], ids=lambda spec: spec.id)
 def test_registered_cnns_are_timms(registry, spec):
     """Hub id, resolution and licence from timm's pretrained configuration; feature levels and
-    ``embed`` as a meta build of the model gives them, and the same taps under ``timm:<model>``."""
+    ``embed`` as a meta build of the model gives them, and the same taps (descriptions included)
+    under ``timm:<model>``."""
     config = timm.get_pretrained_cfg(spec.model_name)
     assert (config.hf_hub_id, config.input_size[-1], config.license) == (
         spec.hub_id,
@@ -64,9 +65,7 @@ def test_registered_cnns_are_timms(registry, spec):
     assert [getattr(read, k) for k in fields] == [getattr(spec, k) for k in fields]
     info = registry.backbones.get(spec.id)
     named = registry.backbones.get(f"timm:{spec.model_name}")
-    assert [(t.name, t.channels, t.stride) for t in named.layers] == [
-        (t.name, t.channels, t.stride) for t in info.layers
-    ]
+    assert named.layers == info.layers  # names, shapes and descriptions
     assert info.weights == spec.hub_id and registry.backbones.owner(spec.id) == "timm"
     assert info.learnable_prompts == ("visual",) and info.default_layer == "embed"
 

@@ -13,7 +13,27 @@ from typing import Any
 CHECKPOINT_FILES = ("model.safetensors", "pytorch_model.bin")  # what timm reads from a hub repository
 DINOV3_LICENCE = "DINOv3 License (Meta; gated, custom terms)"
 PRE_LOGITS = "timm's pre-logits feature (forward_head(x, pre_logits=True))"
-CNN_EMBED = f"{PRE_LOGITS}: the final map pooled by the head"  # what a CNN's ``embed`` is, unless told
+# What a CNN's ``embed`` is, by timm class: when it is the final map pooled (as many channels), and
+# when the head's layers widen it (VGG's fc6 and fc7).
+_POOLED_BY_CLASS = {
+    "ConvNeXt": "the final map average-pooled and normed (timm's pre-logits feature)",
+    "ResNet": "the final map (layer4) average-pooled (timm's pre-logits feature)",
+}
+_THROUGH_HEAD_BY_CLASS = {
+    "VGG": "fc7: pool5 through fc6 (a 7 x 7 conv) and fc7 (1 x 1), ReLU after each, averaged over positions",
+}
+
+
+def cnn_embed_what(model_class: str, final: int, embed: int) -> str:
+    """What ``embed`` is, in words, for a timm CNN of class ``model_class`` (``type(model).__name__``)
+    whose final map has ``final`` channels and whose pre-logits feature has ``embed``; the same for
+    a registered id and its ``timm:<model>`` name."""
+    if final == embed:
+        return _POOLED_BY_CLASS.get(model_class, f"{PRE_LOGITS}: the final map pooled by the head")
+    generic = (
+        f"{PRE_LOGITS}: the final map through the head's pooling and layers ({final} -> {embed} channels)"
+    )
+    return _THROUGH_HEAD_BY_CLASS.get(model_class, generic)
 
 
 @dataclass(frozen=True)
@@ -67,7 +87,7 @@ class TimmConvNet:
         modules: the module each level is the output of (``feature_info`` module names, e.g.
             ``layer1`` for a ResNet, ``stages.0`` for a ConvNeXt, ``features.29`` for a VGG).
         embed_dim: channels of ``embed`` (timm's pre-logits feature, ``forward_head(x, pre_logits=True)``).
-        embed_what: what ``embed`` is, in words.
+        embed_what: what ``embed`` is, in words (:func:`cnn_embed_what`).
         vgg_layers: a VGG's layer list (timm's ``cfgs`` format: conv widths, ``"M"`` for a 2 x 2 max
             pool) when it is none of timm's named VGGs (a tiny twin); None for every other model.
     """
@@ -81,7 +101,7 @@ class TimmConvNet:
     embed_dim: int
     image_size: int
     description: str
-    embed_what: str = CNN_EMBED
+    embed_what: str
     licence: str | None = None
     create_kwargs: dict[str, Any] = field(default_factory=dict)
     vgg_layers: tuple[int | str, ...] | None = None
@@ -112,7 +132,6 @@ TIMM_VITS = (
 # final normed class token (as upstream), ``pooled`` timm's default head pooling, the mean of the
 # normed patch tokens (global_pool="avg").
 _DINOV3_POOL = "avg"
-_CONVNEXT_EMBED = "the final map average-pooled and normed (timm's pre-logits feature)"
 _CONVNEXT_MODULES = ("stages.0", "stages.1", "stages.2", "stages.3")
 
 
@@ -144,7 +163,7 @@ def _dinov3_convnext(backbone_id: str, arch: str, channels: tuple[int, ...], wha
         channels[-1],
         224,
         f"{what} ({model_name})",
-        embed_what=_CONVNEXT_EMBED,
+        embed_what=cnn_embed_what("ConvNeXt", channels[-1], channels[-1]),
         licence=DINOV3_LICENCE,
     )
 
@@ -184,7 +203,7 @@ TINY_DINOV3_CONVNEXT = TimmConvNet(
     48,
     64,
     "DINOv3-shaped ConvNeXt in miniature (1 block per stage), seeded random weights",
-    embed_what=_CONVNEXT_EMBED,
+    embed_what=cnn_embed_what("ConvNeXt", 48, 48),
     create_kwargs={"depths": (1, 1, 1, 1), "dims": (16, 24, 32, 48)},
 )
 NEW_SPECS: tuple[TimmSpec, ...] = (*DINOV3_VITS, *DINOV3_CONVNEXTS, TINY_DINOV3, TINY_DINOV3_CONVNEXT)
@@ -208,9 +227,7 @@ IMGFOCUS_IMAGE_SIZE = 224
 # feature_info lists them: a ResNet's stem (act1) and layer1..layer4; a VGG's last ReLU before each
 # max pool (conv1_2, conv2_2, conv3_3, conv4_3, conv5_3) and pool5.
 _RESNET_MODULES = ("act1", "layer1", "layer2", "layer3", "layer4")
-_RESNET_EMBED = "the final map (layer4) average-pooled (timm's pre-logits feature)"
 _VGG_STRIDES = (1, 2, 4, 8, 16, 32)
-_VGG_EMBED = "fc7: pool5 through fc6 (a 7 x 7 conv) and fc7 (1 x 1), ReLU after each, averaged over positions"
 RESNET50 = TimmConvNet(
     "resnet50",
     "resnet50.tv_in1k",
@@ -221,7 +238,7 @@ RESNET50 = TimmConvNet(
     2048,
     224,
     "ResNet-50, torchvision's ImageNet-1k weights (resnet50.tv_in1k)",
-    embed_what=_RESNET_EMBED,
+    embed_what=cnn_embed_what("ResNet", 2048, 2048),
     licence="bsd-3-clause",
 )
 VGG16 = TimmConvNet(
@@ -234,7 +251,7 @@ VGG16 = TimmConvNet(
     4096,
     224,
     "VGG-16, torchvision's ImageNet-1k weights (vgg16.tv_in1k)",
-    embed_what=_VGG_EMBED,
+    embed_what=cnn_embed_what("VGG", 512, 4096),
     licence="bsd-3-clause",
 )
 # Their twins for tests: the same timm classes and pretrained configurations (mean, std, filter),
@@ -251,7 +268,7 @@ RESNET_TINY = TimmConvNet(
     256,
     64,
     "ResNet-50-shaped ResNet in miniature (its stem, 1 bottleneck per stage), seeded random weights",
-    embed_what=_RESNET_EMBED,
+    embed_what=cnn_embed_what("ResNet", 256, 256),
     create_kwargs={"layers": (1, 1, 1, 1), "channels": (8, 16, 32, 64), "zero_init_last": False},
 )
 VGG_TINY = TimmConvNet(
@@ -264,7 +281,7 @@ VGG_TINY = TimmConvNet(
     4096,
     64,
     "VGG in miniature (5 blocks of one 3 x 3 conv, fc6 / fc7 head), seeded random weights",
-    embed_what=_VGG_EMBED,
+    embed_what=cnn_embed_what("VGG", 32, 4096),
     create_kwargs={"mlp_ratio": 32 / 4096},
     vgg_layers=(8, "M", 16, "M", 32, "M", 32, "M", 32, "M"),
 )

@@ -16,7 +16,7 @@ import timm
 import torch
 
 from bench import BackboneInfo, BenchError, closest_match
-from bench_timm.architecture import CNN_EMBED, PRE_LOGITS, TimmConvNet, TimmSpec, TimmViT
+from bench_timm.architecture import TimmConvNet, TimmSpec, TimmViT, cnn_embed_what
 from bench_timm.features import has_class_token
 from bench_timm.registration import NO_WEIGHTS, backbone_info
 
@@ -91,7 +91,7 @@ def describe(name: str, create_kwargs: dict | None = None) -> TimmSpec:
             embed_dim=embed_dim,
             image_size=size,
             description=description,
-            embed_what=_pre_logits(model.num_features, embed_dim),
+            embed_what=cnn_embed_what(type(model).__name__, model.num_features, embed_dim),
             licence=licence,
             create_kwargs=kwargs,
         )
@@ -102,13 +102,6 @@ def describe(name: str, create_kwargs: dict | None = None) -> TimmSpec:
         "Use a ViT (vit_*, eva*, *dinov3*, *siglip*) or a CNN (resnet*, vgg*, efficientnet*, regnet*, "
         "convnext*, ...), or write a plugin.",
     )
-
-
-def _pre_logits(final: int, embed: int) -> str:
-    """What ``embed`` is for a CNN whose final map has ``final`` channels and ``embed`` has ``embed``."""
-    if final == embed:
-        return CNN_EMBED
-    return f"{PRE_LOGITS}: the final map through the head's pooling and layers ({final} -> {embed} channels)"
 
 
 def _first_line(exc: Exception) -> str:
