@@ -20,7 +20,7 @@ from bench.api.backbones import (
     ImageEncoder,
     TextContext,
 )
-from bench.api.block_taps import read_block_outputs
+from bench.api.block_taps import read_block_inputs, read_block_outputs
 from bench.api.checkpoints import (
     RANDOM,
     RANDOM_NOTE,
@@ -123,6 +123,7 @@ __all__ = [
     "split_base",
     "split_revision",
     "is_path_like",
+    "read_block_inputs",
     "read_block_outputs",
     "seeded_noise",
     "to_model_device",
