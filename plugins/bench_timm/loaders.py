@@ -1,7 +1,7 @@
 """Factories of the timm backbones (the lazy targets of their registrations).
 
 :func:`build_model` builds every timm model, registered or named ``timm:<model>``: a ViT as a
-:class:`TimmViTFeatures`, a staged CNN as a :class:`TimmStageFeatures`, with weights from a hub
+:class:`TimmViTFeatures`, a CNN as a :class:`TimmStageFeatures`, with weights from a hub
 id (local cache first), a checkpoint file or folder, or ``"random"`` (seeded random weights).
 """
 
@@ -13,16 +13,16 @@ from bench import RANDOM, BackboneInfo, check_random, checkpoint_file, unreadabl
 from bench_timm.architecture import (
     CHECKPOINT_FILES,
     IMGFOCUS_DEPTH,
-    NEW_SPECS,
-    TIMM_VITS,
+    TIMM_SPECS,
     TINY_VIT_ARCH,
     TINY_VIT_CONFIG,
     TimmSpec,
     TimmViT,
 )
 from bench_timm.features import TimmStageFeatures, TimmViTFeatures, normalization_of
+from bench_timm.networks import random_network
 
-SPECS: dict[str, TimmSpec] = {spec.id: spec for spec in (*TIMM_VITS, *NEW_SPECS)}
+SPECS: dict[str, TimmSpec] = {spec.id: spec for spec in TIMM_SPECS}
 NAME_PREFIX = "timm:"
 
 
@@ -86,9 +86,7 @@ def create_network(spec: TimmSpec, weights: str, backbone_id: str, image_size: i
     if isinstance(spec, TimmViT):
         kwargs["img_size"] = image_size
     if weights == RANDOM:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            return timm.create_model(spec.model_name, pretrained=False, num_classes=0, **kwargs)
+        return random_network(spec, **kwargs)
     path = checkpoint_file(weights, backbone_id, CHECKPOINT_FILES)
     try:
         network = timm.create_model(
