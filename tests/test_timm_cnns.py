@@ -114,6 +114,15 @@ def test_a_timm_model_without_usable_feature_levels_is_refused(registry):
         registry.backbones.get("timm:tresnet_m")
 
 
+@pytest.mark.parametrize("name", ["crossvit_9_240", "hiera_tiny_224", "xcit_tiny_12_p16_224"])
+def test_a_model_with_blocks_but_not_timms_vit_layout_resolves_by_its_feature_levels(registry, name):
+    """CrossViT, Hiera and XCiT have ``blocks`` and a ``patch_embed`` but not VisionTransformer's
+    attributes (a traceback before); their feature levels give them stage taps instead."""
+    info = registry.backbones.get(f"timm:{name}")
+    stages = [layer.name for layer in info.layers if layer.name.startswith("stage")]
+    assert stages and info.default_layer == "embed"
+
+
 def _timm_network(spec: TimmConvNet, path: Path, **kwargs) -> torch.nn.Module:
     """timm's own model of ``spec`` with the weights in ``path`` (``features_only`` in ``kwargs``
     for timm's feature extractor), built as timm builds it, not as sbir-bench does."""

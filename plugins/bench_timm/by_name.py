@@ -63,22 +63,26 @@ def describe(name: str, create_kwargs: dict | None = None) -> TimmSpec:
     licence = config.license if config is not None else None
     backbone_id = f"{PREFIX}:{name}"
     description = f"timm {type(model).__name__} {name}"
+    not_vit = ""
     if hasattr(model, "blocks") and hasattr(model, "patch_embed"):
-        return TimmViT(
-            id=backbone_id,
-            model_name=name,
-            hub_id=hub_id,
-            depth=len(model.blocks),
-            width=model.embed_dim,
-            patch=model.patch_embed.patch_size[0],
-            image_size=size,
-            description=description,
-            class_token=has_class_token(model),
-            global_pool=model.global_pool,
-            pooled_dim=getattr(model, "head_hidden_size", model.num_features),
-            licence=licence,
-            create_kwargs=kwargs,
-        )
+        try:
+            return TimmViT(
+                id=backbone_id,
+                model_name=name,
+                hub_id=hub_id,
+                depth=len(model.blocks),
+                width=model.embed_dim,
+                patch=model.patch_embed.patch_size[0],
+                image_size=size,
+                description=description,
+                class_token=has_class_token(model),
+                global_pool=model.global_pool,
+                pooled_dim=getattr(model, "head_hidden_size", model.num_features),
+                licence=licence,
+                create_kwargs=kwargs,
+            )
+        except (AttributeError, TypeError, IndexError) as exc:  # blocks and patch_embed, another layout
+            not_vit = f" (it has blocks and a patch embedding, but {_first_line(exc)})"
     if hasattr(model, "feature_info") and hasattr(model, "forward_intermediates"):
         channels, strides, modules, embed_dim = feature_levels(model, name, size)
         return TimmConvNet(
@@ -96,9 +100,9 @@ def describe(name: str, create_kwargs: dict | None = None) -> TimmSpec:
             create_kwargs=kwargs,
         )
     raise BenchError(
-        f"timm model {name!r} ({type(model).__name__}) is neither a Vision Transformer nor a CNN with "
-        "timm's feature extraction (feature_info and forward_intermediates), so sbir-bench does not know "
-        "its taps.",
+        f"timm model {name!r} ({type(model).__name__}) is neither a Vision Transformer of timm's "
+        f"VisionTransformer layout{not_vit} nor a CNN with timm's feature extraction (feature_info and "
+        "forward_intermediates), so sbir-bench does not know its taps.",
         "Use a ViT (vit_*, eva*, *dinov3*, *siglip*) or a CNN (resnet*, vgg*, efficientnet*, regnet*, "
         "convnext*, ...), or write a plugin.",
     )
