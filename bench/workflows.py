@@ -59,10 +59,28 @@ def _registry(registry: Registry | None) -> Registry:
     return registry if registry is not None else plugin_registry()
 
 
+def _checked(function: str, **settings: Any) -> SweepSpec:
+    """``settings`` (fields of :class:`SweepSpec`: seed, batch_size, image_size, ...) checked as the
+    command line checks them.
+
+    Raises:
+        BenchError: naming ``function`` and each setting of the wrong type or out of range, with
+            what it allows.
+    """
+    from pydantic import ValidationError
+
+    from bench.api.validation import schema_error
+
+    try:
+        return SweepSpec(**settings)
+    except ValidationError as exc:
+        raise schema_error(exc, f"{function}()", model=SweepSpec) from None
+
+
 def load_backbone(
     backbone_id: str,
     *,
-    weights: str | None = None,
+    weights: str | Path | None = None,
     image_size: int | None = None,
     device: str = "auto",
     dtype: str = "fp32",
@@ -74,14 +92,19 @@ def load_backbone(
         weights: a hub id or local directory (default: the backbone's).
         image_size: input resolution in pixels (default: the backbone's).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``; dtype: ``fp32``, ``fp16``, ``bf16``.
+
+    Raises:
+        BenchError: an unknown backbone, a setting ``bench run`` would refuse (naming it), or
+            weights that are not available.
     """
     from bench.api.components import resolve_target
     from bench.extraction.devices import resolve_device, resolve_dtype
     from bench.extraction.loading import load_backbone as load
 
+    _checked("load_backbone", image_size=image_size, device=device, dtype=dtype)
     registry = _registry(registry)
     info = registry.backbones.get(backbone_id)
-    weights = weights or info.weights
+    weights = str(weights) if weights else info.weights
     if info.weights_check is not None:
         resolve_target(info.weights_check, f"the weights check of {info.id}")(weights)
     torch_device = resolve_device(device)
@@ -189,9 +212,13 @@ def descriptors(
         noise_samples, seed: noise draws averaged per image and the run seed.
         modality: ``"sketch"`` or ``"photo"`` for PIL images (selects the visual prompt).
         prompt: a prompt scheme value as for ``--prompt``.
+
+    Raises:
+        BenchError: a setting ``bench run`` would refuse (naming it and what it allows).
     """
     from bench.extraction.loop import ExtractionRequest, extract_descriptors
 
+    _checked("descriptors", noise_samples=noise_samples, seed=seed, batch_size=batch_size)
     registry = _registry(registry)
     plan, steps = _layer_and_timesteps(backbone, layer, () if t is None else (t,), registry, pool)
     dataset, items = _dataset_items(images, dataset, modality)
@@ -248,6 +275,7 @@ def feature_maps(
     from bench.extraction.features import layer_features
     from bench.extraction.pooling import fuse_taps
 
+    _checked("feature_maps", noise_samples=noise_samples, seed=seed, batch_size=batch_size)
     registry = _registry(registry)
     reporter = reporter or SilentReporter()
     plan, steps = _layer_and_timesteps(backbone, layer, timesteps, registry)
@@ -283,7 +311,7 @@ def feature_maps(
 
 
 def run(
-    config: str | SweepSpec = "default",
+    config: str | Path | SweepSpec = "default",
     *,
     registry: Registry | None = None,
     reporter: Reporter | None = None,
@@ -310,7 +338,7 @@ def run(
     from bench.execution.study import execute
     from bench.plan.study import plan_study
 
-    spec = config if isinstance(config, SweepSpec) else load_config(config)
+    spec = config if isinstance(config, SweepSpec) else load_config(str(config))
     unknown = sorted(set(overrides) - set(SweepSpec.__dataclass_fields__))
     if unknown:
         raise BenchError(

@@ -50,3 +50,54 @@ def test_run_refuses_a_bad_value_as_the_command_line_does(tmp_path):
     with pytest.raises(bench.BenchError, match="unknown setting"):
         bench.run(batchsize=4)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def vit_tiny():
+    import bench
+
+    return bench.load_backbone("vit-tiny", device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("call", "setting", "expected"),
+    [
+        ("descriptors", {"seed": -1}, "seed = -1 (an integer): allowed: an integer from 0 to 2**63 - 1."),
+        ("descriptors", {"noise_samples": 0}, "noise_samples = 0 (an integer): allowed: an integer from 1"),
+        ("descriptors", {"batch_size": 0}, "batch_size = 0 (an integer): allowed: an integer from 1 to 655"),
+        ("feature_maps", {"batch_size": "4"}, "batch_size = '4' (text): allowed: an integer from 1 to 65536"),
+        ("feature_maps", {"seed": 2**70}, "seed = 1180591620717411303424 (an integer): allowed: an integer"),
+    ],
+)
+def test_descriptors_and_maps_refuse_what_the_command_line_refuses(vit_tiny, call, setting, expected):
+    from PIL import Image
+
+    import bench
+
+    with pytest.raises(bench.BenchError) as refused:
+        getattr(bench, call)(vit_tiny, [Image.new("RGB", (32, 32))], **setting)
+    assert f"{call}(): {expected}" in str(refused.value)
+
+
+@pytest.mark.parametrize("size", [0, -5, 10**6])
+def test_load_backbone_refuses_an_impossible_image_size(size):
+    import bench
+
+    with pytest.raises(bench.BenchError, match=rf"load_backbone\(\): image_size = {size} .*8 to 8192"):
+        bench.load_backbone("vit-tiny", image_size=size, device="cpu")
+
+
+def test_paths_may_be_pathlib_paths(tmp_path):
+    import bench
+
+    config = tmp_path / "small.toml"
+    config.write_text('backbone = "vit-tiny"\ndataset = "synthetic"\nworkers = 0\n', encoding="utf-8")
+    results = bench.run(
+        config,
+        output_dir=tmp_path / "out",
+        cache_dir=tmp_path / "cache",
+        data_root={"synthetic": tmp_path},  # a generated dataset: ignored, but a path all the same
+        dataset_options={"num_classes": 4, "num_unseen": 2},
+    )
+    assert len(results) == 1 and list((tmp_path / "out" / "synthetic").glob("vit-tiny_*.json"))
+    assert (tmp_path / "cache").is_dir()

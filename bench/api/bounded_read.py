@@ -78,14 +78,15 @@ def read_bounded_bytes(path: Path, limit_bytes: int, what: str) -> bytes:
 
 
 def read_bounded_text(path: Path, limit_bytes: int, what: str) -> str:
-    """The UTF-8 text of the regular file ``path`` (see :func:`read_bounded_bytes`).
+    """The UTF-8 text of the regular file ``path`` (see :func:`read_bounded_bytes`), without the
+    leading byte-order mark some editors write.
 
     Raises:
         BenchError: as :func:`read_bounded_bytes`, or the file is not UTF-8 (``what`` names it).
     """
     data = read_bounded_bytes(path, limit_bytes, what)
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BenchError(f"{what} {str(path)!r} is not UTF-8 text ({exc.reason}).") from exc
 

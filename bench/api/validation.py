@@ -10,6 +10,7 @@ file from elsewhere can make the reader do.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -51,7 +52,18 @@ Name = Annotated[
     Field(min_length=1, max_length=MAX_NAME_LENGTH, description="a non-empty name on one line"),
     AfterValidator(_no_control_characters),
 ]
-PathText = Annotated[str, Field(min_length=1, max_length=4096, description="a path (text)")]
+
+
+def _path_text(value: Any) -> Any:
+    """A ``pathlib.Path`` (any ``os.PathLike``) as its text: Python callers pass paths as either."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+PathText = Annotated[
+    str,
+    BeforeValidator(_path_text),
+    Field(min_length=1, max_length=4096, description="a path (text)"),
+]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1, description="an integer from 0 to 2**63 - 1")]
 Count = Annotated[int, Field(ge=1, le=2**31 - 1, description="an integer >= 1")]
 Size = Annotated[int, Field(ge=8, le=8192, description="a size in pixels, 8 to 8192")]
@@ -227,6 +239,17 @@ def schema_error(
     return BenchError(message, hint)
 
 
+def _check_keys_are_text(data: dict[Any, Any], source: str) -> None:
+    """Raise :class:`BenchError` naming the first key of ``data`` that is not text (YAML reads
+    ``1: x`` or ``true: x`` as a number or a boolean key)."""
+    odd = next((key for key in data if not isinstance(key, str)), None)
+    if odd is not None:
+        raise BenchError(
+            f"{source}: key {_shown(odd)} ({_type_name(odd)}) is not a setting name.",
+            "Keys are setting names (text); in YAML, quote a key that reads as a number or true/false.",
+        )
+
+
 def validated(
     model: type, data: Any, source: str, *, context: dict[str, Any] | None = None, **kwargs: Any
 ) -> Any:
@@ -240,6 +263,7 @@ def validated(
                 f"{source}: expected a table of keys, got {_type_name(data)}.",
                 "Write key = value settings at the top level of the file.",
             )
+        _check_keys_are_text(data, source)
         return model(**data)
     except ValidationError as exc:
         raise schema_error(exc, source, model=model, **kwargs) from None

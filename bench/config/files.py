@@ -31,7 +31,11 @@ def find_config(name_or_path: str) -> Path:
     ``paper-ablation`` -> ``configs/paper-ablation.yaml``)."""
     path = Path(name_or_path)
     if path.suffix in CONFIG_SUFFIXES or path.exists():
-        if not path.exists():  # anything else there is refused by the read (a FIFO, a folder)
+        if path.is_dir():
+            raise BenchError(
+                f"Config file {name_or_path!r} is a directory.", "Pass a .toml or .yaml file inside it."
+            )
+        if not path.exists():  # anything else there is refused by the read (a FIFO)
             raise BenchError(
                 f"Config file {name_or_path!r} does not exist.", "Pass an existing .toml or .yaml file."
             )

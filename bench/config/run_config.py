@@ -6,6 +6,7 @@ to every configuration of the sweep.
 
 from __future__ import annotations
 
+import os
 from dataclasses import field, replace
 from typing import Annotated, Any, Literal
 
@@ -44,8 +45,8 @@ OptionValue = Scalar | list[Scalar]
 
 
 def _star_mapping(value: Any) -> Any:
-    """One path (or weights id) for everything: ``"DIR"`` -> ``{"*": "DIR"}``."""
-    return {"*": value} if isinstance(value, str) else value
+    """One path (or weights id) for everything: ``"DIR"`` (or ``Path("DIR")``) -> ``{"*": "DIR"}``."""
+    return {"*": value} if isinstance(value, (str, os.PathLike)) else value
 
 
 class AblationTable(SchemaModel):

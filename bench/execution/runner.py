@@ -26,7 +26,7 @@ from bench.api.evaluation import EvaluationSpecs
 from bench.api.reporting import Reporter, SilentReporter
 from bench.evaluation.ensembles import MemberDescriptors, combine, ensemble_config, skipped_by_any
 from bench.execution.provenance import run_provenance
-from bench.execution.scoring import ScoredRun, ScoredSplits
+from bench.execution.scoring import ScoredRun, ScoredSplits, require_readable_splits
 from bench.plan.ensembles import EnsemblePlan
 from bench.plan.identity import backbone_key, cache_fields, group_key, results_config
 from bench.plan.runs import PlannedRun
@@ -174,10 +174,10 @@ class StudyRunner:
             prompt=prompt,
             batch_size=spec.batch_size,
         )
+        prompt_content = prompt_fingerprint(prompt)
+        trained_prompt = prompt_content if first.train is not None else None  # in the run identity
         base_fields = cache_fields(
-            first,
-            code=code_fingerprint(first.backbone.target),
-            prompt_content=prompt_fingerprint(prompt),
+            first, code=code_fingerprint(first.backbone.target), prompt_content=prompt_content
         )
         label = f"{first.backbone.id} on {first.dataset.id}"
         texts = self.plan.query_texts(first)  # only the queries: gallery photos keep the run's prompt
@@ -196,6 +196,7 @@ class StudyRunner:
         )
         for problem in group.cache_problems:
             self.reporter.status(f"cache: {problem}")
+        require_readable_splits(first.dataset.id, queries, gallery, group.skipped)
         if not self.world.is_main:
             return []
         from bench.extraction.devices import peak_memory_mb
@@ -222,12 +223,13 @@ class StudyRunner:
                 },
             }
             descriptors = group.descriptors[key]
-            outcome = scored.score(results_config(run), run.dataset, run.backbone.note, descriptors, shared)
+            config = results_config(run, trained_prompt)
+            outcome = scored.score(config, run.dataset, run.backbone.note, descriptors, shared)
             outcome.result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
             finished.append(self._write(outcome, sweep, cached=group.extracted == 0))
-            if sweep.ensembles:
-                result = outcome.result
-                self._members[result.name] = MemberDescriptors(result, descriptors, group.skipped)
+            if sweep.ensembles:  # kept under the planned configuration, where run_ensemble looks
+                member = MemberDescriptors(outcome.result, descriptors, group.skipped)
+                self._members[run_name(results_config(run))] = member
         return finished
 
     def run_ensemble(self, plan: EnsemblePlan, sweep: PlannedSweep) -> FinishedRun:
@@ -285,10 +287,18 @@ class StudyRunner:
         execute: the ensemble needs their descriptors (read from the cache)."""
         if not sweep.spec.skip_existing or sweep.ensembles:
             return None
-        path = config_path(Path(sweep.spec.output_dir), results_config(run))
+        trained_prompt = None
+        if run.train is not None:  # its results file is named after the prompt it was scored with
+            from bench.prompts.in_runs import saved_prompt_content
+
+            trained_prompt = saved_prompt_content(run, sweep.spec)
+            if trained_prompt is None:
+                return None  # the prompt is to be trained: there is no result of it yet
+        config = results_config(run, trained_prompt)
+        path = config_path(Path(sweep.spec.output_dir), config)
         if not path.is_file():
             return None
-        self.reporter.status(f"skipping {run_name(results_config(run))}: {path} exists (--skip-existing)")
+        self.reporter.status(f"skipping {run_name(config)}: {path} exists (--skip-existing)")
         return FinishedRun(read_result(path, self.specs), path, reused=True)
 
 

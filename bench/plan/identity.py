@@ -23,13 +23,19 @@ from bench.plan.runs import PlannedRun
 PROMPTS_DIR = "prompts"
 
 
-def results_config(run: PlannedRun) -> dict[str, Any]:
+def results_config(run: PlannedRun, trained_prompt: str | None = None) -> dict[str, Any]:
     """The configuration recorded in ``run``'s results file: everything that determines its numbers.
 
     ``weights_identity`` appears for weights named by a path or hub id; ``t``, ``noise_samples``
     and ``seed`` only where they apply (see :class:`PlannedRun`);
     ``train`` only for learned prompt schemes; ``query_text`` only for sketch+text queries;
     ``limit`` only for a ``--limit`` subset.
+
+    Args:
+        trained_prompt: for a learned prompt scheme, the content hash of the prompt it trained or
+            reused (``prompt_content``): a prompt file changed since it was trained makes another
+            configuration, never a silent rerun of this one. None while the prompt is not known
+            (the planned configuration, e.g. to find an ensemble's members).
     """
     config: dict[str, Any] = {
         "backbone": run.backbone.id,
@@ -52,6 +58,8 @@ def results_config(run: PlannedRun) -> dict[str, Any]:
         config["seed"] = run.seed
     if run.train is not None:
         config["train"] = dict(run.train)
+        if trained_prompt is not None:
+            config["prompt_content"] = trained_prompt
     if run.query_text is not None:
         config["query_text"] = run.query_text
     if run.limit is not None:

@@ -16,6 +16,7 @@ from bench.api.errors import BenchError
 from bench.api.evaluation import ResolvedMetric, TaskInfo
 from bench.config.run_config import SweepSpec
 from bench.config.training import training_settings
+from bench.plan.dataset_views import CheckedImages
 from bench.plan.layers import LayerPlan, resolve_layer
 from bench.plan.weights import weights_identity
 from bench.registry.tables import Registry
@@ -102,11 +103,13 @@ def _options_text(options: dict[str, Any]) -> str:
 
 
 def open_dataset(info: DatasetInfo, plugin: str, root: Path | None, options: dict[str, Any]) -> Any:
-    """The adapter of ``info`` opened at ``root`` with ``options``; its test splits must not be empty.
+    """The adapter of ``info`` opened at ``root`` with ``options``, behind a view that checks each image
+    it loads (:class:`~bench.plan.dataset_views.CheckedImages`); its test splits must not be empty.
 
     Raises:
-        BenchError: the adapter rejects the root or the options (its message is passed on), or
-            gives an empty query or gallery split (the message names its plugin).
+        BenchError: the adapter rejects the root or the options (its message is passed on), gives
+            an empty query or gallery split, or its first query is not a PIL image (the message
+            names its plugin).
     """
     factory = resolve_target(info.target, f"dataset {info.id!r}")
     try:
@@ -124,7 +127,9 @@ def open_dataset(info: DatasetInfo, plugin: str, root: Path | None, options: dic
                 "Check --data-root and --dataset-option values; an adapter's split('query') and "
                 "split('gallery') must list the test sketches and photos.",
             )
-    return dataset
+    checked = CheckedImages(dataset, info.id, plugin)
+    checked.check_first_image()
+    return checked
 
 
 def split_prompt(value: str) -> tuple[str, str | None]:
@@ -202,7 +207,15 @@ def dataset_root(spec: SweepSpec, dataset: DatasetInfo) -> Path | None:
             f"--data-root {raw!r} for dataset {dataset.id!r} is not a directory.",
             f"Point it at the extracted dataset.{layout}",
         )
-    if not any(root.iterdir()):
+    try:
+        empty = not any(root.iterdir())
+    except OSError as exc:
+        raise BenchError(
+            f"--data-root {raw!r} for dataset {dataset.id!r} cannot be listed: {exc.strerror or exc}.",
+            "Let this user read it (e.g. chmod -R a+rX on the dataset), or point --data-root at a copy "
+            "it can read.",
+        ) from exc
+    if empty:
         raise BenchError(
             f"--data-root {raw!r} for dataset {dataset.id!r} is empty.", f"Extract the dataset there.{layout}"
         )

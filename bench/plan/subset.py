@@ -12,6 +12,7 @@ benchmark, never ranked with full runs.
 from __future__ import annotations
 
 from bench.api.datasets import Dataset, ImageItem, SplitName
+from bench.plan.dataset_views import DatasetView
 
 
 def spread(items: list[ImageItem], count: int) -> list[ImageItem]:
@@ -21,15 +22,14 @@ def spread(items: list[ImageItem], count: int) -> list[ImageItem]:
     return [items[i * len(items) // count] for i in range(count)]
 
 
-class LimitedDataset(Dataset):
+class LimitedDataset(DatasetView):
     """``dataset`` with its query and gallery splits cut to at most ``limit`` items each;
     ``keep_pairs``: the chosen queries' paired photos come first (a task with paired relevance)."""
 
     def __init__(self, dataset: Dataset, limit: int, *, keep_pairs: bool) -> None:
-        self.inner = dataset
+        super().__init__(dataset)
         self.limit = limit
         self.keep_pairs = keep_pairs
-        self.group_by_label = dataset.group_by_label  # type: ignore[misc]  # the adapter's class attribute
         self._queries = spread(dataset.split("query"), limit)
         self._gallery = self._limited_gallery(dataset.split("gallery"))
 
@@ -49,11 +49,5 @@ class LimitedDataset(Dataset):
             return list(self._gallery)
         return self.inner.split(name)
 
-    def load_image(self, item: ImageItem):
-        return self.inner.load_image(item)
-
     def describe(self) -> dict[str, object]:
         return {**self.inner.describe(), "limit": self.limit}
-
-    def __getattr__(self, name: str):  # adapter extras (captions, describe facts) pass through
-        return getattr(self.inner, name)

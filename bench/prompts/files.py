@@ -171,6 +171,15 @@ def read_header(path: Path) -> dict[str, Any]:
     return header.model_dump(mode="json")
 
 
+def other_backbone_error(path: Path, trained_for: str, backbone_id: str) -> BenchError:
+    """The error for the learned prompt ``path``, trained for ``trained_for``, used with ``backbone_id``."""
+    return BenchError(
+        f"Learned prompt {str(path)!r} was trained for backbone {trained_for!r}, not {backbone_id!r}.",
+        f"Use it with --backbone {trained_for}, or train a prompt for {backbone_id} with "
+        f"`bench train --backbone {backbone_id}`.",
+    )
+
+
 def check_prompt_file(path: Path, backbone_id: str, image_size: int) -> dict[str, Any]:
     """The header of ``path`` after checking that it was trained for ``backbone_id`` at ``image_size``.
 
@@ -179,12 +188,7 @@ def check_prompt_file(path: Path, backbone_id: str, image_size: int) -> dict[str
     """
     header = read_header(path)
     if header["backbone"] != backbone_id:
-        raise BenchError(
-            f"Learned prompt {str(path)!r} was trained for backbone {header['backbone']!r}, "
-            f"not {backbone_id!r}.",
-            f"Use it with --backbone {header['backbone']}, or train a prompt for {backbone_id} with "
-            f"`bench train --backbone {backbone_id}`.",
-        )
+        raise other_backbone_error(path, header["backbone"], backbone_id)
     if "visual" in header["parts"] and header["image_size"] != image_size:
         raise BenchError(
             f"Learned prompt {str(path)!r} has a {header['image_size']} px visual prompt; this run "

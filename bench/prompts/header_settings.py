@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config.run_config import SweepSpec
-from bench.prompts.files import read_header
+from bench.prompts.files import other_backbone_error, read_header
 from bench.registry.tables import Registry
 
 
@@ -16,7 +16,8 @@ def settings_from_learned_prompt(
 ) -> tuple[SweepSpec, dict[str, Any], str | None]:
     """With exactly one ``learned:FILE`` prompt, fill the sweep settings the user did not give
     (``given`` names those typed) from the file's header (what it was trained for): backbone, layer,
-    t, image size, dataset and its options. What the user typed always wins.
+    t, image size, dataset and its options. What the user typed always wins; a backbone typed that
+    is not the one the prompt was trained for is an error saying so.
 
     Weights are never taken from a header (a shared file must not point a run at a hub id or a path
     of its choosing): when the header's weights differ from the backbone's default, a note says
@@ -25,11 +26,19 @@ def settings_from_learned_prompt(
 
     Returns:
         (the sweep, the settings filled in, the notes).
+
+    Raises:
+        BenchError: the file is no learned prompt, or the user typed another backbone than the one
+            it was trained for.
     """
     learned = [prompt for prompt in spec.prompt if prompt.startswith("learned:")]
     if len(learned) != 1:
         return spec, {}, []
-    header = read_header(Path(learned[0].partition(":")[2]))
+    path = Path(learned[0].partition(":")[2])
+    header = read_header(path)
+    other = next((backbone for backbone in spec.backbone if backbone != header["backbone"]), None)
+    if "backbone" in given and other is not None:  # before its layer is looked for in that backbone
+        raise other_backbone_error(path, header["backbone"], other)
     recorded = {
         "backbone": (header["backbone"],),
         "layer": (header.get("layer"),),

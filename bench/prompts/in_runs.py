@@ -4,6 +4,8 @@
 each (backbone, weights, layer, t, image size, dataset, seed, training settings) it is evaluated
 with, on the dataset's train split, and saves it under ``<output_dir>/prompts/`` with a name that
 hashes all of these; a later run with the same configuration reads the file instead of training.
+What the file holds is part of the run's identity (``prompt_content`` in its results), so a file
+changed since it was trained gives another results file, never a silent rewrite of the first.
 """
 
 from __future__ import annotations
@@ -43,3 +45,12 @@ def trained_condition(
         backbone = load_backbone() if load_backbone is not None else None
         train_prompt(train, plan_training(train, registry), path, reporter=reporter, backbone=backbone)
     return learned_condition(path), path
+
+
+def saved_prompt_content(run: PlannedRun, spec: SweepSpec) -> str | None:
+    """The content hash (``prompt_content``) of the prompt a run of ``run``'s configuration trained
+    and saved before, or None when none is saved (the run would train it)."""
+    from bench.extraction.fingerprints import prompt_fingerprint
+
+    path = trained_prompt_path(Path(spec.output_dir), train_spec_for(run, spec))
+    return prompt_fingerprint(learned_condition(path)) if path.is_file() else None

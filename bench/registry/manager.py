@@ -64,12 +64,19 @@ class PluginSet:
         return failed_imports + self.registration_failures
 
     def add_file(self, path: Path) -> None:
-        """Load a one-file plugin; a file that is missing, does not import or implements a hook
-        wrongly is a BenchError naming it."""
+        """Load a one-file plugin; a file that is missing, does not import, implements a hook wrongly
+        or has the name of another plugin file is a BenchError naming it."""
         path = Path(path)
         name = f"file:{path.stem}"
         if self.manager.has_plugin(name):
-            return
+            loaded = next((record.source for record in self.records if record.name == name), "?")
+            if Path(loaded).resolve() == path.resolve():
+                return  # the same file named twice (e.g. in SBIR_BENCH_PLUGINS and --plugin)
+            raise BenchError(
+                f"Plugin files {loaded!r} and {str(path)!r} are both plugin {name!r}: a one-file plugin "
+                "is named after its file, so only one of them could load.",
+                "Rename one of the files.",
+            )
         module = _import_file(path)
         problem = register_checked(self.manager, module, name)
         if problem:
@@ -104,6 +111,7 @@ class PluginSet:
                         f"plugin {impl.plugin_name!r} failed in {hook_name} and its components there "
                         f"are skipped: {type(exc).__name__}: {exc}"
                     )
+        registry.backbones.check()
         return registry
 
     def hooks_of(self, name: str) -> list[str]:
@@ -154,8 +162,9 @@ def register_checked(manager: pluggy.PluginManager, module: ModuleType, name: st
 
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
         raise BenchError(
-            f"Plugin file {str(path)!r} does not exist.",
+            f"Plugin file {str(path)!r} {what}.",
             "Pass the path of a Python file that defines @bench.hookimpl functions.",
         )
     module_name = f"sbir_bench_plugin_{path.stem.replace('-', '_')}"
@@ -166,13 +175,24 @@ def _import_file(path: Path) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # any error in user code: report it as the plugin's failure
+    except (Exception, SystemExit) as exc:  # any error in user code: report it as the plugin's failure
         del sys.modules[module_name]
         raise BenchError(
-            f"Plugin file {str(path)!r} failed to import: {type(exc).__name__}: {exc}",
+            f"Plugin file {str(path)!r} failed to import: {import_failure(exc)}",
             "Fix the error in the file (run it with `python FILE` to see the traceback), or drop --plugin.",
         ) from exc
     return module
+
+
+def import_failure(exc: BaseException) -> str:
+    """Why a plugin failed to import, in words: the exception, or the ``sys.exit()`` it called
+    (which would otherwise end the command silently with the plugin's exit code)."""
+    if isinstance(exc, SystemExit):
+        return (
+            f"it called sys.exit({exc.code!r}) while being imported (a plugin must not exit; guard "
+            "script code with `if __name__ == '__main__':`)"
+        )
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _blocked_names() -> set[str]:
@@ -202,8 +222,8 @@ def load_plugins(plugin_files: Sequence[Path] = ()) -> PluginSet:
             continue
         try:
             module = entry_point.load()
-        except Exception as exc:  # a broken third-party plugin must not break the toolkit
-            plugins.records.append(PluginRecord(entry_point.name, source, f"{type(exc).__name__}: {exc}"))
+        except (Exception, SystemExit) as exc:  # a broken third-party plugin must not break the toolkit
+            plugins.records.append(PluginRecord(entry_point.name, source, import_failure(exc)))
             continue
         problem = register_checked(manager, module, entry_point.name)
         plugins.records.append(PluginRecord(entry_point.name, source, problem))

@@ -25,12 +25,22 @@ class BackboneTable(ComponentTable[BackboneInfo]):
 
     Args:
         families: the backbone families, keyed by prefix.
+        selectors: the layer selectors (a backbone's default layer may name one).
     """
 
-    def __init__(self, families: ComponentTable[BackboneFamily]) -> None:
+    def __init__(
+        self, families: ComponentTable[BackboneFamily], selectors: ComponentTable[LayerSelector]
+    ) -> None:
         super().__init__("backbone", BackboneInfo, "bench list backbones")
         self.families = families
+        self.selectors = selectors
         self._resolved: dict[str, Registered[BackboneInfo]] = {}
+
+    def check(self) -> None:
+        """Raise :class:`BenchError` naming the plugin of the first registered backbone whose values
+        are impossible (see :func:`backbone_problems`); called once every plugin has registered."""
+        for entry in self:
+            check_backbone(entry.component, entry.plugin, self.selectors)
 
     def get(self, component_id: str) -> BackboneInfo:
         """The backbone ``component_id``: registered, or resolved by the family its prefix names.
@@ -91,6 +101,7 @@ class BackboneTable(ComponentTable[BackboneInfo]):
                 f"Plugin {plugin!r} resolved backbone {name!r} to {info!r}.",
                 f"The resolve of family {prefix!r} must return a bench.BackboneInfo with id {name!r}.",
             )
+        check_backbone(info, plugin, self.selectors)
         self._resolved[name] = Registered(info, plugin)
         return self._resolved[name]
 
@@ -122,7 +133,7 @@ class Registry:
     leaderboard_formats: FormatTable = field(default_factory=FormatTable)
 
     def __post_init__(self) -> None:
-        self.backbones = BackboneTable(self.backbone_families)
+        self.backbones = BackboneTable(self.backbone_families, self.layer_selectors)
         self.tasks = TaskTable(self.metrics)
         self.datasets = DatasetTable(self.tasks)
 
@@ -148,6 +159,54 @@ class Registry:
             tasks=[(entry.component, entry.plugin) for entry in self.tasks.in_order()],
             formats=[(entry.component, entry.plugin) for entry in self.leaderboard_formats.in_order()],
             dataset_tasks={entry.component.id: entry.component.task for entry in self.datasets.in_order()},
+        )
+
+
+def _is_count(value: object, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _has_default_layer(info: BackboneInfo, selectors: ComponentTable[LayerSelector]) -> bool:
+    """Whether ``info.default_layer`` reads the backbone's own taps (``tap`` or ``tap+tap``), or names
+    a layer selector that applies to it."""
+    if all(info.layer(tap) is not None for tap in info.default_layer.split("+")):
+        return True
+    return info.default_layer in selectors and selectors.get(info.default_layer).applies_to(info)
+
+
+def backbone_problems(info: BackboneInfo, selectors: ComponentTable[LayerSelector]) -> list[str]:
+    """The values of ``info`` no run could use: an input size or timestep count below 1, no layers,
+    a layer named twice, with fewer than 1 channel or a negative stride, or a default layer it
+    does not have."""
+    problems = []
+    if not _is_count(info.image_size, 1):
+        problems.append(f"image_size {info.image_size!r} (the input size must be at least 1 pixel)")
+    if info.num_timesteps is not None and not _is_count(info.num_timesteps, 1):
+        problems.append(f"num_timesteps {info.num_timesteps!r} (must be at least 1, or None)")
+    names = info.layer_names
+    if not names:
+        problems.append("no layers")
+    problems += [f"layer {name!r} twice" for name in dict.fromkeys(n for n in names if names.count(n) > 1)]
+    for layer in info.layers:
+        if not _is_count(layer.channels, 1):
+            problems.append(f"layer {layer.name!r} with {layer.channels!r} channels (must be at least 1)")
+        if not _is_count(layer.stride, 0):
+            problems.append(f"layer {layer.name!r} with stride {layer.stride!r} (0 for a vector, else > 0)")
+    if names and not _has_default_layer(info, selectors):
+        listed = ", ".join(names)
+        problems.append(f"default layer {info.default_layer!r}, which is none of its layers ({listed})")
+    return problems
+
+
+def check_backbone(info: BackboneInfo, plugin: str, selectors: ComponentTable[LayerSelector]) -> None:
+    """Raise :class:`BenchError` naming ``plugin`` when ``info`` has values no run could use."""
+    problems = backbone_problems(info, selectors)
+    if problems:
+        raise BenchError(
+            f"Plugin {plugin!r} registered backbone {info.id!r} with impossible values: "
+            f"{'; '.join(problems)}.",
+            "The plugin must register a bench.BackboneInfo a run can use (see its docstring); fix the "
+            "plugin, or run without it (SBIR_BENCH_BLOCK_PLUGINS=<name> blocks an installed one).",
         )
 
 

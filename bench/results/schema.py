@@ -8,6 +8,8 @@ A results file holds everything needed to reproduce and to rank a run::
       "task": "<task id>",                                 # a registered task (bench list tasks)
       "config": {backbone, weights, layer, t, prompt, dataset, dataset_options,
                  noise_samples, seed, dtype, image_size,
+                 train, prompt_content (prompt schemes trained in the run only: the training
+                 settings and the content hash of the prompt trained or reused),
                  query_text (sketch+text queries only)},       # what determines the numbers
       "backbone_note": "random weights (architecture check only)" | null,
       "extractor": {what the backbone's extraction does, e.g. latent and noise choices},
@@ -133,6 +135,7 @@ class ResultConfig(SchemaModel):
     noise_samples: int | Name | None = None
     seed: int | Name | None = None
     train: dict[Name, JsonValue] | None = None
+    prompt_content: Name | None = None
     query_text: Name | None = None
     limit: Annotated[int, Field(ge=1)] | None = None
     ensemble: EnsembleConfig | None = None

@@ -43,17 +43,34 @@ def canonical_path(path: str) -> str:
     return "/".join([*(folder.removesuffix(READY_SUFFIX) for folder in folders), name])
 
 
+def entries(folder: Path) -> list[Path]:
+    """What ``folder`` holds.
+
+    Raises:
+        BenchError: the folder cannot be listed (no permission, not a folder, an I/O error): an
+            unreadable image is skipped and counted, but a folder nothing can be seen in is not.
+    """
+    try:
+        return list(folder.iterdir())
+    except OSError as exc:
+        raise BenchError(
+            f"Cannot list the dataset folder {str(folder)!r}: {exc.strerror or exc}.",
+            "Let this user read it (e.g. chmod -R a+rX on the release), or point --data-root at a "
+            "copy it can read.",
+        ) from exc
+
+
 def image_files(folder: Path) -> list[Path]:
     """The image files directly inside ``folder`` (hidden files skipped), sorted by name."""
     return sorted(
-        (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
+        (p for p in entries(folder) if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")),
         key=lambda p: p.name,
     )
 
 
 def subfolder_names(folder: Path) -> list[str]:
     """The names of the (non-hidden) directories inside ``folder``, sorted."""
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p.name for p in entries(folder) if p.is_dir() and not p.name.startswith("."))
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
@@ -84,7 +101,7 @@ def require_root(root: Path | str | None, title: str, expected_layout: str) -> P
             f"The {title} root {str(path)!r} {what}.",
             f"Point --data-root at the extracted release.\n{layout_hint(expected_layout)}",
         )
-    if not any(path.iterdir()):
+    if not entries(path):
         raise BenchError(
             f"The {title} root {str(path)!r} is empty.",
             f"Extract the release there.\n{layout_hint(expected_layout)}",
@@ -106,7 +123,7 @@ def wrong_root_error(root: Path, title: str, missing: str, expected_layout: str)
 
     The hint says what the root holds, which known release it looks like, and the expected layout.
     """
-    found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
+    found = sorted(p.name + ("/" if p.is_dir() else "") for p in entries(root))
     shown = ", ".join(found[:12]) + (f", ... ({len(found)} entries)" if len(found) > 12 else "")
     lines = [f"It holds: {shown}."]
     guesses = identify_root(root)

@@ -76,14 +76,25 @@ def photo_id(sketch_stem: str) -> str | None:
 
 
 def _listed_stems(root: Path, modality: str, split: str, problems: list[str]) -> list[str] | None:
-    """The file stems ``<modality>_<split>.txt`` names, in order (None, and a problem, when it is missing)."""
+    """The file stems ``<modality>_<split>.txt`` names, in order (None, and a problem, when it is
+    missing or cannot be read as UTF-8 text)."""
     path = root / f"{modality}_{split}.txt"
     if not path.is_file():
         problems.append(
             f"release (a) needs {path.name} (the {split} {MODALITY_WORDS[modality]}); it is missing."
         )
         return None
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # a byte-order mark is dropped
+    except UnicodeDecodeError as exc:
+        problems.append(
+            f"{path.name} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 "
+            "(one file name per line)."
+        )
+        return None
+    except OSError as exc:
+        problems.append(f"{path.name} cannot be read: {exc.strerror or exc}.")
+        return None
     return [Path(line.strip()).stem for line in lines if line.strip()]
 
 

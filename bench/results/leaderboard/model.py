@@ -11,8 +11,18 @@ from bench.api.evaluation import EvaluationSpecs, ResolvedMetric
 from bench.results.schema import RunResult
 
 ABLATION_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
+IDENTITY_KEYS = ("prompt_content",)
+"""Configuration keys that identify a run's inputs by content (a trained prompt's hash, which follows
+from its training settings, layer, t and dataset): they name its results file and show in its
+footnote, but tables neither group nor tell runs apart by them."""
 DEFINITION_FACTS = ("num_queries", "num_gallery", "gallery_unique", "per_class_gallery")
 """Dataset facts of a results file that belong to the benchmark definition (the gallery as scored)."""
+
+
+def settings(config: dict[str, Any], leaving_out: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The settings of ``config`` that describe a configuration: all but ``leaving_out`` and
+    :data:`IDENTITY_KEYS`."""
+    return {k: v for k, v in config.items() if k not in leaving_out and k not in IDENTITY_KEYS}
 
 
 @dataclass(frozen=True)
@@ -90,7 +100,7 @@ class Ablation:
     @property
     def config(self) -> dict[str, Any]:
         """The settings every run of the ablation shares."""
-        return {k: v for k, v in self.runs[0].result.config.items() if k not in ABLATION_AXES}
+        return settings(self.runs[0].result.config, ABLATION_AXES)
 
 
 @dataclass(frozen=True)

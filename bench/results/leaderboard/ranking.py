@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.api.evaluation import ResolvedMetric
-from bench.results.leaderboard.model import Run, Section, best_first, is_number
+from bench.results.leaderboard.model import Run, Section, best_first, is_number, settings
 from bench.results.leaderboard.sections import definition_label
 from bench.results.naming import natural_key
 
@@ -105,7 +105,7 @@ def pivot(sections: list[Section]) -> tuple[list[str], list[PivotRow]]:
             value = run.result.metrics.get(metric.name)
             if not is_number(value):
                 continue
-            config = {k: v for k, v in run.result.config.items() if k not in PIVOT_EXCLUDED}
+            config = settings(run.result.config, PIVOT_EXCLUDED)
             key = json.dumps(config, sort_keys=True, default=str)
             configurations[key] = config
             shown = pivot_scale(metric) * value

@@ -9,6 +9,7 @@ from bench.api.evaluation import EvaluationSpecs, ResolvedMetric
 from bench.results.escaping import markdown_code, markdown_text
 from bench.results.leaderboard.model import (
     ABLATION_AXES,
+    IDENTITY_KEYS,
     Ablation,
     Leaderboard,
     ReportedRow,
@@ -16,6 +17,7 @@ from bench.results.leaderboard.model import (
     Section,
     best_first,
     is_number,
+    settings,
 )
 from bench.results.leaderboard.ranking import (
     best_per_backbone,
@@ -337,7 +339,7 @@ def _pivot_text(columns: list[Section], metrics: list[ResolvedMetric]) -> str:
 
 
 def _units_text(metrics: list[ResolvedMetric]) -> str:
-    """``WorstR, MeanR in ranks; mAP@all in fractions; lower is better for WorstR, MeanR``."""
+    """``Hits@K, WorstR in ranks; Hits@all in fractions; lower is better for Hits@K, WorstR``."""
     by_unit: dict[str, list[str]] = {}
     for metric in metrics:
         by_unit.setdefault(metric.unit.note, []).append(metric.name)
@@ -354,7 +356,7 @@ def _distinguishing_settings(configurations: list[dict[str, Any]]) -> list[str]:
     by_backbone: dict[str, list[dict[str, Any]]] = {}
     for config in configurations:
         by_backbone.setdefault(str(config.get("backbone")), []).append(config)
-    keys = {key for config in configurations for key in config} - set(TABLE_CONFIG_KEYS)
+    keys = {key for config in configurations for key in config} - {*TABLE_CONFIG_KEYS, *IDENTITY_KEYS}
     varying = {
         key
         for group in by_backbone.values()
@@ -418,7 +420,7 @@ def _ablations(section: Section) -> list[Ablation]:
     for run in section.runs:
         if run.result.ablation:  # runs of a study are shown in its own table
             continue
-        fixed = {k: v for k, v in run.result.config.items() if k not in ABLATION_AXES}
+        fixed = settings(run.result.config, ABLATION_AXES)
         key = (_text(fixed.get("backbone")), json.dumps(fixed, sort_keys=True, default=str))
         groups.setdefault(key, []).append(run)
     metric = next(iter(metric_columns(section)), "")
