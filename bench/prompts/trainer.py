@@ -7,6 +7,10 @@ layer, timestep, pooling and noise averaging as ``bench run``), and minimises th
 backbone's parameters never reach the optimiser and stay in eval mode; gradients flow through them
 to the pixels (visual prompt) and to the text context (textual prompt).
 
+The validation hold-out (classes or instances, ``val_split``) is taken first; training then uses
+the whole rest or, with ``train_fraction`` / ``train_count``, a nested subset of it per class
+(:mod:`bench.prompts.train_subset`); the header records the counts of both.
+
 After every epoch: optional validation (held-out classes or instances, ``val_split``) with early
 stopping, and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
 the one with the best validation metric (the last one without validation).
@@ -37,6 +41,7 @@ from bench.extraction.pooling import descriptor
 from bench.plan.runs import PlannedRun, plan_sweep
 from bench.prompts.files import save_prompt
 from bench.prompts.learnable import LearnablePrompt, triplet_loss
+from bench.prompts.train_subset import training_data_record, training_subset
 from bench.prompts.triplets import Triplet, TripletSampler, split_validation
 from bench.registry.tables import Registry
 
@@ -106,10 +111,12 @@ class PromptTrainer:
             if warning:
                 reporter.status(warning)
         self.dataset = run.open_dataset()  # a wrong dataset or empty split fails before the model loads
-        items = self.dataset.split("train")
-        self.train_items, self.val_items = split_validation(
-            items, self.dataset.task, spec.val_split, spec.seed
+        task = self.dataset.task
+        available, self.val_items = split_validation(
+            self.dataset.split("train"), task, spec.val_split, spec.seed
         )
+        self.train_items = training_subset(available, task, spec.seed, spec.train_fraction, spec.train_count)
+        self.training_data = training_data_record(available, self.train_items, self.val_items, task)
         self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
         if backbone is None:
             from bench.extraction.loading import load_planned_backbone
@@ -338,6 +345,7 @@ def train_prompt(
         "dataset": run.dataset.id,
         "dataset_options": dict(sorted(run.dataset_options.items())),
         "training": config,
+        "training_data": trainer.training_data,
         "metrics": metrics,
         "history": history,
         "sbir_bench_version": __version__,
