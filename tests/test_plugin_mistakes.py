@@ -103,3 +103,14 @@ def test_an_item_whose_load_image_returns_no_image_is_skipped_and_counted_naming
         "Dataset 'folders' (plugin 'file:hog') broke its contract: load_image() returned None for item "
         "'photo/b/1.png'",
     )
+
+
+def test_a_run_whose_gallery_images_are_all_unreadable_is_one_message(tmp_path):
+    run = _folder_run(tmp_path, "return bench.load_rgb(item.path)")
+    for photo in (tmp_path / "data" / "photo").rglob("*.png"):
+        photo.write_bytes(b"not a png " + photo.parent.name.encode())
+    one_error(
+        run_bench(*run),
+        "No gallery image of dataset 'folders' could be read (2 skipped, e.g. 'photo/a/1.png':",
+        "Check the files under --data-root (bench datasets check folders names each problem).",
+    )

@@ -25,7 +25,7 @@ from bench.api.components import PromptCondition
 from bench.api.reporting import Reporter, SilentReporter
 from bench.evaluation.ensembles import MemberDescriptors, combine, ensemble_config, skipped_by_any
 from bench.execution.provenance import run_provenance
-from bench.execution.scoring import ScoredRun, ScoredSplits
+from bench.execution.scoring import ScoredRun, ScoredSplits, require_readable_splits
 from bench.plan.ensembles import EnsemblePlan
 from bench.plan.identity import backbone_key, cache_fields, group_key, results_config
 from bench.plan.runs import PlannedRun
@@ -197,6 +197,7 @@ class StudyRunner:
         )
         for problem in group.cache_problems:
             self.reporter.status(f"cache: {problem}")
+        require_readable_splits(first.dataset.id, queries, gallery, group.skipped)
         if not self.world.is_main:
             return []
         from bench.extraction.devices import peak_memory_mb
