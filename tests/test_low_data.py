@@ -283,8 +283,10 @@ def test_scaled_low_data_study_runs_from_its_config_and_plots(tmp_path):
     ran = run_bench("run", "--config", "koley2024/low-data-synthetic", "--output-dir", str(out),
                     "--cache-dir", str(tmp_path / "cache"), "--json")  # fmt: skip
     assert ran.returncode == 0, ran.stderr
-    results = sorted(json.loads(ran.stdout), key=lambda r: r["config"]["train"]["train_fraction"])
-    assert [r["config"]["train"]["train_fraction"] for r in results] == [0.25, 0.5, 1.0]
+    fraction = lambda r: r["config"]["train"].get("train_fraction", 1.0)  # noqa: E731 (100 %: left out)
+    results = sorted(json.loads(ran.stdout), key=fraction)
+    assert [fraction(r) for r in results] == [0.25, 0.5, 1.0]
+    assert "train_fraction" not in results[-1]["config"]["train"]  # earlier runs keep their names
     kept = [r["dataset"]["training_data"]["kept"] for r in results]
     assert [k["sketches"] for k in kept] == [16, 32, 64] and {k["classes"] for k in kept} == {
         8
@@ -318,3 +320,21 @@ def test_the_run_table_shows_the_training_data_where_runs_differ_in_it():
     for table in results_tables(STUDY[:1]):
         console.print(table)
     assert "Training data" not in console.export_text()  # one amount of data: no column
+
+
+def test_training_on_all_the_data_keeps_the_names_runs_and_prompts_had_before():
+    """train_fraction 1.0 and no train_count (what training did before they existed) are left out of
+    a trained prompt's file name, so prompts and results named earlier are found again."""
+    import hashlib
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from bench.config.training import TrainSpec
+    from bench.plan.identity import trained_prompt_path
+
+    spec = TrainSpec(backbone="sd-mini", dataset="synthetic", scheme="visual", layer="up0", t=200)
+    before = {k: v for k, v in asdict(spec).items() if k not in ("train_fraction", "train_count")}
+    digest = hashlib.sha256(json.dumps(before, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    assert trained_prompt_path(Path("out"), spec).name == f"sd-mini_up0_t200_visual-{digest}.safetensors"
+    part = TrainSpec(**{**asdict(spec), "train_fraction": 0.5})
+    assert trained_prompt_path(Path("out"), part).name != trained_prompt_path(Path("out"), spec).name

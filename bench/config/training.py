@@ -125,6 +125,21 @@ TRAIN_SETTINGS = (
 )
 
 
+# Settings added after runs and prompt files were first named: at these values (what training did
+# before they existed) they are left out of identities, so earlier results and prompts keep their names.
+LATER_SETTINGS_DEFAULTS: dict[str, Any] = {"train_fraction": 1.0, "train_count": None}
+
+
+def identity_of_training(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` (training settings, or every field of a :class:`TrainSpec`) as they enter a run's
+    identity and a trained prompt's file name: without the later settings at their old behaviour."""
+    return {
+        key: value
+        for key, value in settings.items()
+        if key not in LATER_SETTINGS_DEFAULTS or value != LATER_SETTINGS_DEFAULTS[key]
+    }
+
+
 def training_settings(overrides: dict[str, Any], source: str) -> dict[str, Any]:
     """Every training setting, from the defaults of :class:`TrainSpec` and ``overrides``.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config.run_config import SweepSpec
-from bench.config.training import TrainSpec
+from bench.config.training import TrainSpec, identity_of_training
 from bench.plan.runs import PlannedRun
 
 PROMPTS_DIR = "prompts"
@@ -57,7 +57,7 @@ def results_config(run: PlannedRun, trained_prompt: str | None = None) -> dict[s
     if run.seed is not None:
         config["seed"] = run.seed
     if run.train is not None:
-        config["train"] = dict(run.train)
+        config["train"] = identity_of_training(run.train)
         if trained_prompt is not None:
             config["prompt_content"] = trained_prompt
     if run.query_text is not None:
@@ -109,7 +109,8 @@ def cache_fields(run: PlannedRun, *, code: str, prompt_content: str) -> dict[str
 def trained_prompt_path(output_dir: Path, train: TrainSpec) -> Path:
     """``<output_dir>/prompts/<backbone>_<layer>_t<t>_<scheme>-<hash12>.safetensors``: the name hashes
     every field of ``train``, so a run with other training settings never reuses the file."""
-    digest = hashlib.sha256(json.dumps(asdict(train), sort_keys=True, default=str).encode()).hexdigest()
+    named = identity_of_training(asdict(train))
+    digest = hashlib.sha256(json.dumps(named, sort_keys=True, default=str).encode()).hexdigest()
     name = f"{train.backbone}_{train.layer}_t{train.t}_{train.scheme}-{digest[:12]}.safetensors"
     return Path(output_dir) / PROMPTS_DIR / name.replace("+", "-")
 
