@@ -3,7 +3,10 @@
 Built-in plugins (``plugins/bench_*``) are found through the same ``sbir_bench`` entry-point group
 as third-party ones. A plugin that fails to import is skipped with a warning naming it; the rest
 keep working. ``SBIR_BENCH_BLOCK_PLUGINS=a,b`` skips plugins by name; ``SBIR_BENCH_PLUGINS`` lists
-plugin files (separated by the OS path separator) loaded as if passed with ``--plugin``.
+plugin files (separated by the OS path separator) loaded as if passed with ``--plugin``;
+``SBIR_BENCH_BUILTIN_PLUGINS_ONLY=1`` loads only the entry points of sbir-bench itself, as if no
+other plugin distribution were installed (the test suite sets it, so the plugins installed on a
+machine cannot change what it checks).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +33,8 @@ HOOK_NAMES = tuple(
 )
 BLOCK_ENV = "SBIR_BENCH_BLOCK_PLUGINS"
 FILES_ENV = "SBIR_BENCH_PLUGINS"
+BUILTIN_ONLY_ENV = "SBIR_BENCH_BUILTIN_PLUGINS_ONLY"
+BUILTIN_DISTRIBUTION = "sbir-bench"
 
 
 @dataclass(frozen=True)
@@ -199,8 +205,18 @@ def _blocked_names() -> set[str]:
     return {name.strip() for name in os.environ.get(BLOCK_ENV, "").split(",") if name.strip()}
 
 
+def _distribution_name(entry_point: importlib.metadata.EntryPoint) -> str | None:
+    """The normalised name of the distribution declaring ``entry_point`` (PEP 503), if known."""
+    return re.sub(r"[-_.]+", "-", entry_point.dist.name).lower() if entry_point.dist else None
+
+
 def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
-    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    """The ``sbir_bench`` entry points by name; with ``SBIR_BENCH_BUILTIN_PLUGINS_ONLY`` set (not
+    empty, not 0), only sbir-bench's own."""
+    entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if os.environ.get(BUILTIN_ONLY_ENV, "") not in ("", "0"):
+        entry_points = [ep for ep in entry_points if _distribution_name(ep) == BUILTIN_DISTRIBUTION]
+    return sorted(entry_points, key=lambda ep: ep.name)
 
 
 def load_plugins(plugin_files: Sequence[Path] = ()) -> PluginSet:
