@@ -130,3 +130,38 @@ def test_a_learned_prompts_results_name_says_its_file_not_its_folders():
     assert names["visual"].startswith("sd-mini_coarse_t50_learned-c-t50-visual-s0_n2_s0_fp32-")
     assert names["visual-textual"].startswith("sd-mini_coarse_t50_learned-c-t50-visual-textual-s0_n2_")
     assert run_name({**base, "prompt": "none"}).startswith("sd-mini_coarse_t50_none_n2_s0_fp32-")
+
+
+SAFE_NAME = r"[A-Za-z0-9._+-]+"
+
+
+def test_names_of_results_and_trained_prompts_are_safe_characters_only():
+    """An ensemble's joined settings (``n2, none``) and backbones named by a family and a path
+    (``hf:/...``, ``dit:sd3-tiny/ditf``) gave names with commas, spaces, colons and folders."""
+    import re
+
+    from bench.config.training import TrainSpec
+    from bench.plan.identity import trained_prompt_path
+    from bench.results.schema import config_path
+
+    ensemble = {
+        "backbone": "ensemble(concat): sd-mini, vit-tiny",
+        "layer": "up0, block-1",
+        "t": "200, none",
+        "prompt": "none",
+        "dataset": "synthetic",
+        "noise_samples": "2, none",
+        "seed": "0, none",
+        "dtype": "fp32",
+    }
+    local = {**ensemble, "backbone": "hf:/home/me/models/dinov3-vits16", "noise_samples": 1, "seed": 0}
+    for config in (ensemble, local):
+        path = config_path(Path("out"), config)
+        assert path.parent == Path("out/synthetic") and re.fullmatch(SAFE_NAME, path.name), path
+    assert config_path(Path("out"), local).name.startswith("hf-dinov3-vits16_up0-block-1_")
+    for backbone in ("dit:sd3-tiny/ditf", "hf:/home/me/models/dinov3-vits16", "hf:facebook/dinov3-vits16"):
+        train = TrainSpec(backbone=backbone, dataset="synthetic", scheme="textual", layer="up0+up1", t=50)
+        path = trained_prompt_path(Path("out"), train)
+        assert path.parent == Path("out/prompts") and re.fullmatch(SAFE_NAME, path.name), path
+    same = TrainSpec(backbone="sd-mini", dataset="synthetic", scheme="visual+textual", layer="coarse", t=50)
+    assert trained_prompt_path(Path("out"), same).name.startswith("sd-mini_coarse_t50_visual-textual-")

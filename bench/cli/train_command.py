@@ -26,9 +26,12 @@ def _train_option_name(setting: str) -> str:
 
 
 def default_output(spec: TrainSpec, run: PlannedRun) -> Path:
-    """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved)."""
-    name = f"{run.backbone.id}_{run.layer.name}_t{run.t}_{spec.scheme}".replace("+", "-")
-    return Path("prompts") / f"{name}.safetensors"
+    """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved; safe
+    characters only, see :func:`~bench.plan.identity.prompt_file_stem`)."""
+    from bench.plan.identity import prompt_file_stem
+
+    stem = prompt_file_stem(run.backbone.id, run.layer.name, run.t, spec.scheme)
+    return Path("prompts") / f"{stem}.safetensors"
 
 
 def _number(value: Any) -> str:
