@@ -470,3 +470,26 @@ def test_command_is_byte_identical_and_check_detects_staleness(
     stale = run_bench(*args, "--check")
     assert stale.returncode == 1 and "stale" in stale.stderr and "bench leaderboard" in stale.stderr
     assert output.read_bytes() == first  # --check never writes
+
+
+# ----------------------------------------------------------------------------- sketch+text runs
+
+
+def test_sketch_text_runs_get_a_query_text_column(tmp_path: Path) -> None:
+    """A sketch+text run and the sketch-only run of one configuration looked identical in the
+    tables (the query text was only in the footnote)."""
+    results = tmp_path / "results"
+    write_result(results, zs_run("up1", 0.4, 0.5))
+    with_text = zs_run("up1", 0.6, 0.5)
+    with_text.config["query_text"] = "caption"
+    write_result(results, with_text)
+    write_result(results / "fg", fg_run("up1", 20.0, 40.0))  # a section without sketch+text runs
+    text = render_leaderboard(results, None)
+    for marker in ("### Best configuration per backbone", "### Ranking"):
+        header = table_after(section(text, "synthetic (zs-sbir)"), marker)[0]
+        assert header[header.index("Noise draws") + 1] == "Query text", header
+    ranking = table_after(section(text, "synthetic (zs-sbir)"), "### Ranking")
+    column = ranking[0].index("Query text")
+    assert [row[column] for row in ranking[1:]] == ["caption", "sketch only"]
+    assert all(len(row) == len(ranking[0]) for row in ranking)
+    assert "Query text" not in section(text, "synthetic-fg (fg-sbir)")
