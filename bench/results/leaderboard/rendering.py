@@ -26,7 +26,7 @@ from bench.results.leaderboard.ranking import (
     pivot,
     section_label,
 )
-from bench.results.leaderboard.reported import load_reference_chance, load_reported
+from bench.results.leaderboard.reported import load_reference_chance, load_reported, select_reported
 from bench.results.leaderboard.runs import load_runs
 from bench.results.leaderboard.sections import build_sections, descending
 
@@ -58,6 +58,7 @@ def render_leaderboard(
     *,
     link_base: Path | None = None,
     chance_path: Path | None = None,
+    reported_sections: str = "measured",
 ) -> str:
     """The leaderboard markdown for every results file below ``results_dir``.
 
@@ -68,11 +69,19 @@ def render_leaderboard(
             right for a leaderboard written beside the results folder).
         chance_path: TOML file of the published benchmarks' chance levels
             (``leaderboard/chance.toml``), or None.
+        reported_sections: which reported rows to show: ``measured`` (those of benchmarks the
+            results measured), ``all`` or ``none`` (see :func:`select_reported`).
 
     Raises:
         BenchError: naming a results file or the reported file that breaks its schema.
     """
-    sections = load_sections(results_dir, reported_path, link_base=link_base, chance_path=chance_path)
+    sections = load_sections(
+        results_dir,
+        reported_path,
+        link_base=link_base,
+        chance_path=chance_path,
+        reported_sections=reported_sections,
+    )
     lines = ["# sbir-bench leaderboard", "", INTRO, ""]
     if not sections:
         lines += ["No measured runs or reported numbers yet.", ""]
@@ -90,11 +99,13 @@ def load_sections(
     *,
     link_base: Path | None = None,
     chance_path: Path | None = None,
+    reported_sections: str = "measured",
 ) -> list[Section]:
     """The sections of the leaderboard of ``results_dir`` (see :func:`render_leaderboard`)."""
     results_dir = Path(results_dir)
     runs = load_runs(results_dir, Path(link_base) if link_base is not None else results_dir.parent)
     reported = load_reported(Path(reported_path)) if reported_path is not None else []
+    reported = select_reported(reported, runs, reported_sections)
     chance = load_reference_chance(Path(chance_path)) if chance_path is not None else {}
     return build_sections(runs, reported, chance)
 
@@ -106,13 +117,20 @@ def check_leaderboard(
     *,
     link_base: Path | None = None,
     chance_path: Path | None = None,
+    reported_sections: str = "measured",
 ) -> bool:
     """True when ``output_path`` holds exactly what :func:`render_leaderboard` produces now."""
     try:
         current = Path(output_path).read_bytes()
     except FileNotFoundError:
         return False
-    text = render_leaderboard(results_dir, reported_path, link_base=link_base, chance_path=chance_path)
+    text = render_leaderboard(
+        results_dir,
+        reported_path,
+        link_base=link_base,
+        chance_path=chance_path,
+        reported_sections=reported_sections,
+    )
     return current == text.encode("utf-8")
 
 
