@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -197,3 +198,31 @@ def test_features_without_gradients_are_named_when_a_prompt_trains(tmp_path, com
         "Backbone 'frozen-net' (plugin 'file:myplugin') returned layer 'v' features without gradients",
         "torch.no_grad()",
     )
+
+
+def test_a_plugin_slow_to_register_is_named_with_its_time(tmp_path):
+    """A plugin that builds a model inside register_backbones made `bench plugins` take 14 s, silently."""
+    path = plugin_file(
+        tmp_path,
+        """
+        import time
+
+        import bench
+
+
+        @bench.hookimpl
+        def register_backbones(register):
+            time.sleep(1.3)  # as long as building a model here would take
+        """,
+        "slowpoke",
+    )
+    result = run_bench("plugins", "--plugin", str(path))
+    assert result.returncode == 0, result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert stderr.count("Warning:") == 1, stderr
+    took = re.search(
+        r"plugin 'file:slowpoke' took (\d+\.\d) s to register its components \(register_backbones", stderr
+    )
+    assert took and 1.3 <= float(took.group(1)) < 5, stderr
+    assert "not while registering" in stderr
+    assert "Warning" not in run_bench("plugins", "--plugin", str(EXAMPLE)).stderr  # the fast ones say nothing

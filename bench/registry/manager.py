@@ -16,6 +16,7 @@ import importlib.util
 import os
 import re
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,10 @@ BLOCK_ENV = "SBIR_BENCH_BLOCK_PLUGINS"
 FILES_ENV = "SBIR_BENCH_PLUGINS"
 BUILTIN_ONLY_ENV = "SBIR_BENCH_BUILTIN_PLUGINS_ONLY"
 BUILTIN_DISTRIBUTION = "sbir-bench"
+SLOW_REGISTRATION_SECONDS = 1.0
+"""A plugin whose registration hooks take longer than this together is named in a warning: they run
+on every command (``bench list`` and ``bench plugins`` included), so models must be built when a
+run loads them, never while registering."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class PluginSet:
     manager: pluggy.PluginManager
     records: list[PluginRecord] = field(default_factory=list)
     registration_failures: list[str] = field(default_factory=list)
+    slow_registrations: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -67,7 +73,7 @@ class PluginSet:
             for record in self.records
             if record.error and record.error != "blocked"
         ]
-        return failed_imports + self.registration_failures
+        return failed_imports + self.registration_failures + self.slow_registrations
 
     def add_file(self, path: Path) -> None:
         """Load a one-file plugin; a file that is missing, does not import, implements a hook wrongly
@@ -105,9 +111,11 @@ class PluginSet:
         """Call every registration hook of every plugin and collect the components."""
         registry = Registry()
         self.registration_failures.clear()
+        seconds: dict[str, dict[str, float]] = {}  # plugin -> hook -> seconds its registration took
         for hook_name, table in registry.tables().items():
             hook_caller = getattr(self.manager.hook, hook_name)
             for impl in hook_caller.get_hookimpls():  # in registration order
+                started = time.perf_counter()
                 try:
                     impl.function(register=registering_into(table, impl.plugin_name))
                 except BenchError:
@@ -117,6 +125,9 @@ class PluginSet:
                         f"plugin {impl.plugin_name!r} failed in {hook_name} and its components there "
                         f"are skipped: {type(exc).__name__}: {exc}"
                     )
+                seconds.setdefault(impl.plugin_name, {})[hook_name] = time.perf_counter() - started
+        warnings = (slow_registration_warning(name, hooks) for name, hooks in seconds.items())
+        self.slow_registrations = [warning for warning in warnings if warning]
         registry.backbones.check()
         return registry
 
@@ -125,6 +136,20 @@ class PluginSet:
         if plugin is None:
             return []
         return sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
+
+
+def slow_registration_warning(plugin: str, seconds: dict[str, float]) -> str | None:
+    """The warning for ``plugin`` when its registration hooks (hook name -> seconds) took longer than
+    :data:`SLOW_REGISTRATION_SECONDS` together, naming the slowest; None otherwise."""
+    total = sum(seconds.values())
+    if total <= SLOW_REGISTRATION_SECONDS:
+        return None
+    slowest = max(seconds, key=seconds.__getitem__)
+    return (
+        f"plugin {plugin!r} took {total:.1f} s to register its components ({slowest}: "
+        f"{seconds[slowest]:.1f} s), on every bench command: build models in the registered target "
+        "(called when a run loads it) and import heavy libraries inside functions, not while registering"
+    )
 
 
 HOOKS_HINT = (
