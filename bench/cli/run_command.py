@@ -186,6 +186,8 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
     plan = plan_study(spec, registry, given)  # every check that needs no model
     for warning in plan.warnings:
         warn(warning)
+    for line in plan.notes:
+        note(f"note: {line}")
     study = f" in an ablation study of {len(plan.sweeps)} sweep(s)" if spec.ablation else ""
     note(f"{len(plan.runs)} configuration(s){study}; results go to {spec.output_dir}/")
 
