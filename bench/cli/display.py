@@ -18,6 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from bench.results.naming import natural_key
+
 if TYPE_CHECKING:  # the schema imports pydantic, which listings and --help do not need
     from bench.results.schema import RunResult
 
@@ -64,9 +66,11 @@ def format_metric(task: str, value: float | None) -> str:
 
 
 def metric_columns(results: Sequence[RunResult]) -> list[str]:
-    """The datasets' paper columns first, then every other metric in the order the evaluation gives."""
+    """The datasets' paper columns first, then every other metric in natural order (as the
+    leaderboard orders them): the same columns whether a result was just computed or read back
+    from its file (``--skip-existing``), whose metrics are stored sorted."""
     paper = list(dict.fromkeys(c for r in results for c in r.dataset.get("columns", [])))
-    others = [m for m in dict.fromkeys(m for r in results for m in r.metrics) if m not in paper]
+    others = sorted({m for r in results for m in r.metrics} - set(paper), key=natural_key)
     return paper + others
 
 
