@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the schema imports pydantic, which listings and --help do n
 
 TASK_TITLES = {"zs-sbir": "Zero-shot category-level SBIR", "fg-sbir": "Fine-grained SBIR"}
 CONFIG_COLUMNS = ("dataset", "backbone", "layer", "t", "prompt")
+MIN_DESCRIPTION_WIDTH = 12  # a listing's description keeps this much when the other columns fill the width
 
 
 class RichReporter:
@@ -125,10 +126,23 @@ def _chance_rows(
     return cells
 
 
-def listing_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+def listing_table(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None = None
+) -> Table:
+    """A table of text cells. ``width``: one line per row within that many columns: every column as
+    wide as its widest cell but the last (a description), which is cut with an ellipsis to fit."""
     table = Table(title=title, title_justify="left")
-    for header in headers:
-        table.add_column(header)
+    widths = [max((len(row[index]) for row in rows), default=0) for index in range(len(headers))]
+    widths = [max(cell, len(header)) for cell, header in zip(widths, headers, strict=True)]
+    frame = 3 * len(headers) + 1  # a space either side of each cell, and the rules between and around
+    for index, header in enumerate(headers):
+        if width is None:
+            table.add_column(header)
+        elif index < len(headers) - 1:
+            table.add_column(header, no_wrap=True, min_width=widths[index])
+        else:
+            rest = max(width - frame - sum(widths[:-1]), MIN_DESCRIPTION_WIDTH)
+            table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=rest)
     for row in rows:
         table.add_row(*row)
     return table
