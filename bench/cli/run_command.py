@@ -7,10 +7,10 @@ import json
 import click
 from rich.markup import escape
 
-from bench.api.choices import DTYPE_NAMES, ENSEMBLE_METHODS
+from bench.api.choices import CONFIG_FORMATS, DTYPE_NAMES, ENSEMBLE_METHODS
 from bench.api.components import POOLINGS
 from bench.cli.console import note, stderr, stdout, warn
-from bench.cli.options import COMMAND_KEY, command_registry, plugin_option
+from bench.cli.options import COMMAND_KEY, RegistryHelpOption, command_registry, plugin_option, prompt_usages
 from bench.config.cache_location import CACHE_ENV
 from bench.config.values import parse_assignments, parse_option_values, parse_weights
 
@@ -29,13 +29,20 @@ def _plain(value: object) -> str:
 
 @click.command("run")
 @click.option(
-    "--config", "config_name", default=None, help="A named config (configs/NAME.toml) or a .toml file."
+    "--config",
+    "config_name",
+    default=None,
+    help=f"A named config (configs/NAME with {', '.join(CONFIG_FORMATS)}) or a "
+    f"{' or '.join(dict.fromkeys(CONFIG_FORMATS.values()))} file.",
 )
 @click.option(
     "--backbone", multiple=True, help="Backbone id (repeat for a sweep). See `bench list backbones`."
 )
 @click.option(
-    "--layer", multiple=True, help="Tap, tap+tap, or selector (repeat for a sweep). See `bench list layers`."
+    "--layer",
+    multiple=True,
+    help="Tap, tap+tap, or selector (repeat for a sweep; BACKBONE=LAYER for one backbone of it). "
+    "See `bench list layers`.",
 )
 @click.option(
     "--t",
@@ -44,7 +51,14 @@ def _plain(value: object) -> str:
     type=click.IntRange(min=0),
     help="Diffusion timestep, within the backbone's schedule (0..999 for SD; repeat for a sweep).",
 )
-@click.option("--prompt", multiple=True, help="Prompt scheme: none, text:<template> (repeat for a sweep).")
+@click.option(
+    "--prompt",
+    multiple=True,
+    cls=RegistryHelpOption,
+    listed=prompt_usages,
+    help="Prompt scheme: {listed} (repeat for a sweep; BACKBONE=PROMPT for one backbone of it). "
+    "See `bench list prompts`.",
+)
 @click.option(
     "--query-text",
     metavar="SOURCE",

@@ -13,7 +13,7 @@ import click
 
 from bench.api.choices import option_name
 from bench.cli.console import stderr, stdout
-from bench.cli.options import command_registry, plugin_option
+from bench.cli.options import RegistryHelpOption, command_registry, plugin_option, prompt_usages
 
 if TYPE_CHECKING:
     from bench.config.training import TrainSpec
@@ -57,7 +57,10 @@ def _history_table(header: dict[str, Any]):
 
 @click.command("train")
 @click.option(
-    "--backbone", required=True, help="Backbone id (gradients must reach the prompt: SD, ViT, CLIP)."
+    "--backbone",
+    required=True,
+    help="Backbone id; gradients must reach the prompt (`bench list backbones --json` gives each "
+    "backbone's learnable_prompts).",
 )
 @click.option("--dataset", required=True, help="Dataset id; its train split (seen classes) is used.")
 @click.option(
@@ -65,7 +68,9 @@ def _history_table(header: dict[str, Any]):
     "scheme",
     default="visual+textual",
     show_default=True,
-    help="Scheme to learn: visual, textual or visual+textual (Koley et al.).",
+    cls=RegistryHelpOption,
+    listed=lambda registry: prompt_usages(registry, learned_only=True),
+    help="Scheme to learn: {listed} (visual+textual: Koley et al.'s).",
 )
 @click.option(
     "--output",
