@@ -132,11 +132,19 @@ def _plain(value: object) -> str:
     "--skip-existing", is_flag=True, help="Leave configurations whose results file exists as they are."
 )
 @click.option(
+    "--shard",
+    metavar="I/N",
+    help="Run the I-th of N shares of the configurations (1 <= I <= N), split by extraction group, "
+    "for N jobs on one shared cache (e.g. a SLURM array: --shard $((SLURM_ARRAY_TASK_ID+1))/N).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
 )
 @plugin_option
 @click.pass_context
-def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_, **options) -> None:
+def run_command(
+    ctx: click.Context, config_name, plugin_files, as_json, compile_, shard: str | None, **options
+) -> None:
     """Extract descriptors and score retrieval for every configuration of a sweep.
 
     With no options, runs the default configuration (configs/default.toml). Repeating --backbone,
@@ -203,7 +211,20 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
     for line in plan.notes:
         note(f"note: {line}")
     study = f" in an ablation study of {len(plan.sweeps)} sweep(s)" if spec.ablation else ""
+    if shard is not None:
+        from bench.plan.shards import parse_shard, shard_plan
+
+        index, count = parse_shard(shard)
+        total = len(plan.runs)
+        plan = shard_plan(plan, index, count)
+        study += f", shard {index}/{count}: {len(plan.runs)} of {total}"
     note(f"{len(plan.runs)} configuration(s){study}; results go to {spec.output_dir}/")
+    if not plan.runs:  # a shard of a sweep with fewer extraction groups than shards
+        if as_json:
+            click.echo("[]")
+        else:
+            stdout.print("Nothing to run in this shard.")
+        return
 
     from bench.cli.display import RichReporter, results_tables
     from bench.execution.study import execute
