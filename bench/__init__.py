@@ -51,6 +51,15 @@ from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
 from bench.api.noise import seeded_noise, to_model_device
 from bench.api.reporting import Reporter, SilentReporter
+from bench.api.tensor_names import (
+    TensorGaps,
+    from_pretrained_part,
+    load_complete,
+    loading_info_gaps,
+    model_gaps,
+    require_complete,
+)
+from bench.api.torch_files import INTACT_FILE_HINT, read_state_dict, read_torch_file, tensor_shapes
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
 from bench.api.vit_layers import EMBED, POOLED, TapPosition, tap_position, vit_layers
@@ -131,6 +140,16 @@ __all__ = [
     "variants_in",
     "local_checkpoint",
     "unreadable_checkpoint",
+    "TensorGaps",
+    "from_pretrained_part",
+    "load_complete",
+    "loading_info_gaps",
+    "model_gaps",
+    "require_complete",
+    "INTACT_FILE_HINT",
+    "read_state_dict",
+    "read_torch_file",
+    "tensor_shapes",
     "EMBED",
     "POOLED",
     "POOLINGS",

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the schema imports pydantic, which listings and --help do n
 
 TASK_TITLES = {"zs-sbir": "Zero-shot category-level SBIR", "fg-sbir": "Fine-grained SBIR"}
 CONFIG_COLUMNS = ("dataset", "backbone", "layer", "t", "prompt")
+TRAINING_DATA = "training_data"  # a column only where runs trained on different parts of the data
 MIN_DESCRIPTION_WIDTH = 12  # a listing's description keeps this much when the other columns fill the width
 
 
@@ -86,7 +87,9 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
         query_text = ["query_text"] if any(r.config.get("query_text") for r in rows) else []  # sketch+text
         draws = {r.config["noise_samples"] for r in rows if r.config.get("noise_samples") is not None}
         noise = ["noise_samples"] if len(draws) > 1 else []  # image encoders have none
-        config_columns = [*CONFIG_COLUMNS, *noise, *query_text]
+        subsets = {training_data(r.config) for r in rows}
+        subset = [TRAINING_DATA] if len(subsets) > 1 else []  # a low-data study
+        config_columns = [*CONFIG_COLUMNS, *noise, *subset, *query_text]
         for column in config_columns:
             table.add_column(column.replace("_", " ").capitalize() if column != "t" else "t")
         columns = metric_columns(rows)
@@ -98,9 +101,7 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
             table.caption = escape("; ".join(notes))
             table.caption_justify = "left"
         for r in rows:
-            config = [
-                str(r.config.get(c, "–")) if r.config.get(c) is not None else "–" for c in config_columns
-            ]
+            config = [_config_cell(r.config, c) for c in config_columns]
             table.add_row(*config, *(format_metric(task, r.metrics.get(c)) for c in columns))
         chance = _chance_rows(rows, config_columns, columns, task)
         if chance:
@@ -109,6 +110,22 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
             table.add_row(*cells, style="dim")
         tables.append(table)
     return tables
+
+
+def training_data(config: dict) -> str | None:
+    """How much of the training data a run's learned prompt was trained on: ``25%`` of each class,
+    ``2/class``, or None (no trained prompt)."""
+    train = config.get("train")
+    if not train:
+        return None
+    if train.get("train_count") is not None:
+        return f"{train['train_count']}/class"
+    return f"{100 * train.get('train_fraction', 1.0):g}%"
+
+
+def _config_cell(config: dict, column: str) -> str:
+    value = training_data(config) if column == TRAINING_DATA else config.get(column)
+    return "–" if value is None else str(value)
 
 
 def _chance_rows(

@@ -55,6 +55,21 @@ def _history_table(header: dict[str, Any]):
     return listing_table(f"Training {header['scheme']} on {header['backbone']}", ["Epoch", *keys], rows)
 
 
+def _counts(counts: dict[str, Any], among: dict[str, Any] | None = None) -> str:
+    """``16 of 64 sketches, 16 of 64 photos in 8 classes`` (``among``: the counts drawn from)."""
+    kinds = [kind for kind in ("sketches", "photos", "instances") if counts[kind] is not None]
+    parts = [f"{counts[k]} of {among[k]} {k}" if among else f"{counts[k]} {k}" for k in kinds]
+    return ", ".join(parts) + f" in {counts['classes']} classes"
+
+
+def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
+    """What the prompt was trained (and validated) on, from its header's ``training_data``."""
+    line = f"trained on {_counts(record['kept'], record['available'])}"
+    if record["validation"]["classes"]:
+        line += f"; validation: {_counts(record['validation'])}"
+    return line
+
+
 @click.command("train")
 @click.option(
     "--backbone",
@@ -123,6 +138,19 @@ def _history_table(header: dict[str, Any]):
     show_default=True,
     help="Epochs without a better validation metric before stopping.",
 )
+@click.option(
+    "--train-fraction",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Train on this fraction of each class's training items (instances, fine-grained), "
+    "ceil(fraction x n), as nested seeded subsets; the --val-split hold-out is taken first.",
+)
+@click.option(
+    "--train-count",
+    type=click.IntRange(min=1),
+    help="Train on at most this many training items (instances, fine-grained) per class instead.",
+)
 @click.option("--eval-train", is_flag=True, help="Also score the train split before and after training.")
 @click.option(
     "--bf16", is_flag=True, help="Run the backbone under bf16 autocast (fast on GPUs and AMX CPUs)."
@@ -175,4 +203,5 @@ def train_command(
     stdout.print(_history_table(outcome.header))
     metrics = ", ".join(f"{k} {_number(v)}" for k, v in outcome.header["metrics"].items())
     stdout.print(metrics)
+    stdout.print(_training_data_line(outcome.header["training_data"]))
     stdout.print(f"Saved {outcome.path}; use it with --prompt learned:{outcome.path}")

@@ -123,18 +123,21 @@ class StudyRunner:
         self.reporter.status(f"compiling {backbone_id} (torch.compile; the first batch is slow)")
         self._backbone.model.compile()
 
-    def _prompt(self, run: PlannedRun, spec: Any) -> tuple[PromptCondition, dict[str, str]]:
-        """The run's prompt condition, and (learned schemes) the prompt file fact for results: a learned
+    def _prompt(self, run: PlannedRun, spec: Any) -> tuple[PromptCondition, dict[str, dict[str, Any]]]:
+        """The run's prompt condition, and (learned schemes) its facts for results: the prompt file
+        (``extractor``) and what it was trained on (``dataset``'s ``training_data``). A learned
         scheme is trained first, or read from the file a run with the same settings saved."""
         if run.train is None:
-            return run.prompt_condition(self.registry), {}
+            return run.prompt_condition(self.registry), {"extractor": {}, "dataset": {}}
+        from bench.prompts.files import read_header
         from bench.prompts.in_runs import trained_condition
 
         # training needs float32 weights (bf16 runs as autocast; tf32 keeps float32 weights)
         float32 = self.spec.dtype in ("fp32", "tf32")
         load = (lambda: self._load_backbone(run)) if float32 else None
         condition, path = trained_condition(run, spec, self.registry, self.reporter, load)
-        return condition, {"prompt_file": str(path)}
+        trained_on = {"training_data": read_header(path)["training_data"]}
+        return condition, {"extractor": {"prompt_file": str(path)}, "dataset": trained_on}
 
     def _write(self, scored: ScoredRun, sweep: PlannedSweep, *, cached: bool = False) -> FinishedRun:
         """Write ``scored``'s result (tagged with its sweep's study rows, if any) into the output
@@ -163,7 +166,7 @@ class StudyRunner:
         spec = sweep.spec
         dataset = self.plan.dataset(first)
         queries, gallery = dataset.split("query"), dataset.split("gallery")
-        prompt, prompt_file = self._prompt(first, spec)
+        prompt, prompt_facts = self._prompt(first, spec)
         request = ExtractionRequest(
             layers=tuple(dict.fromkeys(run.layer for run in runs)),
             timesteps=tuple(dict.fromkeys(run.t for run in runs)),
@@ -206,7 +209,8 @@ class StudyRunner:
             key = (run.t, run.layer.name)
             shared = {
                 "provenance": run_provenance([run], self.device, self.command),
-                "extractor": {**run.backbone.facts, **prompt_file},
+                "extractor": {**run.backbone.facts, **prompt_facts["extractor"]},
+                "dataset": prompt_facts["dataset"],
                 "runtime": {
                     "device": str(self.device),
                     "processes": self.world.size,

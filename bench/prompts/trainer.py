@@ -7,6 +7,10 @@ layer, timestep, pooling and noise averaging as ``bench run``), and minimises th
 backbone's parameters never reach the optimiser and stay in eval mode; gradients flow through them
 to the pixels (visual prompt) and to the text context (textual prompt).
 
+The validation hold-out (classes or instances, ``val_split``) is taken first; training then uses
+the whole rest or, with ``train_fraction`` / ``train_count``, a nested subset of it per class
+(:mod:`bench.prompts.train_subset`); the header records the counts of both.
+
 After every epoch: optional validation (held-out classes or instances, ``val_split``) with early
 stopping, and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
 the one with the best validation metric (the last one without validation).
@@ -27,8 +31,10 @@ from bench.api.backbones import ActivationCheckpointing, TextContext
 from bench.api.components import PromptCondition
 from bench.api.datasets import ImageItem
 from bench.api.errors import BenchError
-from bench.api.files import atomic_file
+from bench.api.files import atomic_file, check_writable_folder
 from bench.api.reporting import Reporter, SilentReporter
+from bench.api.tensor_names import load_complete
+from bench.api.torch_files import read_torch_file
 from bench.api.version import __version__
 from bench.config.training import TrainSpec
 from bench.extraction.devices import peak_memory_mb
@@ -37,6 +43,7 @@ from bench.extraction.pooling import descriptor
 from bench.plan.runs import PlannedRun, plan_sweep
 from bench.prompts.files import save_prompt
 from bench.prompts.learnable import LearnablePrompt, triplet_loss
+from bench.prompts.train_subset import training_data_record, training_subset
 from bench.prompts.triplets import Triplet, TripletSampler, split_validation
 from bench.registry.tables import Registry
 
@@ -106,10 +113,12 @@ class PromptTrainer:
             if warning:
                 reporter.status(warning)
         self.dataset = run.open_dataset()  # a wrong dataset or empty split fails before the model loads
-        items = self.dataset.split("train")
-        self.train_items, self.val_items = split_validation(
-            items, self.dataset.task, spec.val_split, spec.seed
+        task = self.dataset.task
+        available, self.val_items = split_validation(
+            self.dataset.split("train"), task, spec.val_split, spec.seed
         )
+        self.train_items = training_subset(available, task, spec.seed, spec.train_fraction, spec.train_count)
+        self.training_data = training_data_record(available, self.train_items, self.val_items, task)
         self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
         if backbone is None:
             from bench.extraction.loading import load_planned_backbone
@@ -296,15 +305,15 @@ def train_prompt(
     reporter = reporter or SilentReporter()
     run, parts = plan.run, plan.parts
     output = Path(output).expanduser()
-    if resume and not _checkpoint_path(output).is_file():  # before the backbone loads
-        raise BenchError(
-            f"--resume: no checkpoint {str(_checkpoint_path(output))!r} to continue from.",
-            "Drop --resume to start training, or pass the --output of the interrupted run.",
-        )
-    trainer = PromptTrainer(spec, run, parts, reporter, backbone)
     config = asdict(spec)
-    if resume:
-        state = _resume_state(_checkpoint_path(output), config, trainer)
+    # before the backbone loads: where the prompt and its checkpoints go, and what resumes
+    check_writable_folder(
+        output.parent, f"--output {str(output)!r}", "Pass --output a file in a folder you can write to."
+    )
+    state = _resume_state(_checkpoint_path(output), config) if resume else None
+    trainer = PromptTrainer(spec, run, parts, reporter, backbone)
+    if state is not None:
+        _restore(trainer, state, _checkpoint_path(output))
         history, best, before = state["history"], state["best"], state["before"]
     else:
         history, (best, before) = [], _starting_scores(trainer, spec, reporter)
@@ -354,6 +363,7 @@ def train_prompt(
         "dataset": run.dataset.id,
         "dataset_options": dict(sorted(run.dataset_options.items())),
         "training": config,
+        "training_data": trainer.training_data,
         "metrics": metrics,
         "history": history,
         "sbir_bench_version": __version__,
@@ -424,19 +434,45 @@ def _save_checkpoint(
         torch.save(state, temporary)
 
 
-def _resume_state(path: Path, config: dict[str, Any], trainer: PromptTrainer) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location=trainer.device, weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: torch raises several types
+CHECKPOINT_KEYS = frozenset({"config", "prompt", "optimizer", "history", "best", "before"})
+
+
+def _resume_state(path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint at ``path`` (read as tensors and plain values only: a planted file runs no
+    code), checked to be a ``bench train`` checkpoint of the same settings.
+
+    Raises:
+        BenchError: it is missing, unreadable, not a ``bench train`` checkpoint, or of other settings.
+    """
+    if not path.is_file():
         raise BenchError(
-            f"--resume: checkpoint {str(path)!r} cannot be read ({exc}).", "Delete it and train again."
-        ) from exc
+            f"--resume: no checkpoint {str(path)!r} to continue from.",
+            "Drop --resume to start training, or pass the --output of the interrupted run.",
+        )
+    again = "Delete it and train again (without --resume), or pass the --output of the interrupted run."
+    state = read_torch_file(path, "--resume: checkpoint", again)
+    if not (isinstance(state, dict) and set(state) == CHECKPOINT_KEYS and isinstance(state["config"], dict)):
+        raise BenchError(f"--resume: {str(path)!r} is not a checkpoint of bench train.", again)
     if _comparable(state["config"]) != _comparable(config):
         changed = sorted(k for k in _comparable(config) if state["config"].get(k) != config[k])
         raise BenchError(
             f"--resume: checkpoint {str(path)!r} was made with other settings ({', '.join(changed)}).",
             "Resume with the same settings (only --epochs and --patience may change), or train anew.",
         )
-    trainer.prompt.load_state_dict(state["prompt"])
-    trainer.optimizer.load_state_dict(state["optimizer"])
     return state
+
+
+def _restore(trainer: PromptTrainer, state: dict[str, Any], path: Path) -> None:
+    """Load the checkpoint's prompt and optimizer state into ``trainer``.
+
+    Raises:
+        BenchError: they do not fit the prompt (a damaged or edited checkpoint).
+    """
+    again = "Delete it and train again (without --resume)."
+    load_complete(trainer.prompt, state["prompt"], f"--resume: the prompt in {str(path)!r}", again)
+    try:
+        trainer.optimizer.load_state_dict(state["optimizer"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchError(
+            f"--resume: the optimizer state in {str(path)!r} does not fit: {exc}", again
+        ) from exc
