@@ -175,7 +175,7 @@ class PromptTrainer:
                 prompt=condition,
             )
         described = descriptor([tap.float() for tap in features[(self.run.t, plan.name)]], plan.pool)
-        if not described.requires_grad:
+        if torch.is_grad_enabled() and not described.requires_grad:  # (no_grad: a caller evaluating)
             raise self._no_gradients_error()
         return described
 
