@@ -18,12 +18,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from bench.results.naming import natural_key
+
 if TYPE_CHECKING:  # the schema imports pydantic, which listings and --help do not need
     from bench.results.schema import RunResult
 
 TASK_TITLES = {"zs-sbir": "Zero-shot category-level SBIR", "fg-sbir": "Fine-grained SBIR"}
 CONFIG_COLUMNS = ("dataset", "backbone", "layer", "t", "prompt")
 TRAINING_DATA = "training_data"  # a column only where runs trained on different parts of the data
+MIN_DESCRIPTION_WIDTH = 12  # a listing's description keeps this much when the other columns fill the width
 
 
 class RichReporter:
@@ -65,9 +68,11 @@ def format_metric(task: str, value: float | None) -> str:
 
 
 def metric_columns(results: Sequence[RunResult]) -> list[str]:
-    """The datasets' paper columns first, then every other metric in the order the evaluation gives."""
+    """The datasets' paper columns first, then every other metric in natural order (as the
+    leaderboard orders them): the same columns whether a result was just computed or read back
+    from its file (``--skip-existing``), whose metrics are stored sorted."""
     paper = list(dict.fromkeys(c for r in results for c in r.dataset.get("columns", [])))
-    others = [m for m in dict.fromkeys(m for r in results for m in r.metrics) if m not in paper]
+    others = sorted({m for r in results for m in r.metrics} - set(paper), key=natural_key)
     return paper + others
 
 
@@ -138,10 +143,23 @@ def _chance_rows(
     return cells
 
 
-def listing_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+def listing_table(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None = None
+) -> Table:
+    """A table of text cells. ``width``: one line per row within that many columns: every column as
+    wide as its widest cell but the last (a description), which is cut with an ellipsis to fit."""
     table = Table(title=title, title_justify="left")
-    for header in headers:
-        table.add_column(header)
+    widths = [max((len(row[index]) for row in rows), default=0) for index in range(len(headers))]
+    widths = [max(cell, len(header)) for cell, header in zip(widths, headers, strict=True)]
+    frame = 3 * len(headers) + 1  # a space either side of each cell, and the rules between and around
+    for index, header in enumerate(headers):
+        if width is None:
+            table.add_column(header)
+        elif index < len(headers) - 1:
+            table.add_column(header, no_wrap=True, min_width=widths[index])
+        else:
+            rest = max(width - frame - sum(widths[:-1]), MIN_DESCRIPTION_WIDTH)
+            table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=rest)
     for row in rows:
         table.add_row(*row)
     return table

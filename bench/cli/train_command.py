@@ -13,7 +13,7 @@ import click
 
 from bench.api.choices import option_name
 from bench.cli.console import stderr, stdout
-from bench.cli.options import command_registry, plugin_option
+from bench.cli.options import RegistryHelpOption, command_registry, plugin_option, prompt_usages
 
 if TYPE_CHECKING:
     from bench.config.training import TrainSpec
@@ -26,9 +26,12 @@ def _train_option_name(setting: str) -> str:
 
 
 def default_output(spec: TrainSpec, run: PlannedRun) -> Path:
-    """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved)."""
-    name = f"{run.backbone.id}_{run.layer.name}_t{run.t}_{spec.scheme}".replace("+", "-")
-    return Path("prompts") / f"{name}.safetensors"
+    """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved; safe
+    characters only, see :func:`~bench.plan.identity.prompt_file_stem`)."""
+    from bench.plan.identity import prompt_file_stem
+
+    stem = prompt_file_stem(run.backbone.id, run.layer.name, run.t, spec.scheme)
+    return Path("prompts") / f"{stem}.safetensors"
 
 
 def _number(value: Any) -> str:
@@ -69,7 +72,10 @@ def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
 
 @click.command("train")
 @click.option(
-    "--backbone", required=True, help="Backbone id (gradients must reach the prompt: SD, ViT, CLIP)."
+    "--backbone",
+    required=True,
+    help="Backbone id; gradients must reach the prompt (`bench list backbones --json` gives each "
+    "backbone's learnable_prompts).",
 )
 @click.option("--dataset", required=True, help="Dataset id; its train split (seen classes) is used.")
 @click.option(
@@ -77,7 +83,9 @@ def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
     "scheme",
     default="visual+textual",
     show_default=True,
-    help="Scheme to learn: visual, textual or visual+textual (Koley et al.).",
+    cls=RegistryHelpOption,
+    listed=lambda registry: prompt_usages(registry, learned_only=True),
+    help="Scheme to learn: {listed} (visual+textual: Koley et al.'s).",
 )
 @click.option(
     "--output",

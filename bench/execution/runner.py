@@ -264,19 +264,24 @@ class StudyRunner:
         return self._write(outcome, sweep)
 
     def run(self) -> list[FinishedRun]:
-        """Every sweep's configurations, grouped for shared extraction, in plan order; after each
-        sweep, its ensembles."""
+        """Every sweep's configurations, grouped for shared extraction; after each sweep, its
+        ensembles. Finished runs are listed in plan order, whether written now or left as they
+        were (``skip_existing``), so a rerun prints the same table as the first run."""
         finished: list[FinishedRun] = []
         for sweep in self.plan.sweeps:
-            groups: dict[tuple, list[PlannedRun]] = {}
-            for run in sweep.runs:
+            done: dict[int, FinishedRun] = {}  # by the run's position in the sweep
+            groups: dict[tuple, list[int]] = {}
+            for index, run in enumerate(sweep.runs):
                 existing = self._existing(run, sweep)
                 if existing is not None:
-                    finished.append(existing)
+                    done[index] = existing
                     continue
-                groups.setdefault(group_key(run), []).append(run)
-            for runs in groups.values():
-                finished.extend(self.run_group(runs, sweep))
+                groups.setdefault(group_key(run), []).append(index)
+            for indices in groups.values():
+                written = self.run_group([sweep.runs[i] for i in indices], sweep)
+                if self.world.is_main:  # the other processes only extract
+                    done.update(zip(indices, written, strict=True))
+            finished.extend(done[index] for index in sorted(done))
             if self.world.is_main:
                 finished.extend(self.run_ensemble(plan, sweep) for plan in sweep.ensembles)
         return finished

@@ -174,7 +174,23 @@ class PromptTrainer:
                 noise_seeds=[int(s) for s in seeds],
                 prompt=condition,
             )
-        return descriptor([tap.float() for tap in features[(self.run.t, plan.name)]], plan.pool)
+        described = descriptor([tap.float() for tap in features[(self.run.t, plan.name)]], plan.pool)
+        if torch.is_grad_enabled() and not described.requires_grad:  # (no_grad: a caller evaluating)
+            raise self._no_gradients_error()
+        return described
+
+    def _no_gradients_error(self) -> BenchError:
+        """A backbone whose features carry no gradients to the prompt (the backward pass would end in
+        "element 0 of tensors does not require grad")."""
+        backbone = self.run.backbone
+        return BenchError(
+            f"Backbone {backbone.id!r} (plugin {self.run.backbone_plugin!r}) returned layer "
+            f"{self.run.layer.name!r} features without gradients, so no prompt can be learned through "
+            "it: its features() runs under torch.no_grad() or torch.inference_mode(), or detaches "
+            "its output.",
+            "Remove torch.no_grad() / inference_mode() / .detach() from the plugin's features() (bench "
+            "run already extracts without gradients), or leave learnable_prompts out of its BackboneInfo.",
+        )
 
     def step_loss(self, triplets: list[Triplet], epoch: int, step: int) -> torch.Tensor:
         """The triplet loss of one micro-batch (a scalar with gradients to the prompt)."""

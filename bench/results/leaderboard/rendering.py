@@ -26,7 +26,7 @@ from bench.results.leaderboard.ranking import (
     pivot,
     section_label,
 )
-from bench.results.leaderboard.reported import load_reference_chance, load_reported
+from bench.results.leaderboard.reported import load_reference_chance, load_reported, select_reported
 from bench.results.leaderboard.runs import load_runs
 from bench.results.leaderboard.sections import build_sections, descending
 
@@ -62,6 +62,7 @@ def render_leaderboard(
     *,
     link_base: Path | None = None,
     chance_path: Path | None = None,
+    reported_sections: str = "measured",
 ) -> str:
     """The leaderboard markdown for every results file below ``results_dir``.
 
@@ -72,11 +73,19 @@ def render_leaderboard(
             right for a leaderboard written beside the results folder).
         chance_path: TOML file of the published benchmarks' chance levels
             (``leaderboard/chance.toml``), or None.
+        reported_sections: which reported rows to show: ``measured`` (those of benchmarks the
+            results measured), ``all`` or ``none`` (see :func:`select_reported`).
 
     Raises:
         BenchError: naming a results file or the reported file that breaks its schema.
     """
-    sections = load_sections(results_dir, reported_path, link_base=link_base, chance_path=chance_path)
+    sections = load_sections(
+        results_dir,
+        reported_path,
+        link_base=link_base,
+        chance_path=chance_path,
+        reported_sections=reported_sections,
+    )
     lines = ["# sbir-bench leaderboard", "", INTRO, ""]
     if not sections:
         lines += ["No measured runs or reported numbers yet.", ""]
@@ -94,11 +103,13 @@ def load_sections(
     *,
     link_base: Path | None = None,
     chance_path: Path | None = None,
+    reported_sections: str = "measured",
 ) -> list[Section]:
     """The sections of the leaderboard of ``results_dir`` (see :func:`render_leaderboard`)."""
     results_dir = Path(results_dir)
     runs = load_runs(results_dir, Path(link_base) if link_base is not None else results_dir.parent)
     reported = load_reported(Path(reported_path)) if reported_path is not None else []
+    reported = select_reported(reported, runs, reported_sections)
     chance = load_reference_chance(Path(chance_path)) if chance_path is not None else {}
     return build_sections(runs, reported, chance)
 
@@ -110,13 +121,20 @@ def check_leaderboard(
     *,
     link_base: Path | None = None,
     chance_path: Path | None = None,
+    reported_sections: str = "measured",
 ) -> bool:
     """True when ``output_path`` holds exactly what :func:`render_leaderboard` produces now."""
     try:
         current = Path(output_path).read_bytes()
     except FileNotFoundError:
         return False
-    text = render_leaderboard(results_dir, reported_path, link_base=link_base, chance_path=chance_path)
+    text = render_leaderboard(
+        results_dir,
+        reported_path,
+        link_base=link_base,
+        chance_path=chance_path,
+        reported_sections=reported_sections,
+    )
     return current == text.encode("utf-8")
 
 
@@ -202,17 +220,18 @@ def _best_table(section: Section, footnotes: dict[str, int]) -> list[str]:
     runs = best_per_backbone(section)
     columns = list(section.columns) or [m for m in [section.main_metric] if m]
     marks = {name: marked(runs, name) for name in columns}
-    header = ["Backbone", "Layer", "t", "Prompt", "Noise draws", *map(markdown_text, columns), "Run"]
-    align = ["---"] * 5 + ["---:"] * len(columns) + ["---"]
+    config_headers = _config_headers(section)
+    header = [*config_headers, *map(markdown_text, columns), "Run"]
+    align = ["---"] * len(config_headers) + ["---:"] * len(columns) + ["---"]
     rows = [
         [
-            *_config_cells(run, footnotes[run.name]),
+            *_config_cells(run, footnotes[run.name], section),
             *(_metric_cell(run, name, section.task, marks[name], interval=True) for name in columns),
             f"[{markdown_text(run.name)}]({run.link})",
         ]
         for run in runs
     ]
-    rows += _chance_rows(section, columns, 5, trailing=1)
+    rows += _chance_rows(section, columns, len(config_headers), trailing=1)
     return _table(header, align, rows)
 
 
@@ -225,7 +244,7 @@ def _ranking_table(section: Section, footnotes: dict[str, int]) -> list[str]:
     main = section.main_metric
     for run in section.runs:
         cells = [
-            *_config_cells(run, footnotes[run.name]),
+            *_config_cells(run, footnotes[run.name], section),
             *(
                 _metric_cell(run, name, section.task, marks[name], interval=name in section.columns)
                 for name in metrics
@@ -236,19 +255,17 @@ def _ranking_table(section: Section, footnotes: dict[str, int]) -> list[str]:
     for row in section.reported:
         cells = [
             markdown_text(row.backbone),
-            MISSING,
-            MISSING,
-            MISSING,
-            MISSING,
+            *[MISSING] * (len(_config_headers(section)) - 1),
             *(_format_value(row.metrics.get(name), section.task) for name in metrics),
             _reported_source(row),
         ]
         entries.append(((descending(row.metrics.get(main)), 1, row.source, row.method), cells))
     entries.sort(key=lambda entry: entry[0])
-    header = ["#", "Backbone", "Layer", "t", "Prompt", "Noise draws", *map(markdown_text, metrics), "Source"]
-    align = ["---:"] + ["---"] * 5 + ["---:"] * len(metrics) + ["---"]
+    config_headers = _config_headers(section)
+    header = ["#", *config_headers, *map(markdown_text, metrics), "Source"]
+    align = ["---:"] + ["---"] * len(config_headers) + ["---:"] * len(metrics) + ["---"]
     rows = [[str(rank), *cells] for rank, (_, cells) in enumerate(entries, start=1)]
-    rows += [["", *cells] for cells in _chance_rows(section, metrics, 5, trailing=1)]
+    rows += [["", *cells] for cells in _chance_rows(section, metrics, len(config_headers), trailing=1)]
     return _table(header, align, rows)
 
 
@@ -285,15 +302,30 @@ def _chance_rows(section: Section, metrics: list[str], leading: int, trailing: i
     return [cells + ["random ranking"] * trailing]
 
 
-def _config_cells(run: Run, footnote: int) -> list[str]:
+def _shows_query_text(section: Section) -> bool:
+    """Whether ``section`` has sketch+text runs: its tables then give each run's query text, so a
+    sketch+text run and the sketch-only run of the same configuration are told apart."""
+    return any(run.result.config.get("query_text") is not None for run in section.runs)
+
+
+def _config_headers(section: Section) -> list[str]:
+    """The configuration columns of a section's tables (``Query text`` only for sketch+text runs)."""
+    return ["Backbone", "Layer", "t", "Prompt", "Noise draws", *(["Query text"] * _shows_query_text(section))]
+
+
+def _config_cells(run: Run, footnote: int, section: Section) -> list[str]:
+    """The cells of :func:`_config_headers` (a sketch-only run's query text reads ``sketch only``)."""
     config = run.result.config
-    return [
+    cells = [
         f"{_text(config.get('backbone'))}[^{footnote}]",
         _text(config.get("layer")),
         _text(config.get("t")),
         _text(config.get("prompt")),
         _text(config.get("noise_samples")),
     ]
+    if _shows_query_text(section):
+        cells.append(_text(config.get("query_text") or "sketch only"))
+    return cells
 
 
 def _metric_cell(run: Run, name: str, task: str, marks: set[str], *, interval: bool) -> str:
