@@ -81,7 +81,8 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
         query_text = ["query_text"] if any(r.config.get("query_text") for r in rows) else []  # sketch+text
         draws = {r.config["noise_samples"] for r in rows if r.config.get("noise_samples") is not None}
         noise = ["noise_samples"] if len(draws) > 1 else []  # image encoders have none
-        config_columns = [*CONFIG_COLUMNS, *noise, *query_text]
+        probe = ["probe"] if any(r.config.get("probe") for r in rows) else []  # linear probes
+        config_columns = [*CONFIG_COLUMNS, *probe, *noise, *query_text]
         for column in config_columns:
             table.add_column(column.replace("_", " ").capitalize() if column != "t" else "t")
         columns = metric_columns(rows)

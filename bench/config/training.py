@@ -108,6 +108,21 @@ TRAIN_SETTINGS = (
 )
 
 
+# The training settings that apply to a linear probe (trained on cached descriptors: no prompt border,
+# noise draws of its own, autocast or activation checkpointing).
+PROBE_SETTINGS = (
+    "epochs",
+    "batch_size",
+    "grad_accum",
+    "steps_per_epoch",
+    "lr",
+    "weight_decay",
+    "margin",
+    "val_split",
+    "patience",
+)
+
+
 def training_settings(overrides: dict[str, Any], source: str) -> dict[str, Any]:
     """Every training setting, from the defaults of :class:`TrainSpec` and ``overrides``.
 
