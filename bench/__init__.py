@@ -20,7 +20,7 @@ from bench.api.backbones import (
     ImageEncoder,
     TextContext,
 )
-from bench.api.block_taps import read_block_outputs
+from bench.api.block_taps import read_block_inputs, read_block_outputs
 from bench.api.checkpoints import (
     RANDOM,
     RANDOM_NOTE,
@@ -51,6 +51,15 @@ from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
 from bench.api.noise import seeded_noise, to_model_device
 from bench.api.reporting import Reporter, SilentReporter
+from bench.api.tensor_names import (
+    TensorGaps,
+    from_pretrained_part,
+    load_complete,
+    loading_info_gaps,
+    model_gaps,
+    require_complete,
+)
+from bench.api.torch_files import INTACT_FILE_HINT, read_state_dict, read_torch_file, tensor_shapes
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
 from bench.api.vit_layers import EMBED, POOLED, TapPosition, tap_position, vit_layers
@@ -126,6 +135,7 @@ __all__ = [
     "split_base",
     "split_revision",
     "is_path_like",
+    "read_block_inputs",
     "read_block_outputs",
     "seeded_noise",
     "to_model_device",
@@ -133,6 +143,16 @@ __all__ = [
     "variants_in",
     "local_checkpoint",
     "unreadable_checkpoint",
+    "TensorGaps",
+    "from_pretrained_part",
+    "load_complete",
+    "loading_info_gaps",
+    "model_gaps",
+    "require_complete",
+    "INTACT_FILE_HINT",
+    "read_state_dict",
+    "read_torch_file",
+    "tensor_shapes",
     "EMBED",
     "POOLED",
     "POOLINGS",

@@ -235,7 +235,8 @@ def test_massive_channels_are_chosen_per_image_over_all_its_noise_draws():
 def test_tiny_twins_run_end_to_end_on_every_tap(tmp_path, registry, backbone_id):
     taps = registry.backbones.get(backbone_id).layer_names
     layers = [arg for tap in taps for arg in ("--layer", tap)]
-    extra = ["--backbone", f"dit:{backbone_id}/massive-zero2"] if backbone_id == "flux-tiny" else []
+    handling = "massive-zero2" if backbone_id == "flux-tiny" else "ditf"
+    extra = ["--backbone", f"dit:{backbone_id}/{handling}"]
     args = ["run", "--backbone", backbone_id, *extra, *layers, "--t", "300", "--noise-samples", "2"]
     result = run_bench(
         *args, "--dataset", "synthetic", *SMALL, "--json", "--output-dir", str(tmp_path / "out"),
@@ -250,9 +251,8 @@ def test_tiny_twins_run_end_to_end_on_every_tap(tmp_path, registry, backbone_id)
         assert "sigma = t/1000" in extractor["noise"] and "shift_factor" in extractor["latent"]
         massive = run["config"]["backbone"].startswith("dit:")
         assert (extractor["massive_activations"] != "off") == massive
-    if extra:
-        by = {(r["config"]["backbone"], r["config"]["layer"]): r["metrics"]["mAP@all"] for r in runs}
-        assert any(by[(backbone_id, tap)] != by[(extra[1], tap)] for tap in taps)
+    by = {(r["config"]["backbone"], r["config"]["layer"]): r["metrics"]["mAP@all"] for r in runs}
+    assert any(by[(backbone_id, tap)] != by[(extra[1], tap)] for tap in taps)
 
 
 def test_one_pass_stops_after_the_deepest_tap_and_noise_follows_the_seed():

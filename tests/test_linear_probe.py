@@ -187,8 +187,10 @@ def _probe_file(tmp_path):
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--backbone", "vit-tiny", "--layer", "block-1"], "reads 64-d descriptors of backbone 'vit-tiny', "
-                                                           "layer 'block-1' (gap)"),  # fmt: skip
+        (
+            ["--backbone", "vit-tiny", "--layer", "block-1"],
+            "reads 64-d descriptors of backbone 'vit-tiny', layer 'block-1' (gap)",
+        ),  # fmt: skip
         (["--backbone", "clip-tiny"], "reads 32-d descriptors of backbone 'clip-tiny', layer 'embed'"),
     ],
 )

@@ -47,7 +47,9 @@ def test_registered_timm_backbones_are_timms(registry, spec):
     assert config.license == "dinov3-license" and spec.licence.startswith("DINOv3 License")
     read = describe(spec.model_name, spec.create_kwargs)
     shape = (
-        ("depth", "width", "patch", "class_token") if isinstance(spec, TimmViT) else ("channels", "strides")
+        ("depth", "width", "patch", "class_token")
+        if isinstance(spec, TimmViT)
+        else ("channels", "strides", "modules")
     )
     assert [getattr(read, k) for k in shape] == [getattr(spec, k) for k in shape]
     named = registry.backbones.get(f"timm:{spec.model_name}")

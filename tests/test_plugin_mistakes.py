@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_bench
+from conftest import WITH_INSTALLED_PLUGINS, run_bench
 
 from tests.test_plugin_contracts import ENCODER, EXAMPLE, one_error, plugin_file
 from tests.test_plugins import make_distribution
@@ -20,7 +20,7 @@ def test_a_plugin_that_calls_sys_exit_while_imported_is_named(tmp_path):
     )
     site = tmp_path / "site"
     make_distribution(site, "bench-quitter", {"quitter_plugin": "import sys\nsys.exit(3)\n"})
-    installed = run_bench("list", "backbones", env={"PYTHONPATH": str(site)})
+    installed = run_bench("list", "backbones", env={"PYTHONPATH": str(site), **WITH_INSTALLED_PLUGINS})
     assert installed.returncode == 0, installed.stderr
     stderr = " ".join(installed.stderr.split())
     assert "plugin 'quitter_plugin'" in stderr and "it called sys.exit(3) while being imported" in stderr
@@ -102,4 +102,15 @@ def test_an_item_whose_load_image_returns_no_image_is_skipped_and_counted_naming
         run_bench(*run, "--strict"),
         "Dataset 'folders' (plugin 'file:hog') broke its contract: load_image() returned None for item "
         "'photo/b/1.png'",
+    )
+
+
+def test_a_run_whose_gallery_images_are_all_unreadable_is_one_message(tmp_path):
+    run = _folder_run(tmp_path, "return bench.load_rgb(item.path)")
+    for photo in (tmp_path / "data" / "photo").rglob("*.png"):
+        photo.write_bytes(b"not a png " + photo.parent.name.encode())
+    one_error(
+        run_bench(*run),
+        "No gallery image of dataset 'folders' could be read (2 skipped, e.g. 'photo/a/1.png':",
+        "Check the files under --data-root (bench datasets check folders names each problem).",
     )

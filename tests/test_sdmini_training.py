@@ -39,7 +39,7 @@ def _train(output: Path, corpus_root: Path, *args: str) -> None:
 
 
 def _checkpoint(output: Path, stage: str) -> dict:
-    return torch.load(output / "checkpoints" / f"{stage}.pt", map_location="cpu", weights_only=False)
+    return torch.load(output / "checkpoints" / f"{stage}.pt", map_location="cpu", weights_only=True)
 
 
 def _weight_digests(sums_file: Path) -> dict[str, str]:

@@ -387,7 +387,7 @@ def test_cleandift_checkpoint_of_another_architecture_is_refused(layouts, tmp_pa
 
     bad = tmp_path / "bad.safetensors"
     save_file({"conv_in.weight": torch.zeros(1)}, str(bad))
-    with pytest.raises(BenchError, match="do not fit backbone 'cleandift-tiny'"):
+    with pytest.raises(BenchError, match="backbone 'cleandift-tiny' .*do not match the model: .* missing"):
         bench.load_backbone(
             "cleandift-tiny", weights=f"{bad}+{layouts['plain']}", device="cpu", image_size=64
         )

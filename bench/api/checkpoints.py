@@ -14,6 +14,8 @@ import socket
 from pathlib import Path
 
 from bench.api.errors import BenchError
+from bench.api.tensor_names import strict_load_gaps
+from bench.api.torch_files import load_failure
 
 RANDOM = "random"  # the weights of the tiny test models
 RANDOM_NOTE = "random weights (architecture check, not a model)"
@@ -162,13 +164,16 @@ def checkpoint_file(weights: str, backbone_id: str, filenames: tuple[str, ...]) 
 def unreadable_checkpoint(
     weights: str, backbone_id: str, path: str, expected: str, exc: Exception
 ) -> BenchError:
-    """The error for a checkpoint file the library could not load (corrupt, or another model's).
+    """The error for a checkpoint file the library could not load (corrupt, incomplete, another
+    model's, or holding Python objects besides tensors).
 
     Args:
         expected: what the file should be, e.g. ``"a timm checkpoint of vit_small_patch14_dinov2"``.
-        exc: the library's exception (its first line is quoted).
+        exc: the library's exception: the tensors a strict load found missing or unexpected are
+            named, else its first line is quoted.
     """
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    gaps = strict_load_gaps(exc)
+    reason = f"it does not match the model: {gaps.describe()}" if gaps else load_failure(exc)
     return BenchError(
         f"Could not load the weights {weights!r} of backbone {backbone_id!r} from {path}: {reason}",
         f"Check that the file is {expected}, or drop --weights to use the default weights.",

@@ -1,4 +1,5 @@
-"""Writing a file atomically: a temporary file beside it, flushed to disk, then renamed over it.
+"""Writing a file atomically: a temporary file beside it, flushed to disk, then renamed over it;
+and checking, before long work, that a folder takes files at all.
 
 Readers (another process, a rerun after ``kill -9``) see the old file or the new one, never a
 part. The file gets the permissions an ordinary ``open()`` would give (0666 less the umask), so a
@@ -12,6 +13,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from bench.api.errors import BenchError
 
 TEMPORARY_SUFFIX = ".tmp"
 """Every temporary file ends so (and starts with a dot): stale ones are recognisable."""
@@ -63,15 +66,46 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     return Path(path)
 
 
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The nearest of ``folder`` and its parents that exists but is not a folder, or None."""
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+
+
 def output_problem(path: Path) -> str | None:
-    """Why no file can be created at ``path``, in words, or None when nothing is in the way: the
-    nearest existing folder above it (where missing folders would be created) is a file, or is not
-    writable. A full disk shows only when writing."""
+    """Why no file can be created at ``path``, in words, or None when nothing is in the way: a
+    folder above it is a file, or the nearest existing folder above it (where missing folders would
+    be created) is not writable. A full disk shows only when writing."""
     folder = Path(path).parent
+    blocking = _file_in_the_way(folder)
+    if blocking is not None:
+        return f"{str(blocking)!r} is a file, not a folder"
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    if not folder.is_dir():
-        return f"{str(folder)!r} is a file, not a folder"
     if not os.access(folder, os.W_OK):
         return f"the folder {str(folder)!r} is not writable"
     return None
+
+
+def check_writable_folder(folder: Path, what: str, hint: str) -> None:
+    """Fail now, not after the work is done, when no file can be written in ``folder`` (created
+    with its parents when missing, as :func:`atomic_file` would).
+
+    Args:
+        what: the files' role and path, e.g. ``"--output 'prompts/x.safetensors'"``.
+        hint: what to do next.
+
+    Raises:
+        BenchError: the folder cannot be created, or a file cannot be created in it.
+    """
+    folder = Path(folder)
+    blocking = _file_in_the_way(folder)
+    if blocking is not None:
+        raise BenchError(f"{what} cannot be written: {str(blocking)!r} is a file, not a folder.", hint)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise BenchError(
+            f"{what} cannot be written: {exc.strerror or exc} ({exc.filename or folder}).", hint
+        ) from exc

@@ -14,13 +14,18 @@ from bench.cli.console import stdout
 from bench.cli.listing import LAYERS_HINT, LIST_KINDS, Section
 from bench.cli.options import command_registry, plugin_option, plugin_set
 
+OVERVIEW_WIDTH = 100  # `bench list`, the short overview: one line per row, at most this wide
+
 
 def _print_tables(sections: list[Section], *, short: bool = False) -> None:
+    """Each section with rows as a table; ``short`` (the overview): its short columns, one line per
+    row, descriptions cut to fit :data:`OVERVIEW_WIDTH` columns (or the terminal, when narrower)."""
     from bench.cli.display import listing_table
 
+    width = min(stdout.width, OVERVIEW_WIDTH) if short else None
     for section in sections:
         if section.rows:  # e.g. no layer selector applies to the backbone: no empty table
-            stdout.print(listing_table(*section.table(short=short)))
+            stdout.print(listing_table(*section.table(short=short), width=width))
 
 
 @click.command("list")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from bench.api.choices import REPORTED_SECTIONS
 from bench.api.errors import BenchError
 from bench.api.files import output_problem
 from bench.cli.console import stdout
@@ -39,6 +40,14 @@ FORMATS = ("md", "csv", "latex", "json")
     help="Reported numbers (TOML). Default: leaderboard/reported.toml of this project.",
 )
 @click.option(
+    "--reported-sections",
+    type=click.Choice(REPORTED_SECTIONS),
+    default="measured",
+    show_default=True,
+    help="Which reported numbers to show: those of benchmarks the results measured, all of them "
+    "(a section for each benchmark reported, run or not), or none.",
+)
+@click.option(
     "--chance",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -53,6 +62,7 @@ def leaderboard_command(
     output: Path | None,
     output_format: str,
     reported: Path | None,
+    reported_sections: str,
     chance: Path | None,
     check: bool,
     plugin_files,
@@ -70,10 +80,19 @@ def leaderboard_command(
     if check:
         if output is None or output_format != "md":
             raise BenchError("--check compares a markdown file.", "Pass --output FILE (and no --format).")
-        if not check_leaderboard(results_dir, reported, output, link_base=output.parent, chance_path=chance):
+        fresh = check_leaderboard(
+            results_dir,
+            reported,
+            output,
+            link_base=output.parent,
+            chance_path=chance,
+            reported_sections=reported_sections,
+        )
+        if not fresh:
             raise BenchError(
                 f"{output} is stale: it differs from what the results in {results_dir} render.",
-                f"Regenerate it with `bench leaderboard {results_dir} --output {output}`.",
+                f"Regenerate it with `bench leaderboard {results_dir} --output {output}"
+                f" --reported-sections {reported_sections}`.",
             )
         stdout.print(f"{output} is up to date.")
         return
@@ -81,10 +100,11 @@ def leaderboard_command(
     if problem:
         raise _cannot_write(output, problem)
     link_base = output.parent if output is not None else Path.cwd()
+    chosen = {"link_base": link_base, "chance_path": chance, "reported_sections": reported_sections}
     if output_format == "md":
-        text = render_leaderboard(results_dir, reported, link_base=link_base, chance_path=chance)
+        text = render_leaderboard(results_dir, reported, **chosen)
     else:
-        sections = load_sections(results_dir, reported, link_base=link_base, chance_path=chance)
+        sections = load_sections(results_dir, reported, **chosen)
         text = {"csv": render_csv, "latex": render_latex, "json": render_json}[output_format](sections)
     if output is None:
         click.echo(text, nl=False)

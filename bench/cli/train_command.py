@@ -14,7 +14,7 @@ import click
 
 from bench.api.choices import option_name
 from bench.cli.console import stderr, stdout
-from bench.cli.options import command_registry, plugin_option
+from bench.cli.options import RegistryHelpOption, command_registry, plugin_option, prompt_usages
 
 if TYPE_CHECKING:
     from bench.config.training import TrainSpec
@@ -31,10 +31,13 @@ PROMPT_ONLY = ("width", "bf16", "activation_checkpointing")  # options of a prom
 
 
 def default_output(spec: TrainSpec, run: PlannedRun, probe: str | None = None) -> Path:
-    """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved), or for a
-    probe ``probes/<backbone>_<layer>_t<t>_<probe>.safetensors``."""
-    name = f"{run.backbone.id}_{run.layer.name}_t{run.t}_{probe or spec.scheme}".replace("+", "-")
-    return Path("probes" if probe else "prompts") / f"{name}.safetensors"
+    """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved; safe
+    characters only, see :func:`~bench.plan.identity.prompt_file_stem`), or for a probe
+    ``probes/<backbone>_<layer>_t<t>_<probe>.safetensors``."""
+    from bench.plan.identity import prompt_file_stem
+
+    stem = prompt_file_stem(run.backbone.id, run.layer.name, run.t, probe or spec.scheme)
+    return Path("probes" if probe else "prompts") / f"{stem}.safetensors"
 
 
 def _number(value: Any) -> str:
@@ -58,16 +61,36 @@ def _history_table(title: str, header: dict[str, Any]):
     return listing_table(title, ["Epoch", *keys], rows)
 
 
+def _counts(counts: dict[str, Any], among: dict[str, Any] | None = None) -> str:
+    """``16 of 64 sketches, 16 of 64 photos in 8 classes`` (``among``: the counts drawn from)."""
+    kinds = [kind for kind in ("sketches", "photos", "instances") if counts[kind] is not None]
+    parts = [f"{counts[k]} of {among[k]} {k}" if among else f"{counts[k]} {k}" for k in kinds]
+    return ", ".join(parts) + f" in {counts['classes']} classes"
+
+
+def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
+    """What the prompt was trained (and validated) on, from its header's ``training_data``."""
+    line = f"trained on {_counts(record['kept'], record['available'])}"
+    if record["validation"]["classes"]:
+        line += f"; validation: {_counts(record['validation'])}"
+    return line
+
+
 @click.command("train")
 @click.option(
-    "--backbone", required=True, help="Backbone id (gradients must reach the prompt: SD, ViT, CLIP)."
+    "--backbone",
+    required=True,
+    help="Backbone id; gradients must reach the prompt (`bench list backbones --json` gives each "
+    "backbone's learnable_prompts).",
 )
 @click.option("--dataset", required=True, help="Dataset id; its train split (seen classes) is used.")
 @click.option(
     "--prompt",
     "scheme",
-    help="Scheme to learn: visual, textual or visual+textual (Koley et al.; the default). With --probe: "
-    "the prompt the descriptors are extracted with, none (the default), text:... or learned:FILE.",
+    cls=RegistryHelpOption,
+    listed=lambda registry: prompt_usages(registry, learned_only=True),
+    help="Scheme to learn: {listed} (default visual+textual: Koley et al.'s). With --probe: the prompt "
+    "the descriptors are extracted with, none (the default), text:... or learned:FILE.",
 )
 @click.option(
     "--probe",
@@ -130,6 +153,19 @@ def _history_table(title: str, header: dict[str, Any]):
     default=2,
     show_default=True,
     help="Epochs without a better validation metric before stopping.",
+)
+@click.option(
+    "--train-fraction",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Train on this fraction of each class's training items (instances, fine-grained), "
+    "ceil(fraction x n), as nested seeded subsets; the --val-split hold-out is taken first.",
+)
+@click.option(
+    "--train-count",
+    type=click.IntRange(min=1),
+    help="Train on at most this many training items (instances, fine-grained) per class instead.",
 )
 @click.option("--eval-train", is_flag=True, help="Also score the train split before and after training.")
 @click.option(
@@ -202,6 +238,7 @@ def train_command(
     stdout.print(_history_table(title, outcome.header))
     metrics = ", ".join(f"{k} {_number(v)}" for k, v in outcome.header["metrics"].items())
     stdout.print(metrics)
+    stdout.print(_training_data_line(outcome.header["training_data"]))
     stdout.print(f"Saved {outcome.path}; use it with {flag}:{outcome.path}")
 
 

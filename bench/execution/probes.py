@@ -27,11 +27,13 @@ from bench.plan.runs import PlannedRun
 
 @dataclass(frozen=True)
 class RunProbe:
-    """A run's probe: its (D_out, D_in) weight, content hash and file."""
+    """A run's probe: its (D_out, D_in) weight, content hash, file, and (trained by sbir-bench) the
+    counts of what it was trained on."""
 
     weight: np.ndarray
     content: str
     path: Path
+    training_data: dict[str, Any] | None
 
 
 def probe_path(run: PlannedRun, spec: SweepSpec, trained_prompt: str | None) -> Path:
@@ -55,8 +57,16 @@ def saved_probe_content(run: PlannedRun, spec: SweepSpec, trained_prompt: str | 
 def read_run_probe(run: PlannedRun, spec: SweepSpec, trained_prompt: str | None) -> RunProbe:
     """The probe of ``run`` from its file (saved before, or just trained)."""
     path = probe_path(run, spec, trained_prompt)
-    _, weight = load_probe(path)
-    return RunProbe(weight, probe_content(weight), path)
+    header, weight = load_probe(path)
+    return RunProbe(weight, probe_content(weight), path, header.get("training_data"))
+
+
+def probe_training(run: PlannedRun, spec: SweepSpec) -> Any:
+    """The :class:`~bench.prompts.linear_probe.ProbeTraining` of ``run``'s ``linear`` probe."""
+    from bench.prompts.linear_probe import ProbeTraining
+
+    assert run.probe_train is not None and run.probe_dim is not None, "only a `linear` probe is trained"
+    return ProbeTraining(**run.probe_train, seed=spec.seed, output_dim=run.probe_dim)
 
 
 def descriptor_facts(run: PlannedRun, spec: SweepSpec, prompt_content: str) -> dict[str, Any]:
@@ -90,18 +100,18 @@ def train_run_probe(
     *,
     device: Any,
     reporter: Reporter,
-    resume: bool = False,
+    state: dict[str, Any] | None = None,
 ) -> Any:
     """Train ``run``'s probe on ``split`` (the descriptors of ``train_items``, the train split, read
-    from the cache) and save it to ``output``; returns the :class:`~bench.prompts.trainer.TrainOutcome`.
-    Images that could not be read are left out."""
-    from bench.prompts.linear_probe import ProbeTraining, train_linear_probe
+    from the cache) and save it to ``output``, from the checkpoint ``state`` if given
+    (:func:`~bench.prompts.trainer.resume_state`); returns the
+    :class:`~bench.prompts.trainer.TrainOutcome`. Images that could not be read are left out."""
+    from bench.prompts.linear_probe import train_linear_probe
 
-    assert run.probe_train is not None and run.probe_dim is not None, "only a `linear` probe is trained"
     key = (run.t, run.layer.name)
     missing = {row for row, _ in split.skipped}
     kept = [row for row in range(len(train_items)) if row not in missing]
-    training = ProbeTraining(**run.probe_train, seed=spec.seed, output_dim=run.probe_dim)
+    training = probe_training(run, spec)
     extraction = {"train_images": len(kept), "train_images_extracted": split.extracted}
     return train_linear_probe(
         training,
@@ -113,6 +123,6 @@ def train_run_probe(
         descriptor_facts(run, spec, prompt_content),
         extraction,
         device=device,
-        resume=resume,
+        state=state,
         reporter=reporter,
     )

@@ -17,7 +17,7 @@ whose results file exists are neither extracted nor scored; their files are repo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from bench.api.components import PromptCondition
 from bench.api.reporting import Reporter, SilentReporter
 from bench.evaluation.ensembles import MemberDescriptors, combine, ensemble_config, skipped_by_any
 from bench.execution.provenance import run_provenance
-from bench.execution.scoring import ScoredRun, ScoredSplits
+from bench.execution.scoring import ScoredRun, ScoredSplits, require_readable_splits
 from bench.plan.ensembles import EnsemblePlan, describe_member
 from bench.plan.identity import backbone_key, cache_fields, group_key, results_config
 from bench.plan.runs import PlannedRun
@@ -52,7 +52,8 @@ class GroupInputs:
 
     Attributes:
         dataset: the opened dataset.
-        prompt_file: ``{"prompt_file": path}`` for a learned prompt scheme, else empty.
+        prompt_facts: a learned prompt scheme's facts for results (``{"extractor": {"prompt_file"},
+            "dataset": {"training_data"}}``; empty tables for other prompts).
         request: the prompt, layers, timesteps, noise draws and batch size of the extraction.
         base_fields: the fields that key the group's cache stores.
         prompt_content: the hash of the prompt's text and learned tensors.
@@ -60,7 +61,7 @@ class GroupInputs:
     """
 
     dataset: Any
-    prompt_file: dict[str, str]
+    prompt_facts: dict[str, dict[str, Any]]
     request: Any
     base_fields: dict[str, Any]
     prompt_content: str
@@ -144,18 +145,21 @@ class StudyRunner:
         self.reporter.status(f"compiling {backbone_id} (torch.compile; the first batch is slow)")
         self._backbone.model.compile()
 
-    def _prompt(self, run: PlannedRun, spec: Any) -> tuple[PromptCondition, dict[str, str]]:
-        """The run's prompt condition, and (learned schemes) the prompt file fact for results: a learned
+    def _prompt(self, run: PlannedRun, spec: Any) -> tuple[PromptCondition, dict[str, dict[str, Any]]]:
+        """The run's prompt condition, and (learned schemes) its facts for results: the prompt file
+        (``extractor``) and what it was trained on (``dataset``'s ``training_data``). A learned
         scheme is trained first, or read from the file a run with the same settings saved."""
         if run.train is None:
-            return run.prompt_condition(self.registry), {}
+            return run.prompt_condition(self.registry), {"extractor": {}, "dataset": {}}
+        from bench.prompts.files import read_header
         from bench.prompts.in_runs import trained_condition
 
         # training needs float32 weights (bf16 runs as autocast; tf32 keeps float32 weights)
         float32 = self.spec.dtype in ("fp32", "tf32")
         load = (lambda: self._load_backbone(run)) if float32 else None
         condition, path = trained_condition(run, spec, self.registry, self.reporter, load)
-        return condition, {"prompt_file": str(path)}
+        trained_on = {"training_data": read_header(path)["training_data"]}
+        return condition, {"extractor": {"prompt_file": str(path)}, "dataset": trained_on}
 
     def _write(self, scored: ScoredRun, sweep: PlannedSweep, *, cached: bool = False) -> FinishedRun:
         """Write ``scored``'s result (tagged with its sweep's study rows, if any) into the output
@@ -180,7 +184,7 @@ class StudyRunner:
         from bench.extraction.loop import ExtractionRequest
 
         first = runs[0]
-        prompt, prompt_file = self._prompt(first, sweep.spec)
+        prompt, prompt_facts = self._prompt(first, sweep.spec)
         request = ExtractionRequest(
             layers=tuple(dict.fromkeys(run.layer for run in runs)),
             timesteps=tuple(dict.fromkeys(run.t for run in runs)),
@@ -195,7 +199,7 @@ class StudyRunner:
         )
         trained_prompt = prompt_content if first.train is not None else None  # in the run identity
         return GroupInputs(
-            self.plan.dataset(first), prompt_file, request, base_fields, prompt_content, trained_prompt
+            self.plan.dataset(first), prompt_facts, request, base_fields, prompt_content, trained_prompt
         )
 
     def _descriptors(
@@ -269,10 +273,10 @@ class StudyRunner:
         """``bench train --probe linear``: train ``run``'s probe (on the train split's descriptors,
         through the cache) and save it to ``output``; the :class:`~bench.prompts.trainer.TrainOutcome`
         on the main process, None on the others."""
-        from bench.execution.probes import train_run_probe
-        from bench.prompts.trainer import check_resumable
+        from bench.execution.probes import probe_training, train_run_probe
+        from bench.prompts.trainer import resume_state
 
-        check_resumable(output, resume)  # before anything is extracted
+        state = resume_state(output, asdict(probe_training(run, sweep.spec)), resume)  # before extracting
         inputs = self._group_inputs([run], sweep)
         items = inputs.dataset.split("train")
         split = self._descriptors(run, sweep.spec, inputs, items, ", train split")
@@ -288,7 +292,7 @@ class StudyRunner:
             inputs.prompt_content,
             device=self.device,
             reporter=self.reporter,
-            resume=resume,
+            state=state,
         )
 
     def run_group(self, runs: list[PlannedRun], sweep: PlannedSweep) -> list[FinishedRun]:
@@ -312,6 +316,7 @@ class StudyRunner:
             "",
             (*texts.texts, *[None] * len(gallery)) if texts else None,
         )
+        require_readable_splits(first.dataset.id, queries, gallery, group.skipped)
         self._train_probes(runs, spec, inputs)
         if not self.world.is_main:
             return []
@@ -322,14 +327,17 @@ class StudyRunner:
         finished = []
         for run in runs:
             key = (run.t, run.layer.name)
-            descriptors, probe, probe_file = group.descriptors[key], None, {}
+            descriptors, probe, probe_file, probe_data = group.descriptors[key], None, {}, {}
             if run.probe is not None:
                 probe = read_run_probe(run, spec, inputs.trained_prompt)
                 descriptors = apply_probe(probe.weight, descriptors)
                 probe_file = {"probe_file": str(probe.path)}
+                if probe.training_data is not None:
+                    probe_data = {"probe_training_data": probe.training_data}
             shared = {
                 "provenance": run_provenance([run], self.device, self.command),
-                "extractor": {**run.backbone.facts, **inputs.prompt_file, **probe_file},
+                "extractor": {**run.backbone.facts, **inputs.prompt_facts["extractor"], **probe_file},
+                "dataset": {**inputs.prompt_facts["dataset"], **probe_data},
                 "runtime": {
                     "device": str(self.device),
                     "processes": self.world.size,
@@ -382,19 +390,24 @@ class StudyRunner:
         return self._write(outcome, sweep)
 
     def run(self) -> list[FinishedRun]:
-        """Every sweep's configurations, grouped for shared extraction, in plan order; after each
-        sweep, its ensembles."""
+        """Every sweep's configurations, grouped for shared extraction; after each sweep, its
+        ensembles. Finished runs are listed in plan order, whether written now or left as they
+        were (``skip_existing``), so a rerun prints the same table as the first run."""
         finished: list[FinishedRun] = []
         for sweep in self.plan.sweeps:
-            groups: dict[tuple, list[PlannedRun]] = {}
-            for run in sweep.runs:
+            done: dict[int, FinishedRun] = {}  # by the run's position in the sweep
+            groups: dict[tuple, list[int]] = {}
+            for index, run in enumerate(sweep.runs):
                 existing = self._existing(run, sweep)
                 if existing is not None:
-                    finished.append(existing)
+                    done[index] = existing
                     continue
-                groups.setdefault(group_key(run), []).append(run)
-            for runs in groups.values():
-                finished.extend(self.run_group(runs, sweep))
+                groups.setdefault(group_key(run), []).append(index)
+            for indices in groups.values():
+                written = self.run_group([sweep.runs[i] for i in indices], sweep)
+                if self.world.is_main:  # the other processes only extract
+                    done.update(zip(indices, written, strict=True))
+            finished.extend(done[index] for index in sorted(done))
             if self.world.is_main:
                 finished.extend(self.run_ensemble(plan, sweep) for plan in sweep.ensembles)
         return finished

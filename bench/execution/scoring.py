@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.api.components import DatasetInfo
 from bench.api.datasets import ImageItem
+from bench.api.errors import BenchError
 from bench.api.reporting import Reporter
 from bench.plan.query_text import QueryTexts
 from bench.results.schema import RunResult
@@ -19,6 +20,27 @@ class ScoredRun:
 
     result: RunResult
     evaluation: Any  # bench.evaluation.protocol.Evaluation (imported with numpy, when scoring)
+
+
+def require_readable_splits(
+    dataset_id: str, queries: list[ImageItem], gallery: list[ImageItem], skipped: list[tuple[int, str]]
+) -> None:
+    """Refuse a group in which every query or every gallery image was skipped as unreadable
+    (``skipped``: (row, reason), rows counting queries first, then gallery): nothing can be scored.
+
+    Raises:
+        BenchError: naming the split, how many were skipped and the first reason.
+    """
+    items = queries + gallery
+    for split, rows in (("query", range(len(queries))), ("gallery", range(len(queries), len(items)))):
+        lost = [(row, reason) for row, reason in skipped if row in rows]
+        if rows and len(lost) == len(rows):
+            row, reason = lost[0]
+            raise BenchError(
+                f"No {split} image of dataset {dataset_id!r} could be read ({len(lost)} skipped, e.g. "
+                f"{items[row].key!r}: {reason}).",
+                f"Check the files under --data-root (bench datasets check {dataset_id} names each problem).",
+            )
 
 
 class ScoredSplits:
@@ -67,7 +89,8 @@ class ScoredSplits:
         shared: dict[str, dict],
     ) -> ScoredRun:
         """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``:
-        metrics, their chance levels, bootstrap intervals and per-class means."""
+        metrics, their chance levels, bootstrap intervals and per-class means. ``shared`` holds the
+        ``provenance``, ``extractor`` and ``runtime`` facts, and may hold more ``dataset`` facts."""
         from bench.evaluation.protocol import evaluate
 
         started = time.perf_counter()
@@ -85,7 +108,7 @@ class ScoredSplits:
         result = RunResult(
             task=info.task,
             config=config,
-            dataset={**facts, **self.dataset.describe()},
+            dataset={**facts, **self.dataset.describe(), **shared.get("dataset", {})},
             metrics=evaluation.metrics,
             backbone_note=backbone_note,
             extractor=shared["extractor"],

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.config.run_config import SweepSpec
-from bench.config.training import TrainSpec
+from bench.config.training import TrainSpec, identity_of_training
 from bench.plan.runs import PlannedRun
+from bench.results.naming import backbone_slug, slug
 
 PROMPTS_DIR = "prompts"
 PROBES_DIR = "probes"
@@ -63,7 +64,7 @@ def results_config(
     if run.seed is not None:
         config["seed"] = run.seed
     if run.train is not None:
-        config["train"] = dict(run.train)
+        config["train"] = identity_of_training(run.train)
         if trained_prompt is not None:
             config["prompt_content"] = trained_prompt
     if run.query_text is not None:
@@ -73,7 +74,7 @@ def results_config(
     if run.probe is not None:
         config.update(probe=run.probe, probe_dim=run.probe_dim)
         if run.probe_train is not None:
-            config["probe_train"] = dict(run.probe_train)
+            config["probe_train"] = identity_of_training(run.probe_train)
         if probe_content is not None:
             config["probe_content"] = probe_content
     return config
@@ -121,9 +122,17 @@ def cache_fields(run: PlannedRun, *, code: str, prompt_content: str) -> dict[str
 def trained_prompt_path(output_dir: Path, train: TrainSpec) -> Path:
     """``<output_dir>/prompts/<backbone>_<layer>_t<t>_<scheme>-<hash12>.safetensors``: the name hashes
     every field of ``train``, so a run with other training settings never reuses the file."""
-    digest = hashlib.sha256(json.dumps(asdict(train), sort_keys=True, default=str).encode()).hexdigest()
-    name = f"{train.backbone}_{train.layer}_t{train.t}_{train.scheme}-{digest[:12]}.safetensors"
-    return Path(output_dir) / PROMPTS_DIR / name.replace("+", "-")
+    named = identity_of_training(asdict(train))
+    digest = hashlib.sha256(json.dumps(named, sort_keys=True, default=str).encode()).hexdigest()
+    name = f"{prompt_file_stem(train.backbone, train.layer, train.t, train.scheme)}-{digest[:12]}"
+    return Path(output_dir) / PROMPTS_DIR / f"{name}.safetensors"
+
+
+def prompt_file_stem(backbone: str, layer: str, t: int | None, scheme: str) -> str:
+    """``<backbone>_<layer>_t<t>_<scheme>`` of a trained prompt's file, safe characters only (a
+    backbone id like ``dit:sd3-tiny/ditf`` or ``hf:/models/x`` names no folder; ``+`` reads ``-``)."""
+    parts = (backbone_slug(backbone), slug(layer), f"t{slug(t)}", slug(scheme))
+    return "_".join(parts).replace("+", "-")
 
 
 def trained_probe_path(output_dir: Path, run: PlannedRun, trained_prompt: str | None) -> Path:
@@ -135,8 +144,8 @@ def trained_probe_path(output_dir: Path, run: PlannedRun, trained_prompt: str | 
     config = results_config(run, trained_prompt)
     determining = {k: v for k, v in config.items() if k not in ("limit", "query_text")}
     digest = hashlib.sha256(json.dumps(determining, sort_keys=True, default=str).encode()).hexdigest()
-    name = f"{run.backbone.id}_{run.layer.name}_t{run.t}_linear-{digest[:12]}.safetensors"
-    return Path(output_dir) / PROBES_DIR / name.replace("+", "-")
+    name = f"{prompt_file_stem(run.backbone.id, run.layer.name, run.t, 'linear')}-{digest[:12]}"
+    return Path(output_dir) / PROBES_DIR / f"{name}.safetensors"
 
 
 def train_spec_for(run: PlannedRun, spec: SweepSpec) -> TrainSpec:

@@ -36,6 +36,7 @@ FORMAT_VERSION = 1
 WEIGHT_KEY = "weight"
 NONE = "none"
 LINEAR = "linear"
+Count = Annotated[int, Field(ge=0, description="a count")]
 Dim = Annotated[int, Field(ge=1, le=2**20, description="a dimension from 1 to 1048576")]
 Number = Annotated[float, Field(description="a finite number")]
 PROBE_VALUES = "none, linear (trained by the run) or linear:FILE (saved by `bench train --probe linear`)"
@@ -44,7 +45,8 @@ PROBE_VALUES = "none, linear (trained by the run) or linear:FILE (saved by `benc
 class ProbeHeader(SchemaModel):
     """The JSON header of a linear probe file: what its descriptors were (backbone, weights, layer,
     pooling, t, resolution, prompt and the content hash of a learned one, noise draws, seed), what it
-    was trained on (dataset and options, the training settings), its dimensions, and its metrics."""
+    was trained on (dataset and options, the training settings, the counts of the items it learned
+    from and was validated on), its dimensions, and its metrics."""
 
     format_version: Literal[FORMAT_VERSION]
     kind: Literal["linear"] = LINEAR
@@ -63,6 +65,7 @@ class ProbeHeader(SchemaModel):
     dataset: Name | None = None
     dataset_options: dict[Name, OptionValue] = {}
     training: dict[Name, Any] | None = None  # the probe's training settings, checked by read_header
+    training_data: dict[Literal["kept", "available", "validation"], dict[Name, Count | None]] | None = None
     metrics: dict[Name, Number | None] = {}
     history: list[dict[Name, Number]] = []
     sbir_bench_version: Name | None = None

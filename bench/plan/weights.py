@@ -2,8 +2,9 @@
 
 A hub id is identified by the snapshot the local Hugging Face cache resolves it to (the commit of
 ``refs/main``, or of the one snapshot there), so a new snapshot under the same id never reuses the
-old one's cached descriptors; a local file or folder by a hash of its files' contents (memoised
-per file by path, size and change time, so a large checkpoint is read once, not on every run);
+old one's cached descriptors; a local file or folder by a hash of its files' contents, symbolic
+links followed to what they point to (memoised per file by path, size and change time, so a large
+checkpoint is read once, not on every run);
 ``random`` and other descriptions by themselves. No torch, no network.
 
 Two forms compose: ``ORG/NAME@REVISION`` pins a hub snapshot (a commit, branch or tag; identified
@@ -86,13 +87,28 @@ def _read_memo(path: Path) -> dict[str, str]:
     return memo if isinstance(memo, dict) else {}
 
 
+def files_under(root: Path) -> list[Path]:
+    """Every file under the folder ``root``, sorted, following symbolic links to folders (a
+    ``unet -> elsewhere/unet`` part is loaded from where it points, so it is part of the weights)
+    except a link back to a folder above it (a cycle)."""
+    found = []
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        here = Path(folder)
+        relative = here.relative_to(root)
+        above = {os.path.realpath(root / part) for part in (relative, *relative.parents)}
+        subfolders[:] = [name for name in subfolders if os.path.realpath(here / name) not in above]
+        found.extend(here / name for name in names if (here / name).is_file())
+    return sorted(found)
+
+
 def content_hash(root: Path, memo_path: Path | None = None) -> str:
     """SHA-256 over the relative names and content hashes of every file under ``root`` (or of
-    ``root`` itself when it is a file), 16 hex digits."""
+    ``root`` itself when it is a file), 16 hex digits. Symbolic links are followed: the content is
+    what a loader reads."""
     memo_path = memo_path or default_cache_dir() / MEMO_NAME
     memo = _read_memo(memo_path)
     before = len(memo)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    files = [root] if root.is_file() else files_under(root)
     hasher = hashlib.sha256()
     for file in files:
         name = file.name if file == root else str(file.relative_to(root))

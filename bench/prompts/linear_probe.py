@@ -25,11 +25,11 @@ from bench.config.training import PROBE_SETTINGS
 from bench.plan.probes import WEIGHT_KEY, save_probe
 from bench.plan.runs import PlannedRun
 from bench.prompts.learnable import triplet_loss
+from bench.prompts.train_subset import training_data_record, training_subset
 from bench.prompts.trainer import (
     VALIDATION_METRIC,
     TrainOutcome,
     TripletTrainer,
-    check_resumable,
     run_epochs,
     split_score,
     validation_sides,
@@ -51,6 +51,8 @@ class ProbeTraining:
     margin: float
     val_split: float
     patience: int
+    train_fraction: float
+    train_count: int | None
     seed: int
     output_dim: int
     eval_train: bool = True  # the train split is scored before and after (it costs nothing here)
@@ -109,7 +111,10 @@ class LinearProbeTrainer(TripletTrainer):
         self.spec, self.run, self.dataset, self.device = spec, run, dataset, device
         self.row = {id(item): row for row, item in enumerate(items)}
         self.features = torch.from_numpy(np.ascontiguousarray(descriptors, dtype=np.float32)).to(device)
-        self.train_items, self.val_items = split_validation(items, dataset.task, spec.val_split, spec.seed)
+        task = dataset.task
+        available, self.val_items = split_validation(items, task, spec.val_split, spec.seed)
+        self.train_items = training_subset(available, task, spec.seed, spec.train_fraction, spec.train_count)
+        self.training_data = training_data_record(available, self.train_items, self.val_items, task)
         self.sampler = TripletSampler(self.train_items, dataset.task, spec.seed)
         self.probe = LinearProbe(descriptors.shape[1], spec.output_dim, spec.seed).to(device)
         self.optimizer = torch.optim.AdamW(
@@ -151,7 +156,7 @@ def train_linear_probe(
     extraction: dict[str, int],
     *,
     device: torch.device,
-    resume: bool = False,
+    state: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainOutcome:
@@ -161,24 +166,24 @@ def train_linear_probe(
     ``extraction``: how many train-split images were extracted and how many read from the cache).
 
     Args:
-        resume: continue from ``<output>.ckpt`` (same settings apart from epochs and patience).
+        state: the checkpoint to continue from (:func:`~bench.prompts.trainer.resume_state`, checked
+            before the descriptors were read), or None to start.
         on_epoch: called with each epoch's record.
 
     Raises:
-        BenchError: no usable triplet, an invalid validation split, or a missing or mismatched
-            checkpoint with ``resume``.
+        BenchError: no usable triplet, or an invalid validation split.
     """
     reporter = reporter or SilentReporter()
     output = Path(output).expanduser()
-    check_resumable(output, resume)
     trainer = LinearProbeTrainer(spec, run, dataset, items, descriptors, device)
     title = f"training a linear probe on {run.backbone.id} {run.layer.name}"
-    tensors, metrics, history = run_epochs(trainer, output, title, resume, reporter, on_epoch)
+    tensors, metrics, history = run_epochs(trainer, output, title, state, reporter, on_epoch)
     header = {
         **facts,
         "input_dim": descriptors.shape[1],
         "output_dim": spec.output_dim,
         "training": {key: getattr(spec, key) for key in PROBE_SETTINGS},
+        "training_data": trainer.training_data,
         "metrics": {**extraction, **metrics},
         "history": history,
         "sbir_bench_version": __version__,

@@ -7,6 +7,10 @@ layer, timestep, pooling and noise averaging as ``bench run``), and minimises th
 backbone's parameters never reach the optimiser and stay in eval mode; gradients flow through them
 to the pixels (visual prompt) and to the text context (textual prompt).
 
+The validation hold-out (classes or instances, ``val_split``) is taken first; training then uses
+the whole rest or, with ``train_fraction`` / ``train_count``, a nested subset of it per class
+(:mod:`bench.prompts.train_subset`); the header records the counts of both.
+
 After every epoch: optional validation (held-out classes or instances, ``val_split``) with early
 stopping, and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
 the one with the best validation metric (the last one without validation).
@@ -27,8 +31,10 @@ from bench.api.backbones import ActivationCheckpointing, TextContext
 from bench.api.components import PromptCondition
 from bench.api.datasets import ImageItem
 from bench.api.errors import BenchError
-from bench.api.files import atomic_file
+from bench.api.files import atomic_file, check_writable_folder
 from bench.api.reporting import Reporter, SilentReporter
+from bench.api.tensor_names import load_complete
+from bench.api.torch_files import read_torch_file
 from bench.api.version import __version__
 from bench.config.training import TrainSpec
 from bench.extraction.devices import peak_memory_mb
@@ -37,6 +43,7 @@ from bench.extraction.pooling import descriptor
 from bench.plan.runs import PlannedRun, plan_sweep
 from bench.prompts.files import save_prompt
 from bench.prompts.learnable import LearnablePrompt, triplet_loss
+from bench.prompts.train_subset import training_data_record, training_subset
 from bench.prompts.triplets import Triplet, TripletSampler, split_validation
 from bench.registry.tables import Registry
 
@@ -175,10 +182,12 @@ class PromptTrainer(TripletTrainer):
             if warning:
                 reporter.status(warning)
         self.dataset = run.open_dataset()  # a wrong dataset or empty split fails before the model loads
-        items = self.dataset.split("train")
-        self.train_items, self.val_items = split_validation(
-            items, self.dataset.task, spec.val_split, spec.seed
+        task = self.dataset.task
+        available, self.val_items = split_validation(
+            self.dataset.split("train"), task, spec.val_split, spec.seed
         )
+        self.train_items = training_subset(available, task, spec.seed, spec.train_fraction, spec.train_count)
+        self.training_data = training_data_record(available, self.train_items, self.val_items, task)
         self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
         if backbone is None:
             from bench.extraction.loading import load_planned_backbone
@@ -239,7 +248,23 @@ class PromptTrainer(TripletTrainer):
                 noise_seeds=[int(s) for s in seeds],
                 prompt=condition,
             )
-        return descriptor([tap.float() for tap in features[(self.run.t, plan.name)]], plan.pool)
+        described = descriptor([tap.float() for tap in features[(self.run.t, plan.name)]], plan.pool)
+        if torch.is_grad_enabled() and not described.requires_grad:  # (no_grad: a caller evaluating)
+            raise self._no_gradients_error()
+        return described
+
+    def _no_gradients_error(self) -> BenchError:
+        """A backbone whose features carry no gradients to the prompt (the backward pass would end in
+        "element 0 of tensors does not require grad")."""
+        backbone = self.run.backbone
+        return BenchError(
+            f"Backbone {backbone.id!r} (plugin {self.run.backbone_plugin!r}) returned layer "
+            f"{self.run.layer.name!r} features without gradients, so no prompt can be learned through "
+            "it: its features() runs under torch.no_grad() or torch.inference_mode(), or detaches "
+            "its output.",
+            "Remove torch.no_grad() / inference_mode() / .detach() from the plugin's features() (bench "
+            "run already extracts without gradients), or leave learnable_prompts out of its BackboneInfo.",
+        )
 
     def step_loss(self, triplets: list[Triplet], epoch: int, step: int) -> torch.Tensor:
         """The triplet loss of one micro-batch (a scalar with gradients to the prompt)."""
@@ -308,14 +333,18 @@ def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in RESUME_IGNORES}
 
 
-def check_resumable(output: Path, resume: bool) -> None:
-    """Raise :class:`BenchError` when ``resume`` asks to continue and ``output`` has no checkpoint
-    (checked before anything loads)."""
-    if resume and not _checkpoint_path(output).is_file():
-        raise BenchError(
-            f"--resume: no checkpoint {str(_checkpoint_path(output))!r} to continue from.",
-            "Drop --resume to start training, or pass the --output of the interrupted run.",
-        )
+def resume_state(output: Path, config: dict[str, Any], resume: bool) -> dict[str, Any] | None:
+    """What to check before anything loads: ``output``'s folder must take the file and its
+    checkpoints; with ``resume``, the checkpoint to continue from (of the same ``config``), else None.
+
+    Raises:
+        BenchError: the folder cannot be written, or (``resume``) the checkpoint is missing,
+            unreadable, not one of ``bench train``, or of other settings.
+    """
+    check_writable_folder(
+        output.parent, f"--output {str(output)!r}", "Pass --output a file in a folder you can write to."
+    )
+    return _resume_state(_checkpoint_path(output), config) if resume else None
 
 
 def train_prompt(
@@ -342,10 +371,11 @@ def train_prompt(
     reporter = reporter or SilentReporter()
     run, parts = plan.run, plan.parts
     output = Path(output).expanduser()
-    check_resumable(output, resume)  # before the backbone loads
+    config = asdict(spec)
+    state = resume_state(output, config, resume)  # before the backbone loads
     trainer = PromptTrainer(spec, run, parts, reporter, backbone)
     title = f"training {spec.scheme} on {run.backbone.id}"
-    tensors, metrics, history = run_epochs(trainer, output, title, resume, reporter, on_epoch)
+    tensors, metrics, history = run_epochs(trainer, output, title, state, reporter, on_epoch)
     header = {
         "backbone": run.backbone.id,
         "weights": run.weights,
@@ -358,7 +388,8 @@ def train_prompt(
         "width": spec.width,
         "dataset": run.dataset.id,
         "dataset_options": dict(sorted(run.dataset_options.items())),
-        "training": asdict(spec),
+        "training": config,
+        "training_data": trainer.training_data,
         "metrics": metrics,
         "history": history,
         "sbir_bench_version": __version__,
@@ -370,13 +401,13 @@ def run_epochs(
     trainer: TripletTrainer,
     output: Path,
     title: str,
-    resume: bool,
+    state: dict[str, Any] | None,
     reporter: Reporter,
     on_epoch: Callable[[dict[str, Any]], None] | None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any], list[dict[str, Any]]]:
     """Train ``trainer`` for ``trainer.spec.epochs`` epochs with early stopping on validation (when it
-    has validation items), a checkpoint after every epoch (``<output>.ckpt``, which ``resume``
-    continues from) and progress titled ``title``.
+    has validation items), a checkpoint after every epoch (``<output>.ckpt``) and progress titled
+    ``title``; from ``state`` (a checkpoint, :func:`resume_state`) when it is not None.
 
     Returns:
         (the learned tensors to save: the best validation epoch's, else the last; the metrics for
@@ -384,8 +415,8 @@ def run_epochs(
     """
     spec = trainer.spec
     config = asdict(spec)
-    if resume:
-        state = _resume_state(_checkpoint_path(output), config, trainer)
+    if state is not None:
+        _restore(trainer, state, _checkpoint_path(output))
         history, best, before = state["history"], state["best"], state["before"]
     else:
         history, (best, before) = [], _starting_scores(trainer, spec, reporter)
@@ -488,19 +519,45 @@ def _save_checkpoint(
         torch.save(state, temporary)
 
 
-def _resume_state(path: Path, config: dict[str, Any], trainer: TripletTrainer) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location=trainer.device, weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: torch raises several types
+CHECKPOINT_KEYS = frozenset({"config", "prompt", "optimizer", "history", "best", "before"})
+
+
+def _resume_state(path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint at ``path`` (read as tensors and plain values only: a planted file runs no
+    code), checked to be a ``bench train`` checkpoint of the same settings.
+
+    Raises:
+        BenchError: it is missing, unreadable, not a ``bench train`` checkpoint, or of other settings.
+    """
+    if not path.is_file():
         raise BenchError(
-            f"--resume: checkpoint {str(path)!r} cannot be read ({exc}).", "Delete it and train again."
-        ) from exc
+            f"--resume: no checkpoint {str(path)!r} to continue from.",
+            "Drop --resume to start training, or pass the --output of the interrupted run.",
+        )
+    again = "Delete it and train again (without --resume), or pass the --output of the interrupted run."
+    state = read_torch_file(path, "--resume: checkpoint", again)
+    if not (isinstance(state, dict) and set(state) == CHECKPOINT_KEYS and isinstance(state["config"], dict)):
+        raise BenchError(f"--resume: {str(path)!r} is not a checkpoint of bench train.", again)
     if _comparable(state["config"]) != _comparable(config):
         changed = sorted(k for k in _comparable(config) if state["config"].get(k) != config[k])
         raise BenchError(
             f"--resume: checkpoint {str(path)!r} was made with other settings ({', '.join(changed)}).",
             "Resume with the same settings (only --epochs and --patience may change), or train anew.",
         )
-    trainer.learned.load_state_dict(state["prompt"])
-    trainer.optimizer.load_state_dict(state["optimizer"])
     return state
+
+
+def _restore(trainer: TripletTrainer, state: dict[str, Any], path: Path) -> None:
+    """Load the checkpoint's learned tensors and optimizer state into ``trainer``.
+
+    Raises:
+        BenchError: they do not fit what it learns (a damaged or edited checkpoint).
+    """
+    again = "Delete it and train again (without --resume)."
+    load_complete(trainer.learned, state["prompt"], f"--resume: the learned tensors in {str(path)!r}", again)
+    try:
+        trainer.optimizer.load_state_dict(state["optimizer"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BenchError(
+            f"--resume: the optimizer state in {str(path)!r} does not fit: {exc}", again
+        ) from exc

@@ -1,6 +1,7 @@
 """Built-in plugin: diffusion transformers as backbones: Stable Diffusion 3 / 3.5
 (``SD3Transformer2DModel``) and FLUX.1 (``FluxTransformer2DModel``), their tiny twins, and the
-``dit:<id>/massive-<mode><k>`` family that turns on the massive-activation handling.
+``dit:<id>/massive-<mode><k>`` and ``dit:<id>/ditf`` family that turns on a massive-activation
+handling (``dit:flux1-dev/ditf`` and the tiny twins' are registered, so ``bench list`` shows them).
 
 Registers lazily: nothing here imports torch or diffusers.
 """
@@ -11,6 +12,8 @@ from dataclasses import replace
 
 from bench import RANDOM, RANDOM_NOTE, BackboneFamily, BackboneInfo, hookimpl
 from bench_dit.architecture import FLUX, FLUX_DEV_GUIDANCE, NUM_TIMESTEPS, VARIANTS, DiTVariant
+from bench_dit.ditf import RECIPES as DITF_RECIPES
+from bench_dit.ditf import DiTF
 from bench_dit.names import EXAMPLE, FAMILY, USAGE, variant_of
 
 COMMON_FACTS = {
@@ -91,16 +94,29 @@ def backbone_info(variant: DiTVariant) -> BackboneInfo:
 
 
 def resolve_family_name(name: str) -> BackboneInfo:
-    """``dit:<name>``: the registered backbone with the massive-activation handling ``name`` asks for."""
+    """``dit:<name>``: the registered backbone with the massive-activation handling ``name`` asks for
+    (``massive-zero4``: its taps as they are, post-processed; ``ditf``: its taps described and read as
+    DiTF reads them, FLUX.1-dev's default the tap of DiTF's paper setting)."""
     backbone_id = f"{FAMILY}:{name}"
-    variant, massive = variant_of(backbone_id)
+    variant, handling = variant_of(backbone_id)
     base = backbone_info(variant)
-    return replace(
+    info = replace(
         base,
         id=backbone_id,
-        description=f"{variant.id} with {massive.name.replace('-', ' ')}",
+        description=f"{variant.id} with {handling.name.replace('-', ' ')}",
         weights_check=None if base.weights_check is None else _weights_check(backbone_id),
-        facts={**base.facts, "massive_activations": massive.describe()},
+        facts={**base.facts, "massive_activations": handling.describe()},
+    )
+    if not isinstance(handling, DiTF):
+        return info
+    return replace(
+        info,
+        description=(
+            f"{variant.id} read as DiTF reads it (block input, channels "
+            f"{', '.join(map(str, handling.channels))} zeroed, LayerNorm, the block's AdaLN)"
+        ),
+        layers=handling.layers(variant),
+        default_layer=handling.recipe.default_layer or base.default_layer,
     )
 
 
@@ -108,6 +124,8 @@ def resolve_family_name(name: str) -> BackboneInfo:
 def register_backbones(register) -> None:
     for variant in VARIANTS.values():
         register(backbone_info(variant))
+    for model in DITF_RECIPES:  # listed, so that `bench list backbones` shows where DiTF applies
+        register(resolve_family_name(f"{model}/{DiTF.name}"))
 
 
 @hookimpl
@@ -117,7 +135,10 @@ def register_backbone_families(register) -> None:
             prefix=FAMILY,
             resolve="bench_dit:resolve_family_name",
             usage=USAGE,
-            description="a registered SD3 / FLUX backbone, its massive activation channels zeroed or clipped",
+            description=(
+                "a registered SD3 / FLUX backbone, its massive activation channels zeroed or clipped per "
+                f"image, or read as DiTF does (ditf; models with a channel list: {', '.join(DITF_RECIPES)})"
+            ),
             example=EXAMPLE,
         )
     )

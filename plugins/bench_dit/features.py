@@ -24,6 +24,8 @@ from PIL import Image
 from bench import BenchError, PromptCondition, seeded_noise, to_model_device
 from bench_dit.architecture import FLUX, NUM_TIMESTEPS, STRIDE, TOKEN_LATENTS, DiTVariant
 from bench_dit.conditioning import TextConditioning
+from bench_dit.ditf import DiTF
+from bench_dit.massive import MassiveActivations
 from bench_dit.taps import block_taps
 
 
@@ -119,8 +121,10 @@ class DiffusionTransformerFeatures:
         weights: what was loaded, recorded in results.
         device, dtype: where and in which precision the models run; a VAE whose config asks for
             ``force_upcast`` stays in fp32 under fp16.
-        massive: the massive-activation handling applied to every tap's (B, N, C, h, w) draws, or
-            None (the default).
+        massive: the massive-activation handling, or None (the default): a
+            :class:`~bench_dit.massive.MassiveActivations` is applied to every tap's (B, N, C, h, w)
+            draws; :class:`~bench_dit.ditf.DiTF` reads the taps itself (each block's input through
+            its AdaLN).
     """
 
     def __init__(
@@ -134,7 +138,7 @@ class DiffusionTransformerFeatures:
         weights: str,
         device: torch.device,
         dtype: torch.dtype,
-        massive: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        massive: MassiveActivations | DiTF | None = None,
     ) -> None:
         check_image_size(variant, image_size)
         upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
@@ -270,7 +274,20 @@ class DiffusionTransformerFeatures:
             sigma = sigma_of(t)
             noisy = noised(clean, noise, sigma).reshape(batch * noise_samples, *latent_shape)
             forward = transformer_call(self.transformer, self.variant, noisy, sigma, context, pooled)
-            maps = block_taps(self.transformer, forward, taps, grid=grid, text_tokens=context.shape[1])
-            draws = {tap: m.reshape(batch, noise_samples, *m.shape[1:]) for tap, m in maps.items()}
-            out[t] = draws if self.massive is None else {tap: self.massive(m) for tap, m in draws.items()}
+            out[t] = self._read_taps(forward, taps, grid, context.shape[1], batch)
         return out
+
+    def _read_taps(
+        self,
+        forward: Callable[[], object],
+        taps: Sequence[str],
+        grid: tuple[int, int],
+        text_tokens: int,
+        images: int,
+    ) -> dict[str, torch.Tensor]:
+        """``{tap: (B, N, C, h, w)}`` from one pass of ``forward`` over B * N image-major samples."""
+        if isinstance(self.massive, DiTF):
+            return self.massive.read(self.transformer, forward, taps, grid=grid, images=images)
+        maps = block_taps(self.transformer, forward, taps, grid=grid, text_tokens=text_tokens)
+        draws = {tap: m.reshape(images, -1, *m.shape[1:]) for tap, m in maps.items()}
+        return draws if self.massive is None else {tap: self.massive(m) for tap, m in draws.items()}

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import torch
 
-from bench import BackboneInfo, BenchError, check_random, is_single_file, missing_weight_files, part_variant
+from bench import (
+    BackboneInfo,
+    BenchError,
+    check_random,
+    from_pretrained_part,
+    is_single_file,
+    missing_weight_files,
+    part_variant,
+)
 from bench_dit.architecture import FLUX, TINY_VAE_CONFIG, VARIANTS, DiTVariant
 from bench_dit.conditioning import FluxConditioner, SD3Conditioner
 from bench_dit.features import DiffusionTransformerFeatures
@@ -177,6 +185,16 @@ def _tiny_of(variant: DiTVariant) -> str:
     return "flux-tiny" if variant.family == FLUX else "sd3-tiny"
 
 
+def load_part(model_class: type, source: str, part: str, dtype: torch.dtype) -> torch.nn.Module:
+    """``source/part`` (a folder or hub id) as ``model_class``, in the variant its files carry.
+
+    Raises:
+        BenchError: its files leave out tensors of the model, or hold others (named).
+    """
+    variant = part_variant(source, part)
+    return from_pretrained_part(model_class, source, part, source, torch_dtype=dtype, variant=variant)
+
+
 def _load_text(variant: DiTVariant, source: str, dtype: torch.dtype):
     from transformers import AutoTokenizer, CLIPTextModel, CLIPTextModelWithProjection, T5EncoderModel
 
@@ -187,10 +205,7 @@ def _load_text(variant: DiTVariant, source: str, dtype: torch.dtype):
         kinds = (CLIPTextModelWithProjection, CLIPTextModelWithProjection, T5EncoderModel)
         encoder_parts = ("text_encoder", "text_encoder_2", "text_encoder_3")
         tokenizer_parts = ("tokenizer", "tokenizer_2", "tokenizer_3")
-    encoders = [
-        kind.from_pretrained(source, subfolder=part, torch_dtype=dtype, variant=part_variant(source, part))
-        for kind, part in zip(kinds, encoder_parts, strict=True)
-    ]
+    encoders = [load_part(kind, source, part, dtype) for kind, part in zip(kinds, encoder_parts, strict=True)]
     tokenizers = [AutoTokenizer.from_pretrained(source, subfolder=part) for part in tokenizer_parts]
     return conditioner(variant, tokenizers, encoders)
 
@@ -218,16 +233,9 @@ def build_pretrained(
             "Download the complete model (`hf download ...`, or variant='fp16' files) into that folder.",
         )
     try:
-        vae = AutoencoderKL.from_pretrained(
-            source, subfolder="vae", torch_dtype=dtype, variant=part_variant(source, "vae")
-        )
+        vae = load_part(AutoencoderKL, source, "vae", dtype)
         if file is None:
-            transformer = transformer_class(variant).from_pretrained(
-                source,
-                subfolder="transformer",
-                torch_dtype=dtype,
-                variant=part_variant(source, "transformer"),
-            )
+            transformer = load_part(transformer_class(variant), source, "transformer", dtype)
         else:
             transformer = load_transformer(file, source, variant, transformer_class(variant), dtype, info.id)
         text = _load_text(variant, source, dtype)

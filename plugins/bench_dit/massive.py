@@ -81,6 +81,7 @@ def parse_massive(spec: str, backbone_id: str) -> MassiveActivations:
     if match is None or int(match.group(2)) < 1:
         raise BenchError(
             f"{spec!r} is no massive-activation handling (in backbone {backbone_id!r}).",
-            "Use massive-zero<k> or massive-clip<k> with k >= 1, e.g. dit:sd35-medium/massive-zero4.",
+            "Use massive-zero<k> or massive-clip<k> with k >= 1, e.g. dit:sd35-medium/massive-zero4, "
+            "or ditf (DiTF's recipe, e.g. dit:flux1-dev/ditf).",
         )
     return MassiveActivations(match.group(1), int(match.group(2)))

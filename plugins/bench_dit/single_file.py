@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError
+from bench import INTACT_FILE_HINT, BenchError, load_complete, read_state_dict, tensor_shapes
 from bench_dit.architecture import FLUX, SD3, VARIANTS, DiTVariant
 
 TRANSFORMER_PREFIX = "model.diffusion_model."
@@ -109,20 +109,12 @@ class FileLayout:
 
 def checkpoint_keys(file: str) -> list[str]:
     """The tensor names in ``file`` (``.safetensors``: read from the header only; ``.ckpt``: a
-    memory-mapped, weights-only load)."""
-    if Path(file).suffix == ".safetensors":
-        from safetensors import safe_open
+    memory-mapped, weights-only load).
 
-        with safe_open(file, framework="pt") as handle:
-            return list(handle.keys())
-    return list(_read_ckpt(file))
-
-
-def _read_ckpt(file: str) -> dict:
-    import torch
-
-    loaded = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
-    return loaded.get("state_dict", loaded) if isinstance(loaded, dict) else {}
+    Raises:
+        BenchError: the file is damaged, or holds Python objects besides tensors (never unpickled).
+    """
+    return list(tensor_shapes(file, "The checkpoint", INTACT_FILE_HINT))
 
 
 _OTHER_PARTS = frozenset({"first_stage_model", "cond_stage_model", "text_encoders", "conditioner", "vae"})
@@ -173,13 +165,7 @@ def check_layout(file: str, variant: DiTVariant, backbone_id: str) -> FileLayout
     Raises:
         BenchError: the file is unreadable, holds no transformer, or one of another architecture.
     """
-    try:
-        layout = layout_of(checkpoint_keys(file))
-    except Exception as exc:  # safetensors raises its own error types for a damaged header
-        raise BenchError(
-            f"The checkpoint {file!r} for backbone {backbone_id!r} cannot be read: {exc}.",
-            "Pass an intact .safetensors or .ckpt file (a truncated download is the usual cause).",
-        ) from exc
+    layout = layout_of(checkpoint_keys(file))
     if _blocks(layout) == _blocks(variant):
         return layout
     fits = [v.id for v in VARIANTS.values() if _blocks(v) == _blocks(layout) and v.id != variant.id]
@@ -205,7 +191,7 @@ def read_transformer_state(file: str) -> dict:
         with safe_open(file, framework="pt") as handle:
             own = transformer_keys(list(handle.keys()))
             return {name: handle.get_tensor(key) for key, name in own.items()}
-    tensors = _read_ckpt(file)
+    tensors = read_state_dict(file, "The checkpoint", INTACT_FILE_HINT, mmap=True)
     return {own: tensors[key] for key, own in transformer_keys(list(tensors)).items()}
 
 
@@ -292,23 +278,12 @@ def load_transformer(
     config = model_class.load_config(config_dir, subfolder="transformer")
     with torch.device("meta"):
         model = model_class.from_config(config)
-    expected = set(model.state_dict())
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-    if missing or unexpected:
-        listed = ", ".join(
-            [*(f"missing {key}" for key in missing[:3]), *(f"unexpected {key}" for key in unexpected[:3])]
-        )
-        raise BenchError(
-            f"The checkpoint {file!r} does not fit the transformer config in {config_dir}: {listed}"
-            f" ({len(missing)} missing, {len(unexpected)} unexpected tensors).",
-            f"Check that the file and --weights {backbone_id}=FILE+DIR are the same model.",
-        )
-    try:
-        model.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as exc:  # shapes that differ from the config
-        reason = str(exc).strip().splitlines()[-1].strip()
-        raise BenchError(
-            f"The checkpoint {file!r} does not fit the transformer config in {config_dir}: {reason}",
-            f"Check that the file and --weights {backbone_id}=FILE+DIR are the same model.",
-        ) from exc
+    load_complete(
+        model,
+        state,
+        f"The transformer tensors of {file!r} (with the config in {config_dir})",
+        f"Check that the file and --weights {backbone_id}=FILE+DIR are the same model, and that the "
+        "file is complete (a truncated download or an edited file leaves tensors out).",
+        assign=True,
+    )
     return model.to(dtype).eval()

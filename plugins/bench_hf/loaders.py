@@ -7,7 +7,15 @@ from pathlib import Path
 
 import torch
 
-from bench import RANDOM, BackboneInfo, BenchError, PixelNormalization
+from bench import (
+    RANDOM,
+    BackboneInfo,
+    BenchError,
+    PixelNormalization,
+    TensorGaps,
+    loading_info_gaps,
+    require_complete,
+)
 from bench_hf.architecture import HFEncoder
 from bench_hf.by_name import PREFIX, describe
 from bench_hf.features import HFViTFeatures
@@ -48,7 +56,9 @@ def load_network(encoder: HFEncoder, weights: str, backbone_id: str) -> torch.nn
             return model_class(config)
     here = Path(weights).expanduser().is_dir() or local_weights(weights) is not None
     try:
-        return model_class.from_pretrained(weights, config=config, local_files_only=here)
+        model, info = model_class.from_pretrained(
+            weights, config=config, local_files_only=here, output_loading_info=True
+        )
     except (OSError, ValueError) as exc:  # missing files (offline), or a folder of another model
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BenchError(
@@ -56,6 +66,21 @@ def load_network(encoder: HFEncoder, weights: str, backbone_id: str) -> torch.nn
             f"as {encoder.kind.model_class}: {reason}",
             how_to_get(weights, backbone_id),
         ) from exc
+    require_complete(
+        own_gaps(model, loading_info_gaps(info)),
+        f"The weights {weights!r} of backbone {backbone_id!r} ({encoder.kind.model_class})",
+        f"Check that they are complete (a truncated download or an edited file leaves tensors out). "
+        f"{how_to_get(weights, backbone_id)}",
+    )
+    return model
+
+
+def own_gaps(model: torch.nn.Module, gaps: TensorGaps) -> TensorGaps:
+    """``gaps`` less the unexpected tensors outside the model's own modules: the text tower and
+    logit scale of a full CLIP or SigLIP checkpoint, whose image tower alone is loaded."""
+    own = {name for name, _ in model.named_children()}
+    own |= {name for name, _ in [*model.named_parameters(recurse=False), *model.named_buffers(recurse=False)]}
+    return TensorGaps(gaps.missing, tuple(key for key in gaps.unexpected if key.split(".", 1)[0] in own))
 
 
 def build_model(

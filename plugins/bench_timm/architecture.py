@@ -12,6 +12,28 @@ from typing import Any
 
 CHECKPOINT_FILES = ("model.safetensors", "pytorch_model.bin")  # what timm reads from a hub repository
 DINOV3_LICENCE = "DINOv3 License (Meta; gated, custom terms)"
+PRE_LOGITS = "timm's pre-logits feature (forward_head(x, pre_logits=True))"
+# What a CNN's ``embed`` is, by timm class: when it is the final map pooled (as many channels), and
+# when the head's layers widen it (VGG's fc6 and fc7).
+_POOLED_BY_CLASS = {
+    "ConvNeXt": "the final map average-pooled and normed (timm's pre-logits feature)",
+    "ResNet": "the final map (layer4) average-pooled (timm's pre-logits feature)",
+}
+_THROUGH_HEAD_BY_CLASS = {
+    "VGG": "fc7: pool5 through fc6 (a 7 x 7 conv) and fc7 (1 x 1), ReLU after each, averaged over positions",
+}
+
+
+def cnn_embed_what(model_class: str, final: int, embed: int) -> str:
+    """What ``embed`` is, in words, for a timm CNN of class ``model_class`` (``type(model).__name__``)
+    whose final map has ``final`` channels and whose pre-logits feature has ``embed``; the same for
+    a registered id and its ``timm:<model>`` name."""
+    if final == embed:
+        return _POOLED_BY_CLASS.get(model_class, f"{PRE_LOGITS}: the final map pooled by the head")
+    generic = (
+        f"{PRE_LOGITS}: the final map through the head's pooling and layers ({final} -> {embed} channels)"
+    )
+    return _THROUGH_HEAD_BY_CLASS.get(model_class, generic)
 
 
 @dataclass(frozen=True)
@@ -54,13 +76,20 @@ class TimmViT:
 
 @dataclass(frozen=True)
 class TimmConvNet:
-    """A timm CNN read at its stages (ConvNeXt): ``stage<k>`` taps, each a map.
+    """A timm CNN (or any network of feature maps: ResNet, VGG, EfficientNet, RegNet, ConvNeXt, ...)
+    read at its feature levels, the entries of timm's ``feature_info`` (what ``features_only=True``
+    returns and ``forward_intermediates`` indexes): ``stage<k>`` taps, each a map.
 
     Attributes:
         id, model_name, hub_id, image_size, description, licence, create_kwargs: as for :class:`TimmViT`.
-        channels: output channels of each stage.
-        strides: input pixels per map cell of each stage (timm's ``feature_info`` reductions).
-        embed_dim: channels of ``embed`` (the pooled, normed pre-logits feature).
+        channels: output channels of each feature level.
+        strides: input pixels per map cell of each level (timm's ``feature_info`` reductions).
+        modules: the module each level is the output of (``feature_info`` module names, e.g.
+            ``layer1`` for a ResNet, ``stages.0`` for a ConvNeXt, ``features.29`` for a VGG).
+        embed_dim: channels of ``embed`` (timm's pre-logits feature, ``forward_head(x, pre_logits=True)``).
+        embed_what: what ``embed`` is, in words (:func:`cnn_embed_what`).
+        vgg_layers: a VGG's layer list (timm's ``cfgs`` format: conv widths, ``"M"`` for a 2 x 2 max
+            pool) when it is none of timm's named VGGs (a tiny twin); None for every other model.
     """
 
     id: str
@@ -68,11 +97,14 @@ class TimmConvNet:
     hub_id: str
     channels: tuple[int, ...]
     strides: tuple[int, ...]
+    modules: tuple[str, ...]
     embed_dim: int
     image_size: int
     description: str
+    embed_what: str
     licence: str | None = None
     create_kwargs: dict[str, Any] = field(default_factory=dict)
+    vgg_layers: tuple[int | str, ...] | None = None
 
 
 TimmSpec = TimmViT | TimmConvNet
@@ -100,6 +132,7 @@ TIMM_VITS = (
 # final normed class token (as upstream), ``pooled`` timm's default head pooling, the mean of the
 # normed patch tokens (global_pool="avg").
 _DINOV3_POOL = "avg"
+_CONVNEXT_MODULES = ("stages.0", "stages.1", "stages.2", "stages.3")
 
 
 def _dinov3_vit(backbone_id: str, arch: str, depth: int, width: int, what: str) -> TimmViT:
@@ -126,9 +159,11 @@ def _dinov3_convnext(backbone_id: str, arch: str, channels: tuple[int, ...], wha
         f"timm/{model_name}",
         channels,
         (4, 8, 16, 32),
+        _CONVNEXT_MODULES,
         channels[-1],
         224,
         f"{what} ({model_name})",
+        embed_what=cnn_embed_what("ConvNeXt", channels[-1], channels[-1]),
         licence=DINOV3_LICENCE,
     )
 
@@ -164,9 +199,11 @@ TINY_DINOV3_CONVNEXT = TimmConvNet(
     "random",
     (16, 24, 32, 48),
     (4, 8, 16, 32),
+    _CONVNEXT_MODULES,
     48,
     64,
     "DINOv3-shaped ConvNeXt in miniature (1 block per stage), seeded random weights",
+    embed_what=cnn_embed_what("ConvNeXt", 48, 48),
     create_kwargs={"depths": (1, 1, 1, 1), "dims": (16, 24, 32, 48)},
 )
 NEW_SPECS: tuple[TimmSpec, ...] = (*DINOV3_VITS, *DINOV3_CONVNEXTS, TINY_DINOV3, TINY_DINOV3_CONVNEXT)
@@ -183,3 +220,70 @@ TINY_VIT_PATCH = 14  # the patch size of vit_small_patch14_dinov2
 IMGFOCUS_ARCH = "vit_small_patch14_dinov2"
 IMGFOCUS_DEPTH, IMGFOCUS_WIDTH, IMGFOCUS_PATCH = 12, 384, 14
 IMGFOCUS_IMAGE_SIZE = 224
+
+# The CNNs of the paper's B-Triplet+VP baselines (Koley et al. 2024, Tables 1-2), with torchvision's
+# ImageNet-1k weights as timm ports them (the weights SBIR papers of the time started from; timm's
+# own ResNet-50 recipes are `timm:resnet50.a1_in1k` and its other tags). Feature levels as timm's
+# feature_info lists them: a ResNet's stem (act1) and layer1..layer4; a VGG's last ReLU before each
+# max pool (conv1_2, conv2_2, conv3_3, conv4_3, conv5_3) and pool5.
+_RESNET_MODULES = ("act1", "layer1", "layer2", "layer3", "layer4")
+_VGG_STRIDES = (1, 2, 4, 8, 16, 32)
+RESNET50 = TimmConvNet(
+    "resnet50",
+    "resnet50.tv_in1k",
+    "timm/resnet50.tv_in1k",
+    (64, 256, 512, 1024, 2048),
+    (2, 4, 8, 16, 32),
+    _RESNET_MODULES,
+    2048,
+    224,
+    "ResNet-50, torchvision's ImageNet-1k weights (resnet50.tv_in1k)",
+    embed_what=cnn_embed_what("ResNet", 2048, 2048),
+    licence="bsd-3-clause",
+)
+VGG16 = TimmConvNet(
+    "vgg16",
+    "vgg16.tv_in1k",
+    "timm/vgg16.tv_in1k",
+    (64, 128, 256, 512, 512, 512),
+    _VGG_STRIDES,
+    ("features.3", "features.8", "features.15", "features.22", "features.29", "features.30"),
+    4096,
+    224,
+    "VGG-16, torchvision's ImageNet-1k weights (vgg16.tv_in1k)",
+    embed_what=cnn_embed_what("VGG", 512, 4096),
+    licence="bsd-3-clause",
+)
+# Their twins for tests: the same timm classes and pretrained configurations (mean, std, filter),
+# small widths, seeded random weights. The ResNet's last BatchNorm of each block starts at 1, not
+# timm's 0, so the residual branches take part; the VGG keeps fc7's 4096 channels (timm fixes it)
+# with a 32-channel fc6.
+RESNET_TINY = TimmConvNet(
+    "resnet-tiny",
+    "resnet50.tv_in1k",
+    "random",
+    (64, 32, 64, 128, 256),
+    (2, 4, 8, 16, 32),
+    _RESNET_MODULES,
+    256,
+    64,
+    "ResNet-50-shaped ResNet in miniature (its stem, 1 bottleneck per stage), seeded random weights",
+    embed_what=cnn_embed_what("ResNet", 256, 256),
+    create_kwargs={"layers": (1, 1, 1, 1), "channels": (8, 16, 32, 64), "zero_init_last": False},
+)
+VGG_TINY = TimmConvNet(
+    "vgg-tiny",
+    "vgg16.tv_in1k",
+    "random",
+    (8, 16, 32, 32, 32, 32),
+    _VGG_STRIDES,
+    ("features.1", "features.4", "features.7", "features.10", "features.13", "features.14"),
+    4096,
+    64,
+    "VGG in miniature (5 blocks of one 3 x 3 conv, fc6 / fc7 head), seeded random weights",
+    embed_what=cnn_embed_what("VGG", 32, 4096),
+    create_kwargs={"mlp_ratio": 32 / 4096},
+    vgg_layers=(8, "M", 16, "M", 32, "M", 32, "M", 32, "M"),
+)
+CNN_SPECS: tuple[TimmSpec, ...] = (RESNET50, VGG16, RESNET_TINY, VGG_TINY)
+TIMM_SPECS: tuple[TimmSpec, ...] = (*TIMM_VITS, *NEW_SPECS, *CNN_SPECS)  # every registered timm backbone

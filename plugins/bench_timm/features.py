@@ -60,14 +60,16 @@ class TimmViTFeatures(VisionTransformerEncoder):
 
 
 class TimmStageFeatures(ImageEncoderBase):
-    """A timm CNN with stages (ConvNeXt) as an ``ImageEncoder``: ``stage<k>`` is stage k's output
-    map (B, C_k, S / r_k, S / r_k), ``embed`` the pooled, normed pre-logits feature (B, D). One pass
-    per batch, stopping after the deepest requested stage unless ``embed`` is asked for.
+    """A timm CNN (any family with ``feature_info`` and ``forward_intermediates``: ResNet, VGG,
+    EfficientNet, RegNet, ConvNeXt, ...) as an ``ImageEncoder``: ``stage<k>`` is feature level k's
+    map (B, C_k, S / r_k, S / r_k), as ``features_only=True`` returns it; ``embed`` timm's pre-logits
+    feature (B, D), ``forward_head(forward_features(x), pre_logits=True)``. One pass per batch,
+    stopping after the deepest requested level unless ``embed`` is asked for.
 
     Args:
         info, weights, device, dtype, image_size: as for ``ImageEncoderBase``.
         model: the timm network (moved to ``device`` and ``dtype``, set to eval mode, frozen).
-        stages: its number of stages.
+        stages: its number of feature levels.
         normalization: its input normalisation.
     """
 
@@ -98,7 +100,7 @@ class TimmStageFeatures(ImageEncoderBase):
         out = self.model.forward_intermediates(
             pixels.to(device=self.device, dtype=self.dtype),
             indices=order,
-            stop_early=True,
+            stop_early=not embed,  # embed needs the whole pass (and MobileNetV3 refuses both)
             output_fmt="NCHW",
             intermediates_only=not embed,
         )

@@ -1,7 +1,7 @@
 """Factories of the timm backbones (the lazy targets of their registrations).
 
 :func:`build_model` builds every timm model, registered or named ``timm:<model>``: a ViT as a
-:class:`TimmViTFeatures`, a staged CNN as a :class:`TimmStageFeatures`, with weights from a hub
+:class:`TimmViTFeatures`, a CNN as a :class:`TimmStageFeatures`, with weights from a hub
 id (local cache first), a checkpoint file or folder, or ``"random"`` (seeded random weights).
 """
 
@@ -13,16 +13,16 @@ from bench import RANDOM, BackboneInfo, check_random, checkpoint_file, unreadabl
 from bench_timm.architecture import (
     CHECKPOINT_FILES,
     IMGFOCUS_DEPTH,
-    NEW_SPECS,
-    TIMM_VITS,
+    TIMM_SPECS,
     TINY_VIT_ARCH,
     TINY_VIT_CONFIG,
     TimmSpec,
     TimmViT,
 )
 from bench_timm.features import TimmStageFeatures, TimmViTFeatures, normalization_of
+from bench_timm.networks import random_network
 
-SPECS: dict[str, TimmSpec] = {spec.id: spec for spec in (*TIMM_VITS, *NEW_SPECS)}
+SPECS: dict[str, TimmSpec] = {spec.id: spec for spec in TIMM_SPECS}
 NAME_PREFIX = "timm:"
 
 
@@ -68,29 +68,36 @@ def build_tiny(
 
 def create_network(spec: TimmSpec, weights: str, backbone_id: str, image_size: int) -> torch.nn.Module:
     """``spec``'s timm network for ``image_size`` px inputs with ``weights`` loaded (``"random"``:
-    drawn from seed 0 in a forked RNG). A ViT's position embeddings are resized by timm.
+    drawn from seed 0 in a forked RNG), without a classifier. A ViT's position embeddings are
+    resized by timm.
+
+    Pretrained weights are loaded into the network with the classifier of their tag (its number of
+    classes), which the file must fill exactly, and the classifier is dropped after: built without
+    one, timm would drop the file's classifier and load the rest non-strictly, so a tensor missing
+    from the file would keep its random value without a word.
 
     Raises:
-        BenchError: the weights are missing (naming them and how to get them) or unreadable.
+        BenchError: the weights are missing (naming them and how to get them), unreadable, or do not
+            fill the network (the missing or unexpected tensors named).
     """
     import timm
 
-    kwargs = {"num_classes": 0, **spec.create_kwargs}
+    kwargs = dict(spec.create_kwargs)
     if isinstance(spec, TimmViT):
         kwargs["img_size"] = image_size
     if weights == RANDOM:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            return timm.create_model(spec.model_name, pretrained=False, **kwargs)
+        return random_network(spec, **kwargs)
     path = checkpoint_file(weights, backbone_id, CHECKPOINT_FILES)
     try:
-        return timm.create_model(
+        network = timm.create_model(
             spec.model_name, pretrained=True, pretrained_cfg_overlay={"file": path}, **kwargs
         )
     except Exception as exc:
         # a corrupt or foreign file fails in many ways (IndexError, SafetensorError, RuntimeError, ...)
         expected = f"a timm checkpoint of {spec.model_name}"
         raise unreadable_checkpoint(weights, backbone_id, path, expected, exc) from exc
+    network.reset_classifier(0)
+    return network
 
 
 def build_model(

@@ -104,8 +104,9 @@ def vit_taps(spec: TimmViT) -> tuple[LayerInfo, ...]:
 
 
 def convnet_taps(spec: TimmConvNet) -> tuple[LayerInfo, ...]:
-    embed = LayerInfo(EMBED, spec.embed_dim, 0, "pooled, normed final feature (forward_head pre-logits)")
-    return stage_layers(spec.channels, spec.strides, embed)
+    """``stage<k>`` maps for every feature level (also counted from the end), then ``embed``."""
+    embed = LayerInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
+    return stage_layers(spec.channels, spec.strides, spec.modules, embed)
 
 
 def backbone_info(spec: TimmSpec) -> BackboneInfo:
