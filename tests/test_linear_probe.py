@@ -127,6 +127,20 @@ def test_a_probe_is_in_the_run_identity_by_its_content(tmp_path):
     assert other["extractor"]["probe_file"] != probe_file  # other training settings: another probe
 
 
+def test_a_probe_trains_on_part_of_the_data_and_says_how_much(tmp_path):
+    run = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", "--probe", "linear", *SMALL, "--json",
+           "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    full, half = (
+        json.loads(_ok(run_bench(*run, "--train-option", f"train_fraction={fraction}")).stdout)[0]
+        for fraction in (1, 0.5)
+    )
+    assert "train_fraction" not in full["config"]["probe_train"]  # all the data: named as before
+    assert half["config"]["probe_train"]["train_fraction"] == 0.5 and half["name"] != full["name"]
+    kept = [r["dataset"]["probe_training_data"]["kept"] for r in (full, half)]
+    assert kept == [{"classes": 4, "sketches": 48, "photos": 48, "instances": None},
+                    {"classes": 4, "sketches": 24, "photos": 24, "instances": None}]  # fmt: skip
+
+
 def test_probes_in_a_sweep_with_a_learned_prompt_and_an_ensemble(tmp_path):
     from bench.plan.probes import read_header
 
