@@ -98,6 +98,9 @@ _LAZY: dict[str, str] = {
     "learned_condition": "bench.prompts.files",
     "check_prompt_file": "bench.prompts.files",
     "read_header": "bench.prompts.files",
+    # linear probe files (``bench train --probe linear``)
+    "load_probe": "bench.plan.probes",
+    "apply_probe": "bench.plan.probes",
     # results files (plots and leaderboards read them)
     "RunResult": "bench.results.schema",
     "read_result": "bench.results.schema",

@@ -319,7 +319,7 @@ def test_csv_round_trips_the_numbers_and_latex_escapes(tmp_path: Path) -> None:
     runs = [run_with("up0", 0.2101234567891234, (0.19, 0.23)), run_with("up_1%", 1 / 3, (0.3, 0.36))]
     for run in runs:
         write_result(results, run, specs())
-    result = run_bench("leaderboard", str(results), "--format", "csv")
+    result = run_bench("leaderboard", str(results), "--format", "csv", "--reported-sections", "all")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     measured = {(row["layer"], row["metric"]): row for row in rows if row["kind"] == "measured"}

@@ -6,9 +6,9 @@ the schemas of :mod:`bench.config` and :mod:`bench.results` use them too.
 
 from __future__ import annotations
 
-SWEEP_AXES = ("backbone", "layer", "t", "prompt", "dataset")
+SWEEP_AXES = ("backbone", "layer", "t", "prompt", "dataset", "probe")
 TRAINING_AXES = ("train_fraction", "train_count")  # training settings (the train table) a study may vary
-ABLATION_AXES = (*SWEEP_AXES, "noise_samples", "pool", "image_size", *TRAINING_AXES)
+ABLATION_AXES = (*SWEEP_AXES, "noise_samples", "pool", "image_size", "probe_dim", *TRAINING_AXES)
 DTYPE_NAMES = ("fp32", "tf32", "fp16", "bf16")  # tf32: see bench.extraction.devices
 CACHE_DTYPE_NAMES = ("fp16", "fp32")
 ENSEMBLE_METHODS = ("mean", "concat", "score-sum")

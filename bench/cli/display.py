@@ -99,7 +99,8 @@ def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list
         noise = ["noise_samples"] if len(draws) > 1 else []  # image encoders have none
         subsets = {training_data(r.config) for r in rows}
         subset = [TRAINING_DATA] if len(subsets) > 1 else []  # a low-data study
-        config_columns = [*CONFIG_COLUMNS, *noise, *subset, *query_text]
+        probe = ["probe"] if any(r.config.get("probe") for r in rows) else []  # linear probes
+        config_columns = [*CONFIG_COLUMNS, *probe, *noise, *subset, *query_text]
         for column in config_columns:
             table.add_column(column.replace("_", " ").capitalize() if column != "t" else "t")
         for column in columns:
@@ -122,10 +123,11 @@ def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list
 
 
 def training_data(config: dict) -> str | None:
-    """How much of the training data a run's learned prompt was trained on: ``25%`` of each class,
-    ``2/class``, or None (no trained prompt)."""
-    train = config.get("train")
-    if not train:
+    """How much of the training data a run's learned prompt (or, without one, its linear probe) was
+    trained on: ``25%`` of each class, ``2/class``, or None (nothing trained, or an ensemble's
+    joined settings)."""
+    train = config.get("train") or config.get("probe_train")
+    if not isinstance(train, dict):
         return None
     if train.get("train_count") is not None:
         return f"{train['train_count']}/class"

@@ -14,7 +14,7 @@ from bench.cli.options import COMMAND_KEY, RegistryHelpOption, command_registry,
 from bench.config.cache_location import CACHE_ENV
 from bench.config.values import parse_assignments, parse_option_values, parse_weights
 
-SPEC_OPTIONS = ("backbone", "weights", "layer", "t", "image_size", "dataset", "dataset_options")
+SPEC_OPTIONS = ("backbone", "weights", "layer", "t", "image_size", "dataset", "dataset_options", "prompt")
 OPTION_NAMES = {"t": "timesteps", "dataset_options": "dataset_option"}  # setting -> click parameter
 
 
@@ -66,6 +66,17 @@ def _plain(value: object) -> str:
     "photo's) or `text:<words>` (one text for all); gallery photos keep --prompt. Text backbones only.",
 )
 @click.option("--dataset", multiple=True, help="Dataset id (repeat for a sweep). See `bench list datasets`.")
+@click.option(
+    "--probe",
+    multiple=True,
+    help="Linear probe on the frozen descriptors: none, linear (trained by the run on the train split's "
+    "cached descriptors) or linear:FILE (from `bench train --probe linear`); repeat for a sweep.",
+)
+@click.option(
+    "--probe-dim",
+    type=click.IntRange(min=1),
+    help="Output dimension of the linear probes the run trains (default: the descriptor's, a square map).",
+)
 @click.option("--data-root", multiple=True, help="Dataset root DIR, or DATASET=DIR per dataset.")
 @click.option("--dataset-option", multiple=True, help="KEY=VALUE passed to the datasets that take KEY.")
 @click.option(
@@ -112,8 +123,8 @@ def _plain(value: object) -> str:
     "--train-option",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Training setting for learned prompt schemes the run trains (visual, textual, visual+textual), "
-    "e.g. epochs=3; keys as `bench train`'s options (with _ for -).",
+    help="Training setting for the learned prompt schemes (visual, textual, visual+textual) and linear "
+    "probes the run trains, e.g. epochs=3; keys as `bench train`'s options (with _ for -).",
 )
 @click.option(
     "--limit",
@@ -168,6 +179,8 @@ def run_command(
         t=options["timesteps"],
         prompt=options["prompt"],
         dataset=options["dataset"],
+        probe=options["probe"],
+        probe_dim=options["probe_dim"],
         data_root=parse_assignments(options["data_root"], "--data-root", "DATASET"),
         weights=parse_assignments(options["weights"], "--weights", "BACKBONE"),
         dataset_options=parse_option_values(options["dataset_option"]),
@@ -191,13 +204,13 @@ def run_command(
         log_samples=options["log_samples"],
         skip_existing=options["skip_existing"],
     )
-    if not config_name:  # `bench run --prompt learned:FILE` evaluates the prompt as it was trained
-        from bench.prompts.header_settings import settings_from_learned_prompt
+    if not config_name:  # `--prompt learned:FILE`, `--probe linear:FILE` evaluate the file as trained
+        from bench.prompts.header_settings import settings_from_trained_files
 
         given = {key for key in SPEC_OPTIONS if options.get(OPTION_NAMES.get(key, key))}
-        spec, filled, notes = settings_from_learned_prompt(spec, given, registry)
-        for key, value in filled.items():
-            stderr.print(f"from the learned prompt's header: {key} {escape(_plain(value))}", highlight=False)
+        spec, filled, notes = settings_from_trained_files(spec, given, registry)
+        for key, (what, value) in filled.items():
+            stderr.print(f"from the {what}'s header: {key} {escape(_plain(value))}", highlight=False)
         for line in notes:
             stderr.print(f"note: {escape(line)}", highlight=False)
     from bench.plan.study import plan_study

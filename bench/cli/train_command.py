@@ -1,4 +1,5 @@
-"""``bench train``: learn a prompt scheme with the backbone frozen, save it for ``--prompt learned:FILE``.
+"""``bench train``: learn a prompt scheme with the backbone frozen, save it for ``--prompt learned:FILE``;
+or (``--probe linear``) a linear probe on the cached descriptors, for ``--probe linear:FILE``.
 
 Importing this module imports no torch; the command imports :mod:`bench.prompts.trainer` when it runs.
 """
@@ -25,13 +26,18 @@ def _train_option_name(setting: str) -> str:
     return "--prompt" if setting == "scheme" else option_name(setting)
 
 
-def default_output(spec: TrainSpec, run: PlannedRun) -> Path:
+PROBE_ONLY = ("probe_dim",)  # options of a probe's training only
+PROMPT_ONLY = ("width", "bf16", "activation_checkpointing")  # options of a prompt's training only
+
+
+def default_output(spec: TrainSpec, run: PlannedRun, probe: str | None = None) -> Path:
     """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved; safe
-    characters only, see :func:`~bench.plan.identity.prompt_file_stem`)."""
+    characters only, see :func:`~bench.plan.identity.prompt_file_stem`), or for a probe
+    ``probes/<backbone>_<layer>_t<t>_<probe>.safetensors``."""
     from bench.plan.identity import prompt_file_stem
 
-    stem = prompt_file_stem(run.backbone.id, run.layer.name, run.t, spec.scheme)
-    return Path("prompts") / f"{stem}.safetensors"
+    stem = prompt_file_stem(run.backbone.id, run.layer.name, run.t, probe or spec.scheme)
+    return Path("probes" if probe else "prompts") / f"{stem}.safetensors"
 
 
 def _number(value: Any) -> str:
@@ -41,7 +47,7 @@ def _number(value: Any) -> str:
     return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
 
 
-def _history_table(header: dict[str, Any]):
+def _history_table(title: str, header: dict[str, Any]):
     from bench.cli.display import listing_table
 
     keys = [k for k in header["history"][0] if k != "epoch"] if header["history"] else []
@@ -52,7 +58,7 @@ def _history_table(header: dict[str, Any]):
         ]
         for record in header["history"]
     ]
-    return listing_table(f"Training {header['scheme']} on {header['backbone']}", ["Epoch", *keys], rows)
+    return listing_table(title, ["Epoch", *keys], rows)
 
 
 def _counts(counts: dict[str, Any], among: dict[str, Any] | None = None) -> str:
@@ -81,17 +87,27 @@ def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
 @click.option(
     "--prompt",
     "scheme",
-    default="visual+textual",
-    show_default=True,
     cls=RegistryHelpOption,
     listed=lambda registry: prompt_usages(registry, learned_only=True),
-    help="Scheme to learn: {listed} (visual+textual: Koley et al.'s).",
+    help="Scheme to learn: {listed} (default visual+textual: Koley et al.'s). With --probe: the prompt "
+    "the descriptors are extracted with, none (the default), text:... or learned:FILE.",
+)
+@click.option(
+    "--probe",
+    type=click.Choice(["linear"]),
+    help="Train a linear probe (one matrix for queries and gallery) on the frozen descriptors instead "
+    "of a prompt: from the train split's cached descriptors, so only images not cached yet are extracted.",
+)
+@click.option(
+    "--probe-dim",
+    type=click.IntRange(min=1),
+    help="The probe's output dimension (default: the descriptor's; a square probe starts at the identity).",
 )
 @click.option(
     "--output",
     type=click.Path(dir_okay=False),
-    help="The prompt file to write (safetensors; default prompts/<backbone>_<layer>_t<t>_<scheme>"
-    ".safetensors); a checkpoint goes to OUTPUT.ckpt.",
+    help="The file to write (safetensors; default prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors, "
+    "or probes/<backbone>_<layer>_t<t>_linear.safetensors); a checkpoint goes to OUTPUT.ckpt.",
 )
 @click.option("--layer", help="Layer the descriptors are read from (default: the backbone's).")
 @click.option(
@@ -175,13 +191,23 @@ def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
 @plugin_option
 @click.pass_context
 def train_command(
-    ctx: click.Context, output: str, resume: bool, as_json: bool, plugin_files, **options
+    ctx: click.Context,
+    output: str,
+    resume: bool,
+    as_json: bool,
+    plugin_files,
+    probe: str | None,
+    probe_dim: int | None,
+    **options,
 ) -> None:
-    """Learn a prompt on a dataset's train split with a triplet loss, the backbone frozen.
+    """Learn a prompt on a dataset's train split with a triplet loss, the backbone frozen; or, with
+    --probe linear, a linear probe on the frozen descriptors.
 
-    Example (it prints the file to pass to `bench run --prompt learned:FILE`):
+    Examples (each prints the file to pass to `bench run --prompt learned:FILE`, or `--probe linear:FILE`):
 
         bench train --backbone sd-tiny --dataset synthetic --prompt visual+textual --epochs 2
+
+        bench train --backbone vit-tiny --dataset synthetic --probe linear --epochs 20
     """
     from bench.api.validation import validated
     from bench.cli.display import RichReporter
@@ -190,18 +216,79 @@ def train_command(
     from bench.prompts.trainer import TrainSpec, plan_training, train_prompt
 
     registry = command_registry(ctx, plugin_files)
+    _check_options(ctx, probe)
+    options["scheme"] = options["scheme"] or ("none" if probe else "visual+textual")
     options["dataset_options"] = parse_option_values(options.pop("dataset_option"))
     if options["t"] is None and registry.backbones.get(options["backbone"]).num_timesteps:
         options["t"] = next(iter(load_config().t), None)
     spec = validated(TrainSpec, options, "the command line", key_name=_train_option_name)
-    planned = plan_training(spec, registry)  # every check that needs no model
-    path = Path(output) if output else default_output(spec, planned.run)
-    outcome = train_prompt(spec, planned, path, resume=resume, reporter=RichReporter(stderr))
+    if probe:
+        outcome = _train_probe(spec, probe, probe_dim, output, resume, registry)
+        if outcome is None:  # another process of a distributed launch: it only extracted
+            return
+        title, flag = f"Training a {probe} probe on {spec.backbone}", "--probe linear"
+    else:
+        planned = plan_training(spec, registry)  # every check that needs no model
+        path = Path(output) if output else default_output(spec, planned.run)
+        outcome = train_prompt(spec, planned, path, resume=resume, reporter=RichReporter(stderr))
+        title, flag = f"Training {spec.scheme} on {spec.backbone}", "--prompt learned"
     if as_json:
         click.echo(json.dumps({"path": str(outcome.path), **outcome.header}, indent=2, sort_keys=True))
         return
-    stdout.print(_history_table(outcome.header))
+    stdout.print(_history_table(title, outcome.header))
     metrics = ", ".join(f"{k} {_number(v)}" for k, v in outcome.header["metrics"].items())
     stdout.print(metrics)
     stdout.print(_training_data_line(outcome.header["training_data"]))
-    stdout.print(f"Saved {outcome.path}; use it with --prompt learned:{outcome.path}")
+    stdout.print(f"Saved {outcome.path}; use it with {flag}:{outcome.path}")
+
+
+def _check_options(ctx: click.Context, probe: str | None) -> None:
+    """Refuse options typed for the other kind of training (a prompt's, or a probe's)."""
+    from bench.api.errors import BenchError
+
+    typed = [
+        name
+        for name in (*PROMPT_ONLY, *PROBE_ONLY)
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    wrong = [name for name in typed if (name in PROMPT_ONLY) == bool(probe)]
+    if wrong:
+        listed = ", ".join(option_name(name) for name in wrong)
+        raise BenchError(
+            f"{listed} appl{'ies' if len(wrong) == 1 else 'y'} only to "
+            + ("a prompt's training, not to --probe." if probe else "a probe's training (--probe linear)."),
+            "Leave it out." if probe else "Add --probe linear, or leave it out.",
+        )
+
+
+def _train_probe(
+    spec: TrainSpec, probe: str, probe_dim: int | None, output: str | None, resume: bool, registry
+) -> Any:
+    """Train a linear probe for ``spec``'s configuration with its training settings (its ``scheme`` is
+    the prompt the descriptors are extracted with); the TrainOutcome, or None on a process that is
+    not the main one."""
+    from dataclasses import replace
+
+    from bench.api.errors import BenchError
+    from bench.cli.display import RichReporter
+    from bench.config.training import PROBE_SETTINGS
+    from bench.execution.study import train_probe
+    from bench.plan.runs import split_prompt
+    from bench.plan.study import plan_study
+
+    if registry.prompt_schemes.get(split_prompt(spec.scheme)[0]).learns:
+        raise BenchError(
+            f"With --probe, --prompt is the prompt the probe's descriptors are extracted with, and "
+            f"{spec.scheme!r} is a scheme still to be learned.",
+            f"Train it first (`bench train --prompt {spec.scheme} --output P`) and pass --prompt learned:P, "
+            f"or run `bench run --prompt {spec.scheme} --probe linear`, which trains both.",
+        )
+    sweep = replace(
+        spec.sweep(),
+        probe=(probe,),
+        probe_dim=probe_dim,
+        train={name: getattr(spec, name) for name in PROBE_SETTINGS},
+    )
+    plan = plan_study(sweep, registry)  # every check that needs no model
+    path = Path(output) if output else default_output(spec, plan.runs[0], probe)
+    return train_probe(plan, registry, RichReporter(stderr), path, resume)

@@ -1,6 +1,6 @@
 """The run configuration: what a ``bench run`` asks for, from a config file and the command line.
 
-Repeatable axes (backbone, layer, t, prompt, dataset) form a product; every other field applies
+Repeatable axes (backbone, layer, t, prompt, dataset, probe) form a product; every other field applies
 to every configuration of the sweep.
 """
 
@@ -81,8 +81,12 @@ class SweepSpec:
     ``dataclasses.replace`` validates again.
 
     Attributes:
-        backbone, layer, t, prompt, dataset: the sweep axes (an empty ``layer`` means each
+        backbone, layer, t, prompt, dataset, probe: the sweep axes (an empty ``layer`` means each
             backbone's default layer; an empty ``t`` means 0 for backbones without timesteps).
+            ``probe``: ``none``, ``linear`` (a linear probe the run trains) or ``linear:FILE``
+            (a saved one; see ``bench.plan.probes``).
+        probe_dim: the output dimension of the ``linear`` probes a run trains (None: each
+            descriptor's own dimension, a square map starting at the identity).
         noise_samples: noise draws averaged per image (diffusion backbones).
         seed: the run seed (noise, and anything random in adapters).
         batch_size: images per backbone call.
@@ -105,8 +109,9 @@ class SweepSpec:
         ensemble: also score the sweep's configurations of each dataset combined (one of
             :data:`ENSEMBLE_METHODS`; see ``bench.plan.ensembles``), or None.
         train: training settings for the learned prompt schemes (``visual``, ``textual``,
-            ``visual+textual``) a run trains before it evaluates them (keys as ``bench train``'s
-            options: epochs, lr, width, ...; see ``bench.config.training.TRAIN_SETTINGS``).
+            ``visual+textual``) and the ``linear`` probes a run trains before it evaluates them
+            (keys as ``bench train``'s options: epochs, lr, width, ...; see
+            ``bench.config.training.TRAIN_SETTINGS``; probes use ``PROBE_SETTINGS`` of them).
         ablation: a one-factor-at-a-time study around this configuration (the base):
             ``{"name": str, "vary": {axis: [values]}}`` with axes from :data:`ABLATION_AXES`
             (:class:`AblationTable`); ``bench run`` runs the base and every variant, and
@@ -130,6 +135,8 @@ class SweepSpec:
     t: as_tuple_of(Timestep) = ()
     prompt: as_tuple_of(Name) = ("none",)
     dataset: as_tuple_of(Name) = ()
+    probe: as_tuple_of(Name) = ("none",)
+    probe_dim: Annotated[int, Field(ge=1, le=2**20, description="an integer from 1 to 1048576")] | None = None
     noise_samples: Annotated[int, Field(ge=1, le=1024, description="an integer from 1 to 1024")] = 1
     seed: Seed = 0
     batch_size: Annotated[int, Field(ge=1, le=65536, description="an integer from 1 to 65536")] = 16

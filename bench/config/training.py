@@ -125,6 +125,23 @@ TRAIN_SETTINGS = (
 )
 
 
+# The training settings that apply to a linear probe (trained on cached descriptors: no prompt border,
+# noise draws of its own, autocast or activation checkpointing).
+PROBE_SETTINGS = (
+    "epochs",
+    "batch_size",
+    "grad_accum",
+    "steps_per_epoch",
+    "lr",
+    "weight_decay",
+    "margin",
+    "val_split",
+    "patience",
+    "train_fraction",
+    "train_count",
+)
+
+
 # Settings added after runs and prompt files were first named: at these values (what training did
 # before they existed) they are left out of identities, so earlier results and prompts keep their names.
 LATER_SETTINGS_DEFAULTS: dict[str, Any] = {"train_fraction": 1.0, "train_count": None}

@@ -17,7 +17,7 @@ whose results file exists are neither extracted nor scored; their files are repo
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from bench.api.reporting import Reporter, SilentReporter
 from bench.evaluation.ensembles import MemberDescriptors, combine, ensemble_config, skipped_by_any
 from bench.execution.provenance import run_provenance
 from bench.execution.scoring import ScoredRun, ScoredSplits, require_readable_splits
-from bench.plan.ensembles import EnsemblePlan
+from bench.plan.ensembles import EnsemblePlan, describe_member
 from bench.plan.identity import backbone_key, cache_fields, group_key, results_config
 from bench.plan.runs import PlannedRun
 from bench.plan.study import PlannedSweep, StudyPlan
@@ -45,6 +45,28 @@ EXTRACTION_TIMINGS = (
     "peak_memory_mb",
 )
 """The runtime facts of a results file that describe extraction (kept by a fully cached rerun)."""
+
+
+@dataclass(frozen=True)
+class GroupInputs:
+    """What every extraction of one group shares.
+
+    Attributes:
+        dataset: the opened dataset.
+        prompt_facts: a learned prompt scheme's facts for results (``{"extractor": {"prompt_file"},
+            "dataset": {"training_data"}}``; empty tables for other prompts).
+        request: the prompt, layers, timesteps, noise draws and batch size of the extraction.
+        base_fields: the fields that key the group's cache stores.
+        prompt_content: the hash of the prompt's text and learned tensors.
+        trained_prompt: ``prompt_content`` for a learned prompt scheme (in the run identity), else None.
+    """
+
+    dataset: Any
+    prompt_facts: dict[str, dict[str, Any]]
+    request: Any
+    base_fields: dict[str, Any]
+    prompt_content: str
+    trained_prompt: str | None
 
 
 @dataclass
@@ -157,49 +179,147 @@ class StudyRunner:
             result.samples = write_samples(samples_path(path), scored.evaluation, result.name, result.task)
         return FinishedRun(result, write_result(output, result, self.specs))
 
-    def run_group(self, runs: list[PlannedRun], sweep: PlannedSweep) -> list[FinishedRun]:
-        """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
-        only what is missing; then (main process only) score each run and write its results file."""
-        from bench.extraction.cached import group_descriptors
+    def _group_inputs(self, runs: list[PlannedRun], sweep: PlannedSweep) -> GroupInputs:
+        """The prompt (trained first for a learned scheme), extraction request and cache fields of
+        ``runs``, one extraction group."""
         from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint
         from bench.extraction.loop import ExtractionRequest
 
         first = runs[0]
-        spec = sweep.spec
-        dataset = self.plan.dataset(first)
-        queries, gallery = dataset.split("query"), dataset.split("gallery")
-        prompt, prompt_facts = self._prompt(first, spec)
+        prompt, prompt_facts = self._prompt(first, sweep.spec)
         request = ExtractionRequest(
             layers=tuple(dict.fromkeys(run.layer for run in runs)),
             timesteps=tuple(dict.fromkeys(run.t for run in runs)),
             noise_samples=first.noise_samples or 1,
-            seed=spec.seed,
+            seed=sweep.spec.seed,
             prompt=prompt,
-            batch_size=spec.batch_size,
+            batch_size=sweep.spec.batch_size,
         )
         prompt_content = prompt_fingerprint(prompt)
-        trained_prompt = prompt_content if first.train is not None else None  # in the run identity
         base_fields = cache_fields(
             first, code=code_fingerprint(first.backbone.target), prompt_content=prompt_content
         )
-        label = f"{first.backbone.id} on {first.dataset.id}"
-        texts = self.plan.query_texts(first)  # only the queries: gallery photos keep the run's prompt
+        trained_prompt = prompt_content if first.train is not None else None  # in the run identity
+        return GroupInputs(
+            self.plan.dataset(first), prompt_facts, request, base_fields, prompt_content, trained_prompt
+        )
+
+    def _descriptors(
+        self,
+        first: PlannedRun,
+        spec: Any,
+        inputs: GroupInputs,
+        items: list,
+        what: str,
+        texts: tuple[str | None, ...] | None = None,
+    ) -> Any:
+        """The :class:`~bench.extraction.cached.GroupDescriptors` of ``items`` through the cache
+        (extracting only what is missing); ``what`` names them in progress lines."""
+        from bench.extraction.cached import group_descriptors
+
+        label = f"{first.backbone.id} on {first.dataset.id}{what}"
         group = group_descriptors(
-            dataset=dataset,
-            items=queries + gallery,
-            request=request,
-            base_fields=base_fields,
+            dataset=inputs.dataset,
+            items=items,
+            request=inputs.request,
+            base_fields=inputs.base_fields,
             cache=self.cache,
             world=self.world,
             load_backbone=lambda: self._load_backbone(first),
-            progress=lambda what, total: self.reporter.progress(f"{what} ({label})", total),
+            progress=lambda step, total: self.reporter.progress(f"{step} ({label})", total),
             workers=spec.workers,
             strict=spec.strict,
-            texts=(*texts.texts, *[None] * len(gallery)) if texts else None,
+            texts=texts,
         )
         for problem in group.cache_problems:
             self.reporter.status(f"cache: {problem}")
+        return group
+
+    def _train_probes(self, runs: list[PlannedRun], spec: Any, inputs: GroupInputs) -> None:
+        """Train the ``--probe linear`` probes of ``runs`` not saved yet, on the train split's
+        descriptors of their layers and timesteps (extracted through the cache by every process;
+        trained by the main one)."""
+        from bench.execution.probes import needs_training, probe_path, train_run_probe
+
+        trained = [run for run in runs if run.probe_train is not None]
+        todo = [run for run in trained if needs_training(run, spec, inputs.trained_prompt)]
+        for run in trained if self.world.is_main else []:
+            if run not in todo:
+                path = probe_path(run, spec, inputs.trained_prompt)
+                self.reporter.status(f"using the linear probe trained before: {path}")
+        if not todo:
+            return
+        request = replace(
+            inputs.request,
+            layers=tuple(dict.fromkeys(run.layer for run in todo)),
+            timesteps=tuple(dict.fromkeys(run.t for run in todo)),
+        )
+        items = inputs.dataset.split("train")
+        split = self._descriptors(todo[0], spec, replace(inputs, request=request), items, ", train split")
+        for run in todo if self.world.is_main else []:
+            self.reporter.status(f"training a linear probe for {describe_member(run)}")
+            path = probe_path(run, spec, inputs.trained_prompt)
+            train_run_probe(
+                run,
+                spec,
+                inputs.dataset,
+                items,
+                split,
+                path,
+                inputs.prompt_content,
+                device=self.device,
+                reporter=self.reporter,
+            )
+
+    def train_probe(self, run: PlannedRun, sweep: PlannedSweep, output: Path, resume: bool = False) -> Any:
+        """``bench train --probe linear``: train ``run``'s probe (on the train split's descriptors,
+        through the cache) and save it to ``output``; the :class:`~bench.prompts.trainer.TrainOutcome`
+        on the main process, None on the others."""
+        from bench.execution.probes import probe_training, train_run_probe
+        from bench.prompts.trainer import resume_state
+
+        state = resume_state(output, asdict(probe_training(run, sweep.spec)), resume)  # before extracting
+        inputs = self._group_inputs([run], sweep)
+        items = inputs.dataset.split("train")
+        split = self._descriptors(run, sweep.spec, inputs, items, ", train split")
+        if not self.world.is_main:
+            return None
+        return train_run_probe(
+            run,
+            sweep.spec,
+            inputs.dataset,
+            items,
+            split,
+            output,
+            inputs.prompt_content,
+            device=self.device,
+            reporter=self.reporter,
+            state=state,
+        )
+
+    def run_group(self, runs: list[PlannedRun], sweep: PlannedSweep) -> list[FinishedRun]:
+        """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
+        only what is missing, and the probes it trains; then (main process only) score each run
+        (through its probe, if any) and write its results file."""
+        from bench.execution.probes import read_run_probe
+        from bench.plan.probes import apply_probe
+
+        first = runs[0]
+        spec = sweep.spec
+        inputs = self._group_inputs(runs, sweep)
+        dataset = inputs.dataset
+        queries, gallery = dataset.split("query"), dataset.split("gallery")
+        texts = self.plan.query_texts(first)  # only the queries: gallery photos keep the run's prompt
+        group = self._descriptors(
+            first,
+            spec,
+            inputs,
+            queries + gallery,
+            "",
+            (*texts.texts, *[None] * len(gallery)) if texts else None,
+        )
         require_readable_splits(first.dataset.id, queries, gallery, group.skipped)
+        self._train_probes(runs, spec, inputs)
         if not self.world.is_main:
             return []
         from bench.extraction.devices import peak_memory_mb
@@ -209,10 +329,17 @@ class StudyRunner:
         finished = []
         for run in runs:
             key = (run.t, run.layer.name)
+            descriptors, probe, probe_file, probe_data = group.descriptors[key], None, {}, {}
+            if run.probe is not None:
+                probe = read_run_probe(run, spec, inputs.trained_prompt)
+                descriptors = apply_probe(probe.weight, descriptors)
+                probe_file = {"probe_file": str(probe.path)}
+                if probe.training_data is not None:
+                    probe_data = {"probe_training_data": probe.training_data}
             shared = {
                 "provenance": run_provenance([run], self.device, self.command),
-                "extractor": {**run.backbone.facts, **prompt_facts["extractor"]},
-                "dataset": prompt_facts["dataset"],
+                "extractor": {**run.backbone.facts, **inputs.prompt_facts["extractor"], **probe_file},
+                "dataset": {**inputs.prompt_facts["dataset"], **probe_data},
                 "runtime": {
                     "device": str(self.device),
                     "processes": self.world.size,
@@ -226,8 +353,7 @@ class StudyRunner:
                     "cache_dir": str(self.cache.root),
                 },
             }
-            descriptors = group.descriptors[key]
-            config = results_config(run, trained_prompt)
+            config = results_config(run, inputs.trained_prompt, probe.content if probe else None)
             outcome = scored.score(config, run.dataset, run.backbone.note, descriptors, shared)
             outcome.result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
             finished.append(self._write(outcome, sweep, cached=group.extracted == 0))
@@ -296,14 +422,20 @@ class StudyRunner:
         execute: the ensemble needs their descriptors (read from the cache)."""
         if not sweep.spec.skip_existing or sweep.ensembles:
             return None
-        trained_prompt = None
+        trained_prompt = probe = None
         if run.train is not None:  # its results file is named after the prompt it was scored with
             from bench.prompts.in_runs import saved_prompt_content
 
             trained_prompt = saved_prompt_content(run, sweep.spec)
             if trained_prompt is None:
                 return None  # the prompt is to be trained: there is no result of it yet
-        config = results_config(run, trained_prompt)
+        if run.probe is not None:  # and after its probe
+            from bench.execution.probes import saved_probe_content
+
+            probe = saved_probe_content(run, sweep.spec, trained_prompt)
+            if probe is None:
+                return None  # the probe is to be trained
+        config = results_config(run, trained_prompt, probe)
         path = config_path(Path(sweep.spec.output_dir), config)
         if not path.is_file():
             return None

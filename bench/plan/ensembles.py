@@ -1,6 +1,6 @@
 """Feature ensembles: the configurations of one sweep on one dataset combined into one more result.
 
-A sweep's configurations on a dataset (several timesteps, layers, prompts or backbones) are the
+A sweep's configurations on a dataset (several timesteps, layers, prompts, probes or backbones) are the
 *members* of its ensemble. Every member's descriptors are L2-normalised first, then combined:
 
 * ``mean``: the average of the members' normalised descriptors (members of equal dimension only);
@@ -27,7 +27,8 @@ from bench.config.run_config import SweepSpec
 from bench.plan.runs import PlannedRun
 
 SUGGEST_SWEEP = (
-    "Sweep several configurations: repeat --t, --layer, --prompt or --backbone (e.g. --t 50 --t 200)."
+    "Sweep several configurations: repeat --t, --layer, --prompt, --probe or --backbone (e.g. --t 50 "
+    "--t 200)."
 )
 
 
@@ -47,9 +48,11 @@ class EnsemblePlan:
 
 
 def describe_member(run: PlannedRun) -> str:
-    """A configuration in one phrase, e.g. ``sd-tiny layer up1 t=200 prompt none``."""
+    """A configuration in one phrase, e.g. ``sd-tiny layer up1 t=200 prompt none`` (`` probe linear``
+    with a probe)."""
     t = "" if run.t is None else f" t={run.t}"
-    return f"{run.backbone.id} layer {run.layer.name}{t} prompt {run.prompt}"
+    probe = "" if run.probe is None else f" probe {run.probe}"
+    return f"{run.backbone.id} layer {run.layer.name}{t} prompt {run.prompt}{probe}"
 
 
 def check_weights(weights: Sequence[float], members: Sequence[str], where: str = "") -> None:
@@ -122,7 +125,7 @@ def plan_ensembles(spec: SweepSpec, runs: Sequence[PlannedRun]) -> list[Ensemble
                 SUGGEST_SWEEP,
             )
         if method == "mean":
-            check_equal_dims(labels, [run.layer.dim for run in members])
+            check_equal_dims(labels, [run.descriptor_dim for run in members])
         weights: tuple[float, ...] = ()
         if method == "score-sum":
             weights = spec.ensemble_weights or (1.0,) * len(members)

@@ -22,21 +22,27 @@ from bench.plan.runs import PlannedRun
 from bench.results.naming import backbone_slug, slug
 
 PROMPTS_DIR = "prompts"
+PROBES_DIR = "probes"
 
 
-def results_config(run: PlannedRun, trained_prompt: str | None = None) -> dict[str, Any]:
+def results_config(
+    run: PlannedRun, trained_prompt: str | None = None, probe_content: str | None = None
+) -> dict[str, Any]:
     """The configuration recorded in ``run``'s results file: everything that determines its numbers.
 
     ``weights_identity`` appears for weights named by a path or hub id; ``t``, ``noise_samples``
     and ``seed`` only where they apply (see :class:`PlannedRun`);
     ``train`` only for learned prompt schemes; ``query_text`` only for sketch+text queries;
-    ``limit`` only for a ``--limit`` subset.
+    ``limit`` only for a ``--limit`` subset; ``probe`` and ``probe_dim`` only with a linear probe
+    (``probe_train`` for one the run trains).
 
     Args:
         trained_prompt: for a learned prompt scheme, the content hash of the prompt it trained or
             reused (``prompt_content``): a prompt file changed since it was trained makes another
             configuration, never a silent rerun of this one. None while the prompt is not known
             (the planned configuration, e.g. to find an ensemble's members).
+        probe_content: with a probe, the content hash of its weight (``probe_content``), the same
+            way; None while it is not known.
     """
     config: dict[str, Any] = {
         "backbone": run.backbone.id,
@@ -65,6 +71,12 @@ def results_config(run: PlannedRun, trained_prompt: str | None = None) -> dict[s
         config["query_text"] = run.query_text
     if run.limit is not None:
         config["limit"] = run.limit
+    if run.probe is not None:
+        config.update(probe=run.probe, probe_dim=run.probe_dim)
+        if run.probe_train is not None:
+            config["probe_train"] = identity_of_training(run.probe_train)
+        if probe_content is not None:
+            config["probe_content"] = probe_content
     return config
 
 
@@ -121,6 +133,19 @@ def prompt_file_stem(backbone: str, layer: str, t: int | None, scheme: str) -> s
     backbone id like ``dit:sd3-tiny/ditf`` or ``hf:/models/x`` names no folder; ``+`` reads ``-``)."""
     parts = (backbone_slug(backbone), slug(layer), f"t{slug(t)}", slug(scheme))
     return "_".join(parts).replace("+", "-")
+
+
+def trained_probe_path(output_dir: Path, run: PlannedRun, trained_prompt: str | None) -> Path:
+    """``<output_dir>/probes/<backbone>_<layer>_t<t>_linear-<hash12>.safetensors`` for the probe a
+    run of ``run``'s configuration trains: the name hashes everything that determines it (the
+    descriptors' configuration, with ``trained_prompt``, the learned prompt's content hash, and the
+    probe's dimension and training settings), not what only the test split sees (``limit``, query
+    texts)."""
+    config = results_config(run, trained_prompt)
+    determining = {k: v for k, v in config.items() if k not in ("limit", "query_text")}
+    digest = hashlib.sha256(json.dumps(determining, sort_keys=True, default=str).encode()).hexdigest()
+    name = f"{prompt_file_stem(run.backbone.id, run.layer.name, run.t, 'linear')}-{digest[:12]}"
+    return Path(output_dir) / PROBES_DIR / f"{name}.safetensors"
 
 
 def train_spec_for(run: PlannedRun, spec: SweepSpec) -> TrainSpec:
@@ -210,10 +235,16 @@ def _unused_mapping_warnings(spec: SweepSpec, runs: list[PlannedRun]) -> list[st
                 f"--weights {key}=...: no backbone {key!r} in this run (it runs "
                 f"{', '.join(sorted(backbones))}): ignored."
             )
-    if spec.train and all(run.train is None for run in runs):
+    if spec.train and all(run.train is None and run.probe_train is None for run in runs):
         warnings.append(
             "--train-option / train settings apply only to learned prompt schemes (--prompt visual, "
-            "textual or visual+textual), which this run does not train: ignored."
+            "textual or visual+textual) and linear probes (--probe linear), which this run does not "
+            "train: ignored."
+        )
+    if spec.probe_dim is not None and all(run.probe_train is None for run in runs):
+        warnings.append(
+            f"--probe-dim {spec.probe_dim} applies only to the linear probes a run trains (--probe "
+            "linear), which this run does not train: ignored."
         )
     return warnings
 

@@ -15,10 +15,11 @@ from bench.api.components import BackboneInfo, DatasetInfo, PromptCondition, Pro
 from bench.api.errors import BenchError
 from bench.api.evaluation import ResolvedMetric, TaskInfo
 from bench.config.run_config import SweepSpec
-from bench.config.training import training_settings
+from bench.config.training import PROBE_SETTINGS, training_settings
 from bench.plan.dataset_views import CheckedImages
 from bench.plan.layers import LayerPlan, resolve_layer
 from bench.plan.per_backbone import resolve_axis, split_axis
+from bench.plan.probes import LINEAR, NONE, check_probe_file, split_probe
 from bench.plan.weights import weights_identity
 from bench.registry.tables import Registry
 
@@ -39,7 +40,7 @@ class PlannedRun:
         train: for a learned prompt scheme (``visual``, ``textual``, ``visual+textual``), the
             training settings the run trains it with before evaluating it; None otherwise.
         noise_samples: noise draws per image (None for a backbone without noise).
-        seed: the run seed, where it changes numbers (noise draws, prompt training), else None.
+        seed: the run seed, where it changes numbers (noise draws, prompt or probe training), else None.
         dtype: model precision name; cache_dtype: precision of the cached descriptors.
         query_text: the sketch+text query source (``--query-text``), or None.
         backbone_plugin, dataset_plugin: the plugins that registered them (named in errors).
@@ -47,6 +48,10 @@ class PlannedRun:
         limit: at most this many queries and gallery items (``--limit``), or None for all.
         task: the dataset's task (its relevance rule and main metric); metrics: the metrics the
             dataset reports, resolved.
+        probe: the ``--probe`` value (``linear``, ``linear:FILE``), or None without a probe.
+        probe_dim: the probe's output dimension (None without a probe).
+        probe_train: for a ``linear`` probe the run trains, its training settings
+            (:data:`~bench.config.training.PROBE_SETTINGS`); None otherwise.
     """
 
     backbone: BackboneInfo
@@ -70,6 +75,14 @@ class PlannedRun:
     limit: int | None = None
     task: TaskInfo | None = None
     metrics: tuple[ResolvedMetric, ...] = ()
+    probe: str | None = None
+    probe_dim: int | None = None
+    probe_train: dict[str, Any] | None = None
+
+    @property
+    def descriptor_dim(self) -> int:
+        """The length of the descriptors this run scores: the probe's output, else the layer's."""
+        return self.probe_dim or self.layer.dim
 
     def open_dataset(self) -> Any:
         """The dataset adapter with this run's root and options (a ``bench.Dataset``), checked, and
@@ -288,9 +301,11 @@ def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = No
         layers = layers_of.values[backbone.id]
         learned = dict(prompts_of.values[backbone.id])
         image_size = spec.image_size or backbone.image_size
-        for dataset, prompt, t, layer in itertools.product(
-            datasets, list(learned), check_timesteps(spec.t, backbone), layers
+        probes = list(dict.fromkeys(spec.probe))
+        for dataset, prompt, t, layer, probe in itertools.product(
+            datasets, list(learned), check_timesteps(spec.t, backbone), layers, probes
         ):
+            probe_dim, probe_train = _probe_plan(probe, backbone, layer, spec, train)
             options = {k: v for k, v in spec.dataset_options.items() if k in dataset.options}
             diffusion = backbone.num_timesteps is not None
             runs.append(
@@ -306,7 +321,7 @@ def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = No
                     dataset_options=options,
                     train=train if learned[prompt] else None,
                     noise_samples=spec.noise_samples if diffusion else None,
-                    seed=spec.seed if diffusion or learned[prompt] else None,
+                    seed=spec.seed if diffusion or learned[prompt] or probe_train is not None else None,
                     dtype=spec.dtype,
                     cache_dtype=spec.cache_dtype,
                     query_text=spec.query_text,
@@ -316,6 +331,24 @@ def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = No
                     limit=spec.limit,
                     task=registry.tasks.get(dataset.task),
                     metrics=tuple(specs.metric(name) for name in dataset.metrics),
+                    probe=None if probe == NONE else probe,
+                    probe_dim=probe_dim,
+                    probe_train=probe_train,
                 )
             )
     return runs
+
+
+def _probe_plan(
+    probe: str, backbone: BackboneInfo, layer: LayerPlan, spec: SweepSpec, train: dict[str, Any]
+) -> tuple[int | None, dict[str, Any] | None]:
+    """(output dimension, training settings) of ``--probe probe`` on ``layer``: (None, None) without
+    a probe; a saved probe is checked against the layer (it must map its descriptors)."""
+    kind, path = split_probe(probe)
+    if kind == NONE:
+        return None, None
+    if path is not None:
+        header = check_probe_file(path, backbone.id, layer.name, layer.pool, layer.dim)
+        return header["output_dim"], None
+    assert kind == LINEAR
+    return spec.probe_dim or layer.dim, {key: train[key] for key in PROBE_SETTINGS}

@@ -15,18 +15,16 @@ It is read here without torch, so a sweep can be checked before any model loads.
 
 from __future__ import annotations
 
-import json
-import math
-import struct
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from bench.api.bounded_read import open_regular_file
 from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.files import atomic_file
+from bench.api.safetensors_header import check_float32_tensors, metadata_object, read_table
 from bench.api.validation import (
     Name,
     PathText,
@@ -34,7 +32,6 @@ from bench.api.validation import (
     Size,
     Timestep,
     as_tuple_of,
-    check_nesting,
     validated,
 )
 from bench.config.run_config import OptionValue
@@ -43,8 +40,6 @@ HEADER_KEY = "sbir_bench.prompt"
 FORMAT_VERSION = 1
 VISUAL_KEYS = {"sketch": "visual.sketch", "photo": "visual.photo"}
 TEXTUAL_KEY = "textual"
-MAX_HEADER_BYTES = 16 * 2**20  # a prompt header is a few kB; safetensors itself allows 100 MiB
-FLOAT32_BYTES = 4
 Number = Annotated[float, Field(description="a finite number")]
 
 
@@ -88,14 +83,6 @@ class PromptHeader(SchemaModel):
     sbir_bench_version: Name | None = None
 
 
-class TensorEntry(SchemaModel):
-    """One tensor of the safetensors table: float32, its shape and byte range."""
-
-    dtype: Literal["F32"]
-    shape: as_tuple_of(Annotated[int, Field(ge=1, le=2**20)])
-    data_offsets: Annotated[as_tuple_of(Annotated[int, Field(ge=0)]), Field(min_length=2, max_length=2)]
-
-
 def _corrupt(path: Path, why: str) -> BenchError:
     return BenchError(
         f"{str(path)!r} is not a learned prompt file: {why}.",
@@ -114,41 +101,6 @@ def _expected_shapes(header: PromptHeader) -> dict[str, tuple[int, ...] | None]:
     return expected
 
 
-def _check_tensors(path: Path, table: dict[str, Any], header: PromptHeader, data_bytes: int) -> None:
-    """Raise when the tensor table does not hold exactly the float32 tensors ``header`` promises."""
-    expected = _expected_shapes(header)
-    if set(table) != set(expected):
-        raise _corrupt(path, f"it holds {sorted(table)}, its header promises {sorted(expected)}")
-    for name, raw in table.items():
-        entry = validated(TensorEntry, raw, f"{str(path)!r}: tensor {name!r}")
-        shape = expected[name]
-        if (shape is not None and entry.shape != shape) or (shape is None and len(entry.shape) != 2):
-            wanted = "a 2-D (tokens, width) shape" if shape is None else f"shape {list(shape)}"
-            raise _corrupt(path, f"tensor {name!r} has shape {list(entry.shape)}, its header needs {wanted}")
-        begin, end = entry.data_offsets
-        if end - begin != math.prod(entry.shape) * FLOAT32_BYTES or end > data_bytes:
-            raise _corrupt(
-                path, f"tensor {name!r}'s byte range {begin}..{end} does not fit its shape or the file"
-            )
-
-
-def _read_table(path: Path) -> tuple[dict[str, Any], int]:
-    """(the safetensors header table, bytes of tensor data after it)."""
-    try:
-        with open_regular_file(path, "Learned prompt file") as (handle, size):
-            (length,) = struct.unpack("<Q", handle.read(8))
-            if not 0 < length <= MAX_HEADER_BYTES:
-                raise _corrupt(path, "its safetensors header length is invalid")
-            table = json.loads(handle.read(length))
-    except (struct.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _corrupt(path, f"its safetensors header cannot be read ({exc})") from exc
-    except RecursionError:
-        raise _corrupt(path, "its safetensors header nests too deeply") from None
-    if not isinstance(table, dict):
-        raise _corrupt(path, "its safetensors header is not a table")
-    return table, size - 8 - length
-
-
 def read_header(path: Path) -> dict[str, Any]:
     """The validated header (:class:`PromptHeader`, as a dict) of the learned prompt file ``path``,
     after checking its tensor table against it (no tensors are read, no torch imported).
@@ -165,29 +117,19 @@ def read_header(path: Path) -> dict[str, Any]:
             "Train one with `bench train --prompt visual+textual --output FILE`, then pass "
             "--prompt learned:FILE.",
         )
-    table, data_bytes = _read_table(path)
-    metadata = table.pop("__metadata__", {})
-    if not isinstance(metadata, dict) or not isinstance(metadata.get(HEADER_KEY), str):
-        raise _corrupt(path, f"it has no {HEADER_KEY!r} header")
-    try:
-        raw = json.loads(metadata[HEADER_KEY])
-    except json.JSONDecodeError as exc:
-        raise _corrupt(path, f"its header is not JSON ({exc})") from exc
-    except RecursionError:
-        raise _corrupt(path, "its header nests too deeply") from None
-    if not isinstance(raw, dict):
-        raise _corrupt(path, f"its header is {type(raw).__name__}, not a JSON object")
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise _corrupt(path, f"format version {raw.get('format_version')!r}, expected {FORMAT_VERSION}")
+    corrupt = partial(_corrupt, path)
+    table, data_bytes = read_table(path, "Learned prompt file", corrupt)
     source = f"Learned prompt {str(path)!r}"
-    check_nesting(raw, source)
+    raw = metadata_object(table, HEADER_KEY, source, corrupt)
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise corrupt(f"format version {raw.get('format_version')!r}, expected {FORMAT_VERSION}")
     damaged = "The file is damaged or was not written by `bench train`."
     header = validated(PromptHeader, raw, source, hint=damaged)
     if header.training is not None:
         from bench.config.training import TrainSpec
 
         validated(TrainSpec, header.training, f"{source}: training", hint=damaged)
-    _check_tensors(path, table, header, data_bytes)
+    check_float32_tensors(path, table, _expected_shapes(header), data_bytes, corrupt)
     return header.model_dump(mode="json")
 
 

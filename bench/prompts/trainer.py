@@ -32,6 +32,7 @@ from bench.api.backbones import ActivationCheckpointing, TextContext
 from bench.api.components import PromptCondition
 from bench.api.datasets import ImageItem
 from bench.api.errors import BenchError
+from bench.api.evaluation import ResolvedMetric
 from bench.api.files import atomic_file, check_writable_folder
 from bench.api.reporting import Reporter, SilentReporter
 from bench.api.tensor_names import load_complete
@@ -85,7 +86,78 @@ def plan_training(spec: TrainSpec, registry: Registry) -> TrainingPlan:
     return TrainingPlan(run, scheme.learns)
 
 
-class PromptTrainer:
+class TripletTrainer:
+    """What :func:`run_epochs` trains: the triplets of an epoch, micro-batches of them, AdamW steps.
+
+    Subclasses set ``spec`` (``batch_size``, ``grad_accum``, ``steps_per_epoch``, ``epochs``,
+    ``patience``, ``eval_train``), ``sampler`` (a :class:`TripletSampler` over ``train_items``),
+    ``val_items``, ``optimizer``, ``device``, ``main`` (the validation metric, whose direction
+    early stopping follows) and ``metric`` (its name), and implement :attr:`learned`,
+    :meth:`step_loss` and :meth:`score`.
+    """
+
+    spec: Any
+    sampler: TripletSampler
+    train_items: list[ImageItem]
+    val_items: list[ImageItem]
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    main: ResolvedMetric
+    metric: str
+
+    @property
+    def learned(self) -> Any:
+        """The module being trained (``tensors()``, ``load_learned(tensors)``, a state dict)."""
+        raise NotImplementedError
+
+    def step_loss(self, triplets: list[Triplet], epoch: int, step: int) -> torch.Tensor:
+        """The triplet loss of one micro-batch (a scalar with gradients to the learned tensors)."""
+        raise NotImplementedError
+
+    def score(self, items: list[ImageItem]) -> float:
+        """The validation metric with the current learned tensors, sketches of ``items`` as queries
+        against its photos."""
+        raise NotImplementedError
+
+    def epoch_triplets(self, epoch: int) -> list[Triplet]:
+        """The triplets epoch ``epoch`` trains on (capped by ``steps_per_epoch``)."""
+        triplets = self.sampler.epoch(epoch)
+        if self.spec.steps_per_epoch is not None:
+            triplets = triplets[: self.spec.steps_per_epoch * self.spec.batch_size * self.spec.grad_accum]
+        return triplets
+
+    def steps_per_epoch(self) -> int:
+        """Backward passes (micro-batches) per epoch."""
+        return -(-len(self.epoch_triplets(1)) // self.spec.batch_size)
+
+    def train_epoch(self, epoch: int, on_step: Callable[[float], object] | None = None) -> dict[str, Any]:
+        """One epoch of AdamW steps on the learned tensors; ``on_step(seconds)`` after each micro-batch.
+
+        Returns:
+            ``{"epoch", "loss" (mean triplet loss of the epoch), "seconds"}``.
+        """
+        triplets = self.epoch_triplets(epoch)
+        micro, accumulate = self.spec.batch_size, self.spec.grad_accum
+        losses = []
+        started = time.perf_counter()
+        for step, start in enumerate(range(0, len(triplets), micro)):
+            step_started = time.perf_counter()
+            loss = self.step_loss(triplets[start : start + micro], epoch, step)
+            (loss / accumulate).backward()
+            losses.append(loss.item())
+            if (step + 1) % accumulate == 0 or start + micro >= len(triplets):
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            if on_step is not None:
+                on_step(time.perf_counter() - step_started)
+        return {
+            "epoch": epoch,
+            "loss": float(np.mean(losses)),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+
+class PromptTrainer(TripletTrainer):
     """The training loop for one planned configuration (see the module docstring).
 
     Args:
@@ -139,6 +211,11 @@ class PromptTrainer:
         )
         self.main = run.main_metric
         self.metric = self.main.name
+
+    @property
+    def learned(self) -> LearnablePrompt:
+        """The prompt being learned."""
+        return self.prompt
 
     def _enable_checkpointing(self) -> None:
         if not isinstance(self.backbone.model, ActivationCheckpointing):
@@ -208,54 +285,14 @@ class PromptTrainer:
         positives, negatives = photo_descriptors.split(len(triplets))
         return triplet_loss(anchors, positives, negatives, self.spec.margin)
 
-    def epoch_triplets(self, epoch: int) -> list[Triplet]:
-        """The triplets epoch ``epoch`` trains on (capped by ``steps_per_epoch``)."""
-        triplets = self.sampler.epoch(epoch)
-        if self.spec.steps_per_epoch is not None:
-            triplets = triplets[: self.spec.steps_per_epoch * self.spec.batch_size * self.spec.grad_accum]
-        return triplets
-
-    def steps_per_epoch(self) -> int:
-        """Backward passes (micro-batches) per epoch."""
-        return -(-len(self.epoch_triplets(1)) // self.spec.batch_size)
-
-    def train_epoch(self, epoch: int, on_step: Callable[[float], object] | None = None) -> dict[str, Any]:
-        """One epoch of AdamW steps on the prompt; ``on_step(seconds)`` after each micro-batch.
-
-        Returns:
-            ``{"epoch", "loss" (mean triplet loss of the epoch), "seconds"}``.
-        """
-        triplets = self.epoch_triplets(epoch)
-        micro, accumulate = self.spec.batch_size, self.spec.grad_accum
-        losses = []
-        started = time.perf_counter()
-        for step, start in enumerate(range(0, len(triplets), micro)):
-            step_started = time.perf_counter()
-            loss = self.step_loss(triplets[start : start + micro], epoch, step)
-            (loss / accumulate).backward()
-            losses.append(loss.item())
-            if (step + 1) % accumulate == 0 or start + micro >= len(triplets):
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
-            if on_step is not None:
-                on_step(time.perf_counter() - step_started)
-        return {
-            "epoch": epoch,
-            "loss": float(np.mean(losses)),
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-
     # -- evaluation -------------------------------------------------------------------------------
 
     def score(self, items: list[ImageItem]) -> float:
         """The task's main metric with the current prompt, sketches of ``items`` as queries against
         its photos, extracted exactly as ``bench run`` does (no gradients)."""
-        from bench.evaluation.measures import MetricSet
-        from bench.evaluation.protocol import evaluate
         from bench.extraction.loop import ExtractionRequest, extract_descriptors
 
-        queries = [i for i in items if i.modality == "sketch"]
-        gallery = list({i.key: i for i in items if i.modality == "photo"}.values())
+        queries, gallery = validation_sides(items)
         request = ExtractionRequest(
             layers=(self.run.layer,),
             timesteps=(self.run.t,),
@@ -266,16 +303,39 @@ class PromptTrainer:
         )
         rows = extract_descriptors(self.backbone, self.dataset, queries + gallery, request, workers=0)
         features = rows.descriptors[(self.run.t, self.run.layer.name)]
-        scored = evaluate(
-            self.run.task,
-            MetricSet(self.run.metrics),
-            queries,
-            gallery,
-            features[: len(queries)],
-            features[len(queries) :],
-            per_class_gallery=self.dataset.group_by_label,
-        )
-        return float(scored.metrics[self.metric])
+        return split_score(self.run, self.dataset, queries, gallery, features)
+
+
+def validation_sides(items: list[ImageItem]) -> tuple[list[ImageItem], list[ImageItem]]:
+    """(queries, gallery) of a training-side split: its sketches, and its photos once each."""
+    queries = [i for i in items if i.modality == "sketch"]
+    gallery = list({i.key: i for i in items if i.modality == "photo"}.values())
+    return queries, gallery
+
+
+def split_score(
+    run: PlannedRun,
+    dataset: Any,
+    queries: list[ImageItem],
+    gallery: list[ImageItem],
+    features: np.ndarray,
+) -> float:
+    """The main metric of ``run`` (:attr:`PlannedRun.main_metric`) of ``queries`` against ``gallery``
+    (``features``: their (Q + G, D) descriptors, queries first), scored as ``bench run`` scores the
+    test split."""
+    from bench.evaluation.measures import MetricSet
+    from bench.evaluation.protocol import evaluate
+
+    scored = evaluate(
+        run.task,
+        MetricSet(run.metrics),
+        queries,
+        gallery,
+        features[: len(queries)],
+        features[len(queries) :],
+        per_class_gallery=dataset.group_by_label,
+    )
+    return float(scored.metrics[run.main_metric.name])
 
 
 def _checkpoint_path(output: Path) -> Path:
@@ -284,6 +344,20 @@ def _checkpoint_path(output: Path) -> Path:
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in RESUME_IGNORES}
+
+
+def resume_state(output: Path, config: dict[str, Any], resume: bool) -> dict[str, Any] | None:
+    """What to check before anything loads: ``output``'s folder must take the file and its
+    checkpoints; with ``resume``, the checkpoint to continue from (of the same ``config``), else None.
+
+    Raises:
+        BenchError: the folder cannot be written, or (``resume``) the checkpoint is missing,
+            unreadable, not one of ``bench train``, or of other settings.
+    """
+    check_writable_folder(
+        output.parent, f"--output {str(output)!r}", "Pass --output a file in a folder you can write to."
+    )
+    return _resume_state(_checkpoint_path(output), config) if resume else None
 
 
 def train_prompt(
@@ -311,50 +385,10 @@ def train_prompt(
     run, parts = plan.run, plan.parts
     output = Path(output).expanduser()
     config = asdict(spec)
-    # before the backbone loads: where the prompt and its checkpoints go, and what resumes
-    check_writable_folder(
-        output.parent, f"--output {str(output)!r}", "Pass --output a file in a folder you can write to."
-    )
-    state = _resume_state(_checkpoint_path(output), config) if resume else None
+    state = resume_state(output, config, resume)  # before the backbone loads
     trainer = PromptTrainer(spec, run, parts, reporter, backbone)
-    if state is not None:
-        _restore(trainer, state, _checkpoint_path(output))
-        history, best, before = state["history"], state["best"], state["before"]
-    else:
-        history, (best, before) = [], _starting_scores(trainer, spec, reporter)
-    first_epoch = len(history) + 1
-    step_seconds: list[float] = []
-    total = (spec.epochs - first_epoch + 1) * trainer.steps_per_epoch()
-    with reporter.progress(f"training {spec.scheme} on {run.backbone.id}", total, "step") as advance:
-
-        def stepped(seconds: float) -> None:
-            step_seconds.append(seconds)
-            advance(1)
-
-        for epoch in range(first_epoch, spec.epochs + 1):
-            record = trainer.train_epoch(epoch, on_step=stepped)
-            stop = False
-            if trainer.val_items:
-                value = trainer.score(trainer.val_items)
-                record[f"val_{trainer.metric}"] = value
-                if trainer.main.better(value, best["value"]):
-                    best = {"epoch": epoch, "value": value, "tensors": trainer.prompt.tensors()}
-                stop = epoch - best["epoch"] >= spec.patience
-            history.append(record)
-            _save_checkpoint(_checkpoint_path(output), config, trainer, history, best, before)
-            reporter.status(_epoch_line(record, spec.epochs, trainer.metric))
-            if on_epoch is not None:
-                on_epoch(record)
-            if stop:
-                reporter.status(
-                    f"early stop: no better validation {trainer.metric} for {spec.patience} epoch(s)"
-                )
-                break
-    tensors = best["tensors"] if best else trainer.prompt.tensors()
-    metrics = _final_metrics(trainer, spec, tensors, history, best, before)
-    if step_seconds:
-        metrics["seconds_per_step"] = round(float(np.median(step_seconds)), 4)
-    metrics["peak_memory_mb"] = round(peak_memory_mb(trainer.device), 1)
+    title = f"training {spec.scheme} on {run.backbone.id}"
+    tensors, metrics, history = run_epochs(trainer, output, title, state, reporter, on_epoch)
     header = {
         "backbone": run.backbone.id,
         "weights": run.weights,
@@ -376,14 +410,73 @@ def train_prompt(
     return TrainOutcome(save_prompt(output, tensors, header), header)
 
 
+def run_epochs(
+    trainer: TripletTrainer,
+    output: Path,
+    title: str,
+    state: dict[str, Any] | None,
+    reporter: Reporter,
+    on_epoch: Callable[[dict[str, Any]], None] | None,
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], list[dict[str, Any]]]:
+    """Train ``trainer`` for ``trainer.spec.epochs`` epochs with early stopping on validation (when it
+    has validation items), a checkpoint after every epoch (``<output>.ckpt``) and progress titled
+    ``title``; from ``state`` (a checkpoint, :func:`resume_state`) when it is not None.
+
+    Returns:
+        (the learned tensors to save: the best validation epoch's, else the last; the metrics for
+        the file's header; the per-epoch history).
+    """
+    spec = trainer.spec
+    config = asdict(spec)
+    if state is not None:
+        _restore(trainer, state, _checkpoint_path(output))
+        history, best, before = state["history"], state["best"], state["before"]
+    else:
+        history, (best, before) = [], _starting_scores(trainer, spec, reporter)
+    first_epoch = len(history) + 1
+    step_seconds: list[float] = []
+    total = (spec.epochs - first_epoch + 1) * trainer.steps_per_epoch()
+    with reporter.progress(title, total, "step") as advance:
+
+        def stepped(seconds: float) -> None:
+            step_seconds.append(seconds)
+            advance(1)
+
+        for epoch in range(first_epoch, spec.epochs + 1):
+            record = trainer.train_epoch(epoch, on_step=stepped)
+            stop = False
+            if trainer.val_items:
+                value = trainer.score(trainer.val_items)
+                record[f"val_{trainer.metric}"] = value
+                if trainer.main.better(value, best["value"]):
+                    best = {"epoch": epoch, "value": value, "tensors": trainer.learned.tensors()}
+                stop = epoch - best["epoch"] >= spec.patience
+            history.append(record)
+            _save_checkpoint(_checkpoint_path(output), config, trainer, history, best, before)
+            reporter.status(_epoch_line(record, spec.epochs, trainer.metric))
+            if on_epoch is not None:
+                on_epoch(record)
+            if stop:
+                reporter.status(
+                    f"early stop: no better validation {trainer.metric} for {spec.patience} epoch(s)"
+                )
+                break
+    tensors = best["tensors"] if best else trainer.learned.tensors()
+    metrics = _final_metrics(trainer, spec, tensors, history, best, before)
+    if step_seconds:
+        metrics["seconds_per_step"] = round(float(np.median(step_seconds)), 4)
+    metrics["peak_memory_mb"] = round(peak_memory_mb(trainer.device), 1)
+    return tensors, metrics, history
+
+
 def _starting_scores(
-    trainer: PromptTrainer, spec: TrainSpec, reporter: Reporter
+    trainer: TripletTrainer, spec: Any, reporter: Reporter
 ) -> tuple[dict[str, Any] | None, dict[str, float]]:
-    """(best so far, scores before training): the untrained prompt is the first candidate of early
+    """(best so far, scores before training): the untrained state is the first candidate of early
     stopping when there is a validation split; ``eval_train`` scores the train split too."""
     best, before = None, {}
     if trainer.val_items:
-        best = {"epoch": 0, "value": trainer.score(trainer.val_items), "tensors": trainer.prompt.tensors()}
+        best = {"epoch": 0, "value": trainer.score(trainer.val_items), "tensors": trainer.learned.tensors()}
         before[f"val_{trainer.metric}_before"] = best["value"]
         reporter.status(f"validation {trainer.metric} before training: {best['value']:.4f}")
     if spec.eval_train:
@@ -392,8 +485,8 @@ def _starting_scores(
 
 
 def _final_metrics(
-    trainer: PromptTrainer,
-    spec: TrainSpec,
+    trainer: TripletTrainer,
+    spec: Any,
     tensors: dict[str, torch.Tensor],
     history: list[dict[str, Any]],
     best: dict[str, Any] | None,
@@ -407,7 +500,7 @@ def _final_metrics(
     if best:
         metrics.update({f"val_{trainer.metric}_best": best["value"], "best_epoch": best["epoch"]})
     if spec.eval_train:
-        trainer.prompt.load_learned(tensors)
+        trainer.learned.load_learned(tensors)
         metrics[f"train_{trainer.metric}_after"] = trainer.score(trainer.train_items)
     return metrics
 
@@ -422,14 +515,14 @@ def _epoch_line(record: dict[str, Any], epochs: int, metric: str) -> str:
 def _save_checkpoint(
     path: Path,
     config: dict[str, Any],
-    trainer: PromptTrainer,
+    trainer: TripletTrainer,
     history: list[dict[str, Any]],
     best: dict[str, Any] | None,
     before: dict[str, Any],
 ) -> None:
     state = {
         "config": config,
-        "prompt": trainer.prompt.state_dict(),
+        "prompt": trainer.learned.state_dict(),
         "optimizer": trainer.optimizer.state_dict(),
         "history": history,
         "best": best,
@@ -467,14 +560,14 @@ def _resume_state(path: Path, config: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def _restore(trainer: PromptTrainer, state: dict[str, Any], path: Path) -> None:
-    """Load the checkpoint's prompt and optimizer state into ``trainer``.
+def _restore(trainer: TripletTrainer, state: dict[str, Any], path: Path) -> None:
+    """Load the checkpoint's learned tensors and optimizer state into ``trainer``.
 
     Raises:
-        BenchError: they do not fit the prompt (a damaged or edited checkpoint).
+        BenchError: they do not fit what it learns (a damaged or edited checkpoint).
     """
     again = "Delete it and train again (without --resume)."
-    load_complete(trainer.prompt, state["prompt"], f"--resume: the prompt in {str(path)!r}", again)
+    load_complete(trainer.learned, state["prompt"], f"--resume: the learned tensors in {str(path)!r}", again)
     try:
         trainer.optimizer.load_state_dict(state["optimizer"])
     except (ValueError, KeyError, TypeError) as exc:

@@ -11,6 +11,7 @@ from pathlib import PurePath
 from typing import Any
 
 LEARNED_PREFIX = "learned:"
+PROBE_FILE_PREFIX = "linear:"
 
 
 def slug(value: object, limit: int = 40) -> str:
@@ -39,9 +40,18 @@ def prompt_slug(prompt: str) -> str:
     return slug(prompt)
 
 
+def probe_slug(probe: str) -> str:
+    """The probe's part of a name: ``p-linear`` for a probe the run trains, ``p-linear-<stem>`` for
+    ``linear:FILE``."""
+    if probe.startswith(PROBE_FILE_PREFIX):
+        return "p-linear-" + slug(PurePath(probe[len(PROBE_FILE_PREFIX) :]).stem, limit=32)
+    return "p-" + slug(probe)
+
+
 def run_name(config: dict[str, Any]) -> str:
     """``<backbone>_<layer>_t<t>_<prompt>_n<noise>_s<seed>_<dtype>-<hash8>`` for a run configuration,
-    with ``_q-<query text source>`` after the prompt for sketch+text queries; ``n`` and ``s`` only
+    with ``_q-<query text source>`` after the prompt for sketch+text queries and ``_p-<probe>``
+    after that for a linear probe (:func:`probe_slug`); ``n`` and ``s`` only
     where the configuration has noise draws and a seed; ``_limit<N>`` before the hash for a
     ``--limit`` subset.
 
@@ -56,6 +66,7 @@ def run_name(config: dict[str, Any]) -> str:
         f"t{slug(t)}",
         prompt_slug(str(config["prompt"])),
         *([f"q-{slug(config['query_text'])}"] if config.get("query_text") else []),
+        *([probe_slug(str(config["probe"]))] if config.get("probe") else []),
         *([f"n{slug(config['noise_samples'])}"] if config.get("noise_samples") is not None else []),
         *([f"s{slug(config['seed'])}"] if config.get("seed") is not None else []),
         slug(config.get("dtype", "fp32")),

@@ -10,7 +10,10 @@ A results file holds everything needed to reproduce and to rank a run::
                  noise_samples, seed, dtype, image_size,
                  train, prompt_content (prompt schemes trained in the run only: the training
                  settings and the content hash of the prompt trained or reused),
-                 query_text (sketch+text queries only)},       # what determines the numbers
+                 query_text (sketch+text queries only),
+                 probe, probe_dim, probe_train, probe_content (linear probes only: the
+                 --probe value, its output dimension, the training settings of one the run
+                 trained, and the content hash of its weight)},   # what determines the numbers
       "backbone_note": "random weights (architecture check only)" | null,
       "extractor": {what the backbone's extraction does, e.g. latent and noise choices},
       "dataset": {id, columns, num_queries, num_gallery, gallery_unique,
@@ -134,10 +137,14 @@ class ResultConfig(SchemaModel):
     image_size: int | Name | None = None
     noise_samples: int | Name | None = None
     seed: int | Name | None = None
-    train: dict[Name, JsonValue] | None = None
+    train: dict[Name, JsonValue] | Name | None = None  # text: an ensemble of trained and untrained
     prompt_content: Name | None = None
     query_text: Name | None = None
     limit: Annotated[int, Field(ge=1)] | None = None
+    probe: Name | None = None
+    probe_dim: int | Name | None = None
+    probe_train: dict[Name, JsonValue] | Name | None = None
+    probe_content: Name | None = None
     ensemble: EnsembleConfig | None = None
 
 

@@ -11,10 +11,10 @@ from bench.api.evaluation import EvaluationSpecs, ResolvedMetric
 from bench.results.schema import RunResult
 
 ABLATION_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
-IDENTITY_KEYS = ("prompt_content",)
-"""Configuration keys that identify a run's inputs by content (a trained prompt's hash, which follows
-from its training settings, layer, t and dataset): they name its results file and show in its
-footnote, but tables neither group nor tell runs apart by them."""
+IDENTITY_KEYS = ("prompt_content", "probe_content")
+"""Configuration keys that identify a run's inputs by content (a trained prompt's or probe's hash,
+which follows from its training settings, layer, t and dataset): they name its results file and
+show in its footnote, but tables neither group nor tell runs apart by them."""
 DEFINITION_FACTS = ("num_queries", "num_gallery", "gallery_unique", "per_class_gallery")
 """Dataset facts of a results file that belong to the benchmark definition (the gallery as scored)."""
 
