@@ -158,7 +158,7 @@ def chance_text(section: Section, markup: Markup = MARKDOWN) -> str:
     methods = chance.get("methods", {})
     items = []
     for name in metric_order(list(chance.get("metrics", {})), section.columns):
-        value = _format_value(chance["metrics"][name], section.metric(name))
+        value = format_value(chance["metrics"][name], section.metric(name))
         items.append(f"{markup.text(name)} {value} ({markup.text(methods.get(name, 'unknown'))})")
     text = "Chance (a uniformly random ranking of this gallery): " + "; ".join(items) + "."
     if "simulated" in methods.values() and chance.get("rankings"):
@@ -194,48 +194,61 @@ def _best_table(section: Section, footnotes: dict[str, int]) -> list[str]:
     return _table(header, align, rows)
 
 
+def ranked_entries(section: Section) -> list[Run | ReportedRow]:
+    """The section's measured runs and reported rows ranked together, best first by its main metric
+    (ties: measured first, then by run name, or by source and method)."""
+    main = section.main_metric
+    metric = section.metric(main) if main else None
+    keyed: list[tuple[tuple, Run | ReportedRow]] = [
+        ((best_first(run.result.metrics.get(main), metric), 0, run.name), run) for run in section.runs
+    ]
+    keyed += [
+        ((best_first(row.metrics.get(main), metric), 1, row.source, row.method), row)
+        for row in section.reported
+    ]
+    return [entry for _, entry in sorted(keyed, key=lambda item: item[0])]
+
+
 def _ranking_table(section: Section, footnotes: dict[str, int]) -> list[str]:
     """Measured runs and reported rows ranked together by the main metric: configuration (or the
     reported method), paper columns (measured: with intervals), the other metrics, source."""
     metrics = metric_columns(section)
     marks = {name: marked(section.runs, section.metric(name)) for name in metrics}
-    entries: list[tuple[tuple, list[str]]] = []
-    main = section.main_metric
-    main_metric = section.metric(main) if main else None
-    for run in section.runs:
-        cells = [
-            *_config_cells(run, footnotes[run.name]),
-            *(
-                _metric_cell(run, section.metric(name), marks[name], interval=name in section.columns)
-                for name in metrics
-            ),
-            f"measured: [{markdown_text(run.name)}]({run.link})",
-        ]
-        entries.append(((best_first(run.result.metrics.get(main), main_metric), 0, run.name), cells))
-    for row in section.reported:
-        cells = [
-            markdown_text(row.backbone),
-            MISSING,
-            MISSING,
-            MISSING,
-            MISSING,
-            *(_format_value(row.metrics.get(name), section.metric(name)) for name in metrics),
-            reported_source(row),
-        ]
-        entries.append(((best_first(row.metrics.get(main), main_metric), 1, row.source, row.method), cells))
-    entries.sort(key=lambda entry: entry[0])
+    rows = []
+    for rank, entry in enumerate(ranked_entries(section), start=1):
+        if isinstance(entry, Run):
+            cells = [
+                *_config_cells(entry, footnotes[entry.name]),
+                *(
+                    _metric_cell(entry, section.metric(name), marks[name], interval=name in section.columns)
+                    for name in metrics
+                ),
+                f"measured: [{markdown_text(entry.name)}]({entry.link})",
+            ]
+        else:
+            cells = [
+                markdown_text(entry.backbone),
+                *[MISSING] * 4,
+                *(format_value(entry.metrics.get(name), section.metric(name)) for name in metrics),
+                reported_source(entry),
+            ]
+        rows.append([str(rank), *cells])
     header = ["#", "Backbone", "Layer", "t", "Prompt", "Noise draws", *map(markdown_text, metrics), "Source"]
     align = ["---:"] + ["---"] * 5 + ["---:"] * len(metrics) + ["---"]
-    rows = [[str(rank), *cells] for rank, (_, cells) in enumerate(entries, start=1)]
     rows += [["", *cells] for cells in _chance_rows(section, metrics, 5, trailing=1)]
     return _table(header, align, rows)
 
 
-def reported_source(row: ReportedRow, markup: Markup = MARKDOWN) -> str:
-    """``reported: method, Koley et al., CVPR 2024, Table 1 (arXiv:2403.07214)``."""
+def reported_source(row: ReportedRow) -> str:
+    """``reported: method; Koley et al., CVPR 2024, Table 1 (arXiv:2403.07214)``."""
+    return f"reported: {reported_citation(row)}"
+
+
+def reported_citation(row: ReportedRow, markup: Markup = MARKDOWN) -> str:
+    """``method; Koley et al., CVPR 2024, Table 1 (arXiv:2403.07214)``, the arXiv id linked."""
     link = markup.link(f"arXiv:{markup.text(row.arxiv)}", f"https://arxiv.org/abs/{row.arxiv}")
     arxiv = f" ({link})" if row.arxiv else ""
-    return f"reported: {markup.text(row.method)}; {markup.text(row.source)}{arxiv}"
+    return f"{markup.text(row.method)}; {markup.text(row.source)}{arxiv}"
 
 
 def protocol_lines(section: Section, markup: Markup = MARKDOWN) -> list[str]:
@@ -259,7 +272,7 @@ def _chance_rows(section: Section, metrics: list[str], leading: int, trailing: i
     values = section.chance["metrics"]
     cells = ["*chance*", *[""] * (leading - 1)]
     cells += [
-        f"*{_format_value(values.get(name), section.metric(name))}*" if name in values else MISSING
+        f"*{format_value(values.get(name), section.metric(name))}*" if name in values else MISSING
         for name in metrics
     ]
     return [cells + ["random ranking"] * trailing]
@@ -280,13 +293,13 @@ def _metric_cell(run: Run, metric: ResolvedMetric, marks: set[str], *, interval:
     """The value (bold when marked) and, for paper columns, its interval ``[low, high]``."""
     name = metric.name
     value = run.result.metrics.get(name)
-    text = _format_value(value, metric)
+    text = format_value(value, metric)
     if text == MISSING:
         return text
     text = f"**{text}**" if run.name in marks else text
     bounds = run.interval(name) if interval else None
     if bounds:
-        text += f" [{_format_value(bounds[0], metric)}, {_format_value(bounds[1], metric)}]"
+        text += f" [{format_value(bounds[0], metric)}, {format_value(bounds[1], metric)}]"
     return text
 
 
@@ -530,7 +543,7 @@ def ablation_fixed(grid: AblationGrid, markup: Markup = MARKDOWN) -> str:
     fixed = f"Fixed: {settings_text(grid.ablation.config, ('backbone', *ABLATION_AXES), markup)}."
     chance = (first.chance or {}).get("metrics", {}).get(grid.metric.name)
     if is_number(chance):
-        fixed += f" Chance: {_format_value(chance, grid.metric)}."
+        fixed += f" Chance: {format_value(chance, grid.metric)}."
     if first.backbone_note:
         fixed += f" Note: {markup.text(first.backbone_note)}."
     return fixed
@@ -639,7 +652,7 @@ def _table(header: list[str], align: list[str], rows: list[list[str]]) -> list[s
     return ["| " + " | ".join(cells) + " |" for cells in (header, align, *rows)]
 
 
-def _format_value(value: object, metric: ResolvedMetric) -> str:
+def format_value(value: object, metric: ResolvedMetric) -> str:
     """A number with its metric's digits; the missing mark otherwise."""
     if not is_number(value):
         return MISSING
