@@ -48,6 +48,7 @@ done
 bench run --backbone sd-mini --layer coarse --t 50 --noise-samples 2 --dataset synthetic \
     --prompt none "${learned[@]}" --output-dir "$OUT"
 
-# 6. The page, and its CSV export.
+# 6. The page, its web page (sortable, filterable, with the sweep figures) and its CSV export.
 bench leaderboard "$OUT" --output leaderboard/README.md
+bench leaderboard "$OUT" --format html --output leaderboard/index.html
 bench leaderboard "$OUT" --format csv --output leaderboard/leaderboard.csv
