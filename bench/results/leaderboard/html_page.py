@@ -127,6 +127,7 @@ class _Page:
         self.figures = figures
         self.families = _backbone_families(self.sections)
         self.anchors = _anchors(self.sections)
+        self.pivot = pivot(self.sections)
         self.footnotes: dict[tuple[int, str], int] = {}
         number = 1
         for index, section in enumerate(self.sections):
@@ -179,7 +180,7 @@ class _Page:
         return f'<div class="controls" role="search" aria-label="Filters">{"".join(filters)}</div>'
 
     def _contents(self) -> str:
-        links = ['<a href="#across-benchmarks">Across benchmarks</a>'] if self._has_pivot() else []
+        links = ['<a href="#across-benchmarks">Across benchmarks</a>'] if len(self.pivot[0]) >= 2 else []
         links += [
             f'<a href="#{self.anchors[index]}" data-dataset="{html_text(section.dataset)}">'
             f'{html_text(section_label(section))} <span class="muted">{html_text(section.task)}</span></a>'
@@ -189,11 +190,8 @@ class _Page:
 
     # the pivot
 
-    def _has_pivot(self) -> bool:
-        return len(pivot(self.sections)[0]) >= 2
-
     def _pivot(self) -> list[str]:
-        labels, rows = pivot(self.sections)
+        labels, rows = self.pivot
         if len(labels) < 2:
             return []
         columns, metrics = pivot_columns(self.sections)
@@ -346,16 +344,14 @@ class _Page:
         return Row(cells, kind="reported", facets={"backbone": row.backbone})
 
     def _chance_rows(self, section: Section, names: list[str], head: list[Column]) -> list[Row]:
-        """The chance row of a table whose metric columns are ``names`` (right after the
-        configuration columns), or none."""
+        """The chance row of a table whose metric columns are ``names``, between the configuration
+        columns (backbone to noise draws) and one last column; none without chance levels."""
         if not section.chance:
             return []
         values = section.chance["metrics"]
         cells = _blank(len(head))
-        label = '<span class="tag chance">chance</span> random ranking'
-        first = next(i for i, column in enumerate(head) if column.label == "Backbone")
-        cells[first] = Cell(label)
-        start = first + len(CONFIG_COLUMNS) + 1
+        start = len(head) - len(names) - 1
+        cells[start - len(CONFIG_COLUMNS) - 1] = Cell('<span class="tag chance">chance</span> random ranking')
         for offset, name in enumerate(names):
             value = values.get(name)
             cells[start + offset] = number_cell(format_value(value, section.metric(name)), value)
@@ -444,7 +440,7 @@ class _Page:
             if key == "backbone":
                 cells.append(Cell(text + footnote, MISSING if value is None else str(value)))
             elif key == "prompt" and value is not None:
-                short = html_text(abbreviated(str(value)))
+                short = html_text(_abbreviated(str(value)))
                 cells.append(Cell(f'<span title="{text}">{short}</span>', str(value)))
             elif key in NUMBER_SETTINGS:
                 cells.append(number_cell(text, value))
@@ -515,7 +511,8 @@ def _select(facet: str, label: str, groups: list[tuple[str, list[str]]]) -> str:
         if not values:
             continue
         written = "".join(
-            f'<option value="{html_text(value)}">{html_text(abbreviated(value))}</option>' for value in values
+            f'<option value="{html_text(value)}">{html_text(_abbreviated(value))}</option>'
+            for value in values
         )
         options.append(f'<optgroup label="{html_text(group)}">{written}</optgroup>' if group else written)
     return f'<label>{label} <select data-filter="{facet}">{"".join(options)}</select></label>'
@@ -534,7 +531,7 @@ def _run_link(run: Run) -> str:
     return f'<span title="{html_text(run.name)}">{HTML.link("results file", run.link)}</span>'
 
 
-def abbreviated(value: str) -> str:
+def _abbreviated(value: str) -> str:
     """A long setting shown short: a path keeps its last part (``learned:…/visual_s0.safetensors``)."""
     scheme, colon, rest = value.partition(":") if ":" in value else ("", "", value)
     if "/" not in rest or len(value) <= ABBREVIATE_BEYOND:
