@@ -1,5 +1,6 @@
-"""Built-in plugin: figures from sweeps and features (``bench plot sweep``, ``bench plot pca``), and
-the leaderboard as a web page with its sweep figures (``bench leaderboard --format html``).
+"""Built-in plugin: figures from sweeps, low-data studies and features (``bench plot sweep``,
+``bench plot lowdata``, ``bench plot pca``), and the leaderboard as a web page with its sweep figures
+(``bench leaderboard --format html``).
 
 Registration imports click only; matplotlib, numpy and torch are imported when a command runs, so
 ``bench --help`` and ``bench list`` stay fast.
