@@ -187,6 +187,21 @@ def test_html_page_has_every_section_of_the_markdown(page_inputs, tmp_path: Path
     assert "[0.290, 0.310]" in text  # sd-tiny up1 t=50's mAP@all interval
 
 
+def test_sketch_text_runs_get_a_query_text_column(page_inputs, tmp_path: Path) -> None:
+    results, reported = page_inputs
+    page = tmp_path / "board" / "index.html"
+    assert render(results, reported, page, "--format", "html").returncode == 0
+    assert ">Query text<" not in page.read_text(encoding="utf-8")  # no sketch+text run: no column
+    with_text = zs_run("clip-tiny", "embed", None, 0.36, 0.16, plugin="openclip")
+    with_text.config["query_text"] = "caption"
+    write_result(results / "synthetic", with_text, specs())
+    assert render(results, reported, page, "--format", "html").returncode == 0
+    text = page.read_text(encoding="utf-8")
+    ranking = text.split("Ranking (measured and reported)")[1].split("</table>")[0]
+    assert ">Query text<" in ranking and ranking.count(">caption</td>") == 1
+    assert ranking.count(">sketch only</td>") == 7  # every other measured run
+
+
 def test_strings_from_results_files_stay_text_in_the_page(page_inputs, tmp_path: Path) -> None:
     results, reported = page_inputs
     page = tmp_path / "board" / "index.html"

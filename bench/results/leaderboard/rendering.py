@@ -284,7 +284,7 @@ def _chance_rows(section: Section, metrics: list[str], leading: int, trailing: i
     return [cells + ["random ranking"] * trailing]
 
 
-def _shows_query_text(section: Section) -> bool:
+def shows_query_text(section: Section) -> bool:
     """Whether ``section`` has sketch+text runs: its tables then give each run's query text, so a
     sketch+text run and the sketch-only run of the same configuration are told apart."""
     return any(run.result.config.get("query_text") is not None for run in section.runs)
@@ -292,7 +292,7 @@ def _shows_query_text(section: Section) -> bool:
 
 def _config_headers(section: Section) -> list[str]:
     """The configuration columns of a section's tables (``Query text`` only for sketch+text runs)."""
-    return ["Backbone", "Layer", "t", "Prompt", "Noise draws", *(["Query text"] * _shows_query_text(section))]
+    return ["Backbone", "Layer", "t", "Prompt", "Noise draws", *(["Query text"] * shows_query_text(section))]
 
 
 def _config_cells(run: Run, footnote: int, section: Section) -> list[str]:
@@ -305,7 +305,7 @@ def _config_cells(run: Run, footnote: int, section: Section) -> list[str]:
         _text(config.get("prompt")),
         _text(config.get("noise_samples")),
     ]
-    if _shows_query_text(section):
+    if shows_query_text(section):
         cells.append(_text(config.get("query_text") or "sketch only"))
     return cells
 
