@@ -112,6 +112,8 @@ _LAZY: dict[str, str] = {
     "leaderboard_csv": "bench.results.leaderboard.exports",
     "leaderboard_latex": "bench.results.leaderboard.exports",
     "leaderboard_json": "bench.results.leaderboard.exports",
+    "leaderboard_html": "bench.results.leaderboard.html_page",
+    "LeaderboardFigure": "bench.results.leaderboard.html_page",
     "natural_key": "bench.results.naming",
     # plugin commands
     "plugin_option": "bench.cli.options",

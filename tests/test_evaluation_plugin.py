@@ -196,7 +196,11 @@ def test_every_leaderboard_format_and_the_sweep_rank_a_lower_is_better_metric(sp
     assert "\\textbf{5.00} {\\scriptsize [4.80, 5.20]}" in latex and "\\textit{9.75}" in latex
     data = json.loads(board("--format", "json").stdout)
     assert data["sections"][0]["best_per_backbone"] == [data["sections"][0]["entries"][0]["name"]]
-    for format_id, suffix in (("md", "md"), ("csv", "csv"), ("latex", "tex"), ("json", "json")):
+    page = board("--format", "html").stdout  # a lower-is-better column sorts smallest first
+    assert re.search(r'data-first="asc" aria-sort="none" title="WorstR: rank, lower is better"', page)
+    assert "<strong>5.00</strong>" in page and "[4.80, 5.20]" in page
+    suffixes = {"md": "md", "csv": "csv", "latex": "tex", "json": "json", "html": "html"}
+    for format_id, suffix in suffixes.items():
         output = tmp_path / f"board.{suffix}"
         assert board("--format", format_id, "--output", str(output)).returncode == 0
         assert "is up to date" in board("--format", format_id, "--output", str(output), "--check").stdout

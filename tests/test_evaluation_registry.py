@@ -29,7 +29,10 @@ def test_built_in_tasks_and_metrics_are_registered_by_a_plugin():
     assert specs.metric("mAP@all").k is None and specs.metric("mAP@all").info.id == "mAP@all"
     assert not specs.metric("MedR").higher_is_better and specs.metric("MedR").info.aggregate == "median"
     assert specs.find_metric("mAP@0") is None and specs.find_metric("P@x") is None
-    assert specs.format_ids() == ["md", "csv", "latex", "json"]
+    assert sorted(specs.format_ids()) == ["csv", "html", "json", "latex", "md"]
+    built_in = [format_id for format_id in specs.format_ids() if format_id != "html"]
+    assert built_in == ["md", "csv", "latex", "json"]
+    assert {specs.format_owner(format_id) for format_id in specs.format_ids()} == {"tasks", "plots"}
     synthetic = registry.datasets.get("synthetic")
     assert synthetic.metrics == ("mAP@all", "mAP@all[plain]", "mAP@10", "mAP@10[retrieved]", "P@10")
 
@@ -45,7 +48,7 @@ def test_bench_list_shows_tasks_metrics_and_formats():
     table = run_bench("list", "metrics").stdout
     assert "mAP@all[plain]" in table  # not eaten as rich markup
     formats = json.loads(run_bench("list", "formats", "--json").stdout)["leaderboard_formats"]
-    assert [row["id"] for row in formats] == ["md", "csv", "latex", "json"]
+    assert sorted(row["id"] for row in formats) == ["csv", "html", "json", "latex", "md"]
 
 
 MISTAKES = {

@@ -6,6 +6,7 @@ Draw and save inside :func:`styled`: matplotlib reads these settings when artist
 from __future__ import annotations
 
 import contextlib
+import io
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,3 +67,10 @@ def save_figure(figure: Figure, path: Path, dpi: int = DPI) -> Path:
     except OSError as exc:
         raise cannot_write(path, exc.strerror or str(exc)) from exc
     return path
+
+
+def svg_text(figure: Figure) -> str:
+    """``figure`` as the text of an SVG file, without dates (the same figure gives the same text)."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()

@@ -115,8 +115,7 @@ def load_sweep(
     results = _read_results(Path(results_dir), specs)
     results = filtered(results, "dataset", datasets)
     results = filtered(results, "backbone", backbones)
-    # an ensemble (`bench run --ensemble`) combines cells of a grid: it is no cell of its own
-    swept = [r for r in results if r.config.get("t") is not None and "ensemble" not in r.config]
+    swept = swept_results(results)
     if not swept:
         without = sorted({str(result.config.get("backbone")) for result in results})
         raise BenchError(
@@ -125,15 +124,38 @@ def load_sweep(
             "Run a sweep of a diffusion backbone first, e.g. "
             "`bench run --backbone sd-tiny --layer up0 --layer up1 --t 50 --t 273`.",
         )
+    return sweep_panels(swept, specs=specs, metric=metric, layer_rank=layer_rank)
+
+
+def swept_results(results: Sequence[RunResult]) -> list[RunResult]:
+    """The results that are cells of a layer x timestep grid: those with a timestep, but no
+    ensemble (`bench run --ensemble` combines cells of a grid: it is no cell of its own)."""
+    return [r for r in results if r.config.get("t") is not None and "ensemble" not in r.config]
+
+
+def sweep_panels(
+    results: Sequence[RunResult],
+    *,
+    specs: EvaluationSpecs,
+    metric: str | None = None,
+    layer_rank: LayerRank | None = None,
+) -> list[SweepPanel]:
+    """One panel per (dataset, backbone, other settings) of ``results`` (each with an integer
+    timestep; arguments as :func:`load_sweep`)."""
     rank = layer_rank or (lambda backbone, layer: (natural_key(layer),))
     groups: dict[tuple[str, str, str], list[RunResult]] = {}
-    for result in swept:
+    for result in results:
         groups.setdefault(_group_key(result), []).append(result)
     variants = variant_labels(groups)
     return [
         _panel(members, metric, variants[key], rank, specs)
         for key, members in sorted(groups.items(), key=lambda item: item[0])
     ]
+
+
+def is_figure(panel: SweepPanel) -> bool:
+    """Whether a panel is more than one number (two layers or two timesteps)."""
+    return len(panel.layers) > 1 or len(panel.timesteps) > 1
 
 
 def plottable(panels: Sequence[SweepPanel], results_dir: Path) -> tuple[list[SweepPanel], list[SweepPanel]]:
@@ -143,7 +165,7 @@ def plottable(panels: Sequence[SweepPanel], results_dir: Path) -> tuple[list[Swe
     Raises:
         BenchError: when every panel is a single number (the message gives them).
     """
-    kept = [p for p in panels if len(p.layers) > 1 or len(p.timesteps) > 1]
+    kept = [p for p in panels if is_figure(p)]
     single = [p for p in panels if p not in kept]
     if not kept:
         numbers = "; ".join(
