@@ -151,7 +151,9 @@ class StudyRunner:
         if cached:
             _keep_first_timings(result, path, self.specs)
         if sweep.spec.log_samples:
-            result.samples = write_samples(samples_path(path), scored.evaluation, result.name, result.task)
+            result.samples = write_samples(
+                samples_path(path), scored.evaluation, result.name, result.task, result.config
+            )
         return FinishedRun(result, write_result(output, result, self.specs))
 
     def run_group(self, runs: list[PlannedRun], sweep: PlannedSweep) -> list[FinishedRun]:
@@ -224,7 +226,9 @@ class StudyRunner:
             }
             descriptors = group.descriptors[key]
             config = results_config(run, trained_prompt)
-            outcome = scored.score(config, run.dataset, run.backbone.note, descriptors, shared)
+            outcome = scored.score(
+                config, run.dataset, run.backbone.note, descriptors, shared, keep_ranks=spec.log_samples
+            )
             outcome.result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
             finished.append(self._write(outcome, sweep, cached=group.extracted == 0))
             if sweep.ensembles:  # kept under the planned configuration, where run_ensemble looks
@@ -260,7 +264,10 @@ class StudyRunner:
             self.specs, dataset, queries, gallery, skipped_by_any(members), SilentReporter(), texts
         )
         config = ensemble_config(plan, [member.result for member in members])
-        outcome = scored.score(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
+        note = "; ".join(notes) or None
+        outcome = scored.score(
+            config, first.dataset, note, descriptors, shared, keep_ranks=sweep.spec.log_samples
+        )
         return self._write(outcome, sweep)
 
     def run(self) -> list[FinishedRun]:
