@@ -56,6 +56,31 @@ class FinishedRun:
     reused: bool = False
 
 
+def group_request(runs: list[PlannedRun], spec: Any, prompt: PromptCondition) -> tuple[Any, dict[str, Any]]:
+    """What extracting the group ``runs`` (one group key) with ``prompt`` asks for (an
+    :class:`~bench.extraction.loop.ExtractionRequest`), and the fields that key its cache stores."""
+    from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint
+    from bench.extraction.loop import ExtractionRequest
+
+    first = runs[0]
+    request = ExtractionRequest(
+        layers=tuple(dict.fromkeys(run.layer for run in runs)),
+        timesteps=tuple(dict.fromkeys(run.t for run in runs)),
+        noise_samples=first.noise_samples or 1,
+        seed=spec.seed,
+        prompt=prompt,
+        batch_size=spec.batch_size,
+    )
+    code = code_fingerprint(first.backbone.target)
+    return request, cache_fields(first, code=code, prompt_content=prompt_fingerprint(prompt))
+
+
+def group_texts(texts: Any, gallery: list) -> tuple[str | None, ...] | None:
+    """Per item (queries, then ``gallery``), the text it is conditioned on: the queries' own texts
+    with ``--query-text`` (``texts``, a :class:`~bench.plan.query_text.QueryTexts`), else None."""
+    return (*texts.texts, *[None] * len(gallery)) if texts else None
+
+
 class StudyRunner:
     """Runs every sweep of a :class:`StudyPlan` on one device, one cache and one loaded backbone at a
     time (a backbone shared by consecutive groups, or sweeps, loads once).
@@ -160,27 +185,14 @@ class StudyRunner:
         """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
         only what is missing; then (main process only) score each run and write its results file."""
         from bench.extraction.cached import group_descriptors
-        from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint
-        from bench.extraction.loop import ExtractionRequest
 
         first = runs[0]
         spec = sweep.spec
         dataset = self.plan.dataset(first)
         queries, gallery = dataset.split("query"), dataset.split("gallery")
         prompt, prompt_file = self._prompt(first, spec)
-        request = ExtractionRequest(
-            layers=tuple(dict.fromkeys(run.layer for run in runs)),
-            timesteps=tuple(dict.fromkeys(run.t for run in runs)),
-            noise_samples=first.noise_samples or 1,
-            seed=spec.seed,
-            prompt=prompt,
-            batch_size=spec.batch_size,
-        )
-        prompt_content = prompt_fingerprint(prompt)
-        trained_prompt = prompt_content if first.train is not None else None  # in the run identity
-        base_fields = cache_fields(
-            first, code=code_fingerprint(first.backbone.target), prompt_content=prompt_content
-        )
+        request, base_fields = group_request(runs, spec, prompt)
+        trained_prompt = base_fields["prompt_content"] if first.train is not None else None  # identity
         label = f"{first.backbone.id} on {first.dataset.id}"
         texts = self.plan.query_texts(first)  # only the queries: gallery photos keep the run's prompt
         group = group_descriptors(
@@ -194,7 +206,7 @@ class StudyRunner:
             progress=lambda what, total: self.reporter.progress(f"{what} ({label})", total),
             workers=spec.workers,
             strict=spec.strict,
-            texts=(*texts.texts, *[None] * len(gallery)) if texts else None,
+            texts=group_texts(texts, gallery),
         )
         for problem in group.cache_problems:
             self.reporter.status(f"cache: {problem}")
