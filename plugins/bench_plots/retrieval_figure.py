@@ -33,12 +33,13 @@ CAPTION_SIZE = 7.5  # points
 
 @dataclass(frozen=True)
 class Tile:
-    """One image of the figure: (S, S, 3) uint8 pixels, the caption under it, and its frame's
-    colour (None: no frame). ``pixels`` None leaves the cell empty."""
+    """One image of the figure: (S, S, 3) uint8 pixels, the caption under it, its frame's colour
+    (None: no frame) and a note beside it (left, vertical). ``pixels`` None leaves the cell empty."""
 
     pixels: np.ndarray | None
     caption: str
     frame: str | None = None
+    side: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def retrieval_panel(
                 continue
             frame = RELEVANT if relevant[position] else NOT_RELEVANT
             caption = f"#{position + 1}  {similarities[position]:.3f}"
-            row.append(Tile(thumbnails(source, record.top[position]), caption, frame))
+            side = "" if paired or position else f"AP {record.average_precision:.3f}"
+            row.append(Tile(thumbnails(source, record.top[position]), caption, frame, side))
         if paired:
             row.append(_paired_tile(source, record, thumbnails))
         rows.append(row)
@@ -121,7 +123,8 @@ def figure_title(sources: Sequence[RetrievalSource], top_k: int, choice: str, sp
     )
     return (
         f"Top-{top_k} retrievals on {dataset} ({task.title}); queries: {choice}\n"
-        f"Frames {frames}. Under each image: rank and cosine similarity."
+        f"Frames {frames}. Under each image: rank and cosine similarity"
+        + ("." if paired else "; beside each row: the query's average precision (AP).")
     )
 
 
@@ -154,6 +157,7 @@ def _draw(ax: Axes, tile: Tile) -> None:
         return
     ax.imshow(tile.pixels, interpolation="lanczos")
     ax.set_xlabel(tile.caption, fontsize=CAPTION_SIZE, labelpad=2)
+    ax.set_ylabel(tile.side, fontsize=CAPTION_SIZE, labelpad=2)
     for spine in ax.spines.values():
         spine.set_visible(tile.frame is not None)
         if tile.frame is not None:
