@@ -16,6 +16,7 @@ import numpy as np
 
 import bench
 from bench import BenchError, QueryLog, QueryRecord, Reporter
+from bench_plots.labels import options_text
 
 LOG_SUFFIX = ".samples.jsonl.gz"
 CHOICES = ("query", "random", "best", "worst")
@@ -147,18 +148,19 @@ def choose_queries(sources: list[RetrievalSource], choice: QueryChoice) -> list[
     worst: best or worst first).
 
     Raises:
-        BenchError: sources without a common query, an unknown key, or more queries asked than
+        BenchError: sources of different benchmarks, an unknown key, or more queries asked than
             there are.
     """
     first = sources[0]
+    for source in sources[1:]:
+        if benchmark(source) != benchmark(first):
+            raise BenchError(
+                f"{str(first.path)!r} and {str(source.path)!r} are runs on different benchmarks "
+                f"({benchmark_text(first)}; {benchmark_text(source)}): their queries are not the same.",
+                "Plot configurations of one dataset, with the same dataset options and --limit.",
+            )
     shared = set.intersection(*({record.key for record in source.log.queries} for source in sources))
     candidates = [record for record in first.log.queries if record.key in shared]
-    if not candidates:
-        datasets = ", ".join(sorted({str(source.config.get("dataset")) for source in sources}))
-        raise BenchError(
-            f"The configurations share no query (datasets: {datasets}).",
-            "Plot configurations of one dataset, with the same dataset options and --limit.",
-        )
     if choice.mode == "query":
         unknown = [key for key in choice.keys if key not in shared]
         if unknown:
@@ -180,6 +182,23 @@ def choose_queries(sources: list[RetrievalSource], choice: QueryChoice) -> list[
     sign = -1.0 if choice.mode == "best" else 1.0
     order = sorted(range(len(evaluated)), key=lambda row: (sign * evaluated[row].average_precision, row))
     return [evaluated[row].key for row in order[: choice.count]]
+
+
+def benchmark(source: RetrievalSource) -> tuple[Any, ...]:
+    """What decides a run's queries: its dataset, dataset options and --limit."""
+    config = source.config
+    return (config.get("dataset"), config.get("dataset_options") or {}, config.get("limit"))
+
+
+def benchmark_text(source: RetrievalSource) -> str:
+    dataset, options, limit = benchmark(source)
+    return " ".join(
+        [
+            str(dataset),
+            *([f"({options_text(options)})"] if options else []),
+            *([f"--limit {limit}"] if limit else []),
+        ]
+    )
 
 
 def source_label(source: RetrievalSource) -> str:

@@ -155,7 +155,9 @@ def _draw(ax: Axes, tile: Tile) -> None:
         ax.set_axis_off()
         ax.text(0.5, 0.5, tile.caption, ha="center", va="center", fontsize=CAPTION_SIZE, color="0.4")
         return
-    ax.imshow(tile.pixels, interpolation="lanczos")
+    # an image fills its axes: unclipped, so SVG needs no clip path (whose id would hash the axes'
+    # float position, which constrained layout may vary in the last bits between figures)
+    ax.imshow(tile.pixels, interpolation="lanczos", clip_on=False)
     ax.set_xlabel(tile.caption, fontsize=CAPTION_SIZE, labelpad=2)
     ax.set_ylabel(tile.side, fontsize=CAPTION_SIZE, labelpad=2)
     for spine in ax.spines.values():
