@@ -114,7 +114,8 @@ class ScoredSplits:
     ) -> ScoredRun:
         """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``:
         metrics, their chance levels, bootstrap intervals and per-class means (and, with
-        ``keep_ranks``, every relevant item's rank, for the per-query log)."""
+        ``keep_ranks``, every relevant item's rank, for the per-query log). ``shared`` holds the
+        ``provenance``, ``extractor`` and ``runtime`` facts, and may hold more ``dataset`` facts."""
         started = time.perf_counter()
         evaluation = self.evaluate(info, descriptors, keep_ranks=keep_ranks)
         intervals = evaluation.intervals().to_dict()
@@ -123,7 +124,7 @@ class ScoredSplits:
         result = RunResult(
             task=info.task,
             config=config,
-            dataset={**facts, **self.dataset.describe()},
+            dataset={**facts, **self.dataset.describe(), **shared.get("dataset", {})},
             metrics=evaluation.metrics,
             backbone_note=backbone_note,
             extractor=shared["extractor"],
