@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
@@ -13,6 +14,9 @@ from rich.table import Table
 from bench.api.errors import BenchError
 from bench.cli.console import note, stdout
 from bench.cli.options import command_registry, plugin_option
+
+if TYPE_CHECKING:
+    from bench.api.evaluation import EvaluationSpecs
 
 
 @dataclass
@@ -132,7 +136,7 @@ def _results_file(log: Path, run: str, compare: Path | None) -> Path | None:
     return matches[0]
 
 
-def _compare(item: Rescored, path: Path | None, specs) -> None:
+def _compare(item: Rescored, path: Path | None, specs: EvaluationSpecs) -> None:
     from bench.results.schema import read_result
 
     if path is None:
@@ -146,7 +150,7 @@ def _compare(item: Rescored, path: Path | None, specs) -> None:
     ]
 
 
-def _tables(found: list[Rescored], specs) -> list[Table]:
+def _tables(found: list[Rescored], specs: EvaluationSpecs) -> list[Table]:
     """One table per task: a row per log, a column per metric (its registered digits)."""
     tables = []
     for task in sorted({item.task for item in found}, key=specs.task_rank):

@@ -17,7 +17,7 @@ from bench.api.datasets import Dataset
 from bench.api.errors import BenchError
 from bench.api.reporting import Reporter, SilentReporter
 from bench.config.run_config import SweepSpec
-from bench.evaluation.samples import TOP_K, QueryLog
+from bench.evaluation.samples import TOP_K, QueryLog, query_log
 from bench.execution.runner import group_request, group_texts
 from bench.execution.scoring import ScoredSplits
 from bench.plan.identity import results_config
@@ -100,8 +100,6 @@ def rerank_results(
         raise _gone(path, result, root, group.hits[key], group.hits[key] + missing)
     scored = ScoredSplits(specs, dataset, queries, gallery, group.skipped, reporter, texts)
     evaluation = scored.evaluate(run.dataset, group.descriptors[key], keep_ranks=True)
-    from bench.evaluation.samples import query_log
-
     log = query_log(evaluation, result.name, result.task, result.config, top_k, str(path))
     differences = [
         (name, value, result.metrics[name])

@@ -7,6 +7,7 @@ Imports click and rich only; matplotlib, numpy and torch are imported inside the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -15,6 +16,9 @@ from rich.markup import escape
 from bench import BenchError, RichReporter, command_registry, parse_option_values, plugin_option
 from bench_plots.output import checked_output
 from bench_plots.sweep_data import REFERENCE_T, forward_order, load_sweep, plottable
+
+if TYPE_CHECKING:  # annotations only: the command imports it (and numpy) when it runs
+    from bench_plots.retrieval_data import QueryChoice
 
 WIDTH_WHEN_PIPED = 200
 DEFAULT_PAIRS = 4
@@ -239,7 +243,9 @@ def pca_command(ctx: click.Context, pairs: int, output: Path, dpi: int, plugin_f
 @click.option("--random", "random_count", type=click.IntRange(1, 64), help="Show N queries drawn at random.")
 @click.option("--best", type=click.IntRange(1, 64), help="Show the N queries of highest average precision.")
 @click.option("--worst", type=click.IntRange(1, 64), help="Show the N queries of lowest average precision.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --random draw.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the --random draw."
+)
 @click.option(
     "--top-k", type=click.IntRange(1, 20), default=5, show_default=True, help="Gallery images per query."
 )
@@ -315,7 +321,7 @@ def retrievals_command(
 
 def _query_choice(
     queries: tuple[str, ...], random_count: int | None, best: int | None, worst: int | None, seed: int
-):
+) -> QueryChoice:
     """The one way of choosing queries the options name (default: 4 at random)."""
     from bench_plots.retrieval_data import QueryChoice
 

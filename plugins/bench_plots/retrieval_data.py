@@ -19,7 +19,6 @@ from bench import BenchError, QueryLog, QueryRecord, Reporter
 from bench_plots.labels import options_text
 
 LOG_SUFFIX = ".samples.jsonl.gz"
-CHOICES = ("query", "random", "best", "worst")
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,8 @@ class RetrievalSource:
 
 @dataclass(frozen=True)
 class QueryChoice:
-    """How the queries are chosen: ``mode`` (one of :data:`CHOICES`), the keys (``query``), or a
-    count (``random``, ``best``, ``worst``) and the seed of the random draw."""
+    """How the queries are chosen: ``mode`` ``"query"`` (by ``keys``), or ``"random"``, ``"best"``
+    or ``"worst"`` (``count`` of them; ``seed`` of the random draw)."""
 
     mode: str = "random"
     keys: tuple[str, ...] = ()
