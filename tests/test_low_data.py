@@ -314,12 +314,12 @@ def test_the_run_table_shows_the_training_data_where_runs_differ_in_it():
     from bench.cli.display import results_tables
 
     console = Console(width=250, record=True)
-    for table in results_tables(STUDY[:2]):
+    for table in results_tables(STUDY[:2], specs()):
         console.print(table)
     text = console.export_text()
     assert "Training data" in text and "│ 25%  " in text and "│ 50%  " in text
     console = Console(width=250, record=True)
-    for table in results_tables(STUDY[:1]):
+    for table in results_tables(STUDY[:1], specs()):
         console.print(table)
     assert "Training data" not in console.export_text()  # one amount of data: no column
 
