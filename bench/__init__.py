@@ -105,6 +105,13 @@ _LAZY: dict[str, str] = {
     "RunResult": "bench.results.schema",
     "read_result": "bench.results.schema",
     "find_result_files": "bench.results.schema",
+    # per-query logs and re-ranked results files (bench rescore, bench plot retrievals)
+    "QueryLog": "bench.evaluation.samples",
+    "QueryRecord": "bench.evaluation.samples",
+    "read_query_log": "bench.evaluation.samples",
+    "rescore": "bench.evaluation.samples",
+    "Reranked": "bench.execution.reranking",
+    "rerank_results": "bench.execution.reranking",
     # leaderboards (the built-in formats, and what a plugin's format renders)
     "Leaderboard": "bench.results.leaderboard.model",
     "leaderboard_data": "bench.results.leaderboard.exports",

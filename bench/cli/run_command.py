@@ -136,8 +136,9 @@ def _plain(value: object) -> str:
 @click.option(
     "--log-samples",
     is_flag=True,
-    help="Also write a per-query log beside each results file (<run>.samples.jsonl.gz: class, AP, rank of "
-    "the first relevant item, top-10 gallery ids), re-scorable without extracting again.",
+    help="Also write a per-query log beside each results file (<run>.samples.jsonl.gz: class, the rank "
+    "of every relevant item, per-query metrics, the top 10 with similarities): `bench rescore` computes "
+    "any metric from it, `bench plot retrievals` draws it.",
 )
 @click.option(
     "--skip-existing", is_flag=True, help="Leave configurations whose results file exists as they are."

@@ -45,6 +45,11 @@ class Evaluation:
         queries, gallery: the items scored, in descriptor order.
         ranking_inputs: the L2-normalised (Q, D) query and (G, D) gallery descriptors and the
             groups they were ranked in (for :meth:`top_items`).
+        relevance: the task's relevance rule (:data:`bench.RELEVANCE`).
+        num_candidates: (Q,) int64 C, the gallery items each query was ranked against (0 for a
+            paired query left out).
+        relevant_ranks: per query, the (R,) ascending int64 ranks of its relevant items (empty for
+            the queries left out); None unless :func:`evaluate` was asked to keep them.
     """
 
     metrics: dict[str, float]
@@ -57,6 +62,9 @@ class Evaluation:
     queries: list[ImageItem]
     gallery: list[ImageItem]
     ranking_inputs: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
+    relevance: str
+    num_candidates: np.ndarray
+    relevant_ranks: list[np.ndarray] | None = None
 
     @property
     def evaluated(self) -> np.ndarray:
@@ -86,10 +94,29 @@ class Evaluation:
             classes[str(label)] = {"queries": int(rows.sum()), "metrics": metrics}
         return classes
 
-    def top_items(self, k: int) -> np.ndarray:
-        """(Q, k) int64 gallery indices of each query's k most similar candidates (-1 padding)."""
+    def top_items(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Q, k) int64 gallery indices of each query's k most similar candidates, most similar
+        first (-1 padding), and (Q, k) float32 their similarities (cosine; NaN padding)."""
         query_features, gallery_features, groups = self.ranking_inputs
         return top_gallery_items(query_features, gallery_features, k, **groups)
+
+    def relevant(self, row: int, indices: np.ndarray) -> np.ndarray:
+        """(k,) bool: whether each gallery item ``indices`` (k,) int64 (-1: none) is relevant to
+        query ``row`` under the task's relevance rule."""
+        query = self.queries[row]
+        flags = [i >= 0 and _is_relevant(self.relevance, query, self.gallery[i]) for i in indices.tolist()]
+        return np.array(flags, dtype=bool)
+
+    def paired_photos(self) -> list[ImageItem | None]:
+        """Per query, its paired photo in the gallery (paired relevance; None without one)."""
+        return [self.gallery[i] if i >= 0 else None for i in _pair_targets(self.queries, self.gallery)]
+
+
+def _is_relevant(relevance: str, query: ImageItem, item: ImageItem) -> bool:
+    """Whether gallery ``item`` is relevant to ``query`` under the rule ``relevance``."""
+    if relevance == "same-class":
+        return item.label == query.label
+    return query.instance is not None and item.instance == query.instance
 
 
 def _pair_targets(queries: list[ImageItem], gallery: list[ImageItem]) -> np.ndarray:
@@ -107,6 +134,7 @@ def evaluate(
     gallery_features: np.ndarray,
     *,
     per_class_gallery: bool = False,
+    keep_ranks: bool = False,
 ) -> Evaluation:
     """Score one configuration of ``task`` with ``metrics``.
 
@@ -114,6 +142,8 @@ def evaluate(
         query_features: (Q, D) descriptors of ``queries``; gallery_features: (G, D) of ``gallery``.
         per_class_gallery: rank each query against its own class's gallery items only (a dataset's
             ``group_by_label``; paired relevance only).
+        keep_ranks: keep every relevant item's rank (:attr:`Evaluation.relevant_ranks`, for the
+            per-query log).
 
     Returns:
         The :class:`Evaluation`: metrics, facts (query and gallery counts, gallery uniqueness, the
@@ -140,12 +170,13 @@ def evaluate(
                 "split by class would make every candidate relevant.",
                 "Use a task with paired relevance for a dataset whose gallery is split by class.",
             )
-        scores = same_class_scores(q, query_labels, g, gallery_labels, metrics)
+        scores = same_class_scores(q, query_labels, g, gallery_labels, metrics, keep_ranks=keep_ranks)
         facts["queries_without_relevant"] = int((~scores.evaluated).sum())
     else:
         if per_class_gallery:
             groups = {"query_groups": query_labels, "gallery_groups": gallery_labels}
-        scores = paired_scores(q, _pair_targets(queries, gallery), g, metrics, **groups)
+        targets = _pair_targets(queries, gallery)
+        scores = paired_scores(q, targets, g, metrics, keep_ranks=keep_ranks, **groups)
         facts["per_class_gallery"] = per_class_gallery
         facts["queries_without_pair"] = int((~scores.evaluated).sum())
     return _evaluation(task, metrics, scores, facts, queries, gallery, (q, g, groups), per_class_gallery)
@@ -174,4 +205,7 @@ def _evaluation(
         queries=queries,
         gallery=gallery,
         ranking_inputs=ranking_inputs,
+        relevance=task.relevance,
+        num_candidates=scores.num_candidates,
+        relevant_ranks=scores.relevant_ranks,
     )

@@ -74,12 +74,15 @@ class QueryScores:
     the queries the run leaves out (no relevant item); ``first_relevant_rank`` is the (Nq,) int64
     rank of each query's most similar relevant item (0 where left out); ``num_relevant`` and
     ``num_candidates`` the (Nq,) int64 R and C of each query (R = 0 where left out).
+    ``relevant_ranks`` (only when asked for: ``keep_ranks``) holds per query the (R,) ascending int64
+    ranks of its relevant items, exactly as the metrics saw them (empty where left out).
     """
 
     values: dict[str, np.ndarray]
     first_relevant_rank: np.ndarray
     num_relevant: np.ndarray
     num_candidates: np.ndarray
+    relevant_ranks: list[np.ndarray] | None = None
 
     @property
     def evaluated(self) -> np.ndarray:
@@ -95,6 +98,7 @@ def same_class_scores(
     metrics: MetricSet,
     *,
     chunk_size: int | None = None,
+    keep_ranks: bool = False,
 ) -> QueryScores:
     """Per-query values of ``metrics`` when the gallery items sharing a query's label are relevant.
 
@@ -104,6 +108,7 @@ def same_class_scores(
             comparable with ``query_labels``.
         metrics: the metrics to compute.
         chunk_size: queries per chunk; default keeps a chunk near :data:`WORKING_SET_BYTES`.
+        keep_ranks: also return every relevant item's rank (``QueryScores.relevant_ranks``).
 
     Raises:
         ValueError: on inconsistent shapes, empty query or gallery sets, when no query has a
@@ -116,8 +121,9 @@ def same_class_scores(
     kept, _ = _queries_with_relevant(query_ids, gallery_ids)
     order = kept[torch.sort(query_ids[kept], stable=True).indices]  # kept queries, grouped by class
     step = _chunk_size(chunk_size, len(gallery), _CATEGORY_BYTES_PER_CELL)
+    kept_ranks: list[np.ndarray] | None = [] if keep_ranks else None
     per_query, first_ranks = _class_ranked_values(
-        queries[order], query_ids[order], gallery, gallery_ids, metrics, step
+        queries[order], query_ids[order], gallery, gallery_ids, metrics, step, kept_ranks
     )
     rows = order.numpy()
     values = {}
@@ -127,7 +133,13 @@ def same_class_scores(
     first = np.zeros(len(queries), dtype=np.int64)
     first[rows] = first_ranks
     candidates = np.full(len(queries), len(gallery), dtype=np.int64)
-    return QueryScores(values, first, _num_relevant(query_ids, gallery_ids).numpy(), candidates)
+    relevant_ranks = None
+    if kept_ranks is not None:
+        relevant_ranks = [np.zeros(0, dtype=np.int64)] * len(queries)
+        for row, ranks in zip(rows.tolist(), kept_ranks, strict=True):
+            relevant_ranks[row] = ranks
+    num_relevant = _num_relevant(query_ids, gallery_ids).numpy()
+    return QueryScores(values, first, num_relevant, candidates, relevant_ranks)
 
 
 def paired_scores(
@@ -139,6 +151,7 @@ def paired_scores(
     query_groups: ArrayLike | None = None,
     gallery_groups: ArrayLike | None = None,
     chunk_size: int | None = None,
+    keep_ranks: bool = False,
 ) -> QueryScores:
     """Per-query values of ``metrics`` when each query's paired photo is its one relevant item.
 
@@ -153,6 +166,7 @@ def paired_scores(
         gallery_groups: (Ng,) optional group of each gallery item; given together with
             ``query_groups``.
         chunk_size: queries per chunk; default keeps a chunk near :data:`WORKING_SET_BYTES`.
+        keep_ranks: also return the paired photo's rank as ``QueryScores.relevant_ranks``.
 
     Raises:
         ValueError: on inconsistent shapes, empty query or gallery sets, no query with a target,
@@ -199,7 +213,10 @@ def paired_scores(
         values[measure.name][paired] = row_values
     first = np.zeros(len(targets), dtype=np.int64)
     first[paired] = ranks
-    return QueryScores(values, first, paired.astype(np.int64), candidates)
+    relevant_ranks = [first[row : row + 1] if paired[row] else first[:0] for row in range(len(first))]
+    return QueryScores(
+        values, first, paired.astype(np.int64), candidates, relevant_ranks if keep_ranks else None
+    )
 
 
 def paired_ranks(
@@ -238,12 +255,14 @@ def _class_ranked_values(
     gallery_ids: torch.Tensor,
     metrics: MetricSet,
     step: int,
+    kept_ranks: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-query metric values, streamed over chunks of ``step`` queries.
 
     Args:
         queries: (Nq, D) float32, sorted by class; query_ids: (Nq,) int64 class ids, each with R > 0.
         gallery: (Ng, D) float32; gallery_ids: (Ng,) int64 class ids.
+        kept_ranks: when given, receives each query's (R,) int64 ascending relevant ranks, in order.
 
     Returns:
         (M, Nq) float64 values, rows in the metric set's order, and (Nq,) int64 the rank of each
@@ -264,20 +283,23 @@ def _class_ranked_values(
             ]
             for (rows, _), future in zip(blocks, futures, strict=True):
                 block = slice(start + rows.start, start + rows.stop)
-                per_query[:, block], first_ranks[block] = future.result()
+                per_query[:, block], ranks = future.result()
+                first_ranks[block] = ranks[:, 0]
+                if kept_ranks is not None:
+                    kept_ranks.extend(ranks)
     return per_query, first_ranks
 
 
 def _block_values(sims: np.ndarray, columns: np.ndarray, metrics: MetricSet) -> tuple[np.ndarray, np.ndarray]:
     """(M, B) float64 metric values of B queries of one class from their (B, Ng) float32
-    similarities and the (R,) ascending gallery indices of the class, and the (B,) int64 rank of
-    each query's first relevant item."""
+    similarities and the (R,) ascending gallery indices of the class, and the (B, R) int64 ranks of
+    their relevant items (each row ascending)."""
     ranks = _relevant_ranks(sims, columns)
     count = len(ranks)
     rankings = Rankings(
         ranks, np.full(count, ranks.shape[1], dtype=np.int64), np.full(count, sims.shape[1], dtype=np.int64)
     )
-    return metrics.values(rankings), ranks[:, 0]
+    return metrics.values(rankings), ranks
 
 
 def top_gallery_items(
@@ -287,14 +309,16 @@ def top_gallery_items(
     *,
     query_groups: ArrayLike | None = None,
     gallery_groups: ArrayLike | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """(Nq, k) int64 gallery indices of each query's k most similar candidates, most similar first,
-    ties by ascending gallery index (the ranking of the metrics); -1 pads a row with fewer than k
-    candidates. With groups, a query's candidates are its own group's gallery items."""
+    ties by ascending gallery index (the ranking of the metrics), and (Nq, k) float32 their
+    similarities; -1 (and NaN) pad a row with fewer than k candidates. With groups, a query's
+    candidates are its own group's gallery items."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}.")
     queries, gallery = _features_pair(query_feats, gallery_feats)
     top = np.full((len(queries), k), -1, dtype=np.int64)
+    top_sims = np.full((len(queries), k), np.nan, dtype=np.float32)
     if query_groups is None or gallery_groups is None:
         members = [(np.arange(len(queries)), np.arange(len(gallery)))]
     else:
@@ -316,7 +340,8 @@ def top_gallery_items(
                 candidates = np.flatnonzero(line >= threshold)  # ascending index: ties stay in order
                 best = candidates[np.argsort(-line[candidates], kind="stable")[:width]]
                 top[row, :width] = columns[best]
-    return top
+                top_sims[row, :width] = line[best]
+    return top, top_sims
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,31 @@ class FinishedRun:
     reused: bool = False
 
 
+def group_request(runs: list[PlannedRun], spec: Any, prompt: PromptCondition) -> tuple[Any, dict[str, Any]]:
+    """What extracting the group ``runs`` (one group key) with ``prompt`` asks for (an
+    :class:`~bench.extraction.loop.ExtractionRequest`), and the fields that key its cache stores."""
+    from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint
+    from bench.extraction.loop import ExtractionRequest
+
+    first = runs[0]
+    request = ExtractionRequest(
+        layers=tuple(dict.fromkeys(run.layer for run in runs)),
+        timesteps=tuple(dict.fromkeys(run.t for run in runs)),
+        noise_samples=first.noise_samples or 1,
+        seed=spec.seed,
+        prompt=prompt,
+        batch_size=spec.batch_size,
+    )
+    code = code_fingerprint(first.backbone.target)
+    return request, cache_fields(first, code=code, prompt_content=prompt_fingerprint(prompt))
+
+
+def group_texts(texts: Any, gallery: list) -> tuple[str | None, ...] | None:
+    """Per item (queries, then ``gallery``), the text it is conditioned on: the queries' own texts
+    with ``--query-text`` (``texts``, a :class:`~bench.plan.query_text.QueryTexts`), else None."""
+    return (*texts.texts, *[None] * len(gallery)) if texts else None
+
+
 class StudyRunner:
     """Runs every sweep of a :class:`StudyPlan` on one device, one cache and one loaded backbone at a
     time (a backbone shared by consecutive groups, or sweeps, loads once).
@@ -176,29 +201,18 @@ class StudyRunner:
         if cached:
             _keep_first_timings(result, path, self.specs)
         if sweep.spec.log_samples:
-            result.samples = write_samples(samples_path(path), scored.evaluation, result.name, result.task)
+            result.samples = write_samples(
+                samples_path(path), scored.evaluation, result.name, result.task, result.config
+            )
         return FinishedRun(result, write_result(output, result, self.specs))
 
     def _group_inputs(self, runs: list[PlannedRun], sweep: PlannedSweep) -> GroupInputs:
         """The prompt (trained first for a learned scheme), extraction request and cache fields of
         ``runs``, one extraction group."""
-        from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint
-        from bench.extraction.loop import ExtractionRequest
-
         first = runs[0]
         prompt, prompt_facts = self._prompt(first, sweep.spec)
-        request = ExtractionRequest(
-            layers=tuple(dict.fromkeys(run.layer for run in runs)),
-            timesteps=tuple(dict.fromkeys(run.t for run in runs)),
-            noise_samples=first.noise_samples or 1,
-            seed=sweep.spec.seed,
-            prompt=prompt,
-            batch_size=sweep.spec.batch_size,
-        )
-        prompt_content = prompt_fingerprint(prompt)
-        base_fields = cache_fields(
-            first, code=code_fingerprint(first.backbone.target), prompt_content=prompt_content
-        )
+        request, base_fields = group_request(runs, sweep.spec, prompt)
+        prompt_content = base_fields["prompt_content"]
         trained_prompt = prompt_content if first.train is not None else None  # in the run identity
         return GroupInputs(
             self.plan.dataset(first), prompt_facts, request, base_fields, prompt_content, trained_prompt
@@ -316,7 +330,7 @@ class StudyRunner:
             inputs,
             queries + gallery,
             "",
-            (*texts.texts, *[None] * len(gallery)) if texts else None,
+            group_texts(texts, gallery),
         )
         require_readable_splits(first.dataset.id, queries, gallery, group.skipped)
         self._train_probes(runs, spec, inputs)
@@ -354,7 +368,9 @@ class StudyRunner:
                 },
             }
             config = results_config(run, inputs.trained_prompt, probe.content if probe else None)
-            outcome = scored.score(config, run.dataset, run.backbone.note, descriptors, shared)
+            outcome = scored.score(
+                config, run.dataset, run.backbone.note, descriptors, shared, keep_ranks=spec.log_samples
+            )
             outcome.result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
             finished.append(self._write(outcome, sweep, cached=group.extracted == 0))
             if sweep.ensembles:  # kept under the planned configuration, where run_ensemble looks
@@ -390,7 +406,10 @@ class StudyRunner:
             self.specs, dataset, queries, gallery, skipped_by_any(members), SilentReporter(), texts
         )
         config = ensemble_config(plan, [member.result for member in members])
-        outcome = scored.score(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
+        note = "; ".join(notes) or None
+        outcome = scored.score(
+            config, first.dataset, note, descriptors, shared, keep_ranks=sweep.spec.log_samples
+        )
         return self._write(outcome, sweep)
 
     def run(self) -> list[FinishedRun]:

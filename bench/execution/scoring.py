@@ -84,23 +84,14 @@ class ScoredSplits:
                 "(--strict stops at the first one)"
             )
 
-    def score(
-        self,
-        config: dict[str, Any],
-        info: DatasetInfo,
-        backbone_note: str | None,
-        descriptors: Any,
-        shared: dict[str, dict],
-    ) -> ScoredRun:
-        """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``:
-        metrics, their chance levels, bootstrap intervals and per-class means. ``shared`` holds the
-        ``provenance``, ``extractor`` and ``runtime`` facts, and may hold more ``dataset`` facts."""
+    def evaluate(self, info: DatasetInfo, descriptors: Any, *, keep_ranks: bool = False) -> Any:
+        """The :class:`~bench.evaluation.protocol.Evaluation` of ``descriptors`` (rows as in the
+        dataset's query + gallery order) with the task and metrics of dataset ``info``."""
         from bench.evaluation.measures import dataset_metrics
         from bench.evaluation.protocol import evaluate
 
-        started = time.perf_counter()
         task, metrics = dataset_metrics(self.specs, info)
-        evaluation = evaluate(
+        return evaluate(
             task,
             metrics,
             self.queries,
@@ -108,7 +99,25 @@ class ScoredSplits:
             descriptors[self.query_rows],
             descriptors[self.gallery_rows],
             per_class_gallery=self.dataset.group_by_label,
+            keep_ranks=keep_ranks,
         )
+
+    def score(
+        self,
+        config: dict[str, Any],
+        info: DatasetInfo,
+        backbone_note: str | None,
+        descriptors: Any,
+        shared: dict[str, dict],
+        *,
+        keep_ranks: bool = False,
+    ) -> ScoredRun:
+        """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``:
+        metrics, their chance levels, bootstrap intervals and per-class means (and, with
+        ``keep_ranks``, every relevant item's rank, for the per-query log). ``shared`` holds the
+        ``provenance``, ``extractor`` and ``runtime`` facts, and may hold more ``dataset`` facts."""
+        started = time.perf_counter()
+        evaluation = self.evaluate(info, descriptors, keep_ranks=keep_ranks)
         intervals = evaluation.intervals().to_dict()
         listed = {"id": info.id, "columns": list(info.columns)}
         facts = {**listed, **evaluation.facts, **self.skipped_facts, **self.text_facts}

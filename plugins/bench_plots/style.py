@@ -22,6 +22,14 @@ BEST_COLOR = "#d62728"
 TIMESTEP_LABEL = "diffusion timestep t (DDPM steps, 0–999)"
 TITLE_CHARS_PER_INCH = 9.5  # characters of a 12 pt title that fit in one inch
 
+CREATOR = "sbir-bench"
+METADATA: dict[str, dict[str, str | None]] = {
+    ".png": {"Software": CREATOR},
+    ".svg": {"Date": None, "Creator": CREATOR},
+    ".pdf": {"CreationDate": None, "Creator": CREATOR, "Producer": CREATOR},
+}
+"""Each format's metadata: no date, the toolkit (not the matplotlib version) as its creator."""
+
 RC_PARAMS = {
     "font.size": 10,
     "axes.titlesize": 11,
@@ -58,9 +66,10 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_figure(figure: Figure, path: Path, dpi: int = DPI) -> Path:
-    """Write ``figure`` to ``path`` in the format its suffix names (parents created), without dates."""
+    """Write ``figure`` to ``path`` in the format its suffix names (parents created), without dates
+    and with the same creator fields everywhere: the same figure gives the same bytes."""
     path = Path(path)
-    metadata = {"Date": None} if path.suffix.lower() in (".svg", ".pdf") else {}
+    metadata = METADATA[path.suffix.lower()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=dpi, metadata=metadata)
