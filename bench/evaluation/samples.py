@@ -11,9 +11,10 @@ file; every other line is one query, in the dataset's query order::
 ``rank`` is the rank of the query's first relevant gallery item (paired tasks: of its paired photo);
 ``top`` the keys of its ``top_k`` most similar candidates, most similar first (ties by gallery
 order, as the metrics rank). Queries the metrics leave out (no relevant item, no paired photo) have
-``evaluated`` false and null rank and metrics. :func:`rescore` recomputes the run's metrics from
-the file alone. The bytes are deterministic (gzip with no timestamp), so its SHA-256, recorded in
-the results file, identifies the content.
+``evaluated`` false and null rank and metrics; a partial metric's value is null where it is
+undefined. :func:`rescore` recomputes the run's metrics from the file alone. The bytes are
+deterministic (gzip with no timestamp), so its SHA-256, recorded in the results file, identifies
+the content.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def write_samples(path: Path, evaluation: Evaluation, run: str, task: str, top_k
     lines = [json.dumps(header, sort_keys=True)]
     for row, query in enumerate(evaluation.queries):
         evaluated = bool(evaluation.evaluated[row])
-        metrics = {name: float(evaluation.per_query[name][row]) if evaluated else None for name in names}
+        metrics = {name: _defined(evaluation.per_query[name][row]) if evaluated else None for name in names}
         lines.append(
             json.dumps(
                 {
@@ -82,6 +83,11 @@ def write_samples(path: Path, evaluation: Evaluation, run: str, task: str, top_k
             "Free space there or pass --output-dir DIR, or run without --log-samples.",
         ) from exc
     return {"file": Path(path).name, "top_k": top_k, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _defined(value: float) -> float | None:
+    """A per-query value for the log: null where a partial metric is undefined (NaN)."""
+    return None if np.isnan(value) else float(value)
 
 
 def read_samples(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
