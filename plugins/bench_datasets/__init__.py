@@ -118,6 +118,18 @@ def _real_datasets() -> list[DatasetInfo]:
             options=QMUL_OPTIONS,
         ),
         DatasetInfo(
+            id="geirhos-cue-conflict",
+            target="bench_datasets.geirhos:GeirhosCueConflict",
+            task="shape-bias",
+            description="Geirhos et al. (ICLR 2019) cue-conflict stimuli: 1,200 images decided by their "
+            "nearest clean reference (texture-vs-shape repository)",
+            expected_layout=expected_layouts.GEIRHOS,
+            options={
+                "references": "the folder of stimuli/ holding the clean references: edges (default), "
+                "filled-silhouettes, or another with the 16 class folders"
+            },
+        ),
+        DatasetInfo(
             id="chairv2",
             target="bench_datasets.qmul:ChairV2",
             task="fg-sbir",
