@@ -26,6 +26,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # four slowest tests here (304 s -> 122 s) and change no number.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ["SBIR_BENCH_CACHE"] = tempfile.mkdtemp(prefix="sbir-bench-test-cache-")  # never the user's cache
+# Only sbir-bench's own plugins, whatever else is installed on the machine (a broken third-party
+# plugin's load warning would add a message to every command); tests of installed third-party
+# plugins pass WITH_INSTALLED_PLUGINS in their environment.
+os.environ["SBIR_BENCH_BUILTIN_PLUGINS_ONLY"] = "1"
+WITH_INSTALLED_PLUGINS = {"SBIR_BENCH_BUILTIN_PLUGINS_ONLY": ""}
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = [sys.executable, "-m", "bench"]

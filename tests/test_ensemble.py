@@ -4,6 +4,7 @@ matrix, `bench run --ensemble` over a cached sweep (nothing extracted), and clea
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,30 @@ def test_bad_ensembles_are_refused_before_any_extraction(tmp_path, arguments, me
     assert result.returncode in (1, 2) and "Traceback" not in result.stderr
     assert message in " ".join(result.stderr.split()), result.stderr
     assert not (tmp_path / "cache").exists()
+
+
+@pytest.mark.slow
+def test_an_ensemble_of_a_diffusion_backbone_and_an_image_encoder_has_a_safe_file_name(tmp_path):
+    """Its members' noise draws and seeds join as ``2, none``: the file name was ``..._n2, none_s0,
+    none_fp32-....json``; it is safe characters only now, and a file under such an old name still
+    reads and ranks."""
+    out = tmp_path / "out"
+    small = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
+    result = run_bench(
+        "run", "--backbone", "sd-mini", "--backbone", "vit-tiny", "--t", "200", "--noise-samples", "2",
+        "--dataset", "synthetic", *small, "--ensemble", "concat", "--json",
+        "--output-dir", str(out), "--cache-dir", str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    *_, ensemble = json.loads(result.stdout)
+    assert ensemble["config"]["noise_samples"] == "2, none"
+    names = sorted(path.name for path in out.rglob("*.json"))
+    assert len(names) == 3 and all(re.fullmatch(r"[A-Za-z0-9._+-]+", name) for name in names), names
+    assert "_n2-none_s0-none_fp32-" in Path(ensemble["path"]).name
+    old = Path(ensemble["path"]).with_name(
+        Path(ensemble["path"]).name.replace("n2-none_s0-none", "n2, none_s0, none")
+    )
+    Path(ensemble["path"]).rename(old)
+    board = run_bench("leaderboard", str(out))
+    assert board.returncode == 0, board.stderr
+    assert f"measured: [{old.stem}]" in board.stdout

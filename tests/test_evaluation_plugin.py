@@ -236,7 +236,7 @@ def test_a_broken_per_query_function_is_one_error_naming_the_plugin(tmp_path, mi
     assert not list((tmp_path / "out").rglob("*.json"))  # nothing half-scored was written
 
 
-SYNTHETIC_DEPTH = '''
+SYNTHETIC_DEPTH = """
 from bench import DatasetInfo, hookimpl
 
 @hookimpl
@@ -245,7 +245,7 @@ def register_datasets(register):
                          task="class-depth", description="synthetic shapes, scored by class depth",
                          needs_root=False,
                          options={"num_classes": "", "num_unseen": "", "train_photos_per_class": ""}))
-'''
+"""
 
 
 @pytest.mark.slow

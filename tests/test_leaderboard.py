@@ -125,7 +125,7 @@ def table_after(text: str, marker: str) -> list[list[str]]:
 
 
 def test_sections_are_ordered_by_task_then_dataset(board: tuple[Path, Path]) -> None:
-    text = render_leaderboard(*board, specs())
+    text = render_leaderboard(*board, specs(), reported_sections="all")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == [
         "## Across benchmarks",
@@ -254,7 +254,7 @@ def test_best_configuration_per_backbone(tmp_path: Path) -> None:
 
 
 def test_dataset_with_only_reported_rows_gets_a_section(board: tuple[Path, Path]) -> None:
-    paper_only = section(render_leaderboard(*board, specs()), "paper-only (zs-sbir)")
+    paper_only = section(render_leaderboard(*board, specs(), reported_sections="all"), "paper-only (zs-sbir)")
     assert "No measured runs with this definition yet." in paper_only
     assert "### Best configuration" not in paper_only
     row = table_after(paper_only, "### Ranking (reported by papers, not measured here)")[1]
@@ -361,7 +361,7 @@ def test_real_reported_file_loads() -> None:
 
 
 def test_real_reported_file_renders_without_results(tmp_path: Path) -> None:
-    text = render_leaderboard(tmp_path / "no-results", REAL_REPORTED, specs())
+    text = render_leaderboard(tmp_path / "no-results", REAL_REPORTED, specs(), reported_sections="all")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == [
         "## quickdraw-ext (zs-sbir)",
@@ -478,3 +478,53 @@ def test_command_is_byte_identical_and_check_detects_staleness(
     stale = run_bench(*args, "--check")
     assert stale.returncode == 1 and "stale" in stale.stderr and "bench leaderboard" in stale.stderr
     assert output.read_bytes() == first  # --check never writes
+
+
+# ----------------------------------------------------------------------------- sketch+text runs
+
+
+def test_sketch_text_runs_get_a_query_text_column(tmp_path: Path) -> None:
+    """A sketch+text run and the sketch-only run of one configuration looked identical in the
+    tables (the query text was only in the footnote)."""
+    results = tmp_path / "results"
+    write_result(results, zs_run("up1", 0.4, 0.5), specs())
+    with_text = zs_run("up1", 0.6, 0.5)
+    with_text.config["query_text"] = "caption"
+    write_result(results, with_text, specs())
+    write_result(results / "fg", fg_run("up1", 20.0, 40.0), specs())  # a section without sketch+text runs
+    text = render_leaderboard(results, None, specs())
+    for marker in ("### Best configuration per backbone", "### Ranking"):
+        header = table_after(section(text, "synthetic (zs-sbir)"), marker)[0]
+        assert header[header.index("Noise draws") + 1] == "Query text", header
+    ranking = table_after(section(text, "synthetic (zs-sbir)"), "### Ranking")
+    column = ranking[0].index("Query text")
+    assert [row[column] for row in ranking[1:]] == ["caption", "sketch only"]
+    assert all(len(row) == len(ranking[0]) for row in ranking)
+    assert "Query text" not in section(text, "synthetic-fg (fg-sbir)")
+
+
+# ----------------------------------------------------------------------------- which reported rows
+
+
+def test_reported_rows_appear_only_for_benchmarks_the_results_measured(board: tuple[Path, Path]) -> None:
+    """A folder of results adds no sections of paper numbers for benchmarks it never ran, unless
+    asked (``--reported-sections all``); ``none`` leaves every reported row out."""
+    from conftest import run_bench
+
+    results, reported = board
+    base = ["leaderboard", str(results), "--reported", str(reported)]
+    headings = {}
+    for which in ("measured", "all", "none"):
+        result = run_bench(*base, "--reported-sections", which)
+        assert result.returncode == 0, result.stderr
+        headings[which] = [line for line in result.stdout.splitlines() if line.startswith("## ")]
+        reported_rows = result.stdout.count("reported: Paper method")
+        assert reported_rows == {"measured": 2, "all": 3, "none": 0}[which], (which, result.stdout)
+    assert headings["measured"] == headings["none"] == headings["all"][:1] + headings["all"][2:]
+    assert headings["all"][1] == "## paper-only (zs-sbir)"
+    assert run_bench(*base).stdout == run_bench(*base, "--reported-sections", "measured").stdout
+    limited = results.parent / "limited"  # only a --limit subset of synthetic: not what papers report on
+    run = zs_run("up1", 0.4, 0.5)
+    run.config["limit"] = 4
+    write_result(limited, run, specs())
+    assert "reported:" not in run_bench("leaderboard", str(limited), "--reported", str(reported)).stdout

@@ -20,6 +20,30 @@ def test_bench_list_is_a_short_overview_without_per_tap_rows():
     assert len(out.splitlines()) < 150  # the taps of every ViT made it 1,780 lines
 
 
+def test_bench_list_fits_in_100_columns_one_line_per_component(tmp_path):
+    """The short overview was 80 lines of 200 columns (descriptions wrapped over several lines)."""
+    long_description = tmp_path / "wordy.py"
+    long_description.write_text(
+        "import bench\n\n@bench.hookimpl\ndef register_backbones(register):\n"
+        "    register(bench.BackboneInfo(id='wordy-net', target='x:y', description='many words ' * 40,\n"
+        "             layers=(bench.LayerInfo('v', 8, 0),), default_layer='v', weights='none',\n"
+        "             image_size=32))\n"
+    )
+    result = run_bench("list", "--plugin", str(long_description))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100, "\n".join(line for line in lines if len(line) > 100)
+    listed = json.loads(run_bench("list", "--json", "--plugin", str(long_description)).stdout)
+    for key, name in (("backbones", "id"), ("prompt_schemes", "usage"), ("datasets", "id")):
+        for row in listed[key]:
+            assert sum(line.startswith(f"│ {row[name]} ") for line in lines) == 1, row[name]
+    rows = sum(len(listed[key]) for key in ("backbones", "backbone_families", "prompt_schemes", "datasets"))
+    assert len(lines) == rows + 4 * 5 + 1  # each table: title, 3 header lines, bottom rule; the hint
+    assert any(line.startswith("│ wordy-net ") and line.endswith("… │") for line in lines)
+    full = run_bench("list", "backbones", "--plugin", str(long_description)).stdout  # every column, word
+    assert "Timesteps" in full and "many words many words many words" in full
+
+
 def test_a_backbones_taps_list_each_tap_once_with_its_other_names():
     table = run_bench("list", "layers", "--backbone", "clip-tiny")
     assert table.returncode == 0, table.stderr

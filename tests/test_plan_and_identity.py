@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -130,3 +131,112 @@ def test_a_learned_prompts_results_name_says_its_file_not_its_folders():
     assert names["visual"].startswith("sd-mini_coarse_t50_learned-c-t50-visual-s0_n2_s0_fp32-")
     assert names["visual-textual"].startswith("sd-mini_coarse_t50_learned-c-t50-visual-textual-s0_n2_")
     assert run_name({**base, "prompt": "none"}).startswith("sd-mini_coarse_t50_none_n2_s0_fp32-")
+
+
+SAFE_NAME = r"[A-Za-z0-9._+-]+"
+
+
+def test_names_of_results_and_trained_prompts_are_safe_characters_only():
+    """An ensemble's joined settings (``n2, none``) and backbones named by a family and a path
+    (``hf:/...``, ``dit:sd3-tiny/ditf``) gave names with commas, spaces, colons and folders."""
+    import re
+
+    from bench.config.training import TrainSpec
+    from bench.plan.identity import trained_prompt_path
+    from bench.results.schema import config_path
+
+    ensemble = {
+        "backbone": "ensemble(concat): sd-mini, vit-tiny",
+        "layer": "up0, block-1",
+        "t": "200, none",
+        "prompt": "none",
+        "dataset": "synthetic",
+        "noise_samples": "2, none",
+        "seed": "0, none",
+        "dtype": "fp32",
+    }
+    local = {**ensemble, "backbone": "hf:/home/me/models/dinov3-vits16", "noise_samples": 1, "seed": 0}
+    for config in (ensemble, local):
+        path = config_path(Path("out"), config)
+        assert path.parent == Path("out/synthetic") and re.fullmatch(SAFE_NAME, path.name), path
+    assert config_path(Path("out"), local).name.startswith("hf-dinov3-vits16_up0-block-1_")
+    for backbone in ("dit:sd3-tiny/ditf", "hf:/home/me/models/dinov3-vits16", "hf:facebook/dinov3-vits16"):
+        train = TrainSpec(backbone=backbone, dataset="synthetic", scheme="textual", layer="up0+up1", t=50)
+        path = trained_prompt_path(Path("out"), train)
+        assert path.parent == Path("out/prompts") and re.fullmatch(SAFE_NAME, path.name), path
+    same = TrainSpec(backbone="sd-mini", dataset="synthetic", scheme="visual+textual", layer="coarse", t=50)
+    assert trained_prompt_path(Path("out"), same).name.startswith("sd-mini_coarse_t50_visual-textual-")
+
+
+# ----------------------------------------------------------------------------- per-backbone values
+
+
+def _planned(registry, **settings) -> tuple[set[tuple[str, str, str]], list[str]]:
+    """(backbone, layer, prompt) of every planned configuration, and the plan's notes."""
+    spec = SweepSpec(backbone=("sd-tiny", "vit-tiny"), dataset=("synthetic",), t=(200,), **settings)
+    plan = plan_study(spec, registry)
+    return {(run.backbone.id, run.layer.name, run.prompt) for run in plan.runs}, plan.notes
+
+
+def test_a_sweep_takes_values_of_one_backbone_beside_plain_ones(registry):
+    """``--layer up0`` over SD and a ViT failed (up0 is no ViT tap): a sweep had to be a strict product."""
+    runs, notes = _planned(registry, layer=("sd-tiny=up0",))
+    assert runs == {("sd-tiny", "up0", "none"), ("vit-tiny", "embed", "none")} and notes == []
+    runs, notes = _planned(registry, layer=("sd-tiny=up0", "sd-tiny=up1", "block0"))
+    assert runs == {("sd-tiny", "up0", "none"), ("sd-tiny", "up1", "none"), ("vit-tiny", "block0", "none")}
+    runs, notes = _planned(registry, layer=("up0", "up1"))  # plain values: left out where they do not apply
+    assert runs == {("sd-tiny", "up0", "none"), ("sd-tiny", "up1", "none"), ("vit-tiny", "embed", "none")}
+    assert notes[0].startswith(
+        "--layer up0 does not apply to vit-tiny (not run with it): Unknown layer 'up0'"
+    )
+    assert notes[-1].startswith("vit-tiny runs with --layer embed (its default)")
+    runs, notes = _planned(registry, prompt=("none", "text:a photo of a"))
+    assert {prompt for backbone, _, prompt in runs if backbone == "vit-tiny"} == {"none"}
+    assert {prompt for backbone, _, prompt in runs if backbone == "sd-tiny"} == {"none", "text:a photo of a"}
+    assert notes == [
+        "--prompt text:a photo of a does not apply to vit-tiny (not run with it): Prompt 'text:a photo of a' "
+        "conditions features on text, and backbone 'vit-tiny''s image features do not depend on text."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"layer": ("upp0",)}, "Unknown layer 'upp0' for backbone 'sd-tiny'. Did you mean 'up0'?"),
+        ({"layer": ("vit-tiny=up0",)}, "Unknown layer 'up0' for backbone 'vit-tiny'"),
+        (
+            {"layer": ("vit=block0",)},
+            "--layer 'vit=block0' is for backbone 'vit', which this sweep does not run",
+        ),
+        ({"prompt": ("vit-tiny=text:a",)}, "Prompt 'text:a' conditions features on text"),
+    ],
+)
+def test_values_that_apply_to_no_backbone_or_not_to_their_own_are_errors(registry, settings, message):
+    with pytest.raises(bench.BenchError, match=re.escape(message)):
+        _planned(registry, **settings)
+
+
+def test_a_config_file_takes_values_of_one_backbone(tmp_path, registry):
+    from bench.config.files import load_config
+
+    config = tmp_path / "mixed.yaml"
+    config.write_text(
+        "backbone: [sd-tiny, vit-tiny]\nlayer: [sd-tiny=up0+up1, block0]\nt: 200\ndataset: synthetic\n"
+    )
+    runs = plan_study(load_config(str(config)), registry).runs
+    assert {(run.backbone.id, run.layer.name) for run in runs} == {
+        ("sd-tiny", "up0+up1"),
+        ("vit-tiny", "block0"),
+    }
+
+
+@pytest.mark.slow
+def test_the_issues_sweep_of_sd_mini_and_dinov2_runs(tmp_path):
+    result = run_bench(
+        "run", "--backbone", "sd-mini", "--backbone", "dinov2-vits14-imgfocus", "--layer", "sd-mini=up0",
+        "--t", "200", "--dataset", "synthetic", *SMALL, "--json",
+        "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    configs = [(run["config"]["backbone"], run["config"]["layer"]) for run in json.loads(result.stdout)]
+    assert configs == [("sd-mini", "up0"), ("dinov2-vits14-imgfocus", "embed")]

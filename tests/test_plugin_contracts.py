@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -157,3 +158,71 @@ def test_a_config_file_names_its_plugins(tmp_path):
     result = run_bench("run", "--config", str(config), "--json")
     assert result.returncode == 0, result.stderr
     assert '"backbone": "hog"' in result.stdout
+
+
+NO_GRAD_ENCODER = """
+import bench
+from bench import BackboneInfo, LayerInfo
+
+
+class Frozen(bench.ImageEncoderBase):
+    def features(self, pixels, taps):
+        import torch
+
+        with torch.no_grad():
+            return {"v": pixels.mean(dim=(2, 3)).repeat(1, 3)[:, :8]}
+
+
+@bench.hookimpl
+def register_backbones(register):
+    register(BackboneInfo(id="frozen-net", target=Frozen, description="", weights="none", image_size=32,
+                          layers=(LayerInfo("v", 8, 0),), default_layer="v", learnable_prompts=("visual",)))
+"""
+
+
+@pytest.mark.parametrize(
+    "command", [["train", "--output", "PROMPT"], ["run", "--output-dir", "OUT", "--cache-dir", "CACHE"]]
+)
+def test_features_without_gradients_are_named_when_a_prompt_trains(tmp_path, command):
+    """A features() under torch.no_grad() ended `bench train` (and a run training its prompt) in a
+    raw traceback: "element 0 of tensors does not require grad"."""
+    path = plugin_file(tmp_path, NO_GRAD_ENCODER)
+    small = ["--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2"]
+    filled = [str(tmp_path / part) if part.isupper() else part for part in command]
+    result = run_bench(
+        *filled, "--plugin", str(path), "--backbone", "frozen-net", "--dataset", "synthetic",
+        "--prompt", "visual", *small,
+    )  # fmt: skip
+    one_error(
+        result,
+        "Backbone 'frozen-net' (plugin 'file:myplugin') returned layer 'v' features without gradients",
+        "torch.no_grad()",
+    )
+
+
+def test_a_plugin_slow_to_register_is_named_with_its_time(tmp_path):
+    """A plugin that builds a model inside register_backbones made `bench plugins` take 14 s, silently."""
+    path = plugin_file(
+        tmp_path,
+        """
+        import time
+
+        import bench
+
+
+        @bench.hookimpl
+        def register_backbones(register):
+            time.sleep(1.3)  # as long as building a model here would take
+        """,
+        "slowpoke",
+    )
+    result = run_bench("plugins", "--plugin", str(path))
+    assert result.returncode == 0, result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert stderr.count("Warning:") == 1, stderr
+    took = re.search(
+        r"plugin 'file:slowpoke' took (\d+\.\d) s to register its components \(register_backbones", stderr
+    )
+    assert took and 1.3 <= float(took.group(1)) < 5, stderr
+    assert "not while registering" in stderr
+    assert "Warning" not in run_bench("plugins", "--plugin", str(EXAMPLE)).stderr  # the fast ones say nothing

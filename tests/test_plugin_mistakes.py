@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_bench
+from conftest import WITH_INSTALLED_PLUGINS, run_bench
 
 from tests.test_plugin_contracts import ENCODER, EXAMPLE, one_error, plugin_file
 from tests.test_plugins import make_distribution
@@ -20,7 +20,7 @@ def test_a_plugin_that_calls_sys_exit_while_imported_is_named(tmp_path):
     )
     site = tmp_path / "site"
     make_distribution(site, "bench-quitter", {"quitter_plugin": "import sys\nsys.exit(3)\n"})
-    installed = run_bench("list", "backbones", env={"PYTHONPATH": str(site)})
+    installed = run_bench("list", "backbones", env={"PYTHONPATH": str(site), **WITH_INSTALLED_PLUGINS})
     assert installed.returncode == 0, installed.stderr
     stderr = " ".join(installed.stderr.split())
     assert "plugin 'quitter_plugin'" in stderr and "it called sys.exit(3) while being imported" in stderr

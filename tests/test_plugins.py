@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.registry.manager import load_plugins
-from tests.conftest import run_bench
+from tests.conftest import REPO, WITH_INSTALLED_PLUGINS, run_bench
 
 BUILT_INS = {"sd", "datasets", "prompts"}
 
@@ -55,7 +55,8 @@ def third_party_site(tmp_path: Path) -> dict[str, str]:
             "broken_plugin": "raise ImportError('this plugin needs a package that is not installed')\n",
         },
     )
-    return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])  # the checkout's plugins too
+    return {"PYTHONPATH": path, **WITH_INSTALLED_PLUGINS}
 
 
 def test_built_in_plugins_load_through_entry_points():
@@ -92,6 +93,49 @@ def test_plugins_command_shows_sources_status_and_hooks(third_party_site):
     assert rows["friendly_plugin"]["hooks"] == ["register_backbones", "register_commands"]
     table = run_bench("plugins", env=third_party_site).stdout
     assert "failed: ImportError" in table and "register_backbones, register_commands" in table
+
+
+def _with_site(site: Path, **env: str) -> dict[str, str]:
+    """An environment whose Python path starts with ``site`` (then this checkout's path, if set)."""
+    path = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, **env}
+
+
+@pytest.fixture
+def broken_site(tmp_path: Path) -> Path:
+    """A site dir with an installed plugin distribution that fails to import."""
+    site = tmp_path / "broken-site"
+    make_distribution(site, "bench-broken", {"broken_plugin": "raise ImportError('needs a missing package')"})
+    return site
+
+
+def test_builtin_plugins_only_leaves_installed_plugins_out(broken_site):
+    isolated = run_bench("plugins", "--json", env=_with_site(broken_site))  # the suite's setting
+    assert isolated.returncode == 0 and "Warning" not in isolated.stderr, isolated.stderr
+    names = {row["name"] for row in json.loads(isolated.stdout)}
+    assert BUILT_INS <= names and "broken_plugin" not in names
+    installed = run_bench("plugins", "--json", env=_with_site(broken_site, **WITH_INSTALLED_PLUGINS))
+    assert "broken_plugin" in {row["name"] for row in json.loads(installed.stdout)}
+    assert "plugin 'broken_plugin'" in installed.stderr
+
+
+def test_the_suite_is_unaffected_by_a_broken_installed_plugin(broken_site):
+    """A one-message assertion of the suite (exactly one "Error:" on stderr) still holds when a plugin
+    that fails to import ("ImportError: ...") is installed on the machine."""
+    one_message_test = (
+        "tests/test_plugin_contracts.py::test_a_dataset_with_an_empty_gallery_is_named_before_the_model_loads"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "SBIR_BENCH_BUILTIN_PLUGINS_ONLY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", one_message_test],
+        cwd=REPO,
+        env={**env, **_with_site(broken_site)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_blocking_a_plugin():

@@ -241,3 +241,24 @@ def test_compile_falls_back_for_backbones_without_it(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "backbone hog cannot be compiled; running it eagerly" in result.stderr
+
+
+def test_a_skip_existing_rerun_prints_the_first_runs_table(tmp_path):
+    """The result table's metric columns came in the evaluation's order on a fresh run and in the
+    results file's (sorted) order on a --skip-existing rerun; rows of reused files came first."""
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    datasets = ["--dataset", "synthetic", "--dataset", "synthetic-fg", "--dataset-option", "num_unseen=3"]
+    sweep = ["run", "--backbone", "vit-tiny", "--backbone", "clip-tiny", *datasets, *cache]
+    fresh = run_bench(*sweep, "--output-dir", str(tmp_path / "fresh"))
+    assert fresh.returncode == 0, fresh.stderr
+    part = run_bench(
+        "run", "--backbone", "clip-tiny", *datasets, *cache, "--output-dir", str(tmp_path / "out")
+    )
+    assert part.returncode == 0, part.stderr  # clip-tiny's files exist, vit-tiny's are new
+    rerun = run_bench(*sweep, "--output-dir", str(tmp_path / "out"), "--skip-existing")
+    assert rerun.returncode == 0, rerun.stderr
+    assert "2 left as they were (--skip-existing)" in " ".join(rerun.stdout.split())
+    tables = [[line for line in out.stdout.splitlines() if line[:1] in "┃│"] for out in (fresh, rerun)]
+    assert tables[0] == tables[1] and len(tables[0]) == 8, (fresh.stdout, rerun.stdout)
+    header = [cell.strip() for cell in tables[0][0].split("┃")]
+    assert header[6:-1] == ["mAP@all", "P@10", "mAP@10", "mAP@10[retrieved]", "mAP@all[plain]"]

@@ -179,6 +179,13 @@ SD_TRAIN = ["train", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthe
         ),  # fmt: skip
         ([*SD_TRAIN, "--prompt", "none"], "has nothing to learn"),
         ([*SD_TRAIN, "--val-split", "1.5"], "--val-split = 1.5 (a number): allowed: a fraction"),
+        (
+            [*SD_TRAIN, "--train-fraction", "0"],
+            "--train-fraction = 0.0 (a number): allowed: a fraction above",
+        ),
+        ([*SD_TRAIN, "--train-fraction", "1.5"], "--train-fraction = 1.5 (a number): allowed: a fraction"),
+        ([*SD_TRAIN, "--train-fraction", "0.5", "--train-count", "2"], "the two settings exclude each other"),
+        ([*SD_RUN, "--prompt", "visual", "--train-option", "train_fraction=0"], "train_fraction = 0 (an int"),
         ([*SD_TRAIN, "--resume"], "no checkpoint"),
     ],
 )

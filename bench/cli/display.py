@@ -18,11 +18,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from bench.results.naming import natural_key
+
 if TYPE_CHECKING:  # the schema imports pydantic, which listings and --help do not need
     from bench.api.evaluation import EvaluationSpecs
     from bench.results.schema import RunResult
 
 CONFIG_COLUMNS = ("dataset", "backbone", "layer", "t", "prompt")
+TRAINING_DATA = "training_data"  # a column only where runs trained on different parts of the data
+MIN_DESCRIPTION_WIDTH = 12  # a listing's description keeps this much when the other columns fill the width
 
 
 class RichReporter:
@@ -62,9 +66,11 @@ def format_metric(specs: EvaluationSpecs, name: str, value: float | None) -> str
 
 
 def metric_columns(results: Sequence[RunResult]) -> list[str]:
-    """The datasets' paper columns first, then every other metric in the order the evaluation gives."""
+    """The datasets' paper columns first, then every other metric in natural order (as the
+    leaderboard orders them): the same columns whether a result was just computed or read back
+    from its file (``--skip-existing``), whose metrics are stored sorted."""
     paper = list(dict.fromkeys(c for r in results for c in r.dataset.get("columns", [])))
-    others = [m for m in dict.fromkeys(m for r in results for m in r.metrics) if m not in paper]
+    others = sorted({m for r in results for m in r.metrics} - set(paper), key=natural_key)
     return paper + others
 
 
@@ -91,7 +97,9 @@ def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list
         query_text = ["query_text"] if any(r.config.get("query_text") for r in rows) else []  # sketch+text
         draws = {r.config["noise_samples"] for r in rows if r.config.get("noise_samples") is not None}
         noise = ["noise_samples"] if len(draws) > 1 else []  # image encoders have none
-        config_columns = [*CONFIG_COLUMNS, *noise, *query_text]
+        subsets = {training_data(r.config) for r in rows}
+        subset = [TRAINING_DATA] if len(subsets) > 1 else []  # a low-data study
+        config_columns = [*CONFIG_COLUMNS, *noise, *subset, *query_text]
         for column in config_columns:
             table.add_column(column.replace("_", " ").capitalize() if column != "t" else "t")
         for column in columns:
@@ -102,9 +110,7 @@ def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list
             table.caption = escape("; ".join(notes))
             table.caption_justify = "left"
         for r in rows:
-            config = [
-                str(r.config.get(c, "–")) if r.config.get(c) is not None else "–" for c in config_columns
-            ]
+            config = [_config_cell(r.config, c) for c in config_columns]
             table.add_row(*config, *(format_metric(specs, c, r.metrics.get(c)) for c in columns))
         chance = _chance_rows(rows, config_columns, columns, specs)
         if chance:
@@ -113,6 +119,22 @@ def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list
             table.add_row(*cells, style="dim")
         tables.append(table)
     return tables
+
+
+def training_data(config: dict) -> str | None:
+    """How much of the training data a run's learned prompt was trained on: ``25%`` of each class,
+    ``2/class``, or None (no trained prompt)."""
+    train = config.get("train")
+    if not train:
+        return None
+    if train.get("train_count") is not None:
+        return f"{train['train_count']}/class"
+    return f"{100 * train.get('train_fraction', 1.0):g}%"
+
+
+def _config_cell(config: dict, column: str) -> str:
+    value = training_data(config) if column == TRAINING_DATA else config.get(column)
+    return "–" if value is None else str(value)
 
 
 def _chance_rows(
@@ -130,10 +152,23 @@ def _chance_rows(
     return cells
 
 
-def listing_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
+def listing_table(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], *, width: int | None = None
+) -> Table:
+    """A table of text cells. ``width``: one line per row within that many columns: every column as
+    wide as its widest cell but the last (a description), which is cut with an ellipsis to fit."""
     table = Table(title=title, title_justify="left")
-    for header in headers:
-        table.add_column(header)
+    widths = [max((len(row[index]) for row in rows), default=0) for index in range(len(headers))]
+    widths = [max(cell, len(header)) for cell, header in zip(widths, headers, strict=True)]
+    frame = 3 * len(headers) + 1  # a space either side of each cell, and the rules between and around
+    for index, header in enumerate(headers):
+        if width is None:
+            table.add_column(header)
+        elif index < len(headers) - 1:
+            table.add_column(header, no_wrap=True, min_width=widths[index])
+        else:
+            rest = max(width - frame - sum(widths[:-1]), MIN_DESCRIPTION_WIDTH)
+            table.add_column(header, no_wrap=True, overflow="ellipsis", max_width=rest)
     for row in rows:
         table.add_row(*row)
     return table

@@ -14,18 +14,22 @@ from bench.cli.console import stdout
 from bench.cli.listing import LAYERS_HINT, LIST_KINDS, Section
 from bench.cli.options import command_registry, plugin_option, plugin_set
 
+OVERVIEW_WIDTH = 100  # `bench list`, the short overview: one line per row, at most this wide
+
 
 def print_sections(sections: list[Section], *, short: bool = False) -> None:
-    """Each non-empty section as a table on stdout."""
+    """Each section with rows as a table; ``short`` (the overview): its short columns, one line per
+    row, descriptions cut to fit :data:`OVERVIEW_WIDTH` columns (or the terminal, when narrower)."""
     from rich.markup import escape
 
     from bench.cli.display import listing_table
 
+    width = min(stdout.width, OVERVIEW_WIDTH) if short else None
     for section in sections:
         if section.rows:  # e.g. no layer selector applies to the backbone: no empty table
             title, headers, rows = section.table(short=short)
             plain = [[escape(cell) for cell in row] for row in rows]  # names with [brackets] are no markup
-            stdout.print(listing_table(title, headers, plain))
+            stdout.print(listing_table(title, headers, plain, width=width))
 
 
 @click.command("list")

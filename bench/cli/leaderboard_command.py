@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from bench.api.choices import REPORTED_SECTIONS
 from bench.api.errors import BenchError
 from bench.api.files import output_problem
 from bench.cli.console import stdout
@@ -55,6 +56,14 @@ class FormatOption(click.Option):
     help="Reported numbers (TOML). Default: leaderboard/reported.toml of this project.",
 )
 @click.option(
+    "--reported-sections",
+    type=click.Choice(REPORTED_SECTIONS),
+    default="measured",
+    show_default=True,
+    help="Which reported numbers to show: those of benchmarks the results measured, all of them "
+    "(a section for each benchmark reported, run or not), or none.",
+)
+@click.option(
     "--chance",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -71,6 +80,7 @@ def leaderboard_command(
     output: Path | None,
     output_format: str,
     reported: Path | None,
+    reported_sections: str,
     chance: Path | None,
     check: bool,
     plugin_files,
@@ -100,10 +110,18 @@ def leaderboard_command(
     if problem:
         raise _cannot_write(output, problem)
     link_base = output.parent if output is not None else Path.cwd()
-    board = load_leaderboard(results_dir, reported, specs, link_base=link_base, chance_path=chance)
+    board = load_leaderboard(
+        results_dir,
+        reported,
+        specs,
+        link_base=link_base,
+        chance_path=chance,
+        reported_sections=reported_sections,
+    )
     text = render(board, output_format)
     if check:
-        _check(output, text, results_dir, output_format)
+        options = f" --reported-sections {reported_sections}" if reported_sections != "measured" else ""
+        _check(output, text, results_dir, output_format, options)
         return
     if output is None:
         click.echo(text, nl=False)
@@ -116,8 +134,9 @@ def leaderboard_command(
     stdout.print(f"Wrote {output}")
 
 
-def _check(output: Path, text: str, results_dir: Path, output_format: str) -> None:
-    """Say that ``output`` is up to date, or raise :class:`BenchError` when it differs from ``text``."""
+def _check(output: Path, text: str, results_dir: Path, output_format: str, options: str) -> None:
+    """Say that ``output`` is up to date, or raise :class:`BenchError` when it differs from ``text``
+    (``options``: the command line's other options, for the command that regenerates it)."""
     try:
         current = output.read_bytes()
     except FileNotFoundError:
@@ -129,7 +148,7 @@ def _check(output: Path, text: str, results_dir: Path, output_format: str) -> No
         )
         raise BenchError(
             f"{output} is {state}: it differs from what the results in {results_dir} render{rendered}.",
-            f"Regenerate it with `bench leaderboard {results_dir}{option} --output {output}`.",
+            f"Regenerate it with `bench leaderboard {results_dir}{option}{options} --output {output}`.",
         )
     stdout.print(f"{output} is up to date.")
 

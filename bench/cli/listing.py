@@ -138,15 +138,15 @@ BACKBONE_COLUMNS = (
     Column("plugin", "Plugin"),
     Column("weights", "Weights", detail=True),
     Column("weights_status", "Weights here", row_text=_weights_text),
-    Column("image_size", "Size"),
-    Column("num_timesteps", "Timesteps"),
+    Column("image_size", "Size", detail=True),
+    Column("num_timesteps", "Timesteps", detail=True),
     Column("default_layer", "Default layer", detail=True),
     Column("licence", "Licence", detail=True),
     Column("description", "Description"),
 )
 FAMILY_COLUMNS = (
     Column("usage", "Usage"),
-    Column("example", "Example"),
+    Column("example", "Example", detail=True),
     Column("plugin", "Plugin"),
     Column("description", "What"),
 )
@@ -287,16 +287,16 @@ PROMPT_COLUMNS = (
     Column("usage", "Usage"),
     Column("needs_text_encoder", "Needs text encoder"),
     Column("description", "Description"),
-    Column("plugin", "Plugin"),
+    Column("plugin", "Plugin", detail=True),
 )
 DATASET_COLUMNS = (
     Column("id", "Id"),
     Column("task", "Task"),
-    Column("columns", "Paper columns"),
+    Column("columns", "Paper columns", detail=True),
     Column("needs_root", "Needs --data-root"),
-    Column("options", "Options"),
+    Column("options", "Options", detail=True),
     Column("description", "Description"),
-    Column("plugin", "Plugin"),
+    Column("plugin", "Plugin", detail=True),
 )
 
 

@@ -52,8 +52,9 @@ def build_cli(plugins: PluginSet) -> click.Group:
     def cli(ctx: click.Context, debug: bool) -> None:
         """Benchmark backbones for sketch-based image retrieval (ZS-SBIR and FG-SBIR).
 
-        Start with `bench run` (a tiny Stable Diffusion on the generated synthetic benchmark),
-        then `bench list` to see what is installed.
+        Start with `bench run` (configs/default.toml: sd-mini, a miniature Stable Diffusion trained
+        by this project on generated shapes, and dinov2-vits14-imgfocus, a real DINOv2 ViT-S/14, on
+        the generated synthetic benchmarks), then `bench list` to see what is installed.
         """
         ctx.obj = {"debug": debug, PLUGINS_KEY: plugins}
 

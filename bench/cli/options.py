@@ -11,8 +11,9 @@ A plugin's command gets the components of every plugin with::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -54,3 +55,35 @@ def command_registry(ctx: click.Context, plugin_files: Sequence[str | Path] = ()
     for warning in plugins.warnings:
         warn(warning)
     return registry
+
+
+class RegistryHelpOption(click.Option):
+    """An option whose help lists registered components, read from the registry when the help is
+    shown (so a plugin's components are listed too, and the list cannot go stale).
+
+    Args:
+        listed: registry -> the components' names as the user types them; the help template's
+            ``{listed}`` becomes them joined with commas.
+    """
+
+    def __init__(self, *args: Any, listed: Callable[[Registry], list[str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.template = self.help or ""
+        self.listed = listed
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        plugins = (ctx.find_root().obj or {}).get(PLUGINS_KEY)
+        names = self.listed(plugins.build_registry()) if plugins is not None else []
+        self.help = self.template.format(listed=", ".join(names) or "see `bench list`")
+        return super().get_help_record(ctx)
+
+
+def prompt_usages(registry: Registry, *, learned_only: bool = False) -> list[str]:
+    """Every registered prompt scheme as typed (``none``, ``text:<argument>``), or (``learned_only``)
+    those ``bench train`` learns."""
+    schemes = [entry.component for entry in registry.prompt_schemes]
+    return [
+        scheme.id + (":<argument>" if scheme.takes_argument else "")
+        for scheme in schemes
+        if scheme.learns or not learned_only
+    ]

@@ -7,10 +7,10 @@ import json
 import click
 from rich.markup import escape
 
-from bench.api.choices import DTYPE_NAMES, ENSEMBLE_METHODS
+from bench.api.choices import CONFIG_FORMATS, DTYPE_NAMES, ENSEMBLE_METHODS
 from bench.api.components import POOLINGS
 from bench.cli.console import note, stderr, stdout, warn
-from bench.cli.options import COMMAND_KEY, command_registry, plugin_option
+from bench.cli.options import COMMAND_KEY, RegistryHelpOption, command_registry, plugin_option, prompt_usages
 from bench.config.cache_location import CACHE_ENV
 from bench.config.values import parse_assignments, parse_option_values, parse_weights
 
@@ -29,13 +29,20 @@ def _plain(value: object) -> str:
 
 @click.command("run")
 @click.option(
-    "--config", "config_name", default=None, help="A named config (configs/NAME.toml) or a .toml file."
+    "--config",
+    "config_name",
+    default=None,
+    help=f"A named config (configs/NAME with {', '.join(CONFIG_FORMATS)}) or a "
+    f"{' or '.join(dict.fromkeys(CONFIG_FORMATS.values()))} file.",
 )
 @click.option(
     "--backbone", multiple=True, help="Backbone id (repeat for a sweep). See `bench list backbones`."
 )
 @click.option(
-    "--layer", multiple=True, help="Tap, tap+tap, or selector (repeat for a sweep). See `bench list layers`."
+    "--layer",
+    multiple=True,
+    help="Tap, tap+tap, or selector (repeat for a sweep; BACKBONE=LAYER for one backbone of it). "
+    "See `bench list layers`.",
 )
 @click.option(
     "--t",
@@ -44,7 +51,14 @@ def _plain(value: object) -> str:
     type=click.IntRange(min=0),
     help="Diffusion timestep, within the backbone's schedule (0..999 for SD; repeat for a sweep).",
 )
-@click.option("--prompt", multiple=True, help="Prompt scheme: none, text:<template> (repeat for a sweep).")
+@click.option(
+    "--prompt",
+    multiple=True,
+    cls=RegistryHelpOption,
+    listed=prompt_usages,
+    help="Prompt scheme: {listed} (repeat for a sweep; BACKBONE=PROMPT for one backbone of it). "
+    "See `bench list prompts`.",
+)
 @click.option(
     "--query-text",
     metavar="SOURCE",
@@ -118,11 +132,19 @@ def _plain(value: object) -> str:
     "--skip-existing", is_flag=True, help="Leave configurations whose results file exists as they are."
 )
 @click.option(
+    "--shard",
+    metavar="I/N",
+    help="Run the I-th of N shares of the configurations (1 <= I <= N), split by extraction group, "
+    "for N jobs on one shared cache (e.g. a SLURM array: --shard $((SLURM_ARRAY_TASK_ID+1))/N).",
+)
+@click.option(
     "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
 )
 @plugin_option
 @click.pass_context
-def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_, **options) -> None:
+def run_command(
+    ctx: click.Context, config_name, plugin_files, as_json, compile_, shard: str | None, **options
+) -> None:
     """Extract descriptors and score retrieval for every configuration of a sweep.
 
     With no options, runs the default configuration (configs/default.toml). Repeating --backbone,
@@ -186,8 +208,23 @@ def run_command(ctx: click.Context, config_name, plugin_files, as_json, compile_
     plan = plan_study(spec, registry, given)  # every check that needs no model
     for warning in plan.warnings:
         warn(warning)
+    for line in plan.notes:
+        note(f"note: {line}")
     study = f" in an ablation study of {len(plan.sweeps)} sweep(s)" if spec.ablation else ""
+    if shard is not None:
+        from bench.plan.shards import parse_shard, shard_plan
+
+        index, count = parse_shard(shard)
+        total = len(plan.runs)
+        plan = shard_plan(plan, index, count)
+        study += f", shard {index}/{count}: {len(plan.runs)} of {total}"
     note(f"{len(plan.runs)} configuration(s){study}; results go to {spec.output_dir}/")
+    if not plan.runs:  # a shard of a sweep with fewer extraction groups than shards
+        if as_json:
+            click.echo("[]")
+        else:
+            stdout.print("Nothing to run in this shard.")
+        return
 
     from bench.cli.display import RichReporter, results_tables
     from bench.execution.study import execute

@@ -13,7 +13,7 @@ import click
 
 from bench.api.choices import option_name
 from bench.cli.console import stderr, stdout
-from bench.cli.options import command_registry, plugin_option
+from bench.cli.options import RegistryHelpOption, command_registry, plugin_option, prompt_usages
 
 if TYPE_CHECKING:
     from bench.config.training import TrainSpec
@@ -26,9 +26,12 @@ def _train_option_name(setting: str) -> str:
 
 
 def default_output(spec: TrainSpec, run: PlannedRun) -> Path:
-    """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved)."""
-    name = f"{run.backbone.id}_{run.layer.name}_t{run.t}_{spec.scheme}".replace("+", "-")
-    return Path("prompts") / f"{name}.safetensors"
+    """``prompts/<backbone>_<layer>_t<t>_<scheme>.safetensors`` (layer and t as resolved; safe
+    characters only, see :func:`~bench.plan.identity.prompt_file_stem`)."""
+    from bench.plan.identity import prompt_file_stem
+
+    stem = prompt_file_stem(run.backbone.id, run.layer.name, run.t, spec.scheme)
+    return Path("prompts") / f"{stem}.safetensors"
 
 
 def _number(value: Any) -> str:
@@ -52,9 +55,27 @@ def _history_table(header: dict[str, Any]):
     return listing_table(f"Training {header['scheme']} on {header['backbone']}", ["Epoch", *keys], rows)
 
 
+def _counts(counts: dict[str, Any], among: dict[str, Any] | None = None) -> str:
+    """``16 of 64 sketches, 16 of 64 photos in 8 classes`` (``among``: the counts drawn from)."""
+    kinds = [kind for kind in ("sketches", "photos", "instances") if counts[kind] is not None]
+    parts = [f"{counts[k]} of {among[k]} {k}" if among else f"{counts[k]} {k}" for k in kinds]
+    return ", ".join(parts) + f" in {counts['classes']} classes"
+
+
+def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
+    """What the prompt was trained (and validated) on, from its header's ``training_data``."""
+    line = f"trained on {_counts(record['kept'], record['available'])}"
+    if record["validation"]["classes"]:
+        line += f"; validation: {_counts(record['validation'])}"
+    return line
+
+
 @click.command("train")
 @click.option(
-    "--backbone", required=True, help="Backbone id (gradients must reach the prompt: SD, ViT, CLIP)."
+    "--backbone",
+    required=True,
+    help="Backbone id; gradients must reach the prompt (`bench list backbones --json` gives each "
+    "backbone's learnable_prompts).",
 )
 @click.option("--dataset", required=True, help="Dataset id; its train split (seen classes) is used.")
 @click.option(
@@ -62,7 +83,9 @@ def _history_table(header: dict[str, Any]):
     "scheme",
     default="visual+textual",
     show_default=True,
-    help="Scheme to learn: visual, textual or visual+textual (Koley et al.).",
+    cls=RegistryHelpOption,
+    listed=lambda registry: prompt_usages(registry, learned_only=True),
+    help="Scheme to learn: {listed} (visual+textual: Koley et al.'s).",
 )
 @click.option(
     "--output",
@@ -114,6 +137,19 @@ def _history_table(header: dict[str, Any]):
     default=2,
     show_default=True,
     help="Epochs without a better validation metric before stopping.",
+)
+@click.option(
+    "--train-fraction",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Train on this fraction of each class's training items (instances, fine-grained), "
+    "ceil(fraction x n), as nested seeded subsets; the --val-split hold-out is taken first.",
+)
+@click.option(
+    "--train-count",
+    type=click.IntRange(min=1),
+    help="Train on at most this many training items (instances, fine-grained) per class instead.",
 )
 @click.option("--eval-train", is_flag=True, help="Also score the train split before and after training.")
 @click.option(
@@ -167,4 +203,5 @@ def train_command(
     stdout.print(_history_table(outcome.header))
     metrics = ", ".join(f"{k} {_number(v)}" for k, v in outcome.header["metrics"].items())
     stdout.print(metrics)
+    stdout.print(_training_data_line(outcome.header["training_data"]))
     stdout.print(f"Saved {outcome.path}; use it with --prompt learned:{outcome.path}")

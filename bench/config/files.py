@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.api.bounded_read import read_bounded_text
+from bench.api.choices import CONFIG_FORMATS
 from bench.api.errors import BenchError
 from bench.config.run_config import SweepSpec, spec_from_mapping
 from bench.config.training import training_settings
 
-CONFIG_SUFFIXES = (".toml", ".yaml", ".yml")
+CONFIG_SUFFIXES = tuple(CONFIG_FORMATS)
 CONFIG_DIR_NAME = "configs"
 DEFAULT_CONFIG = "default"
 MAX_CONFIG_BYTES = 2**20  # a config is a few hundred bytes

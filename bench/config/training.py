@@ -39,7 +39,10 @@ class TrainSpec:
         eval_train: also score the train split before and after training (costs two passes).
         bf16: run the backbone under bf16 autocast (the prompt and the loss stay float32).
         activation_checkpointing: recompute activations in the backward pass to save memory.
-        seed: triplets, noise and validation hold-out derive from it.
+        seed: triplets, noise, validation hold-out and training subset derive from it.
+        train_fraction, train_count: train on part of each class's training items (after the
+            validation hold-out): the fraction (``ceil(fraction * n)``) or at most ``count`` of
+            them, as nested seeded subsets (:mod:`bench.prompts.train_subset`); one of the two.
     """
 
     backbone: Name
@@ -58,6 +61,9 @@ class TrainSpec:
     noise_samples: _int_range(1, 1024) = 1
     val_split: Annotated[float, Field(ge=0, lt=1, description="a fraction from 0 up to (not) 1")] = 0.0
     patience: _int_range(0, 100_000) = 2
+    # the training subset (bench.prompts.train_subset)
+    train_fraction: Annotated[float, Field(gt=0, le=1, description="a fraction above 0, at most 1")] = 1.0
+    train_count: _int_range(1, 2**31 - 1) | None = None
     eval_train: bool = False
     bf16: bool = False
     activation_checkpointing: bool = False
@@ -69,6 +75,15 @@ class TrainSpec:
     weights: PathText | None = None
     data_root: PathText | None = None
     dataset_options: dict[Name, OptionValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.train_count is not None and self.train_fraction != 1.0:
+            raise BenchError(
+                f"Training on train_fraction {self.train_fraction} and on train_count {self.train_count} "
+                "items per class at once: the two settings exclude each other.",
+                "Give one: --train-fraction F or --train-count N (train_fraction or train_count in a "
+                "config's train table).",
+            )
 
     def sweep(self) -> SweepSpec:
         """The one-configuration sweep that resolves and validates the ids, layer and timestep."""
@@ -103,9 +118,26 @@ TRAIN_SETTINGS = (
     "noise_samples",
     "val_split",
     "patience",
+    "train_fraction",
+    "train_count",
     "bf16",
     "activation_checkpointing",
 )
+
+
+# Settings added after runs and prompt files were first named: at these values (what training did
+# before they existed) they are left out of identities, so earlier results and prompts keep their names.
+LATER_SETTINGS_DEFAULTS: dict[str, Any] = {"train_fraction": 1.0, "train_count": None}
+
+
+def identity_of_training(settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` (training settings, or every field of a :class:`TrainSpec`) as they enter a run's
+    identity and a trained prompt's file name: without the later settings at their old behaviour."""
+    return {
+        key: value
+        for key, value in settings.items()
+        if key not in LATER_SETTINGS_DEFAULTS or value != LATER_SETTINGS_DEFAULTS[key]
+    }
 
 
 def training_settings(overrides: dict[str, Any], source: str) -> dict[str, Any]:

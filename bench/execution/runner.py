@@ -125,18 +125,21 @@ class StudyRunner:
         self.reporter.status(f"compiling {backbone_id} (torch.compile; the first batch is slow)")
         self._backbone.model.compile()
 
-    def _prompt(self, run: PlannedRun, spec: Any) -> tuple[PromptCondition, dict[str, str]]:
-        """The run's prompt condition, and (learned schemes) the prompt file fact for results: a learned
+    def _prompt(self, run: PlannedRun, spec: Any) -> tuple[PromptCondition, dict[str, dict[str, Any]]]:
+        """The run's prompt condition, and (learned schemes) its facts for results: the prompt file
+        (``extractor``) and what it was trained on (``dataset``'s ``training_data``). A learned
         scheme is trained first, or read from the file a run with the same settings saved."""
         if run.train is None:
-            return run.prompt_condition(self.registry), {}
+            return run.prompt_condition(self.registry), {"extractor": {}, "dataset": {}}
+        from bench.prompts.files import read_header
         from bench.prompts.in_runs import trained_condition
 
         # training needs float32 weights (bf16 runs as autocast; tf32 keeps float32 weights)
         float32 = self.spec.dtype in ("fp32", "tf32")
         load = (lambda: self._load_backbone(run)) if float32 else None
         condition, path = trained_condition(run, spec, self.registry, self.reporter, load)
-        return condition, {"prompt_file": str(path)}
+        trained_on = {"training_data": read_header(path)["training_data"]}
+        return condition, {"extractor": {"prompt_file": str(path)}, "dataset": trained_on}
 
     def _write(self, scored: ScoredRun, sweep: PlannedSweep, *, cached: bool = False) -> FinishedRun:
         """Write ``scored``'s result (tagged with its sweep's study rows, if any) into the output
@@ -165,7 +168,7 @@ class StudyRunner:
         spec = sweep.spec
         dataset = self.plan.dataset(first)
         queries, gallery = dataset.split("query"), dataset.split("gallery")
-        prompt, prompt_file = self._prompt(first, spec)
+        prompt, prompt_facts = self._prompt(first, spec)
         request = ExtractionRequest(
             layers=tuple(dict.fromkeys(run.layer for run in runs)),
             timesteps=tuple(dict.fromkeys(run.t for run in runs)),
@@ -208,7 +211,8 @@ class StudyRunner:
             key = (run.t, run.layer.name)
             shared = {
                 "provenance": run_provenance([run], self.device, self.command),
-                "extractor": {**run.backbone.facts, **prompt_file},
+                "extractor": {**run.backbone.facts, **prompt_facts["extractor"]},
+                "dataset": prompt_facts["dataset"],
                 "runtime": {
                     "device": str(self.device),
                     "processes": self.world.size,
@@ -264,19 +268,24 @@ class StudyRunner:
         return self._write(outcome, sweep)
 
     def run(self) -> list[FinishedRun]:
-        """Every sweep's configurations, grouped for shared extraction, in plan order; after each
-        sweep, its ensembles."""
+        """Every sweep's configurations, grouped for shared extraction; after each sweep, its
+        ensembles. Finished runs are listed in plan order, whether written now or left as they
+        were (``skip_existing``), so a rerun prints the same table as the first run."""
         finished: list[FinishedRun] = []
         for sweep in self.plan.sweeps:
-            groups: dict[tuple, list[PlannedRun]] = {}
-            for run in sweep.runs:
+            done: dict[int, FinishedRun] = {}  # by the run's position in the sweep
+            groups: dict[tuple, list[int]] = {}
+            for index, run in enumerate(sweep.runs):
                 existing = self._existing(run, sweep)
                 if existing is not None:
-                    finished.append(existing)
+                    done[index] = existing
                     continue
-                groups.setdefault(group_key(run), []).append(run)
-            for runs in groups.values():
-                finished.extend(self.run_group(runs, sweep))
+                groups.setdefault(group_key(run), []).append(index)
+            for indices in groups.values():
+                written = self.run_group([sweep.runs[i] for i in indices], sweep)
+                if self.world.is_main:  # the other processes only extract
+                    done.update(zip(indices, written, strict=True))
+            finished.extend(done[index] for index in sorted(done))
             if self.world.is_main:
                 finished.extend(self.run_ensemble(plan, sweep) for plan in sweep.ensembles)
         return finished

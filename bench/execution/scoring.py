@@ -93,7 +93,8 @@ class ScoredSplits:
         shared: dict[str, dict],
     ) -> ScoredRun:
         """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``:
-        metrics, their chance levels, bootstrap intervals and per-class means."""
+        metrics, their chance levels, bootstrap intervals and per-class means. ``shared`` holds the
+        ``provenance``, ``extractor`` and ``runtime`` facts, and may hold more ``dataset`` facts."""
         from bench.evaluation.measures import dataset_metrics
         from bench.evaluation.protocol import evaluate
 
@@ -114,7 +115,7 @@ class ScoredSplits:
         result = RunResult(
             task=info.task,
             config=config,
-            dataset={**facts, **self.dataset.describe()},
+            dataset={**facts, **self.dataset.describe(), **shared.get("dataset", {})},
             metrics=evaluation.metrics,
             backbone_note=backbone_note,
             extractor=shared["extractor"],

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.config.run_config import SweepSpec
-from bench.config.training import TrainSpec
+from bench.config.training import TrainSpec, identity_of_training
 from bench.plan.runs import PlannedRun
+from bench.results.naming import backbone_slug, slug
 
 PROMPTS_DIR = "prompts"
 
@@ -57,7 +58,7 @@ def results_config(run: PlannedRun, trained_prompt: str | None = None) -> dict[s
     if run.seed is not None:
         config["seed"] = run.seed
     if run.train is not None:
-        config["train"] = dict(run.train)
+        config["train"] = identity_of_training(run.train)
         if trained_prompt is not None:
             config["prompt_content"] = trained_prompt
     if run.query_text is not None:
@@ -109,9 +110,17 @@ def cache_fields(run: PlannedRun, *, code: str, prompt_content: str) -> dict[str
 def trained_prompt_path(output_dir: Path, train: TrainSpec) -> Path:
     """``<output_dir>/prompts/<backbone>_<layer>_t<t>_<scheme>-<hash12>.safetensors``: the name hashes
     every field of ``train``, so a run with other training settings never reuses the file."""
-    digest = hashlib.sha256(json.dumps(asdict(train), sort_keys=True, default=str).encode()).hexdigest()
-    name = f"{train.backbone}_{train.layer}_t{train.t}_{train.scheme}-{digest[:12]}.safetensors"
-    return Path(output_dir) / PROMPTS_DIR / name.replace("+", "-")
+    named = identity_of_training(asdict(train))
+    digest = hashlib.sha256(json.dumps(named, sort_keys=True, default=str).encode()).hexdigest()
+    name = f"{prompt_file_stem(train.backbone, train.layer, train.t, train.scheme)}-{digest[:12]}"
+    return Path(output_dir) / PROMPTS_DIR / f"{name}.safetensors"
+
+
+def prompt_file_stem(backbone: str, layer: str, t: int | None, scheme: str) -> str:
+    """``<backbone>_<layer>_t<t>_<scheme>`` of a trained prompt's file, safe characters only (a
+    backbone id like ``dit:sd3-tiny/ditf`` or ``hf:/models/x`` names no folder; ``+`` reads ``-``)."""
+    parts = (backbone_slug(backbone), slug(layer), f"t{slug(t)}", slug(scheme))
+    return "_".join(parts).replace("+", "-")
 
 
 def train_spec_for(run: PlannedRun, spec: SweepSpec) -> TrainSpec:

@@ -18,6 +18,7 @@ from bench.config.run_config import SweepSpec
 from bench.config.training import training_settings
 from bench.plan.dataset_views import CheckedImages
 from bench.plan.layers import LayerPlan, resolve_layer
+from bench.plan.per_backbone import resolve_axis, split_axis
 from bench.plan.weights import weights_identity
 from bench.registry.tables import Registry
 
@@ -132,6 +133,9 @@ def open_dataset(info: DatasetInfo, plugin: str, root: Path | None, options: dic
     return checked
 
 
+NO_PROMPT = "none"  # the prompt of a backbone no --prompt value of a sweep applies to
+
+
 def split_prompt(value: str) -> tuple[str, str | None]:
     """``"text:a photo of a"`` -> ``("text", "a photo of a")``; ``"none"`` -> ``("none", None)``."""
     scheme, sep, argument = value.partition(":")
@@ -233,8 +237,22 @@ def check_dataset_options(spec: SweepSpec, datasets: list[DatasetInfo]) -> None:
         )
 
 
-def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
-    """Every configuration of ``spec``, validated; raises :class:`BenchError` on the first mistake."""
+def checked_weights(spec: SweepSpec, backbone: BackboneInfo) -> str:
+    """The weights ``backbone`` loads in ``spec`` (``--weights``, else its default), passed through
+    its plugin's weights check (a :class:`BenchError` naming what is missing and how to get it)."""
+    weights = spec.weights.get(backbone.id, spec.weights.get("*", backbone.weights))
+    if backbone.weights_check is not None:
+        resolve_target(backbone.weights_check, f"the weights check of {backbone.id}")(weights)
+    return weights
+
+
+def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = None) -> list[PlannedRun]:
+    """Every configuration of ``spec``, validated; raises :class:`BenchError` on the first mistake.
+
+    ``--layer`` and ``--prompt`` values may be a backbone's own (``sd-mini=up0``); a plain value that
+    does not apply to some backbone leaves that combination out, with a line appended to ``notes``
+    (see :mod:`bench.plan.per_backbone`).
+    """
     if not spec.backbone or not spec.dataset:
         raise BenchError("A run needs at least one --backbone and one --dataset.", "See `bench list`.")
     if spec.noise_samples < 1 or spec.batch_size < 1:
@@ -245,23 +263,33 @@ def plan_sweep(spec: SweepSpec, registry: Registry) -> list[PlannedRun]:
     specs = registry.evaluation_specs()
     roots = {dataset.id: dataset_root(spec, dataset) for dataset in datasets}
     train = training_settings(spec.train, "The config's train table")
+    weights_of = {backbone.id: checked_weights(spec, backbone) for backbone in backbones}
+    layers_of = resolve_axis(
+        split_axis(spec.layer, spec.backbone, "--layer"),
+        backbones,
+        lambda value, backbone: resolve_layer(value, backbone, registry.layer_selectors, spec.pool),
+        lambda backbone: backbone.default_layer,
+    )
+    prompts_of = resolve_axis(
+        split_axis(spec.prompt, spec.backbone, "--prompt"),
+        backbones,
+        lambda value, backbone: (
+            value,
+            bool(_check_prompt(value, backbone, registry, spec.image_size or backbone.image_size).learns),
+        ),
+        lambda backbone: NO_PROMPT,
+    )
+    if notes is not None:
+        notes += [*layers_of.notes, *prompts_of.notes]
     runs: list[PlannedRun] = []
     for backbone in backbones:
-        weights = spec.weights.get(backbone.id, spec.weights.get("*", backbone.weights))
-        if backbone.weights_check is not None:
-            resolve_target(backbone.weights_check, f"the weights check of {backbone.id}")(weights)
+        weights = weights_of[backbone.id]
         identity = weights_identity(weights)
-        layers = [
-            resolve_layer(v, backbone, registry.layer_selectors, spec.pool)
-            for v in dict.fromkeys(spec.layer or (backbone.default_layer,))
-        ]
-        prompts = list(dict.fromkeys(spec.prompt))
+        layers = layers_of.values[backbone.id]
+        learned = dict(prompts_of.values[backbone.id])
         image_size = spec.image_size or backbone.image_size
-        learned = {
-            prompt: bool(_check_prompt(prompt, backbone, registry, image_size).learns) for prompt in prompts
-        }
         for dataset, prompt, t, layer in itertools.product(
-            datasets, prompts, check_timesteps(spec.t, backbone), layers
+            datasets, list(learned), check_timesteps(spec.t, backbone), layers
         ):
             options = {k: v for k, v in spec.dataset_options.items() if k in dataset.options}
             diffusion = backbone.num_timesteps is not None

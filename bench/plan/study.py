@@ -49,12 +49,15 @@ class StudyPlan:
         datasets: every dataset the runs use, opened once (by :func:`~bench.plan.identity.dataset_key`).
         texts: the query texts of each dataset (``--query-text``), by (source, dataset key).
         warnings: settings left out because nothing in the run uses them (printed by the caller).
+        notes: combinations of a sweep left out because a plain ``--layer`` or ``--prompt`` value
+            does not apply to a backbone (see :mod:`bench.plan.per_backbone`; printed by the caller).
     """
 
     sweeps: list[PlannedSweep]
     datasets: dict[tuple, Any] = field(default_factory=dict)
     texts: dict[tuple, QueryTexts] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def runs(self) -> list[PlannedRun]:
@@ -90,11 +93,12 @@ def plan_study(spec: SweepSpec, registry: Registry, given: set[str] | None = Non
     check_device_and_dtype(spec)
     variants = ablation_variants(spec) if spec.ablation else [(spec, [])]
     sweeps = []
+    notes: list[str] = []
     for variant, tags in variants:
-        runs = plan_sweep(variant, registry)
+        runs = plan_sweep(variant, registry, notes)
         check_query_text(variant, runs, registry)
         sweeps.append(PlannedSweep(variant, tags, runs, plan_ensembles(variant, runs)))
-    plan = StudyPlan(sweeps)
+    plan = StudyPlan(sweeps, notes=list(dict.fromkeys(notes)))
     for sweep in sweeps:
         for warning in inapplicable_settings(sweep.spec, sweep.runs, given):
             if warning not in plan.warnings:

@@ -8,7 +8,8 @@ Tensors (float32):
 
 The header (the safetensors ``__metadata__`` entry :data:`HEADER_KEY`, a JSON object) records what the
 prompt was trained for: ``backbone``, ``weights``, ``layer``, ``t``, ``image_size``, ``scheme``,
-``parts``, ``width``, ``dataset``, ``training`` (the full training configuration) and ``metrics``.
+``parts``, ``width``, ``dataset``, ``training`` (the full training configuration),
+``training_data`` (how many items it was trained and validated on) and ``metrics``.
 It is read here without torch, so a sweep can be checked before any model loads.
 """
 
@@ -47,6 +48,24 @@ FLOAT32_BYTES = 4
 Number = Annotated[float, Field(description="a finite number")]
 
 
+class SplitCounts(SchemaModel):
+    """Counts of a set of training items (:class:`bench.prompts.train_subset.ItemCounts`)."""
+
+    classes: Annotated[int, Field(ge=0)]
+    sketches: Annotated[int, Field(ge=0)]
+    photos: Annotated[int, Field(ge=0)]
+    instances: Annotated[int, Field(ge=0)] | None = None
+
+
+class TrainingData(SchemaModel):
+    """What a prompt was trained on: the training subset kept, the training items it was drawn from
+    (after the validation hold-out), and the validation items."""
+
+    kept: SplitCounts
+    available: SplitCounts
+    validation: SplitCounts
+
+
 class PromptHeader(SchemaModel):
     """The JSON header of a learned prompt file (see the module docstring); writer and reader share it."""
 
@@ -63,6 +82,7 @@ class PromptHeader(SchemaModel):
     dataset: Name | None = None
     dataset_options: dict[Name, OptionValue] = {}
     training: dict[Name, Any] | None = None  # a TrainSpec, checked by read_header
+    training_data: TrainingData | None = None
     metrics: dict[Name, Number | None] = {}
     history: list[dict[Name, Number]] = []
     sbir_bench_version: Name | None = None

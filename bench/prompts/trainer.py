@@ -7,6 +7,10 @@ layer, timestep, pooling and noise averaging as ``bench run``), and minimises th
 backbone's parameters never reach the optimiser and stay in eval mode; gradients flow through them
 to the pixels (visual prompt) and to the text context (textual prompt).
 
+The validation hold-out (classes or instances, ``val_split``) is taken first; training then uses
+the whole rest or, with ``train_fraction`` / ``train_count``, a nested subset of it per class
+(:mod:`bench.prompts.train_subset`); the header records the counts of both.
+
 After every epoch: optional validation (held-out classes or instances, ``val_split``) on the task's
 main metric with early stopping (in the metric's direction: a lower-is-better metric improves by
 falling), and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
@@ -40,6 +44,7 @@ from bench.extraction.pooling import descriptor
 from bench.plan.runs import PlannedRun, plan_sweep
 from bench.prompts.files import save_prompt
 from bench.prompts.learnable import LearnablePrompt, triplet_loss
+from bench.prompts.train_subset import training_data_record, training_subset
 from bench.prompts.triplets import Triplet, TripletSampler, split_validation
 from bench.registry.tables import Registry
 
@@ -108,10 +113,15 @@ class PromptTrainer:
             if warning:
                 reporter.status(warning)
         self.dataset = run.open_dataset()  # a wrong dataset or empty split fails before the model loads
-        items = self.dataset.split("train")
-        task = run.task
-        self.train_items, self.val_items = split_validation(items, task.relevance, spec.val_split, spec.seed)
-        self.sampler = TripletSampler(self.train_items, task.relevance, spec.seed)
+        relevance = run.task.relevance
+        available, self.val_items = split_validation(
+            self.dataset.split("train"), relevance, spec.val_split, spec.seed
+        )
+        self.train_items = training_subset(
+            available, relevance, spec.seed, spec.train_fraction, spec.train_count
+        )
+        self.training_data = training_data_record(available, self.train_items, self.val_items, relevance)
+        self.sampler = TripletSampler(self.train_items, relevance, spec.seed)
         if backbone is None:
             from bench.extraction.loading import load_planned_backbone
 
@@ -167,7 +177,23 @@ class PromptTrainer:
                 noise_seeds=[int(s) for s in seeds],
                 prompt=condition,
             )
-        return descriptor([tap.float() for tap in features[(self.run.t, plan.name)]], plan.pool)
+        described = descriptor([tap.float() for tap in features[(self.run.t, plan.name)]], plan.pool)
+        if torch.is_grad_enabled() and not described.requires_grad:  # (no_grad: a caller evaluating)
+            raise self._no_gradients_error()
+        return described
+
+    def _no_gradients_error(self) -> BenchError:
+        """A backbone whose features carry no gradients to the prompt (the backward pass would end in
+        "element 0 of tensors does not require grad")."""
+        backbone = self.run.backbone
+        return BenchError(
+            f"Backbone {backbone.id!r} (plugin {self.run.backbone_plugin!r}) returned layer "
+            f"{self.run.layer.name!r} features without gradients, so no prompt can be learned through "
+            "it: its features() runs under torch.no_grad() or torch.inference_mode(), or detaches "
+            "its output.",
+            "Remove torch.no_grad() / inference_mode() / .detach() from the plugin's features() (bench "
+            "run already extracts without gradients), or leave learnable_prompts out of its BackboneInfo.",
+        )
 
     def step_loss(self, triplets: list[Triplet], epoch: int, step: int) -> torch.Tensor:
         """The triplet loss of one micro-batch (a scalar with gradients to the prompt)."""
@@ -342,6 +368,7 @@ def train_prompt(
         "dataset": run.dataset.id,
         "dataset_options": dict(sorted(run.dataset_options.items())),
         "training": config,
+        "training_data": trainer.training_data,
         "metrics": metrics,
         "history": history,
         "sbir_bench_version": __version__,

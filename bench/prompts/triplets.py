@@ -27,6 +27,11 @@ class Triplet:
     negative: int
 
 
+def instance_of(item: ImageItem) -> str:
+    """The pairing unit of an item: its instance, or (an unpaired item) its own key."""
+    return item.instance or item.key
+
+
 def split_validation(
     items: list[ImageItem], relevance: str, fraction: float, seed: int
 ) -> tuple[list[ImageItem], list[ImageItem]]:
@@ -40,7 +45,7 @@ def split_validation(
     if fraction == 0.0:
         return items, []
     paired = relevance == "paired"
-    unit = (lambda item: item.instance or item.key) if paired else (lambda item: item.label)
+    unit = instance_of if paired else (lambda item: item.label)
     units = sorted({unit(item) for item in items})
     held = round(fraction * len(units))
     if held < 1 or held >= len(units):

@@ -3,7 +3,10 @@
 Built-in plugins (``plugins/bench_*``) are found through the same ``sbir_bench`` entry-point group
 as third-party ones. A plugin that fails to import is skipped with a warning naming it; the rest
 keep working. ``SBIR_BENCH_BLOCK_PLUGINS=a,b`` skips plugins by name; ``SBIR_BENCH_PLUGINS`` lists
-plugin files (separated by the OS path separator) loaded as if passed with ``--plugin``.
+plugin files (separated by the OS path separator) loaded as if passed with ``--plugin``;
+``SBIR_BENCH_BUILTIN_PLUGINS_ONLY=1`` loads only the entry points of sbir-bench itself, as if no
+other plugin distribution were installed (the test suite sets it, so the plugins installed on a
+machine cannot change what it checks).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +34,12 @@ HOOK_NAMES = tuple(
 )
 BLOCK_ENV = "SBIR_BENCH_BLOCK_PLUGINS"
 FILES_ENV = "SBIR_BENCH_PLUGINS"
+BUILTIN_ONLY_ENV = "SBIR_BENCH_BUILTIN_PLUGINS_ONLY"
+BUILTIN_DISTRIBUTION = "sbir-bench"
+SLOW_REGISTRATION_SECONDS = 1.0
+"""A plugin whose registration hooks take longer than this together is named in a warning: they run
+on every command (``bench list`` and ``bench plugins`` included), so models must be built when a
+run loads them, never while registering."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class PluginSet:
     manager: pluggy.PluginManager
     records: list[PluginRecord] = field(default_factory=list)
     registration_failures: list[str] = field(default_factory=list)
+    slow_registrations: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -61,7 +73,7 @@ class PluginSet:
             for record in self.records
             if record.error and record.error != "blocked"
         ]
-        return failed_imports + self.registration_failures
+        return failed_imports + self.registration_failures + self.slow_registrations
 
     def add_file(self, path: Path) -> None:
         """Load a one-file plugin; a file that is missing, does not import, implements a hook wrongly
@@ -99,9 +111,11 @@ class PluginSet:
         """Call every registration hook of every plugin and collect the components."""
         registry = Registry()
         self.registration_failures.clear()
+        seconds: dict[str, dict[str, float]] = {}  # plugin -> hook -> seconds its registration took
         for hook_name, table in registry.tables().items():
             hook_caller = getattr(self.manager.hook, hook_name)
             for impl in hook_caller.get_hookimpls():  # in registration order
+                started = time.perf_counter()
                 try:
                     impl.function(register=registering_into(table, impl.plugin_name))
                 except BenchError:
@@ -111,6 +125,9 @@ class PluginSet:
                         f"plugin {impl.plugin_name!r} failed in {hook_name} and its components there "
                         f"are skipped: {type(exc).__name__}: {exc}"
                     )
+                seconds.setdefault(impl.plugin_name, {})[hook_name] = time.perf_counter() - started
+        warnings = (slow_registration_warning(name, hooks) for name, hooks in seconds.items())
+        self.slow_registrations = [warning for warning in warnings if warning]
         registry.backbones.check()
         return registry
 
@@ -119,6 +136,20 @@ class PluginSet:
         if plugin is None:
             return []
         return sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
+
+
+def slow_registration_warning(plugin: str, seconds: dict[str, float]) -> str | None:
+    """The warning for ``plugin`` when its registration hooks (hook name -> seconds) took longer than
+    :data:`SLOW_REGISTRATION_SECONDS` together, naming the slowest; None otherwise."""
+    total = sum(seconds.values())
+    if total <= SLOW_REGISTRATION_SECONDS:
+        return None
+    slowest = max(seconds, key=seconds.__getitem__)
+    return (
+        f"plugin {plugin!r} took {total:.1f} s to register its components ({slowest}: "
+        f"{seconds[slowest]:.1f} s), on every bench command: build models in the registered target "
+        "(called when a run loads it) and import heavy libraries inside functions, not while registering"
+    )
 
 
 HOOKS_HINT = (
@@ -199,8 +230,18 @@ def _blocked_names() -> set[str]:
     return {name.strip() for name in os.environ.get(BLOCK_ENV, "").split(",") if name.strip()}
 
 
+def _distribution_name(entry_point: importlib.metadata.EntryPoint) -> str | None:
+    """The normalised name of the distribution declaring ``entry_point`` (PEP 503), if known."""
+    return re.sub(r"[-_.]+", "-", entry_point.dist.name).lower() if entry_point.dist else None
+
+
 def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
-    return sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    """The ``sbir_bench`` entry points by name; with ``SBIR_BENCH_BUILTIN_PLUGINS_ONLY`` set (not
+    empty, not 0), only sbir-bench's own."""
+    entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if os.environ.get(BUILTIN_ONLY_ENV, "") not in ("", "0"):
+        entry_points = [ep for ep in entry_points if _distribution_name(ep) == BUILTIN_DISTRIBUTION]
+    return sorted(entry_points, key=lambda ep: ep.name)
 
 
 def load_plugins(plugin_files: Sequence[Path] = ()) -> PluginSet:

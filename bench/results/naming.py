@@ -1,5 +1,6 @@
 """Deterministic results-file names (a readable slug of a configuration plus a hash of all of it),
-and the natural order names are listed in."""
+and the natural order names are listed in. Every name is made of ``A-Za-z0-9._+-`` only: no
+spaces, commas, colons or slashes, whatever the backbone id or an ensemble's joined settings hold."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ def slug(value: object, limit: int = 40) -> str:
     cut to ``limit`` characters (``"x"`` when nothing is left)."""
     text = re.sub(r"[^A-Za-z0-9.+-]+", "-", str(value)).strip("-")
     return text[:limit] or "x"
+
+
+def backbone_slug(backbone: str) -> str:
+    """The backbone's part of a name: its id as a slug; a backbone named by a local folder
+    (``hf:/models/dinov3-vits16``, ``timm:./ckpt/vit``) by its family and the folder's own name
+    (``hf-dinov3-vits16``): the rest of the path is about this machine, not the model."""
+    family, sep, rest = backbone.partition(":")
+    if sep and rest.startswith(("/", "./", "../", "~")):
+        return slug(f"{family}-{PurePath(rest).name}")
+    return slug(backbone)
 
 
 def prompt_slug(prompt: str) -> str:
@@ -40,13 +51,13 @@ def run_name(config: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
     t = "none" if config.get("t") is None else config["t"]
     parts = [
-        slug(config["backbone"]),
+        backbone_slug(str(config["backbone"])),
         slug(config["layer"]),
         f"t{slug(t)}",
         prompt_slug(str(config["prompt"])),
         *([f"q-{slug(config['query_text'])}"] if config.get("query_text") else []),
-        *([f"n{config['noise_samples']}"] if config.get("noise_samples") is not None else []),
-        *([f"s{config['seed']}"] if config.get("seed") is not None else []),
+        *([f"n{slug(config['noise_samples'])}"] if config.get("noise_samples") is not None else []),
+        *([f"s{slug(config['seed'])}"] if config.get("seed") is not None else []),
         slug(config.get("dtype", "fp32")),
         *([f"limit{config['limit']}"] if config.get("limit") is not None else []),
     ]

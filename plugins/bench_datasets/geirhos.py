@@ -11,7 +11,7 @@ scored). The gallery is a folder of clean references under ``stimuli/`` in the s
 layout, option ``references``: ``edges`` (default: line drawings of the 160 content images, the
 sketches of this sketch benchmark) or ``filled-silhouettes`` (their black silhouettes), both
 shipped beside the stimuli, or any other folder, such as photos of the 16 classes a user supplies
-(the original photos are not distributed). docs/protocol.md section 11.
+(the original photos are not distributed). docs/protocol.md section 12.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Built-in plugin: figures from sweeps and features (``bench plot sweep``, ``bench plot pca``).
+"""Built-in plugin: figures from sweeps, low-data studies and features (``bench plot sweep``,
+``bench plot lowdata``, ``bench plot pca``).
 
 Registration imports click only; matplotlib, numpy and torch are imported when a command runs, so
 ``bench --help`` and ``bench list`` stay fast.

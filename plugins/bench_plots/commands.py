@@ -1,4 +1,5 @@
-"""``bench plot sweep`` and ``bench plot pca`` (thin: the work lives in the modules beside this one).
+"""``bench plot sweep``, ``bench plot lowdata`` and ``bench plot pca`` (thin: the work lives in the
+modules beside this one).
 
 Imports click and rich only; matplotlib, numpy and torch are imported inside the commands.
 """
@@ -28,7 +29,8 @@ def _console(stderr: bool = False) -> Console:
 
 @click.group("plot")
 def plot_group() -> None:
-    """Figures: layer x timestep sweeps from results files, PCA maps of sketch and photo features."""
+    """Figures: layer x timestep sweeps and the low-data regime from results files, PCA maps of
+    sketch and photo features."""
 
 
 @plot_group.command("sweep")
@@ -106,6 +108,46 @@ def sweep_command(
             f"{len(panel.timesteps)} timestep(s); best {value:.4g} at {layer}, t = {t}; {chance}",
             highlight=False,
         )
+    stdout.print(f"Wrote {output}", highlight=False)
+
+
+@plot_group.command("lowdata")
+@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("lowdata.png"),
+    show_default=True,
+    help="Figure file; .png, .svg or .pdf (the suffix picks the format).",
+)
+@click.option("--metric", help="Metric to show (default: each dataset's first paper column).")
+@click.option("--dataset", "datasets", multiple=True, help="Only this dataset (repeatable).")
+@click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
+def lowdata_command(
+    results: tuple[Path, ...], output: Path, metric: str | None, datasets: tuple[str, ...], dpi: int
+) -> None:
+    """The metric against the training data per class, one line per configuration (Koley et al.'s
+    Figure 4), from the results of prompts trained on part of the data (RESULTS: folders or files).
+
+    The x axis is each run's train_fraction (in %) or, for runs of train_count, the training items
+    per class; chance level dashed, 95% intervals shaded. Example:
+
+        bench run --config koley2024/low-data-synthetic --output-dir results/low-data
+        bench plot lowdata results/low-data --output figures/low-data.png
+    """
+    from bench_plots.lowdata_data import curve_summary, load_lowdata
+
+    output = checked_output(output)
+    panels = load_lowdata(results, metric=metric, datasets=datasets)
+    from bench_plots.lowdata_figure import render_lowdata
+
+    render_lowdata(panels, output, dpi=dpi)
+    stdout = _console()
+    for panel in panels:
+        chance = "no chance level recorded" if panel.chance is None else f"chance {panel.chance:.4g}"
+        stdout.print(f"{panel.dataset}: {panel.metric} ({chance})", highlight=False)
+        for curve in panel.curves:
+            stdout.print(f"  {curve_summary(panel, curve)}", highlight=False)
     stdout.print(f"Wrote {output}", highlight=False)
 
 

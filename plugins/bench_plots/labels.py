@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
+OPTIONS = "dataset_options"  # shown beside the dataset in every title, not as a variant
 SETTING_NAMES = {
     "noise_samples": "noise draws",
     "image_size": "image size",
@@ -34,3 +37,26 @@ def setting_value(value: Any) -> str:
 def options_text(options: dict[str, Any] | None) -> str:
     """Dataset options as ``num_unseen=4, photos_per_class=8``; empty (the defaults) -> ``""``."""
     return setting_value(options) if options else ""
+
+
+GroupKey = tuple[str, str, str]  # (what a panel is, part 1 and 2; the group's other settings as JSON)
+
+
+def variant_labels(groups: Iterable[GroupKey]) -> dict[GroupKey, tuple[tuple[str, str], ...]]:
+    """For each group, ``(setting, value as text)`` of the settings whose values differ among the
+    groups of its panel (the groups that share the key's first two parts), dataset options aside."""
+    keys = list(groups)
+    labels = {}
+    for key in keys:
+        siblings = [json.loads(other[2]) for other in keys if other[:2] == key[:2]]
+        own = json.loads(key[2])
+        varying = sorted(
+            {
+                name
+                for sibling in siblings
+                for name in sibling
+                if sibling.get(name) != own.get(name) and name != OPTIONS
+            }
+        )
+        labels[key] = tuple((name, setting_value(own.get(name))) for name in varying)
+    return labels

@@ -12,20 +12,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import UNITS, BenchError, EvaluationSpecs, Registry, closest_match, natural_key
-from bench_plots.labels import options_text, setting_value
+from bench import BenchError, EvaluationSpecs, Registry, natural_key
+from bench_plots.labels import OPTIONS, options_text, variant_labels
+from bench_plots.metric_values import MetricValues, default_specs, metric_facts
+from bench_plots.result_facts import chance_of, chosen_metric, filtered, interval_of, interval_text
 
 if TYPE_CHECKING:  # results files are read (and pydantic imported) only when a plot is drawn
     from bench import RunResult
 
 REFERENCE_T = 273  # Koley et al.'s operating point (CVPR 2024), drawn as a reference
 AXES = ("dataset", "backbone", "layer", "t")  # what a panel's grid and the panel itself are keyed by
-OPTIONS = "dataset_options"  # shown beside the dataset in every title, not as a variant
 LayerRank = Callable[[str, str], tuple]  # (backbone id, layer name) -> sort key
 
 
 @dataclass(frozen=True)
-class SweepPanel:
+class SweepPanel(MetricValues):
     """One metric over layer x timestep for one dataset and backbone (one figure panel).
 
     Attributes:
@@ -75,20 +76,6 @@ class SweepPanel:
         layer, t = max(cells, key=lambda cell: sign * self.values[cell])
         return layer, t, self.values[(layer, t)]
 
-    @property
-    def unit(self) -> str:
-        """How the metric is expressed, as an axis label: ``"%"``, ``"fraction"`` or ``"rank"``."""
-        return UNITS[self.unit_name].label
-
-    @property
-    def fractional(self) -> bool:
-        """Whether values are fractions (0..1, printed with three decimals), not percentages or ranks."""
-        return self.unit_name == "fraction"
-
-    def format(self, value: float) -> str:
-        """A value as printed in a cell: fractions with three decimals, percentages and ranks one."""
-        return f"{value:.3f}" if self.fractional else f"{value:.1f}"
-
 
 def forward_order(registry: Registry) -> LayerRank:
     """Rank layers as the backbone registers its taps (forward order), then fused taps and selectors
@@ -124,13 +111,10 @@ def load_sweep(
         BenchError: missing folder, unreadable results file, no results with a timestep, an unknown
             filter value, or a metric a panel's results do not have (the message lists valid ones).
     """
-    if specs is None:
-        from bench import plugin_registry
-
-        specs = plugin_registry().evaluation_specs()
+    specs = specs or default_specs()
     results = _read_results(Path(results_dir), specs)
-    results = _filtered(results, "dataset", datasets)
-    results = _filtered(results, "backbone", backbones)
+    results = filtered(results, "dataset", datasets)
+    results = filtered(results, "backbone", backbones)
     # an ensemble (`bench run --ensemble`) combines cells of a grid: it is no cell of its own
     swept = [r for r in results if r.config.get("t") is not None and "ensemble" not in r.config]
     if not swept:
@@ -145,7 +129,7 @@ def load_sweep(
     groups: dict[tuple[str, str, str], list[RunResult]] = {}
     for result in swept:
         groups.setdefault(_group_key(result), []).append(result)
-    variants = _variant_labels(groups)
+    variants = variant_labels(groups)
     return [
         _panel(members, metric, variants[key], rank, specs)
         for key, members in sorted(groups.items(), key=lambda item: item[0])
@@ -207,46 +191,10 @@ def _read_results(results_dir: Path, specs: EvaluationSpecs) -> list[RunResult]:
     return results
 
 
-def _filtered(results: list[RunResult], axis: str, wanted: Sequence[str]) -> list[RunResult]:
-    """The results whose ``config[axis]`` is in ``wanted`` (all when empty); unknown values are an error."""
-    if not wanted:
-        return results
-    present = sorted({str(result.config.get(axis)) for result in results})
-    for value in wanted:
-        if value not in present:
-            suggestion = closest_match(value, present)
-            guess = f" Did you mean {suggestion!r}?" if suggestion else ""
-            raise BenchError(
-                f"No results of {axis} {value!r} in this folder.{guess}",
-                f"{axis.capitalize()}s with results: {', '.join(present)}.",
-            )
-    return [result for result in results if str(result.config.get(axis)) in wanted]
-
-
 def _group_key(result: RunResult) -> tuple[str, str, str]:
     """(dataset, backbone, every other setting as canonical JSON): runs that share one grid."""
     rest = {key: value for key, value in result.config.items() if key not in AXES}
     return str(result.config["dataset"]), str(result.config["backbone"]), json.dumps(rest, sort_keys=True)
-
-
-def _variant_labels(
-    groups: dict[tuple[str, str, str], list[RunResult]],
-) -> dict[tuple[str, str, str], tuple[tuple[str, str], ...]]:
-    """For each group, the settings whose values differ among groups of its (dataset, backbone)."""
-    labels = {}
-    for key in groups:
-        siblings = [json.loads(other[2]) for other in groups if other[:2] == key[:2]]
-        own = json.loads(key[2])
-        varying = sorted(
-            {
-                name
-                for sibling in siblings
-                for name in sibling
-                if sibling.get(name) != own.get(name) and name != OPTIONS
-            }
-        )
-        labels[key] = tuple((name, setting_value(own.get(name))) for name in varying)
-    return labels
 
 
 def _panel(
@@ -259,22 +207,7 @@ def _panel(
     """The grid of ``members`` (one group) for ``metric`` (default: the first paper column)."""
     first = members[0]
     dataset, backbone = str(first.config["dataset"]), str(first.config["backbone"])
-    present = {name for result in members for name in result.metrics}
-    columns = [name for name in first.dataset.get("columns", []) if name in present]
-    available = [*columns, *sorted(present - set(columns), key=natural_key)]  # paper columns first
-    if not available:
-        raise BenchError(
-            f"The results of {backbone} on {dataset} hold no metrics.", "Re-run them with `bench run`."
-        )
-    chosen = metric or available[0]
-    if chosen not in available:
-        suggestion = closest_match(chosen, available)
-        guess = f" Did you mean {suggestion!r}?" if suggestion else ""
-        raise BenchError(
-            f"Unknown metric {chosen!r} for dataset {dataset!r}.{guess}",
-            f"Metrics of {dataset}: {', '.join(available)}. Pass one with --metric, "
-            "or keep one dataset with --dataset.",
-        )
+    chosen = chosen_metric(members, metric, f"{backbone} on {dataset}")
     values: dict[tuple[str, int], float] = {}
     bounds: dict[tuple[str, int], tuple[float, float]] = {}
     seen: set[tuple[str, int]] = set()
@@ -289,12 +222,11 @@ def _panel(
         value = result.metrics.get(chosen)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             values[cell] = float(value)
-            interval = (result.intervals or {}).get("bounds", {}).get(chosen)
+            interval = interval_of(result, chosen)
             if interval is not None:
-                bounds[cell] = (float(interval[0]), float(interval[1]))
+                bounds[cell] = interval
     if not values:
         raise BenchError(f"No result of {backbone} on {dataset} has a number for {chosen!r}.")
-    resolved = specs.metric(chosen)
     return SweepPanel(
         dataset=dataset,
         backbone=backbone,
@@ -306,38 +238,8 @@ def _panel(
         variant=variant,
         note=first.backbone_note,
         options=options_text(first.config.get(OPTIONS)),
-        **_chance(members, chosen),
+        **chance_of(members, chosen),
         bounds=bounds,
-        interval=_interval_text(members, chosen),
-        unit_name=resolved.info.unit,
-        higher_is_better=resolved.higher_is_better,
+        interval=interval_text(members, chosen),
+        **metric_facts(specs, chosen),
     )
-
-
-def _chance(members: list[RunResult], metric: str) -> dict[str, float | str | None]:
-    """``chance`` and ``chance_method`` of ``metric`` from the first result that records it (the
-    members share one gallery, so one chance level)."""
-    for result in members:
-        chance = result.chance or {}
-        value = chance.get("metrics", {}).get(metric)
-        if value is None:
-            continue
-        method = chance.get("methods", {}).get(metric, "")
-        rankings = chance.get("rankings")
-        if method == "simulated" and rankings:
-            method = f"simulated, {rankings} random rankings"
-        return {"chance": float(value), "chance_method": method or None}
-    return {"chance": None, "chance_method": None}
-
-
-def _interval_text(members: list[RunResult], metric: str) -> str | None:
-    """``95% interval: bootstrap over queries, 1000 resamples`` from the first result with bounds."""
-    for result in members:
-        intervals = result.intervals or {}
-        if metric in intervals.get("bounds", {}):
-            unit = {"query": "queries", "class": "classes"}.get(intervals["unit"], intervals["unit"])
-            return (
-                f"{100 * intervals['level']:g}% interval: {intervals['method']} over {unit}, "
-                f"{intervals['resamples']} resamples"
-            )
-    return None

@@ -8,7 +8,6 @@ panel of one timestep as bars (one per layer): a heatmap needs two of each.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,20 @@ from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 from bench import BenchError
+from bench_plots.annotations import (
+    BAND_ALPHA,
+    CHANCE_COLOR,
+    CHANCE_STYLE,
+    NO_CHANCE,
+    NO_INTERVALS,
+    chance_label,
+    chance_line,
+    decimals,
+    legend,
+    metric_label,
+    text_note,
+    value_limits,
+)
 from bench_plots.labels import setting_name
 from bench_plots.style import (
     BEST_COLOR,
@@ -40,12 +53,6 @@ from bench_plots.ticks import PlainFormatter, label_width, set_readable_ticks
 WIDTH = 13.0  # inches, whatever the number of panels
 LAYER_COLORS = "tab10"
 HEATMAP = "viridis"
-CHANCE_COLOR = "0.15"
-CHANCE_STYLE = (0, (6, 3))  # dashed
-BAND_ALPHA = 0.18
-NO_CHANCE = "no chance level in these results files"
-NO_INTERVALS = "no confidence intervals in these results files"
-LEGEND_CHARS = 40  # legend entries wrap here, so the plots keep their width
 CELL_FONT_SIZES = (9.0, 5.0)  # a heatmap's values: largest, and smallest before they may touch
 
 
@@ -130,9 +137,9 @@ def _draw_panel(row: SubFigure, panel: SweepPanel, reference_t: int) -> list[_Ti
     heatmap_axes, curve_axes = row.subplots(1, 2, width_ratios=[1.0, 1.1])
     image, request = _heatmap(heatmap_axes, panel, reference_t)
     colorbar = row.colorbar(image, ax=heatmap_axes, fraction=0.06, pad=0.02)
-    colorbar.set_label(_metric_label(panel))
+    colorbar.set_label(metric_label(panel))
     colorbar.locator = MaxNLocator(nbins=5)
-    colorbar.formatter = PlainFormatter(_decimals(panel))
+    colorbar.formatter = PlainFormatter(decimals(panel))
     colorbar.update_ticks()
     if panel.chance is not None and image.norm.vmin <= panel.chance <= image.norm.vmax:
         colorbar.ax.axhline(panel.chance, color=CHANCE_COLOR, linestyle=CHANCE_STYLE, linewidth=1.5)
@@ -150,26 +157,6 @@ def _title(panel: SweepPanel) -> str:
     if panel.note:
         title += f"\n{panel.backbone}: {panel.note}"
     return title
-
-
-def _metric_label(panel: SweepPanel) -> str:
-    direction = "" if panel.higher_is_better else ", lower is better"
-    return f"{panel.metric} ({panel.unit}{direction})"
-
-
-def _decimals(panel: SweepPanel) -> int:
-    """Fewest decimals of the metric's axis labels: two decimals of a fraction, whole percent or rank."""
-    return 2 if panel.fractional else 0
-
-
-def _chance_label(panel: SweepPanel) -> str:
-    method = f" ({panel.chance_method})" if panel.chance_method else ""
-    return f"chance{method}: {panel.format(panel.chance)}"
-
-
-def _note(label: str) -> Line2D:
-    """A legend entry that is text only (e.g. what the results files lack)."""
-    return Line2D([], [], linestyle="none", label=label)
 
 
 def _grid(panel: SweepPanel) -> np.ndarray:
@@ -214,18 +201,12 @@ def _heatmap(axes: Axes, panel: SweepPanel, reference_t: int) -> tuple[mpl.cm.Sc
     if reference_t in panel.timesteps:
         handles.append(_outline_reference(axes, panel, reference_t))
     if panel.chance is None:
-        handles.append(_note(NO_CHANCE))
+        handles.append(text_note(NO_CHANCE))
     else:
-        handles.append(Line2D([], [], color=CHANCE_COLOR, linestyle=CHANCE_STYLE, label=_chance_label(panel)))
-    _legend(axes, handles, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+        handles.append(Line2D([], [], color=CHANCE_COLOR, linestyle=CHANCE_STYLE, label=chance_label(panel)))
+    legend(axes, handles, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     positions = tuple(float(j) for j in range(len(panel.timesteps)))
     return image, _TickRequest(axes, positions, tuple(str(t) for t in panel.timesteps), tuple(texts))
-
-
-def _legend(axes: Axes, handles: Sequence, **where) -> None:
-    """A frameless legend of ``handles`` with long entries wrapped (the plot keeps its width)."""
-    labels = [textwrap.fill(handle.get_label(), LEGEND_CHARS) for handle in handles]
-    axes.legend(handles=handles, labels=labels, frameon=False, **where)
 
 
 def _ink(rgba: tuple[float, float, float, float]) -> str:
@@ -266,52 +247,9 @@ def _outline_reference(axes: Axes, panel: SweepPanel, reference_t: int) -> Recta
     )
 
 
-def _chance_line(axes: Axes, panel: SweepPanel, *, vertical: bool = False) -> list[Line2D]:
-    """The dashed chance line labelled "chance" (legend handles: the line, or a note without it)."""
-    if panel.chance is None:
-        return [_note(NO_CHANCE)]
-    draw = axes.axvline if vertical else axes.axhline
-    line = draw(
-        panel.chance,
-        color=CHANCE_COLOR,
-        linestyle=CHANCE_STYLE,
-        linewidth=1.4,
-        zorder=1,
-        label=_chance_label(panel),
-    )
-    if vertical:
-        axes.annotate(
-            "chance",
-            (panel.chance, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, -3),
-            textcoords="offset points",
-            ha="left",
-            va="top",
-            fontsize=8,
-            color=CHANCE_COLOR,
-        )
-    else:
-        axes.annotate(
-            "chance",
-            (0.01, panel.chance),
-            xycoords=("axes fraction", "data"),
-            ha="left",
-            va="bottom",
-            fontsize=8,
-            color=CHANCE_COLOR,
-        )
-    return [line]
-
-
-def _value_limits(panel: SweepPanel) -> tuple[float, float]:
-    """The metric's axis range: every value, interval bound and the chance level, with a margin."""
-    numbers = [*panel.values.values(), *(b for pair in panel.bounds.values() for b in pair)]
-    if panel.chance is not None:
-        numbers.append(panel.chance)
-    low, high = min(numbers), max(numbers)
-    margin = max(0.08 * (high - low), 0.005 if panel.fractional else 0.5)
-    return low - margin, high + margin
+def _numbers(panel: SweepPanel) -> list[float]:
+    """Every value and interval bound of the panel."""
+    return [*panel.values.values(), *(bound for pair in panel.bounds.values() for bound in pair)]
 
 
 def _curves(axes: Axes, panel: SweepPanel, reference_t: int) -> _TickRequest:
@@ -347,11 +285,11 @@ def _curves(axes: Axes, panel: SweepPanel, reference_t: int) -> _TickRequest:
         label=f"best ({layer}, t = {t})",
     )
     handles, _ = axes.get_legend_handles_labels()
-    handles += _chance_line(axes, panel)
+    handles += chance_line(axes, panel)
     handles.append(
         Patch(color="0.5", alpha=2 * BAND_ALPHA, linewidth=0, label=f"shaded: {panel.interval}")
         if panel.interval
-        else _note(NO_INTERVALS)
+        else text_note(NO_INTERVALS)
     )
     axes.axvline(reference_t, linestyle="--", linewidth=1.3, color=REFERENCE_COLOR, zorder=0)
     reference = f"t = {reference_t} (Koley et al.)"
@@ -359,13 +297,13 @@ def _curves(axes: Axes, panel: SweepPanel, reference_t: int) -> _TickRequest:
     low, high = min(*panel.timesteps, reference_t), max(*panel.timesteps, reference_t)
     margin = max(0.05 * (high - low), 15)
     axes.set_xlim(low - margin, high + margin)
-    axes.set_ylim(*_value_limits(panel))
-    axes.yaxis.set_major_formatter(PlainFormatter(_decimals(panel)))
+    axes.set_ylim(*value_limits(panel, _numbers(panel)))
+    axes.yaxis.set_major_formatter(PlainFormatter(decimals(panel)))
     axes.set_xlabel(TIMESTEP_LABEL)
-    axes.set_ylabel(_metric_label(panel))
+    axes.set_ylabel(metric_label(panel))
     axes.set_title(f"{panel.metric} against timestep, one line per layer")
     axes.grid(alpha=0.3)
-    _legend(axes, handles, title="layer", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    legend(axes, handles, title="layer", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     positions = tuple(float(t) for t in panel.timesteps)
     return _TickRequest(axes, positions, tuple(str(t) for t in panel.timesteps))
 
@@ -403,22 +341,22 @@ def _bars(axes: Axes, panel: SweepPanel) -> None:
             va="bottom",
         )
     handles = [Patch(color=BEST_COLOR, label=f"best: {best} ({panel.format(panel.best[2])})")]
-    handles += _chance_line(axes, panel, vertical=True)
+    handles += chance_line(axes, panel, vertical=True)
     handles.append(
         Line2D([], [], color="black", marker="|", linestyle="-", label=f"whiskers: {panel.interval}")
         if panel.interval
-        else _note(NO_INTERVALS)
+        else text_note(NO_INTERVALS)
     )
-    low, high = _value_limits(panel)
+    low, high = value_limits(panel, _numbers(panel))
     axes.set_xlim(min(0.0, low), high + 0.1 * (high - min(0.0, low)))
-    axes.xaxis.set_major_formatter(PlainFormatter(_decimals(panel)))
+    axes.xaxis.set_major_formatter(PlainFormatter(decimals(panel)))
     axes.set_yticks(y, labels=layers)
     axes.set_ylim(len(layers) - 0.5, -1.1)  # the first layer on top; room above it for "chance"
-    axes.set_xlabel(_metric_label(panel))
+    axes.set_xlabel(metric_label(panel))
     axes.set_ylabel("feature layer")
     axes.set_title(f"{panel.metric} per layer at t = {t} (one timestep: no heatmap, no curve)")
     axes.grid(axis="x", alpha=0.3)
-    _legend(axes, handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    legend(axes, handles, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def _thin_tick_labels(figure: Figure, requests: Sequence[_TickRequest]) -> None:

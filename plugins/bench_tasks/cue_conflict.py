@@ -6,7 +6,7 @@ the class of its nearest reference, the top-1 neighbour of the ranking (ties by 
 a *shape decision* when that reference has the image's shape class (its first relevant rank is 1),
 a *texture decision* when it has its texture class (its first second-label rank is 1), else
 neither. Each function takes a :class:`bench.Rankings` chunk of B queries with ``second_ranks``
-(``two-labels`` relevance) and returns (B,) float64 values (docs/protocol.md, section 11):
+(``two-labels`` relevance) and returns (B,) float64 values (docs/protocol.md, section 12):
 
 * ``ShapeBias``: 1 for a shape decision, 0 for a texture decision, NaN (undefined) otherwise, so
   its mean is shape decisions / (shape + texture decisions) as Geirhos et al. (ICLR 2019) define it.

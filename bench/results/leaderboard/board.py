@@ -8,12 +8,13 @@ chance files), checked against the registered tasks and metrics, into sections; 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bench.api.components import resolve_target
 from bench.api.errors import BenchError
 from bench.api.evaluation import EvaluationSpecs
 from bench.results.leaderboard.model import Leaderboard, Section
-from bench.results.leaderboard.reported import load_reference_chance, load_reported
+from bench.results.leaderboard.reported import load_reference_chance, load_reported, select_reported
 from bench.results.leaderboard.runs import load_runs
 from bench.results.leaderboard.sections import build_sections
 
@@ -25,6 +26,7 @@ def load_sections(
     *,
     link_base: Path | None = None,
     chance_path: Path | None = None,
+    reported_sections: str = "measured",
 ) -> list[Section]:
     """The sections of the leaderboard of ``results_dir``.
 
@@ -36,6 +38,8 @@ def load_sections(
             right for a leaderboard written beside the results folder).
         chance_path: TOML file of the published benchmarks' chance levels
             (``leaderboard/chance.toml``), or None.
+        reported_sections: which reported rows to show: ``measured`` (those of benchmarks the
+            results measured), ``all`` or ``none`` (see :func:`select_reported`).
 
     Raises:
         BenchError: naming a results file or the reported file that breaks its schema.
@@ -43,21 +47,16 @@ def load_sections(
     results_dir = Path(results_dir)
     runs = load_runs(results_dir, Path(link_base) if link_base is not None else results_dir.parent, specs)
     reported = load_reported(Path(reported_path), specs) if reported_path is not None else []
+    reported = select_reported(reported, runs, reported_sections)
     chance = load_reference_chance(Path(chance_path), specs) if chance_path is not None else {}
     return build_sections(runs, reported, specs, chance)
 
 
 def load_leaderboard(
-    results_dir: Path,
-    reported_path: Path | None,
-    specs: EvaluationSpecs,
-    *,
-    link_base: Path | None = None,
-    chance_path: Path | None = None,
+    results_dir: Path, reported_path: Path | None, specs: EvaluationSpecs, **options: Any
 ) -> Leaderboard:
-    """The :class:`Leaderboard` of ``results_dir`` (arguments as :func:`load_sections`)."""
-    sections = load_sections(results_dir, reported_path, specs, link_base=link_base, chance_path=chance_path)
-    return Leaderboard(sections, specs)
+    """The :class:`Leaderboard` of ``results_dir`` (arguments and ``options`` as :func:`load_sections`)."""
+    return Leaderboard(load_sections(results_dir, reported_path, specs, **options), specs)
 
 
 def render(board: Leaderboard, format_id: str) -> str:
@@ -92,13 +91,12 @@ def render_leaderboard(
     specs: EvaluationSpecs,
     *,
     format_id: str = "md",
-    link_base: Path | None = None,
-    chance_path: Path | None = None,
+    **options: Any,
 ) -> str:
     """The leaderboard of every results file below ``results_dir`` in the registered format
-    ``format_id`` (default: the markdown page; other arguments as :func:`load_sections`)."""
-    board = load_leaderboard(results_dir, reported_path, specs, link_base=link_base, chance_path=chance_path)
-    return render(board, format_id)
+    ``format_id`` (default: the markdown page; other arguments and ``options`` as
+    :func:`load_sections`)."""
+    return render(load_leaderboard(results_dir, reported_path, specs, **options), format_id)
 
 
 def check_leaderboard(
@@ -108,15 +106,12 @@ def check_leaderboard(
     specs: EvaluationSpecs,
     *,
     format_id: str = "md",
-    link_base: Path | None = None,
-    chance_path: Path | None = None,
+    **options: Any,
 ) -> bool:
     """True when ``output_path`` holds exactly what :func:`render_leaderboard` produces now."""
     try:
         current = Path(output_path).read_bytes()
     except FileNotFoundError:
         return False
-    text = render_leaderboard(
-        results_dir, reported_path, specs, format_id=format_id, link_base=link_base, chance_path=chance_path
-    )
+    text = render_leaderboard(results_dir, reported_path, specs, format_id=format_id, **options)
     return current == text.encode("utf-8")

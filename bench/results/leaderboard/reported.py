@@ -9,10 +9,11 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from bench.api.bounded_read import read_bounded_text
+from bench.api.choices import REPORTED_SECTIONS
 from bench.api.errors import BenchError
 from bench.api.evaluation import EvaluationSpecs
 from bench.api.validation import Name, SchemaModel, check_nesting, validated
-from bench.results.leaderboard.model import ReportedRow
+from bench.results.leaderboard.model import Definition, ReportedRow, Run
 from bench.results.schema import SPECS_KEY, MetricName, TaskName, within_unit
 
 MAX_REPORTED_BYTES = 4 * 2**20
@@ -153,3 +154,19 @@ def _check_unique(path: Path, rows: list[ReportedRow]) -> None:
 def reported_identity(row: ReportedRow) -> tuple[str, str, str]:
     """What tells reported rows of one dataset apart: (source, method, backbone)."""
     return row.source, row.method, row.backbone
+
+
+def select_reported(rows: list[ReportedRow], runs: list[Run], which: str = "measured") -> list[ReportedRow]:
+    """The reported rows a leaderboard of ``runs`` shows (``which`` is one of :data:`REPORTED_SECTIONS`):
+    ``measured`` keeps the rows of a (task, dataset) that some run measured in its standard
+    definition (the section they are ranked in), so a folder of private-dataset results gets no
+    sections of paper numbers for benchmarks it never ran; ``all`` keeps every row; ``none`` none."""
+    if which == "all":
+        return rows
+    if which == "none":
+        return []
+    if which != "measured":
+        raise ValueError(f"reported sections {which!r}: one of {', '.join(REPORTED_SECTIONS)} expected")
+    definitions = [Definition.of(run.result) for run in runs]
+    measured = {(d.task, d.dataset) for d in definitions if d.standard}
+    return [row for row in rows if (row.task, row.dataset) in measured]

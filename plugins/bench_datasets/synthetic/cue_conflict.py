@@ -5,7 +5,7 @@ A *clean reference* (the gallery) is a shape of a category filled with that cate
 *cue-conflict image* (a query) is a shape of one category (its label) filled with the texture of
 another (its second label), for every ordered pair of distinct categories. Both kinds are drawn
 alike on a neutral background (grey, no class colour), so the shape and the texture are the only
-cues to a category. Scored by the ``shape-bias`` task (docs/protocol.md section 11), the stand-in
+cues to a category. Scored by the ``shape-bias`` task (docs/protocol.md section 12), the stand-in
 for Geirhos et al.'s stylised images that runs without any file.
 
 Images are seeded by (seed, shape category, instance, texture category): references are instances
