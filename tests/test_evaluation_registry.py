@@ -21,7 +21,12 @@ def plugin_file(tmp_path: Path, body: str) -> Path:
 
 def test_built_in_tasks_and_metrics_are_registered_by_a_plugin():
     registry = load_plugins().build_registry()
-    assert [entry.component.id for entry in registry.tasks.in_order()] == ["zs-sbir", "fg-sbir", "scene-sbir"]
+    assert [entry.component.id for entry in registry.tasks.in_order()] == [
+        "zs-sbir",
+        "fg-sbir",
+        "scene-sbir",
+        "shape-bias",
+    ]
     assert {registry.tasks.owner(task) for task in registry.tasks.ids()} == {"tasks"}
     specs = registry.evaluation_specs()
     resolved = specs.metric("mAP@200[retrieved]")
@@ -101,7 +106,7 @@ MISTAKES = {
             register(TaskInfo(id="my-task", title="Mine", relevance="same-scene",
                               metrics=("R@1",), columns=("R@1",)))
         """,
-        "Valid relevance rules: same-class, paired.",
+        "Valid relevance rules: same-class, paired, two-labels.",
     ),
     "dataset naming an unknown task": (
         """
@@ -132,4 +137,4 @@ def test_a_registration_mistake_is_one_error_naming_the_plugin(tmp_path, mistake
     assert "Traceback" not in result.stderr
     assert "'file:my_metrics'" in result.stderr and message in " ".join(result.stderr.split()), result.stderr
     if "dataset naming" in mistake:
-        assert "Registered tasks: zs-sbir, fg-sbir, scene-sbir" in result.stderr
+        assert "Registered tasks: zs-sbir, fg-sbir, scene-sbir, shape-bias" in result.stderr

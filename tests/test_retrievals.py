@@ -137,7 +137,7 @@ def test_a_version_1_log_serves_the_metrics_it_recorded_and_refuses_others(out: 
         refused = run_bench("rescore", str(old), "--metric", "P@100")
         assert refused.returncode == 1 and "Traceback" not in refused.stderr
         message = one_line(refused.stderr)
-        assert "is a version-1 per-query log" in message and "cannot give P@100" in message
+        assert "but not every rank P@100 needs (a version-1 log" in message and "cannot give them" in message
         assert "rerun its run with `bench run --log-samples`" in message
 
 

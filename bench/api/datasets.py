@@ -30,6 +30,9 @@ class ImageItem:
             share it. ``None`` where the dataset has no pairing.
         caption: a short text description (used for sketch+text retrieval), or ``None``.
         path: the file the image is read from, or ``None`` for generated images.
+        second_label: a second class the image carries, for a task with ``two-labels`` relevance:
+            a cue-conflict image's texture class (its ``label`` is its shape class). ``None``
+            elsewhere.
     """
 
     key: str
@@ -38,6 +41,7 @@ class ImageItem:
     instance: str | None = None
     caption: str | None = None
     path: Path | None = None
+    second_label: str | None = None
 
 
 class Dataset(abc.ABC):

@@ -74,6 +74,9 @@ RELEVANCE: dict[str, str] = {
     "gallery order",
     "paired": "the one gallery item whose instance equals the query's (its paired photo) is relevant; "
     "equal similarities count against the query",
+    "two-labels": "every gallery item with the query's label is relevant, and the items with its second "
+    "label (a cue-conflict image's texture class) are ranked as a second set; equal similarities rank "
+    "by gallery order",
 }
 """The relevance rules a task can name, and what each means. With a gallery split by class (a
 dataset's ``group_by_label``), each query is ranked against its own class's items only."""
@@ -89,11 +92,19 @@ class Rankings:
             (fewer relevant items than W, or the rest lie beyond a top-K search).
         num_relevant: (B,) int64, R: how many relevant items each query has.
         num_candidates: (B,) int64, C: how many gallery items each query was ranked against.
+        second_ranks: with ``two-labels`` relevance (None otherwise): (B, W2) ascending 1-based
+            ranks of the gallery items carrying each query's second label
+            (:attr:`bench.ImageItem.second_label`), in the same ranking as ``ranks``; int64, or
+            float64 with ``inf`` padding (one ``inf`` column where no gallery item carries it).
+        num_second: (B,) int64 (None without ``second_ranks``): how many gallery items carry each
+            query's second label.
     """
 
     ranks: Any
     num_relevant: Any
     num_candidates: Any
+    second_ranks: Any = None
+    num_second: Any = None
 
     def __len__(self) -> int:
         return len(self.num_relevant)
@@ -120,6 +131,11 @@ class MetricInfo:
             mean-aggregated metrics only); None: simulated from seeded random rankings.
         top_k_only: whether a query's value depends only on the ranks within the top K (with R
             and C), so a top-K search (faiss) can compute it.
+        partial: whether the metric is undefined for some queries: its per-query function returns
+            NaN for them (a ratio such as a shape bias counts only the queries that decided for
+            one of two cues), and the run's value, per-class values, interval and chance level
+            cover the queries where it is defined. Mean-aggregated, chance simulated (no closed
+            form); a run where it is defined for no query is an error.
     """
 
     id: str
@@ -131,6 +147,7 @@ class MetricInfo:
     aggregate: str = "mean"
     chance: Target | None = None
     top_k_only: bool = False
+    partial: bool = False
 
     @property
     def takes_cutoff(self) -> bool:

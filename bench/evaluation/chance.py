@@ -14,7 +14,13 @@ averaged over ``run_rankings`` runs).
 A run's chance level of a mean-aggregated metric is the mean of its evaluated queries'
 expectations. With the ``same-class`` relevance every query shares one gallery, so the expectation
 is computed once per distinct R and weighted by its queries; with ``paired`` relevance each query
-counts with its own C (a gallery split by class).
+counts with its own C (a gallery split by class). With ``two-labels`` relevance a query also has R2
+gallery items of its second label: a random ranking draws R + R2 distinct ranks, the first R for
+the relevant items, the others for the second label's, and (R, C, R2) is the group.
+
+A partial metric (undefined for some queries) is simulated: per group, the mean of its value over
+the rankings where it is defined, and how often it is; the run's level weighs each group's mean by
+its queries times that rate (the expected mean over the queries where it is defined, to first order).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ MIN_RUN_RANKINGS = 10
 DRAW_BUDGET = 20_000_000  # relevant ranks drawn in all, across the distinct (R, C) or the run's queries
 SEED = 0
 
-Group = tuple[int, int]  # (R, C)
+Group = tuple[int, int, int]  # (R, C, R2): R2 = 0 without second labels
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ def chance_levels(
     num_relevant: np.ndarray,
     num_candidates: np.ndarray,
     *,
+    num_second: np.ndarray | None = None,
     rankings: int | None = None,
     seed: int = SEED,
 ) -> ChanceLevels:
@@ -78,9 +85,11 @@ def chance_levels(
 
     Args:
         metrics: the run's metrics.
-        relevance: the task's relevance rule (``same-class`` or ``paired``).
+        relevance: the task's relevance rule (``same-class``, ``paired`` or ``two-labels``).
         num_relevant: (N,) R of each evaluated query, each in 1..C.
         num_candidates: (N,) C of each evaluated query.
+        num_second: (N,) R2 of each evaluated query (``two-labels``: gallery items of its second
+            label; R + R2 <= C), or None.
         rankings: random rankings per distinct (R, C) for the simulated mean-aggregated metrics
             (default: from the draw budget, see the module docstring).
         seed: seeds the random rankings (one generator, distinct (R, C) in ascending order; the
@@ -91,11 +100,12 @@ def chance_levels(
     """
     relevant = np.asarray(num_relevant, dtype=np.int64)
     candidates = np.asarray(num_candidates, dtype=np.int64)
-    if len(relevant) == 0 or relevant.min() < 1 or (relevant > candidates).any():
+    second = np.zeros_like(relevant) if num_second is None else np.asarray(num_second, dtype=np.int64)
+    if len(relevant) == 0 or relevant.min() < 1 or (relevant + second > candidates).any():
         raise ValueError("every query needs 1 <= R <= C relevant items among its candidates.")
     measures = tuple(metrics)
-    if relevance == "same-class":
-        counts = Counter(zip(relevant.tolist(), candidates.tolist(), strict=True))
+    if relevance != "paired":
+        counts = Counter(zip(relevant.tolist(), candidates.tolist(), second.tolist(), strict=True))
         return _by_distinct_counts(tuple(sorted(counts.items())), measures, rankings, seed)
     return _per_query(relevant, candidates, measures, rankings, seed)
 
@@ -104,19 +114,23 @@ def chance_levels(
 def _by_distinct_counts(
     counts: tuple[tuple[Group, int], ...], measures: tuple[Measure, ...], rankings: int | None, seed: int
 ) -> ChanceLevels:
-    """Chance levels from ``counts`` (sorted ((R, C), number of queries) pairs): each distinct
-    (R, C)'s expectation weighted by its queries."""
+    """Chance levels from ``counts`` (sorted ((R, C, R2), number of queries) pairs): each distinct
+    group's expectation weighted by its queries (and, for a partial metric, by how often it is
+    defined there)."""
     groups = [group for group, _ in counts]
-    expected, methods, used = _expectations(groups, measures, rankings, seed)
-    total = sum(queries for _, queries in counts)
+    expected, rates, methods, used = _expectations(groups, measures, rankings, seed)
     sums: dict[str, float] = {}
+    totals: dict[str, float] = {}
     for index, (_, queries) in enumerate(counts):
         for name, values in expected.items():
-            sums[name] = sums.get(name, 0.0) + queries * float(values[index])
-    levels = {name: value / total for name, value in sums.items()}
-    relevant = np.repeat([r for (r, _), _ in counts], [n for _, n in counts])
-    candidates = np.repeat([c for (_, c), _ in counts], [n for _, n in counts])
-    runs = _run_levels(relevant, candidates, measures, seed)
+            weight = queries if name not in rates else queries * float(rates[name][index])
+            sums[name] = sums.get(name, 0.0) + weight * float(values[index])
+            totals[name] = totals.get(name, 0) + weight
+    levels = {name: value / totals[name] for name, value in sums.items()}
+    relevant, candidates, second = (
+        np.repeat([g[i] for g, _ in counts], [n for _, n in counts]) for i in range(3)
+    )
+    runs = _run_levels(relevant, candidates, measures, seed, second)
     return _levels(measures, {**levels, **runs[0]}, methods, used, runs[1], seed)
 
 
@@ -127,10 +141,19 @@ def _per_query(
     rankings: int | None,
     seed: int,
 ) -> ChanceLevels:
-    """Chance levels as the mean over queries of each query's expectation (its own (R, C))."""
+    """Chance levels as the mean over queries of each query's expectation (its own (R, C); a partial
+    metric's weighted by how often it is defined)."""
     groups, inverse = np.unique(np.stack([relevant, candidates], axis=1), axis=0, return_inverse=True)
-    expected, methods, used = _expectations([(int(r), int(c)) for r, c in groups], measures, rankings, seed)
-    levels = {name: float(np.mean(values[inverse.reshape(-1)])) for name, values in expected.items()}
+    expected, rates, methods, used = _expectations(
+        [(int(r), int(c), 0) for r, c in groups], measures, rankings, seed
+    )
+    inverse = inverse.reshape(-1)
+    levels = {
+        name: float(np.mean(values[inverse]))
+        if name not in rates
+        else float(np.average(values[inverse], weights=rates[name][inverse]))
+        for name, values in expected.items()
+    }
     runs = _run_levels(relevant, candidates, measures, seed)
     return _levels(measures, {**levels, **runs[0]}, methods, used, runs[1], seed)
 
@@ -157,32 +180,38 @@ def _levels(
 
 def _expectations(
     groups: list[Group], measures: tuple[Measure, ...], rankings: int | None, seed: int
-) -> tuple[dict[str, np.ndarray], dict[str, str], int | None]:
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, str], int | None]:
     """Each mean-aggregated metric's expected per-query value per group ((G,) float64, in
-    ``groups``' order), how it was obtained, and the rankings simulated per group (None: none)."""
+    ``groups``' order; a partial metric's over the rankings where it is defined), each partial
+    metric's (G,) rate of definition, how each was obtained, and the rankings simulated per group
+    (None: none)."""
     mean_measures = [m for m in measures if m.aggregate == "mean"]
     exact = [m for m in mean_measures if m.chance is not None]
     simulated = [m for m in mean_measures if m.chance is None]
-    relevant = np.array([r for r, _ in groups], dtype=np.int64)
-    candidates = np.array([c for _, c in groups], dtype=np.int64)
+    relevant = np.array([r for r, _, _ in groups], dtype=np.int64)
+    candidates = np.array([c for _, c, _ in groups], dtype=np.int64)
     expected: dict[str, np.ndarray] = {}
+    rates: dict[str, np.ndarray] = {m.name: np.empty(len(groups)) for m in simulated if m.metric.info.partial}
     if simulated:
         if rankings is None:
-            rankings = min(MAX_RANKINGS, max(MIN_RANKINGS, DRAW_BUDGET // int(relevant.sum())))
+            drawn = int(relevant.sum()) + sum(r2 for _, _, r2 in groups)
+            rankings = min(MAX_RANKINGS, max(MIN_RANKINGS, DRAW_BUDGET // drawn))
         rng = np.random.default_rng(seed)
         draws = {name: np.empty(len(groups)) for name in (m.name for m in simulated)}
-        for index, (r, c) in enumerate(groups):
-            ranks = _random_ranks(rng, r, c, rankings)
-            sample = Rankings(
-                ranks, np.full(rankings, r, dtype=np.int64), np.full(rankings, c, dtype=np.int64)
-            )
+        for index, (r, c, r2) in enumerate(groups):
+            sample = _random_rankings(rng, (r, c, r2), rankings)
             for measure in simulated:
-                draws[measure.name][index] = float(measure_values(measure, sample).mean())
+                values = measure_values(measure, sample)
+                if measure.name in rates:
+                    defined = ~np.isnan(values)
+                    rates[measure.name][index] = defined.mean()
+                    values = values[defined] if defined.any() else np.zeros(1)  # weight 0 then
+                draws[measure.name][index] = float(values.mean())
         expected.update(draws)
     for measure in exact:
         expected[measure.name] = _closed_form(measure, relevant, candidates)
     methods = {m.name: "exact" for m in exact} | {m.name: "simulated" for m in simulated}
-    return expected, methods, rankings if simulated else None
+    return expected, rates, methods, rankings if simulated else None
 
 
 def _closed_form(measure: Measure, relevant: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -202,34 +231,59 @@ def _closed_form(measure: Measure, relevant: np.ndarray, candidates: np.ndarray)
 def _random_ranks(rng: np.random.Generator, relevant: int, candidates: int, count: int) -> np.ndarray:
     """(count, R) int64: ``count`` random rankings' ascending 1-based ranks of R relevant items
     among C (drawn without replacement)."""
-    return np.sort(
-        np.stack([rng.choice(candidates, size=relevant, replace=False) + 1 for _ in range(count)]), axis=1
+    return np.sort(_unsorted_ranks(rng, relevant, candidates, count), axis=1)
+
+
+def _random_rankings(rng: np.random.Generator, group: Group, count: int) -> Rankings:
+    """``count`` uniformly random rankings of one group (R, C, R2): the R relevant items' ranks and,
+    when R2 > 0, the second label's R2 items' (R + R2 distinct ranks drawn, the first R relevant)."""
+    relevant, candidates, second = group
+    rows = (np.full(count, relevant, dtype=np.int64), np.full(count, candidates, dtype=np.int64))
+    if second == 0:
+        return Rankings(_random_ranks(rng, relevant, candidates, count), *rows)
+    drawn = _unsorted_ranks(rng, relevant + second, candidates, count)
+    return Rankings(
+        np.sort(drawn[:, :relevant], axis=1),
+        *rows,
+        second_ranks=np.sort(drawn[:, relevant:], axis=1),
+        num_second=np.full(count, second, dtype=np.int64),
     )
 
 
+def _unsorted_ranks(rng: np.random.Generator, size: int, candidates: int, count: int) -> np.ndarray:
+    """(count, size) int64: ``size`` distinct 1-based ranks among C per ranking, in drawing order."""
+    return np.stack([rng.choice(candidates, size=size, replace=False) + 1 for _ in range(count)])
+
+
 def _run_levels(
-    relevant: np.ndarray, candidates: np.ndarray, measures: tuple[Measure, ...], seed: int
+    relevant: np.ndarray,
+    candidates: np.ndarray,
+    measures: tuple[Measure, ...],
+    seed: int,
+    second: np.ndarray | None = None,
 ) -> tuple[dict[str, float], int | None]:
     """The median-aggregated metrics' chance levels from simulated runs (each query's R ranks among
-    its C drawn anew per run), and the number of runs (None without such a metric)."""
+    its C, and its R2 second-label ranks, drawn anew per run), and the number of runs (None
+    without such a metric)."""
     medians = [m for m in measures if m.aggregate != "mean"]
     if not medians:
         return {}, None
-    runs = min(MIN_RANKINGS, max(MIN_RUN_RANKINGS, DRAW_BUDGET // int(relevant.sum())))
+    second = np.zeros_like(relevant) if second is None else second
+    runs = min(MIN_RANKINGS, max(MIN_RUN_RANKINGS, DRAW_BUDGET // int(relevant.sum() + second.sum())))
     rng = np.random.default_rng([seed, 1])
-    groups, inverse = np.unique(np.stack([relevant, candidates], axis=1), axis=0, return_inverse=True)
+    groups, inverse = np.unique(np.stack([relevant, candidates, second], axis=1), axis=0, return_inverse=True)
     members = [np.flatnonzero(inverse.reshape(-1) == g) for g in range(len(groups))]
     totals = dict.fromkeys((m.name for m in medians), 0.0)
     for _ in range(runs):
         values = {name: np.empty(len(relevant)) for name in totals}
-        for (r, c), rows in zip(groups.tolist(), members, strict=True):
-            if r == 1:
+        for (r, c, r2), rows in zip(groups.tolist(), members, strict=True):
+            if r == 1 and r2 == 0:
                 ranks = rng.integers(1, c + 1, size=(len(rows), 1))
+                sample = Rankings(
+                    ranks, np.full(len(rows), r, dtype=np.int64), np.full(len(rows), c, dtype=np.int64)
+                )
             else:
-                ranks = _random_ranks(rng, r, c, len(rows))
-            sample = Rankings(
-                ranks, np.full(len(rows), r, dtype=np.int64), np.full(len(rows), c, dtype=np.int64)
-            )
+                sample = _random_rankings(rng, (r, c, r2), len(rows))
             for measure in medians:
                 values[measure.name][rows] = measure_values(measure, sample)
         for name in totals:

@@ -1,8 +1,9 @@
 """The metrics a run reports, loaded from their plugins: per-query values over chunks of rankings,
 checked, and aggregated into the run's values.
 
-A plugin's per-query function that fails, or returns the wrong shape, a non-number or NaN, is one
-:class:`BenchError` naming the plugin and the metric.
+A plugin's per-query function that fails, or returns the wrong shape, a non-number or NaN (NaN is
+allowed for a partial metric: a query it is undefined for), is one :class:`BenchError` naming the
+plugin and the metric.
 """
 
 from __future__ import annotations
@@ -102,11 +103,14 @@ def measure_values(measure: Measure, rankings: Rankings) -> np.ndarray:
             f"The per-query function of {measure.where()} failed: {type(exc).__name__}: {exc}",
             "Fix the plugin (`bench --debug ...` shows the traceback), or leave the metric out.",
         ) from exc
-    return checked(measure, values, rankings, "per-query function")
+    return checked(measure, values, rankings, "per-query function", undefined=measure.metric.info.partial)
 
 
-def checked(measure: Measure, values: Any, rankings: Rankings, what: str) -> np.ndarray:
-    """``values`` as (B,) float64 when they are B finite numbers, B = ``len(rankings)``.
+def checked(
+    measure: Measure, values: Any, rankings: Rankings, what: str, *, undefined: bool = False
+) -> np.ndarray:
+    """``values`` as (B,) float64 when they are B finite numbers, B = ``len(rankings)`` (with
+    ``undefined``, NaN too: a partial metric's queries it is undefined for).
 
     Raises:
         BenchError: naming ``what`` of the metric and its plugin, and the first bad query's ranking.
@@ -119,15 +123,23 @@ def checked(measure: Measure, values: Any, rankings: Rankings, what: str) -> np.
             f"It must return one number per query: a ({count},) float array.",
         )
     array = array.astype(np.float64, copy=False)
-    if not np.isfinite(array).all():
-        row = int(np.flatnonzero(~np.isfinite(array))[0])
+    bad = ~(np.isfinite(array) | (undefined & np.isnan(array)))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
         raise BenchError(
             f"The {what} of {measure.where()} returned {array[row]} for a query (ranks "
             f"{rankings.ranks[row].tolist()[:5]}, R = {int(rankings.num_relevant[row])}, "
             f"C = {int(rankings.num_candidates[row])}).",
-            "Every value must be a finite number.",
+            _FINITE_HINT[undefined],
         )
     return array
+
+
+_FINITE_HINT = {
+    False: "Every value must be a finite number (a metric undefined for some queries returns NaN for "
+    "them and registers with partial=True).",
+    True: "Every value must be a finite number, or NaN where the metric is undefined for the query.",
+}
 
 
 def _described(array: np.ndarray) -> str:
@@ -147,5 +159,9 @@ def exact_mean(values: np.ndarray) -> float:
 
 def aggregate(values: np.ndarray, how: str) -> float:
     """The run's value of a metric from its (N,) per-query values: the exactly rounded mean, or
-    the median (numpy's: the mean of the two middle values for even N)."""
-    return exact_mean(values) if how == "mean" else float(np.median(values))
+    the median (numpy's: the mean of the two middle values for even N), of the values that are
+    defined (a partial metric's NaN left out; NaN when none is)."""
+    defined = values[~np.isnan(values)]
+    if len(defined) == 0:
+        return math.nan
+    return exact_mean(defined) if how == "mean" else float(np.median(defined))

@@ -35,7 +35,8 @@ class Evaluation:
         metrics: the run's value of each metric (in its unit: fractions, percentages, ranks).
         facts: query and gallery counts, gallery uniqueness, queries left out of the values.
         per_query: metric name -> (Q,) float64 per-query values over *all* queries (NaN for the
-            queries the run leaves out: no relevant gallery item, or no paired photo).
+            queries the run leaves out: no relevant gallery item, or no paired photo; and where a
+            partial metric is undefined).
         rank: (Q,) int64 rank of each query's first relevant item (paired: of its paired photo),
             0 for the queries left out.
         chance: the metrics' chance levels on this gallery.
@@ -81,7 +82,8 @@ class Evaluation:
         )
 
     def per_class(self) -> dict[str, dict[str, Any]]:
-        """Per query class: how many of its queries were evaluated, and their metrics."""
+        """Per query class: how many of its queries were evaluated, and their metrics (a partial
+        metric only where some query of the class defines it)."""
         kept = self.evaluated
         labels = np.array([q.label for q in self.queries])
         classes: dict[str, dict[str, Any]] = {}
@@ -91,7 +93,10 @@ class Evaluation:
                 name: aggregate(values[rows], self.aggregates[name])
                 for name, values in self.per_query.items()
             }
-            classes[str(label)] = {"queries": int(rows.sum()), "metrics": metrics}
+            classes[str(label)] = {
+                "queries": int(rows.sum()),
+                "metrics": {name: value for name, value in metrics.items() if not np.isnan(value)},
+            }
         return classes
 
     def top_items(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +157,8 @@ def evaluate(
 
     Raises:
         BenchError: a per-class gallery with same-class relevance (every candidate would be
-            relevant), or a metric's plugin that fails.
+            relevant), a query without a second label for ``two-labels`` relevance, a partial
+            metric defined for no query, or a metric's plugin that fails.
     """
     q, g = l2_normalise(query_features), l2_normalise(gallery_features)
     facts: dict[str, Any] = {
@@ -163,14 +169,17 @@ def evaluate(
     query_labels = np.array([item.label for item in queries])
     gallery_labels = np.array([item.label for item in gallery])
     groups: dict[str, np.ndarray] = {}
-    if task.relevance == "same-class":
+    if task.relevance != "paired":
         if per_class_gallery:
             raise BenchError(
                 f"Task {task.id!r} counts every photo of the query's class as relevant, so a gallery "
                 "split by class would make every candidate relevant.",
                 "Use a task with paired relevance for a dataset whose gallery is split by class.",
             )
-        scores = same_class_scores(q, query_labels, g, gallery_labels, metrics, keep_ranks=keep_ranks)
+        second = _second_labels(task, queries) if task.relevance == "two-labels" else None
+        scores = same_class_scores(
+            q, query_labels, g, gallery_labels, metrics, query_second_labels=second, keep_ranks=keep_ranks
+        )
         facts["queries_without_relevant"] = int((~scores.evaluated).sum())
     else:
         if per_class_gallery:
@@ -180,6 +189,23 @@ def evaluate(
         facts["per_class_gallery"] = per_class_gallery
         facts["queries_without_pair"] = int((~scores.evaluated).sum())
     return _evaluation(task, metrics, scores, facts, queries, gallery, (q, g, groups), per_class_gallery)
+
+
+def _second_labels(task: TaskInfo, queries: list[ImageItem]) -> np.ndarray:
+    """(Q,) the queries' second labels, for a task with ``two-labels`` relevance.
+
+    Raises:
+        BenchError: naming the first query without one.
+    """
+    missing = next((item for item in queries if item.second_label is None), None)
+    if missing is not None:
+        raise BenchError(
+            f"Task {task.id!r} ranks each query's second label (e.g. a cue-conflict image's texture "
+            f"class), but query {missing.key!r} has none.",
+            "Score it with a dataset whose queries carry a second_label (bench.ImageItem), or with "
+            "another task.",
+        )
+    return np.array([item.second_label for item in queries])
 
 
 def _evaluation(
@@ -194,12 +220,28 @@ def _evaluation(
 ) -> Evaluation:
     kept = scores.evaluated
     aggregates = metrics.aggregates()
+    values = {name: aggregate(values[kept], aggregates[name]) for name, values in scores.values.items()}
+    undefined = next((name for name, value in values.items() if np.isnan(value)), None)
+    if undefined is not None:
+        raise BenchError(
+            f"Metric {undefined!r} is defined for none of the {int(kept.sum())} queries evaluated, so "
+            "this run has no value for it.",
+            "Its plugin returns NaN for a query its rule does not apply to (a cue-conflict image "
+            "decided for neither its shape nor its texture class, say); more queries may give it one.",
+        )
+    second = None if scores.num_second is None else scores.num_second[kept]
     return Evaluation(
-        metrics={name: aggregate(values[kept], aggregates[name]) for name, values in scores.values.items()},
+        metrics=values,
         facts=facts,
         per_query=scores.values,
         rank=scores.first_relevant_rank,
-        chance=chance_levels(metrics, task.relevance, scores.num_relevant[kept], scores.num_candidates[kept]),
+        chance=chance_levels(
+            metrics,
+            task.relevance,
+            scores.num_relevant[kept],
+            scores.num_candidates[kept],
+            num_second=second,
+        ),
         unit="class" if per_class_gallery else task.resample,
         aggregates=aggregates,
         queries=queries,

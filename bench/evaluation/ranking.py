@@ -19,6 +19,10 @@ occur more than once in a row (a stable sort of the row when there are many). Ro
 blocks of one class on a thread pool of ``torch.get_num_threads()`` threads, each block's metrics
 computed in its thread. Queries with R = 0 are left out of every mean.
 
+``two-labels`` (:func:`same_class_scores` with ``query_second_labels``): ranked as ``same-class``,
+and the gallery items carrying the query's second label are ranked the same way, in the same
+ranking (:attr:`bench.Rankings.second_ranks`); blocks hold queries of one (label, second label).
+
 ``paired`` (:func:`paired_scores`): the query's paired photo is its one relevant item; its rank is
 the number of candidates whose similarity is >= the paired photo's (ties count against the query).
 With groups, each query is ranked against its own group's gallery items only (a gallery split by
@@ -73,15 +77,18 @@ class QueryScores:
     ``values`` maps each metric name (in the metric set's order) to a (Nq,) float64 array, NaN for
     the queries the run leaves out (no relevant item); ``first_relevant_rank`` is the (Nq,) int64
     rank of each query's most similar relevant item (0 where left out); ``num_relevant`` and
-    ``num_candidates`` the (Nq,) int64 R and C of each query (R = 0 where left out).
-    ``relevant_ranks`` (only when asked for: ``keep_ranks``) holds per query the (R,) ascending int64
-    ranks of its relevant items, exactly as the metrics saw them (empty where left out).
+    ``num_candidates`` the (Nq,) int64 R and C of each query (R = 0 where left out);
+    ``num_second`` the (Nq,) int64 number of gallery items carrying each query's second label
+    (``two-labels`` relevance; None otherwise). ``relevant_ranks`` (only when asked for:
+    ``keep_ranks``) holds per query the (R,) ascending int64 ranks of its relevant items, exactly as
+    the metrics saw them (empty where left out).
     """
 
     values: dict[str, np.ndarray]
     first_relevant_rank: np.ndarray
     num_relevant: np.ndarray
     num_candidates: np.ndarray
+    num_second: np.ndarray | None = None
     relevant_ranks: list[np.ndarray] | None = None
 
     @property
@@ -97,6 +104,7 @@ def same_class_scores(
     gallery_labels: ArrayLike,
     metrics: MetricSet,
     *,
+    query_second_labels: ArrayLike | None = None,
     chunk_size: int | None = None,
     keep_ranks: bool = False,
 ) -> QueryScores:
@@ -107,6 +115,9 @@ def same_class_scores(
         gallery_feats: (Ng, D) gallery features, Ng >= 1; gallery_labels: (Ng,) class labels,
             comparable with ``query_labels``.
         metrics: the metrics to compute.
+        query_second_labels: (Nq,) optional second label of each query (``two-labels`` relevance),
+            comparable with the labels: the ranks of the gallery items carrying it reach the
+            metrics as :attr:`bench.Rankings.second_ranks`.
         chunk_size: queries per chunk; default keeps a chunk near :data:`WORKING_SET_BYTES`.
         keep_ranks: also return every relevant item's rank (``QueryScores.relevant_ranks``).
 
@@ -115,15 +126,19 @@ def same_class_scores(
             relevant gallery item, or when a similarity overflows to NaN.
     """
     queries, gallery = _features_pair(query_feats, gallery_feats)
-    query_ids, gallery_ids = _encode_labels(query_labels, gallery_labels)
+    query_ids, gallery_ids, second_ids = _label_ids(query_labels, gallery_labels, query_second_labels)
     _check_length(query_ids, queries, "query_labels", "query_feats")
     _check_length(gallery_ids, gallery, "gallery_labels", "gallery_feats")
     kept, _ = _queries_with_relevant(query_ids, gallery_ids)
-    order = kept[torch.sort(query_ids[kept], stable=True).indices]  # kept queries, grouped by class
+    label_count = (
+        None if second_ids is None else int(torch.cat([query_ids, gallery_ids, second_ids]).max()) + 1
+    )
+    keys = query_ids if second_ids is None else query_ids * label_count + second_ids
+    order = kept[torch.sort(keys[kept], stable=True).indices]  # kept queries, grouped by class
     step = _chunk_size(chunk_size, len(gallery), _CATEGORY_BYTES_PER_CELL)
     kept_ranks: list[np.ndarray] | None = [] if keep_ranks else None
     per_query, first_ranks = _class_ranked_values(
-        queries[order], query_ids[order], gallery, gallery_ids, metrics, step, kept_ranks
+        queries[order], keys[order], gallery, gallery_ids, metrics, step, label_count, kept_ranks
     )
     rows = order.numpy()
     values = {}
@@ -138,8 +153,31 @@ def same_class_scores(
         relevant_ranks = [np.zeros(0, dtype=np.int64)] * len(queries)
         for row, ranks in zip(rows.tolist(), kept_ranks, strict=True):
             relevant_ranks[row] = ranks
+    second = None if second_ids is None else _num_relevant(second_ids, gallery_ids).numpy()
     num_relevant = _num_relevant(query_ids, gallery_ids).numpy()
-    return QueryScores(values, first, num_relevant, candidates, relevant_ranks)
+    return QueryScores(values, first, num_relevant, candidates, second, relevant_ranks)
+
+
+def _label_ids(
+    query_labels: ArrayLike, gallery_labels: ArrayLike, query_second_labels: ArrayLike | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Shared int64 ids of the (Nq,) query labels, (Ng,) gallery labels and, when given, the (Nq,)
+    second labels of the queries (None otherwise): equal labels, equal ids.
+
+    Raises:
+        ValueError: when the second labels are not one per query label.
+    """
+    if query_second_labels is None:
+        return (*_encode_labels(query_labels, gallery_labels), None)
+    first = _as_1d_array(query_labels, "query_labels")
+    second = _as_1d_array(query_second_labels, "query_second_labels")
+    if len(second) != len(first):
+        raise ValueError(
+            f"Lengths differ: query_second_labels has {len(second)} entries but query_labels has "
+            f"{len(first)}."
+        )
+    both, gallery_ids = _encode_labels(np.concatenate([first, second]), gallery_labels)
+    return both[: len(first)], gallery_ids, both[len(first) :]
 
 
 def paired_scores(
@@ -214,9 +252,8 @@ def paired_scores(
     first = np.zeros(len(targets), dtype=np.int64)
     first[paired] = ranks
     relevant_ranks = [first[row : row + 1] if paired[row] else first[:0] for row in range(len(first))]
-    return QueryScores(
-        values, first, paired.astype(np.int64), candidates, relevant_ranks if keep_ranks else None
-    )
+    kept = relevant_ranks if keep_ranks else None
+    return QueryScores(values, first, paired.astype(np.int64), candidates, relevant_ranks=kept)
 
 
 def paired_ranks(
@@ -255,13 +292,16 @@ def _class_ranked_values(
     gallery_ids: torch.Tensor,
     metrics: MetricSet,
     step: int,
+    label_count: int | None = None,
     kept_ranks: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-query metric values, streamed over chunks of ``step`` queries.
 
     Args:
-        queries: (Nq, D) float32, sorted by class; query_ids: (Nq,) int64 class ids, each with R > 0.
+        queries: (Nq, D) float32, sorted by ``query_ids``; query_ids: (Nq,) int64 class ids, each
+            with R > 0, or with ``label_count`` (two labels) class id * label_count + second id.
         gallery: (Ng, D) float32; gallery_ids: (Ng,) int64 class ids.
+        label_count: the number of label ids when queries carry a second label (None: one label).
         kept_ranks: when given, receives each query's (R,) int64 ascending relevant ranks, in order.
 
     Returns:
@@ -270,7 +310,7 @@ def _class_ranked_values(
     """
     per_query = np.empty((len(metrics), len(queries)))
     first_ranks = np.empty(len(queries), dtype=np.int64)
-    columns = _class_columns(gallery_ids.numpy())
+    columns = _class_columns(gallery_ids.numpy(), label_count or 0)
     sims = torch.empty(min(step, len(queries)), len(gallery))  # reused: no allocation per chunk
     with ThreadPoolExecutor(torch.get_num_threads()) as pool:
         for start in range(0, len(queries), step):
@@ -278,8 +318,10 @@ def _class_ranked_values(
             chunk_sims = torch.mm(queries[chunk], gallery.T, out=sims[: len(queries[chunk])]).numpy()
             blocks = _class_blocks(query_ids[chunk].numpy())
             futures = [
-                pool.submit(_block_values, chunk_sims[rows], columns[class_id], metrics)
-                for rows, class_id in blocks
+                pool.submit(
+                    _block_values, chunk_sims[rows], *_block_columns(columns, key, label_count), metrics
+                )
+                for rows, key in blocks
             ]
             for (rows, _), future in zip(blocks, futures, strict=True):
                 block = slice(start + rows.start, start + rows.stop)
@@ -290,14 +332,35 @@ def _class_ranked_values(
     return per_query, first_ranks
 
 
-def _block_values(sims: np.ndarray, columns: np.ndarray, metrics: MetricSet) -> tuple[np.ndarray, np.ndarray]:
+def _block_columns(
+    columns: list[np.ndarray], key: int, label_count: int | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The ascending gallery indices of a block's class and, with two labels, of its second label."""
+    if label_count is None:
+        return columns[key], None
+    return columns[key // label_count], columns[key % label_count]
+
+
+def _block_values(
+    sims: np.ndarray, columns: np.ndarray, second_columns: np.ndarray | None, metrics: MetricSet
+) -> tuple[np.ndarray, np.ndarray]:
     """(M, B) float64 metric values of B queries of one class from their (B, Ng) float32
-    similarities and the (R,) ascending gallery indices of the class, and the (B, R) int64 ranks of
-    their relevant items (each row ascending)."""
+    similarities and the (R,) ascending gallery indices of the class (and, for queries with a
+    second label, the (R2,) indices of that label), and the (B, R) int64 ranks of their relevant
+    items (each row ascending)."""
     ranks = _relevant_ranks(sims, columns)
     count = len(ranks)
+    second: dict[str, np.ndarray] = {}
+    if second_columns is not None:
+        second["second_ranks"] = (
+            _relevant_ranks(sims, second_columns) if len(second_columns) else np.full((count, 1), np.inf)
+        )
+        second["num_second"] = np.full(count, len(second_columns), dtype=np.int64)
     rankings = Rankings(
-        ranks, np.full(count, ranks.shape[1], dtype=np.int64), np.full(count, sims.shape[1], dtype=np.int64)
+        ranks,
+        np.full(count, ranks.shape[1], dtype=np.int64),
+        np.full(count, sims.shape[1], dtype=np.int64),
+        **second,
     )
     return metrics.values(rankings), ranks
 
@@ -473,10 +536,11 @@ def _queries_with_relevant(
     return kept, num_relevant[kept]
 
 
-def _class_columns(gallery_ids: np.ndarray) -> list[np.ndarray]:
-    """(Ng,) int64 class ids -> per class id, the ascending (R,) int64 gallery indices of that class."""
+def _class_columns(gallery_ids: np.ndarray, minimum: int = 0) -> list[np.ndarray]:
+    """(Ng,) int64 class ids -> per class id (at least ``minimum`` ids), the ascending (R,) int64
+    gallery indices of that class."""
     order = np.argsort(gallery_ids, kind="stable")
-    return np.split(order, np.cumsum(np.bincount(gallery_ids))[:-1])
+    return np.split(order, np.cumsum(np.bincount(gallery_ids, minlength=minimum))[:-1])
 
 
 def _class_blocks(class_ids: np.ndarray) -> list[tuple[slice, int]]:
@@ -591,7 +655,7 @@ def _target_ranks(queries: torch.Tensor, targets: torch.Tensor, gallery: torch.T
 
 def _num_relevant(query_ids: torch.Tensor, gallery_ids: torch.Tensor) -> torch.Tensor:
     """(Nq,) int64 number of gallery items sharing each query's class id."""
-    counts = torch.bincount(gallery_ids, minlength=len(query_ids) + len(gallery_ids))  # ids < that
+    counts = torch.bincount(gallery_ids, minlength=int(query_ids.max()) + 1 if len(query_ids) else 0)
     return counts[query_ids]
 
 

@@ -18,7 +18,9 @@ candidates, most similar first (ties by gallery order, as the metrics rank), wit
 similarities and whether each is relevant; paired tasks add ``paired_photo``, the key of the
 query's photo. ``config`` is the results file's configuration (which dataset, which descriptors).
 Queries the metrics leave out (no relevant item, no paired photo) have ``evaluated`` false, no
-ranks and null metrics.
+ranks and null metrics; a partial metric's value is null where it is undefined. A log of a task with
+a second label (``two-labels`` relevance, shape bias) keeps no second-label ranks: like a version-1
+log, it serves the metrics it recorded.
 
 Version 1 logs (before every relevant rank was kept) hold ``rank``, ``metrics`` and ``top`` only:
 they serve the metrics they recorded. The bytes are deterministic (gzip with no timestamp), so the
@@ -31,6 +33,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -176,7 +179,7 @@ def query_log(
                 label=query.label,
                 evaluated=evaluated,
                 rank=int(evaluation.rank[row]) if evaluated else None,
-                metrics={name: float(evaluation.per_query[name][row]) for name in names}
+                metrics={name: _defined(evaluation.per_query[name][row]) for name in names}
                 if evaluated
                 else None,
                 top=[evaluation.gallery[i].key for i in top[row][shown]],
@@ -223,6 +226,11 @@ def _record_json(record: QueryRecord, relevance: str | None) -> dict[str, Any]:
     if relevance == "paired":
         line["paired_photo"] = record.paired_photo
     return line
+
+
+def _defined(value: float) -> float | None:
+    """A per-query value for the log: null where a partial metric is undefined (NaN)."""
+    return None if np.isnan(value) else float(value)
 
 
 def read_samples(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -303,7 +311,9 @@ def _record(row: Any, version: int) -> QueryRecord:
         label=str(row["class"]),
         evaluated=evaluated,
         rank=int(row["rank"]) if evaluated else None,
-        metrics={str(k): float(v) for k, v in row["metrics"].items()} if evaluated else None,
+        metrics={str(k): math.nan if v is None else float(v) for k, v in row["metrics"].items()}
+        if evaluated
+        else None,
         top=[str(key) for key in row["top"]],
     )
     if version == 1:
@@ -351,7 +361,7 @@ def rescore(
     kept = [record for record in log.queries if record.evaluated]
     if not kept:
         raise BenchError(f"{log.source!r} holds no evaluated query.", _REWRITE)
-    if not log.keeps_every_rank:
+    if not log.keeps_every_rank or log.relevance == "two-labels":
         return _recorded(log, kept, resolved)
     values = _per_query_values(MetricSet(resolved), kept)
     return {
@@ -361,13 +371,13 @@ def rescore(
 
 
 def _recorded(log: QueryLog, kept: list[QueryRecord], resolved: list) -> dict[str, float]:
-    """The aggregates of the per-query values a version-1 log recorded."""
+    """The aggregates of the per-query values a log recorded (a version-1 log, or a two-labels task's)."""
     missing = [metric.name for metric in resolved if metric.name not in log.metrics]
     if missing:
         raise BenchError(
-            f"{log.source!r} is a version-1 per-query log: it kept each query's first relevant rank, "
-            f"top {log.top_k} and values of {', '.join(log.metrics)}, not every relevant rank, so it "
-            f"cannot give {', '.join(missing)}.",
+            f"{log.source!r} kept the per-query values of {', '.join(log.metrics)} but not every rank "
+            f"{', '.join(missing)} need{'s' if len(missing) == 1 else ''} (a version-1 log, or a task whose "
+            "queries have a second label), so it cannot give them.",
             f"Rescore it for {', '.join(log.metrics)}, or rerun its run with `bench run --log-samples` "
             "(the log it writes keeps every relevant rank, which every metric can be computed from).",
         )

@@ -9,7 +9,9 @@ mean is a ratio of sums, so units of unequal size weigh by their queries; a medi
 of the resampled queries, each unit's queries repeated as often as the unit was drawn); the
 interval is the (1 - level) / 2 and (1 + level) / 2 quantiles of ``resamples`` such statistics
 (numpy's linear interpolation). The generator is numpy's PCG64 seeded with ``seed``, so the same
-values give the same interval; every metric sees the same resamples.
+values give the same interval; every metric sees the same resamples. A partial metric's NaN (a query
+it is undefined for) counts in no mean: its statistic is the mean of the resampled queries where it
+is defined, and a resample without any is left out of its quantiles.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def bootstrap_intervals(
     """Percentile-bootstrap intervals of the mean of each metric.
 
     Args:
-        per_query: metric name -> (N,) float64 per-query values of the evaluated queries (no NaN).
+        per_query: metric name -> (N,) float64 per-query values of the evaluated queries (NaN only
+            where a mean-aggregated, partial metric is undefined).
         units: (N,) labels of the resampled unit of each query (e.g. its class), or None to
             resample queries.
         medians: the metrics aggregated by their median (the others by their mean).
@@ -88,22 +91,25 @@ def bootstrap_intervals(
         inverse = np.unique(np.asarray(units), return_inverse=True)[1].reshape(-1)
         unit = "class"
     averaged = np.stack([np.asarray(per_query[name], dtype=np.float64) for name in names], axis=1)
+    defined = ~np.isnan(averaged)  # (N, M): False only where a partial metric is undefined
     if units is None:
-        sums, counts = averaged, np.ones(len(values))
+        sums, counts = np.where(defined, averaged, 0.0), defined.astype(np.float64)
     else:
-        sums = np.zeros((inverse.max() + 1, len(names)))
-        np.add.at(sums, inverse, averaged)
-        counts = np.bincount(inverse).astype(np.float64)
+        sums, counts = np.zeros((inverse.max() + 1, len(names))), np.zeros((inverse.max() + 1, len(names)))
+        np.add.at(sums, inverse, np.where(defined, averaged, 0.0))
+        np.add.at(counts, inverse, defined.astype(np.float64))
     ordered = {name: _SortedValues(np.asarray(per_query[name], dtype=np.float64)) for name in median_names}
     statistics = np.empty((resamples, len(per_query)))
     columns = [list(per_query).index(name) for name in names]
     median_columns = [list(per_query).index(name) for name in median_names]
     for start, weights in _resampled_weights(len(counts), resamples, np.random.default_rng(seed)):
         rows = slice(start, start + len(weights))
-        statistics[rows, columns] = (weights @ sums) / (weights @ counts)[:, None]
+        with np.errstate(invalid="ignore"):  # 0 / 0: no query of the resample defines a partial metric
+            statistics[rows, columns] = (weights @ sums) / (weights @ counts)
         for column, name in zip(median_columns, median_names, strict=True):
             statistics[rows, column] = ordered[name].medians(weights[:, inverse])
-    low, high = np.quantile(statistics, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    quantile = np.nanquantile if np.isnan(statistics).any() else np.quantile
+    low, high = quantile(statistics, [(1 - level) / 2, (1 + level) / 2], axis=0)
     bounds = {name: (float(low[i]), float(high[i])) for i, name in enumerate(per_query)}
     return Intervals(bounds=bounds, unit=unit, level=level, resamples=resamples, seed=seed)
 

@@ -72,6 +72,14 @@ def _metric_problem(metric: MetricInfo) -> str | None:
             "with a closed-form chance level and a median aggregate: the expected median is not the "
             "median of expectations; leave chance=None (simulated)"
         )
+    if not isinstance(metric.partial, bool):
+        return f"with partial {metric.partial!r}: give True or False"
+    if metric.partial and (metric.aggregate != "mean" or metric.chance is not None):
+        return (
+            "as partial (undefined for some queries) with a median aggregate or a closed-form chance "
+            "level: a partial metric averages the queries where it is defined and its chance level is "
+            "simulated; use aggregate='mean' and chance=None"
+        )
     if not (callable(metric.per_query) or isinstance(metric.per_query, str)):
         return "without a per-query function: per_query takes a callable or 'module:attribute'"
     return None

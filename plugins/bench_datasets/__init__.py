@@ -25,6 +25,13 @@ SCENE_OPTIONS = {
     "train_scenes": "training scenes (default 96)",
     "image_size": "image side in pixels (default 128)",
 }
+CUE_CONFLICT_OPTIONS = {
+    "seed": "generator seed (default 0)",
+    "num_classes": "categories, each with a texture of its own (default 8)",
+    "references_per_class": "clean references (gallery) per category (default 6)",
+    "conflicts_per_pair": "cue-conflict images (queries) per (shape, texture) category pair (default 2)",
+    "image_size": "image side in pixels (default 128)",
+}
 SCENE_COLUMNS = ("R@1", "R@10")
 GALLERY_OPTION = {
     "gallery": "unique (default: each photo once) or listed (the published list, duplicated photos included)"
@@ -111,6 +118,18 @@ def _real_datasets() -> list[DatasetInfo]:
             options=QMUL_OPTIONS,
         ),
         DatasetInfo(
+            id="geirhos-cue-conflict",
+            target="bench_datasets.geirhos:GeirhosCueConflict",
+            task="shape-bias",
+            description="Geirhos et al. (ICLR 2019) cue-conflict stimuli: 1,200 images decided by their "
+            "nearest clean reference (texture-vs-shape repository)",
+            expected_layout=expected_layouts.GEIRHOS,
+            options={
+                "references": "the folder of stimuli/ holding the clean references: edges (default), "
+                "filled-silhouettes, or another with the 16 class folders"
+            },
+        ),
+        DatasetInfo(
             id="chairv2",
             target="bench_datasets.qmul:ChairV2",
             task="fg-sbir",
@@ -156,6 +175,17 @@ def register_datasets(register) -> None:
             columns=SCENE_COLUMNS,
             needs_root=False,
             options=SCENE_OPTIONS,
+        )
+    )
+    register(
+        DatasetInfo(
+            id="synthetic-cue-conflict",
+            target="bench_datasets.synthetic:SyntheticCueConflict",
+            task="shape-bias",
+            description="generated cue conflict: one category's shape in another's texture, decided by "
+            "the nearest clean reference (no files)",
+            needs_root=False,
+            options=CUE_CONFLICT_OPTIONS,
         )
     )
     for info in _real_datasets():

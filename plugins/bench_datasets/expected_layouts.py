@@ -49,3 +49,15 @@ def qmul(name: str) -> str:
         "               <root>/trainA/, <root>/trainB/ likewise\n"
         "  A sketch <id>_<n> is drawn from photo <id>."
     )
+
+
+GEIRHOS = (
+    "  <root>/stimuli/style-transfer-preprocessed-512/<shape class>/<shape><n>-<texture><m>.png\n"
+    "      the 1,280 cue-conflict images of github.com/rgeirhos/texture-vs-shape, in 16 class folders\n"
+    "      (airplane, bear, bicycle, bird, boat, bottle, car, cat, chair, clock, dog, elephant, keyboard,\n"
+    "      knife, oven, truck); <root> is the repository (or its stimuli/ folder)\n"
+    "  <root>/stimuli/edges/<class>/<class><n>.png      references=edges (default): the clean references\n"
+    "  <root>/stimuli/filled-silhouettes/<class>/...    references=filled-silhouettes\n"
+    "  <root>/stimuli/<folder>/<class>/<any name>       references=<folder>: e.g. your own photos of the\n"
+    "      16 classes (the original photos are not distributed)"
+)

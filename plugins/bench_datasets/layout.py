@@ -25,6 +25,10 @@ ROOT_SIGNATURES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("QMUL ChairV2, release (a) (--dataset chairv2)", ("ChairV2_photo",)),
     ("QMUL ShoeV2 or ChairV2, release (b) (--dataset shoev2 or chairv2)", ("testA", "testB")),
     ("FS-COCO (--dataset fscoco)", ("raster_sketches", "images")),
+    (
+        "Geirhos' texture-vs-shape stimuli (--dataset geirhos-cue-conflict)",
+        ("stimuli/style-transfer-preprocessed-512",),
+    ),
 )
 """What each known release looks like: a description and folders its root holds."""
 

@@ -3,10 +3,12 @@
 Registered exactly as a third-party plugin registers its own (README, "Write a plugin"):
 
 * tasks: ``zs-sbir`` (zero-shot category-level: every photo of the query's class is relevant),
-  ``fg-sbir`` (fine-grained: the paired photo, in a per-class gallery where the dataset splits it)
-  and ``scene-sbir`` (scene-level, FS-COCO: the paired photo in the whole gallery);
+  ``fg-sbir`` (fine-grained: the paired photo, in a per-class gallery where the dataset splits it),
+  ``scene-sbir`` (scene-level, FS-COCO: the paired photo in the whole gallery) and ``shape-bias``
+  (cue-conflict images decided by their nearest clean reference, :mod:`bench_tasks.cue_conflict`);
 * metrics: ``mAP@all``, ``mAP@all[plain]``, ``mAP@K``, ``mAP@K[retrieved]``, ``P@K`` (fractions),
-  ``Acc@K`` and ``R@K`` (percentages), ``MeanR`` and ``MedR`` (ranks, lower is better);
+  ``Acc@K`` and ``R@K`` (percentages), ``MeanR`` and ``MedR`` (ranks, lower is better),
+  ``ShapeBias`` (a fraction), ``ShapeAcc`` and ``TextureAcc`` (percentages);
 * leaderboard formats: ``md``, ``csv``, ``latex`` and ``json``.
 
 Registration imports nothing heavy: the per-query functions are ``"module:attribute"`` targets
@@ -18,17 +20,20 @@ from __future__ import annotations
 from bench import LeaderboardFormat, MetricInfo, TaskInfo, hookimpl
 
 MODULE = "bench_tasks.retrieval_metrics"
+CUE_CONFLICT = "bench_tasks.cue_conflict"
 
 
-def _metric(pattern: str, function: str, unit: str, higher: bool, description: str, **extra) -> MetricInfo:
+def _metric(
+    pattern: str, function: str, unit: str, higher: bool, description: str, module: str = MODULE, **extra
+) -> MetricInfo:
     chance = extra.pop("chance", None)
     return MetricInfo(
         id=pattern,
-        per_query=f"{MODULE}:{function}",
+        per_query=f"{module}:{function}",
         unit=unit,
         higher_is_better=higher,
         description=description,
-        chance=f"{MODULE}:{chance}" if chance else None,
+        chance=f"{module}:{chance}" if chance else None,
         **extra,
     )
 
@@ -105,6 +110,34 @@ METRICS = (
         digits=1,
         aggregate="median",
     ),
+    _metric(
+        "ShapeBias",
+        "shape_bias",
+        "fraction",
+        True,
+        "shape decisions / (shape + texture decisions) of cue-conflict images (Geirhos et al.)",
+        CUE_CONFLICT,
+        partial=True,
+    ),
+    _metric(
+        "ShapeAcc",
+        "shape_accuracy",
+        "percentage",
+        True,
+        "share of cue-conflict images whose nearest reference has their shape class",
+        CUE_CONFLICT,
+        digits=2,
+        chance="shape_chance",
+    ),
+    _metric(
+        "TextureAcc",
+        "texture_accuracy",
+        "percentage",
+        True,
+        "share of cue-conflict images whose nearest reference has their texture class",
+        CUE_CONFLICT,
+        digits=2,
+    ),
 )
 
 TASKS = (
@@ -139,6 +172,18 @@ TASKS = (
         description="a scene sketch retrieves its one photo from the whole gallery (FS-COCO)",
         values_note="scene-level (scene-sbir) R@K values are percentages (x100), MeanR and MedR ranks "
         "(lower is better)",
+    ),
+    TaskInfo(
+        id="shape-bias",
+        title="Shape bias (cue conflict)",
+        relevance="two-labels",
+        metrics=("ShapeBias", "ShapeAcc", "TextureAcc"),
+        columns=("ShapeBias",),
+        main_metric="ShapeBias",
+        description="cue-conflict images (one class's shape, another's texture) decided by their nearest "
+        "clean reference: shape decisions / (shape + texture decisions)",
+        values_note="shape-bias ShapeBias values are fractions (0 to 1; higher: more shape-biased), "
+        "ShapeAcc and TextureAcc percentages (x100)",
     ),
 )
 

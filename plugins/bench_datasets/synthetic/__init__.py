@@ -10,6 +10,8 @@ any image can be rendered alone, in any order, with identical pixels.
   noise (slight hand distortion, smooth wobble, broken strokes, overshoots, retraced bits).
 * Scenes (``synthetic-scene``): two to four such shapes on one background, a photo and a sketch
   of the same scene (:mod:`bench_datasets.synthetic.scenes`).
+* Cue conflict (``synthetic-cue-conflict``): shapes filled with their own category's texture (the
+  references) or with another category's (the queries) (:mod:`bench_datasets.synthetic.cue_conflict`).
 
 Coordinates are canvas pixels of the output image (x right, y down) unless stated otherwise;
 shape builders work in a unit frame of roughly ``[-1, 1]^2``. Imports numpy and PIL only.
@@ -18,6 +20,7 @@ shape builders work in a unit frame of roughly ``[-1, 1]^2``. Imports numpy and 
 from __future__ import annotations
 
 from bench_datasets.synthetic.adapter import SyntheticCategory, SyntheticFineGrained
+from bench_datasets.synthetic.cue_conflict import SyntheticCueConflict
 from bench_datasets.synthetic.instances import photo_caption
 from bench_datasets.synthetic.photos import render_photo
 from bench_datasets.synthetic.scene_adapter import SyntheticScene
@@ -27,6 +30,7 @@ from bench_datasets.synthetic.sketches import render_sketch
 __all__ = [
     "CATEGORIES",
     "SyntheticCategory",
+    "SyntheticCueConflict",
     "SyntheticFineGrained",
     "SyntheticScene",
     "photo_caption",

@@ -25,6 +25,7 @@ _COLOURS: dict[str, tuple[int, int, int]] = {
 # Stream tags keep the generators of the different random decisions of one instance (or scene) independent.
 SPLIT_STREAM, GEOMETRY_STREAM, COLOUR_STREAM, PHOTO_STREAM, SKETCH_STREAM = range(5)
 SCENE_STREAM, SCENE_PHOTO_STREAM, SCENE_SKETCH_STREAM = range(5, 8)
+CUE_SPLIT_STREAM, TEXTURE_STREAM, CUE_PHOTO_STREAM = range(8, 11)
 
 
 def seeded_rng(*entropy: int) -> np.random.Generator:

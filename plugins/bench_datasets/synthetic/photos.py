@@ -17,7 +17,7 @@ _MIN_BACKGROUND_DISTANCE = 110.0
 """Smallest RGB distance between an object's colour and its background's mean colour."""
 
 
-def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+def pixel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-centre x and y coordinates of a ``size`` px canvas: two ``(size, size)`` float32 arrays."""
     y, x = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     return x, y
@@ -25,7 +25,7 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _linear_pattern(rng: np.random.Generator, size: int) -> np.ndarray:
     """A linear ramp in a random direction: ``(size, size)`` in [0, 1]."""
-    x, y = _grid(size)
+    x, y = pixel_grid(size)
     angle = rng.uniform(0.0, 2 * math.pi)
     ramp = x * math.cos(angle) + y * math.sin(angle)
     return (ramp - ramp.min()) / (ramp.max() - ramp.min())
@@ -40,7 +40,7 @@ def _cloudy_pattern(rng: np.random.Generator, size: int) -> np.ndarray:
 
 def _striped_pattern(rng: np.random.Generator, size: int) -> np.ndarray:
     """Soft parallel stripes, period 8-25% of ``size``, in a random direction: ``(size, size)`` in [0, 1]."""
-    x, y = _grid(size)
+    x, y = pixel_grid(size)
     angle, period = rng.uniform(0.0, math.pi), rng.uniform(0.08, 0.25) * size
     phase = (x * math.cos(angle) + y * math.sin(angle)) * (2 * math.pi / period)
     return 0.5 + 0.5 * np.sin(phase)
@@ -48,7 +48,7 @@ def _striped_pattern(rng: np.random.Generator, size: int) -> np.ndarray:
 
 def _radial_pattern(rng: np.random.Generator, size: int) -> np.ndarray:
     """Distance from a random point, normalised: ``(size, size)`` in [0, 1]."""
-    x, y = _grid(size)
+    x, y = pixel_grid(size)
     cx, cy = rng.uniform(0.0, size, 2).tolist()
     distance = np.hypot(x - cx, y - cy)
     return distance / distance.max()
@@ -107,7 +107,7 @@ def _downsampled(canvas: Image.Image, size: int) -> np.ndarray:
     return np.asarray(canvas.resize((size, size), Image.LANCZOS), dtype=np.float32) / 255.0
 
 
-def _coverage(outline: Outline, size: int) -> np.ndarray:
+def coverage(outline: Outline, size: int) -> np.ndarray:
     """Anti-aliased fraction of each pixel inside ``outline``: ``(size, size)`` float32 in [0, 1]."""
     canvas = Image.new("L", (size * SUPERSAMPLE,) * 2, 0)
     draw = ImageDraw.Draw(canvas)
@@ -118,15 +118,15 @@ def _coverage(outline: Outline, size: int) -> np.ndarray:
     return _downsampled(canvas, size)
 
 
-def _rim(coverage: np.ndarray, width: float) -> np.ndarray:
-    """A soft band along the inside of every edge of ``coverage`` (``(size, size)`` in [0, 1]).
+def rim(inside: np.ndarray, width: float) -> np.ndarray:
+    """A soft band along the inside of every edge of the coverage ``inside`` (``(size, size)`` in [0, 1]).
 
     Returns:
         ``(size, size)`` float32 in [0, 1]: 1 at the edge, fading to 0 about ``width`` px inside.
     """
-    mask = Image.fromarray((coverage * 255).astype(np.uint8))
+    mask = Image.fromarray((inside * 255).astype(np.uint8))
     blurred = np.asarray(mask.filter(ImageFilter.GaussianBlur(width)), dtype=np.float32) / 255.0
-    return coverage * np.clip(2.0 * (1.0 - blurred), 0.0, 1.0)
+    return inside * np.clip(2.0 * (1.0 - blurred), 0.0, 1.0)
 
 
 def _shaded(
@@ -144,7 +144,7 @@ def _shaded(
     low, high = outline.bounds()
     cx, cy = ((low + high) / 2).tolist()
     radius = float((high - low).max() / 2)
-    x, y = _grid(size)
+    x, y = pixel_grid(size)
     dx, dy = (x - cx) / radius, (y - cy) / radius
     brightness = np.clip(0.8 + 0.3 * (dx * light[0] + dy * light[1]), 0.45, 1.15)
     spot = (dx - 0.45 * light[0]) ** 2 + (dy - 0.45 * light[1]) ** 2
@@ -171,12 +171,12 @@ def _painted_object(
     ``light`` is the unit ``(2,)`` vector from an object towards the light.
     """
     size = image.shape[0]
-    coverage = _coverage(outline, size)
-    image = image * (1 - rng.uniform(0.25, 0.45) * _shadow(coverage, light, rng, size)[..., None])
+    inside = coverage(outline, size)
+    image = image * (1 - rng.uniform(0.25, 0.45) * _shadow(inside, light, rng, size)[..., None])
     surface = _shaded(colour, outline, light, rng, size)
-    rim = _rim(coverage, rng.uniform(0.015, 0.03) * size)
-    surface *= 1 - rng.uniform(0.3, 0.5) * rim[..., None]
-    return image + (surface - image) * coverage[..., None]
+    edge = rim(inside, rng.uniform(0.015, 0.03) * size)
+    surface *= 1 - rng.uniform(0.3, 0.5) * edge[..., None]
+    return image + (surface - image) * inside[..., None]
 
 
 def paint_photo(
