@@ -213,14 +213,15 @@ def test_leaderboard_command_writes_and_checks(tmp_path):
     out = tmp_path / "results"
     assert run_bench("run", "--dataset", "synthetic", *SMALL, "--output-dir", str(out)).returncode == 0
     board = tmp_path / "board" / "README.md"
-    written = run_bench("leaderboard", str(out), "--output", str(board))
+    every = ("--reported-sections", "all")  # the paper's sections too, though synthetic alone was run
+    written = run_bench("leaderboard", str(out), "--output", str(board), *every)
     assert written.returncode == 0, written.stderr
     text = board.read_text()
     assert "## synthetic" in text and "sd-mini" in text and "| *chance* |" in text
     assert "reported: Stable Diffusion features + learned prompts; Koley et al., CVPR 2024, Table 1" in text
-    assert run_bench("leaderboard", str(out), "--output", str(board), "--check").returncode == 0
+    assert run_bench("leaderboard", str(out), "--output", str(board), *every, "--check").returncode == 0
     board.write_text(text + "edited\n")
-    stale = run_bench("leaderboard", str(out), "--output", str(board), "--check")
+    stale = run_bench("leaderboard", str(out), "--output", str(board), *every, "--check")
     assert stale.returncode == 1 and "is stale" in stale.stderr
 
 
