@@ -70,7 +70,8 @@ def test_the_runner_computes_on_the_gpu_join_world_bound(
 
     monkeypatch.setattr(devices, "resolve_device", lambda name: torch.device(name))
     spec = SimpleNamespace(device="cuda", dtype="bf16", cache_dir=str(tmp_path), cache_dtype="fp16")
-    runner = StudyRunner(SimpleNamespace(sweeps=[SimpleNamespace(spec=spec)]), registry=None)
+    registry = SimpleNamespace(evaluation_specs=lambda: None)  # no run is scored here
+    runner = StudyRunner(SimpleNamespace(sweeps=[SimpleNamespace(spec=spec)]), registry=registry)
     assert runner.device == torch.device("cuda", 2)
     assert fake_cuda[0] == ("set_device", torch.device("cuda", 2))
     assert fake_cuda[1] == ("init_process_group", "nccl", torch.device("cuda", 2))
