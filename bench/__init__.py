@@ -3,8 +3,8 @@
 This module is the one import path for plugins and users: plugins import only names from
 ``bench`` (a test enforces it). What plugins implement and register (``bench.api``) imports
 eagerly and without torch; the Python workflow functions (``load_backbone``, ``open_dataset``,
-``descriptors``, ``feature_maps``, ``evaluate_category``, ``evaluate_fine_grained``, ``run``) and the
-command-line helpers are imported on first use.
+``descriptors``, ``feature_maps``, ``score``, ``run``) and the command-line helpers are imported on
+first use.
 """
 
 from __future__ import annotations
@@ -46,6 +46,16 @@ from bench.api.components import (
 from bench.api.datasets import Dataset, ImageItem, SplitName
 from bench.api.encoders import ImageEncoderBase, PixelNormalization
 from bench.api.errors import BenchError, closest_match
+from bench.api.evaluation import (
+    RELEVANCE,
+    UNITS,
+    EvaluationSpecs,
+    LeaderboardFormat,
+    MetricInfo,
+    Rankings,
+    ResolvedMetric,
+    TaskInfo,
+)
 from bench.api.files import atomic_file, output_problem, write_text_atomic
 from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
@@ -81,8 +91,7 @@ _LAZY: dict[str, str] = {
     "descriptors": "bench.workflows",
     "open_dataset": "bench.workflows",
     "feature_maps": "bench.workflows",
-    "evaluate_category": "bench.evaluation.metrics",
-    "evaluate_fine_grained": "bench.evaluation.metrics",
+    "score": "bench.workflows",
     "run": "bench.workflows",
     "plugin_registry": "bench.workflows",
     # learned prompt files (``bench train``)
@@ -96,6 +105,22 @@ _LAZY: dict[str, str] = {
     "RunResult": "bench.results.schema",
     "read_result": "bench.results.schema",
     "find_result_files": "bench.results.schema",
+    # per-query logs and re-ranked results files (bench rescore, bench plot retrievals)
+    "QueryLog": "bench.evaluation.samples",
+    "QueryRecord": "bench.evaluation.samples",
+    "read_query_log": "bench.evaluation.samples",
+    "rescore": "bench.evaluation.samples",
+    "Reranked": "bench.execution.reranking",
+    "rerank_results": "bench.execution.reranking",
+    # leaderboards (the built-in formats, and what a plugin's format renders)
+    "Leaderboard": "bench.results.leaderboard.model",
+    "leaderboard_data": "bench.results.leaderboard.exports",
+    "leaderboard_markdown": "bench.results.leaderboard.rendering",
+    "leaderboard_csv": "bench.results.leaderboard.exports",
+    "leaderboard_latex": "bench.results.leaderboard.exports",
+    "leaderboard_json": "bench.results.leaderboard.exports",
+    "leaderboard_html": "bench.results.leaderboard.html_page",
+    "LeaderboardFigure": "bench.results.leaderboard.html_page",
     "natural_key": "bench.results.naming",
     # plugin commands
     "plugin_option": "bench.cli.options",
@@ -157,6 +182,14 @@ __all__ = [
     "EMBED",
     "POOLED",
     "POOLINGS",
+    "RELEVANCE",
+    "UNITS",
+    "EvaluationSpecs",
+    "LeaderboardFormat",
+    "MetricInfo",
+    "Rankings",
+    "ResolvedMetric",
+    "TaskInfo",
     "ActivationCheckpointing",
     "Backbone",
     "BackboneFamily",

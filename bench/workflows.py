@@ -9,10 +9,11 @@ The same code paths as ``bench run``, one step at a time::
     queries, gallery = dataset.split("query"), dataset.split("gallery")
     q = bench.descriptors(backbone, queries, dataset=dataset, layer="up1", t=200, noise_samples=2)
     g = bench.descriptors(backbone, gallery, dataset=dataset, layer="up1", t=200, noise_samples=2)
-    metrics = bench.evaluate_category(q, [i.label for i in queries], g, [i.label for i in gallery])
+    metrics = bench.score(q, g, queries, gallery, dataset="synthetic")  # its task's metrics
 
 ``descriptors`` and ``feature_maps`` take PIL images or a dataset's items; noise is seeded per image
-by its content exactly as ``bench run`` seeds it, so the numbers equal the command line's.
+by its content exactly as ``bench run`` seeds it, so the numbers equal the command line's. ``score``
+ranks and scores descriptors with a registered task and its metrics (``bench list tasks``).
 :func:`run` runs a whole configuration (a config file and overrides) and returns its results.
 """
 
@@ -43,6 +44,7 @@ __all__ = [
     "open_dataset",
     "plugin_registry",
     "run",
+    "score",
 ]
 
 
@@ -235,8 +237,6 @@ def descriptors(
 class _InMemoryImages(Dataset):
     """PIL images as a dataset, so they go through the extraction loop; an image's key is its index."""
 
-    task = "zs-sbir"
-
     def __init__(self, images: Sequence[Any], modality: str) -> None:
         self.images = list(images)
         self.items = [ImageItem(str(index), modality, "") for index in range(len(images))]  # type: ignore[arg-type]
@@ -352,3 +352,64 @@ def run(
     registry = registry if registry is not None else plugin_registry(spec.plugins)
     finished, _ = execute(plan_study(spec, registry), registry, reporter or SilentReporter())
     return [item.result for item in finished]
+
+
+def score(
+    query_features: Any,
+    gallery_features: Any,
+    queries: Sequence[ImageItem],
+    gallery: Sequence[ImageItem],
+    *,
+    dataset: str | None = None,
+    task: str | None = None,
+    metrics: Sequence[str] | None = None,
+    per_class_gallery: bool | None = None,
+    registry: Registry | None = None,
+) -> dict[str, float]:
+    """The metrics of a retrieval task, computed as ``bench run`` computes them.
+
+    Args:
+        query_features: (Q, D) descriptors of ``queries``; gallery_features: (G, D) of ``gallery``
+            (numpy arrays or tensors; L2-normalised here).
+        queries, gallery: the items (their labels and pairing ids decide what is relevant).
+        dataset: a registered dataset id: its task, metrics and gallery split (``bench list
+            datasets``); or give ``task``.
+        task: a registered task id (``bench list tasks``), when no ``dataset`` is given.
+        metrics: the metric names to compute (``bench list metrics``; ``@K`` with a number);
+            default: the dataset's, else the task's.
+        per_class_gallery: rank each query against its own class's items only; default: as the
+            dataset's adapter does, else False.
+
+    Returns:
+        ``{metric name: value}`` in each metric's unit (fractions, percentages or ranks).
+
+    Raises:
+        BenchError: neither or both of ``dataset`` and ``task``, an unknown id or metric name, or a
+            metric plugin that fails.
+    """
+    from bench.api.components import resolve_target
+    from bench.evaluation.measures import MetricSet
+    from bench.evaluation.protocol import evaluate
+
+    if (dataset is None) == (task is None):
+        raise BenchError(
+            "score() takes a dataset id or a task id (one of them).", "See `bench list datasets`."
+        )
+    registry = _registry(registry)
+    specs = registry.evaluation_specs()
+    info = registry.datasets.get(dataset) if dataset is not None else None
+    task_info = specs.task(info.task if info is not None else str(task))
+    names = metrics or (info.metrics if info is not None else task_info.metrics)
+    if per_class_gallery is None:
+        adapter = resolve_target(info.target, f"dataset {info.id!r}") if info is not None else None
+        per_class_gallery = bool(getattr(adapter, "group_by_label", False))
+    evaluation = evaluate(
+        task_info,
+        MetricSet([specs.metric(name) for name in names]),
+        list(queries),
+        list(gallery),
+        np.asarray(query_features, dtype=np.float32),
+        np.asarray(gallery_features, dtype=np.float32),
+        per_class_gallery=per_class_gallery,
+    )
+    return evaluation.metrics

@@ -1,4 +1,4 @@
-"""Category evaluation speed and memory: bench.metrics.evaluate_category vs a straightforward numpy baseline.
+"""Category evaluation speed and memory: the streamed ranking with the registered metrics vs a numpy baseline.
 
 Sizes: QuickDraw-ext (92,291 query sketches x 54,151 gallery photos, 30 unseen classes, about 3,000
 queries and 1,800 photos per class) and 10,000 x 10,000; d = 512, float32, L2-normalised,
@@ -7,7 +7,7 @@ metrics are far from 0 and 1). The baseline, written here, is what a straightfor
 per chunk of queries one numpy matmul, one full ``np.argsort(kind="stable")`` of each row, and every
 metric from the sorted relevance (cumulative hits, precision, reverse running maximum). Both give
 every metric of docs/protocol.md; they must agree to 1e-6 (asserted). The baseline's similarities come
-from the same float32 matmul as evaluate_category's (torch; chunks of 32 or more rows give bitwise
+from the same float32 matmul as bench's ranking's (torch; chunks of 32 or more rows give bitwise
 the same products), so both rank the same numbers: another BLAS (numpy's OpenBLAS) rounds most dot
 products differently in the last bit, which reorders near-ties and moves a 10,000-query P@100 by
 1e-6 per reordered hit.
@@ -138,12 +138,18 @@ def child(size: str, implementation: str, baseline_chunk: int) -> None:
     """Generate the features, evaluate once, print one JSON line of timings, memory and metrics."""
     queries, query_labels, gallery, gallery_labels = synthetic(size)
     if implementation == "sbir-bench":
-        from bench.evaluation.metrics import evaluate_category
+        from bench.evaluation.measures import MetricSet, exact_mean
+        from bench.evaluation.ranking import same_class_scores
+        from bench.registry.manager import load_plugins
+
+        specs = load_plugins().build_registry().evaluation_specs()
+        at_k = [name for k in MAP_K for name in (f"mAP@{k}", f"mAP@{k}[retrieved]")]
+        names = ["mAP@all", "mAP@all[plain]", *at_k, *(f"P@{k}" for k in PREC_K)]
+        metrics = MetricSet([specs.metric(name) for name in names])
 
         def run() -> dict[str, float]:
-            return evaluate_category(
-                queries, query_labels, gallery, gallery_labels, map_k=MAP_K, prec_k=PREC_K
-            )
+            scores = same_class_scores(queries, query_labels, gallery, gallery_labels, metrics)
+            return {name: exact_mean(values[scores.evaluated]) for name, values in scores.values.items()}
     else:
 
         def run() -> dict[str, float]:

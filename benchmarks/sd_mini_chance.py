@@ -12,7 +12,7 @@ expected value of every metric `bench run` reports, exactly (rational arithmetic
   probability;
 - Acc@K with a gallery of g photos per class: K / g (continuous random scores have no ties).
 
-It then checks the mAP values against `bench.evaluate_category` on seeded random permutations.
+It then checks the mAP values against `bench.score` on seeded random permutations.
 
     python benchmarks/sd_mini_chance.py                     # the default synthetic benchmarks
     python benchmarks/sd_mini_chance.py --gallery 96 --relevant 12 --k 10
@@ -81,23 +81,28 @@ def category_chance(n: int, r: int, k: int) -> dict[str, Fraction]:
 
 
 def monte_carlo(n: int, r: int, k: int, draws: int) -> dict[str, float]:
-    """The same metrics from `bench.evaluate_category` on seeded random descriptors."""
+    """The same metrics from `bench.score` on seeded random descriptors."""
     import numpy as np
 
     import bench
 
     classes = n // r
     labels = np.repeat(np.arange(classes), r)
+    sketches = [bench.ImageItem(f"s{i}", "sketch", str(label)) for i, label in enumerate(labels)]
+    photos = [bench.ImageItem(f"p{i}", "photo", str(label)) for i, label in enumerate(labels)]
+    names = list(category_chance(n, r, k))
+    registry = bench.plugin_registry()
     rng = np.random.default_rng(0)
     sums: dict[str, float] = {}
     for _ in range(draws):
-        metrics = bench.evaluate_category(
+        metrics = bench.score(
             rng.standard_normal((n, 64)),
-            labels,
             rng.standard_normal((n, 64)),
-            labels,
-            map_k=(k,),
-            prec_k=(k,),
+            sketches,
+            photos,
+            task="zs-sbir",
+            metrics=names,
+            registry=registry,
         )
         for name, value in metrics.items():
             sums[name] = sums.get(name, 0.0) + value

@@ -31,8 +31,6 @@ class OrientationHistograms(bench.ImageEncoderBase):
 class SketchPhotoFolders(bench.Dataset):
     """<root>/sketch/<class>/*.png and <root>/photo/<class>/*.jpg; every class is a test class."""
 
-    task = "zs-sbir"
-
     def __init__(self, root: Path):
         self.items = {modality: self._scan(Path(root), modality) for modality in ("sketch", "photo")}
 

@@ -48,7 +48,9 @@ done
 bench run --backbone sd-mini --layer coarse --t 50 --noise-samples 2 --dataset synthetic \
     --prompt none "${learned[@]}" --output-dir "$OUT"
 
-# 6. The page, and its CSV export, with every paper's reported numbers: the real benchmarks'
-#    sections (Sketchy, TU-Berlin, ...) are there as references though nothing here runs them.
+# 6. The page, its web page (sortable, filterable, with the sweep figures) and its CSV export, with
+#    every paper's reported numbers: the real benchmarks' sections (Sketchy, TU-Berlin, ...) are there
+#    as references though nothing here runs them.
 bench leaderboard "$OUT" --reported-sections all --output leaderboard/README.md
+bench leaderboard "$OUT" --reported-sections all --format html --output leaderboard/index.html
 bench leaderboard "$OUT" --reported-sections all --format csv --output leaderboard/leaderboard.csv

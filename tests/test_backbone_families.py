@@ -9,7 +9,8 @@ import textwrap
 import pytest
 
 from bench import BackboneFamily, BackboneInfo, BenchError, LayerInfo
-from bench.registry.tables import ComponentTable, Registry
+from bench.registry.components import ComponentTable
+from bench.registry.tables import Registry
 from tests.conftest import run_bench
 
 

@@ -29,8 +29,6 @@ from bench import BackboneInfo, DatasetInfo, ImageItem, LayerInfo
 class Files(bench.Dataset):
     """sketch/<label>/<n>.png and photo/<label>/<n>.png under the root, read plainly."""
 
-    task = "zs-sbir"
-
     def __init__(self, root):
         self.root = Path(root)
 

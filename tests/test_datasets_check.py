@@ -15,6 +15,7 @@ from bench.cli.main import build_cli
 from bench.registry.manager import load_plugins
 from bench.results.schema import read_result
 from tests.conftest import run_bench
+from tests.retrieval import specs
 from tests.test_datasets_fakes import qmul_tree, sketchy_tree, tuberlin_tree
 
 YELAMARTHI_LISTS = ("sketchy_yelamarthi_zs0_sketch_zero", "sketchy_yelamarthi_zs0_photo_zero")
@@ -156,7 +157,7 @@ def test_bench_run_on_a_fake_sketchy_tree_records_split_and_gallery(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "mAP@200" in result.stdout and "P@200" in result.stdout
     (path,) = (tmp_path / "out").rglob("*.json")
-    recorded = read_result(path)
+    recorded = read_result(path, specs())
     assert recorded.config["dataset_options"] == {"gallery": "listed"}
     assert recorded.dataset["columns"] == ["mAP@200", "P@200"]
     assert recorded.dataset["num_queries"] == 42 and recorded.dataset["num_gallery"] == 126

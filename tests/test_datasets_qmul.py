@@ -13,7 +13,7 @@ from tests.test_datasets_fakes import qmul_tree
 def test_release_is_detected_and_sketches_pair_with_their_photos(tmp_path, release):
     qmul_tree(tmp_path, "ShoeV2", release)
     dataset = ShoeV2(tmp_path)
-    assert dataset.task == "fg-sbir" and not dataset.group_by_label
+    assert not dataset.group_by_label
     queries, gallery = dataset.split("query"), dataset.split("gallery")
     assert len(queries) == 6 and len(gallery) == 3
     assert sorted(item.instance for item in gallery) == ["2429245009", "2429245010", "2429245011"]

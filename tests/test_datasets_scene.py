@@ -11,6 +11,7 @@ from bench_datasets.fscoco import FSCOCO
 from bench_datasets.synthetic import CATEGORIES, SyntheticScene
 from bench_datasets.synthetic.scenes import GRID, scene_objects
 
+import bench
 from bench import BenchError
 from bench.plan.query_text import query_texts
 from tests.conftest import run_bench
@@ -78,7 +79,7 @@ def test_check_reports_a_missing_listed_file_and_refuses_the_root(fscoco_root):
 
 def test_split_option_selects_each_published_list(fscoco_root):
     normal = FSCOCO(fscoco_root)
-    assert normal.task == "scene-sbir"
+    assert bench.plugin_registry().datasets.get("fscoco").task == "scene-sbir"
     assert instances(normal.split("query")) == NORMAL == instances(normal.split("gallery"))
     assert [item.modality for item in normal.split("gallery")] == ["photo"] * 3
     assert normal.describe() == {
@@ -189,7 +190,7 @@ def test_an_id_in_two_user_folders_is_a_problem(fscoco_root):
 
 def test_scene_sketches_pair_one_to_one_with_their_photos():
     dataset = SyntheticScene()
-    assert dataset.task == "scene-sbir"
+    assert bench.plugin_registry().datasets.get("synthetic-scene").task == "scene-sbir"
     queries, gallery, train = dataset.split("query"), dataset.split("gallery"), dataset.split("train")
     assert len(queries) == len(gallery) == 96 and len(train) == 2 * 96
     assert instances(queries) == instances(gallery) and len(set(instances(gallery))) == 96

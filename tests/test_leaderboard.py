@@ -16,6 +16,7 @@ from bench.results.leaderboard import (
     render_leaderboard,
 )
 from bench.results.schema import RunResult, write_result
+from tests.retrieval import specs
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_REPORTED = REPO / "leaderboard" / "reported.toml"
@@ -98,7 +99,7 @@ def board(tmp_path: Path) -> tuple[Path, Path]:
     """A leaderboard folder with results/ (the RUNS) and reported.toml."""
     results = tmp_path / "board" / "results"
     for run in RUNS:
-        write_result(results, run)
+        write_result(results, run, specs())
     reported = tmp_path / "board" / "reported.toml"
     reported.write_text(REPORTED_TOML, encoding="utf-8")
     return results, reported
@@ -124,7 +125,7 @@ def table_after(text: str, marker: str) -> list[list[str]]:
 
 
 def test_sections_are_ordered_by_task_then_dataset(board: tuple[Path, Path]) -> None:
-    text = render_leaderboard(*board, reported_sections="all")
+    text = render_leaderboard(*board, specs(), reported_sections="all")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == [
         "## Across benchmarks",
@@ -138,7 +139,7 @@ def test_sections_are_ordered_by_task_then_dataset(board: tuple[Path, Path]) -> 
 
 
 def test_ranking_table_columns_put_paper_columns_first(board: tuple[Path, Path]) -> None:
-    synthetic = section(render_leaderboard(*board), "synthetic (zs-sbir)")
+    synthetic = section(render_leaderboard(*board, specs()), "synthetic (zs-sbir)")
     header = table_after(synthetic, "### Ranking")[0]
     assert header == [
         "#",
@@ -156,12 +157,14 @@ def test_ranking_table_columns_put_paper_columns_first(board: tuple[Path, Path])
     ranking = synthetic[synthetic.index("### Ranking") :]
     align = next(line for line in ranking.splitlines() if line.startswith("| ---"))
     assert align == "| " + " | ".join(["---:"] + ["---"] * 5 + ["---:"] * 4 + ["---"]) + " |"
-    fg_header = table_after(section(render_leaderboard(*board), "synthetic-fg (fg-sbir)"), "### Ranking")[0]
+    fg_header = table_after(
+        section(render_leaderboard(*board, specs()), "synthetic-fg (fg-sbir)"), "### Ranking"
+    )[0]
     assert fg_header[6:] == ["Acc@1", "Acc@5", "Acc@10", "Source"]
 
 
 def test_rows_sorted_by_first_paper_column_with_best_in_bold(board: tuple[Path, Path]) -> None:
-    synthetic = section(render_leaderboard(*board), "synthetic (zs-sbir)")
+    synthetic = section(render_leaderboard(*board, specs()), "synthetic (zs-sbir)")
     rows = [row for row in table_after(synthetic, "### Ranking")[1:] if row[0]]
     measured = [row for row in rows if row[-1].startswith("measured")]
     assert [row[2] for row in measured] == ["up2", "mid", "up1"]
@@ -172,7 +175,7 @@ def test_rows_sorted_by_first_paper_column_with_best_in_bold(board: tuple[Path, 
 
 
 def test_reported_rows_are_ranked_beside_measured_ones_and_marked(board: tuple[Path, Path]) -> None:
-    synthetic = section(render_leaderboard(*board), "synthetic (zs-sbir)")
+    synthetic = section(render_leaderboard(*board, specs()), "synthetic (zs-sbir)")
     rows = table_after(synthetic, "### Ranking (measured and reported)")[1:]
     order = [(row[0], row[1], row[6], row[-1].split(";")[0]) for row in rows if row[0]]
     assert order == [
@@ -184,11 +187,13 @@ def test_reported_rows_are_ranked_beside_measured_ones_and_marked(board: tuple[P
     ]
     assert all(row[3].startswith("measured: [sd-tiny_") for row in (order[1], order[2], order[4]))
     assert "Alpha et al., 2024, Table 1" in synthetic and "Gamma et al." not in synthetic
-    assert "reported:" not in section(render_leaderboard(*board), "synthetic-fg (fg-sbir)")
+    assert "reported:" not in section(render_leaderboard(*board, specs()), "synthetic-fg (fg-sbir)")
 
 
 def test_fg_values_have_two_decimals(board: tuple[Path, Path]) -> None:
-    rows = table_after(section(render_leaderboard(*board), "synthetic-fg (fg-sbir)"), "### Ranking")[1:]
+    rows = table_after(section(render_leaderboard(*board, specs()), "synthetic-fg (fg-sbir)"), "### Ranking")[
+        1:
+    ]
     assert [row[6:9] for row in rows] == [
         ["**30.50**", "35.25", "**99.00**"],
         ["20.00", "**40.00**", "**99.00**"],
@@ -197,17 +202,17 @@ def test_fg_values_have_two_decimals(board: tuple[Path, Path]) -> None:
 
 def test_missing_metric_shows_dash(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    write_result(results, zs_run("up1", 0.4, 0.5))
+    write_result(results, zs_run("up1", 0.4, 0.5), specs())
     sparse = zs_run("up2", 0.3, 0.5)
     sparse.metrics = {"mAP@all": 0.3}
-    write_result(results, sparse)
-    rows = table_after(render_leaderboard(results, None), "### Ranking")[1:]
+    write_result(results, sparse, specs())
+    rows = table_after(render_leaderboard(results, None, specs()), "### Ranking")[1:]
     assert rows[1][7] == MISSING and rows[1][2] == "up2"
 
 
 def test_footnotes_and_links(board: tuple[Path, Path]) -> None:
     results, reported = board
-    text = render_leaderboard(results, reported)
+    text = render_leaderboard(results, reported, specs())
     rows = table_after(section(text, "synthetic (zs-sbir)"), "### Ranking")[1:]
     up1 = next(row for row in rows if row[2] == "up1")
     marker = up1[1].removeprefix("sd-tiny")
@@ -222,14 +227,14 @@ def test_footnotes_and_links(board: tuple[Path, Path]) -> None:
         "image_size `64`",
     ):
         assert part in footnote
-    run_path = write_result(results, RUNS[0])
+    run_path = write_result(results, RUNS[0], specs())
     assert up1[-1] == f"measured: [{run_path.stem}](results/synthetic/{run_path.name})"
-    linked = render_leaderboard(results, reported, link_base=results.parent.parent / "docs")
+    linked = render_leaderboard(results, reported, specs(), link_base=results.parent.parent / "docs")
     assert f"[{run_path.stem}](../board/results/synthetic/{run_path.name})" in linked
 
 
 def test_footnote_numbers_are_unique(board: tuple[Path, Path]) -> None:
-    lines = render_leaderboard(*board).splitlines()
+    lines = render_leaderboard(*board, specs()).splitlines()
     definitions = [line.split(":")[0] for line in lines if line.startswith("[^")]
     assert definitions == [f"[^{n}]" for n in range(1, len(RUNS) + 1)]
 
@@ -237,11 +242,11 @@ def test_footnote_numbers_are_unique(board: tuple[Path, Path]) -> None:
 def test_best_configuration_per_backbone(tmp_path: Path) -> None:
     results = tmp_path / "results"
     for run in (zs_run("up1", 0.4, 0.5), zs_run("up2", 0.45, 0.5), zs_run("up3", 0.2, 0.5)):
-        write_result(results, run)
+        write_result(results, run, specs())
     other = zs_run("embed", 0.3, 0.4, t=None)
     other.config["backbone"] = "vit-tiny"
-    write_result(results, other)
-    rows = table_after(render_leaderboard(results, None), "### Best configuration per backbone")[1:]
+    write_result(results, other, specs())
+    rows = table_after(render_leaderboard(results, None, specs()), "### Best configuration per backbone")[1:]
     assert [(row[0].split("[")[0], row[1], row[5]) for row in rows] == [
         ("sd-tiny", "up2", "**0.450**"),
         ("vit-tiny", "embed", "0.300"),
@@ -249,7 +254,7 @@ def test_best_configuration_per_backbone(tmp_path: Path) -> None:
 
 
 def test_dataset_with_only_reported_rows_gets_a_section(board: tuple[Path, Path]) -> None:
-    paper_only = section(render_leaderboard(*board, reported_sections="all"), "paper-only (zs-sbir)")
+    paper_only = section(render_leaderboard(*board, specs(), reported_sections="all"), "paper-only (zs-sbir)")
     assert "No measured runs with this definition yet." in paper_only
     assert "### Best configuration" not in paper_only
     row = table_after(paper_only, "### Ranking (reported by papers, not measured here)")[1]
@@ -259,25 +264,25 @@ def test_dataset_with_only_reported_rows_gets_a_section(board: tuple[Path, Path]
 
 def test_render_is_deterministic(board: tuple[Path, Path], tmp_path: Path) -> None:
     results, reported = board
-    first = render_leaderboard(results, reported)
-    assert render_leaderboard(results, reported) == first
+    first = render_leaderboard(results, reported, specs())
+    assert render_leaderboard(results, reported, specs()) == first
     reversed_results = tmp_path / "other" / "results"
     for run in reversed(RUNS):
-        write_result(reversed_results, run)
-    assert render_leaderboard(reversed_results, reported) == first
+        write_result(reversed_results, run, specs())
+    assert render_leaderboard(reversed_results, reported, specs()) == first
 
 
 def test_check_leaderboard(board: tuple[Path, Path], tmp_path: Path) -> None:
     results, reported = board
     output = tmp_path / "README.md"
-    assert not check_leaderboard(results, reported, output)
-    output.write_text(render_leaderboard(results, reported), encoding="utf-8")
-    assert check_leaderboard(results, reported, output)
+    assert not check_leaderboard(results, reported, output, specs())
+    output.write_text(render_leaderboard(results, reported, specs()), encoding="utf-8")
+    assert check_leaderboard(results, reported, output, specs())
     output.write_text(output.read_text(encoding="utf-8") + "edited\n", encoding="utf-8")
-    assert not check_leaderboard(results, reported, output)
-    output.write_text(render_leaderboard(results, reported), encoding="utf-8")
-    write_result(results, zs_run("down3", 0.1, 0.2))
-    assert not check_leaderboard(results, reported, output)
+    assert not check_leaderboard(results, reported, output, specs())
+    output.write_text(render_leaderboard(results, reported, specs()), encoding="utf-8")
+    write_result(results, zs_run("down3", 0.1, 0.2), specs())
+    assert not check_leaderboard(results, reported, output, specs())
 
 
 def test_unreadable_results_file_is_named(board: tuple[Path, Path]) -> None:
@@ -285,7 +290,7 @@ def test_unreadable_results_file_is_named(board: tuple[Path, Path]) -> None:
     bad = results / "synthetic" / "broken.json"
     bad.write_text(json.dumps({"schema_version": 1, "task": "zs-sbir"}), encoding="utf-8")
     with pytest.raises(BenchError, match="broken.json"):
-        render_leaderboard(results, reported)
+        render_leaderboard(results, reported, specs())
 
 
 HEAD = 'dataset = "d"\nmethod = "m"\nbackbone = "b"\n'
@@ -307,30 +312,30 @@ HEAD = 'dataset = "d"\nmethod = "m"\nbackbone = "b"\n'
         (HEAD + 'source = "S1"\nmetrics = { "Acc@1" = nan }', "should be a finite number"),
         (HEAD + 'metrics = { "Acc@1" = 30.0 }', r"reported\[0\].source is missing"),
         (HEAD + 'source = "S1"\nmetrics = {}', "should have at least 1 item"),
-        (HEAD + 'source = "S1"\nmetrics = { "score" = 1 }', "'score' is not a metric name"),
+        (HEAD + 'source = "S1"\nmetrics = { "score" = 1 }', "'score' is no registered metric"),
     ],
 )
 def test_bad_reported_file_names_the_problem(tmp_path: Path, entry: str, problem: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(f"[[reported]]\n{entry}\n", encoding="utf-8")
     with pytest.raises(BenchError, match=f"bad.toml: .*{problem}"):
-        load_reported(path)
+        load_reported(path, specs())
 
 
 def test_reported_file_errors_for_syntax_and_duplicates(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text("[[reported]\n", encoding="utf-8")
     with pytest.raises(BenchError, match="bad.toml: not a readable TOML file"):
-        load_reported(path)
+        load_reported(path, specs())
     path.write_text(
         REPORTED_TOML + REPORTED_TOML.split("[[reported]]")[1].join(["[[reported]]", ""]), encoding="utf-8"
     )
     with pytest.raises(BenchError, match="more than one entry for Alpha et al."):
-        load_reported(path)
+        load_reported(path, specs())
 
 
 def test_real_reported_file_loads() -> None:
-    rows = load_reported(REAL_REPORTED)
+    rows = load_reported(REAL_REPORTED, specs())
     koley = [row for row in rows if row.source.startswith("Koley et al., CVPR 2024")]
     by_dataset = {row.dataset: row for row in koley}
     assert by_dataset["sketchy"].metrics == {"mAP@200": 0.746, "P@200": 0.747}
@@ -349,21 +354,22 @@ def test_real_reported_file_loads() -> None:
     assert splip.arxiv == "2407.04207" and "SAKE split" in splip.protocol
     assert all(row.arxiv and row.protocol for row in rows)
     sketchscape = next(row for row in rows if row.method == "SketchScape")
-    assert sketchscape.dataset == "fscoco" and sketchscape.metrics == {"R@1": 0.619, "R@10": 0.872}
+    assert sketchscape.dataset == "fscoco" and sketchscape.metrics == {"R@1": 61.9, "R@10": 87.2}
+    assert sketchscape.task == "scene-sbir"  # the registered dataset's task
     assert "split normal" in sketchscape.protocol
     assert len(rows) == 26
 
 
 def test_real_reported_file_renders_without_results(tmp_path: Path) -> None:
-    text = render_leaderboard(tmp_path / "no-results", REAL_REPORTED, reported_sections="all")
+    text = render_leaderboard(tmp_path / "no-results", REAL_REPORTED, specs(), reported_sections="all")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == [
-        "## fscoco (zs-sbir)",  # the task of a reported row follows its metrics until tasks are registered
         "## quickdraw-ext (zs-sbir)",
         "## sketchy (zs-sbir)",
         "## sketchy-ext (zs-sbir)",
         "## tuberlin-ext (zs-sbir)",
         "## sketchy-fg (fg-sbir)",
+        "## fscoco (scene-sbir)",  # the registered dataset's task, in the tasks' registration order
     ]
     sketchy = table_after(section(text, "sketchy (zs-sbir)"), "### Ranking")
     assert sketchy[0][6:8] == ["mAP@200", "P@200"]
@@ -394,8 +400,8 @@ SWEEP = [
 
 def test_ablation_table_crosses_layer_and_timestep(tmp_path: Path) -> None:
     for run in SWEEP:
-        write_result(tmp_path / "results", run)
-    text = render_leaderboard(tmp_path / "results", None)
+        write_result(tmp_path / "results", run, specs())
+    text = render_leaderboard(tmp_path / "results", None, specs())
     assert text.count("### Ablation") == 1
     block = text[text.index("### Ablation") :]
     assert block.startswith(
@@ -423,8 +429,8 @@ def test_ablation_tables_split_by_other_settings(tmp_path: Path) -> None:
         sweep_run("up0", 273, 0.6, prompt="text:a drawing"),
     ]
     for run in runs:
-        write_result(tmp_path / "results", run)
-    text = render_leaderboard(tmp_path / "results", None)
+        write_result(tmp_path / "results", run, specs())
+    text = render_leaderboard(tmp_path / "results", None, specs())
     headings = [line for line in text.splitlines() if line.startswith("### Ablation")]
     assert headings == ["### Ablation: sd-tiny, layer (mAP@all)", "### Ablation: sd-tiny, t (mAP@all)"]
     fixed = [line for line in text.splitlines() if line.startswith("Fixed:")]
@@ -432,17 +438,19 @@ def test_ablation_tables_split_by_other_settings(tmp_path: Path) -> None:
 
 
 def test_fg_ablation_uses_first_paper_column_in_percent(board: tuple[Path, Path]) -> None:
-    fg = section(render_leaderboard(*board), "synthetic-fg (fg-sbir)")
+    fg = section(render_leaderboard(*board, specs()), "synthetic-fg (fg-sbir)")
     block = fg[fg.index("### Ablation") :]
     assert block.startswith("### Ablation: sd-tiny, layer (Acc@1)")
     assert table_after(block, "| Layer")[1:] == [["up1", "20.00"], ["up2", "**30.50**"]]
 
 
 def test_footnote_lists_every_other_setting(tmp_path: Path) -> None:
-    write_result(tmp_path / "results", sweep_run("up1", 50, 0.3, pool="gem", weights_identity="sha256:ab"))
+    write_result(
+        tmp_path / "results", sweep_run("up1", 50, 0.3, pool="gem", weights_identity="sha256:ab"), specs()
+    )
     footnote = next(
         line
-        for line in render_leaderboard(tmp_path / "results", None).splitlines()
+        for line in render_leaderboard(tmp_path / "results", None, specs()).splitlines()
         if line.startswith("[^1]:")
     )
     assert "; pool `gem`; " in footnote and footnote.endswith("; weights_identity `sha256:ab`.")
@@ -466,7 +474,7 @@ def test_command_is_byte_identical_and_check_detects_staleness(
     assert output.read_bytes() == first
     fresh = run_bench(*args, "--check")
     assert fresh.returncode == 0 and "up to date" in fresh.stdout
-    write_result(results, zs_run("down1", 0.7, 0.1))
+    write_result(results, zs_run("down1", 0.7, 0.1), specs())
     stale = run_bench(*args, "--check")
     assert stale.returncode == 1 and "stale" in stale.stderr and "bench leaderboard" in stale.stderr
     assert output.read_bytes() == first  # --check never writes
@@ -479,12 +487,12 @@ def test_sketch_text_runs_get_a_query_text_column(tmp_path: Path) -> None:
     """A sketch+text run and the sketch-only run of one configuration looked identical in the
     tables (the query text was only in the footnote)."""
     results = tmp_path / "results"
-    write_result(results, zs_run("up1", 0.4, 0.5))
+    write_result(results, zs_run("up1", 0.4, 0.5), specs())
     with_text = zs_run("up1", 0.6, 0.5)
     with_text.config["query_text"] = "caption"
-    write_result(results, with_text)
-    write_result(results / "fg", fg_run("up1", 20.0, 40.0))  # a section without sketch+text runs
-    text = render_leaderboard(results, None)
+    write_result(results, with_text, specs())
+    write_result(results / "fg", fg_run("up1", 20.0, 40.0), specs())  # a section without sketch+text runs
+    text = render_leaderboard(results, None, specs())
     for marker in ("### Best configuration per backbone", "### Ranking"):
         header = table_after(section(text, "synthetic (zs-sbir)"), marker)[0]
         assert header[header.index("Noise draws") + 1] == "Query text", header
@@ -518,5 +526,5 @@ def test_reported_rows_appear_only_for_benchmarks_the_results_measured(board: tu
     limited = results.parent / "limited"  # only a --limit subset of synthetic: not what papers report on
     run = zs_run("up1", 0.4, 0.5)
     run.config["limit"] = 4
-    write_result(limited, run)
+    write_result(limited, run, specs())
     assert "reported:" not in run_bench("leaderboard", str(limited), "--reported", str(reported)).stdout

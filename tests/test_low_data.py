@@ -18,6 +18,7 @@ from bench.plan.ablation import ablation_variants
 from bench.prompts.train_subset import training_subset
 from bench.prompts.triplets import split_validation
 from bench.results.schema import RunResult, write_result
+from tests.retrieval import specs
 
 FRACTIONS = (0.1, 0.3, 0.5, 0.7, 1.0)
 
@@ -58,7 +59,7 @@ def test_subsets_are_nested_round_up_exactly_and_keep_one_per_class_and_modality
     previous: set[str] = set()
     sizes = []
     for fraction in FRACTIONS:
-        kept = training_subset(items, "zs-sbir", seed=0, fraction=fraction)
+        kept = training_subset(items, "same-class", seed=0, fraction=fraction)
         keys = {item.key for item in kept}
         assert previous <= keys, fraction  # the 10 % subset lies inside the 30 % subset, ...
         previous = keys
@@ -68,24 +69,24 @@ def test_subsets_are_nested_round_up_exactly_and_keep_one_per_class_and_modality
     assert [s[("cat", "photo")] for s in sizes] == [3, 9, 15, 21, 30]
     assert [s[("dog", "sketch")] for s in sizes] == [1, 1, 2, 3, 3]
     assert [s[("dog", "photo")] for s in sizes] == [1] * 5
-    two = training_subset(items, "zs-sbir", seed=0, count=2)
+    two = training_subset(items, "same-class", seed=0, count=2)
     assert _per_group(two) == {
         ("cat", "sketch"): 2,
         ("cat", "photo"): 2,
         ("dog", "sketch"): 2,
         ("dog", "photo"): 1,
     }
-    most = {item.key for item in training_subset(items, "zs-sbir", seed=0, fraction=0.7)}
+    most = {item.key for item in training_subset(items, "same-class", seed=0, fraction=0.7)}
     assert {item.key for item in two} <= most  # counts and fractions share one ranking
-    tenth = {item.key for item in training_subset(items, "zs-sbir", seed=0, fraction=0.1)}
-    other_seed = training_subset(items, "zs-sbir", seed=1, fraction=0.1)
+    tenth = {item.key for item in training_subset(items, "same-class", seed=0, fraction=0.1)}
+    other_seed = training_subset(items, "same-class", seed=1, fraction=0.1)
     assert {item.key for item in other_seed} != tenth and _per_group(other_seed) == sizes[0]
 
 
 def test_fine_grained_subsets_keep_each_sketch_with_its_paired_photo():
     items = _dataset("synthetic-fg", num_classes=6, num_unseen=2, train_photos_per_class=7,
                      sketches_per_photo=2).split("train")  # fmt: skip
-    kept = training_subset(items, "fg-sbir", seed=3, fraction=0.3)
+    kept = training_subset(items, "paired", seed=3, fraction=0.3)
     instances = defaultdict(set)
     for item in kept:
         instances[item.label].add(item.instance)
@@ -95,13 +96,13 @@ def test_fine_grained_subsets_keep_each_sketch_with_its_paired_photo():
     assert Counter(item.modality for item in kept) == {"photo": 12, "sketch": 24}
 
 
-@pytest.mark.parametrize(("name", "task"), [("synthetic", "zs-sbir"), ("synthetic-fg", "fg-sbir")])
+@pytest.mark.parametrize(("name", "task"), [("synthetic", "same-class"), ("synthetic-fg", "paired")])
 def test_the_documented_rule_reproduces_the_subsets(name, task):
     kept_units = documented_kept_units()
     items = _dataset(name, num_classes=6, num_unseen=2, train_photos_per_class=9).split("train")
     groups = defaultdict(set)
     for item in items:
-        if task == "zs-sbir":
+        if task == "same-class":
             groups[(item.label, item.modality)].add(item.key)
         else:
             groups[item.label].add(item.instance or item.key)
@@ -110,7 +111,7 @@ def test_the_documented_rule_reproduces_the_subsets(name, task):
             unit for units in groups.values() for unit in kept_units(sorted(units), seed, fraction, count)
         }
         kept = training_subset(items, task, seed, fraction, count)
-        units = {item.key if task == "zs-sbir" else item.instance for item in kept}
+        units = {item.key if task == "same-class" else item.instance for item in kept}
         assert units == documented, (seed, fraction, count)
 
 
@@ -134,7 +135,8 @@ def test_bench_train_records_the_subset_and_keeps_the_validation_set(tmp_path):
     header = read_header(tmp_path / "p.safetensors")
     assert header["training"]["train_fraction"] == 0.25 and header["training"]["train_count"] is None
     record = header["training_data"]
-    whole, validation = split_validation(_dataset("synthetic", **options).split("train"), "zs-sbir", 0.34, 0)
+    training = _dataset("synthetic", **options).split("train")
+    whole, validation = split_validation(training, "same-class", 0.34, 0)
     assert record["validation"] == {"classes": 2, "sketches": 12, "photos": 12, "instances": None}
     assert {item.label for item in validation} and len(validation) == 24  # the hold-out of the whole data
     assert record["available"]["sketches"] == len([i for i in whole if i.modality == "sketch"]) == 24
@@ -207,7 +209,7 @@ def test_lowdata_panels_draw_one_curve_per_configuration(tmp_path):
 
     folder = tmp_path / "results"
     for result in STUDY:
-        write_result(folder, result)
+        write_result(folder, result, specs())
     (panel,) = load_lowdata([folder])
     assert (panel.metric, panel.axis, panel.chance, panel.xs) == (
         "mAP@all",
@@ -233,7 +235,7 @@ def test_lowdata_labels_name_the_training_settings_that_differ(tmp_path):
 
     folder = tmp_path / "results"
     for result in [_result("sd-mini", 0.5, 0.3), _result("sd-mini", 0.5, 0.4, epochs=3)]:
-        write_result(folder, result)
+        write_result(folder, result, specs())
     (panel,) = load_lowdata([folder])
     assert sorted(curve.label for curve in panel.curves) == [
         "sd-mini visual prompt, train.epochs 1",
@@ -244,7 +246,7 @@ def test_lowdata_labels_name_the_training_settings_that_differ(tmp_path):
 def test_bench_plot_lowdata_command_and_its_errors(tmp_path):
     folder = tmp_path / "results"
     for result in STUDY:
-        write_result(folder, result)
+        write_result(folder, result, specs())
     drawn = run_bench("plot", "lowdata", str(folder), "--output", str(tmp_path / "f.png"), "--dpi", "60")
     assert drawn.returncode == 0, drawn.stderr
     assert "synthetic: mAP@all (chance 0.25)" in drawn.stdout
@@ -256,7 +258,7 @@ def test_bench_plot_lowdata_command_and_its_errors(tmp_path):
     plain.config = {
         key: value for key, value in plain.config.items() if key not in ("train", "prompt_content")
     }
-    write_result(untrained, plain)
+    write_result(untrained, plain, specs())
     copy = tmp_path / "copy.json"
     copy.write_text((next(folder.rglob("*.json"))).read_text())
     for args, message in [
@@ -312,12 +314,12 @@ def test_the_run_table_shows_the_training_data_where_runs_differ_in_it():
     from bench.cli.display import results_tables
 
     console = Console(width=250, record=True)
-    for table in results_tables(STUDY[:2]):
+    for table in results_tables(STUDY[:2], specs()):
         console.print(table)
     text = console.export_text()
     assert "Training data" in text and "│ 25%  " in text and "│ 50%  " in text
     console = Console(width=250, record=True)
-    for table in results_tables(STUDY[:1]):
+    for table in results_tables(STUDY[:1], specs()):
         console.print(table)
     assert "Training data" not in console.export_text()  # one amount of data: no column
 

@@ -1,4 +1,4 @@
-"""Tests for the optional faiss top-K path, bench.metrics.evaluate_category_topk_faiss: with a stand-in
+"""Tests for the optional faiss top-K path, bench.evaluation.ranking.top_k_scores_faiss: with a stand-in
 faiss module (so they run without the optional dependency), with the real faiss when installed, and
 its error without faiss."""
 
@@ -9,10 +9,18 @@ import types
 
 import numpy as np
 import pytest
+from retrieval import category_metrics as evaluate_category
+from retrieval import category_names, metric_set
 
-from bench.evaluation.metrics import evaluate_category, evaluate_category_topk_faiss
+from bench.evaluation.ranking import top_k_scores_faiss
 
 MAP_K, PREC_K = (1, 5, 200), (1, 10, 200)
+
+
+def evaluate_category_topk_faiss(q, ql, g, gl, *, map_k=(200,), prec_k=(100, 200), **options):
+    """The top-K category metrics (no mAP@all) from a faiss index."""
+    names = [name for name in category_names(map_k, prec_k) if not name.startswith("mAP@all")]
+    return top_k_scores_faiss(q, ql, g, gl, metric_set(names), **options)
 
 
 class FakeFlatIndex:
@@ -126,3 +134,10 @@ def test_real_faiss_flat_and_ivf():
     ivf = evaluate_category_topk_faiss(q, ql, g, gl, map_k=(5,), prec_k=(5,), index="IVF4,Flat", nprobe=2)
     assert not ivf.exact_up_to_ties and "approximate" in ivf.method
     assert all(0.0 <= value <= 1.0 for value in ivf.metrics.values())
+
+
+def test_metrics_of_the_whole_ranking_are_refused(fake_faiss):
+    with pytest.raises(ValueError, match="mAP@all need the whole ranking"):
+        top_k_scores_faiss(np.eye(2), [0, 1], np.eye(2), [0, 1], metric_set(["mAP@all", "P@1"]))
+    recall = top_k_scores_faiss(np.eye(2), [0, 1], np.eye(2), [0, 1], metric_set(["R@1"]))
+    assert recall.metrics == {"R@1": 100.0}

@@ -17,6 +17,7 @@ from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.registry.manager import load_plugins
 from bench.results.schema import read_result
 from tests.conftest import run_bench
+from tests.retrieval import specs
 
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
 
@@ -81,7 +82,7 @@ def test_clip_tiny_runs_end_to_end(tmp_path):
         "│ synthetic │ clip-tiny │ embed" in result.stdout
         and "│ synthetic │ clip-tiny │ block-1" in result.stdout
     )
-    written = [read_result(path) for path in sorted(tmp_path.rglob("*.json"))]
+    written = [read_result(path, specs()) for path in sorted(tmp_path.rglob("*.json"))]
     assert sorted(r.config["layer"] for r in written) == ["block-1", "embed"]
     assert all(r.config["pool"] == "gem" and r.config["t"] is None for r in written)
 

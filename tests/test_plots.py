@@ -18,6 +18,7 @@ from PIL import Image
 
 from bench import BenchError
 from bench.results.schema import RunResult, write_result
+from tests.retrieval import specs
 
 TINY_DATASET = ["--dataset-option", "num_unseen=2", "--dataset-option", "photos_per_class=3"]
 DPI = 60  # small PNGs: fast to write and to read back
@@ -48,7 +49,7 @@ def result(
 
 def write_all(folder: Path, results: list[RunResult]) -> Path:
     for item in results:
-        write_result(folder, item)
+        write_result(folder, item, specs())
     return folder
 
 

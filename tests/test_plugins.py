@@ -55,7 +55,8 @@ def third_party_site(tmp_path: Path) -> dict[str, str]:
             "broken_plugin": "raise ImportError('this plugin needs a package that is not installed')\n",
         },
     )
-    return {"PYTHONPATH": str(site), **WITH_INSTALLED_PLUGINS}
+    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])  # the checkout's plugins too
+    return {"PYTHONPATH": path, **WITH_INSTALLED_PLUGINS}
 
 
 def test_built_in_plugins_load_through_entry_points():

@@ -17,8 +17,15 @@ import pytest
 from conftest import BENCH, REPO, run_bench
 
 from bench.api.bounded_read import read_bounded_bytes
-from bench.results.leaderboard import load_sections, render_csv, render_json, render_latex, render_leaderboard
+from bench.results.leaderboard import (
+    leaderboard_csv,
+    leaderboard_json,
+    leaderboard_latex,
+    load_leaderboard,
+    render_leaderboard,
+)
 from bench.results.schema import RunResult, find_result_files, read_result, write_result
+from tests.retrieval import specs
 
 HANG_GUARD_S = 60  # a command that reads a FIFO or /dev/zero must answer long before this
 MEMORY_LIMIT = 3 * 2**30  # bytes of address space: an unbounded read of /dev/zero fails, not swaps
@@ -65,7 +72,9 @@ def entry_names(results: Path) -> list[str]:
     """The names of the first section's entries in the JSON export, best first."""
     return [
         entry["name"]
-        for entry in json.loads(render_json(load_sections(results, None)))["sections"][0]["entries"]
+        for entry in json.loads(leaderboard_json(load_leaderboard(results, None, specs())))["sections"][0][
+            "entries"
+        ]
     ]
 
 
@@ -81,10 +90,10 @@ def one_message(result: subprocess.CompletedProcess | object) -> str:
 
 def test_runs_of_one_file_name_in_two_folders_get_distinct_names(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    write_result(results / "a", zs_run("up1", 0.6))
-    write_result(results / "b", zs_run("up1", 0.4))  # the same configuration, so the same file name
+    write_result(results / "a", zs_run("up1", 0.6), specs())
+    write_result(results / "b", zs_run("up1", 0.4), specs())  # the same configuration, so the same file name
     stem = zs_run("up1", 0.4).name
-    text = render_leaderboard(results, None)
+    text = render_leaderboard(results, None, specs())
     rows = [line for line in text.splitlines() if "measured: [" in line]
     assert len(rows) == 2
     assert f"a/synthetic/{stem}" in rows[0] and f"b/synthetic/{stem}" in rows[1]
@@ -94,14 +103,14 @@ def test_runs_of_one_file_name_in_two_folders_get_distinct_names(tmp_path: Path)
     for number, folder in zip(references, "ab", strict=True):
         assert f"[^{number}]: `{folder}/synthetic/{stem}`:" in text
     assert entry_names(results) == [f"a/synthetic/{stem}", f"b/synthetic/{stem}"]
-    assert render_leaderboard(results, None) == text
+    assert render_leaderboard(results, None, specs()) == text
 
 
 def test_a_unique_file_name_stays_the_run_name(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    write_result(results / "a", zs_run("up1", 0.6))
-    write_result(results / "a" / "deeper" / "b", zs_run("up1", 0.4))
-    write_result(results / "a", zs_run("up2", 0.5))
+    write_result(results / "a", zs_run("up1", 0.6), specs())
+    write_result(results / "a" / "deeper" / "b", zs_run("up1", 0.4), specs())
+    write_result(results / "a", zs_run("up2", 0.5), specs())
     up1, up2 = zs_run("up1", 0).name, zs_run("up2", 0).name
     assert set(entry_names(results)) == {
         f"a/synthetic/{up1}",
@@ -129,8 +138,8 @@ def _dev_zero(path: Path) -> Path:
 @pytest.mark.parametrize("command", ["leaderboard", "plot"])
 def test_a_fifo_or_device_named_json_is_refused_not_read(tmp_path: Path, make, command: str) -> None:
     results = tmp_path / "results"
-    write_result(results, zs_run("up1", 0.6))
-    write_result(results, zs_run("up2", 0.4))
+    write_result(results, zs_run("up1", 0.6), specs())
+    write_result(results, zs_run("up2", 0.4), specs())
     odd = make(results / "synthetic" / "odd.json")
     args = ("leaderboard", str(results)) if command == "leaderboard" else ("plot", "sweep", str(results))
     stderr = one_message(bench_guarded(*args, "--output", str(tmp_path / "out.png")))
@@ -139,7 +148,7 @@ def test_a_fifo_or_device_named_json_is_refused_not_read(tmp_path: Path, make, c
 
 @pytest.mark.parametrize("make", [_fifo, _dev_zero], ids=["fifo", "dev-zero"])
 def test_a_fifo_or_device_as_reported_file_is_refused(tmp_path: Path, make) -> None:
-    write_result(tmp_path / "results", zs_run("up1", 0.6))
+    write_result(tmp_path / "results", zs_run("up1", 0.6), specs())
     reported = make(tmp_path / "reported.toml")
     stderr = one_message(bench_guarded("leaderboard", str(tmp_path / "results"), "--reported", str(reported)))
     assert str(reported) in stderr and "is not a regular file" in stderr
@@ -177,15 +186,15 @@ FORMULAS = ('=HYPERLINK("http://x","y")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(
 
 def test_csv_export_neutralises_formula_cells(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    write_result(results, zs_run(FORMULAS[1], 0.6, backbone=FORMULAS[0], prompt=FORMULAS[2]))
-    write_result(results, zs_run("up2", 0.4, t=-5, backbone=FORMULAS[3]))
+    write_result(results, zs_run(FORMULAS[1], 0.6, backbone=FORMULAS[0], prompt=FORMULAS[2]), specs())
+    write_result(results, zs_run("up2", 0.4, t=-5, backbone=FORMULAS[3]), specs())
     reported = tmp_path / "reported.toml"
     reported.write_text(
         '[[reported]]\ndataset = "synthetic"\nmethod = "=1+1"\nbackbone = "@x"\nsource = "-y"\n'
         'metrics = { "mAP@all" = 0.5 }\n',
         encoding="utf-8",
     )
-    rows = list(csv.DictReader(io.StringIO(render_csv(load_sections(results, reported)))))
+    rows = list(csv.DictReader(io.StringIO(leaderboard_csv(load_leaderboard(results, reported, specs())))))
     for row in rows:
         for column, cell in row.items():
             numeric = column in ("t", "value", "low", "high") and cell not in ("",)
@@ -203,8 +212,8 @@ def test_csv_export_neutralises_formula_cells(tmp_path: Path) -> None:
 
 def test_latex_export_escapes_every_special(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    write_result(results, zs_run("up1", 0.6, backbone="[b]*<c>|d & 5% $#_{}~^\\end"))
-    text = render_latex(load_sections(results, None))
+    write_result(results, zs_run("up1", 0.6, backbone="[b]*<c>|d & 5% $#_{}~^\\end"), specs())
+    text = leaderboard_latex(load_leaderboard(results, None, specs()))
     row = next(line for line in text.splitlines() if "end" in line and "textbackslash" in line)
     assert row.startswith(
         r"{[}b{]}{*}\textless{}c\textgreater{}\textbar{}d \& 5\% \$\#\_\{\}\textasciitilde{}"
@@ -216,7 +225,7 @@ def test_latex_export_escapes_every_special(tmp_path: Path) -> None:
 
 
 def _with_bounds(folder: Path, bounds: list[float]) -> Path:
-    path = write_result(folder, zs_run("up1", 0.5))
+    path = write_result(folder, zs_run("up1", 0.5), specs())
     data = json.loads(path.read_text(encoding="utf-8"))
     data["intervals"] = {
         "level": 0.95,
@@ -242,7 +251,7 @@ def test_the_committed_results_still_read() -> None:
     check = run_bench("leaderboard", "leaderboard/results", *page, "--check", cwd=REPO)
     assert check.returncode == 0, check.stderr
     recorded = [p for p in find_result_files(REPO / "results") if "schema_version" in p.read_text("utf-8")]
-    assert len(recorded) > 100 and sum(bool(read_result(path).intervals) for path in recorded) > 0
+    assert len(recorded) > 100 and sum(bool(read_result(path, specs()).intervals) for path in recorded) > 0
 
 
 # ----------------------------------------------------------------------------- unwritable outputs
@@ -260,7 +269,7 @@ def _unwritable(tmp_path: Path, case: str, name: str) -> Path:
 
 @pytest.mark.parametrize("case", ["below-a-file", "full-device"])
 def test_leaderboard_output_that_cannot_be_written_is_one_message(tmp_path: Path, case: str) -> None:
-    write_result(tmp_path / "results", zs_run("up1", 0.6))
+    write_result(tmp_path / "results", zs_run("up1", 0.6), specs())
     output = _unwritable(tmp_path, case, "README.md")
     stderr = one_message(run_bench("leaderboard", str(tmp_path / "results"), "--output", str(output)))
     assert f"Cannot write the leaderboard to {str(output)!r}" in stderr and "--output" in stderr
@@ -270,7 +279,7 @@ def test_leaderboard_output_that_cannot_be_written_is_one_message(tmp_path: Path
 def test_plot_sweep_output_that_cannot_be_written_is_one_message(tmp_path: Path, case: str) -> None:
     results = tmp_path / "results"
     for layer, t in (("up1", 50), ("up1", 273)):
-        write_result(results, zs_run(layer, 0.5, t=t))
+        write_result(results, zs_run(layer, 0.5, t=t), specs())
     output = _unwritable(tmp_path, case, "sweep.png")
     stderr = one_message(run_bench("plot", "sweep", str(results), "--output", str(output), "--dpi", "50"))
     assert f"Cannot write the figure to {str(output)!r}" in stderr and "--output" in stderr
@@ -281,8 +290,8 @@ def test_plot_sweep_output_that_cannot_be_written_is_one_message(tmp_path: Path,
 
 def test_plot_sweep_names_a_results_file_whose_t_is_text(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    write_result(results, zs_run("up1", 0.5, t=50))
-    odd = write_result(results, zs_run("up1", 0.4, t="late"))
+    write_result(results, zs_run("up1", 0.5, t=50), specs())
+    odd = write_result(results, zs_run("up1", 0.4, t="late"), specs())
     stderr = one_message(run_bench("plot", "sweep", str(results), "--output", str(tmp_path / "s.png")))
     assert str(odd) in stderr and "t = 'late' (text)" in stderr and "timestep" in stderr
 
@@ -293,8 +302,8 @@ def test_layer_names_with_unicode_digits_sort_naturally(tmp_path: Path) -> None:
     results = tmp_path / "results"
     for layer in ("up10", "up1²", "up2", "up¹", "up1"):
         for t in (50, 273):
-            write_result(results, zs_run(layer, 0.5, t=t))
-    text = render_leaderboard(results, None)
+            write_result(results, zs_run(layer, 0.5, t=t), specs())
+    text = render_leaderboard(results, None, specs())
     layers = [line.split(" | ")[0].strip("| ") for line in text.splitlines() if line.startswith("| up")]
     assert layers == ["up1", "up1²", "up2", "up10", "up¹"]
     (panel,) = load_sweep(results)

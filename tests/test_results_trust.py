@@ -14,22 +14,43 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_bench
+from retrieval import category_metrics as evaluate_category
+from retrieval import category_names, metric_set, specs
 
-from bench.evaluation.chance import category_chance, fine_grained_chance
-from bench.evaluation.metrics import evaluate_category, metrics_from_relevant_ranks
+from bench.api.evaluation import Rankings
+from bench.evaluation.chance import ChanceLevels, chance_levels
 from bench.evaluation.samples import read_samples, rescore
 from bench.evaluation.uncertainty import bootstrap_intervals
-from bench.results.leaderboard import load_sections, render_json, render_latex, render_leaderboard
+from bench.results.leaderboard import (
+    leaderboard_json,
+    leaderboard_latex,
+    load_leaderboard,
+    render_leaderboard,
+)
 from bench.results.schema import RunResult, read_result, write_result
 
 # ----------------------------------------------------------------------------- chance levels
 
 
+def category_chance(num_relevant: list[int], gallery: int, map_k, prec_k) -> ChanceLevels:
+    """The chance levels of the category metrics for queries with these R in one gallery."""
+    metrics = metric_set(category_names(map_k, prec_k))
+    return chance_levels(metrics, "same-class", num_relevant, [gallery] * len(num_relevant))
+
+
+def fine_grained_chance(num_candidates: list[int], ks) -> ChanceLevels:
+    """The chance levels of Acc@K for paired queries with these numbers of candidates."""
+    metrics = metric_set([f"Acc@{k}" for k in ks])
+    return chance_levels(metrics, "paired", [1] * len(num_candidates), num_candidates)
+
+
 def exhaustive_chance(relevant: int, gallery: int, map_k=(3,), prec_k=(2, 10)) -> dict[str, float]:
     """Each metric's exact expectation: the mean over every placement of the relevant items."""
-    placements = [np.array(ranks) + 1 for ranks in itertools.combinations(range(gallery), relevant)]
-    values = metrics_from_relevant_ranks(np.stack(placements), map_k, prec_k)
-    return {name: float(v.mean()) for name, v in values.items()}
+    placements = np.stack([np.array(ranks) + 1 for ranks in itertools.combinations(range(gallery), relevant)])
+    count = len(placements)
+    rankings = Rankings(placements, np.full(count, relevant), np.full(count, gallery))
+    metrics = metric_set(category_names(map_k, prec_k))
+    return {name: float(v.mean()) for name, v in zip(metrics.names, metrics.values(rankings), strict=True)}
 
 
 @pytest.mark.parametrize(("relevant", "gallery"), [(1, 1), (1, 5), (2, 6), (3, 9), (9, 9)])
@@ -110,7 +131,7 @@ def limited_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _results(folder: Path) -> list[tuple[Path, RunResult]]:
-    return [(path, read_result(path)) for path in sorted(folder.rglob("*.json"))]
+    return [(path, read_result(path, specs())) for path in sorted(folder.rglob("*.json"))]
 
 
 def test_results_carry_chance_intervals_per_class_and_provenance(limited_run: Path) -> None:
@@ -140,7 +161,7 @@ def test_per_query_log_rescores_to_the_same_metrics(limited_run: Path) -> None:
     for path, result in _results(limited_run):
         sidecar = path.with_suffix(".samples.jsonl.gz")
         assert result.samples["file"] == sidecar.name and result.samples["top_k"] == 10
-        assert rescore(sidecar) == result.metrics  # to the last bit
+        assert rescore(sidecar, specs()) == result.metrics  # to the last bit
         header, rows = read_samples(sidecar)
         assert header["run"] == result.name and len(rows) == result.dataset["num_queries"]
         evaluated = [row for row in rows if row["evaluated"]]
@@ -222,10 +243,10 @@ def run_with(layer: str, value: float, bounds: tuple[float, float], **config: ob
 
 def test_configurations_within_each_others_intervals_are_marked_tied(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    write_result(results, run_with("up0", 0.210, (0.195, 0.225)))
-    write_result(results, run_with("up1", 0.204, (0.190, 0.219)))  # overlaps the best: tied
-    write_result(results, run_with("up3", 0.150, (0.140, 0.160)))  # clearly below
-    text = render_leaderboard(results, None)
+    write_result(results, run_with("up0", 0.210, (0.195, 0.225)), specs())
+    write_result(results, run_with("up1", 0.204, (0.190, 0.219)), specs())  # overlaps the best: tied
+    write_result(results, run_with("up3", 0.150, (0.140, 0.160)), specs())  # clearly below
+    text = render_leaderboard(results, None, specs())
     ranking = text[text.index("### Ranking") :].split("\n\n")[1].splitlines()
     cells = {line.split(" | ")[2]: line.split(" | ")[6] for line in ranking[2:] if "measured" in line}
     assert cells == {
@@ -235,19 +256,19 @@ def test_configurations_within_each_others_intervals_are_marked_tied(tmp_path: P
     }
     assert "whose interval overlaps the best one's" in text
     assert "| *chance* |" in text and "*0.183*" in text
-    data = json.loads(render_json(load_sections(results, None)))
+    data = json.loads(leaderboard_json(load_leaderboard(results, None, specs())))
     marked = {entry["config"]["layer"]: entry["marked"] for entry in data["sections"][0]["entries"]}
     assert marked == {"up0": ["P@10", "mAP@all"], "up1": ["P@10", "mAP@all"], "up3": []}
 
 
 def test_two_benchmark_definitions_are_never_ranked_together(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    write_result(results, run_with("up0", 0.21, (0.2, 0.22)))
+    write_result(results, run_with("up0", 0.21, (0.2, 0.22)), specs())
     small = run_with("up0", 0.38, (0.3, 0.45), dataset_options={"num_unseen": 4})
     small.dataset.update(num_queries=32, num_gallery=32)
     small.chance["metrics"]["mAP@all"] = 0.36
-    write_result(results, small)
-    text = render_leaderboard(results, None)
+    write_result(results, small, specs())
+    text = render_leaderboard(results, None, specs())
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == [
         "## Across benchmarks",
@@ -262,17 +283,17 @@ def test_two_benchmark_definitions_are_never_ranked_together(tmp_path: Path) -> 
 def test_pivot_mean_and_borda(tmp_path: Path) -> None:
     results = tmp_path / "results"
     for layer, a, b in (("up0", 0.30, 0.50), ("up1", 0.40, 0.20), ("up2", 0.20, 0.10)):
-        write_result(results, run_with(layer, a, (a - 0.01, a + 0.01)))
+        write_result(results, run_with(layer, a, (a - 0.01, a + 0.01)), specs())
         other = run_with(layer, b, (b - 0.01, b + 0.01), dataset="synthetic-b")
         other.dataset["id"] = "synthetic-b"
-        write_result(results, other)
-    data = json.loads(render_json(load_sections(results, None)))
+        write_result(results, other, specs())
+    data = json.loads(leaderboard_json(load_leaderboard(results, None, specs())))
     rows = {row["configuration"]["layer"]: row for row in data["pivot"]["rows"]}
     assert data["pivot"]["columns"] == ["synthetic", "synthetic-b"]
     assert rows["up0"]["values"] == {"synthetic": 30.0, "synthetic-b": 50.0} and rows["up0"]["mean"] == 40.0
     assert [rows[layer]["borda"] for layer in ("up0", "up1", "up2")] == [3.0, 3.0, 0.0]  # mean breaks the tie
     assert [rows[layer]["rank"] for layer in ("up0", "up1", "up2")] == [1, 2, 3]
-    text = render_leaderboard(results, None)
+    text = render_leaderboard(results, None, specs())
     assert text.index("## Across benchmarks") < text.index("## synthetic (zs-sbir)")
 
 
@@ -280,14 +301,14 @@ def test_two_galleries_of_one_dataset_are_two_pivot_columns_with_telling_labels(
     """Same dataset and options, another gallery as scored (a run that skipped images): two
     benchmark definitions, so two sections and two pivot columns, never one merged column."""
     results = tmp_path / "results"
-    write_result(results, run_with("up0", 0.30, (0.29, 0.31)))
+    write_result(results, run_with("up0", 0.30, (0.29, 0.31)), specs())
     smaller = run_with("up1", 0.40, (0.39, 0.41))
     smaller.dataset["num_gallery"] = 90
-    write_result(results, smaller)
-    data = json.loads(render_json(load_sections(results, None)))
+    write_result(results, smaller, specs())
+    data = json.loads(leaderboard_json(load_leaderboard(results, None, specs())))
     assert sorted(data["pivot"]["columns"]) == ["synthetic [num_gallery=90]", "synthetic [num_gallery=96]"]
     assert all(len(row["values"]) == 1 for row in data["pivot"]["rows"])
-    text = render_leaderboard(results, None)
+    text = render_leaderboard(results, None, specs())
     assert (
         "## synthetic \\[num_gallery=90\\] (zs-sbir)" in text and "## synthetic \\[num_gallery=96\\]" in text
     )
@@ -297,7 +318,7 @@ def test_csv_round_trips_the_numbers_and_latex_escapes(tmp_path: Path) -> None:
     results = tmp_path / "results"
     runs = [run_with("up0", 0.2101234567891234, (0.19, 0.23)), run_with("up_1%", 1 / 3, (0.3, 0.36))]
     for run in runs:
-        write_result(results, run)
+        write_result(results, run, specs())
     result = run_bench("leaderboard", str(results), "--format", "csv", "--reported-sections", "all")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -315,7 +336,7 @@ def test_csv_round_trips_the_numbers_and_latex_escapes(tmp_path: Path) -> None:
     assert chance == runs[0].chance["metrics"]
     order = [row["metric"] for row in rows if row["kind"] == "measured" and row["layer"] == "up0"]
     assert order == ["mAP@all", "P@10"]  # paper columns first, as the markdown tables
-    latex = render_latex(load_sections(results, None))
+    latex = leaderboard_latex(load_leaderboard(results, None, specs()))
     assert "up\\_1\\%" in latex and "\\toprule" in latex and "\\textit{chance}" in latex
     assert run_bench("leaderboard", str(results), "--format", "latex").stdout == latex
     out = tmp_path / "board.json"
@@ -330,11 +351,12 @@ def test_reference_chance_file_matches_the_published_counts() -> None:
     per-class test counts (the simulated ones are checked by the chance tests above)."""
     import csv as csv_module
 
-    from bench.evaluation.chance import exact_category_levels
+    from bench_tasks.retrieval_metrics import plain_ap_chance, precision_chance
+
     from bench.results.leaderboard.reported import load_reference_chance
 
     repo = Path(__file__).resolve().parents[1]
-    reference = load_reference_chance(repo / "leaderboard" / "chance.toml")
+    reference = load_reference_chance(repo / "leaderboard" / "chance.toml", specs())
     assert set(reference) == {"sketchy", "sketchy-ext", "tuberlin-ext", "quickdraw-ext"}
     counts_file = repo / "plugins" / "bench_datasets" / "split_data" / "per_class_counts.tsv"
     with counts_file.open(encoding="utf-8") as handle:
@@ -351,8 +373,11 @@ def test_reference_chance_file_matches_the_published_counts() -> None:
         prec_k = [int(name[2:]) for name in entry["metrics"] if name.startswith("P@")]
         expected: dict[str, float] = {}
         for n_sketch, n_photo in zip(sketches, photos, strict=True):
-            for name, value in exact_category_levels(n_photo, sum(photos), prec_k).items():
-                expected[name] = expected.get(name, 0.0) + n_sketch * value / sum(sketches)
+            relevant, gallery = np.array([n_photo]), np.array([sum(photos)])
+            levels = {"mAP@all[plain]": plain_ap_chance(relevant, gallery, None)[0]}
+            levels.update({f"P@{k}": precision_chance(relevant, gallery, k)[0] for k in prec_k})
+            for name, value in levels.items():
+                expected[name] = expected.get(name, 0.0) + n_sketch * float(value) / sum(sketches)
         for name, value in expected.items():
             assert entry["methods"][name] == "exact"
             assert entry["metrics"][name] == pytest.approx(value, rel=1e-12)

@@ -9,6 +9,7 @@ import pytest
 
 from bench.results.schema import read_result
 from tests.conftest import run_bench
+from tests.retrieval import specs
 from tests.test_example_plugin import hog_run
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,7 @@ def test_default_run_prints_both_tables_and_writes_results(tmp_path):
     assert "Zero-shot category-level SBIR" in result.stdout and "Fine-grained SBIR" in result.stdout
     assert "sd-mini" in result.stdout and "synthetic-fg" in result.stdout
     runs = {
-        (f.parent.name, read_result(f).config["backbone"]): read_result(f)
+        (f.parent.name, read_result(f, specs()).config["backbone"]): read_result(f, specs())
         for f in (tmp_path / "out").rglob("*.json")
     }
     backbones = {backbone for _, backbone in runs}

@@ -276,8 +276,6 @@ def documented_noise_functions() -> dict:
 class _ImageFiles(bench.Dataset):
     """Photos read from files, one class."""
 
-    task = "zs-sbir"
-
     def __init__(self, paths: list[Path]) -> None:
         self.items = [bench.ImageItem(path.stem, "photo", "star", path=path) for path in paths]
 

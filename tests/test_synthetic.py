@@ -15,6 +15,7 @@ from bench_datasets.synthetic import CATEGORIES, SyntheticCategory, SyntheticFin
 from PIL import Image
 
 from bench.api.datasets import Dataset, ImageItem
+from bench.registry.manager import load_plugins
 
 SMALL = {
     "num_classes": 6,
@@ -48,8 +49,9 @@ def test_categories_are_many_unique_names() -> None:
 
 
 def test_tasks() -> None:
-    assert SyntheticCategory.task == "zs-sbir" and not SyntheticCategory.group_by_label
-    assert SyntheticFineGrained.task == "fg-sbir" and SyntheticFineGrained.group_by_label
+    datasets = load_plugins().build_registry().datasets
+    assert datasets.get("synthetic").task == "zs-sbir" and not SyntheticCategory.group_by_label
+    assert datasets.get("synthetic-fg").task == "fg-sbir" and SyntheticFineGrained.group_by_label
     assert isinstance(SyntheticCategory(**SMALL), Dataset)
 
 

@@ -224,10 +224,10 @@ def test_empty_train_split_is_a_clear_error(registry):
     from bench.prompts.triplets import TripletSampler
 
     with pytest.raises(BenchError, match="has no sketch"):
-        TripletSampler([], "zs-sbir", seed=0)
+        TripletSampler([], "same-class", seed=0)
     only_sketches = [ImageItem(f"s{i}", "sketch", "a") for i in range(3)]
     with pytest.raises(BenchError, match="has no sketch"):
-        TripletSampler(only_sketches, "zs-sbir", seed=0)
+        TripletSampler(only_sketches, "same-class", seed=0)
 
 
 @pytest.mark.slow

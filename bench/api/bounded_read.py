@@ -5,14 +5,18 @@ files, ``reported.toml`` and ``chance.toml``, learned-prompt headers) is opened 
 blocking (a FIFO named ``x.json`` has no writer to wait for), refused unless the open descriptor is a
 regular file (``fstat``, so a symlink to ``/dev/zero`` or a device is refused, and no race between a
 check and the open), and read up to a bound on the bytes actually read, not on the size the file
-claims (``/proc`` files claim 0 bytes).
+claims (``/proc`` files claim 0 bytes). A gzip-compressed file of lines
+(:func:`read_bounded_gzip_lines`) is bounded on the bytes it decompresses to, in all and per line,
+so a small file that inflates to gigabytes (a gzip bomb) is refused after reading the bound.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import stat
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -89,6 +93,46 @@ def read_bounded_text(path: Path, limit_bytes: int, what: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BenchError(f"{what} {str(path)!r} is not UTF-8 text ({exc.reason}).") from exc
+
+
+def read_bounded_gzip_lines(
+    path: Path, limit_bytes: int, line_limit_bytes: int, what: str
+) -> Iterator[bytes]:
+    """The lines (with their ``\\n``) of the gzip-compressed regular file ``path``, decompressed as
+    they are read: at most ``limit_bytes`` in all and ``line_limit_bytes`` per line, and a file of
+    more than ``limit_bytes`` compressed bytes is refused before reading.
+
+    Raises:
+        BenchError: as :func:`open_regular_file`; the file is not gzip data (or is cut short); it
+            decompresses to more than ``limit_bytes``, or holds a longer line.
+    """
+    with open_regular_file(path, what) as (handle, size):
+        if size > limit_bytes:
+            raise _too_large(path, what, limit_bytes, "holds")
+        total = 0
+        try:
+            with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
+                while line := stream.readline(line_limit_bytes + 1):
+                    if len(line) > line_limit_bytes:
+                        raise BenchError(
+                            f"{what} {str(path)!r} has a line longer than {_amount(line_limit_bytes)}; "
+                            f"lines of at most {_amount(line_limit_bytes)} are read.",
+                            NOT_FROM_SBIR_BENCH,
+                        )
+                    total += len(line)
+                    if total > limit_bytes:
+                        raise _too_large(path, what, limit_bytes, "decompresses to")
+                    yield line
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BenchError(f"{what} {str(path)!r} is not readable gzip data ({exc}).") from exc
+
+
+def _too_large(path: Path, what: str, limit_bytes: int, verb: str) -> BenchError:
+    return BenchError(
+        f"{what} {str(path)!r} {verb} more than {_amount(limit_bytes)}; at most "
+        f"{_amount(limit_bytes)} is read.",
+        NOT_FROM_SBIR_BENCH,
+    )
 
 
 def _amount(size: int) -> str:

@@ -225,23 +225,23 @@ class DatasetInfo:
         id: the name users type (``--dataset``).
         target: factory ``(root: Path, **options) -> bench.datasets.Dataset`` (``(**options)`` when
             ``needs_root`` is False).
-        task: ``"zs-sbir"`` or ``"fg-sbir"``.
+        task: the id of its task (``bench list tasks``), checked when the dataset registers.
         description: one line for ``bench list datasets``.
-        columns: the metrics papers report for it, in their order (printed first).
+        columns: the metrics papers report for it, in their order (printed first); default: the
+            task's paper columns.
         needs_root: whether ``--data-root`` is required.
         expected_layout: the directory layout it reads, shown when a root is wrong.
-        map_k: the K of mAP@K; prec_k: the K of P@K; acc_k: the K of Acc@K (fine-grained).
         options: the keyword options the factory takes (name -> help), set with ``--dataset-option``.
+        metrics: the metrics it reports, in order, as concrete names (``"Hits@all"``, ``"Hits@200"``);
+            default: the task's.
     """
 
     id: str
     target: Target
     task: str
     description: str
-    columns: tuple[str, ...]
+    columns: tuple[str, ...] = ()
     needs_root: bool = True
     expected_layout: str = ""
-    map_k: tuple[int, ...] = (200,)
-    prec_k: tuple[int, ...] = (100, 200)
-    acc_k: tuple[int, ...] = (1, 5, 10)
     options: dict[str, str] = field(default_factory=dict)
+    metrics: tuple[str, ...] = ()

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 Modality = Literal["sketch", "photo"]
 SplitName = Literal["query", "gallery", "train"]
-TASKS = ("zs-sbir", "fg-sbir")
 
 
 @dataclass(frozen=True)
@@ -42,19 +41,17 @@ class ImageItem:
 
 
 class Dataset(abc.ABC):
-    """A benchmark: query sketches, a photo gallery and a training split, for one task.
+    """A benchmark: query sketches, a photo gallery and a training split.
 
-    Subclasses set :attr:`task` and implement :meth:`split` and :meth:`load_image`.
+    Subclasses implement :meth:`split` and :meth:`load_image`; the task it is scored by is named
+    once, where the dataset registers (:attr:`bench.DatasetInfo.task`).
 
     Attributes:
-        task: ``"zs-sbir"`` (category-level: a gallery photo is relevant when it has the query's
-            label) or ``"fg-sbir"`` (instance-level: the relevant photo is the one whose
-            ``instance`` equals the query's).
-        group_by_label: for ``fg-sbir``, whether each query is ranked only against the gallery
-            photos of its own label (the per-class galleries of cross-category fine-grained SBIR).
+        group_by_label: for a task with paired relevance, whether each query is ranked only
+            against the gallery photos of its own label (the per-class galleries of cross-category
+            fine-grained SBIR).
     """
 
-    task: ClassVar[str]
     group_by_label: ClassVar[bool] = False
 
     @abc.abstractmethod

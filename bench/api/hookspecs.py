@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         LayerSelector,
         PromptScheme,
     )
+    from bench.api.evaluation import LeaderboardFormat, MetricInfo, TaskInfo
 
 PROJECT_NAME = "sbir_bench"
 
@@ -63,6 +64,25 @@ def register_prompt_schemes(register: Callable[[PromptScheme], None]) -> None:
 @hookspec
 def register_datasets(register: Callable[[DatasetInfo], None]) -> None:
     """Register dataset adapters: call ``register(DatasetInfo(...))`` once per benchmark."""
+
+
+@hookspec
+def register_metrics(register: Callable[[MetricInfo], None]) -> None:
+    """Register metrics: call ``register(MetricInfo(id="Hits@K", ...))`` once per name pattern (a
+    fixed name, or one with the cut-off ``@K``). Every metric states its direction
+    (``higher_is_better``), unit, aggregate and chance level."""
+
+
+@hookspec
+def register_tasks(register: Callable[[TaskInfo], None]) -> None:
+    """Register retrieval tasks: call ``register(TaskInfo(id="my-task", ...))``; a task's metrics must
+    be registered (by any plugin). A dataset names its task by id."""
+
+
+@hookspec
+def register_leaderboard_formats(register: Callable[[LeaderboardFormat], None]) -> None:
+    """Register leaderboard formats: call ``register(LeaderboardFormat(id="html", ...))``
+    (``bench leaderboard --format html``)."""
 
 
 @hookspec

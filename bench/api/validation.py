@@ -250,11 +250,14 @@ def _check_keys_are_text(data: dict[Any, Any], source: str) -> None:
         )
 
 
-def validated(model: type, data: Any, source: str, **kwargs: Any) -> Any:
-    """``model`` validated from ``data``; :class:`BenchError` (see :func:`schema_error`) otherwise."""
+def validated(
+    model: type, data: Any, source: str, *, context: dict[str, Any] | None = None, **kwargs: Any
+) -> Any:
+    """``model`` validated from ``data`` (``context``: what its validators may read, e.g. the
+    registered metrics); :class:`BenchError` (see :func:`schema_error`) otherwise."""
     try:
         if isinstance(model, type) and issubclass(model, BaseModel):
-            return model.model_validate(data)
+            return model.model_validate(data, context=context)
         if not isinstance(data, dict):
             raise BenchError(
                 f"{source}: expected a table of keys, got {_type_name(data)}.",

@@ -21,9 +21,9 @@ from rich.table import Table
 from bench.results.naming import natural_key
 
 if TYPE_CHECKING:  # the schema imports pydantic, which listings and --help do not need
+    from bench.api.evaluation import EvaluationSpecs
     from bench.results.schema import RunResult
 
-TASK_TITLES = {"zs-sbir": "Zero-shot category-level SBIR", "fg-sbir": "Fine-grained SBIR"}
 CONFIG_COLUMNS = ("dataset", "backbone", "layer", "t", "prompt")
 TRAINING_DATA = "training_data"  # a column only where runs trained on different parts of the data
 MIN_DESCRIPTION_WIDTH = 12  # a listing's description keeps this much when the other columns fill the width
@@ -60,11 +60,9 @@ class RichReporter:
             yield advance
 
 
-def format_metric(task: str, value: float | None) -> str:
-    """zs-sbir fractions with 3 decimals, fg-sbir percentages with 2; ``–`` when missing."""
-    if value is None:
-        return "–"
-    return f"{value:.2f}" if task == "fg-sbir" else f"{value:.3f}"
+def format_metric(specs: EvaluationSpecs, name: str, value: float | None) -> str:
+    """``value`` with its metric's registered digits; ``–`` when missing."""
+    return "–" if value is None else specs.metric(name).format(value)
 
 
 def metric_columns(results: Sequence[RunResult]) -> list[str]:
@@ -76,14 +74,26 @@ def metric_columns(results: Sequence[RunResult]) -> list[str]:
     return paper + others
 
 
-def results_tables(results: Sequence[RunResult]) -> list[Table]:
-    """One table per task: a row per configuration, paper columns first (bold headers)."""
+def table_title(specs: EvaluationSpecs, task: str, columns: Sequence[str]) -> str:
+    """``Zero-shot category-level SBIR (fractions)``: the task's title and its columns' units (with
+    the lower-is-better metrics named)."""
+    metrics = [specs.metric(name) for name in columns]
+    notes = list(dict.fromkeys(metric.unit.note for metric in metrics))
+    lower = [metric.name for metric in metrics if not metric.higher_is_better]
+    if lower:
+        notes.append(f"lower is better: {', '.join(lower)}")
+    return f"{specs.task(task).title} ({'; '.join(notes)})"
+
+
+def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list[Table]:
+    """One table per task (in registration order): a row per configuration, paper columns first
+    (bold headers), values with their metrics' digits."""
     tables = []
-    for task in sorted({r.task for r in results}, key=lambda t: (t != "zs-sbir", t)):
+    for task in sorted({r.task for r in results}, key=specs.task_rank):
         rows = [r for r in results if r.task == task]
         paper = {c for r in rows for c in r.dataset.get("columns", [])}
-        unit = "fractions" if task == "zs-sbir" else "x100"
-        table = Table(title=f"{TASK_TITLES.get(task, task)} ({unit})", title_justify="left")
+        columns = metric_columns(rows)
+        table = Table(title=table_title(specs, task, columns), title_justify="left")
         query_text = ["query_text"] if any(r.config.get("query_text") for r in rows) else []  # sketch+text
         draws = {r.config["noise_samples"] for r in rows if r.config.get("noise_samples") is not None}
         noise = ["noise_samples"] if len(draws) > 1 else []  # image encoders have none
@@ -93,9 +103,8 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
         config_columns = [*CONFIG_COLUMNS, *probe, *noise, *subset, *query_text]
         for column in config_columns:
             table.add_column(column.replace("_", " ").capitalize() if column != "t" else "t")
-        columns = metric_columns(rows)
         for column in columns:
-            header = escape(column)  # "mAP@all[plain]" is not rich markup
+            header = escape(column)  # a metric name with [brackets] is not rich markup
             table.add_column(f"[bold]{header}[/bold]" if column in paper else header, justify="right")
         notes = dict.fromkeys(f"{r.config['backbone']}: {r.backbone_note}" for r in rows if r.backbone_note)
         if notes:
@@ -103,8 +112,8 @@ def results_tables(results: Sequence[RunResult]) -> list[Table]:
             table.caption_justify = "left"
         for r in rows:
             config = [_config_cell(r.config, c) for c in config_columns]
-            table.add_row(*config, *(format_metric(task, r.metrics.get(c)) for c in columns))
-        chance = _chance_rows(rows, config_columns, columns, task)
+            table.add_row(*config, *(format_metric(specs, c, r.metrics.get(c)) for c in columns))
+        chance = _chance_rows(rows, config_columns, columns, specs)
         if chance:
             table.rows[-1].end_section = True  # a rule between the runs and their chance levels
         for cells in chance:
@@ -131,7 +140,7 @@ def _config_cell(config: dict, column: str) -> str:
 
 
 def _chance_rows(
-    rows: Sequence[RunResult], config_columns: Sequence[str], columns: Sequence[str], task: str
+    rows: Sequence[RunResult], config_columns: Sequence[str], columns: Sequence[str], specs: EvaluationSpecs
 ) -> list[list[str]]:
     """One row per dataset of ``rows`` that records chance levels: the metrics of a random ranking."""
     chance: dict[str, dict[str, float]] = {}
@@ -141,7 +150,7 @@ def _chance_rows(
     cells = []
     for dataset, values in chance.items():
         config = [dataset if c == "dataset" else "chance" if c == "backbone" else "" for c in config_columns]
-        cells.append([*config, *(format_metric(task, values.get(c)) for c in columns)])
+        cells.append([*config, *(format_metric(specs, c, values.get(c)) for c in columns)])
     return cells
 
 

@@ -17,15 +17,19 @@ from bench.cli.options import command_registry, plugin_option, plugin_set
 OVERVIEW_WIDTH = 100  # `bench list`, the short overview: one line per row, at most this wide
 
 
-def _print_tables(sections: list[Section], *, short: bool = False) -> None:
+def print_sections(sections: list[Section], *, short: bool = False) -> None:
     """Each section with rows as a table; ``short`` (the overview): its short columns, one line per
     row, descriptions cut to fit :data:`OVERVIEW_WIDTH` columns (or the terminal, when narrower)."""
+    from rich.markup import escape
+
     from bench.cli.display import listing_table
 
     width = min(stdout.width, OVERVIEW_WIDTH) if short else None
     for section in sections:
         if section.rows:  # e.g. no layer selector applies to the backbone: no empty table
-            stdout.print(listing_table(*section.table(short=short), width=width))
+            title, headers, rows = section.table(short=short)
+            plain = [[escape(cell) for cell in row] for row in rows]  # names with [brackets] are no markup
+            stdout.print(listing_table(title, headers, plain, width=width))
 
 
 @click.command("list")
@@ -57,7 +61,7 @@ def list_command(
     if as_json:
         click.echo(json.dumps(listing_payload(sections), indent=2))
         return
-    _print_tables(sections, short=kind is None)
+    print_sections(sections, short=kind is None)
     if not backbone_id and kind in (None, "layers"):
         stdout.print(f"Layers: {LAYERS_HINT}", highlight=False)
 
@@ -75,4 +79,4 @@ def plugins_command(ctx: click.Context, as_json: bool, plugin_files) -> None:
     if as_json:
         click.echo(json.dumps(section.rows, indent=2))
         return
-    _print_tables([section])
+    print_sections([section])

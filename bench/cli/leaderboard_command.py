@@ -1,4 +1,4 @@
-"""``bench leaderboard``: render (or check) the markdown leaderboard from results files."""
+"""``bench leaderboard``: render (or check) the leaderboard of results files in a registered format."""
 
 from __future__ import annotations
 
@@ -10,14 +10,29 @@ from bench.api.choices import REPORTED_SECTIONS
 from bench.api.errors import BenchError
 from bench.api.files import output_problem
 from bench.cli.console import stdout
-from bench.cli.options import command_registry, plugin_option
+from bench.cli.options import command_registry, plugin_option, plugin_set
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FORMATS = ("md", "csv", "latex", "json")
+LIST_FORMATS = ""  # the value of a bare --format: list the registered formats
+
+
+class FormatOption(click.Option):
+    """``--format``: its help lists the formats the installed plugins register."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        try:
+            specs = plugin_set(ctx).build_registry().evaluation_specs()
+        except BenchError:  # a broken plugin: the help still shows
+            return record
+        if record is None:
+            return None
+        forms = "; ".join(f"{i} ({specs.leaderboard_format(i).description})" for i in specs.format_ids())
+        return record[0], f"{record[1]} Registered: {forms}."
 
 
 @click.command("leaderboard")
-@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -27,11 +42,12 @@ FORMATS = ("md", "csv", "latex", "json")
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(FORMATS),
+    cls=FormatOption,
     default="md",
+    is_flag=False,
+    flag_value=LIST_FORMATS,
     show_default=True,
-    help="md (the leaderboard page), csv (one row per entry and metric, numbers round-trip), latex "
-    "(booktabs tables of the best configuration per backbone) or json (everything, for programs).",
+    help="A registered leaderboard format; `--format` alone lists them (`bench list formats`).",
 )
 @click.option(
     "--reported",
@@ -53,7 +69,9 @@ FORMATS = ("md", "csv", "latex", "json")
     default=None,
     help="Chance levels of the published benchmarks (TOML). Default: leaderboard/chance.toml here.",
 )
-@click.option("--check", is_flag=True, help="Do not write; exit 1 when the file on disk is stale.")
+@click.option(
+    "--check", is_flag=True, help="Do not write; exit 1 when the file on disk (in --format) is stale."
+)
 @plugin_option
 @click.pass_context
 def leaderboard_command(
@@ -67,45 +85,44 @@ def leaderboard_command(
     check: bool,
     plugin_files,
 ) -> None:
-    """Render the leaderboard of the results files below RESULTS_DIR (markdown, CSV, LaTeX or JSON)."""
-    from bench.results.leaderboard import check_leaderboard, load_sections, render_leaderboard
-    from bench.results.leaderboard.exports import render_csv, render_json, render_latex
+    """Render the leaderboard of the results files below RESULTS_DIR in a registered format (the
+    markdown page, CSV, LaTeX, JSON, or a plugin's)."""
+    from bench.results.leaderboard import load_leaderboard, render
 
-    if plugin_files:  # the leaderboard reads results files only; a plugin file is still checked
-        command_registry(ctx, plugin_files)
+    registry = command_registry(ctx, plugin_files)
+    specs = registry.evaluation_specs()
+    if output_format == LIST_FORMATS:
+        from bench.cli.info_commands import print_sections
+        from bench.cli.listing import format_sections
+
+        print_sections(format_sections(registry))
+        return
+    specs.leaderboard_format(output_format)  # an unknown format fails before anything is read
+    if results_dir is None:
+        raise BenchError("bench leaderboard needs RESULTS_DIR.", "Pass a `bench run --output-dir` folder.")
     reported = reported or _project_file("reported.toml")
     chance = chance or _project_file("chance.toml")
     if not results_dir.is_dir():
         raise BenchError(f"Results directory {str(results_dir)!r} does not exist.", "Run `bench run` first.")
-    if check:
-        if output is None or output_format != "md":
-            raise BenchError("--check compares a markdown file.", "Pass --output FILE (and no --format).")
-        fresh = check_leaderboard(
-            results_dir,
-            reported,
-            output,
-            link_base=output.parent,
-            chance_path=chance,
-            reported_sections=reported_sections,
-        )
-        if not fresh:
-            raise BenchError(
-                f"{output} is stale: it differs from what the results in {results_dir} render.",
-                f"Regenerate it with `bench leaderboard {results_dir} --output {output}"
-                f" --reported-sections {reported_sections}`.",
-            )
-        stdout.print(f"{output} is up to date.")
-        return
-    problem = output_problem(output) if output is not None else None
+    if check and output is None:
+        raise BenchError("--check compares a file.", "Pass --output FILE (and its --format).")
+    problem = output_problem(output) if output is not None and not check else None
     if problem:
         raise _cannot_write(output, problem)
     link_base = output.parent if output is not None else Path.cwd()
-    chosen = {"link_base": link_base, "chance_path": chance, "reported_sections": reported_sections}
-    if output_format == "md":
-        text = render_leaderboard(results_dir, reported, **chosen)
-    else:
-        sections = load_sections(results_dir, reported, **chosen)
-        text = {"csv": render_csv, "latex": render_latex, "json": render_json}[output_format](sections)
+    board = load_leaderboard(
+        results_dir,
+        reported,
+        specs,
+        link_base=link_base,
+        chance_path=chance,
+        reported_sections=reported_sections,
+    )
+    text = render(board, output_format)
+    if check:
+        options = f" --reported-sections {reported_sections}" if reported_sections != "measured" else ""
+        _check(output, text, results_dir, output_format, options)
+        return
     if output is None:
         click.echo(text, nl=False)
         return
@@ -115,6 +132,25 @@ def leaderboard_command(
     except OSError as exc:
         raise _cannot_write(output, exc.strerror or str(exc)) from exc
     stdout.print(f"Wrote {output}")
+
+
+def _check(output: Path, text: str, results_dir: Path, output_format: str, options: str) -> None:
+    """Say that ``output`` is up to date, or raise :class:`BenchError` when it differs from ``text``
+    (``options``: the command line's other options, for the command that regenerates it)."""
+    try:
+        current = output.read_bytes()
+    except FileNotFoundError:
+        current = None
+    if current != text.encode("utf-8"):
+        state = "missing" if current is None else "stale"
+        option, rendered = (
+            ("", "") if output_format == "md" else (f" --format {output_format}", f" as {output_format}")
+        )
+        raise BenchError(
+            f"{output} is {state}: it differs from what the results in {results_dir} render{rendered}.",
+            f"Regenerate it with `bench leaderboard {results_dir}{option}{options} --output {output}`.",
+        )
+    stdout.print(f"{output} is up to date.")
 
 
 def _cannot_write(output: Path, reason: str) -> BenchError:

@@ -17,7 +17,7 @@ from bench.api.components import BackboneInfo, LayerInfo, resolve_target
 from bench.registry.manager import PluginSet
 from bench.registry.tables import Registry
 
-LIST_KINDS = ("backbones", "layers", "prompts", "datasets")
+LIST_KINDS = ("backbones", "layers", "prompts", "datasets", "tasks", "metrics", "formats")
 OVERVIEW_KINDS = ("backbones", "prompts", "datasets")  # ``bench list``: no per-tap rows
 RANDOM_WEIGHTS = "random"
 MISSING = "–"
@@ -325,9 +325,7 @@ def dataset_sections(registry: Registry) -> list[Section]:
             "columns": list(dataset.columns),
             "needs_root": dataset.needs_root,
             "options": dict(dataset.options),
-            "map_k": list(dataset.map_k),
-            "prec_k": list(dataset.prec_k),
-            "acc_k": list(dataset.acc_k),
+            "metrics": list(dataset.metrics),
             "expected_layout": dataset.expected_layout or None,
             "description": dataset.description,
             "plugin": entry.plugin,
@@ -336,6 +334,82 @@ def dataset_sections(registry: Registry) -> list[Section]:
         for dataset in [entry.component]
     ]
     return [Section("datasets", "Datasets", DATASET_COLUMNS, rows)]
+
+
+# ----------------------------------------------------------------------------- the evaluation side
+
+TASK_COLUMNS = (
+    Column("id", "Id"),
+    Column("title", "Title"),
+    Column("relevance", "Relevant items"),
+    Column("columns", "Paper columns"),
+    Column("metrics", "Metrics", detail=True),
+    Column("main_metric", "Main"),
+    Column("plugin", "Plugin"),
+)
+METRIC_COLUMNS = (
+    Column("name", "Name"),
+    Column("unit", "Unit"),
+    Column("direction", "Better"),
+    Column("aggregate", "Aggregate"),
+    Column("chance", "Chance"),
+    Column("description", "Description"),
+    Column("plugin", "Plugin"),
+)
+FORMAT_COLUMNS = (
+    Column("id", "Id"),
+    Column("suffix", "Suffix"),
+    Column("description", "Description"),
+    Column("plugin", "Plugin"),
+)
+
+
+def task_sections(registry: Registry) -> list[Section]:
+    rows = [
+        {
+            "id": task.id,
+            "title": task.title,
+            "relevance": task.relevance,
+            "metrics": list(task.metrics),
+            "columns": list(task.columns),
+            "main_metric": task.main,
+            "resample": task.resample,
+            "description": task.description,
+            "plugin": entry.plugin,
+        }
+        for entry in registry.tasks.in_order()
+        for task in [entry.component]
+    ]
+    return [Section("tasks", "Tasks", TASK_COLUMNS, rows)]
+
+
+def metric_sections(registry: Registry) -> list[Section]:
+    rows = [
+        {
+            "name": metric.id,
+            "unit": metric.unit,
+            "direction": "higher" if metric.higher_is_better else "lower",
+            "higher_is_better": metric.higher_is_better,
+            "digits": metric.digits,
+            "aggregate": metric.aggregate,
+            "chance": "simulated" if metric.chance is None else "exact",
+            "top_k_only": metric.top_k_only,
+            "description": metric.description,
+            "plugin": entry.plugin,
+        }
+        for entry in registry.metrics.in_order()
+        for metric in [entry.component]
+    ]
+    return [Section("metrics", "Metrics (K: a cut-off >= 1)", METRIC_COLUMNS, rows)]
+
+
+def format_sections(registry: Registry) -> list[Section]:
+    rows = [
+        {"id": form.id, "suffix": form.suffix, "description": form.description, "plugin": entry.plugin}
+        for entry in registry.leaderboard_formats.in_order()
+        for form in [entry.component]
+    ]
+    return [Section("leaderboard_formats", "Leaderboard formats", FORMAT_COLUMNS, rows)]
 
 
 def listing_sections(registry: Registry, kind: str | None, backbone_id: str | None) -> list[Section]:
@@ -349,6 +423,9 @@ def listing_sections(registry: Registry, kind: str | None, backbone_id: str | No
         "layers": lambda: layer_sections(registry, backbone_id),
         "prompts": lambda: prompt_sections(registry),
         "datasets": lambda: dataset_sections(registry),
+        "tasks": lambda: task_sections(registry),
+        "metrics": lambda: metric_sections(registry),
+        "formats": lambda: format_sections(registry),
     }
     return [section for k in kinds for section in builders[k]()]
 

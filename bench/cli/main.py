@@ -19,6 +19,7 @@ from bench.cli.console import print_error, warn
 from bench.cli.info_commands import list_command, plugins_command
 from bench.cli.leaderboard_command import leaderboard_command
 from bench.cli.options import COMMAND_KEY, PLUGINS_KEY
+from bench.cli.rescore_command import rescore_command
 from bench.cli.run_command import run_command
 from bench.cli.train_command import train_command
 from bench.registry.manager import PluginSet, load_plugins
@@ -63,6 +64,7 @@ def build_cli(plugins: PluginSet) -> click.Group:
         list_command,
         plugins_command,
         leaderboard_command,
+        rescore_command,
         cache_group,
         train_command,
     ):

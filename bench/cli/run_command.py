@@ -137,8 +137,9 @@ def _plain(value: object) -> str:
 @click.option(
     "--log-samples",
     is_flag=True,
-    help="Also write a per-query log beside each results file (<run>.samples.jsonl.gz: class, AP, rank of "
-    "the first relevant item, top-10 gallery ids), re-scorable without extracting again.",
+    help="Also write a per-query log beside each results file (<run>.samples.jsonl.gz: class, the rank "
+    "of every relevant item, per-query metrics, the top 10 with similarities): `bench rescore` computes "
+    "any metric from it, `bench plot retrievals` draws it.",
 )
 @click.option(
     "--skip-existing", is_flag=True, help="Leave configurations whose results file exists as they are."
@@ -265,11 +266,12 @@ def run_command(
     finished, is_main = execute(plan, registry, RichReporter(stderr), ctx.meta.get(COMMAND_KEY))
     if not is_main:  # other processes only extracted into the shared cache
         return
+    specs = registry.evaluation_specs()
     if as_json:
-        payload = [{**item.result.to_dict(), "path": str(item.path)} for item in finished]
+        payload = [{**item.result.to_dict(specs), "path": str(item.path)} for item in finished]
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
         return
-    for table in results_tables([item.result for item in finished]):
+    for table in results_tables([item.result for item in finished], specs):
         stdout.print(table)
     directories = sorted({str(item.path.parent) for item in finished})
     reused = sum(item.reused for item in finished)

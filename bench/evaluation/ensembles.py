@@ -48,7 +48,7 @@ def combine(method: str, descriptors: Sequence[np.ndarray], weights: Sequence[fl
           The dot product of two such rows is sum_i w_i cos_i / W: the weighted sum of the members'
           cosine similarities, up to the positive factor 1 / W that changes no ranking. Because the
           weights are non-negative, score fusion is thus a plain dot product of these rows, and the
-          exact streamed metrics (``bench.evaluation.metrics``) evaluate it without ever holding the
+          exact streamed ranking (``bench.evaluation.ranking``) evaluate it without ever holding the
           Q x G similarity matrix. Rows have unit norm (unless a member's row is all zeros), so
           the evaluation's L2-normalisation leaves them unchanged.
 
@@ -56,7 +56,7 @@ def combine(method: str, descriptors: Sequence[np.ndarray], weights: Sequence[fl
         BenchError: ``mean`` of unequal dimensions, or invalid weights.
     """
     from bench.evaluation.protocol import (
-        l2_normalise,  # imports torch (bench.evaluation.metrics): only when combining
+        l2_normalise,  # imports torch (bench.evaluation.ranking): only when combining
     )
 
     units = [l2_normalise(np.asarray(member, dtype=np.float32)) for member in descriptors]

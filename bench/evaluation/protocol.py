@@ -12,16 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.api.components import DatasetInfo
-from bench.api.datasets import Dataset, ImageItem
-from bench.evaluation.chance import ChanceLevels, category_chance, fine_grained_chance
-from bench.evaluation.metrics import (
-    accuracy_per_query,
-    category_scores,
-    exact_mean,
-    fine_grained_ranks,
-    top_gallery_items,
-)
+from bench.api.datasets import ImageItem
+from bench.api.errors import BenchError
+from bench.api.evaluation import TaskInfo
+from bench.evaluation.chance import ChanceLevels, chance_levels
+from bench.evaluation.measures import MetricSet, aggregate
+from bench.evaluation.ranking import QueryScores, paired_scores, same_class_scores, top_gallery_items
 from bench.evaluation.uncertainty import Intervals, bootstrap_intervals
 
 
@@ -36,18 +32,24 @@ class Evaluation:
     """What scoring one configuration found.
 
     Attributes:
-        metrics: the means (zs-sbir: fractions; fg-sbir: Acc@K x100).
-        facts: query and gallery counts, gallery uniqueness, queries left out of the means.
+        metrics: the run's value of each metric (in its unit: fractions, percentages, ranks).
+        facts: query and gallery counts, gallery uniqueness, queries left out of the values.
         per_query: metric name -> (Q,) float64 per-query values over *all* queries (NaN for the
-            queries the means leave out: no relevant gallery item, or no paired photo).
-        rank: (Q,) int64 rank of each query's first relevant item (fg-sbir: of its paired photo),
+            queries the run leaves out: no relevant gallery item, or no paired photo).
+        rank: (Q,) int64 rank of each query's first relevant item (paired: of its paired photo),
             0 for the queries left out.
         chance: the metrics' chance levels on this gallery.
         unit: what the bootstrap resamples: ``"query"``, or ``"class"`` where each query is ranked
-            against its own class's photos only.
+            against its own class's photos only (or the task resamples classes).
+        aggregates: metric name -> ``"mean"`` or ``"median"``.
         queries, gallery: the items scored, in descriptor order.
         ranking_inputs: the L2-normalised (Q, D) query and (G, D) gallery descriptors and the
             groups they were ranked in (for :meth:`top_items`).
+        relevance: the task's relevance rule (:data:`bench.RELEVANCE`).
+        num_candidates: (Q,) int64 C, the gallery items each query was ranked against (0 for a
+            paired query left out).
+        relevant_ranks: per query, the (R,) ascending int64 ranks of its relevant items (empty for
+            the queries left out); None unless :func:`evaluate` was asked to keep them.
     """
 
     metrics: dict[str, float]
@@ -56,63 +58,101 @@ class Evaluation:
     rank: np.ndarray
     chance: ChanceLevels
     unit: str
+    aggregates: dict[str, str]
     queries: list[ImageItem]
     gallery: list[ImageItem]
     ranking_inputs: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]
+    relevance: str
+    num_candidates: np.ndarray
+    relevant_ranks: list[np.ndarray] | None = None
 
     @property
     def evaluated(self) -> np.ndarray:
-        """(Q,) bool: the queries the means cover."""
+        """(Q,) bool: the queries the run's values cover."""
         return self.rank > 0
 
     def intervals(self) -> Intervals:
         """Percentile-bootstrap intervals of every metric (seeded: :mod:`bench.evaluation.uncertainty`)."""
         kept = self.evaluated
         units = np.array([q.label for q in self.queries])[kept] if self.unit == "class" else None
-        return bootstrap_intervals({name: v[kept] for name, v in self.per_query.items()}, units)
+        medians = {name for name, how in self.aggregates.items() if how == "median"}
+        return bootstrap_intervals(
+            {name: v[kept] for name, v in self.per_query.items()}, units, medians=medians
+        )
 
     def per_class(self) -> dict[str, dict[str, Any]]:
-        """Per query class: how many of its queries were evaluated, and the means of their metrics."""
+        """Per query class: how many of its queries were evaluated, and their metrics."""
         kept = self.evaluated
         labels = np.array([q.label for q in self.queries])
         classes: dict[str, dict[str, Any]] = {}
         for label in sorted(set(labels[kept].tolist())):
             rows = kept & (labels == label)
-            metrics = {name: exact_mean(values[rows]) for name, values in self.per_query.items()}
+            metrics = {
+                name: aggregate(values[rows], self.aggregates[name])
+                for name, values in self.per_query.items()
+            }
             classes[str(label)] = {"queries": int(rows.sum()), "metrics": metrics}
         return classes
 
-    def top_items(self, k: int) -> np.ndarray:
-        """(Q, k) int64 gallery indices of each query's k most similar candidates (-1 padding)."""
+    def top_items(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Q, k) int64 gallery indices of each query's k most similar candidates, most similar
+        first (-1 padding), and (Q, k) float32 their similarities (cosine; NaN padding)."""
         query_features, gallery_features, groups = self.ranking_inputs
         return top_gallery_items(query_features, gallery_features, k, **groups)
 
+    def relevant(self, row: int, indices: np.ndarray) -> np.ndarray:
+        """(k,) bool: whether each gallery item ``indices`` (k,) int64 (-1: none) is relevant to
+        query ``row`` under the task's relevance rule."""
+        query = self.queries[row]
+        flags = [i >= 0 and _is_relevant(self.relevance, query, self.gallery[i]) for i in indices.tolist()]
+        return np.array(flags, dtype=bool)
 
-def _pair_targets(queries: list[ImageItem], gallery: list[ImageItem]) -> tuple[np.ndarray, np.ndarray]:
-    """(targets, paired): the gallery index of each paired query's photo, and which queries have one."""
+    def paired_photos(self) -> list[ImageItem | None]:
+        """Per query, its paired photo in the gallery (paired relevance; None without one)."""
+        return [self.gallery[i] if i >= 0 else None for i in _pair_targets(self.queries, self.gallery)]
+
+
+def _is_relevant(relevance: str, query: ImageItem, item: ImageItem) -> bool:
+    """Whether gallery ``item`` is relevant to ``query`` under the rule ``relevance``."""
+    if relevance == "same-class":
+        return item.label == query.label
+    return query.instance is not None and item.instance == query.instance
+
+
+def _pair_targets(queries: list[ImageItem], gallery: list[ImageItem]) -> np.ndarray:
+    """(Q,) int64 gallery index of each query's paired photo (same ``instance``), -1 without one."""
     index = {item.instance: i for i, item in enumerate(gallery)}
-    paired = np.array([q.instance in index for q in queries], dtype=bool)
-    targets = np.array([index[q.instance] for q in queries if q.instance in index], dtype=np.int64)
-    return targets, paired
+    return np.array([index.get(q.instance, -1) if q.instance is not None else -1 for q in queries], np.int64)
 
 
 def evaluate(
-    dataset: Dataset,
-    info: DatasetInfo,
+    task: TaskInfo,
+    metrics: MetricSet,
     queries: list[ImageItem],
     gallery: list[ImageItem],
     query_features: np.ndarray,
     gallery_features: np.ndarray,
+    *,
+    per_class_gallery: bool = False,
+    keep_ranks: bool = False,
 ) -> Evaluation:
-    """Score one configuration.
+    """Score one configuration of ``task`` with ``metrics``.
 
     Args:
         query_features: (Q, D) descriptors of ``queries``; gallery_features: (G, D) of ``gallery``.
+        per_class_gallery: rank each query against its own class's gallery items only (a dataset's
+            ``group_by_label``; paired relevance only).
+        keep_ranks: keep every relevant item's rank (:attr:`Evaluation.relevant_ranks`, for the
+            per-query log).
 
     Returns:
         The :class:`Evaluation`: metrics, facts (query and gallery counts, gallery uniqueness, the
-        number of queries without a relevant gallery item, or, fine-grained, without their paired
-        photo: excluded from means), per-query values and chance levels.
+        number of queries without a relevant gallery item, or, paired, without their paired
+        photo: left out of the values), per-query values and chance levels.
+
+    Raises:
+        BenchError: a per-class gallery with same-class relevance (every candidate would be
+            relevant), or a metric's plugin that fails.
     """
     q, g = l2_normalise(query_features), l2_normalise(gallery_features)
     facts: dict[str, Any] = {
@@ -122,52 +162,50 @@ def evaluate(
     }
     query_labels = np.array([item.label for item in queries])
     gallery_labels = np.array([item.label for item in gallery])
-    if dataset.task == "zs-sbir":
-        scores = category_scores(q, query_labels, g, gallery_labels, map_k=info.map_k, prec_k=info.prec_k)
+    groups: dict[str, np.ndarray] = {}
+    if task.relevance == "same-class":
+        if per_class_gallery:
+            raise BenchError(
+                f"Task {task.id!r} counts every photo of the query's class as relevant, so a gallery "
+                "split by class would make every candidate relevant.",
+                "Use a task with paired relevance for a dataset whose gallery is split by class.",
+            )
+        scores = same_class_scores(q, query_labels, g, gallery_labels, metrics, keep_ranks=keep_ranks)
         facts["queries_without_relevant"] = int((~scores.evaluated).sum())
-        chance = category_chance(
-            scores.num_relevant[scores.evaluated], len(gallery), map_k=info.map_k, prec_k=info.prec_k
-        )
-        return Evaluation(
-            metrics=scores.means(),
-            facts=facts,
-            per_query=scores.values,
-            rank=scores.first_relevant_rank,
-            chance=chance,
-            unit="query",
-            queries=queries,
-            gallery=gallery,
-            ranking_inputs=(q, g, {}),
-        )
-    targets, paired = _pair_targets(queries, gallery)
-    if not paired.any():
-        raise ValueError("no query sketch has its paired photo in the gallery")
-    groups = {}
-    if dataset.group_by_label:
-        groups = {"query_groups": query_labels[paired], "gallery_groups": gallery_labels}
-    ranks = fine_grained_ranks(q[paired], targets, g, **groups)
-    facts["per_class_gallery"] = dataset.group_by_label
-    facts["queries_without_pair"] = int((~paired).sum())
-    if dataset.group_by_label:
-        class_sizes = {label: int((gallery_labels == label).sum()) for label in set(gallery_labels.tolist())}
-        candidates = [class_sizes[label] for label in query_labels[paired].tolist()]
     else:
-        candidates = [len(gallery)] * int(paired.sum())
-    per_query = {}
-    for name, values in accuracy_per_query(ranks, info.acc_k).items():
-        per_query[name] = np.full(len(queries), np.nan)
-        per_query[name][paired] = values
-    rank = np.zeros(len(queries), dtype=np.int64)
-    rank[paired] = ranks
-    all_groups = {"query_groups": query_labels, "gallery_groups": gallery_labels} if groups else {}
+        if per_class_gallery:
+            groups = {"query_groups": query_labels, "gallery_groups": gallery_labels}
+        targets = _pair_targets(queries, gallery)
+        scores = paired_scores(q, targets, g, metrics, keep_ranks=keep_ranks, **groups)
+        facts["per_class_gallery"] = per_class_gallery
+        facts["queries_without_pair"] = int((~scores.evaluated).sum())
+    return _evaluation(task, metrics, scores, facts, queries, gallery, (q, g, groups), per_class_gallery)
+
+
+def _evaluation(
+    task: TaskInfo,
+    metrics: MetricSet,
+    scores: QueryScores,
+    facts: dict[str, Any],
+    queries: list[ImageItem],
+    gallery: list[ImageItem],
+    ranking_inputs: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]],
+    per_class_gallery: bool,
+) -> Evaluation:
+    kept = scores.evaluated
+    aggregates = metrics.aggregates()
     return Evaluation(
-        metrics={name: exact_mean(values[paired]) for name, values in per_query.items()},
+        metrics={name: aggregate(values[kept], aggregates[name]) for name, values in scores.values.items()},
         facts=facts,
-        per_query=per_query,
-        rank=rank,
-        chance=fine_grained_chance(candidates, info.acc_k),
-        unit="class" if dataset.group_by_label else "query",
+        per_query=scores.values,
+        rank=scores.first_relevant_rank,
+        chance=chance_levels(metrics, task.relevance, scores.num_relevant[kept], scores.num_candidates[kept]),
+        unit="class" if per_class_gallery else task.resample,
+        aggregates=aggregates,
         queries=queries,
         gallery=gallery,
-        ranking_inputs=(q, g, all_groups),
+        ranking_inputs=ranking_inputs,
+        relevance=task.relevance,
+        num_candidates=scores.num_candidates,
+        relevant_ranks=scores.relevant_ranks,
     )

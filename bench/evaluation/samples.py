@@ -3,17 +3,27 @@
 Written next to the results file as ``<run name>.samples.jsonl.gz``. The first line describes the
 file; every other line is one query, in the dataset's query order::
 
-    {"format": "sbir-bench samples", "version": 1, "run": "...", "task": "zs-sbir",
-     "metrics": ["mAP@all", ...], "top_k": 10}
+    {"format": "sbir-bench samples", "version": 2, "run": "...", "task": "<task id>",
+     "relevance": "same-class", "metrics": ["<metric>", ...], "top_k": 10, "config": {...}}
     {"query": "sketch/star/0003", "class": "star", "evaluated": true, "rank": 2,
-     "metrics": {"mAP@all": 0.41, ...}, "top": ["photo/star/0007", ...]}
+     "ranks": [2, 5, 9, ...], "candidates": 96, "metrics": {"<metric>": 0.41, ...},
+     "top": ["photo/star/0007", ...], "top_similarity": [0.83, ...], "top_relevant": [false, ...]}
 
-``rank`` is the rank of the query's first relevant gallery item (fg-sbir: of its paired photo);
-``top`` the keys of its ``top_k`` most similar candidates, most similar first (ties by gallery
-order, as the metrics rank). Queries the metrics leave out (no relevant item, no paired photo) have
-``evaluated`` false and null rank and metrics. :func:`rescore` recomputes the run's metrics from
-the file alone. The bytes are deterministic (gzip with no timestamp), so its SHA-256, recorded in
-the results file, identifies the content.
+``ranks`` are the ascending ranks of *every* relevant gallery item of the query (paired tasks: of its
+paired photo), exactly as the metrics saw them, and ``candidates`` the number of gallery items it
+was ranked against: what every registered metric needs, so :func:`rescore` computes any of them
+from the log alone (those the run reported equal its results file to the last bit). ``rank`` is the
+first of them; ``metrics`` the run's per-query values; ``top`` the keys of the ``top_k`` most similar
+candidates, most similar first (ties by gallery order, as the metrics rank), with their cosine
+similarities and whether each is relevant; paired tasks add ``paired_photo``, the key of the
+query's photo. ``config`` is the results file's configuration (which dataset, which descriptors).
+Queries the metrics leave out (no relevant item, no paired photo) have ``evaluated`` false, no
+ranks and null metrics.
+
+Version 1 logs (before every relevant rank was kept) hold ``rank``, ``metrics`` and ``top`` only:
+they serve the metrics they recorded. The bytes are deterministic (gzip with no timestamp), so the
+SHA-256 recorded in the results file identifies the content. Reading is bounded
+(:data:`MAX_LOG_BYTES` decompressed, :data:`MAX_LINE_BYTES` a line).
 """
 
 from __future__ import annotations
@@ -21,18 +31,113 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from bench.api.bounded_read import read_bounded_gzip_lines
 from bench.api.errors import BenchError
+from bench.api.evaluation import EvaluationSpecs, Rankings
 from bench.api.files import write_bytes_atomic
+from bench.evaluation.measures import MetricSet, aggregate
 from bench.evaluation.protocol import Evaluation
 
 FORMAT = "sbir-bench samples"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 TOP_K = 10
 SUFFIX = ".samples.jsonl.gz"
+MAX_LOG_BYTES = 4 * 2**30
+"""Most bytes a per-query log may decompress to (QuickDraw-ext's zero-shot test, the largest
+published benchmark, logs about 1.2 GB: 92k queries with about 1,800 relevant photos each)."""
+MAX_LINE_BYTES = 64 * 2**20
+"""Most bytes one line (one query) may decompress to: about 9 million relevant ranks."""
+_CELLS_PER_BLOCK = 2**22
+"""Ranks per block of queries handed to a metric's per-query function when rescoring."""
+WHAT = "Per-query log"
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """One query of a per-query log.
+
+    Attributes:
+        key, label: the query's key and class.
+        evaluated: whether the run's metrics cover it (it has a relevant item).
+        rank: the rank of its first relevant item (None when not evaluated).
+        metrics: the run's per-query values (None when not evaluated).
+        top: the keys of its most similar candidates, most similar first.
+        ranks: (R,) ascending integer ranks of its relevant items (empty when not evaluated; None
+            in a version-1 log).
+        candidates: C, the gallery items it was ranked against (None in a version-1 log).
+        top_similarity: the cosine similarity of each ``top`` item (None in a version-1 log).
+        top_relevant: whether each ``top`` item is relevant (None in a version-1 log).
+        paired_photo: the key of its paired photo (paired tasks; None otherwise or without one).
+    """
+
+    key: str
+    label: str
+    evaluated: bool
+    rank: int | None
+    metrics: dict[str, float] | None
+    top: list[str]
+    ranks: np.ndarray | None = None
+    candidates: int | None = None
+    top_similarity: list[float] | None = None
+    top_relevant: list[bool] | None = None
+    paired_photo: str | None = None
+
+    @property
+    def average_precision(self) -> float:
+        """(1/R) sum_j j / r_j over its relevant ranks r_1 < ... < r_R (paired: 1 / rank); 0 when
+        not evaluated. Needs every relevant rank (a version-2 log)."""
+        if not self.evaluated or self.ranks is None or not len(self.ranks):
+            return 0.0
+        return float(np.mean(np.arange(1, len(self.ranks) + 1) / self.ranks))
+
+
+@dataclass(frozen=True)
+class QueryLog:
+    """A run's per-query log: what the header says, and one :class:`QueryRecord` per query.
+
+    Attributes:
+        source: where it was read from (a file, or a description of the run it was computed for).
+        version: the format version (1: first relevant rank and top ids only).
+        run: the run's name; task: its task id; relevance: its relevance rule (None in version 1).
+        metrics: the metrics the run reported.
+        top_k: how many candidates ``top`` keeps per query.
+        config: the results file's configuration (None in version 1).
+        queries: the queries, in the dataset's query order.
+    """
+
+    source: str
+    version: int
+    run: str
+    task: str
+    relevance: str | None
+    metrics: list[str]
+    top_k: int
+    config: dict[str, Any] | None
+    queries: list[QueryRecord]
+
+    @property
+    def keeps_every_rank(self) -> bool:
+        return self.version >= 2
+
+    def header(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": self.version,
+            "run": self.run,
+            "task": self.task,
+            "relevance": self.relevance,
+            "metrics": self.metrics,
+            "top_k": self.top_k,
+            "config": self.config,
+        }
 
 
 def samples_path(results_path: Path) -> Path:
@@ -40,36 +145,57 @@ def samples_path(results_path: Path) -> Path:
     return Path(results_path).with_suffix(SUFFIX)
 
 
-def write_samples(path: Path, evaluation: Evaluation, run: str, task: str, top_k: int = TOP_K) -> dict:
-    """Write the per-query log of ``evaluation`` atomically; return the results file's ``samples``
-    entry (file name, top_k, sha256)."""
-    top = evaluation.top_items(top_k)
+def results_path_of(log_path: Path) -> Path:
+    """The results file beside the per-query log ``log_path`` (``x.samples.jsonl.gz`` -> ``x.json``)."""
+    name = Path(log_path).name
+    stem = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else Path(name).stem
+    return Path(log_path).with_name(stem + ".json")
+
+
+def query_log(
+    evaluation: Evaluation, run: str, task: str, config: dict[str, Any], top_k: int = TOP_K, source: str = ""
+) -> QueryLog:
+    """The per-query log of ``evaluation`` (scored with ``keep_ranks``), its top ``top_k`` ranked.
+
+    Raises:
+        ValueError: the evaluation did not keep its relevant ranks.
+    """
+    if evaluation.relevant_ranks is None:
+        raise ValueError("the evaluation kept no relevant ranks: score it with keep_ranks=True")
+    top, similarities = evaluation.top_items(top_k)
+    paired = evaluation.paired_photos() if evaluation.relevance == "paired" else None
     names = list(evaluation.per_query)
-    header = {
-        "format": FORMAT,
-        "version": VERSION,
-        "run": run,
-        "task": task,
-        "metrics": names,
-        "top_k": top_k,
-    }
-    lines = [json.dumps(header, sort_keys=True)]
+    records = []
     for row, query in enumerate(evaluation.queries):
         evaluated = bool(evaluation.evaluated[row])
-        metrics = {name: float(evaluation.per_query[name][row]) if evaluated else None for name in names}
-        lines.append(
-            json.dumps(
-                {
-                    "query": query.key,
-                    "class": query.label,
-                    "evaluated": evaluated,
-                    "rank": int(evaluation.rank[row]) if evaluated else None,
-                    "metrics": metrics,
-                    "top": [evaluation.gallery[i].key for i in top[row] if i >= 0],
-                },
-                sort_keys=True,
+        shown = top[row] >= 0
+        photo = paired[row] if paired is not None else None
+        records.append(
+            QueryRecord(
+                key=query.key,
+                label=query.label,
+                evaluated=evaluated,
+                rank=int(evaluation.rank[row]) if evaluated else None,
+                metrics={name: float(evaluation.per_query[name][row]) for name in names}
+                if evaluated
+                else None,
+                top=[evaluation.gallery[i].key for i in top[row][shown]],
+                ranks=evaluation.relevant_ranks[row],
+                candidates=int(evaluation.num_candidates[row]),
+                top_similarity=[float(value) for value in similarities[row][shown]],
+                top_relevant=evaluation.relevant(row, top[row][shown]).tolist(),
+                paired_photo=photo.key if photo is not None else None,
             )
         )
+    return QueryLog(source or run, VERSION, run, task, evaluation.relevance, names, top_k, config, records)
+
+
+def write_samples(path: Path, evaluation: Evaluation, run: str, task: str, config: dict[str, Any]) -> dict:
+    """Write the per-query log of ``evaluation`` atomically; return the results file's ``samples``
+    entry (file name, top_k, sha256)."""
+    log = query_log(evaluation, run, task, config, TOP_K, str(path))
+    lines = [json.dumps(log.header(), sort_keys=True)]
+    lines.extend(json.dumps(_record_json(record, log.relevance), sort_keys=True) for record in log.queries)
     data = gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), compresslevel=6, mtime=0)
     try:
         write_bytes_atomic(Path(path), data)
@@ -78,36 +204,199 @@ def write_samples(path: Path, evaluation: Evaluation, run: str, task: str, top_k
             f"Cannot write the per-query log {str(path)!r}: {exc.strerror}.",
             "Free space there or pass --output-dir DIR, or run without --log-samples.",
         ) from exc
-    return {"file": Path(path).name, "top_k": top_k, "sha256": hashlib.sha256(data).hexdigest()}
+    return {"file": Path(path).name, "top_k": log.top_k, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _record_json(record: QueryRecord, relevance: str | None) -> dict[str, Any]:
+    line = {
+        "query": record.key,
+        "class": record.label,
+        "evaluated": record.evaluated,
+        "rank": record.rank,
+        "ranks": [] if record.ranks is None else record.ranks.tolist(),
+        "candidates": record.candidates,
+        "metrics": record.metrics,
+        "top": record.top,
+        "top_similarity": record.top_similarity,
+        "top_relevant": record.top_relevant,
+    }
+    if relevance == "paired":
+        line["paired_photo"] = record.paired_photo
+    return line
 
 
 def read_samples(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(header, one dict per query) of a sidecar.
+    """(header, one dict per query) of a per-query log, read within :data:`MAX_LOG_BYTES`.
 
     Raises:
-        BenchError: the file is missing, not gzip JSON lines, or not an sbir-bench samples file.
+        BenchError: the file is missing, too large, not gzip JSON lines, or not an sbir-bench
+            per-query log of a version this release reads.
     """
-    try:
-        text = gzip.decompress(Path(path).read_bytes()).decode("utf-8")
-        lines = [json.loads(line) for line in text.splitlines() if line]
-    except FileNotFoundError:
-        raise BenchError(f"No per-query log at {str(path)!r}.", "Run `bench run --log-samples`.") from None
-    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BenchError(f"{str(path)!r} is not a readable per-query log ({exc}).") from exc
-    header = lines[0] if lines and isinstance(lines[0], dict) else {}
-    if header.get("format") != FORMAT or header.get("version") != VERSION:
+    lines = _json_lines(Path(path))
+    header = next(lines, None)
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise BenchError(
-            f"{str(path)!r} is not an sbir-bench per-query log (format {header.get('format')!r}, "
-            f"version {header.get('version')!r}; {FORMAT!r} version {VERSION} expected)."
+            f"{str(path)!r} is not an sbir-bench per-query log (its first line is not a {FORMAT!r} header).",
+            "Per-query logs are written by `bench run --log-samples` as <run>.samples.jsonl.gz.",
         )
-    return header, lines[1:]
+    if header.get("version") not in READABLE_VERSIONS:
+        raise BenchError(
+            f"{str(path)!r} is a per-query log of version {header.get('version')!r}; this release reads "
+            f"versions {', '.join(map(str, READABLE_VERSIONS))}.",
+            "Rescore it with the sbir-bench release that wrote it, or rerun the run with --log-samples.",
+        )
+    return header, list(lines)
 
 
-def rescore(path: Path) -> dict[str, float]:
-    """The run's metrics recomputed from its per-query log: each metric's exactly rounded mean over
-    the evaluated queries (equal, to the last bit, to the results file's)."""
+def _json_lines(path: Path) -> Iterator[Any]:
+    for number, line in enumerate(read_bounded_gzip_lines(path, MAX_LOG_BYTES, MAX_LINE_BYTES, WHAT), 1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise BenchError(f"Line {number} of {str(path)!r} is not JSON ({exc}).", _REWRITE) from None
+
+
+_REWRITE = "The log is damaged; rerun its run with `bench run --log-samples` to write it again."
+
+
+def read_query_log(path: Path) -> QueryLog:
+    """The per-query log at ``path`` (see the module docstring), checked.
+
+    Raises:
+        BenchError: as :func:`read_samples`, or a query line that does not hold what its version
+            requires (naming the line and the field).
+    """
     header, rows = read_samples(path)
-    kept = [row for row in rows if row["evaluated"]]
+    version = header["version"]
+    source = str(path)
+    try:
+        metrics = [str(name) for name in header["metrics"]]
+        queries = [_record(row, version) for row in rows]
+        log = QueryLog(
+            source=source,
+            version=version,
+            run=str(header["run"]),
+            task=str(header["task"]),
+            relevance=header.get("relevance"),
+            metrics=metrics,
+            top_k=int(header["top_k"]),
+            config=header.get("config"),
+            queries=queries,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise BenchError(f"{source!r} is not a well-formed per-query log ({detail}).", _REWRITE) from None
+    return log
+
+
+def _record(row: Any, version: int) -> QueryRecord:
+    """One query line as a :class:`QueryRecord` (KeyError, TypeError or ValueError when malformed)."""
+    if not isinstance(row, dict):
+        raise TypeError(f"a query line is a JSON {type(row).__name__}, not an object")
+    evaluated = row["evaluated"]
+    if not isinstance(evaluated, bool):
+        raise TypeError(f"'evaluated' of query {row.get('query')!r} is not true or false")
+    record = QueryRecord(
+        key=str(row["query"]),
+        label=str(row["class"]),
+        evaluated=evaluated,
+        rank=int(row["rank"]) if evaluated else None,
+        metrics={str(k): float(v) for k, v in row["metrics"].items()} if evaluated else None,
+        top=[str(key) for key in row["top"]],
+    )
+    if version == 1:
+        return record
+    ranks = np.array(row["ranks"], dtype=np.int64)
+    candidates = int(row["candidates"])
+    if ranks.ndim != 1 or (evaluated and not len(ranks)) or (not evaluated and len(ranks)):
+        raise ValueError(f"'ranks' of query {record.key!r} do not match 'evaluated'")
+    if len(ranks) and (ranks[0] < 1 or ranks[-1] > candidates or (np.diff(ranks) <= 0).any()):
+        raise ValueError(f"'ranks' of query {record.key!r} are not ascending ranks within 1..{candidates}")
+    similarity = [float(value) for value in row["top_similarity"]]
+    relevant = [bool(value) for value in row["top_relevant"]]
+    if not len(similarity) == len(relevant) == len(record.top):
+        raise ValueError(f"'top', 'top_similarity' and 'top_relevant' of query {record.key!r} differ")
+    photo = row.get("paired_photo")
+    return replace(
+        record,
+        ranks=ranks,
+        candidates=candidates,
+        top_similarity=similarity,
+        top_relevant=relevant,
+        paired_photo=None if photo is None else str(photo),
+    )
+
+
+def rescore(
+    log: QueryLog | Path, specs: EvaluationSpecs, metrics: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Metrics recomputed from a per-query log alone: each metric's registered per-query function
+    on every evaluated query's relevant ranks, aggregated as the run aggregates it (the exactly
+    rounded mean, or the median). Those the run reported equal its results file to the last bit.
+
+    Args:
+        log: the log, or the path of one.
+        metrics: concrete metric names (``bench list metrics``); default: those the run reported.
+            A version-1 log serves only those (from its recorded per-query values).
+
+    Raises:
+        BenchError: an unreadable log, one without evaluated queries, a metric no plugin registers,
+            or one a version-1 log cannot give.
+    """
+    log = log if isinstance(log, QueryLog) else read_query_log(Path(log))
+    names = list(dict.fromkeys(metrics or log.metrics))
+    resolved = [specs.metric(name, f"the per-query log {log.source!r}") for name in names]
+    kept = [record for record in log.queries if record.evaluated]
     if not kept:
-        raise BenchError(f"{str(path)!r} holds no evaluated query.")
-    return {name: math.fsum(row["metrics"][name] for row in kept) / len(kept) for name in header["metrics"]}
+        raise BenchError(f"{log.source!r} holds no evaluated query.", _REWRITE)
+    if not log.keeps_every_rank:
+        return _recorded(log, kept, resolved)
+    values = _per_query_values(MetricSet(resolved), kept)
+    return {
+        metric.name: aggregate(row, metric.info.aggregate)
+        for metric, row in zip(resolved, values, strict=True)
+    }
+
+
+def _recorded(log: QueryLog, kept: list[QueryRecord], resolved: list) -> dict[str, float]:
+    """The aggregates of the per-query values a version-1 log recorded."""
+    missing = [metric.name for metric in resolved if metric.name not in log.metrics]
+    if missing:
+        raise BenchError(
+            f"{log.source!r} is a version-1 per-query log: it kept each query's first relevant rank, "
+            f"top {log.top_k} and values of {', '.join(log.metrics)}, not every relevant rank, so it "
+            f"cannot give {', '.join(missing)}.",
+            f"Rescore it for {', '.join(log.metrics)}, or rerun its run with `bench run --log-samples` "
+            "(the log it writes keeps every relevant rank, which every metric can be computed from).",
+        )
+    return {
+        metric.name: aggregate(
+            np.array([record.metrics[metric.name] for record in kept], dtype=np.float64),  # type: ignore[index]
+            metric.info.aggregate,
+        )
+        for metric in resolved
+    }
+
+
+def _per_query_values(metrics: MetricSet, kept: list[QueryRecord]) -> np.ndarray:
+    """(M, N) float64 values of ``metrics`` for the N evaluated queries ``kept``, computed in blocks
+    of queries with the same number of relevant items (the (B, R) int64 ranks a run's ranking hands
+    a metric: the same numbers, the same float operations)."""
+    values = np.empty((len(metrics), len(kept)))
+    by_count: dict[int, list[int]] = {}
+    for row, record in enumerate(kept):
+        by_count.setdefault(len(record.ranks), []).append(row)  # type: ignore[arg-type]
+    for count, rows in by_count.items():
+        step = max(1, _CELLS_PER_BLOCK // count)
+        for start in range(0, len(rows), step):
+            block = rows[start : start + step]
+            ranks = np.stack([kept[row].ranks for row in block]).astype(np.int64, copy=False)
+            rankings = Rankings(
+                ranks,
+                np.full(len(block), count, dtype=np.int64),
+                np.array([kept[row].candidates for row in block], dtype=np.int64),
+            )
+            values[:, block] = metrics.values(rankings)
+    return values

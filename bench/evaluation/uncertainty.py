@@ -1,13 +1,15 @@
-"""Seeded percentile-bootstrap confidence intervals of mean metrics.
+"""Seeded percentile-bootstrap confidence intervals of a run's metrics.
 
-A metric of a run is the mean of per-query values. Its interval comes from resampling the units of
-the evaluation with replacement: queries, or, where the gallery is split by class (each query is
-ranked against its own class's photos only), whole classes, since the queries of one class share
-one gallery and are not independent draws. Each resample's statistic is the mean over the queries
-of the resampled units (a ratio of sums, so units of unequal size weigh by their queries); the
+A metric of a run aggregates per-query values: their mean, or their median. Its interval comes
+from resampling the units of the evaluation with replacement: queries, or, where the gallery is
+split by class (each query is ranked against its own class's photos only) or the task asks for it,
+whole classes, since the queries of one class share one gallery and are not independent draws.
+Each resample's statistic is the metric's aggregate over the queries of the resampled units (a
+mean is a ratio of sums, so units of unequal size weigh by their queries; a median is the median
+of the resampled queries, each unit's queries repeated as often as the unit was drawn); the
 interval is the (1 - level) / 2 and (1 + level) / 2 quantiles of ``resamples`` such statistics
 (numpy's linear interpolation). The generator is numpy's PCG64 seeded with ``seed``, so the same
-values give the same interval.
+values give the same interval; every metric sees the same resamples.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def bootstrap_intervals(
     per_query: dict[str, np.ndarray],
     units: np.ndarray | None = None,
     *,
+    medians: frozenset[str] | set[str] = frozenset(),
     level: float = LEVEL,
     resamples: int = RESAMPLES,
     seed: int = SEED,
@@ -59,6 +62,7 @@ def bootstrap_intervals(
         per_query: metric name -> (N,) float64 per-query values of the evaluated queries (no NaN).
         units: (N,) labels of the resampled unit of each query (e.g. its class), or None to
             resample queries.
+        medians: the metrics aggregated by their median (the others by their mean).
         level: coverage of the interval, in (0, 1).
         resamples: bootstrap resamples, >= 1.
         seed: the generator's seed.
@@ -71,38 +75,61 @@ def bootstrap_intervals(
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie in (0, 1), got {level!r}.")
-    names = list(per_query)
-    values = np.stack([np.asarray(per_query[name], dtype=np.float64) for name in names], axis=1)
+    names = [name for name in per_query if name not in medians]  # averaged, in one matrix
+    median_names = [name for name in per_query if name in medians]
+    values = np.stack([np.asarray(per_query[name], dtype=np.float64) for name in per_query], axis=1)
     if values.ndim != 2 or len(values) == 0:
         raise ValueError("bootstrap_intervals needs at least one query.")
     if units is None:
-        sums, counts, unit = values, np.ones(len(values)), "query"
+        inverse, unit = np.arange(len(values)), "query"
     else:
         if len(units) != len(values):
             raise ValueError(f"units has {len(units)} entries for {len(values)} queries.")
-        _, inverse = np.unique(np.asarray(units), return_inverse=True)
-        inverse = inverse.reshape(-1)
-        sums = np.zeros((inverse.max() + 1, len(names)))
-        np.add.at(sums, inverse, values)
-        counts = np.bincount(inverse).astype(np.float64)
+        inverse = np.unique(np.asarray(units), return_inverse=True)[1].reshape(-1)
         unit = "class"
-    statistics = _resampled_means(sums, counts, resamples, np.random.default_rng(seed))
+    averaged = np.stack([np.asarray(per_query[name], dtype=np.float64) for name in names], axis=1)
+    if units is None:
+        sums, counts = averaged, np.ones(len(values))
+    else:
+        sums = np.zeros((inverse.max() + 1, len(names)))
+        np.add.at(sums, inverse, averaged)
+        counts = np.bincount(inverse).astype(np.float64)
+    ordered = {name: _SortedValues(np.asarray(per_query[name], dtype=np.float64)) for name in median_names}
+    statistics = np.empty((resamples, len(per_query)))
+    columns = [list(per_query).index(name) for name in names]
+    median_columns = [list(per_query).index(name) for name in median_names]
+    for start, weights in _resampled_weights(len(counts), resamples, np.random.default_rng(seed)):
+        rows = slice(start, start + len(weights))
+        statistics[rows, columns] = (weights @ sums) / (weights @ counts)[:, None]
+        for column, name in zip(median_columns, median_names, strict=True):
+            statistics[rows, column] = ordered[name].medians(weights[:, inverse])
     low, high = np.quantile(statistics, [(1 - level) / 2, (1 + level) / 2], axis=0)
-    bounds = {name: (float(low[i]), float(high[i])) for i, name in enumerate(names)}
+    bounds = {name: (float(low[i]), float(high[i])) for i, name in enumerate(per_query)}
     return Intervals(bounds=bounds, unit=unit, level=level, resamples=resamples, seed=seed)
 
 
-def _resampled_means(
-    sums: np.ndarray, counts: np.ndarray, resamples: int, rng: np.random.Generator
-) -> np.ndarray:
-    """(resamples, M) means: per resample, U units drawn with replacement; sum of their (U, M)
-    value sums over the sum of their (U,) query counts."""
-    num_units = len(counts)
+def _resampled_weights(num_units: int, resamples: int, rng: np.random.Generator):
+    """(start, (size, U) float64 weights) blocks: per resample, how often each of the U units was
+    drawn (U draws with replacement)."""
     block = max(1, _DRAWS_PER_CHUNK // num_units)
-    out = np.empty((resamples, sums.shape[1]))
     for start in range(0, resamples, block):
         size = min(block, resamples - start)
         drawn = rng.integers(0, num_units, size=(size, num_units))
-        weights = np.stack([np.bincount(row, minlength=num_units) for row in drawn]).astype(np.float64)
-        out[start : start + size] = (weights @ sums) / (weights @ counts)[:, None]
-    return out
+        yield start, np.stack([np.bincount(row, minlength=num_units) for row in drawn]).astype(np.float64)
+
+
+class _SortedValues:
+    """(N,) per-query values sorted once, for the medians of many weighted resamples."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.order = np.argsort(values, kind="stable")
+        self.sorted = values[self.order]
+
+    def medians(self, weights: np.ndarray) -> np.ndarray:
+        """(S,) medians of S resamples, each query repeated (S, N) ``weights`` times: the mean of
+        the two middle values of the repeated sample (the middle one for an odd count)."""
+        cumulative = np.cumsum(weights[:, self.order], axis=1)
+        total = cumulative[:, -1]
+        lower = (cumulative > ((total - 1) // 2)[:, None]).argmax(axis=1)
+        upper = (cumulative > (total // 2)[:, None]).argmax(axis=1)
+        return (self.sorted[lower] + self.sorted[upper]) / 2

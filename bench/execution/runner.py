@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.api.components import PromptCondition
+from bench.api.evaluation import EvaluationSpecs
 from bench.api.reporting import Reporter, SilentReporter
 from bench.evaluation.ensembles import MemberDescriptors, combine, ensemble_config, skipped_by_any
 from bench.execution.provenance import run_provenance
@@ -77,6 +78,31 @@ class FinishedRun:
     reused: bool = False
 
 
+def group_request(runs: list[PlannedRun], spec: Any, prompt: PromptCondition) -> tuple[Any, dict[str, Any]]:
+    """What extracting the group ``runs`` (one group key) with ``prompt`` asks for (an
+    :class:`~bench.extraction.loop.ExtractionRequest`), and the fields that key its cache stores."""
+    from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint
+    from bench.extraction.loop import ExtractionRequest
+
+    first = runs[0]
+    request = ExtractionRequest(
+        layers=tuple(dict.fromkeys(run.layer for run in runs)),
+        timesteps=tuple(dict.fromkeys(run.t for run in runs)),
+        noise_samples=first.noise_samples or 1,
+        seed=spec.seed,
+        prompt=prompt,
+        batch_size=spec.batch_size,
+    )
+    code = code_fingerprint(first.backbone.target)
+    return request, cache_fields(first, code=code, prompt_content=prompt_fingerprint(prompt))
+
+
+def group_texts(texts: Any, gallery: list) -> tuple[str | None, ...] | None:
+    """Per item (queries, then ``gallery``), the text it is conditioned on: the queries' own texts
+    with ``--query-text`` (``texts``, a :class:`~bench.plan.query_text.QueryTexts`), else None."""
+    return (*texts.texts, *[None] * len(gallery)) if texts else None
+
+
 class StudyRunner:
     """Runs every sweep of a :class:`StudyPlan` on one device, one cache and one loaded backbone at a
     time (a backbone shared by consecutive groups, or sweeps, loads once).
@@ -102,6 +128,7 @@ class StudyRunner:
 
         self.plan = plan
         self.registry = registry
+        self.specs = registry.evaluation_specs()
         self.command = command
         spec = plan.sweeps[0].spec
         self.spec = spec
@@ -172,31 +199,20 @@ class StudyRunner:
         output = Path(sweep.spec.output_dir)
         path = result_path(output, result)
         if cached:
-            _keep_first_timings(result, path)
+            _keep_first_timings(result, path, self.specs)
         if sweep.spec.log_samples:
-            result.samples = write_samples(samples_path(path), scored.evaluation, result.name, result.task)
-        return FinishedRun(result, write_result(output, result))
+            result.samples = write_samples(
+                samples_path(path), scored.evaluation, result.name, result.task, result.config
+            )
+        return FinishedRun(result, write_result(output, result, self.specs))
 
     def _group_inputs(self, runs: list[PlannedRun], sweep: PlannedSweep) -> GroupInputs:
         """The prompt (trained first for a learned scheme), extraction request and cache fields of
         ``runs``, one extraction group."""
-        from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint
-        from bench.extraction.loop import ExtractionRequest
-
         first = runs[0]
         prompt, prompt_facts = self._prompt(first, sweep.spec)
-        request = ExtractionRequest(
-            layers=tuple(dict.fromkeys(run.layer for run in runs)),
-            timesteps=tuple(dict.fromkeys(run.t for run in runs)),
-            noise_samples=first.noise_samples or 1,
-            seed=sweep.spec.seed,
-            prompt=prompt,
-            batch_size=sweep.spec.batch_size,
-        )
-        prompt_content = prompt_fingerprint(prompt)
-        base_fields = cache_fields(
-            first, code=code_fingerprint(first.backbone.target), prompt_content=prompt_content
-        )
+        request, base_fields = group_request(runs, sweep.spec, prompt)
+        prompt_content = base_fields["prompt_content"]
         trained_prompt = prompt_content if first.train is not None else None  # in the run identity
         return GroupInputs(
             self.plan.dataset(first), prompt_facts, request, base_fields, prompt_content, trained_prompt
@@ -314,7 +330,7 @@ class StudyRunner:
             inputs,
             queries + gallery,
             "",
-            (*texts.texts, *[None] * len(gallery)) if texts else None,
+            group_texts(texts, gallery),
         )
         require_readable_splits(first.dataset.id, queries, gallery, group.skipped)
         self._train_probes(runs, spec, inputs)
@@ -322,7 +338,7 @@ class StudyRunner:
             return []
         from bench.extraction.devices import peak_memory_mb
 
-        scored = ScoredSplits(dataset, queries, gallery, group.skipped, self.reporter, texts)
+        scored = ScoredSplits(self.specs, dataset, queries, gallery, group.skipped, self.reporter, texts)
         images = len(queries) + len(gallery)
         finished = []
         for run in runs:
@@ -352,7 +368,9 @@ class StudyRunner:
                 },
             }
             config = results_config(run, inputs.trained_prompt, probe.content if probe else None)
-            outcome = scored.score(config, run.dataset, run.backbone.note, descriptors, shared)
+            outcome = scored.score(
+                config, run.dataset, run.backbone.note, descriptors, shared, keep_ranks=spec.log_samples
+            )
             outcome.result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
             finished.append(self._write(outcome, sweep, cached=group.extracted == 0))
             if sweep.ensembles:  # kept under the planned configuration, where run_ensemble looks
@@ -384,9 +402,14 @@ class StudyRunner:
             },
         }
         texts = self.plan.query_texts(first)
-        scored = ScoredSplits(dataset, queries, gallery, skipped_by_any(members), SilentReporter(), texts)
+        scored = ScoredSplits(
+            self.specs, dataset, queries, gallery, skipped_by_any(members), SilentReporter(), texts
+        )
         config = ensemble_config(plan, [member.result for member in members])
-        outcome = scored.score(config, first.dataset, "; ".join(notes) or None, descriptors, shared)
+        note = "; ".join(notes) or None
+        outcome = scored.score(
+            config, first.dataset, note, descriptors, shared, keep_ranks=sweep.spec.log_samples
+        )
         return self._write(outcome, sweep)
 
     def run(self) -> list[FinishedRun]:
@@ -436,10 +459,10 @@ class StudyRunner:
         if not path.is_file():
             return None
         self.reporter.status(f"skipping {run_name(config)}: {path} exists (--skip-existing)")
-        return FinishedRun(read_result(path), path, reused=True)
+        return FinishedRun(read_result(path, self.specs), path, reused=True)
 
 
-def _keep_first_timings(result: RunResult, path: Path) -> None:
+def _keep_first_timings(result: RunResult, path: Path, specs: EvaluationSpecs) -> None:
     """Copy the extraction timings of the results file at ``path`` (if any and readable) into
     ``result``, marking them as the first run's."""
     from bench.api.errors import BenchError
@@ -447,7 +470,7 @@ def _keep_first_timings(result: RunResult, path: Path) -> None:
     if not path.is_file():
         return
     try:
-        previous = read_result(path).runtime
+        previous = read_result(path, specs).runtime
     except BenchError:
         return  # a damaged file: nothing to keep; it is replaced
     kept = {key: previous[key] for key in EXTRACTION_TIMINGS if key in previous}

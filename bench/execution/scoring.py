@@ -9,6 +9,7 @@ from typing import Any
 from bench.api.components import DatasetInfo
 from bench.api.datasets import ImageItem
 from bench.api.errors import BenchError
+from bench.api.evaluation import EvaluationSpecs
 from bench.api.reporting import Reporter
 from bench.plan.query_text import QueryTexts
 from bench.results.schema import RunResult
@@ -47,6 +48,7 @@ class ScoredSplits:
     """The queries and gallery of one extraction group, without the images that could not be read.
 
     Args:
+        specs: the registered tasks and metrics.
         queries, gallery: the dataset's splits; descriptor rows are queries first, then gallery.
         skipped: (row, reason) of unreadable images (reported once, recorded in every result).
         texts: the queries' texts when they are sketch+text queries (counted in every result).
@@ -54,6 +56,7 @@ class ScoredSplits:
 
     def __init__(
         self,
+        specs: EvaluationSpecs,
         dataset,
         queries: list[ImageItem],
         gallery: list[ImageItem],
@@ -63,6 +66,7 @@ class ScoredSplits:
     ) -> None:
         items = queries + gallery
         missing = {row for row, _ in skipped}
+        self.specs = specs
         self.dataset = dataset
         self.query_rows = [row for row in range(len(queries)) if row not in missing]
         self.gallery_rows = [row for row in range(len(queries), len(items)) if row not in missing]
@@ -80,6 +84,24 @@ class ScoredSplits:
                 "(--strict stops at the first one)"
             )
 
+    def evaluate(self, info: DatasetInfo, descriptors: Any, *, keep_ranks: bool = False) -> Any:
+        """The :class:`~bench.evaluation.protocol.Evaluation` of ``descriptors`` (rows as in the
+        dataset's query + gallery order) with the task and metrics of dataset ``info``."""
+        from bench.evaluation.measures import dataset_metrics
+        from bench.evaluation.protocol import evaluate
+
+        task, metrics = dataset_metrics(self.specs, info)
+        return evaluate(
+            task,
+            metrics,
+            self.queries,
+            self.gallery,
+            descriptors[self.query_rows],
+            descriptors[self.gallery_rows],
+            per_class_gallery=self.dataset.group_by_label,
+            keep_ranks=keep_ranks,
+        )
+
     def score(
         self,
         config: dict[str, Any],
@@ -87,21 +109,15 @@ class ScoredSplits:
         backbone_note: str | None,
         descriptors: Any,
         shared: dict[str, dict],
+        *,
+        keep_ranks: bool = False,
     ) -> ScoredRun:
         """Score ``descriptors`` (rows as in the dataset's query + gallery order) for ``config``:
-        metrics, their chance levels, bootstrap intervals and per-class means. ``shared`` holds the
+        metrics, their chance levels, bootstrap intervals and per-class means (and, with
+        ``keep_ranks``, every relevant item's rank, for the per-query log). ``shared`` holds the
         ``provenance``, ``extractor`` and ``runtime`` facts, and may hold more ``dataset`` facts."""
-        from bench.evaluation.protocol import evaluate
-
         started = time.perf_counter()
-        evaluation = evaluate(
-            self.dataset,
-            info,
-            self.queries,
-            self.gallery,
-            descriptors[self.query_rows],
-            descriptors[self.gallery_rows],
-        )
+        evaluation = self.evaluate(info, descriptors, keep_ranks=keep_ranks)
         intervals = evaluation.intervals().to_dict()
         listed = {"id": info.id, "columns": list(info.columns)}
         facts = {**listed, **evaluation.facts, **self.skipped_facts, **self.text_facts}

@@ -288,14 +288,17 @@ class FeatureCache:
     def base(self) -> Path:
         return self.root / LAYOUT_VERSION
 
-    def store(self, fields: dict[str, Any], dim: int) -> DescriptorStore:
+    def store(self, fields: dict[str, Any], dim: int, *, create: bool = True) -> DescriptorStore:
         """The store for ``fields`` (created if new), with its index loaded. A missing or damaged
-        ``meta.json`` is (re)written; runs never read it, only ``bench cache info`` and ``verify``."""
+        ``meta.json`` is (re)written; runs never read it, only ``bench cache info`` and ``verify``.
+        With ``create`` False, a store that does not exist is returned empty and nothing is written."""
         meta = {**fields, "dim": dim, "storage": self.storage, "extractor_version": EXTRACTOR_VERSION}
         text = json.dumps(meta, indent=2, sort_keys=True, default=str)
         key = hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()[:24]
         directory = self.base / key
         meta_path = directory / META_NAME
+        if not create and not directory.is_dir():
+            return DescriptorStore(directory, dim, self.storage)
         try:
             directory.mkdir(parents=True, exist_ok=True)
             if not meta_path.exists():

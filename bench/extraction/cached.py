@@ -173,23 +173,7 @@ def group_descriptors(
         row, reason = unreadable[0]
         raise unreadable_image_error(items[row], reason)
     texts = list(texts or [None] * len(items))
-    conditioned = any(text is not None for text in texts)
-    field_sets = [base_fields, *([{**base_fields, QUERY_TEXT_FIELD: TEXT_ROW_KEYS}] if conditioned else [])]
-    stores = RowStores(
-        sets=[
-            {
-                (t, plan.name): cache.store(store_fields(fields, t, plan.taps, plan.pool), plan.dim)
-                for t in request.timesteps
-                for plan in request.layers
-            }
-            for fields in field_sets
-        ],
-        kinds=[int(text is not None) for text in texts],
-        keys=[
-            row_key(identity.key if identity else None, text)
-            for identity, text in zip(identities, texts, strict=True)
-        ],
-    )
+    stores = _row_stores(cache, base_fields, request, identities, texts)
     every_store = [store for store_set in stores.sets for store in store_set.values()]
     # One process at a time extracts into these stores (torchrun ranks share the work instead): an
     # identical run started meanwhile waits here, then finds the rows written and extracts nothing.
@@ -235,10 +219,75 @@ def group_descriptors(
     return _read_back(stores, unreadable + failures, hits, len(mine), extract_seconds, problems, world)
 
 
-def _read_back(
-    stores: RowStores, known_failures, hits, extracted, seconds, problems, world
+def _row_stores(
+    cache: FeatureCache,
+    base_fields: dict[str, Any],
+    request: ExtractionRequest,
+    identities: Sequence[Any],
+    texts: Sequence[str | None],
+    create: bool = True,
+) -> RowStores:
+    """The stores of a group's rows (a second set for items with a text of their own), opened
+    (``create`` False: stores that do not exist are empty and not created)."""
+    conditioned = any(text is not None for text in texts)
+    field_sets = [base_fields, *([{**base_fields, QUERY_TEXT_FIELD: TEXT_ROW_KEYS}] if conditioned else [])]
+    return RowStores(
+        sets=[
+            {
+                (t, plan.name): cache.store(
+                    store_fields(fields, t, plan.taps, plan.pool), plan.dim, create=create
+                )
+                for t in request.timesteps
+                for plan in request.layers
+            }
+            for fields in field_sets
+        ],
+        kinds=[int(text is not None) for text in texts],
+        keys=[
+            row_key(identity.key if identity else None, text)
+            for identity, text in zip(identities, texts, strict=True)
+        ],
+    )
+
+
+NOT_CACHED = "not in the feature cache"
+
+
+def cached_descriptors(
+    *,
+    dataset: Dataset,
+    items: list[ImageItem],
+    request: ExtractionRequest,
+    base_fields: dict[str, Any],
+    cache: FeatureCache,
+    progress: Callable[[str, int], Any],
+    workers: int,
+    texts: Sequence[str | None] | None = None,
 ) -> GroupDescriptors:
-    """Every row from the stores; rows still missing are skipped images."""
+    """Steps 1, 2 and 4 of the module docstring: the group's descriptors as the cache holds them,
+    extracting nothing and creating no store. ``hits`` counts the rows found; the readable items
+    the cache lacks are skipped with the reason :data:`NOT_CACHED`."""
+    with progress("hashing images", len(items)) as advance:
+        identities, unreadable = identify_items(dataset, items, workers, advance)
+    stores = _row_stores(cache, base_fields, request, identities, list(texts or [None] * len(items)), False)
+    readable = [i for i, identity in enumerate(identities) if identity is not None]
+    hits = {key: sum(stores.has(i, key) for i in readable) for key in stores.sets[0]}
+    every_store = [store for store_set in stores.sets for store in store_set.values()]
+    problems = [f"shard {p.path} {p.reason}" for store in every_store for p in store.problems]
+    return _read_back(stores, unreadable, hits, 0, 0.0, problems, World(), NOT_CACHED)
+
+
+def _read_back(
+    stores: RowStores,
+    known_failures,
+    hits,
+    extracted,
+    seconds,
+    problems,
+    world,
+    missing_reason: str = "not extracted (its process failed)",
+) -> GroupDescriptors:
+    """Every row from the stores; rows still missing are skipped images (``missing_reason``)."""
     descriptors: dict[DescriptorKey, np.ndarray] = {}
     found_everywhere = np.ones(len(stores.keys), dtype=bool)
     keys = [key or b"" for key in stores.keys]
@@ -254,10 +303,7 @@ def _read_back(
         descriptors[key] = values
         found_everywhere &= found
     reasons = dict(known_failures)
-    skipped = [
-        (row, reasons.get(row, "not extracted (its process failed)"))
-        for row in np.flatnonzero(~found_everywhere).tolist()
-    ]
+    skipped = [(row, reasons.get(row, missing_reason)) for row in np.flatnonzero(~found_everywhere).tolist()]
     return GroupDescriptors(descriptors, skipped, hits, extracted, seconds, problems)
 
 

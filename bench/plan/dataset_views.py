@@ -19,8 +19,7 @@ class DatasetView(Dataset):
 
     def __init__(self, dataset: Dataset) -> None:
         self.inner = dataset
-        self.task = dataset.task  # type: ignore[misc]  # the inner adapter's class attributes
-        self.group_by_label = dataset.group_by_label  # type: ignore[misc]
+        self.group_by_label = dataset.group_by_label  # type: ignore[misc]  # the adapter's class attribute
 
     def split(self, name: SplitName) -> list[ImageItem]:
         return self.inner.split(name)

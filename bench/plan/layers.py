@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from bench.api.components import FLATTEN_GRID, POOLINGS, BackboneInfo, LayerInfo, LayerSelector
 from bench.api.errors import BenchError, unknown_name_error
-from bench.registry.tables import ComponentTable
+from bench.registry.components import ComponentTable
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from bench.api.components import BackboneInfo, DatasetInfo, PromptCondition, PromptScheme, resolve_target
 from bench.api.errors import BenchError
+from bench.api.evaluation import ResolvedMetric, TaskInfo
 from bench.config.run_config import SweepSpec
 from bench.config.training import PROBE_SETTINGS, training_settings
 from bench.plan.dataset_views import CheckedImages
@@ -45,6 +46,8 @@ class PlannedRun:
         backbone_plugin, dataset_plugin: the plugins that registered them (named in errors).
         weights_identity: what the weights are (:func:`bench.plan.weights.weights_identity`).
         limit: at most this many queries and gallery items (``--limit``), or None for all.
+        task: the dataset's task (its relevance rule and main metric); metrics: the metrics the
+            dataset reports, resolved.
         probe: the ``--probe`` value (``linear``, ``linear:FILE``), or None without a probe.
         probe_dim: the probe's output dimension (None without a probe).
         probe_train: for a ``linear`` probe the run trains, its training settings
@@ -70,6 +73,8 @@ class PlannedRun:
     dataset_plugin: str = "?"
     weights_identity: str = ""
     limit: int | None = None
+    task: TaskInfo | None = None
+    metrics: tuple[ResolvedMetric, ...] = ()
     probe: str | None = None
     probe_dim: int | None = None
     probe_train: dict[str, Any] | None = None
@@ -87,7 +92,18 @@ class PlannedRun:
             return dataset
         from bench.plan.subset import LimitedDataset
 
-        return LimitedDataset(dataset, self.limit)
+        paired = self.task is not None and self.task.relevance == "paired"
+        return LimitedDataset(dataset, self.limit, keep_pairs=paired)
+
+    @property
+    def main_metric(self) -> ResolvedMetric:
+        """The metric ``bench train`` validates on: the task's main metric, or the dataset's first
+        paper column when the dataset does not report that one."""
+        names = [metric.name for metric in self.metrics]
+        wanted = (
+            self.task.main if self.task is not None and self.task.main in names else self.dataset.columns[0]
+        )
+        return self.metrics[names.index(wanted)]
 
     def prompt_condition(self, registry: Registry) -> PromptCondition:
         """What ``--prompt`` conditions extraction on, built by its prompt scheme."""
@@ -257,6 +273,7 @@ def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = No
     backbones = [registry.backbones.get(b) for b in dict.fromkeys(spec.backbone)]
     datasets = [registry.datasets.get(d) for d in dict.fromkeys(spec.dataset)]
     check_dataset_options(spec, datasets)
+    specs = registry.evaluation_specs()
     roots = {dataset.id: dataset_root(spec, dataset) for dataset in datasets}
     train = training_settings(spec.train, "The config's train table")
     weights_of = {backbone.id: checked_weights(spec, backbone) for backbone in backbones}
@@ -318,6 +335,8 @@ def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = No
                     dataset_plugin=registry.datasets.owner(dataset.id),
                     weights_identity=identity,
                     limit=spec.limit,
+                    task=registry.tasks.get(dataset.task),
+                    metrics=tuple(specs.metric(name) for name in dataset.metrics),
                     probe=None if probe == NONE else probe,
                     probe_dim=probe_dim,
                     probe_train=probe_train,

@@ -1,9 +1,9 @@
 """``bench run --limit N``: a quick, deterministic subset of a dataset's test splits.
 
 At most N query sketches, spread evenly over the query list (every ``len / N``-th item, so a list
-ordered by class keeps its class proportions), and at most N gallery photos: for fine-grained data
-first the paired photos of the chosen queries, then evenly spread others up to N; for
-category-level data N evenly spread photos. Queries whose class then has no photo in the gallery
+ordered by class keeps its class proportions), and at most N gallery photos: for a task with paired
+relevance first the paired photos of the chosen queries, then evenly spread others up to N;
+otherwise N evenly spread photos. Queries whose class then has no photo in the gallery
 are left out of the means as usual (and counted). The training split is not limited (a learned
 prompt trains as it would). The limit is part of the run identity: a limited run is another
 benchmark, never ranked with full runs.
@@ -23,16 +23,18 @@ def spread(items: list[ImageItem], count: int) -> list[ImageItem]:
 
 
 class LimitedDataset(DatasetView):
-    """``dataset`` with its query and gallery splits cut to at most ``limit`` items each."""
+    """``dataset`` with its query and gallery splits cut to at most ``limit`` items each;
+    ``keep_pairs``: the chosen queries' paired photos come first (a task with paired relevance)."""
 
-    def __init__(self, dataset: Dataset, limit: int) -> None:
+    def __init__(self, dataset: Dataset, limit: int, *, keep_pairs: bool) -> None:
         super().__init__(dataset)
         self.limit = limit
+        self.keep_pairs = keep_pairs
         self._queries = spread(dataset.split("query"), limit)
         self._gallery = self._limited_gallery(dataset.split("gallery"))
 
     def _limited_gallery(self, gallery: list[ImageItem]) -> list[ImageItem]:
-        if self.task != "fg-sbir":
+        if not self.keep_pairs:
             return spread(gallery, self.limit)
         wanted = {query.instance for query in self._queries}
         paired = [photo for photo in gallery if photo.instance in wanted]

@@ -27,7 +27,6 @@ from bench.plan.runs import PlannedRun
 from bench.prompts.learnable import triplet_loss
 from bench.prompts.train_subset import training_data_record, training_subset
 from bench.prompts.trainer import (
-    VALIDATION_METRIC,
     TrainOutcome,
     TripletTrainer,
     run_epochs,
@@ -111,16 +110,19 @@ class LinearProbeTrainer(TripletTrainer):
         self.spec, self.run, self.dataset, self.device = spec, run, dataset, device
         self.row = {id(item): row for row, item in enumerate(items)}
         self.features = torch.from_numpy(np.ascontiguousarray(descriptors, dtype=np.float32)).to(device)
-        task = dataset.task
-        available, self.val_items = split_validation(items, task, spec.val_split, spec.seed)
-        self.train_items = training_subset(available, task, spec.seed, spec.train_fraction, spec.train_count)
-        self.training_data = training_data_record(available, self.train_items, self.val_items, task)
-        self.sampler = TripletSampler(self.train_items, dataset.task, spec.seed)
+        relevance = run.task.relevance
+        available, self.val_items = split_validation(items, relevance, spec.val_split, spec.seed)
+        self.train_items = training_subset(
+            available, relevance, spec.seed, spec.train_fraction, spec.train_count
+        )
+        self.training_data = training_data_record(available, self.train_items, self.val_items, relevance)
+        self.sampler = TripletSampler(self.train_items, relevance, spec.seed)
         self.probe = LinearProbe(descriptors.shape[1], spec.output_dim, spec.seed).to(device)
         self.optimizer = torch.optim.AdamW(
             self.probe.parameters(), lr=spec.lr, weight_decay=spec.weight_decay
         )
-        self.metric = VALIDATION_METRIC[dataset.task]
+        self.main = run.main_metric
+        self.metric = self.main.name
 
     @property
     def learned(self) -> LinearProbe:
@@ -142,7 +144,7 @@ class LinearProbeTrainer(TripletTrainer):
     def score(self, items: list[ImageItem]) -> float:
         queries, gallery = validation_sides(items)
         mapped = self._mapped(queries + gallery).cpu().numpy()
-        return split_score(self.run, self.dataset, queries, gallery, mapped, self.metric)
+        return split_score(self.run, self.dataset, queries, gallery, mapped)
 
 
 def train_linear_probe(

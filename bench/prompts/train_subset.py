@@ -4,9 +4,9 @@ The rule (docs/protocol.md, "Training on part of the data"), applied to the trai
 the validation hold-out (:func:`bench.prompts.triplets.split_validation`), so the validation set is
 the same whatever the fraction:
 
-- the *unit* drawn is an item for category-level data (``zs-sbir``), counted per class and
-  modality (sketches and photos are drawn separately), and an instance (its photo and every sketch
-  paired with it) for paired data (``fg-sbir``, ``scene-sbir``), counted per class;
+- the *unit* drawn is an item for a task of ``same-class`` relevance (category-level), counted per
+  class and modality (sketches and photos are drawn separately), and an instance (its photo and
+  every sketch paired with it) for a task of ``paired`` relevance, counted per class;
 - a class's units are ranked by the SHA-256 hex digest of ``"train-subset/<seed>/<unit id>"``
   (the unit id: the item's key, or the instance id), ties by the unit id;
 - the first ``k`` are kept: ``k = ceil(fraction * n)`` of the ``n`` units, the fraction taken as
@@ -54,21 +54,21 @@ def unit_rank(seed: int, unit: str) -> tuple[str, str]:
     return hashlib.sha256(f"train-subset/{seed}/{unit}".encode()).hexdigest(), unit
 
 
-def _unit_and_group(task: str) -> Callable[[ImageItem], tuple[str, tuple[str, ...]]]:
-    """(unit id, the group it is counted in) of an item, for ``task``."""
-    if task == "zs-sbir":
+def _unit_and_group(relevance: str) -> Callable[[ImageItem], tuple[str, tuple[str, ...]]]:
+    """(unit id, the group it is counted in) of an item, for a task of ``relevance``."""
+    if relevance != "paired":
         return lambda item: (item.key, (item.label, item.modality))
     return lambda item: (instance_of(item), (item.label,))
 
 
 def training_subset(
-    items: list[ImageItem], task: str, seed: int, fraction: float = 1.0, count: int | None = None
+    items: list[ImageItem], relevance: str, seed: int, fraction: float = 1.0, count: int | None = None
 ) -> list[ImageItem]:
     """The items of ``items`` in the subset of the module docstring, in their original order
     (``items`` itself for the whole data: fraction 1 without a count)."""
     if count is None and fraction == 1.0:
         return items
-    describe = _unit_and_group(task)
+    describe = _unit_and_group(relevance)
     groups: dict[tuple[str, ...], set[str]] = defaultdict(set)
     for item in items:
         unit, group = describe(item)
@@ -80,8 +80,8 @@ def training_subset(
     return [item for item in items if describe(item)[0] in kept]
 
 
-def item_counts(items: list[ImageItem], task: str) -> ItemCounts:
-    """The :class:`ItemCounts` of ``items``."""
+def item_counts(items: list[ImageItem], relevance: str) -> ItemCounts:
+    """The :class:`ItemCounts` of ``items`` (of a task of ``relevance``)."""
     keys = {
         modality: {item.key for item in items if item.modality == modality}
         for modality in ("sketch", "photo")
@@ -90,17 +90,17 @@ def item_counts(items: list[ImageItem], task: str) -> ItemCounts:
         classes=len({item.label for item in items}),
         sketches=len(keys["sketch"]),
         photos=len(keys["photo"]),
-        instances=None if task == "zs-sbir" else len({instance_of(item) for item in items}),
+        instances=len({instance_of(item) for item in items}) if relevance == "paired" else None,
     )
 
 
 def training_data_record(
-    available: list[ImageItem], kept: list[ImageItem], validation: list[ImageItem], task: str
+    available: list[ImageItem], kept: list[ImageItem], validation: list[ImageItem], relevance: str
 ) -> dict[str, dict[str, int | None]]:
     """What a prompt was trained on, for its file's header and its runs' results:
     ``{"kept": counts, "available": counts, "validation": counts}`` (:class:`ItemCounts` as dicts),
     ``available`` being the training items after the validation hold-out, before the subset."""
     return {
-        name: asdict(item_counts(subset, task))
+        name: asdict(item_counts(subset, relevance))
         for name, subset in (("kept", kept), ("available", available), ("validation", validation))
     }

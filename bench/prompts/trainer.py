@@ -11,8 +11,9 @@ The validation hold-out (classes or instances, ``val_split``) is taken first; tr
 the whole rest or, with ``train_fraction`` / ``train_count``, a nested subset of it per class
 (:mod:`bench.prompts.train_subset`); the header records the counts of both.
 
-After every epoch: optional validation (held-out classes or instances, ``val_split``) with early
-stopping, and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
+After every epoch: optional validation (held-out classes or instances, ``val_split``) on the task's
+main metric with early stopping (in the metric's direction: a lower-is-better metric improves by
+falling), and a checkpoint (``<output>.ckpt``) that ``resume`` continues from. The saved prompt is
 the one with the best validation metric (the last one without validation).
 """
 
@@ -31,6 +32,7 @@ from bench.api.backbones import ActivationCheckpointing, TextContext
 from bench.api.components import PromptCondition
 from bench.api.datasets import ImageItem
 from bench.api.errors import BenchError
+from bench.api.evaluation import ResolvedMetric
 from bench.api.files import atomic_file, check_writable_folder
 from bench.api.reporting import Reporter, SilentReporter
 from bench.api.tensor_names import load_complete
@@ -47,7 +49,6 @@ from bench.prompts.train_subset import training_data_record, training_subset
 from bench.prompts.triplets import Triplet, TripletSampler, split_validation
 from bench.registry.tables import Registry
 
-VALIDATION_METRIC = {"zs-sbir": "mAP@all", "fg-sbir": "Acc@1"}
 RESUME_IGNORES = ("epochs", "patience")  # may change between a run and its resumption
 
 
@@ -90,8 +91,9 @@ class TripletTrainer:
 
     Subclasses set ``spec`` (``batch_size``, ``grad_accum``, ``steps_per_epoch``, ``epochs``,
     ``patience``, ``eval_train``), ``sampler`` (a :class:`TripletSampler` over ``train_items``),
-    ``val_items``, ``optimizer``, ``device`` and ``metric`` (the validation metric's name), and
-    implement :attr:`learned`, :meth:`step_loss` and :meth:`score`.
+    ``val_items``, ``optimizer``, ``device``, ``main`` (the validation metric, whose direction
+    early stopping follows) and ``metric`` (its name), and implement :attr:`learned`,
+    :meth:`step_loss` and :meth:`score`.
     """
 
     spec: Any
@@ -100,6 +102,7 @@ class TripletTrainer:
     val_items: list[ImageItem]
     optimizer: torch.optim.Optimizer
     device: torch.device
+    main: ResolvedMetric
     metric: str
 
     @property
@@ -182,13 +185,15 @@ class PromptTrainer(TripletTrainer):
             if warning:
                 reporter.status(warning)
         self.dataset = run.open_dataset()  # a wrong dataset or empty split fails before the model loads
-        task = self.dataset.task
+        relevance = run.task.relevance
         available, self.val_items = split_validation(
-            self.dataset.split("train"), task, spec.val_split, spec.seed
+            self.dataset.split("train"), relevance, spec.val_split, spec.seed
         )
-        self.train_items = training_subset(available, task, spec.seed, spec.train_fraction, spec.train_count)
-        self.training_data = training_data_record(available, self.train_items, self.val_items, task)
-        self.sampler = TripletSampler(self.train_items, self.dataset.task, spec.seed)
+        self.train_items = training_subset(
+            available, relevance, spec.seed, spec.train_fraction, spec.train_count
+        )
+        self.training_data = training_data_record(available, self.train_items, self.val_items, relevance)
+        self.sampler = TripletSampler(self.train_items, relevance, spec.seed)
         if backbone is None:
             from bench.extraction.loading import load_planned_backbone
 
@@ -204,7 +209,8 @@ class PromptTrainer(TripletTrainer):
         self.optimizer = torch.optim.AdamW(
             self.prompt.parameters(), lr=spec.lr, weight_decay=spec.weight_decay
         )
-        self.metric = VALIDATION_METRIC[self.dataset.task]
+        self.main = run.main_metric
+        self.metric = self.main.name
 
     @property
     def learned(self) -> LearnablePrompt:
@@ -282,8 +288,8 @@ class PromptTrainer(TripletTrainer):
     # -- evaluation -------------------------------------------------------------------------------
 
     def score(self, items: list[ImageItem]) -> float:
-        """The task's metric (mAP@all or Acc@1) with the current prompt, sketches of ``items`` as
-        queries against its photos, extracted exactly as ``bench run`` does (no gradients)."""
+        """The task's main metric with the current prompt, sketches of ``items`` as queries against
+        its photos, extracted exactly as ``bench run`` does (no gradients)."""
         from bench.extraction.loop import ExtractionRequest, extract_descriptors
 
         queries, gallery = validation_sides(items)
@@ -297,7 +303,7 @@ class PromptTrainer(TripletTrainer):
         )
         rows = extract_descriptors(self.backbone, self.dataset, queries + gallery, request, workers=0)
         features = rows.descriptors[(self.run.t, self.run.layer.name)]
-        return split_score(self.run, self.dataset, queries, gallery, features, self.metric)
+        return split_score(self.run, self.dataset, queries, gallery, features)
 
 
 def validation_sides(items: list[ImageItem]) -> tuple[list[ImageItem], list[ImageItem]]:
@@ -313,16 +319,23 @@ def split_score(
     queries: list[ImageItem],
     gallery: list[ImageItem],
     features: np.ndarray,
-    metric: str,
 ) -> float:
-    """``metric`` of ``queries`` against ``gallery`` (``features``: their (Q + G, D) descriptors, queries
-    first), scored as ``bench run`` scores the test split."""
+    """The main metric of ``run`` (:attr:`PlannedRun.main_metric`) of ``queries`` against ``gallery``
+    (``features``: their (Q + G, D) descriptors, queries first), scored as ``bench run`` scores the
+    test split."""
+    from bench.evaluation.measures import MetricSet
     from bench.evaluation.protocol import evaluate
 
     scored = evaluate(
-        dataset, run.dataset, queries, gallery, features[: len(queries)], features[len(queries) :]
+        run.task,
+        MetricSet(run.metrics),
+        queries,
+        gallery,
+        features[: len(queries)],
+        features[len(queries) :],
+        per_class_gallery=dataset.group_by_label,
     )
-    return float(scored.metrics[metric])
+    return float(scored.metrics[run.main_metric.name])
 
 
 def _checkpoint_path(output: Path) -> Path:
@@ -435,7 +448,7 @@ def run_epochs(
             if trainer.val_items:
                 value = trainer.score(trainer.val_items)
                 record[f"val_{trainer.metric}"] = value
-                if value > best["value"]:
+                if trainer.main.better(value, best["value"]):
                     best = {"epoch": epoch, "value": value, "tensors": trainer.learned.tensors()}
                 stop = epoch - best["epoch"] >= spec.patience
             history.append(record)

@@ -1,7 +1,7 @@
 """Training triplets (anchor sketch, positive photo, negative photo) and the validation hold-out.
 
-Category-level (``zs-sbir``): the positive is a photo of the anchor's class, the negative a photo
-of another class. Fine-grained (``fg-sbir``): the positive is the anchor's paired photo (same
+By the task's relevance rule: ``same-class``: the positive is a photo of the anchor's class, the
+negative a photo of another class. ``paired``: the positive is the anchor's paired photo (same
 ``instance``), the negative another instance of the same class (any other photo when the class
 has one instance). Every draw comes from a generator seeded by (seed, epoch): the same seed gives
 the same triplets on every machine.
@@ -33,10 +33,10 @@ def instance_of(item: ImageItem) -> str:
 
 
 def split_validation(
-    items: list[ImageItem], task: str, fraction: float, seed: int
+    items: list[ImageItem], relevance: str, fraction: float, seed: int
 ) -> tuple[list[ImageItem], list[ImageItem]]:
-    """(train, validation): hold out ``fraction`` of the classes (category-level, so validation is
-    zero-shot like the test) or of the instances (fine-grained), chosen by ``seed``.
+    """(train, validation): hold out ``fraction`` of the classes (``same-class`` relevance, so
+    validation is zero-shot like the test) or of the instances (``paired``), chosen by ``seed``.
 
     Raises:
         BenchError: ``fraction`` (in [0, 1), as the schema of :class:`TrainSpec` ensures) leaves the
@@ -44,11 +44,12 @@ def split_validation(
     """
     if fraction == 0.0:
         return items, []
-    unit = (lambda item: item.label) if task == "zs-sbir" else instance_of
+    paired = relevance == "paired"
+    unit = instance_of if paired else (lambda item: item.label)
     units = sorted({unit(item) for item in items})
     held = round(fraction * len(units))
     if held < 1 or held >= len(units):
-        what = "classes" if task == "zs-sbir" else "instances"
+        what = "instances" if paired else "classes"
         raise BenchError(
             f"--val-split {fraction} of the training split's {len(units)} {what} leaves "
             f"{held} for validation and {len(units) - held} for training; both need at least one.",
@@ -64,15 +65,15 @@ class TripletSampler:
 
     Args:
         items: the training items (sketches and photos).
-        task: ``"zs-sbir"`` or ``"fg-sbir"``.
+        relevance: the task's relevance rule (``"same-class"`` or ``"paired"``).
         seed: the run seed.
 
     Raises:
         BenchError: no sketch has a usable positive and negative (e.g. an empty train split).
     """
 
-    def __init__(self, items: list[ImageItem], task: str, seed: int) -> None:
-        self.task, self.seed = task, seed
+    def __init__(self, items: list[ImageItem], relevance: str, seed: int) -> None:
+        self.paired, self.seed = relevance == "paired", seed
         photos_by_label: dict[str, list[int]] = defaultdict(list)
         photos_by_instance: dict[str, list[int]] = defaultdict(list)
         photos = []
@@ -91,7 +92,7 @@ class TripletSampler:
             index for index, item in enumerate(items) if item.modality == "sketch" and self._has_pair(item)
         ]
         if not self.anchors:
-            partner = "paired photo" if task == "fg-sbir" else "photo of its class"
+            partner = "paired photo" if self.paired else "photo of its class"
             raise BenchError(
                 f"The training split has no sketch with a {partner} "
                 f"and a photo to contrast it with ({len(items)} items, {len(photos)} photos).",
@@ -102,7 +103,7 @@ class TripletSampler:
     def _has_pair(self, item: ImageItem) -> bool:
         if len(self.photos) < 2:
             return False
-        if self.task == "fg-sbir":
+        if self.paired:
             same = self.photos_by_instance.get(item.instance)  # type: ignore[arg-type]
         else:
             same = self.photos_by_label.get(item.label)
@@ -116,7 +117,7 @@ class TripletSampler:
 
     def _triplet(self, anchor: int, rng: np.random.Generator) -> Triplet:
         label = self.labels[anchor]
-        if self.task == "fg-sbir":
+        if self.paired:
             instance = self.instances[anchor]
             positive = int(rng.choice(self.photos_by_instance[instance]))
             same_class = self.photos_by_label[label]

@@ -7,84 +7,14 @@ and remembered.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
-from bench.api.components import (
-    BackboneFamily,
-    BackboneInfo,
-    DatasetInfo,
-    LayerSelector,
-    PromptScheme,
-    resolve_target,
-)
+from bench.api.components import BackboneFamily, BackboneInfo, LayerSelector, PromptScheme, resolve_target
 from bench.api.errors import BenchError, unknown_name_error
-
-C = TypeVar("C", BackboneInfo, BackboneFamily, LayerSelector, PromptScheme, DatasetInfo)
-
-
-@dataclass(frozen=True)
-class Registered(Generic[C]):
-    """A component and the name of the plugin that registered it."""
-
-    component: C
-    plugin: str
-
-
-class ComponentTable(Generic[C]):
-    """Components of one kind, keyed by id.
-
-    Args:
-        kind: human name of the kind ("backbone", "dataset", ...), used in messages.
-        list_command: the command that lists valid ids, quoted in errors.
-    """
-
-    def __init__(self, kind: str, component_type: type[C], list_command: str) -> None:
-        self.kind = kind
-        self.component_type = component_type
-        self.list_command = list_command
-        self._entries: dict[str, Registered[C]] = {}
-
-    def add(self, component: C, plugin: str) -> None:
-        """Register ``component`` for ``plugin``; a second component with the same id is an error."""
-        if not isinstance(component, self.component_type):
-            raise BenchError(
-                f"Plugin {plugin!r} registered {component!r} as a {self.kind}.",
-                f"Pass a bench.{self.component_type.__name__} to register().",
-            )
-        previous = self._entries.get(component.id)
-        if previous is not None:
-            raise BenchError(
-                f"The {self.kind} id {component.id!r} is registered twice: by plugin {previous.plugin!r} "
-                f"and by plugin {plugin!r}.",
-                "Rename one of them, or block one plugin with SBIR_BENCH_BLOCK_PLUGINS=<name>.",
-            )
-        self._entries[component.id] = Registered(component, plugin)
-
-    def get(self, component_id: str) -> C:
-        """The component with ``component_id``, or a BenchError listing valid ids and the closest one."""
-        try:
-            return self._entries[component_id].component
-        except KeyError:
-            raise unknown_name_error(
-                self.kind, component_id, self.ids(), f"Run `{self.list_command}` to see them."
-            ) from None
-
-    def owner(self, component_id: str) -> str:
-        return self._entries[component_id].plugin
-
-    def __contains__(self, component_id: object) -> bool:
-        return component_id in self._entries
-
-    def __iter__(self) -> Iterator[Registered[C]]:
-        return iter(sorted(self._entries.values(), key=lambda entry: entry.component.id))
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def ids(self) -> list[str]:
-        return sorted(self._entries)
+from bench.api.evaluation import EvaluationSpecs
+from bench.registry.components import ComponentTable, Registered
+from bench.registry.evaluation import DatasetTable, FormatTable, MetricTable, TaskTable
 
 
 class BackboneTable(ComponentTable[BackboneInfo]):
@@ -197,22 +127,39 @@ class Registry:
     prompt_schemes: ComponentTable[PromptScheme] = field(
         default_factory=lambda: ComponentTable("prompt scheme", PromptScheme, "bench list prompts")
     )
-    datasets: ComponentTable[DatasetInfo] = field(
-        default_factory=lambda: ComponentTable("dataset", DatasetInfo, "bench list datasets")
-    )
+    metrics: MetricTable = field(default_factory=MetricTable)
+    tasks: TaskTable = field(init=False)
+    datasets: DatasetTable = field(init=False)
+    leaderboard_formats: FormatTable = field(default_factory=FormatTable)
 
     def __post_init__(self) -> None:
         self.backbones = BackboneTable(self.backbone_families, self.layer_selectors)
+        self.tasks = TaskTable(self.metrics)
+        self.datasets = DatasetTable(self.tasks)
 
     def tables(self) -> dict[str, ComponentTable]:
-        """Hook name -> the table its ``register`` callback fills."""
+        """Hook name -> the table its ``register`` callback fills, in the order the hooks are called
+        (metrics before the tasks naming them, tasks before the datasets naming them)."""
         return {
             "register_backbones": self.backbones,
             "register_backbone_families": self.backbone_families,
             "register_layer_selectors": self.layer_selectors,
             "register_prompt_schemes": self.prompt_schemes,
+            "register_metrics": self.metrics,
+            "register_tasks": self.tasks,
             "register_datasets": self.datasets,
+            "register_leaderboard_formats": self.leaderboard_formats,
         }
+
+    def evaluation_specs(self) -> EvaluationSpecs:
+        """The registered metrics, tasks and leaderboard formats (and each dataset's task), in
+        registration order."""
+        return EvaluationSpecs(
+            metrics=[(entry.component, entry.plugin) for entry in self.metrics.in_order()],
+            tasks=[(entry.component, entry.plugin) for entry in self.tasks.in_order()],
+            formats=[(entry.component, entry.plugin) for entry in self.leaderboard_formats.in_order()],
+            dataset_tasks={entry.component.id: entry.component.task for entry in self.datasets.in_order()},
+        )
 
 
 def _is_count(value: object, least: int) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+from urllib.parse import quote
 
 # Markdown punctuation that can make structure inside a line: code, emphasis, links and images
 # (no brackets, no link), footnote references, table cells, strikethrough, math. Characters that act
@@ -41,3 +42,21 @@ def markdown_code(text: object) -> str:
     fence = "`" * (longest + 1)
     padded = f" {line} " if line.startswith("`") or line.endswith("`") else line
     return f"{fence}{padded}{fence}"
+
+
+def html_text(text: object) -> str:
+    """``text`` on one line as HTML text or attribute value: ``& < > " '`` entity-escaped."""
+    return html.escape(one_line(str(text)), quote=True)
+
+
+def html_code(text: object) -> str:
+    """``text`` as an HTML ``<code>`` element holding it literally."""
+    return f"<code>{html_text(text)}</code>"
+
+
+def safe_href(target: str) -> str:
+    """``target`` as an ``href`` value that can only be an https address or a relative path: any
+    other text is percent-encoded into a path (``javascript:x`` -> ``javascript%3Ax``), then
+    entity-escaped."""
+    scheme = "https://" if target.startswith("https://") else ""
+    return html.escape(scheme + quote(target[len(scheme) :], safe="/+%"), quote=True)

@@ -76,7 +76,7 @@ def run_name(config: dict[str, Any]) -> str:
 
 
 def natural_key(name: str) -> list[tuple[int, int | str]]:
-    """Sort key comparing runs of decimal digits as numbers (``up2`` before ``up10``, ``Acc@5``
-    before ``Acc@10``); any other character, a superscript digit too, compares as text."""
+    """Sort key comparing runs of decimal digits as numbers (``up2`` before ``up10``, ``x@5``
+    before ``x@10``); any other character, a superscript digit too, compares as text."""
     parts = re.split(r"(\d+)", name)  # odd positions hold the digit runs (any script's decimals)
     return [(0, int(part)) if index % 2 else (1, part) for index, part in enumerate(parts)]

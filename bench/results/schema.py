@@ -5,7 +5,7 @@ A results file holds everything needed to reproduce and to rank a run::
     {
       "schema_version": 2,
       "name": "sd-tiny_up1_t200_none_n2_s0_fp32-1a2b3c4d",   # == the file stem
-      "task": "zs-sbir" | "fg-sbir",
+      "task": "<task id>",                                 # a registered task (bench list tasks)
       "config": {backbone, weights, layer, t, prompt, dataset, dataset_options,
                  noise_samples, seed, dtype, image_size,
                  train, prompt_content (prompt schemes trained in the run only: the training
@@ -19,16 +19,16 @@ A results file holds everything needed to reproduce and to rank a run::
       "dataset": {id, columns, num_queries, num_gallery, gallery_unique,
                   queries_without_relevant, text_conditioned_queries (sketch+text),
                   ...adapter facts},
-      "metrics": {"mAP@all": 0.41, ...},   # zs-sbir: fractions; fg-sbir: Acc@K x100
+      "metrics": {"<metric>": 0.41, ...},   # registered metrics, each in its unit
       "runtime": {device, batch_size, extract_seconds, evaluate_seconds, images, images_per_second},
       "provenance": {created, command, sbir_bench: {version, git_commit, git_dirty},
                      components: [{kind, id, plugin, version}], weights: [{backbone, weights,
                      identity}], device, libraries: {"sbir-bench": ..., "torch": ..., ...}},
-      "chance": {metrics: {"mAP@all": 0.18, ...}, methods: {"mAP@all": "simulated", "P@10": "exact"},
-                 rankings, seed},                         # a random ranking of the same gallery
+      "chance": {metrics: {"<metric>": 0.18, ...}, methods: {"<metric>": "simulated" | "exact"},
+                 rankings, run_rankings, seed},           # a random ranking of the same gallery
       "intervals": {level: 0.95, method, unit: "query" | "class", resamples, seed,
-                    bounds: {"mAP@all": [low, high], ...}},   # bootstrap over queries (or classes)
-      "per_class": {"star": {queries: 12, metrics: {...}}, ...},  # each query class's means
+                    bounds: {"<metric>": [low, high], ...}},  # bootstrap over queries (or classes)
+      "per_class": {"star": {queries: 12, metrics: {...}}, ...},  # each query class's values
       "samples": {file, top_k, sha256},                   # only with --log-samples: the sidecar
       "ablation": [{"study", "axis", "value", "base", "order"}, ...]   # only in ablation studies
     }
@@ -38,56 +38,77 @@ Only ``config``, ``task``, ``backbone_note``, ``dataset``, ``metrics``, ``chance
 the same from the same runs.
 
 :class:`ResultsFile` is the schema; the writer validates against it before writing and the reader
-after reading (strict types, unknown keys refused, metrics finite and within their unit), so a
-results file from elsewhere cannot crash the leaderboard or put arbitrary values in it. Files of
+after reading (strict types, unknown keys refused, metrics finite and within their unit), with the
+registered tasks and metrics (:class:`bench.EvaluationSpecs`) as the validation context: a task or
+metric no installed plugin registers is refused, naming it. So a results file from elsewhere
+cannot crash the leaderboard or put arbitrary values in it. Files of
 schema version 1 (``versions`` at the top level) are migrated on read (:func:`migrate`).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, ConfigDict, Field, JsonValue, ValidationInfo
 
 from bench.api.bounded_read import read_bounded_text
 from bench.api.choices import ABLATION_AXES, CACHE_DTYPE_NAMES, DTYPE_NAMES
 from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
+from bench.api.evaluation import EvaluationSpecs
 from bench.api.files import write_text_atomic
 from bench.api.validation import Name, PathText, Scalar, SchemaModel, check_nesting, validated
 from bench.results.naming import run_name, slug
 
 SCHEMA_VERSION = 2
 MAX_RESULTS_BYTES = 32 * 2**20  # a results file is a few kB (per-query sidecars are separate)
-METRIC_PATTERN = re.compile(r"[A-Za-z]+@(all|[0-9]{1,6})(\[[a-z-]{1,20}\])?")  # mAP@all, mAP@10[retrieved]
+SPECS_KEY = "specs"
+"""The validation context key of the registered metrics and tasks (:class:`bench.EvaluationSpecs`)."""
 
 
-def _metric_name(name: str) -> str:
-    if not METRIC_PATTERN.fullmatch(name):
-        raise ValueError(f"{name!r} is not a metric name (like mAP@all, P@100, Acc@1 or mAP@10[retrieved])")
+def _specs(info: ValidationInfo) -> EvaluationSpecs | None:
+    return (info.context or {}).get(SPECS_KEY)
+
+
+def _metric_name(name: str, info: ValidationInfo) -> str:
+    """A registered metric's name (checked when the registry is the validation context)."""
+    specs = _specs(info)
+    if specs is not None and specs.find_metric(name) is None:
+        guess = specs.suggestion(name)
+        raise ValueError(
+            f"{name!r} is no registered metric"
+            + (f" (did you mean {guess!r}?)" if guess else "")
+            + f"; registered: {', '.join(specs.metric_patterns())}; load the plugin that registers it"
+        )
     return name
 
 
-MetricName = Annotated[str, AfterValidator(_metric_name)]
+def _task_name(name: str, info: ValidationInfo) -> str:
+    """A registered task's id (checked when the registry is the validation context)."""
+    specs = _specs(info)
+    if specs is not None and name not in specs.task_ids():
+        raise ValueError(
+            f"{name!r} is no registered task (registered: {', '.join(specs.task_ids())}); load the plugin "
+            "that registers it"
+        )
+    return name
+
+
+MetricName = Annotated[Name, AfterValidator(_metric_name)]
+TaskName = Annotated[Name, AfterValidator(_task_name)]
 Setting = Scalar | None  # a configuration value (an ensemble joins its members' values as text)
 
 
-def is_accuracy(name: str) -> bool:
-    """Whether ``name`` is a fine-grained Acc@K metric (reported x100)."""
-    return name.startswith("Acc@")
-
-
-def within_unit(metrics: dict[str, float]) -> dict[str, float]:
-    """Acc@K is a percentage (0..100); every other metric is a fraction (0..1)."""
+def within_unit(metrics: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+    """Each value within its metric's unit: a fraction 0..1, a percentage 0..100, a rank >= 1."""
+    specs = _specs(info)
     for name, value in metrics.items():
-        upper = 100.0 if is_accuracy(name) else 1.0
-        if not 0.0 <= value <= upper:
-            unit = "a percentage" if upper == 100.0 else "a fraction"
-            raise ValueError(f"metric {name} = {value} is outside 0..{upper:g} ({unit})")
+        resolved = specs.find_metric(name) if specs is not None else None
+        if resolved is not None and not resolved.unit.contains(value):
+            raise ValueError(f"metric {name} = {value} is {resolved.unit.outside()}")
     return metrics
 
 
@@ -194,12 +215,14 @@ Metrics = Annotated[dict[MetricName, float], Field(min_length=1), AfterValidator
 class ChanceLevels(SchemaModel):
     """The expected value of each metric under a uniformly random ranking of the run's gallery.
 
-    ``methods`` says how each was obtained: ``"exact"`` (closed form from the class counts) or
-    ``"simulated"`` (the mean over ``rankings`` seeded random rankings per distinct class size)."""
+    ``methods`` says how each was obtained: ``"exact"`` (the metric's closed form) or ``"simulated"``
+    (the mean over ``rankings`` seeded random rankings per distinct number of relevant items and
+    candidates; for a median, over ``run_rankings`` simulated runs)."""
 
     metrics: Metrics
     methods: dict[MetricName, Literal["exact", "simulated"]]
     rankings: Annotated[int, Field(ge=1)] | None = None
+    run_rankings: Annotated[int, Field(ge=1)] | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
 
 
@@ -245,7 +268,7 @@ class ResultsFile(SchemaModel):
 
     schema_version: Literal[SCHEMA_VERSION]
     name: Name
-    task: Literal["zs-sbir", "fg-sbir"]
+    task: TaskName
     config: ResultConfig
     dataset: DatasetFacts
     metrics: Metrics
@@ -283,14 +306,14 @@ class RunResult:
         """Deterministic run name: a readable slug plus a hash of the full configuration."""
         return run_name(self.config)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The results file's content, checked against :class:`ResultsFile` (a writer cannot write
-        what the reader would refuse)."""
+    def to_dict(self, specs: EvaluationSpecs) -> dict[str, Any]:
+        """The results file's content, checked against :class:`ResultsFile` and the registered
+        metrics and tasks ``specs`` (a writer cannot write what the reader would refuse)."""
         data = {"schema_version": SCHEMA_VERSION, "name": self.name, **asdict(self)}
         for key in ("ablation", "chance", "intervals", "per_class", "samples"):
             if not data[key]:
                 del data[key]  # absent rather than empty
-        ResultsFile.model_validate(data)
+        ResultsFile.model_validate(data, context={SPECS_KEY: specs})
         return data
 
 
@@ -316,11 +339,12 @@ def config_path(output_dir: Path, config: dict[str, Any]) -> Path:
     return Path(output_dir) / slug(config["dataset"]) / f"{run_name(config)}.json"
 
 
-def write_result(output_dir: Path, result: RunResult) -> Path:
-    """Write ``result`` atomically (temporary file + rename) and return its path."""
+def write_result(output_dir: Path, result: RunResult, specs: EvaluationSpecs) -> Path:
+    """Write ``result`` atomically (temporary file + rename), checked against the registered metrics
+    and tasks ``specs``, and return its path."""
     path = result_path(output_dir, result)
     try:
-        return write_text_atomic(path, json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n")
+        return write_text_atomic(path, json.dumps(result.to_dict(specs), indent=2, sort_keys=True) + "\n")
     except OSError as exc:
         raise BenchError(
             f"Cannot write the results file {str(path)!r}: {exc.strerror}.",
@@ -329,8 +353,9 @@ def write_result(output_dir: Path, result: RunResult) -> Path:
         ) from exc
 
 
-def read_result(path: Path) -> RunResult:
-    """Read one results file, validated against :class:`ResultsFile` (migrated from older versions).
+def read_result(path: Path, specs: EvaluationSpecs) -> RunResult:
+    """Read one results file, validated against :class:`ResultsFile` (migrated from older versions)
+    and the registered metrics and tasks ``specs`` (``registry.evaluation_specs()``).
 
     Raises:
         BenchError: naming the file and, for a schema violation, each key, what it holds and what
@@ -353,7 +378,7 @@ def read_result(path: Path) -> RunResult:
             "Fix or remove that file; results files are written by `bench run`.",
         )
     data = migrate(data)
-    validated(ResultsFile, data, source, hint="Fix or remove that file.")
+    validated(ResultsFile, data, source, context={SPECS_KEY: specs}, hint="Fix or remove that file.")
     return RunResult(
         task=data["task"],
         config=data["config"],

@@ -36,6 +36,13 @@ QMUL_OPTIONS = {"release": "a or b (default: detected from the folders)"}
 INSTANCE_COLUMNS = ("Acc@1", "Acc@5", "Acc@10")
 
 
+def category_metrics(map_k: int, *prec_k: int) -> tuple[str, ...]:
+    """The category metrics of a zero-shot benchmark: mAP@all, mAP@all[plain], mAP@K and
+    mAP@K[retrieved] at ``map_k``, then P@K at each of ``prec_k``."""
+    cutoff = (f"mAP@{map_k}", f"mAP@{map_k}[retrieved]")
+    return ("mAP@all", "mAP@all[plain]", *cutoff, *(f"P@{k}" for k in prec_k))
+
+
 def _real_datasets() -> list[DatasetInfo]:
     return [
         DatasetInfo(
@@ -45,8 +52,7 @@ def _real_datasets() -> list[DatasetInfo]:
             description="Sketchy: 21 unseen classes vs their extended photos (split: yelamarthi)",
             columns=("mAP@200", "P@200"),
             expected_layout=expected_layouts.SKETCHY,
-            map_k=(200,),
-            prec_k=(200,),
+            metrics=category_metrics(200, 200),
             options=GALLERY_OPTION,
         ),
         DatasetInfo(
@@ -56,7 +62,7 @@ def _real_datasets() -> list[DatasetInfo]:
             description="Sketchy-ext: 25 unseen classes vs their extended photos (split: sake | sempcyc)",
             columns=("mAP@all", "P@100"),
             expected_layout=expected_layouts.SKETCHY,
-            prec_k=(100,),
+            metrics=category_metrics(200, 100),
             options={"split": "sake (default) or sempcyc", **GALLERY_OPTION},
         ),
         DatasetInfo(
@@ -66,7 +72,7 @@ def _real_datasets() -> list[DatasetInfo]:
             description="TU-Berlin-ext: 30 unseen classes vs their photos (split: sake | sempcyc)",
             columns=("mAP@all", "P@100"),
             expected_layout=expected_layouts.TUBERLIN,
-            prec_k=(100,),
+            metrics=category_metrics(200, 100),
             options={"split": "sake (default) or sempcyc"},
         ),
         DatasetInfo(
@@ -76,7 +82,7 @@ def _real_datasets() -> list[DatasetInfo]:
             description="QuickDraw-ext: 30 unseen classes vs their photos (split: dey)",
             columns=("mAP@all", "P@200"),
             expected_layout=expected_layouts.QUICKDRAW,
-            prec_k=(200,),
+            metrics=category_metrics(200, 200),
         ),
         DatasetInfo(
             id="fscoco",
@@ -126,8 +132,7 @@ def register_datasets(register) -> None:
             description="generated shapes: zero-shot category-level SBIR on unseen classes (no files)",
             columns=("mAP@all", "P@10"),
             needs_root=False,
-            map_k=(10,),
-            prec_k=(10,),
+            metrics=category_metrics(10, 10),
             options=SYNTHETIC_OPTIONS,
         )
     )

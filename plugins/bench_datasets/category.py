@@ -334,7 +334,6 @@ class CategoryBenchmark(FileBenchmark):
     """
 
     spec: ClassVar[CategorySpec]
-    task = "zs-sbir"
 
     @classmethod
     def inspect_root(

@@ -146,8 +146,6 @@ class ReleaseFiles:
 class FSCOCO(FileBenchmark):
     """FS-COCO: each query sketch against the photos of every test id of the split. Option ``split``."""
 
-    task = "scene-sbir"
-
     @classmethod
     def inspect_root(cls, root: Path, *, scan_train: bool = True, split: Any = None) -> LayoutReport:
         split = check_split(split)

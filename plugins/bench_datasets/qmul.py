@@ -101,7 +101,6 @@ def _listed_stems(root: Path, modality: str, split: str, problems: list[str]) ->
 class QmulBenchmark(FileBenchmark):
     """ShoeV2 or ChairV2 (subclasses set the names). Option ``release``: ``a``, ``b`` or unset (detected)."""
 
-    task = "fg-sbir"
     dataset_id: ClassVar[str]  # "shoev2"
     release_name: ClassVar[str]  # "ShoeV2", as in the release's folder names
     category: ClassVar[str]  # the label of every item

@@ -87,5 +87,4 @@ class SketchyFineGrained(CategoryBenchmark):
     """Cross-category zero-shot FG-SBIR: each unseen class's sketches against that class's 100 photos."""
 
     spec = SKETCHY_FG
-    task = "fg-sbir"
     group_by_label = True

@@ -1,7 +1,7 @@
 """What every metric plot marks the same way: the chance line, interval bands, the metric's axis
 label and range, and legends that wrap.
 
-A *panel* here is anything with ``metric``, ``unit`` (``"%"`` or ``"fraction"``), ``chance`` and
+A *panel* here is anything with ``metric``, its registered unit and direction, ``chance`` and
 ``chance_method`` (:class:`MetricPanel`): a sweep panel or a low-data panel.
 """
 
@@ -13,8 +13,6 @@ from typing import Protocol
 
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
-
-from bench_plots.sweep_data import format_metric
 
 CHANCE_COLOR = "0.15"
 CHANCE_STYLE = (0, (6, 3))  # dashed
@@ -30,24 +28,31 @@ class MetricPanel(Protocol):
     metric: str
     chance: float | None
     chance_method: str | None
+    higher_is_better: bool
 
     @property
     def unit(self) -> str: ...
 
+    @property
+    def fractional(self) -> bool: ...
+
+    def format(self, value: float) -> str: ...
+
 
 def metric_label(panel: MetricPanel) -> str:
-    """``mAP@all (fraction)``, ``Acc@1 (%)``."""
-    return f"{panel.metric} ({panel.unit})"
+    """``mAP@all (fraction)``, ``Acc@1 (%)``, ``MedR (rank, lower is better)``."""
+    direction = "" if panel.higher_is_better else ", lower is better"
+    return f"{panel.metric} ({panel.unit}{direction})"
 
 
 def decimals(panel: MetricPanel) -> int:
-    """Fewest decimals of the metric's axis labels: whole percent, or two decimals of a fraction."""
-    return 0 if panel.unit == "%" else 2
+    """Fewest decimals of the metric's axis labels: two decimals of a fraction, whole percent or rank."""
+    return 2 if panel.fractional else 0
 
 
 def chance_label(panel: MetricPanel) -> str:
     method = f" ({panel.chance_method})" if panel.chance_method else ""
-    return f"chance{method}: {format_metric(panel.metric, panel.chance)}"
+    return f"chance{method}: {panel.format(panel.chance)}"
 
 
 def text_note(label: str) -> Line2D:
@@ -106,5 +111,5 @@ def value_limits(panel: MetricPanel, numbers: Iterable[float]) -> tuple[float, f
     if panel.chance is not None:
         numbers.append(panel.chance)
     low, high = min(numbers), max(numbers)
-    margin = max(0.08 * (high - low), 0.5 if panel.unit == "%" else 0.005)
+    margin = max(0.08 * (high - low), 0.005 if panel.fractional else 0.5)
     return low - margin, high + margin

@@ -1,5 +1,5 @@
-"""``bench plot sweep``, ``bench plot lowdata`` and ``bench plot pca`` (thin: the work lives in the
-modules beside this one).
+"""``bench plot sweep``, ``bench plot lowdata``, ``bench plot pca`` and ``bench plot retrievals`` (thin: the
+work lives in the modules beside this one).
 
 Imports click and rich only; matplotlib, numpy and torch are imported inside the commands.
 """
@@ -7,6 +7,7 @@ Imports click and rich only; matplotlib, numpy and torch are imported inside the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
@@ -17,6 +18,9 @@ import bench
 from bench import BenchError, RichReporter, command_registry, parse_option_values, plugin_option
 from bench_plots.output import checked_output
 from bench_plots.sweep_data import REFERENCE_T, forward_order, load_sweep, plottable
+
+if TYPE_CHECKING:  # annotations only: the command imports it (and numpy) when it runs
+    from bench_plots.retrieval_data import QueryChoice
 
 WIDTH_WHEN_PIPED = 200
 DEFAULT_PAIRS = 4
@@ -32,7 +36,7 @@ def _console(stderr: bool = False) -> Console:
 @click.group("plot")
 def plot_group() -> None:
     """Figures: layer x timestep sweeps and the low-data regime from results files, PCA maps of
-    sketch and photo features."""
+    sketch and photo features, query sketches with their top-k retrievals."""
 
 
 @plot_group.command("sweep")
@@ -76,8 +80,15 @@ def sweep_command(
         bench plot sweep results --output figures/sweep.svg --metric P@10
     """
     output = checked_output(output)
-    rank = forward_order(command_registry(ctx, plugin_files))
-    panels = load_sweep(results_dir, metric=metric, datasets=datasets, backbones=backbones, layer_rank=rank)
+    registry = command_registry(ctx, plugin_files)
+    panels = load_sweep(
+        results_dir,
+        specs=registry.evaluation_specs(),
+        metric=metric,
+        datasets=datasets,
+        backbones=backbones,
+        layer_rank=forward_order(registry),
+    )
     panels, single = plottable(panels, results_dir)
     stderr = _console(stderr=True)
     for panel in single:
@@ -250,3 +261,113 @@ def pca_command(
         highlight=False,
     )
     stdout.print(f"Wrote {output}", highlight=False)
+
+
+@plot_group.command("retrievals")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--query", "queries", multiple=True, help="Show this query (its key; repeatable).")
+@click.option("--random", "random_count", type=click.IntRange(1, 64), help="Show N queries drawn at random.")
+@click.option("--best", type=click.IntRange(1, 64), help="Show the N queries of highest average precision.")
+@click.option("--worst", type=click.IntRange(1, 64), help="Show the N queries of lowest average precision.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the --random draw."
+)
+@click.option(
+    "--top-k", type=click.IntRange(1, 20), default=5, show_default=True, help="Gallery images per query."
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("retrievals.png"),
+    show_default=True,
+    help="Figure file; .png, .svg or .pdf.",
+)
+@click.option("--data-root", help="Dataset root directory (datasets read from disk).")
+@click.option("--cache-dir", help="Feature cache of the results files (default: the one each run recorded).")
+@click.option("--dpi", type=click.IntRange(50, 1200), default=150, show_default=True, help="PNG resolution.")
+@plugin_option
+@click.pass_context
+def retrievals_command(
+    ctx: click.Context,
+    sources: tuple[Path, ...],
+    queries: tuple[str, ...],
+    random_count: int | None,
+    best: int | None,
+    worst: int | None,
+    seed: int,
+    top_k: int,
+    output: Path,
+    data_root: str | None,
+    cache_dir: str | None,
+    dpi: int,
+    plugin_files,
+) -> None:
+    """Query sketches with their top-k gallery images, for each configuration SOURCE side by side.
+
+    A SOURCE is a results file (its cached descriptors are re-ranked; nothing is extracted) or a
+    per-query log (<run>.samples.jsonl.gz, from `bench run --log-samples`; up to its top 10).
+    Relevant images are framed green, others red, with rank and cosine similarity under each; for
+    fine-grained and scene tasks each configuration also shows the query's own photo and its rank.
+    Queries: --query KEY, --random N (default: 4, --seed), or the first configuration's --best N or
+    --worst N by average precision. Example:
+
+        bench plot retrievals results/synthetic/sd-mini_*.json results/synthetic/dinov2-*.json --worst 3
+    """
+    from bench_plots.retrieval_data import choose_queries, load_source
+    from bench_plots.retrieval_figure import (
+        Thumbnails,
+        figure_title,
+        query_panel,
+        render_retrievals,
+        retrieval_panel,
+    )
+
+    choice = _query_choice(queries, random_count, best, worst, seed)
+    output = checked_output(output)
+    registry = command_registry(ctx, plugin_files)
+    specs = registry.evaluation_specs()
+    reporter = RichReporter(_console(stderr=True))
+    loaded = [
+        load_source(
+            path, top_k=top_k, registry=registry, data_root=data_root, cache_dir=cache_dir, reporter=reporter
+        )
+        for path in sources
+    ]
+    keys = choose_queries(loaded, choice)
+    thumbnails = Thumbnails()
+    panels = [retrieval_panel(source, keys, top_k, thumbnails, specs) for source in loaded]
+    title = figure_title(loaded, top_k, choice.describe(), specs)
+    render_retrievals(query_panel(loaded[0], keys, thumbnails), panels, output, title=title, dpi=dpi)
+    stdout = _console()
+    for source in loaded:
+        stdout.print(f"{source.path}: {source.how}", highlight=False)
+    stdout.print(f"queries ({choice.describe()}): {', '.join(keys)}", highlight=False)
+    stdout.print(f"Wrote {output}", highlight=False)
+
+
+def _query_choice(
+    queries: tuple[str, ...], random_count: int | None, best: int | None, worst: int | None, seed: int
+) -> QueryChoice:
+    """The one way of choosing queries the options name (default: 4 at random)."""
+    from bench_plots.retrieval_data import QueryChoice
+
+    given = {
+        name: value
+        for name, value in (
+            ("--query", queries),
+            ("--random", random_count),
+            ("--best", best),
+            ("--worst", worst),
+        )
+        if value
+    }
+    if len(given) > 1:
+        raise BenchError(
+            f"{' and '.join(given)} both choose the queries.",
+            "Pass one of --query KEY (repeatable), --random N, --best N or --worst N.",
+        )
+    if queries:
+        return QueryChoice("query", keys=queries)
+    if best or worst:
+        return QueryChoice("best" if best else "worst", count=best or worst)  # type: ignore[arg-type]
+    return QueryChoice("random", count=random_count or 4, seed=seed)

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import BenchError
+from bench import BenchError, EvaluationSpecs
 from bench_plots.labels import OPTIONS, options_text, setting_name, variant_labels
+from bench_plots.metric_values import MetricValues, default_specs, metric_facts
 from bench_plots.result_facts import chance_of, chosen_metric, filtered, interval_of, interval_text
-from bench_plots.sweep_data import format_metric, metric_unit
 
 if TYPE_CHECKING:
     from bench import RunResult
@@ -48,8 +48,9 @@ class LowDataCurve:
 
 
 @dataclass(frozen=True)
-class LowDataPanel:
-    """The curves of one dataset and x axis (``train_fraction`` or ``train_count``)."""
+class LowDataPanel(MetricValues):
+    """The curves of one dataset and x axis (``train_fraction`` or ``train_count``), the metric's
+    registered unit and direction."""
 
     dataset: str
     task: str
@@ -60,11 +61,8 @@ class LowDataPanel:
     chance: float | None = None
     chance_method: str | None = None
     interval: str | None = None
-
-    @property
-    def unit(self) -> str:
-        """``"%"`` for fine-grained Acc@K, ``"fraction"`` otherwise."""
-        return metric_unit(self.metric)
+    unit_name: str = "fraction"
+    higher_is_better: bool = True
 
     @property
     def xs(self) -> tuple[float, ...]:
@@ -72,8 +70,9 @@ class LowDataPanel:
         return tuple(sorted({x for curve in self.curves for x in curve.values}))
 
 
-def read_results(paths: Sequence[Path]) -> list[RunResult]:
-    """Every results file of ``paths`` (files, or folders searched recursively).
+def read_results(paths: Sequence[Path], specs: EvaluationSpecs) -> list[RunResult]:
+    """Every results file of ``paths`` (files, or folders searched recursively), read with the
+    registered metrics and tasks ``specs``.
 
     Raises:
         BenchError: a path that does not exist, a folder without results files, or a bad file.
@@ -98,11 +97,15 @@ def read_results(paths: Sequence[Path]) -> list[RunResult]:
                 f"Results path {str(path)!r} does not exist.",
                 "Pass the --output-dir of a `bench run` (or results files in it).",
             )
-    return [read_result(path) for path in dict.fromkeys(files)]
+    return [read_result(path, specs) for path in dict.fromkeys(files)]
 
 
 def load_lowdata(
-    paths: Sequence[Path], *, metric: str | None = None, datasets: Sequence[str] = ()
+    paths: Sequence[Path],
+    *,
+    specs: EvaluationSpecs | None = None,
+    metric: str | None = None,
+    datasets: Sequence[str] = (),
 ) -> list[LowDataPanel]:
     """The low-data panels of the results below ``paths`` (results without a trained prompt and
     ensembles are left out: they have no training data to vary).
@@ -111,7 +114,8 @@ def load_lowdata(
         BenchError: as :func:`read_results`; no result of a trained prompt; an unknown dataset or
             metric; two results of one configuration at the same x.
     """
-    results = filtered(read_results(paths), "dataset", datasets)
+    specs = specs or default_specs()
+    results = filtered(read_results(paths, specs), "dataset", datasets)
     trained = [r for r in results if r.config.get("train") is not None and "ensemble" not in r.config]
     if not trained:
         raise BenchError(
@@ -123,7 +127,9 @@ def load_lowdata(
     panels: dict[tuple[str, str], list[RunResult]] = {}
     for result in trained:
         panels.setdefault((str(result.config["dataset"]), _axis(result)), []).append(result)
-    return [_panel(dataset, axis, members, metric) for (dataset, axis), members in sorted(panels.items())]
+    return [
+        _panel(dataset, axis, members, metric, specs) for (dataset, axis), members in sorted(panels.items())
+    ]
 
 
 def _axis(result: RunResult) -> str:
@@ -149,7 +155,9 @@ def _kept_per_class(result: RunResult) -> float | None:
     return kept["sketches"] / kept["classes"] if kept and kept["classes"] else None
 
 
-def _panel(dataset: str, axis: str, members: list[RunResult], metric: str | None) -> LowDataPanel:
+def _panel(
+    dataset: str, axis: str, members: list[RunResult], metric: str | None, specs: EvaluationSpecs
+) -> LowDataPanel:
     chosen = chosen_metric(members, metric, f"trained prompts on {dataset}")
     curves: dict[tuple[str, str, str], list[RunResult]] = {}
     for result in members:
@@ -168,6 +176,7 @@ def _panel(dataset: str, axis: str, members: list[RunResult], metric: str | None
         options=options_text(members[0].config.get(OPTIONS)),
         **chance_of(members, chosen),
         interval=interval_text(members, chosen),
+        **metric_facts(specs, chosen),
     )
 
 
@@ -211,9 +220,9 @@ def curve_summary(panel: LowDataPanel, curve: LowDataCurve) -> str:
     """``sd-mini visual prompt: 25% 0.210 [0.180, 0.240] (trained on 2 sketches per class); ...``."""
     points = []
     for x, value in sorted(curve.values.items()):
-        point = f"{x_text(panel.axis, x)} {format_metric(panel.metric, value)}"
+        point = f"{x_text(panel.axis, x)} {panel.format(value)}"
         if x in curve.bounds:
-            low, high = (format_metric(panel.metric, bound) for bound in curve.bounds[x])
+            low, high = (panel.format(bound) for bound in curve.bounds[x])
             point += f" [{low}, {high}]"
         if x in curve.kept:
             point += f" (trained on {curve.kept[x]:g} sketches per class)"

@@ -6,6 +6,7 @@ Draw and save inside :func:`styled`: matplotlib reads these settings when artist
 from __future__ import annotations
 
 import contextlib
+import io
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,14 @@ REFERENCE_COLOR = "0.3"
 BEST_COLOR = "#d62728"
 TIMESTEP_LABEL = "diffusion timestep t (DDPM steps, 0–999)"
 TITLE_CHARS_PER_INCH = 9.5  # characters of a 12 pt title that fit in one inch
+
+CREATOR = "sbir-bench"
+METADATA: dict[str, dict[str, str | None]] = {
+    ".png": {"Software": CREATOR},
+    ".svg": {"Date": None, "Creator": CREATOR},
+    ".pdf": {"CreationDate": None, "Creator": CREATOR, "Producer": CREATOR},
+}
+"""Each format's metadata: no date, the toolkit (not the matplotlib version) as its creator."""
 
 RC_PARAMS = {
     "font.size": 10,
@@ -57,12 +66,20 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_figure(figure: Figure, path: Path, dpi: int = DPI) -> Path:
-    """Write ``figure`` to ``path`` in the format its suffix names (parents created), without dates."""
+    """Write ``figure`` to ``path`` in the format its suffix names (parents created), without dates
+    and with the same creator fields everywhere: the same figure gives the same bytes."""
     path = Path(path)
-    metadata = {"Date": None} if path.suffix.lower() in (".svg", ".pdf") else {}
+    metadata = METADATA[path.suffix.lower()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=dpi, metadata=metadata)
     except OSError as exc:
         raise cannot_write(path, exc.strerror or str(exc)) from exc
     return path
+
+
+def svg_text(figure: Figure) -> str:
+    """``figure`` as the text of an SVG file, without dates (the same figure gives the same text)."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    return buffer.getvalue()

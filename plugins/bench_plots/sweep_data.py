@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import BenchError, Registry, natural_key
+from bench import BenchError, EvaluationSpecs, Registry, natural_key
 from bench_plots.labels import OPTIONS, options_text, variant_labels
+from bench_plots.metric_values import MetricValues, default_specs, metric_facts
 from bench_plots.result_facts import chance_of, chosen_metric, filtered, interval_of, interval_text
 
 if TYPE_CHECKING:  # results files are read (and pydantic imported) only when a plot is drawn
@@ -25,12 +26,14 @@ LayerRank = Callable[[str, str], tuple]  # (backbone id, layer name) -> sort key
 
 
 @dataclass(frozen=True)
-class SweepPanel:
+class SweepPanel(MetricValues):
     """One metric over layer x timestep for one dataset and backbone (one figure panel).
 
     Attributes:
         dataset, backbone, task: what the runs measured.
         metric: the metric shown (a key of the results files' ``metrics``).
+        unit_name: its registered unit (``fraction``, ``percentage``, ``rank``).
+        higher_is_better: its registered direction (the best cell is the largest, or the smallest).
         layers: the grid's rows, in display order.
         timesteps: the grid's columns, ascending.
         values: ``(layer, t) -> metric value``; cells never run are absent.
@@ -61,28 +64,17 @@ class SweepPanel:
     chance_method: str | None = None
     bounds: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
     interval: str | None = None
+    unit_name: str = "fraction"
+    higher_is_better: bool = True
 
     @property
     def best(self) -> tuple[str, int, float]:
-        """``(layer, t, value)`` of the largest value (ties: first in row-major display order)."""
+        """``(layer, t, value)`` of the best value in the metric's direction (ties: first in
+        row-major display order)."""
         cells = [(layer, t) for layer in self.layers for t in self.timesteps if (layer, t) in self.values]
-        layer, t = max(cells, key=lambda cell: self.values[cell])
+        sign = 1.0 if self.higher_is_better else -1.0
+        layer, t = max(cells, key=lambda cell: sign * self.values[cell])
         return layer, t, self.values[(layer, t)]
-
-    @property
-    def unit(self) -> str:
-        """How the metric is expressed: ``"%"`` for fine-grained Acc@K, a ``"fraction"`` otherwise."""
-        return metric_unit(self.metric)
-
-
-def metric_unit(metric: str) -> str:
-    """``"%"`` for Acc@K (results store it x100), ``"fraction"`` for every other metric."""
-    return "%" if metric.startswith("Acc@") else "fraction"
-
-
-def format_metric(metric: str, value: float) -> str:
-    """A value as printed in a cell: Acc@K with one decimal (x100), fractions with three."""
-    return f"{value:.1f}" if metric_unit(metric) == "%" else f"{value:.3f}"
 
 
 def forward_order(registry: Registry) -> LayerRank:
@@ -99,6 +91,7 @@ def forward_order(registry: Registry) -> LayerRank:
 def load_sweep(
     results_dir: Path,
     *,
+    specs: EvaluationSpecs | None = None,
     metric: str | None = None,
     datasets: Sequence[str] = (),
     backbones: Sequence[str] = (),
@@ -108,6 +101,8 @@ def load_sweep(
 
     Args:
         results_dir: a ``bench run --output-dir`` folder (searched recursively).
+        specs: the registered metrics and tasks the files are read with (default: the installed
+            plugins').
         metric: the metric to show; default: each dataset's first paper column.
         datasets, backbones: keep only these (empty: all).
         layer_rank: sort key of a layer within a backbone (default: natural order of names).
@@ -116,11 +111,11 @@ def load_sweep(
         BenchError: missing folder, unreadable results file, no results with a timestep, an unknown
             filter value, or a metric a panel's results do not have (the message lists valid ones).
     """
-    results = _read_results(Path(results_dir))
+    specs = specs or default_specs()
+    results = _read_results(Path(results_dir), specs)
     results = filtered(results, "dataset", datasets)
     results = filtered(results, "backbone", backbones)
-    # an ensemble (`bench run --ensemble`) combines cells of a grid: it is no cell of its own
-    swept = [r for r in results if r.config.get("t") is not None and "ensemble" not in r.config]
+    swept = swept_results(results)
     if not swept:
         without = sorted({str(result.config.get("backbone")) for result in results})
         raise BenchError(
@@ -129,15 +124,38 @@ def load_sweep(
             "Run a sweep of a diffusion backbone first, e.g. "
             "`bench run --backbone sd-tiny --layer up0 --layer up1 --t 50 --t 273`.",
         )
+    return sweep_panels(swept, specs=specs, metric=metric, layer_rank=layer_rank)
+
+
+def swept_results(results: Sequence[RunResult]) -> list[RunResult]:
+    """The results that are cells of a layer x timestep grid: those with a timestep, but no
+    ensemble (`bench run --ensemble` combines cells of a grid: it is no cell of its own)."""
+    return [r for r in results if r.config.get("t") is not None and "ensemble" not in r.config]
+
+
+def sweep_panels(
+    results: Sequence[RunResult],
+    *,
+    specs: EvaluationSpecs,
+    metric: str | None = None,
+    layer_rank: LayerRank | None = None,
+) -> list[SweepPanel]:
+    """One panel per (dataset, backbone, other settings) of ``results`` (each with an integer
+    timestep; arguments as :func:`load_sweep`)."""
     rank = layer_rank or (lambda backbone, layer: (natural_key(layer),))
     groups: dict[tuple[str, str, str], list[RunResult]] = {}
-    for result in swept:
+    for result in results:
         groups.setdefault(_group_key(result), []).append(result)
     variants = variant_labels(groups)
     return [
-        _panel(members, metric, variants[key], rank)
+        _panel(members, metric, variants[key], rank, specs)
         for key, members in sorted(groups.items(), key=lambda item: item[0])
     ]
+
+
+def is_figure(panel: SweepPanel) -> bool:
+    """Whether a panel is more than one number (two layers or two timesteps)."""
+    return len(panel.layers) > 1 or len(panel.timesteps) > 1
 
 
 def plottable(panels: Sequence[SweepPanel], results_dir: Path) -> tuple[list[SweepPanel], list[SweepPanel]]:
@@ -147,12 +165,12 @@ def plottable(panels: Sequence[SweepPanel], results_dir: Path) -> tuple[list[Swe
     Raises:
         BenchError: when every panel is a single number (the message gives them).
     """
-    kept = [p for p in panels if len(p.layers) > 1 or len(p.timesteps) > 1]
+    kept = [p for p in panels if is_figure(p)]
     single = [p for p in panels if p not in kept]
     if not kept:
         numbers = "; ".join(
             f"{p.backbone} {p.layers[0]} at t = {p.timesteps[0]} on {p.dataset}: "
-            f"{p.metric} {format_metric(p.metric, p.best[2])}"
+            f"{p.metric} {p.format(p.best[2])}"
             for p in single[:4]
         )
         more = f" and {len(single) - 4} more" if len(single) > 4 else ""
@@ -166,7 +184,7 @@ def plottable(panels: Sequence[SweepPanel], results_dir: Path) -> tuple[list[Swe
     return kept, single
 
 
-def _read_results(results_dir: Path) -> list[RunResult]:
+def _read_results(results_dir: Path, specs: EvaluationSpecs) -> list[RunResult]:
     """Every results file below ``results_dir``; BenchError for a missing folder or a bad file."""
     from bench import find_result_files, read_result
 
@@ -181,7 +199,9 @@ def _read_results(results_dir: Path) -> list[RunResult]:
             f"No results files in {str(results_dir)!r}.",
             "Run a sweep into it first: `bench run --layer up0 --layer up1 --t 50 --t 273 --output-dir DIR`.",
         )
-    results = [read_result(path) for path in paths]  # each checked by the schema (BenchError naming it)
+    results = [
+        read_result(path, specs) for path in paths
+    ]  # each checked by the schema (BenchError naming it)
     for path, result in zip(paths, results, strict=True):
         t = result.config.get("t")
         if isinstance(t, str) and "ensemble" not in result.config:  # an ensemble joins its members' t
@@ -200,7 +220,11 @@ def _group_key(result: RunResult) -> tuple[str, str, str]:
 
 
 def _panel(
-    members: list[RunResult], metric: str | None, variant: tuple[tuple[str, str], ...], rank: LayerRank
+    members: list[RunResult],
+    metric: str | None,
+    variant: tuple[tuple[str, str], ...],
+    rank: LayerRank,
+    specs: EvaluationSpecs,
 ) -> SweepPanel:
     """The grid of ``members`` (one group) for ``metric`` (default: the first paper column)."""
     first = members[0]
@@ -239,4 +263,5 @@ def _panel(
         **chance_of(members, chosen),
         bounds=bounds,
         interval=interval_text(members, chosen),
+        **metric_facts(specs, chosen),
     )

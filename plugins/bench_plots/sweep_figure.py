@@ -47,7 +47,7 @@ from bench_plots.style import (
     styled,
     wrap_title,
 )
-from bench_plots.sweep_data import REFERENCE_T, SweepPanel, format_metric
+from bench_plots.sweep_data import REFERENCE_T, SweepPanel
 from bench_plots.ticks import PlainFormatter, label_width, set_readable_ticks
 
 WIDTH = 13.0  # inches, whatever the number of panels
@@ -172,7 +172,7 @@ def _colour_range(panel: SweepPanel, grid: np.ndarray) -> tuple[float, float]:
     """The colour scale: the values' range, widened to at least 20 units of the printed precision
     (differences the printed values do not show get no contrast either)."""
     low, high = float(np.nanmin(grid)), float(np.nanmax(grid))
-    least = 2.0 if panel.unit == "%" else 0.02
+    least = 0.02 if panel.fractional else 2.0
     if high - low < least:
         middle = (low + high) / 2
         low, high = middle - least / 2, middle + least / 2
@@ -194,7 +194,7 @@ def _heatmap(axes: Axes, panel: SweepPanel, reference_t: int) -> tuple[mpl.cm.Sc
     for i, layer in enumerate(panel.layers):
         for j, t in enumerate(panel.timesteps):
             value = panel.values.get((layer, t))
-            text = "not run" if value is None else format_metric(panel.metric, value)
+            text = "not run" if value is None else panel.format(value)
             color = "0.4" if value is None else _ink(cmap(norm(value)))
             texts.append(axes.text(j, i, text, ha="center", va="center", color=color, fontsize=9))
     handles = [_outline_best(axes, panel)]
@@ -226,7 +226,7 @@ def _outline_best(axes: Axes, panel: SweepPanel) -> Rectangle:
             fill=False,
             edgecolor=BEST_COLOR,
             linewidth=3,
-            label=f"best: {layer} at t = {t} ({format_metric(panel.metric, value)})",
+            label=f"best: {layer} at t = {t} ({panel.format(value)})",
         )
     )
 
@@ -333,14 +333,14 @@ def _bars(axes: Axes, panel: SweepPanel) -> None:
         )
     for i, value in enumerate(values):
         axes.annotate(
-            format_metric(panel.metric, value),
+            panel.format(value),
             (value, i),
             xytext=(4, 6),
             textcoords="offset points",
             fontsize=9,
             va="bottom",
         )
-    handles = [Patch(color=BEST_COLOR, label=f"best: {best} ({format_metric(panel.metric, panel.best[2])})")]
+    handles = [Patch(color=BEST_COLOR, label=f"best: {best} ({panel.format(panel.best[2])})")]
     handles += chance_line(axes, panel, vertical=True)
     handles.append(
         Line2D([], [], color="black", marker="|", linestyle="-", label=f"whiskers: {panel.interval}")

@@ -6,34 +6,51 @@ configuration per backbone, a ranking of every measured run beside the numbers p
 (``leaderboard/reported.toml``, each row marked as reported with its source and protocol), values
 with 95% bootstrap intervals and the best and every value tied with it in bold, then ablation
 tables crossing layer and timestep for runs that differ in nothing else. A cross-benchmark pivot
-(mean and Borda rank) opens the page. :mod:`~bench.results.leaderboard.exports` writes the same as
-JSON, CSV and LaTeX. Rendering reads only the deterministic parts of a results file and
-sorts everything it emits, so the same inputs always give byte-identical text.
+(mean and Borda rank) opens the page. A registered leaderboard format renders the sections: the
+built-in md (:mod:`~bench.results.leaderboard.rendering`), csv, latex and json
+(:mod:`~bench.results.leaderboard.exports`) and html (:mod:`~bench.results.leaderboard.html_page`,
+registered by the plots plugin with its sweep figures), or a plugin's. Rendering reads only the deterministic
+parts of a results file and sorts everything it emits, so the same inputs always give
+byte-identical text.
 
 Standard library only: ``bench leaderboard`` must start without importing torch or numpy.
 """
 
 from __future__ import annotations
 
-from bench.results.leaderboard.exports import leaderboard_data, render_csv, render_json, render_latex
-from bench.results.leaderboard.model import ReportedRow
-from bench.results.leaderboard.rendering import (
-    MISSING,
+from bench.results.leaderboard.board import (
     check_leaderboard,
+    load_leaderboard,
     load_sections,
+    render,
     render_leaderboard,
 )
+from bench.results.leaderboard.exports import (
+    leaderboard_csv,
+    leaderboard_data,
+    leaderboard_json,
+    leaderboard_latex,
+)
+from bench.results.leaderboard.html_page import LeaderboardFigure, leaderboard_html
+from bench.results.leaderboard.model import Leaderboard, ReportedRow
+from bench.results.leaderboard.rendering import MISSING, leaderboard_markdown
 from bench.results.leaderboard.reported import load_reported
 
 __all__ = [
     "MISSING",
+    "Leaderboard",
+    "LeaderboardFigure",
     "ReportedRow",
     "check_leaderboard",
+    "leaderboard_csv",
     "leaderboard_data",
+    "leaderboard_html",
+    "leaderboard_json",
+    "leaderboard_latex",
+    "leaderboard_markdown",
+    "load_leaderboard",
     "load_reported",
     "load_sections",
-    "render_csv",
-    "render_json",
-    "render_latex",
+    "render",
     "render_leaderboard",
 ]

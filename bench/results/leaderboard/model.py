@@ -7,7 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.results.schema import RunResult, is_accuracy
+from bench.api.evaluation import EvaluationSpecs, ResolvedMetric
+from bench.results.schema import RunResult
 
 ABLATION_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
 IDENTITY_KEYS = ("prompt_content", "probe_content")
@@ -26,10 +27,11 @@ def settings(config: dict[str, Any], leaving_out: tuple[str, ...] = ()) -> dict[
 
 @dataclass(frozen=True)
 class ReportedRow:
-    """One published result: what a paper (``source``) reports for ``method`` on ``dataset``.
+    """One published result: what a paper (``source``) reports for ``method`` on ``dataset``, a
+    benchmark of ``task``.
 
-    Metric names and units follow results files: zs-sbir values are fractions, Acc@K values x100.
-    ``arxiv`` is the paper's arXiv id; ``protocol`` the split, gallery and metric convention it used.
+    Metric names and units follow results files (each metric in its registered unit). ``arxiv`` is
+    the paper's arXiv id; ``protocol`` the split, gallery and metric convention it used.
     """
 
     dataset: str
@@ -37,13 +39,9 @@ class ReportedRow:
     backbone: str
     source: str
     metrics: dict[str, float]
+    task: str
     arxiv: str | None = None
     protocol: str | None = None
-
-    @property
-    def task(self) -> str:
-        """``"fg-sbir"`` when the row reports Acc@K (fine-grained) metrics, else ``"zs-sbir"``."""
-        return "fg-sbir" if any(is_accuracy(name) for name in self.metrics) else "zs-sbir"
 
 
 @dataclass(frozen=True)
@@ -108,12 +106,14 @@ class Ablation:
 @dataclass(frozen=True)
 class Section:
     """Everything shown for one benchmark definition: its paper columns, measured runs (best first),
-    the reported rows (for the standard definition of a dataset) and the chance levels."""
+    the reported rows (for the standard definition of a dataset), the chance levels, and the
+    registered metrics and tasks they are read with (``specs``)."""
 
     definition: Definition
     columns: tuple[str, ...]
     runs: tuple[Run, ...]
     reported: tuple[ReportedRow, ...]
+    specs: EvaluationSpecs
     chance: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default=())
     label: str = ""
@@ -128,6 +128,10 @@ class Section:
     def dataset(self) -> str:
         return self.definition.dataset
 
+    def metric(self, name: str) -> ResolvedMetric:
+        """The registered metric of ``name`` (every name of a section was checked when read)."""
+        return self.specs.metric(name)
+
     @property
     def main_metric(self) -> str | None:
         """The first paper column (the first metric of the runs when the dataset declares none)."""
@@ -140,3 +144,28 @@ class Section:
 def is_number(value: object) -> bool:
     """A finite int or float (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def best_first(value: object, metric: ResolvedMetric | None) -> tuple[int, float]:
+    """Sort key placing the best numbers first in ``metric``'s direction (larger first without
+    one), and non-numbers last."""
+    if not is_number(value):
+        return (1, 0.0)
+    return (0, metric.best_first(value) if metric is not None else -value)  # type: ignore[operator]
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """What a leaderboard format renders (:class:`bench.LeaderboardFormat`).
+
+    Attributes:
+        sections: one per benchmark definition, in page order (runs best first, reported rows,
+            chance levels, paper columns).
+        specs: the registered metrics and tasks (units, directions, digits, titles).
+
+    ``bench.leaderboard_data(leaderboard)`` gives the same as plain data (the ``json`` format's
+    document).
+    """
+
+    sections: list[Section]
+    specs: EvaluationSpecs

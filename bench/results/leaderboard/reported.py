@@ -11,15 +11,17 @@ from pydantic import AfterValidator, Field
 from bench.api.bounded_read import read_bounded_text
 from bench.api.choices import REPORTED_SECTIONS
 from bench.api.errors import BenchError
+from bench.api.evaluation import EvaluationSpecs
 from bench.api.validation import Name, SchemaModel, check_nesting, validated
 from bench.results.leaderboard.model import Definition, ReportedRow, Run
-from bench.results.schema import MetricName, within_unit
+from bench.results.schema import SPECS_KEY, MetricName, TaskName, within_unit
 
 MAX_REPORTED_BYTES = 4 * 2**20
 
 
 class ReportedEntry(SchemaModel):
-    """One ``[[reported]]`` table: what ``source`` reports for ``method`` on ``dataset``."""
+    """One ``[[reported]]`` table: what ``source`` reports for ``method`` on ``dataset`` (a benchmark
+    of ``task``: default, the registered dataset's task)."""
 
     dataset: Name
     method: Name
@@ -31,6 +33,7 @@ class ReportedEntry(SchemaModel):
         | None
     ) = None
     protocol: Name | None = None
+    task: TaskName | None = None
 
 
 class ReportedFile(SchemaModel):
@@ -60,7 +63,7 @@ class ChanceFile(SchemaModel):
     chance: list[ReferenceChance] = []
 
 
-def load_reference_chance(path: Path) -> dict[str, dict]:
+def load_reference_chance(path: Path, specs: EvaluationSpecs) -> dict[str, dict]:
     """Chance levels per dataset id from a chance file (see :class:`ReferenceChance`), in the form of
     a results file's ``chance`` plus the split and counts they were computed from.
 
@@ -71,6 +74,7 @@ def load_reference_chance(path: Path) -> dict[str, dict]:
         ChanceFile,
         _read_toml(Path(path)),
         str(path),
+        context={SPECS_KEY: specs},
         hint="Regenerate it with `python benchmarks/reference_chance.py`.",
     ).chance
     return {entry.dataset: entry.model_dump() for entry in entries}
@@ -89,24 +93,52 @@ def _read_toml(path: Path) -> dict:
     return data
 
 
-def load_reported(path: Path) -> list[ReportedRow]:
-    """Read ``[[reported]]`` entries from a TOML file, in file order.
+def load_reported(path: Path, specs: EvaluationSpecs) -> list[ReportedRow]:
+    """Read ``[[reported]]`` entries from a TOML file, in file order, each with its task: the
+    entry's ``task``, else its dataset's registered task, else the one task whose metrics are the
+    entry's.
 
     Raises:
         BenchError: naming the file (and the entry's key) for unreadable TOML, an unknown or
-            missing field, a non-numeric or out-of-range metric, or a repeated (source, method,
-            backbone, dataset).
+            missing field, an unregistered metric or task, a non-numeric or out-of-range metric, a
+            repeated (source, method, backbone, dataset), or an entry whose task cannot be told.
     """
     path = Path(path)
     data = _read_toml(path)
     hint = (
         "Each [[reported]] entry has dataset, method, backbone, source (text), metrics (name = number) "
-        "and optionally arxiv (an id like 2403.07214) and protocol (text)."
+        "and optionally arxiv (an id like 2403.07214), protocol (text) and task (a registered task id)."
     )
-    entries = validated(ReportedFile, data, str(path), hint=hint).reported
-    rows = [ReportedRow(**entry.model_dump()) for entry in entries]
+    entries = validated(ReportedFile, data, str(path), context={SPECS_KEY: specs}, hint=hint).reported
+    rows = [ReportedRow(**{**entry.model_dump(), "task": _task_of(entry, specs, path)}) for entry in entries]
     _check_unique(path, rows)
     return rows
+
+
+def _task_of(entry: ReportedEntry, specs: EvaluationSpecs, path: Path) -> str:
+    """The task of a reported entry (see :func:`load_reported`)."""
+    registered = specs.dataset_tasks.get(entry.dataset)
+    if entry.task is not None and registered is not None and entry.task != registered:
+        raise BenchError(
+            f"{path}: the entry of {entry.method!r} on {entry.dataset!r} names task {entry.task!r}, but "
+            f"dataset {entry.dataset!r} is registered with task {registered!r}.",
+            "Drop the entry's task (the dataset's is used), or correct it.",
+        )
+    if entry.task is not None or registered is not None:
+        return str(entry.task or registered)
+    patterns = {specs.metric(name).info.id for name in entry.metrics}
+    covering = [
+        task
+        for task in specs.task_ids()
+        if patterns <= {specs.metric(name).info.id for name in specs.task(task).metrics}
+    ]
+    if len(covering) != 1:
+        raise BenchError(
+            f"{path}: the entry of {entry.method!r} on {entry.dataset!r}, a dataset no plugin registers, "
+            f"could be of {'no task' if not covering else 'tasks ' + ', '.join(covering)}.",
+            f"Give the entry a task (one of {', '.join(specs.task_ids())}).",
+        )
+    return covering[0]
 
 
 def _check_unique(path: Path, rows: list[ReportedRow]) -> None:

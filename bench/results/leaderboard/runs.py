@@ -6,17 +6,19 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
+from bench.api.evaluation import EvaluationSpecs
 from bench.results.leaderboard.model import Run
 from bench.results.schema import find_result_files, read_result
 
 
-def load_runs(results_dir: Path, link_base: Path) -> list[Run]:
-    """Every results file below ``results_dir``, each validated by its schema (:class:`BenchError`
-    naming a file that fails), named by :func:`run_names`."""
+def load_runs(results_dir: Path, link_base: Path, specs: EvaluationSpecs) -> list[Run]:
+    """Every results file below ``results_dir``, each validated by its schema and the registered
+    metrics and tasks ``specs`` (:class:`BenchError` naming a file that fails), named by
+    :func:`run_names`."""
     paths = find_result_files(results_dir)
     names = run_names([path.relative_to(results_dir) for path in paths])
     return [
-        Run(name=name, link=_link(path, link_base), result=read_result(path))
+        Run(name=name, link=_link(path, link_base), result=read_result(path, specs))
         for name, path in zip(names, paths, strict=True)
     ]
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from bench.results.leaderboard.model import Definition, ReportedRow, Run, Section, is_number
+from bench.api.evaluation import EvaluationSpecs
+from bench.results.leaderboard.model import Definition, ReportedRow, Run, Section, best_first
 from bench.results.leaderboard.reported import reported_identity
-
-TASK_ORDER = ("zs-sbir", "fg-sbir")
 
 
 def build_sections(
-    runs: list[Run], reported: list[ReportedRow], reference_chance: dict[str, dict] | None = None
+    runs: list[Run],
+    reported: list[ReportedRow],
+    specs: EvaluationSpecs,
+    reference_chance: dict[str, dict] | None = None,
 ) -> list[Section]:
-    """One section per benchmark definition (:class:`Definition`), ordered by task, dataset, then the
-    standard definition first. Reported rows join the standard definition of their dataset (the
-    one with the most runs when skipped images split it), or a section of their own.
+    """One section per benchmark definition (:class:`Definition`), ordered by task (in registration
+    order), dataset, then the standard definition first. Reported rows join the standard definition
+    of their dataset (the one with the most runs when skipped images split it), or a section of
+    their own.
     ``reference_chance`` (dataset id -> chance levels computed from the published class counts)
     gives the chance row of a standard definition whose runs record none (or that has no runs)."""
     by_definition: dict[Definition, list[Run]] = {}
@@ -31,7 +34,9 @@ def build_sections(
         homes.setdefault((row.task, row.dataset), Definition(row.task, row.dataset))
         by_definition.setdefault(homes[(row.task, row.dataset)], [])
     sections = []
-    for definition in sorted(by_definition, key=_section_order):
+    for definition in sorted(
+        by_definition, key=lambda d: (specs.task_rank(d.task), d.dataset, *d.sort_key())
+    ):
         own_runs = by_definition[definition]
         is_home = homes.get((definition.task, definition.dataset)) == definition
         own_reported = [
@@ -54,8 +59,9 @@ def build_sections(
             Section(
                 definition=definition,
                 columns=columns,
-                runs=tuple(_sort_runs(own_runs, columns)),
-                reported=tuple(_sort_reported(own_reported, columns)),
+                runs=tuple(_sort_runs(own_runs, columns, specs)),
+                reported=tuple(_sort_reported(own_reported, columns, specs)),
+                specs=specs,
                 chance=chance,
                 notes=notes,
             )
@@ -93,14 +99,6 @@ def unique_labels(sections: list[Section]) -> list[Section]:
     return labelled
 
 
-def _section_order(definition: Definition) -> tuple:
-    """Known tasks in ``TASK_ORDER`` first, then any other task alphabetically; then dataset id;
-    then the standard definition first."""
-    task = definition.task
-    rank = TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER)
-    return (rank, task, definition.dataset, *definition.sort_key())
-
-
 def _chance(runs: list[Run]) -> tuple[dict | None, tuple[str, ...]]:
     """The section's chance levels (its runs' own, which share one gallery), and a note when runs
     without chance levels (older results files) or with differing ones are present."""
@@ -130,18 +128,18 @@ def _paper_columns(runs: list[Run], reported: list[ReportedRow]) -> tuple[str, .
     return tuple(columns)
 
 
-def _sort_runs(runs: list[Run], columns: tuple[str, ...]) -> list[Run]:
-    """Best first by the first paper column (runs without it last); ties by run name."""
+def _sort_runs(runs: list[Run], columns: tuple[str, ...], specs: EvaluationSpecs) -> list[Run]:
+    """Best first by the first paper column, in its direction (runs without it last); ties by run name."""
     first = columns[0] if columns else None
-    return sorted(runs, key=lambda run: (descending(run.result.metrics.get(first)), run.name))
+    metric = specs.metric(first) if first else None
+    return sorted(runs, key=lambda run: (best_first(run.result.metrics.get(first), metric), run.name))
 
 
-def _sort_reported(rows: list[ReportedRow], columns: tuple[str, ...]) -> list[ReportedRow]:
-    """Best first by the first paper column (rows without it last); ties by source, method, backbone."""
+def _sort_reported(
+    rows: list[ReportedRow], columns: tuple[str, ...], specs: EvaluationSpecs
+) -> list[ReportedRow]:
+    """Best first by the first paper column, in its direction (rows without it last); ties by
+    source, method, backbone."""
     first = columns[0] if columns else None
-    return sorted(rows, key=lambda row: (descending(row.metrics.get(first)), *reported_identity(row)))
-
-
-def descending(value: object) -> tuple[int, float]:
-    """Sort key placing larger numbers first and non-numbers last."""
-    return (0, -value) if is_number(value) else (1, 0.0)
+    metric = specs.metric(first) if first else None
+    return sorted(rows, key=lambda row: (best_first(row.metrics.get(first), metric), *reported_identity(row)))

@@ -158,8 +158,6 @@ class _SyntheticDataset(Dataset):
 class SyntheticCategory(_SyntheticDataset):
     """Zero-shot category-level SBIR on procedural shapes: unseen-class sketches query their photos."""
 
-    task = "zs-sbir"
-
 
 class SyntheticFineGrained(_SyntheticDataset):
     """Fine-grained SBIR on procedural shapes: each sketch's target is the photo it was drawn from.
@@ -168,5 +166,4 @@ class SyntheticFineGrained(_SyntheticDataset):
     photos of their own class only.
     """
 
-    task = "fg-sbir"
     group_by_label = True

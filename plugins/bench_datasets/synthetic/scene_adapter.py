@@ -37,8 +37,6 @@ class SyntheticScene(Dataset):
         ValueError: when an argument is out of range (the message says what is valid).
     """
 
-    task = "scene-sbir"
-
     def __init__(
         self, *, seed: int = 0, scenes: int = 96, train_scenes: int = 96, image_size: int = 128
     ) -> None:

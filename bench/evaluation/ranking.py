@@ -1,55 +1,45 @@
-"""Exact retrieval metrics for category-level and fine-grained SBIR, streamed over query chunks.
+"""Ranking a gallery for every query, streamed over query chunks: what every metric is computed from.
 
 Similarity is the dot product of the given features, computed in float32 on the CPU (callers
 L2-normalise; tensors on another device are copied to the CPU). The full query x gallery similarity
 matrix is never held: queries are processed in chunks whose similarity block stays around
-:data:`WORKING_SET_BYTES` (override with ``chunk_size``).
+:data:`WORKING_SET_BYTES` (override with ``chunk_size``). Each chunk becomes a
+:class:`bench.Rankings` (the ranks of each query's relevant items, R and the number of candidates C),
+from which the run's metrics (:class:`~bench.evaluation.measures.MetricSet`, registered by plugins)
+compute their per-query values. The relevance rules (:data:`bench.RELEVANCE`):
 
-Ranking: the gallery is ordered by descending similarity; equal similarities keep ascending gallery
-index (a stable sort), so among ties the lower gallery index ranks first. Ties are decided on the
-float32 similarities as computed.
-
-Category-level (``evaluate_category``), per query with R relevant gallery items, rel_i = 1 when the
-item at rank i has the query's class, and P@i = hits in the top i / i:
-
-* ``mAP@all``: interpolated AP, (1/R) * sum over relevant i of max_{j>=i} P@j.
-* ``mAP@all[plain]``: (1/R) * sum over relevant i of P@i.
-* ``mAP@K``: (1/min(K, R)) * sum over relevant i<=K of max_{i<=j<=K} P@j (the window is the whole
-  gallery when it has fewer than K items).
-* ``mAP@K[retrieved]``: (1/hits@K) * sum over relevant i<=K of P@i (0 without a hit in the top K).
-* ``P@K``: hits@K / K.
-
-Queries with R = 0 are excluded from every mean. Values are fractions in [0, 1].
-
-Every category metric is a function of the ranks r_1 < ... < r_R of the relevant items alone: the
-j-th relevant item has P@r_j = j / r_j, and precision only rises at a relevant rank, so the maxima
-above are taken over relevant ranks. The rank of a relevant item with similarity s and gallery index
-g is 1 + #(items with similarity > s) + #(items with similarity == s and index < g). Each query's
+``same-class`` (:func:`same_class_scores`): the gallery items with the query's label are relevant.
+The gallery is ordered by descending similarity; equal similarities keep ascending gallery index
+(a stable sort), so among ties the lower gallery index ranks first. Ties are decided on the float32
+similarities as computed. The rank of a relevant item with similarity s and gallery index g is
+1 + #(items with similarity > s) + #(items with similarity == s and index < g). Each query's
 similarities are sorted once (numpy's vectorised sort, values only) and the first count is a binary
 search of each relevant similarity; the second is counted directly for the few similarities that
 occur more than once in a row (a stable sort of the row when there are many). Rows are ranked in
-blocks on a thread pool of ``torch.get_num_threads()`` threads.
+blocks of one class on a thread pool of ``torch.get_num_threads()`` threads, each block's metrics
+computed in its thread. Queries with R = 0 are left out of every mean.
 
-Optional, never the default: ``evaluate_category_topk_faiss`` computes the top-K metrics only
-(``mAP@K``, ``mAP@K[retrieved]``, ``P@K``) from a faiss index, for galleries too large for the exact
-path; its result names the index and whether it was exhaustive (exact up to the order of ties).
+``paired`` (:func:`paired_scores`): the query's paired photo is its one relevant item; its rank is
+the number of candidates whose similarity is >= the paired photo's (ties count against the query).
+With groups, each query is ranked against its own group's gallery items only (a gallery split by
+class). Queries without their paired photo in the gallery are left out.
 
-Fine-grained (``evaluate_fine_grained``): the rank of a query's paired photo is the number of
-candidate photos whose similarity is >= the paired photo's (ties count against the query);
-``Acc@K`` = 100 * share of queries with rank <= K. With groups, each query is compared with its own
-group's gallery items only.
+Optional, never the default: :func:`top_k_scores_faiss` computes metrics that depend on the top K
+only (``MetricInfo.top_k_only``) from a faiss index, for galleries too large for the exact path; its
+result names the index and whether it was exhaustive (exact up to the order of ties).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+
+from bench.api.evaluation import Rankings
+from bench.evaluation.measures import MetricSet, exact_mean
 
 WORKING_SET_BYTES = 256 * 2**20
 """Target size of one query chunk's similarity block, in bytes."""
@@ -58,11 +48,11 @@ _CATEGORY_BYTES_PER_CELL = 4
 """Bytes per (query, gallery item) cell of a category chunk: its float32 similarity block (the
 worker threads' sorted copies are bounded by :data:`_BLOCK_ROWS` rows each)."""
 
-_FINE_GRAINED_BYTES_PER_CELL = 5
-"""Bytes per (query, gallery item) cell of the fine-grained metrics: similarities and one mask."""
+_PAIRED_BYTES_PER_CELL = 5
+"""Bytes per (query, gallery item) cell of paired ranking: similarities and one mask."""
 
 _TOPK_BYTES_PER_CELL = 24
-"""Bytes per (query, neighbour) cell of the faiss top-K path: scores, indices, ranks, precision."""
+"""Bytes per (query, neighbour) cell of the faiss top-K path: scores, indices, ranks, metric values."""
 
 _BLOCK_ROWS = 32
 """Queries a worker thread ranks at a time: enough to amortise per-block overhead, few enough to
@@ -77,144 +67,159 @@ ArrayLike = Any
 
 
 @dataclass(frozen=True)
-class CategoryScores:
-    """Per-query category metrics, in the caller's query order.
+class QueryScores:
+    """Per-query metric values and ranking facts, in the caller's query order.
 
-    ``values`` maps each metric name (output order of :func:`evaluate_category`) to a (Nq,) float64
-    array of per-query values, NaN for the queries without a relevant gallery item (R = 0);
-    ``first_relevant_rank`` is the (Nq,) int64 rank of each query's most similar relevant item
-    (0 where R = 0); ``num_relevant`` the (Nq,) int64 R of each query.
+    ``values`` maps each metric name (in the metric set's order) to a (Nq,) float64 array, NaN for
+    the queries the run leaves out (no relevant item); ``first_relevant_rank`` is the (Nq,) int64
+    rank of each query's most similar relevant item (0 where left out); ``num_relevant`` and
+    ``num_candidates`` the (Nq,) int64 R and C of each query (R = 0 where left out).
+    ``relevant_ranks`` (only when asked for: ``keep_ranks``) holds per query the (R,) ascending int64
+    ranks of its relevant items, exactly as the metrics saw them (empty where left out).
     """
 
     values: dict[str, np.ndarray]
     first_relevant_rank: np.ndarray
     num_relevant: np.ndarray
+    num_candidates: np.ndarray
+    relevant_ranks: list[np.ndarray] | None = None
 
     @property
     def evaluated(self) -> np.ndarray:
-        """(Nq,) bool: the queries with R > 0, which the means cover."""
+        """(Nq,) bool: the queries with a relevant item, which the run's values cover."""
         return self.num_relevant > 0
 
-    def means(self) -> dict[str, float]:
-        """Each metric's mean over the evaluated queries (exactly rounded, order-independent)."""
-        kept = self.evaluated
-        return {name: exact_mean(values[kept]) for name, values in self.values.items()}
 
-
-def category_scores(
+def same_class_scores(
     query_feats: ArrayLike,
     query_labels: ArrayLike,
     gallery_feats: ArrayLike,
     gallery_labels: ArrayLike,
+    metrics: MetricSet,
     *,
-    map_k: Sequence[int] = (200,),
-    prec_k: Sequence[int] = (100, 200),
     chunk_size: int | None = None,
-) -> CategoryScores:
-    """Per-query category metrics: what :func:`evaluate_category` averages (same arguments, same
-    errors), kept per query for intervals, per-class means and per-query logs."""
-    queries, query_ids, gallery, gallery_ids = _category_inputs(
-        query_feats, query_labels, gallery_feats, gallery_labels, map_k, prec_k
-    )
+    keep_ranks: bool = False,
+) -> QueryScores:
+    """Per-query values of ``metrics`` when the gallery items sharing a query's label are relevant.
+
+    Args:
+        query_feats: (Nq, D) query features; query_labels: (Nq,) class labels (ints or strings).
+        gallery_feats: (Ng, D) gallery features, Ng >= 1; gallery_labels: (Ng,) class labels,
+            comparable with ``query_labels``.
+        metrics: the metrics to compute.
+        chunk_size: queries per chunk; default keeps a chunk near :data:`WORKING_SET_BYTES`.
+        keep_ranks: also return every relevant item's rank (``QueryScores.relevant_ranks``).
+
+    Raises:
+        ValueError: on inconsistent shapes, empty query or gallery sets, when no query has a
+            relevant gallery item, or when a similarity overflows to NaN.
+    """
+    queries, gallery = _features_pair(query_feats, gallery_feats)
+    query_ids, gallery_ids = _encode_labels(query_labels, gallery_labels)
+    _check_length(query_ids, queries, "query_labels", "query_feats")
+    _check_length(gallery_ids, gallery, "gallery_labels", "gallery_feats")
     kept, _ = _queries_with_relevant(query_ids, gallery_ids)
     order = kept[torch.sort(query_ids[kept], stable=True).indices]  # kept queries, grouped by class
     step = _chunk_size(chunk_size, len(gallery), _CATEGORY_BYTES_PER_CELL)
-    per_query, first_ranks = _category_per_query(
-        queries[order], query_ids[order], gallery, gallery_ids, map_k, prec_k, step
+    kept_ranks: list[np.ndarray] | None = [] if keep_ranks else None
+    per_query, first_ranks = _class_ranked_values(
+        queries[order], query_ids[order], gallery, gallery_ids, metrics, step, kept_ranks
     )
     rows = order.numpy()
     values = {}
-    for key, row_values in zip(_category_keys(map_k, prec_k), per_query, strict=True):
-        values[key] = np.full(len(queries), np.nan)
-        values[key][rows] = row_values
+    for name, row_values in zip(metrics.names, per_query, strict=True):
+        values[name] = np.full(len(queries), np.nan)
+        values[name][rows] = row_values
     first = np.zeros(len(queries), dtype=np.int64)
     first[rows] = first_ranks
-    return CategoryScores(values, first, _num_relevant(query_ids, gallery_ids).numpy())
+    candidates = np.full(len(queries), len(gallery), dtype=np.int64)
+    relevant_ranks = None
+    if kept_ranks is not None:
+        relevant_ranks = [np.zeros(0, dtype=np.int64)] * len(queries)
+        for row, ranks in zip(rows.tolist(), kept_ranks, strict=True):
+            relevant_ranks[row] = ranks
+    num_relevant = _num_relevant(query_ids, gallery_ids).numpy()
+    return QueryScores(values, first, num_relevant, candidates, relevant_ranks)
 
 
-def evaluate_category(
-    query_feats: ArrayLike,
-    query_labels: ArrayLike,
-    gallery_feats: ArrayLike,
-    gallery_labels: ArrayLike,
-    *,
-    map_k: Sequence[int] = (200,),
-    prec_k: Sequence[int] = (100, 200),
-    chunk_size: int | None = None,
-) -> dict[str, float]:
-    """Category-level retrieval metrics (see the module docstring for the definitions).
-
-    Args:
-        query_feats: (Nq, D) query features.
-        query_labels: (Nq,) query class labels (ints or strings).
-        gallery_feats: (Ng, D) gallery features, Ng >= 1.
-        gallery_labels: (Ng,) gallery class labels, comparable with ``query_labels``.
-        map_k: cut-offs K for ``mAP@K`` and ``mAP@K[retrieved]``, each >= 1.
-        prec_k: cut-offs K for ``P@K``, each >= 1.
-        chunk_size: queries per chunk; default keeps a chunk near :data:`WORKING_SET_BYTES`.
-
-    Returns:
-        ``{"mAP@all", "mAP@all[plain]", "mAP@K", "mAP@K[retrieved]" per K in map_k, "P@K" per K in
-        prec_k}``, fractions in [0, 1], averaged over the queries with at least one relevant item.
-
-    Raises:
-        ValueError: on inconsistent shapes, empty query or gallery sets, K < 1, when no query has
-            a relevant gallery item, or when a similarity overflows to NaN.
-    """
-    return category_scores(
-        query_feats,
-        query_labels,
-        gallery_feats,
-        gallery_labels,
-        map_k=map_k,
-        prec_k=prec_k,
-        chunk_size=chunk_size,
-    ).means()
-
-
-def evaluate_fine_grained(
+def paired_scores(
     query_feats: ArrayLike,
     query_targets: ArrayLike,
     gallery_feats: ArrayLike,
+    metrics: MetricSet,
     *,
-    ks: Sequence[int] = (1, 5, 10),
     query_groups: ArrayLike | None = None,
     gallery_groups: ArrayLike | None = None,
     chunk_size: int | None = None,
-) -> dict[str, float]:
-    """Instance-level retrieval accuracy (see the module docstring for the definition).
+    keep_ranks: bool = False,
+) -> QueryScores:
+    """Per-query values of ``metrics`` when each query's paired photo is its one relevant item.
 
     Args:
         query_feats: (Nq, D) query features, Nq >= 1.
-        query_targets: (Nq,) integer gallery index of each query's paired photo.
+        query_targets: (Nq,) integer gallery index of each query's paired photo, -1 for a query
+            whose photo is not in the gallery (left out).
         gallery_feats: (Ng, D) gallery features, Ng >= 1.
-        ks: cut-offs K for ``Acc@K``, each >= 1.
+        metrics: the metrics to compute.
         query_groups: (Nq,) optional group of each query (ints or strings); with ``gallery_groups``,
             each query is ranked only against the gallery items of its own group.
         gallery_groups: (Ng,) optional group of each gallery item; given together with
             ``query_groups``.
         chunk_size: queries per chunk; default keeps a chunk near :data:`WORKING_SET_BYTES`.
-
-    Returns:
-        ``{"Acc@K": percentage in [0, 100]}`` for each K in ``ks``.
+        keep_ranks: also return the paired photo's rank as ``QueryScores.relevant_ranks``.
 
     Raises:
-        ValueError: on inconsistent shapes, empty query or gallery sets, K < 1, a target index out
-            of range, only one of the groups given, or a target outside its query's group.
+        ValueError: on inconsistent shapes, empty query or gallery sets, no query with a target,
+            a target index out of range, only one of the groups given, or a target outside its
+            query's group.
     """
-    _check_ks(ks, "ks")
-    ranks = fine_grained_ranks(
-        query_feats,
-        query_targets,
-        gallery_feats,
-        query_groups=query_groups,
-        gallery_groups=gallery_groups,
-        chunk_size=chunk_size,
+    queries, gallery = _features_pair(query_feats, gallery_feats)
+    targets = _as_1d_array(query_targets, "query_targets")
+    if targets.dtype.kind not in "iu":
+        raise ValueError(f"query_targets must hold integer gallery indices, got dtype {targets.dtype}.")
+    _check_length(targets, queries, "query_targets", "query_feats")
+    if (targets < -1).any():
+        first = int(np.flatnonzero(targets < -1)[0])
+        raise ValueError(
+            f"Target index out of range: query {first} has target {int(targets[first])} "
+            "(valid: a gallery index, or -1 for a query whose photo is not in the gallery)."
+        )
+    paired = targets >= 0
+    if not paired.any():
+        raise ValueError("no query sketch has its paired photo in the gallery")
+    groups = {}
+    if query_groups is not None:
+        query_group_array = _as_1d_array(query_groups, "query_groups")
+        _check_length(query_group_array, queries, "query_groups", "query_feats")
+        groups = {"query_groups": query_group_array[paired]}
+    if gallery_groups is not None:
+        groups["gallery_groups"] = gallery_groups
+    ranks = paired_ranks(
+        queries[torch.from_numpy(paired)], targets[paired], gallery, chunk_size=chunk_size, **groups
     )
-    return {name: exact_mean(values) for name, values in accuracy_per_query(ranks, ks).items()}
+    candidates = np.zeros(len(targets), dtype=np.int64)
+    if query_groups is not None and gallery_groups is not None:
+        query_ids, gallery_ids = _encode_labels(
+            query_groups, gallery_groups, ("query_groups", "gallery_groups")
+        )
+        sizes = torch.bincount(gallery_ids, minlength=int(query_ids.max()) + 1).numpy()
+        candidates[paired] = sizes[query_ids.numpy()[paired]]
+    else:
+        candidates[paired] = len(gallery)
+    rankings = Rankings(ranks[:, None], np.ones(len(ranks), dtype=np.int64), candidates[paired])
+    values = {}
+    for measure, row_values in zip(metrics, metrics.values(rankings), strict=True):
+        values[measure.name] = np.full(len(targets), np.nan)
+        values[measure.name][paired] = row_values
+    first = np.zeros(len(targets), dtype=np.int64)
+    first[paired] = ranks
+    relevant_ranks = [first[row : row + 1] if paired[row] else first[:0] for row in range(len(first))]
+    return QueryScores(
+        values, first, paired.astype(np.int64), candidates, relevant_ranks if keep_ranks else None
+    )
 
 
-def fine_grained_ranks(
+def paired_ranks(
     query_feats: ArrayLike,
     query_targets: ArrayLike,
     gallery_feats: ArrayLike,
@@ -224,7 +229,7 @@ def fine_grained_ranks(
     chunk_size: int | None = None,
 ) -> np.ndarray:
     """(Nq,) int64 rank of each query's paired photo among its candidates (1 = best; ties count
-    against the query): what :func:`evaluate_fine_grained` thresholds (same arguments and errors)."""
+    against the query); every query has a target (arguments as :func:`paired_scores`)."""
     queries, gallery = _features_pair(query_feats, gallery_feats)
     targets = _targets(query_targets, queries, len(gallery))
     query_group_ids, gallery_group_ids = _groups(query_groups, gallery_groups, queries, gallery, targets)
@@ -236,17 +241,65 @@ def fine_grained_ranks(
         else:
             candidates = gallery[gallery_columns]
             local_targets = _local_indices(gallery_columns, len(gallery))[targets]
-        step = _chunk_size(chunk_size, len(candidates), _FINE_GRAINED_BYTES_PER_CELL)
+        step = _chunk_size(chunk_size, len(candidates), _PAIRED_BYTES_PER_CELL)
         for start in range(0, len(query_rows), step):
             rows = query_rows[start : start + step]
             ranks[rows.numpy()] = _target_ranks(queries[rows], local_targets[rows], candidates)
     return ranks
 
 
-def accuracy_per_query(ranks: np.ndarray, ks: Sequence[int]) -> dict[str, np.ndarray]:
-    """``{"Acc@K": (Nq,) float64, 100 where the paired photo ranks within K, else 0}`` per K."""
-    _check_ks(ks, "ks")
-    return {f"Acc@{k}": 100.0 * (np.asarray(ranks) <= k).astype(np.float64) for k in ks}
+def _class_ranked_values(
+    queries: torch.Tensor,
+    query_ids: torch.Tensor,
+    gallery: torch.Tensor,
+    gallery_ids: torch.Tensor,
+    metrics: MetricSet,
+    step: int,
+    kept_ranks: list[np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-query metric values, streamed over chunks of ``step`` queries.
+
+    Args:
+        queries: (Nq, D) float32, sorted by class; query_ids: (Nq,) int64 class ids, each with R > 0.
+        gallery: (Ng, D) float32; gallery_ids: (Ng,) int64 class ids.
+        kept_ranks: when given, receives each query's (R,) int64 ascending relevant ranks, in order.
+
+    Returns:
+        (M, Nq) float64 values, rows in the metric set's order, and (Nq,) int64 the rank of each
+        query's most similar relevant item.
+    """
+    per_query = np.empty((len(metrics), len(queries)))
+    first_ranks = np.empty(len(queries), dtype=np.int64)
+    columns = _class_columns(gallery_ids.numpy())
+    sims = torch.empty(min(step, len(queries)), len(gallery))  # reused: no allocation per chunk
+    with ThreadPoolExecutor(torch.get_num_threads()) as pool:
+        for start in range(0, len(queries), step):
+            chunk = slice(start, start + step)
+            chunk_sims = torch.mm(queries[chunk], gallery.T, out=sims[: len(queries[chunk])]).numpy()
+            blocks = _class_blocks(query_ids[chunk].numpy())
+            futures = [
+                pool.submit(_block_values, chunk_sims[rows], columns[class_id], metrics)
+                for rows, class_id in blocks
+            ]
+            for (rows, _), future in zip(blocks, futures, strict=True):
+                block = slice(start + rows.start, start + rows.stop)
+                per_query[:, block], ranks = future.result()
+                first_ranks[block] = ranks[:, 0]
+                if kept_ranks is not None:
+                    kept_ranks.extend(ranks)
+    return per_query, first_ranks
+
+
+def _block_values(sims: np.ndarray, columns: np.ndarray, metrics: MetricSet) -> tuple[np.ndarray, np.ndarray]:
+    """(M, B) float64 metric values of B queries of one class from their (B, Ng) float32
+    similarities and the (R,) ascending gallery indices of the class, and the (B, R) int64 ranks of
+    their relevant items (each row ascending)."""
+    ranks = _relevant_ranks(sims, columns)
+    count = len(ranks)
+    rankings = Rankings(
+        ranks, np.full(count, ranks.shape[1], dtype=np.int64), np.full(count, sims.shape[1], dtype=np.int64)
+    )
+    return metrics.values(rankings), ranks
 
 
 def top_gallery_items(
@@ -256,13 +309,16 @@ def top_gallery_items(
     *,
     query_groups: ArrayLike | None = None,
     gallery_groups: ArrayLike | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """(Nq, k) int64 gallery indices of each query's k most similar candidates, most similar first,
-    ties by ascending gallery index (the ranking of the metrics); -1 pads a row with fewer than k
-    candidates. With groups, a query's candidates are its own group's gallery items."""
-    _check_ks([k], "k")
+    ties by ascending gallery index (the ranking of the metrics), and (Nq, k) float32 their
+    similarities; -1 (and NaN) pad a row with fewer than k candidates. With groups, a query's
+    candidates are its own group's gallery items."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}.")
     queries, gallery = _features_pair(query_feats, gallery_feats)
     top = np.full((len(queries), k), -1, dtype=np.int64)
+    top_sims = np.full((len(queries), k), np.nan, dtype=np.float32)
     if query_groups is None or gallery_groups is None:
         members = [(np.arange(len(queries)), np.arange(len(gallery)))]
     else:
@@ -274,7 +330,7 @@ def top_gallery_items(
             for group in np.unique(query_ids.numpy())
         ]
     for rows, columns in members:
-        step = _chunk_size(None, max(len(columns), 1), _FINE_GRAINED_BYTES_PER_CELL)
+        step = _chunk_size(None, max(len(columns), 1), _PAIRED_BYTES_PER_CELL)
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
             sims = (queries[torch.from_numpy(chunk)] @ gallery[torch.from_numpy(columns)].T).numpy()
@@ -284,97 +340,79 @@ def top_gallery_items(
                 candidates = np.flatnonzero(line >= threshold)  # ascending index: ties stay in order
                 best = candidates[np.argsort(-line[candidates], kind="stable")[:width]]
                 top[row, :width] = columns[best]
-    return top
-
-
-def count_queries_without_relevant(query_labels: ArrayLike, gallery_labels: ArrayLike) -> int:
-    """Number of queries whose label occurs on no gallery item (R = 0; excluded from the means).
-
-    Args:
-        query_labels: (Nq,) query class labels (ints or strings).
-        gallery_labels: (Ng,) gallery class labels.
-    """
-    query_ids, gallery_ids = _encode_labels(query_labels, gallery_labels)
-    return int((_num_relevant(query_ids, gallery_ids) == 0).sum())
+                top_sims[row, :width] = line[best]
+    return top, top_sims
 
 
 @dataclass(frozen=True)
 class TopKResult:
-    """Top-K category metrics from :func:`evaluate_category_topk_faiss`, and how they were obtained."""
+    """Metrics from :func:`top_k_scores_faiss`, and how they were obtained."""
 
     metrics: dict[str, float]
-    """``mAP@K`` and ``mAP@K[retrieved]`` per K in map_k, then ``P@K`` per K in prec_k (no mAP@all)."""
+    """Each metric's mean over the queries with R > 0."""
     method: str
     """The index used, e.g. ``"faiss Flat (exhaustive: exact up to the order of tied similarities)"``."""
     exact_up_to_ties: bool
     """Whether the index searched exhaustively (a flat index); False for approximate indexes."""
 
 
-def evaluate_category_topk_faiss(
+def top_k_scores_faiss(
     query_feats: ArrayLike,
     query_labels: ArrayLike,
     gallery_feats: ArrayLike,
     gallery_labels: ArrayLike,
+    metrics: MetricSet,
     *,
-    map_k: Sequence[int] = (200,),
-    prec_k: Sequence[int] = (100, 200),
     index: str = "Flat",
     nprobe: int | None = None,
     chunk_size: int | None = None,
 ) -> TopKResult:
-    """Top-K category metrics from a faiss inner-product index: an optional path for galleries too
-    large for :func:`evaluate_category`, which stays the exact reference and is never replaced by it.
+    """Same-class metrics that depend on the top K only, from a faiss inner-product index: an
+    optional path for galleries too large for :func:`same_class_scores`, which stays the exact
+    reference and is never replaced by it.
 
-    Same definitions as :func:`evaluate_category` (``mAP@K``, ``mAP@K[retrieved]``, ``P@K``; R from the
-    labels; queries with R = 0 excluded), computed from the top max(K) neighbours. ``index`` is a
-    faiss index-factory string. ``"Flat"`` (IndexFlatIP) searches exhaustively, so it finds the same
-    neighbours as the exact path except in the order of tied similarities, which faiss does not
-    break by gallery index (and faiss computes its own float32 dot products, which may differ from
-    torch's in the last bit, so near-ties may swap as well). Other indexes (``"IVF1024,Flat"``,
-    ``"HNSW32"``, ...) are approximate, and the result says so. Needs the optional dependency
-    ``pip install 'sbir-bench[faiss]'`` (faiss-cpu).
-
-    Args:
-        query_feats: (Nq, D) query features; query_labels: (Nq,) class labels.
-        gallery_feats: (Ng, D) gallery features, Ng >= 1; gallery_labels: (Ng,) class labels.
-        map_k: cut-offs K for ``mAP@K`` and ``mAP@K[retrieved]``, each >= 1.
-        prec_k: cut-offs K for ``P@K``, each >= 1.
-        index: faiss index-factory string; indexes that need training are trained on the gallery.
-        nprobe: inverted lists visited per query (IVF indexes); None keeps faiss's default.
-        chunk_size: queries per search; default keeps the results near :data:`WORKING_SET_BYTES`.
-
-    Returns:
-        The metrics (fractions in [0, 1], averaged over the queries with R > 0), the method used, and
-        whether it was exhaustive.
+    Every metric must take a cut-off K and declare ``top_k_only`` (``bench list metrics``); the
+    ranks are those of the top max(K) neighbours (R from the labels; queries
+    with R = 0 left out). ``index`` is a faiss index-factory string. ``"Flat"`` (IndexFlatIP)
+    searches exhaustively, so it finds the same neighbours as the exact path except in the order of
+    tied similarities, which faiss does not break by gallery index (and faiss computes its own
+    float32 dot products, which may differ from torch's in the last bit, so near-ties may swap as
+    well). Other indexes (``"IVF1024,Flat"``, ``"HNSW32"``, ...) are approximate, and the result says
+    so. Needs the optional dependency ``pip install 'sbir-bench[faiss]'`` (faiss-cpu).
 
     Raises:
         ImportError: without faiss.
-        ValueError: as :func:`evaluate_category`, or on nprobe < 1.
+        ValueError: as :func:`same_class_scores`, a metric that needs the whole ranking, or nprobe < 1.
     """
+    whole = [m.name for m in metrics if m.metric.k is None or not m.metric.info.top_k_only]
+    if whole:
+        raise ValueError(
+            f"{', '.join(whole)} need the whole ranking; a top-K search computes metrics with a cut-off "
+            "K that depend on the top K only (MetricInfo.top_k_only)."
+        )
     faiss = _import_faiss()
     if nprobe is not None and nprobe < 1:
         raise ValueError(f"nprobe must be a positive integer, got {nprobe!r}.")
-    queries, query_ids, gallery, gallery_ids = _category_inputs(
-        query_feats, query_labels, gallery_feats, gallery_labels, map_k, prec_k
-    )
+    queries, gallery = _features_pair(query_feats, gallery_feats)
+    query_ids, gallery_ids = _encode_labels(query_labels, gallery_labels)
+    _check_length(query_ids, queries, "query_labels", "query_feats")
+    _check_length(gallery_ids, gallery, "gallery_labels", "gallery_feats")
     kept, num_relevant = _queries_with_relevant(query_ids, gallery_ids)
     searcher = _faiss_index(faiss, index, gallery.numpy(), nprobe)
-    depth = min(max(*map_k, *prec_k), len(gallery))
-    keys = _category_keys(map_k, prec_k)[2:]  # no mAP@all
-    per_query = np.empty((len(keys), len(kept)))
+    depth = min(max(m.metric.k for m in metrics), len(gallery))
+    per_query = np.empty((len(metrics), len(kept)))
     step = _chunk_size(chunk_size, depth, _TOPK_BYTES_PER_CELL)
     for start in range(0, len(kept), step):
         rows = kept[start : start + step]
         _, neighbours = searcher.search(queries[rows].numpy(), depth)
         ranks = _hit_ranks(neighbours, gallery_ids.numpy(), query_ids[rows].numpy())
-        precision = np.arange(1, depth + 1) / ranks
-        per_query[:, start : start + step] = _cutoff_metrics(
-            ranks, precision, num_relevant[start : start + step].numpy(), map_k, prec_k
-        )
+        relevant = num_relevant[start : start + step].numpy()
+        rankings = Rankings(ranks, relevant, np.full(len(rows), len(gallery), dtype=np.int64))
+        per_query[:, start : start + step] = metrics.values(rankings)
     exhaustive = isinstance(searcher, faiss.IndexFlat)
     detail = "exhaustive: exact up to the order of tied similarities" if exhaustive else "approximate"
     return TopKResult(
-        metrics={key: exact_mean(values) for key, values in zip(keys, per_query, strict=True)},
+        metrics={name: exact_mean(values) for name, values in zip(metrics.names, per_query, strict=True)},
         method=f"faiss {index}{'' if nprobe is None else f' nprobe={nprobe}'} ({detail})",
         exact_up_to_ties=exhaustive,
     )
@@ -386,8 +424,8 @@ def _import_faiss() -> Any:
         import faiss
     except ImportError as error:
         raise ImportError(
-            "evaluate_category_topk_faiss needs faiss: pip install 'sbir-bench[faiss]' (faiss-cpu). "
-            "evaluate_category needs no extra dependency."
+            "top_k_scores_faiss needs faiss: pip install 'sbir-bench[faiss]' (faiss-cpu). "
+            "The exact path (bench.score) needs no extra dependency."
         ) from error
     return faiss
 
@@ -417,29 +455,6 @@ def _hit_ranks(neighbours: np.ndarray, gallery_ids: np.ndarray, query_ids: np.nd
     return np.sort(np.where(relevant, np.arange(1, neighbours.shape[1] + 1), np.inf), axis=1)
 
 
-def _category_inputs(
-    query_feats: ArrayLike,
-    query_labels: ArrayLike,
-    gallery_feats: ArrayLike,
-    gallery_labels: ArrayLike,
-    map_k: Sequence[int],
-    prec_k: Sequence[int],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Checked (Nq, D) and (Ng, D) float32 features with (Nq,) and (Ng,) int64 shared class ids, in
-    the order (queries, query ids, gallery, gallery ids).
-
-    Raises:
-        ValueError: on inconsistent shapes, empty query or gallery sets, or K < 1.
-    """
-    _check_ks(map_k, "map_k")
-    _check_ks(prec_k, "prec_k")
-    queries, gallery = _features_pair(query_feats, gallery_feats)
-    query_ids, gallery_ids = _encode_labels(query_labels, gallery_labels)
-    _check_length(query_ids, queries, "query_labels", "query_feats")
-    _check_length(gallery_ids, gallery, "gallery_labels", "gallery_feats")
-    return queries, query_ids, gallery, gallery_ids
-
-
 def _queries_with_relevant(
     query_ids: torch.Tensor, gallery_ids: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -458,50 +473,6 @@ def _queries_with_relevant(
     return kept, num_relevant[kept]
 
 
-def _category_keys(map_k: Sequence[int], prec_k: Sequence[int]) -> list[str]:
-    """Metric names in output order; row order of :func:`_metrics_from_ranks`'s result."""
-    at_k = [name for k in map_k for name in (f"mAP@{k}", f"mAP@{k}[retrieved]")]
-    return ["mAP@all", "mAP@all[plain]", *at_k, *(f"P@{k}" for k in prec_k)]
-
-
-def _category_per_query(
-    queries: torch.Tensor,
-    query_ids: torch.Tensor,
-    gallery: torch.Tensor,
-    gallery_ids: torch.Tensor,
-    map_k: Sequence[int],
-    prec_k: Sequence[int],
-    step: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-query category metrics, streamed over chunks of ``step`` queries.
-
-    Args:
-        queries: (Nq, D) float32, sorted by class; query_ids: (Nq,) int64 class ids, each with R > 0.
-        gallery: (Ng, D) float32; gallery_ids: (Ng,) int64 class ids.
-
-    Returns:
-        (M, Nq) float64 metrics, rows in :func:`_category_keys` order, and (Nq,) int64 the rank of
-        each query's most similar relevant item.
-    """
-    per_query = np.empty((len(_category_keys(map_k, prec_k)), len(queries)))
-    first_ranks = np.empty(len(queries), dtype=np.int64)
-    columns = _class_columns(gallery_ids.numpy())
-    sims = torch.empty(min(step, len(queries)), len(gallery))  # reused: no allocation per chunk
-    with ThreadPoolExecutor(torch.get_num_threads()) as pool:
-        for start in range(0, len(queries), step):
-            chunk = slice(start, start + step)
-            chunk_sims = torch.mm(queries[chunk], gallery.T, out=sims[: len(queries[chunk])]).numpy()
-            blocks = _class_blocks(query_ids[chunk].numpy())
-            futures = [
-                pool.submit(_block_metrics, chunk_sims[rows], columns[class_id], map_k, prec_k)
-                for rows, class_id in blocks
-            ]
-            for (rows, _), future in zip(blocks, futures, strict=True):
-                block = slice(start + rows.start, start + rows.stop)
-                per_query[:, block], first_ranks[block] = future.result()
-    return per_query, first_ranks
-
-
 def _class_columns(gallery_ids: np.ndarray) -> list[np.ndarray]:
     """(Ng,) int64 class ids -> per class id, the ascending (R,) int64 gallery indices of that class."""
     order = np.argsort(gallery_ids, kind="stable")
@@ -517,16 +488,6 @@ def _class_blocks(class_ids: np.ndarray) -> list[tuple[slice, int]]:
         for begin, end in zip(bounds[:-1], bounds[1:], strict=True)
         for start in range(begin, end, _BLOCK_ROWS)
     ]
-
-
-def _block_metrics(
-    sims: np.ndarray, columns: np.ndarray, map_k: Sequence[int], prec_k: Sequence[int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(M, B) float64 per-query metrics of B queries of one class from their (B, Ng) float32
-    similarities and the (R,) ascending gallery indices of the class (see :func:`_metrics_from_ranks`),
-    and the (B,) int64 rank of each query's first relevant item."""
-    ranks = _relevant_ranks(sims, columns)
-    return _metrics_from_ranks(ranks, map_k, prec_k), ranks[:, 0]
 
 
 def _relevant_ranks(sims: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -592,64 +553,6 @@ def _ranks_by_sorting(sims: np.ndarray, columns: np.ndarray) -> np.ndarray:
     return position[columns]
 
 
-def metrics_from_relevant_ranks(
-    ranks: np.ndarray, map_k: Sequence[int], prec_k: Sequence[int]
-) -> dict[str, np.ndarray]:
-    """Per-query category metrics of B queries with R relevant items each, from their (B, R) int64
-    ascending 1-based ranks: ``{name: (B,) float64}`` in :func:`evaluate_category`'s order."""
-    _check_ks(map_k, "map_k")
-    _check_ks(prec_k, "prec_k")
-    values = _metrics_from_ranks(np.asarray(ranks, dtype=np.int64), map_k, prec_k)
-    return dict(zip(_category_keys(map_k, prec_k), values, strict=True))
-
-
-def _metrics_from_ranks(ranks: np.ndarray, map_k: Sequence[int], prec_k: Sequence[int]) -> np.ndarray:
-    """Per-query category metrics from the ranks of the relevant items.
-
-    Args:
-        ranks: (B, R) int64 ascending ranks of each query's R relevant items.
-
-    Returns:
-        (M, B) float64 per-query values (fractions), rows in :func:`_category_keys` order.
-    """
-    count = ranks.shape[1]
-    precision = np.arange(1, count + 1) / ranks  # P@r_j of the j-th relevant item
-    whole = [_reverse_cummax(precision).sum(axis=1) / count, precision.sum(axis=1) / count]
-    return np.concatenate([np.stack(whole), _cutoff_metrics(ranks, precision, count, map_k, prec_k)])
-
-
-def _cutoff_metrics(
-    ranks: np.ndarray,
-    precision: np.ndarray,
-    num_relevant: np.ndarray | int,
-    map_k: Sequence[int],
-    prec_k: Sequence[int],
-) -> np.ndarray:
-    """``mAP@K``, ``mAP@K[retrieved]`` per K in map_k, then ``P@K`` per K in prec_k, per query.
-
-    Args:
-        ranks: (B, H) ascending ranks of the first H relevant items (+inf pads a row with fewer).
-        precision: (B, H) j / rank of the j-th relevant item (0 at padding).
-        num_relevant: R per query, (B,) or one int for all.
-
-    Returns:
-        (2 * len(map_k) + len(prec_k), B) float64.
-    """
-    rows = []
-    for k in map_k:
-        within = ranks <= k
-        top = np.where(within, precision, 0.0)
-        rows.append(_reverse_cummax(top).sum(axis=1) / np.minimum(k, num_relevant))
-        rows.append(top.sum(axis=1) / np.maximum(np.count_nonzero(within, axis=1), 1))
-    rows.extend(np.count_nonzero(ranks <= k, axis=1) / k for k in prec_k)
-    return np.stack(rows)
-
-
-def _reverse_cummax(values: np.ndarray) -> np.ndarray:
-    """(B, W) -> (B, W) contiguous: entry i is the maximum of ``values[:, i:]`` (interpolated precision)."""
-    return np.ascontiguousarray(np.maximum.accumulate(values[:, ::-1], axis=1)[:, ::-1])
-
-
 def _group_members(
     query_groups: torch.Tensor | None, gallery_groups: torch.Tensor | None, num_queries: int
 ) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
@@ -692,11 +595,6 @@ def _num_relevant(query_ids: torch.Tensor, gallery_ids: torch.Tensor) -> torch.T
     return counts[query_ids]
 
 
-def exact_mean(values: np.ndarray) -> float:
-    """Mean of a non-empty 1-D array from its exactly rounded sum (independent of chunking)."""
-    return math.fsum(values.tolist()) / len(values)
-
-
 def _chunk_size(chunk_size: int | None, num_gallery: int, bytes_per_cell: int) -> int:
     """Queries per chunk: ``chunk_size`` if given, else as many as fit in WORKING_SET_BYTES."""
     if chunk_size is None:
@@ -704,15 +602,6 @@ def _chunk_size(chunk_size: int | None, num_gallery: int, bytes_per_cell: int) -
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
     return chunk_size
-
-
-def _check_ks(ks: Sequence[int], name: str) -> None:
-    """Raise ValueError unless ``ks`` is a non-empty sequence of integers >= 1."""
-    if len(ks) == 0:
-        raise ValueError(f"{name} is empty: give at least one cut-off K >= 1.")
-    for k in ks:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"{name} must hold integers K >= 1, got {k!r}.")
 
 
 def _features_pair(query_feats: ArrayLike, gallery_feats: ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
