@@ -126,6 +126,7 @@ _LAZY: dict[str, str] = {
     "plugin_option": "bench.cli.options",
     "command_registry": "bench.cli.options",
     "parse_option_values": "bench.config.values",
+    "load_config": "bench.config.files",
     "RichReporter": "bench.cli.display",
     "listing_table": "bench.cli.display",
     "Registry": "bench.registry.tables",

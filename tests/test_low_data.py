@@ -167,7 +167,7 @@ def test_a_train_fraction_study_trains_one_prompt_per_fraction_and_runs_the_base
 
 def test_the_paper_scale_config_varies_the_papers_fractions():
     spec = load_config("koley2024/low-data")
-    assert (spec.backbone, spec.dataset, spec.prompt) == (("sd15",), ("sketchy",), ("visual+textual",))
+    assert (spec.backbone, spec.dataset, spec.prompt) == (("sd21",), ("sketchy",), ("visual+textual",))
     fractions = [tags[0]["value"] for _, tags in ablation_variants(spec)]
     assert sorted(fractions) == list(FRACTIONS)
     needs_root = run_bench("run", "--config", "koley2024/low-data")

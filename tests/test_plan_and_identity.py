@@ -216,6 +216,26 @@ def test_values_that_apply_to_no_backbone_or_not_to_their_own_are_errors(registr
         _planned(registry, **settings)
 
 
+def test_a_probe_of_one_backbone_beside_plain_ones(registry):
+    """Koley et al.'s B-Linear-Probing row probes SD alone in a sweep of baselines; ``--probe`` was a
+    plain product axis (``sd-tiny=linear`` was an unknown probe)."""
+
+    def probes(*values: str) -> list[tuple[str, str | None]]:
+        spec = SweepSpec(backbone=("sd-tiny", "vit-tiny"), dataset=("synthetic",), t=(200,), probe=values)
+        return sorted((run.backbone.id, run.probe or "none") for run in plan_study(spec, registry).runs)
+
+    assert probes("none", "sd-tiny=none", "sd-tiny=linear") == [
+        ("sd-tiny", "linear"),
+        ("sd-tiny", "none"),
+        ("vit-tiny", "none"),
+    ]
+    assert probes("sd-tiny=linear") == [("sd-tiny", "linear"), ("vit-tiny", "none")]  # the others: none
+    with pytest.raises(bench.BenchError, match=re.escape("Unknown probe 'lineer'")):
+        probes("none", "sd-tiny=lineer")
+    with pytest.raises(bench.BenchError, match="--probe 'vgg16=linear' is for backbone 'vgg16', which this"):
+        probes("vgg16=linear")
+
+
 def test_a_config_file_takes_values_of_one_backbone(tmp_path, registry):
     from bench.config.files import load_config
 

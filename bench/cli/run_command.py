@@ -70,7 +70,8 @@ def _plain(value: object) -> str:
     "--probe",
     multiple=True,
     help="Linear probe on the frozen descriptors: none, linear (trained by the run on the train split's "
-    "cached descriptors) or linear:FILE (from `bench train --probe linear`); repeat for a sweep.",
+    "cached descriptors) or linear:FILE (from `bench train --probe linear`); repeat for a sweep "
+    "(BACKBONE=PROBE for one backbone of it).",
 )
 @click.option(
     "--probe-dim",
@@ -152,10 +153,23 @@ def _plain(value: object) -> str:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
 )
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every configuration (ids, layers, timesteps, prompts, data roots, weights) and print "
+    "them, then stop: nothing is loaded, extracted, trained or written.",
+)
 @plugin_option
 @click.pass_context
 def run_command(
-    ctx: click.Context, config_name, plugin_files, as_json, compile_, shard: str | None, **options
+    ctx: click.Context,
+    config_name,
+    plugin_files,
+    as_json,
+    compile_,
+    shard: str | None,
+    dry_run: bool,
+    **options,
 ) -> None:
     """Extract descriptors and score retrieval for every configuration of a sweep.
 
@@ -233,6 +247,12 @@ def run_command(
         plan = shard_plan(plan, index, count)
         study += f", shard {index}/{count}: {len(plan.runs)} of {total}"
     note(f"{len(plan.runs)} configuration(s){study}; results go to {spec.output_dir}/")
+    if dry_run:
+        from bench.cli.plan_table import planned_table
+
+        stdout.print(planned_table(plan))
+        stdout.print(f"Dry run: {len(plan.runs)} configuration(s) checked; nothing was run.")
+        return
     if not plan.runs:  # a shard of a sweep with fewer extraction groups than shards
         if as_json:
             click.echo("[]")

@@ -84,7 +84,8 @@ class SweepSpec:
         backbone, layer, t, prompt, dataset, probe: the sweep axes (an empty ``layer`` means each
             backbone's default layer; an empty ``t`` means 0 for backbones without timesteps).
             ``probe``: ``none``, ``linear`` (a linear probe the run trains) or ``linear:FILE``
-            (a saved one; see ``bench.plan.probes``).
+            (a saved one; see ``bench.plan.probes``). ``layer``, ``prompt`` and ``probe`` values
+            written ``BACKBONE=VALUE`` are that backbone's own (``bench.plan.per_backbone``).
         probe_dim: the output dimension of the ``linear`` probes a run trains (None: each
             descriptor's own dimension, a square map starting at the identity).
         noise_samples: noise draws averaged per image (diffusion backbones).

@@ -1,13 +1,13 @@
 """Per-backbone values of a sweep axis: ``--layer sd-mini=up0`` beside plain values.
 
-A sweep over several backbones crosses every backbone with every value of ``--layer`` and
-``--prompt``. A value written ``BACKBONE=VALUE`` (one of the sweep's backbones) is that backbone's
+A sweep over several backbones crosses every backbone with every value of ``--layer``, ``--prompt``
+and ``--probe``. A value written ``BACKBONE=VALUE`` (one of the sweep's backbones) is that backbone's
 own: a backbone given values of its own takes exactly those (as ``--weights BACKBONE=W`` overrides
 ``--weights W``); every other backbone takes the plain values. A plain value that does not apply to
 some of those backbones (``up0`` is no DINOv2 tap, a text prompt means nothing to an image encoder)
 leaves those combinations out with a note; a backbone left with no value runs its default (its
-default layer, prompt ``none``). A plain value that applies to none of them is the error it always
-was (a typo), and so is a value of a backbone's own that does not apply to it.
+default layer, prompt ``none``, probe ``none``). A plain value that applies to none of them is the
+error it always was (a typo), and so is a value of a backbone's own that does not apply to it.
 
 The same spelling works in config files: ``layer = ["sd-mini=up0", "block-1"]``.
 """

@@ -262,9 +262,9 @@ def checked_weights(spec: SweepSpec, backbone: BackboneInfo) -> str:
 def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = None) -> list[PlannedRun]:
     """Every configuration of ``spec``, validated; raises :class:`BenchError` on the first mistake.
 
-    ``--layer`` and ``--prompt`` values may be a backbone's own (``sd-mini=up0``); a plain value that
-    does not apply to some backbone leaves that combination out, with a line appended to ``notes``
-    (see :mod:`bench.plan.per_backbone`).
+    ``--layer``, ``--prompt`` and ``--probe`` values may be a backbone's own (``sd-mini=up0``); a
+    plain value that does not apply to some backbone leaves that combination out, with a line
+    appended to ``notes`` (see :mod:`bench.plan.per_backbone`).
     """
     if not spec.backbone or not spec.dataset:
         raise BenchError("A run needs at least one --backbone and one --dataset.", "See `bench list`.")
@@ -292,8 +292,14 @@ def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = No
         ),
         lambda backbone: NO_PROMPT,
     )
+    probes_of = resolve_axis(
+        split_axis(spec.probe, spec.backbone, "--probe"),
+        backbones,
+        _checked_probe,
+        lambda backbone: NONE,
+    )
     if notes is not None:
-        notes += [*layers_of.notes, *prompts_of.notes]
+        notes += [*layers_of.notes, *prompts_of.notes, *probes_of.notes]
     runs: list[PlannedRun] = []
     for backbone in backbones:
         weights = weights_of[backbone.id]
@@ -301,7 +307,7 @@ def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = No
         layers = layers_of.values[backbone.id]
         learned = dict(prompts_of.values[backbone.id])
         image_size = spec.image_size or backbone.image_size
-        probes = list(dict.fromkeys(spec.probe))
+        probes = probes_of.values[backbone.id]
         for dataset, prompt, t, layer, probe in itertools.product(
             datasets, list(learned), check_timesteps(spec.t, backbone), layers, probes
         ):
@@ -337,6 +343,16 @@ def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = No
                 )
             )
     return runs
+
+
+def _checked_probe(value: str, backbone: BackboneInfo) -> str:
+    """``value`` as given, once it names a probe (a saved one is checked against each layer later).
+
+    Raises:
+        BenchError: an unknown probe (see :func:`~bench.plan.probes.split_probe`).
+    """
+    split_probe(value)
+    return value
 
 
 def _probe_plan(

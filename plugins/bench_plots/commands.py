@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 
+import bench
 from bench import BenchError, RichReporter, command_registry, parse_option_values, plugin_option
 from bench_plots.output import checked_output
 from bench_plots.sweep_data import REFERENCE_T, forward_order, load_sweep, plottable
@@ -156,8 +158,15 @@ def lowdata_command(
 
 
 @plot_group.command("pca")
-@click.option("--backbone", required=True, help="Backbone id (see `bench list backbones`).")
-@click.option("--layer", required=True, help="A tap with a spatial map, taps joined with '+', or a selector.")
+@click.option(
+    "--config",
+    "config_name",
+    help="A named config (configs/NAME) or a TOML or YAML file with the figure's settings (backbone, layer, "
+    "t, dataset, prompt, noise_samples, seed, weights, data_root, dataset_options, ...); options given "
+    "here override it.",
+)
+@click.option("--backbone", help="Backbone id (see `bench list backbones`).")
+@click.option("--layer", help="A tap with a spatial map, taps joined with '+', or a selector.")
 @click.option(
     "--t",
     "timesteps",
@@ -165,7 +174,7 @@ def lowdata_command(
     type=click.IntRange(min=0),
     help="Diffusion timestep within the backbone's schedule (repeat for one column group per timestep).",
 )
-@click.option("--dataset", required=True, help="Dataset id (see `bench list datasets`).")
+@click.option("--dataset", help="Dataset id (see `bench list datasets`).")
 @click.option(
     "--pair",
     "pairs",
@@ -195,7 +204,9 @@ def lowdata_command(
 @click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
 @plugin_option
 @click.pass_context
-def pca_command(ctx: click.Context, pairs: int, output: Path, dpi: int, plugin_files, **options) -> None:
+def pca_command(
+    ctx: click.Context, config_name: str | None, pairs: int, output: Path, dpi: int, plugin_files, **options
+) -> None:
     """PCA maps of sketch and photo features, side by side per timestep (Koley et al.'s Figure 5).
 
     For each pair, the spatial feature map of --layer at each --t; the first three principal
@@ -203,11 +214,26 @@ def pca_command(ctx: click.Context, pairs: int, output: Path, dpi: int, plugin_f
     as red, green and blue next to the input images. Example:
 
         bench plot pca --backbone sd-tiny --layer up1 --t 50 --t 273 --t 600 --dataset synthetic
+
+    or from a config: bench plot pca --config koley2024/pca-synthetic
     """
     from bench_plots.pair_features import PcaSettings, pair_features
+    from bench_plots.pca_config import merged_options
     from bench_plots.pca_figure import PcaColumn, pca_columns, pca_title, render_pca
 
     output = checked_output(output)
+    options["dataset_options"] = parse_option_values(options.pop("dataset_option"))
+    config = bench.load_config(config_name) if config_name else None  # pydantic: imported here
+    if config is not None:
+        given = {name for name in options if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
+        options = merged_options(options, given, config, config_name)
+        plugin_files = (*config.plugins, *plugin_files)
+    missing = [f"--{name}" for name in ("backbone", "layer", "dataset") if not options[name]]
+    if missing:
+        raise BenchError(
+            f"`bench plot pca` needs {', '.join(missing)}.",
+            "Pass them, or --config with a config that names them (e.g. --config koley2024/pca-synthetic).",
+        )
     registry = command_registry(ctx, plugin_files)
     settings = PcaSettings(
         backbone=options["backbone"],
@@ -222,7 +248,7 @@ def pca_command(ctx: click.Context, pairs: int, output: Path, dpi: int, plugin_f
         image_size=options["image_size"],
         weights=options["weights"],
         data_root=options["data_root"],
-        dataset_options=parse_option_values(options["dataset_option"]),
+        dataset_options=options["dataset_options"],
     )
     features = pair_features(settings, pairs, registry, RichReporter(_console(stderr=True)))
     inputs = PcaColumn("input images", features.sketches, features.photos)
