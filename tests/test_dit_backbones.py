@@ -77,12 +77,12 @@ def test_massive_activation_names_resolve_to_their_own_backbone(registry):
             registry.backbones.get(bad)
 
 
-def test_readme_table_lists_every_dit_backbone_as_bench_list_does(registry):
+def test_docs_table_lists_every_dit_backbone_as_bench_list_does(registry):
     listed = run_bench("list", "backbones", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = {row["id"]: row for row in json.loads(listed.stdout)["backbones"]}
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    table = readme.split("**Diffusion transformers**")[1].split("\n\n")[1]
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "backbones.md").read_text(encoding="utf-8")
+    table = doc.split("**Diffusion transformers**")[1].split("\n\n")[1]
     documented = set()
     for line in table.splitlines()[2:]:
         ids, weights, size, taps, _ = (cell.strip() for cell in line.strip("|").split("|"))

@@ -1,4 +1,4 @@
-"""The README's worked plugin example: it is the file in examples/, and `bench run` uses it."""
+"""The worked plugin example of docs/plugins.md: it is the file in examples/, and `bench run` uses it."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from tests.conftest import REPO, run_bench
 EXAMPLE = REPO / "examples" / "hog_plugin.py"
 
 
-def readme_example() -> str:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"<!-- example-plugin -->\s*```python\n(.*?)```", readme, flags=re.S)
-    assert match, "README.md lost its worked plugin example"
+def documented_example() -> str:
+    doc = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- example-plugin -->\s*```python\n(.*?)```", doc, flags=re.S)
+    assert match, "docs/plugins.md lost its worked plugin example"
     return match.group(1)
 
 
@@ -42,8 +42,8 @@ def write_folder_dataset(root: Path) -> None:
             image.save(folder / f"{name}.jpg", quality=95)
 
 
-def test_readme_shows_the_example_file_verbatim():
-    assert readme_example() == EXAMPLE.read_text(encoding="utf-8")
+def test_plugins_doc_shows_the_example_file_verbatim():
+    assert documented_example() == EXAMPLE.read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

@@ -117,8 +117,8 @@ def test_every_tiny_twin_runs_end_to_end_on_synthetic(tmp_path):
     assert all(0 <= run["metrics"]["mAP@all"] <= 1 for run in runs)
 
 
-def test_the_readme_table_agrees_with_bench_list():
-    """Every row of the README's 2026 table names a backbone ``bench list`` shows with the same
+def test_the_backbones_doc_table_agrees_with_bench_list():
+    """Every row of the 2026 table of docs/backbones.md names a backbone ``bench list`` shows with the same
     default weights, resolution and ``embed`` channels, and every new backbone has a row."""
     import re
     from pathlib import Path
@@ -126,8 +126,8 @@ def test_the_readme_table_agrees_with_bench_list():
     listed = run_bench("list", "backbones", "--json", subprocess=True)
     assert listed.returncode == 0, listed.stderr
     rows = {row["id"]: row for row in json.loads(listed.stdout)["backbones"]}
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    table = readme.split("**The families people compare against in 2026**")[1].split("\n\n")[1]
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "backbones.md").read_text(encoding="utf-8")
+    table = doc.split("**The families people compare against in 2026**")[1].split("\n\n")[1]
     documented = set()
     registry = load_plugins().build_registry()
     for line in table.splitlines()[2:]:

@@ -1,4 +1,4 @@
-"""The README's "Use from Python" example runs, and gives the command line's numbers."""
+"""The "Use from Python" example of docs/running.md runs, and gives the command line's numbers."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import pytest
 from conftest import REPO
 
 
-def readme_python_example() -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+def documented_python_example() -> str:
+    text = (REPO / "docs" / "running.md").read_text(encoding="utf-8")
     section = text.split("## Use from Python", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
 @pytest.mark.slow
-def test_the_readme_python_example_runs_and_matches_bench_run(tmp_path):
+def test_the_documented_python_example_runs_and_matches_bench_run(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-c", readme_python_example()],
+        [sys.executable, "-c", documented_python_example()],
         cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
