@@ -40,7 +40,7 @@ class MetricTable(ComponentTable[MetricInfo]):
         if problem:
             raise BenchError(
                 f"Plugin {plugin!r} registered metric {component.id!r} {problem}.",
-                "See bench.MetricInfo (README, 'Write a plugin') for what each field takes.",
+                "See bench.MetricInfo (docs/plugins.md) for what each field takes.",
             )
         for entry in self.in_order():
             other = entry.component

@@ -1,6 +1,6 @@
 """Built-in plugin: the retrieval tasks, their metrics and the leaderboard formats.
 
-Registered exactly as a third-party plugin registers its own (README, "Write a plugin"):
+Registered exactly as a third-party plugin registers its own (docs/plugins.md):
 
 * tasks: ``zs-sbir`` (zero-shot category-level: every photo of the query's class is relevant),
   ``fg-sbir`` (fine-grained: the paired photo, in a per-class gallery where the dataset splits it),
