@@ -290,3 +290,24 @@ def test_scene_datasets_are_listed_and_checked():
         "│ query   │ 6     │ 6        │ 0      │" in check.stdout
         and "12 of 12 decoded images" in check.stdout
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("split", "ids"), [("normal", NORMAL), ("unseen_user", UNSEEN_USER)])
+def test_a_run_on_each_published_split_scores_scene_retrieval(fscoco_root, tmp_path, split, ids):
+    """`bench run --dataset fscoco` on the fake release: each split's sketches against its photos,
+    R@K and ranks with chance levels and intervals, and the paper's columns first."""
+    out = tmp_path / "out"
+    result = run_bench(
+        "run", "--backbone", "vit-tiny", "--dataset", "fscoco", "--data-root", str(fscoco_root),
+        "--dataset-option", f"split={split}", "--output-dir", str(out), "--cache-dir", str(tmp_path / "c"),
+        "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (run,) = json.loads(result.stdout)
+    assert run["task"] == "scene-sbir" and run["config"]["dataset_options"] == {"split": split}
+    assert run["dataset"]["test_list"] == f"val_{split}.txt"
+    assert run["dataset"]["num_queries"] == run["dataset"]["num_gallery"] == len(ids)
+    assert set(run["metrics"]) == {"R@1", "R@5", "R@10", "MeanR", "MedR"}
+    assert run["chance"]["metrics"]["R@1"] == pytest.approx(100 / len(ids))
+    assert set(run["intervals"]["bounds"]) == set(run["metrics"])
