@@ -82,3 +82,18 @@ def test_median_chance_is_the_expected_median_of_random_runs() -> None:
     assert chance == chance_levels(
         metric_set(["MeanR", "MedR"]), "paired", [1] * queries, [candidates] * queries
     )
+
+
+@pytest.mark.slow
+def test_intervals_print_under_each_value_on_request(tmp_path) -> None:
+    args = ("run", "--backbone", "vit-tiny", "--dataset", "synthetic-scene", "--workers", "0",
+            "--output-dir", str(tmp_path), "--dataset-option", f"scenes={SCENES}",
+            "--dataset-option", "image_size=64")  # fmt: skip
+    plain = run_bench(*args)
+    shown = run_bench(*args, "--intervals", "--skip-existing")
+    assert plain.returncode == shown.returncode == 0, plain.stderr + shown.stderr
+    (path,) = tmp_path.rglob("*.json")
+    bounds = read_result(path, specs()).intervals["bounds"]
+    low, high = bounds["R@10"]
+    assert f"[{low:.2f}, {high:.2f}]" in shown.stdout and f"[{low:.2f}, {high:.2f}]" not in plain.stdout
+    assert "95% percentile bootstrap intervals (1000 resamples of queries)" in " ".join(shown.stdout.split())

@@ -17,6 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from bench.results.naming import natural_key
 
@@ -85,9 +86,12 @@ def table_title(specs: EvaluationSpecs, task: str, columns: Sequence[str]) -> st
     return f"{specs.task(task).title} ({'; '.join(notes)})"
 
 
-def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list[Table]:
+def results_tables(
+    results: Sequence[RunResult], specs: EvaluationSpecs, *, intervals: bool = False
+) -> list[Table]:
     """One table per task (in registration order): a row per configuration, paper columns first
-    (bold headers), values with their metrics' digits."""
+    (bold headers), values with their metrics' digits (with ``intervals``, each value's recorded
+    bootstrap interval under it)."""
     tables = []
     for task in sorted({r.task for r in results}, key=specs.task_rank):
         rows = [r for r in results if r.task == task]
@@ -107,12 +111,14 @@ def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list
             header = escape(column)  # a metric name with [brackets] is not rich markup
             table.add_column(f"[bold]{header}[/bold]" if column in paper else header, justify="right")
         notes = dict.fromkeys(f"{r.config['backbone']}: {r.backbone_note}" for r in rows if r.backbone_note)
+        if intervals:
+            notes.update(dict.fromkeys(_interval_note(r.intervals) for r in rows if r.intervals))
         if notes:
             table.caption = escape("; ".join(notes))
             table.caption_justify = "left"
         for r in rows:
             config = [_config_cell(r.config, c) for c in config_columns]
-            table.add_row(*config, *(format_metric(specs, c, r.metrics.get(c)) for c in columns))
+            table.add_row(*config, *(_metric_cell(specs, c, r, intervals) for c in columns))
         chance = _chance_rows(rows, config_columns, columns, specs)
         if chance:
             table.rows[-1].end_section = True  # a rule between the runs and their chance levels
@@ -120,6 +126,27 @@ def results_tables(results: Sequence[RunResult], specs: EvaluationSpecs) -> list
             table.add_row(*cells, style="dim")
         tables.append(table)
     return tables
+
+
+def _metric_cell(specs: EvaluationSpecs, name: str, result: RunResult, intervals: bool) -> str | Text:
+    """The value of metric ``name`` in ``result``; with ``intervals``, its interval below it (dim)."""
+    value = format_metric(specs, name, result.metrics.get(name))
+    bounds = (result.intervals or {}).get("bounds", {}).get(name) if intervals else None
+    if bounds is None:
+        return value
+    low, high = (format_metric(specs, name, bound) for bound in bounds)
+    return Text.assemble(value, "\n", (f"[{low}, {high}]", "dim"))
+
+
+_PLURAL = {"query": "queries", "class": "classes"}
+
+
+def _interval_note(intervals: dict) -> str:
+    """``95% percentile bootstrap intervals (1000 resamples of queries)``."""
+    return (
+        f"{100 * intervals['level']:g}% {intervals['method']} intervals "
+        f"({intervals['resamples']} resamples of {_PLURAL.get(intervals['unit'], intervals['unit'])})"
+    )
 
 
 def training_data(config: dict) -> str | None:

@@ -154,6 +154,12 @@ def _plain(value: object) -> str:
     "--json", "as_json", is_flag=True, help="Print results as JSON on stdout (progress stays on stderr)."
 )
 @click.option(
+    "--intervals",
+    "show_intervals",
+    is_flag=True,
+    help="Print each value's 95% bootstrap interval under it (always in the results files and --json).",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
     help="Check every configuration (ids, layers, timesteps, prompts, data roots, weights) and print "
@@ -169,6 +175,7 @@ def run_command(
     compile_,
     shard: str | None,
     dry_run: bool,
+    show_intervals: bool,
     **options,
 ) -> None:
     """Extract descriptors and score retrieval for every configuration of a sweep.
@@ -271,7 +278,7 @@ def run_command(
         payload = [{**item.result.to_dict(specs), "path": str(item.path)} for item in finished]
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
         return
-    for table in results_tables([item.result for item in finished], specs):
+    for table in results_tables([item.result for item in finished], specs, intervals=show_intervals):
         stdout.print(table)
     directories = sorted({str(item.path.parent) for item in finished})
     reused = sum(item.reused for item in finished)
