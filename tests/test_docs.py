@@ -56,3 +56,24 @@ def test_the_links_are_checked() -> None:
     assert "docs/backbones.md#baselines-clip-and-dino" in targets
     assert slug("Sketch+text retrieval") == "sketchtext-retrieval"
     assert slug("Options of `bench run`") == "options-of-bench-run"
+
+
+def test_the_api_reference_is_generated_from_the_code():
+    """docs/api.md is what `python docs/make_api.py` writes from the public names' docstrings, and
+    every public function and class has a docstring of its own."""
+    import subprocess
+    import sys
+
+    check = subprocess.run(
+        [sys.executable, str(REPO / "docs" / "make_api.py"), "--check"], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr + "\nRun `python docs/make_api.py` and commit docs/api.md."
+    import bench
+
+    undocumented = [
+        name
+        for name in bench.__all__
+        if (callable(value := getattr(bench, name)) and not hasattr(value, "__origin__"))
+        and (not value.__doc__ or value.__doc__.startswith(f"{getattr(value, '__name__', name)}("))
+    ]
+    assert not undocumented, f"public names without a docstring: {undocumented}"
