@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every results file of the committed leaderboard (leaderboard/results/), with the toolkit's own
-# commands only, then the page itself. About 25 minutes on 2 CPU cores from an empty cache (most of
-# it the prompt training); a rerun extracts nothing the feature cache already holds.
+# commands only, then the page itself. 180 s on an idle 2-core AMD EPYC from an empty feature cache
+# (measured 2026-12-07, most of it the prompt training); a rerun extracts nothing the cache holds.
 #
 #   bash leaderboard/regenerate.sh
 #
