@@ -79,3 +79,12 @@ def run_bench(
 @pytest.fixture
 def bench_cli():
     return run_bench
+
+
+@pytest.fixture(scope="module")
+def registry():
+    """The registry of the installed plugins (sbir-bench's own: see SBIR_BENCH_BUILTIN_PLUGINS_ONLY
+    above), built once per test module."""
+    from bench.registry.manager import load_plugins
+
+    return load_plugins().build_registry()

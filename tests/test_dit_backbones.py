@@ -19,7 +19,6 @@ import pytest
 import torch
 
 from bench import BenchError, PromptCondition
-from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 from tests.dit_models import CPU, save_tiny, tiny
 
@@ -27,11 +26,6 @@ REAL = ("sd3-medium", "sd35-medium", "sd35-large", "flux1-dev", "flux1-schnell")
 TINY = ("sd3-tiny", "flux-tiny")
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=3", "--image-size", "32"]
 META = torch.device("meta")
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins().build_registry()
 
 
 # -- the registry, without torch ------------------------------------------------------------------

@@ -16,17 +16,11 @@ import torch.nn.functional as F
 import bench
 from bench.extraction.digests import item_digest, noise_seed
 from bench.extraction.features import backbone_features
-from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 from tests.dit_models import tiny
 
 SIZE = 48  # pixels: 6 x 6 latents, 3 x 3 tokens
 T, DRAWS = 300, 3
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins().build_registry()
 
 
 def _block(transformer: torch.nn.Module, tap: str) -> torch.nn.Module:

@@ -100,13 +100,6 @@ TIMESTEPS = (200,)
 
 
 @pytest.fixture(scope="module")
-def registry():
-    import bench
-
-    return bench.plugin_registry()
-
-
-@pytest.fixture(scope="module")
 def sd_tiny(registry):
     import bench
 

@@ -28,11 +28,6 @@ SMALL = [part for option in OPTIONS for part in ("--dataset-option", option)]
 EXAMPLE = REPO / "examples" / "hog_plugin.py"
 
 
-@pytest.fixture(scope="module")
-def registry():
-    return bench.plugin_registry()
-
-
 def digests(count: int, seed: int = 0) -> list[bytes]:
     rng = np.random.default_rng(seed)
     return [bytes(rng.integers(0, 256, 16, dtype=np.uint8)) for _ in range(count)]

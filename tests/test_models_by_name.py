@@ -25,7 +25,6 @@ from transformers import (
 )
 
 from bench.extraction.loading import load_backbone
-from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 
 CPU = torch.device("cpu")
@@ -33,11 +32,6 @@ SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_cla
 SIZES = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
 VISION = {**SIZES, "image_size": 64, "patch_size": 16}
 TEXT = {**SIZES, "vocab_size": 128, "max_position_embeddings": 16}
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins().build_registry()
 
 
 def _save(model: torch.nn.Module, folder: Path, processor: dict | None = None) -> Path:

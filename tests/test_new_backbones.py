@@ -26,11 +26,6 @@ REAL_TIMM = [spec for spec in NEW_SPECS if spec.hub_id != "random"]
 TINY_IDS = [spec.id for spec in NEW_SPECS if spec.hub_id == "random"] + [spec.id for spec in TINY_CLIP_VITS]
 
 
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins().build_registry()
-
-
 def _assert_listed_shapes(info, out, size: int) -> None:
     for layer in info.layers:
         side = size // layer.stride if layer.stride else None

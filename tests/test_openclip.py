@@ -14,17 +14,11 @@ from bench_openclip.loaders import build_tiny, tiny_clip
 
 from bench import PromptCondition
 from bench.extraction.features import LoadedBackbone, backbone_features
-from bench.registry.manager import load_plugins
 from bench.results.schema import read_result
 from tests.conftest import run_bench
 from tests.retrieval import specs
 
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins().build_registry()
 
 
 def test_registered_backbones_match_open_clip(registry):

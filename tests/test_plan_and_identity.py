@@ -20,11 +20,6 @@ OPTIONS = ("num_classes=6", "num_unseen=3", "photos_per_class=2", "train_photos_
 SMALL = [part for option in OPTIONS for part in ("--dataset-option", option)]
 
 
-@pytest.fixture(scope="module")
-def registry():
-    return bench.plugin_registry()
-
-
 def result_files(directory: Path) -> list[Path]:
     return sorted(directory.rglob("*.json")) if directory.exists() else []
 

@@ -28,11 +28,6 @@ CPU = torch.device("cpu")
 
 
 @pytest.fixture(scope="module")
-def registry():
-    return bench.plugin_registry()
-
-
-@pytest.fixture(scope="module")
 def model(registry):
     return bench.load_backbone("sd-tiny", device="cpu", image_size=SIZE, registry=registry)
 

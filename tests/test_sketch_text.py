@@ -24,7 +24,6 @@ from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
 from bench.plan.layers import resolve_layer
 from bench.plan.query_text import query_texts
-from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 from tests.test_example_plugin import EXAMPLE, write_folder_dataset
 
@@ -37,11 +36,6 @@ EMPTY_PROMPT = PromptCondition()
 BATCH_TOLERANCE = 1e-6
 SMALL = ["--dataset-option", "num_unseen=2", "--dataset-option", "photos_per_class=3", "--image-size", "64"]
 RUN = ["run", "--backbone", "sd-tiny", "--layer", "up1", "--t", "200", "--noise-samples", "1", *SMALL]
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins().build_registry()
 
 
 @pytest.fixture(scope="module")

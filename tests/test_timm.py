@@ -19,18 +19,12 @@ from safetensors.torch import save_file
 import bench
 from bench import BenchError, PromptCondition
 from bench.extraction.features import LoadedBackbone, backbone_features
-from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 
 CPU = torch.device("cpu")
 NO_PROMPT = PromptCondition()
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
 TIMM_IDS = {"dino-vits8", "dino-vits16", "dino-vitb16", "dinov2-vits14", "dinov2-vitb14", "dinov2-vitl14"}
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins().build_registry()
 
 
 def _build(registry, backbone_id: str):

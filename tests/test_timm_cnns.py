@@ -21,7 +21,6 @@ from PIL import Image
 from safetensors.torch import save_file
 
 import bench
-from bench.registry.manager import load_plugins
 from tests.conftest import run_bench
 
 META = torch.device("meta")
@@ -34,11 +33,6 @@ NAMED_CNNS = [
     "timm:mobilenetv3_large_100.ra_in1k",
     "timm:densenet121.ra_in1k",
 ]
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins().build_registry()
 
 
 def _levels(info) -> list[tuple[str, int, int]]:

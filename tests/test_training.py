@@ -12,16 +12,10 @@ from bench import SilentReporter
 from bench.prompts.files import load_prompt, read_header
 from bench.prompts.learnable import LearnablePrompt, border_mask
 from bench.prompts.trainer import PromptTrainer, TrainSpec, plan_training, train_prompt
-from bench.registry.manager import load_plugins
 
 TINY = {"backbone": "sd-tiny", "dataset": "synthetic", "t": 200, "image_size": 64, "width": 8}
 TINY_DATA = ["--dataset-option", "num_classes=8", "--dataset-option", "num_unseen=4"]
 TINY_OPTIONS = {"num_classes": 8, "num_unseen": 4, "train_photos_per_class": 4}
-
-
-@pytest.fixture(scope="module")
-def registry():
-    return load_plugins().build_registry()
 
 
 def _backbone_state(backbone) -> dict[str, torch.Tensor]:
