@@ -26,6 +26,24 @@ WIDTH_WHEN_PIPED = 200
 DEFAULT_PAIRS = 4
 
 
+def figure_output_option(default: str):
+    """Every plot command's ``--output``: the figure file, its format from the suffix."""
+    return click.option(
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(default),
+        show_default=True,
+        help="Figure file; .png, .svg or .pdf (the suffix picks the format).",
+    )
+
+
+def dpi_option(default: int):
+    """Every plot command's ``--dpi``: the resolution of a PNG figure."""
+    return click.option(
+        "--dpi", type=click.IntRange(50, 1200), default=default, show_default=True, help="PNG resolution."
+    )
+
+
 def _console(stderr: bool = False) -> Console:
     console = Console(stderr=stderr)
     if not console.is_terminal:
@@ -41,13 +59,7 @@ def plot_group() -> None:
 
 @plot_group.command("sweep")
 @click.argument("results_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("sweep.png"),
-    show_default=True,
-    help="Figure file; .png, .svg or .pdf (the suffix picks the format).",
-)
+@figure_output_option("sweep.png")
 @click.option("--metric", help="Metric to show (default: each dataset's first paper column).")
 @click.option("--dataset", "datasets", multiple=True, help="Only this dataset (repeatable).")
 @click.option("--backbone", "backbones", multiple=True, help="Only this backbone (repeatable).")
@@ -58,7 +70,7 @@ def plot_group() -> None:
     show_default=True,
     help="Timestep drawn as the reference line (Koley et al.'s operating point).",
 )
-@click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
+@dpi_option(200)
 @plugin_option
 @click.pass_context
 def sweep_command(
@@ -119,16 +131,10 @@ def sweep_command(
 
 @plot_group.command("lowdata")
 @click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("lowdata.png"),
-    show_default=True,
-    help="Figure file; .png, .svg or .pdf (the suffix picks the format).",
-)
+@figure_output_option("lowdata.png")
 @click.option("--metric", help="Metric to show (default: each dataset's first paper column).")
 @click.option("--dataset", "datasets", multiple=True, help="Only this dataset (repeatable).")
-@click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
+@dpi_option(200)
 def lowdata_command(
     results: tuple[Path, ...], output: Path, metric: str | None, datasets: tuple[str, ...], dpi: int
 ) -> None:
@@ -183,13 +189,7 @@ def lowdata_command(
     show_default=True,
     help="Sketch/photo pairs shown (one row each).",
 )
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("pca.png"),
-    show_default=True,
-    help="Figure file; .png, .svg or .pdf.",
-)
+@figure_output_option("pca.png")
 @click.option("--data-root", help="Dataset root directory (datasets read from disk).")
 @click.option("--dataset-option", multiple=True, help="KEY=VALUE passed to the dataset adapter.")
 @click.option("--weights", help="Weights (hub id or local dir) instead of the backbone's default.")
@@ -201,7 +201,7 @@ def lowdata_command(
 @click.option("--image-size", type=click.IntRange(min=16), help="Input resolution (default: the backbone's).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", type=click.Choice(("fp32", "fp16", "bf16")), default="fp32", show_default=True)
-@click.option("--dpi", type=click.IntRange(50, 1200), default=200, show_default=True, help="PNG resolution.")
+@dpi_option(200)
 @plugin_option
 @click.pass_context
 def pca_command(
@@ -275,16 +275,10 @@ def pca_command(
 @click.option(
     "--top-k", type=click.IntRange(1, 20), default=5, show_default=True, help="Gallery images per query."
 )
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("retrievals.png"),
-    show_default=True,
-    help="Figure file; .png, .svg or .pdf.",
-)
+@figure_output_option("retrievals.png")
 @click.option("--data-root", help="Dataset root directory (datasets read from disk).")
 @click.option("--cache-dir", help="Feature cache of the results files (default: the one each run recorded).")
-@click.option("--dpi", type=click.IntRange(50, 1200), default=150, show_default=True, help="PNG resolution.")
+@dpi_option(150)
 @plugin_option
 @click.pass_context
 def retrievals_command(
