@@ -137,10 +137,10 @@ def test_the_backbones_doc_table_agrees_with_bench_list():
     assert documented == {spec.id for spec in (*NEW_SPECS, *NEW_CLIP_VITS, *TINY_CLIP_VITS)}
 
 
-@pytest.mark.parametrize("backbone_id", TINY_IDS)
+@pytest.mark.parametrize("backbone_id", [*TINY_IDS, "resnet-tiny", "vgg-tiny"])
 def test_a_visual_prompt_trains_on_each_tiny_twin(registry, backbone_id):
     """One optimiser step of `bench train --prompt visual`'s trainer moves the prompt: gradients
-    reach the pixels through every new family."""
+    reach the pixels through every new family, and through timm's CNNs."""
     from bench import SilentReporter
     from bench.prompts.trainer import PromptTrainer, TrainSpec, plan_training
 

@@ -224,31 +224,6 @@ def test_tiny_cnns_and_a_timm_cnn_run_in_one_sweep(tmp_path):
     assert all(run["runtime"]["group_configurations"] == 2 for run in runs.values())
 
 
-def test_a_visual_prompt_gets_gradients_through_each_twin(registry):
-    """One optimiser step of `bench train --prompt visual`'s trainer moves both prompts."""
-    from bench import SilentReporter
-    from bench.prompts.trainer import PromptTrainer, TrainSpec, plan_training
-
-    for backbone_id in ("resnet-tiny", "vgg-tiny"):
-        spec = TrainSpec(
-            backbone=backbone_id,
-            dataset="synthetic",
-            scheme="visual",
-            width=4,
-            batch_size=2,
-            lr=0.1,
-            dataset_options={"num_classes": 8, "num_unseen": 4, "train_photos_per_class": 2},
-        )
-        planned = plan_training(spec, registry)
-        trainer = PromptTrainer(spec, planned.run, planned.parts, reporter=SilentReporter())
-        before = trainer.prompt.tensors()
-        loss = trainer.step_loss(trainer.sampler.epoch(1)[:2], 1, 0)
-        loss.backward()
-        trainer.optimizer.step()
-        after = trainer.prompt.tensors()
-        assert torch.isfinite(loss) and all(not torch.equal(before[k], after[k]) for k in before), backbone_id
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("backbone_id", ["resnet-tiny", "vgg-tiny"])
 def test_bench_train_a_visual_prompt_then_run_it(tmp_path, backbone_id):
