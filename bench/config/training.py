@@ -127,18 +127,10 @@ TRAIN_SETTINGS = (
 
 # The training settings that apply to a linear probe (trained on cached descriptors: no prompt border,
 # noise draws of its own, autocast or activation checkpointing).
-PROBE_SETTINGS = (
-    "epochs",
-    "batch_size",
-    "grad_accum",
-    "steps_per_epoch",
-    "lr",
-    "weight_decay",
-    "margin",
-    "val_split",
-    "patience",
-    "train_fraction",
-    "train_count",
+PROBE_SETTINGS = tuple(
+    setting
+    for setting in TRAIN_SETTINGS
+    if setting not in ("width", "noise_samples", "bf16", "activation_checkpointing")
 )
 
 
