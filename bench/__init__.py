@@ -1,15 +1,18 @@
 """sbir-bench: plugin-extensible benchmarking of sketch-based image retrieval backbones.
 
-This module is the one import path for plugins and users: plugins import only names from
-``bench`` (a test enforces it). What plugins implement and register (``bench.api``) imports
-eagerly and without torch; the Python workflow functions (``load_backbone``, ``open_dataset``,
-``descriptors``, ``feature_maps``, ``score``, ``run``) and the command-line helpers are imported on
-first use.
+This module is the one import path for plugins and users, with one public sub-namespace:
+plugins import only names from ``bench`` and from ``bench.weights`` (locating, identifying and
+checking weights; a test enforces it). What plugins implement and register (``bench.api``)
+imports eagerly and without torch; the Python workflow functions (``load_backbone``,
+``open_dataset``, ``descriptors``, ``feature_maps``, ``score``, ``run``) and the command-line
+helpers are imported on first use. The weights names that used to live here
+(:data:`MOVED_TO_WEIGHTS`) still import from ``bench``, with a :class:`DeprecationWarning`.
 """
 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 from bench.api.backbones import (
@@ -21,17 +24,6 @@ from bench.api.backbones import (
     TextContext,
 )
 from bench.api.block_taps import read_block_inputs, read_block_outputs
-from bench.api.checkpoints import (
-    RANDOM,
-    RANDOM_NOTE,
-    check_checkpoint,
-    check_random,
-    checkpoint_file,
-    hub_reachable,
-    is_hub_id,
-    local_checkpoint,
-    unreadable_checkpoint,
-)
 from bench.api.components import (
     POOLINGS,
     BackboneFamily,
@@ -61,28 +53,9 @@ from bench.api.hookspecs import hookimpl
 from bench.api.images import load_rgb
 from bench.api.noise import seeded_noise, to_model_device
 from bench.api.reporting import Reporter, SilentReporter
-from bench.api.tensor_names import (
-    TensorGaps,
-    from_pretrained_part,
-    load_complete,
-    loading_info_gaps,
-    model_gaps,
-    require_complete,
-)
-from bench.api.torch_files import INTACT_FILE_HINT, read_state_dict, read_torch_file, tensor_shapes
 from bench.api.version import __version__
 from bench.api.vit import Tokens, VisionTransformerEncoder
 from bench.api.vit_layers import EMBED, POOLED, TapPosition, tap_position, vit_layers
-from bench.api.weight_files import (
-    has_plain_weights,
-    is_path_like,
-    is_single_file,
-    missing_weight_files,
-    part_variant,
-    split_base,
-    split_revision,
-    variants_in,
-)
 
 _LAZY: dict[str, str] = {
     # Python workflows (import torch when called)
@@ -133,8 +106,51 @@ _LAZY: dict[str, str] = {
 }
 
 
+MOVED_TO_WEIGHTS = frozenset(
+    {
+        "INTACT_FILE_HINT",
+        "RANDOM",
+        "RANDOM_NOTE",
+        "TensorGaps",
+        "check_checkpoint",
+        "check_random",
+        "checkpoint_file",
+        "from_pretrained_part",
+        "has_plain_weights",
+        "hub_reachable",
+        "is_hub_id",
+        "is_path_like",
+        "is_single_file",
+        "load_complete",
+        "loading_info_gaps",
+        "local_checkpoint",
+        "missing_weight_files",
+        "model_gaps",
+        "part_variant",
+        "read_state_dict",
+        "read_torch_file",
+        "require_complete",
+        "split_base",
+        "split_revision",
+        "tensor_shapes",
+        "unreadable_checkpoint",
+        "variants_in",
+    }
+)
+"""Names that moved from ``bench`` to ``bench.weights``: deprecated aliases here, which warn."""
+
+
 def __getattr__(name: str) -> Any:
-    """The lazily imported public names of ``_LAZY``."""
+    """The lazily imported public names of ``_LAZY``, and the deprecated aliases of
+    :data:`MOVED_TO_WEIGHTS` (each access warns, naming the new place)."""
+    if name in MOVED_TO_WEIGHTS:
+        warnings.warn(
+            f"bench.{name} moved to bench.weights: use `from bench.weights import {name}` "
+            "(the alias in bench will be removed).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module("bench.weights"), name)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'bench' has no attribute {name!r}")
@@ -148,37 +164,10 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "RANDOM",
-    "RANDOM_NOTE",
-    "check_checkpoint",
-    "check_random",
-    "checkpoint_file",
-    "has_plain_weights",
-    "hub_reachable",
-    "is_hub_id",
-    "missing_weight_files",
-    "is_single_file",
-    "split_base",
-    "split_revision",
-    "is_path_like",
     "read_block_inputs",
     "read_block_outputs",
     "seeded_noise",
     "to_model_device",
-    "part_variant",
-    "variants_in",
-    "local_checkpoint",
-    "unreadable_checkpoint",
-    "TensorGaps",
-    "from_pretrained_part",
-    "load_complete",
-    "loading_info_gaps",
-    "model_gaps",
-    "require_complete",
-    "INTACT_FILE_HINT",
-    "read_state_dict",
-    "read_torch_file",
-    "tensor_shapes",
     "EMBED",
     "POOLED",
     "POOLINGS",

@@ -18,15 +18,17 @@ LAYERS: dict[str, int] = {
     "registry": 1,
     "config": 1,
     "results": 1,
-    "plan": 2,
-    "evaluation": 3,
-    "extraction": 3,
-    "prompts": 4,
-    "execution": 5,
-    "workflows": 6,
-    "cli": 7,
+    "weights": 2,
+    "plan": 3,
+    "evaluation": 4,
+    "extraction": 4,
+    "prompts": 5,
+    "execution": 6,
+    "workflows": 7,
+    "cli": 8,
 }
 FACADE = "bench"  # bench/__init__.py: the public names, imported by plugins and users only
+PUBLIC = (FACADE, "bench.weights")  # what plugins may import: the facade and its one public sub-namespace
 
 
 def module_name(path: Path) -> str:
@@ -141,25 +143,62 @@ def test_the_api_layer_imports_no_torch():
     assert not offenders, offenders
 
 
+def public_api_violations(path: Path) -> list[str]:
+    """The imports of ``path`` outside the public API: any ``bench.*`` module but those of
+    :data:`PUBLIC` (``from bench import weights`` is the public namespace, not a way around it)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+            if node.module in PUBLIC:
+                names += [name for a in node.names if _is_module(name := f"{node.module}.{a.name}")]
+        else:
+            continue
+        found += [f"{path.name}:{node.lineno} imports {name}" for name in names if _outside_public(name)]
+    return found
+
+
+def _outside_public(name: str) -> bool:
+    return name.startswith(f"{FACADE}.") and name not in PUBLIC
+
+
 @pytest.mark.parametrize("folder", ["plugins", "examples"])
 def test_plugins_import_only_the_public_api(folder):
-    """A built-in plugin is written like a third-party one: ``from bench import ...`` only."""
-    violations = []
-    for path in sorted((ROOT / folder).rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and not node.level:
-                names = [node.module or ""]
-            else:
-                continue
-            violations += [
-                f"{path.relative_to(ROOT)}:{node.lineno} imports {name}"
-                for name in names
-                if name.startswith("bench.")
-            ]
+    """A built-in plugin is written like a third-party one: ``from bench import ...`` and
+    ``from bench.weights import ...`` only."""
+    violations = [v for path in sorted((ROOT / folder).rglob("*.py")) for v in public_api_violations(path)]
     assert not violations, "\n".join(violations)
+
+
+def test_the_public_import_rule_allows_bench_weights_and_nothing_deeper(tmp_path):
+    plugin = tmp_path / "plugin.py"
+    plugin.write_text(
+        "import bench\nfrom bench import BenchError, weights\nfrom bench.weights import split_revision\n"
+        "import bench.weights\nfrom bench.weights import names\nfrom bench.weights.hub import hub_reachable\n"
+        "from bench.api import errors\nimport bench.plan.runs\n",
+        encoding="utf-8",
+    )
+    assert public_api_violations(plugin) == [
+        "plugin.py:5 imports bench.weights.names",
+        "plugin.py:6 imports bench.weights.hub",
+        "plugin.py:7 imports bench.api",
+        "plugin.py:8 imports bench.plan.runs",
+    ]
+
+
+def test_the_weights_namespace_is_its_modules_public_names():
+    """``bench.weights`` exports what plugins use and nothing of bench's other layers: every name
+    in its ``__all__`` is defined in it, and none is also a top-level name of ``bench``."""
+    import bench
+    import bench.weights
+
+    missing = [name for name in bench.weights.__all__ if not hasattr(bench.weights, name)]
+    assert not missing
+    assert not set(bench.weights.__all__) & set(bench.__all__)
+    assert set(bench.MOVED_TO_WEIGHTS) <= set(bench.weights.__all__)
 
 
 def registered_plugins() -> set[str]:

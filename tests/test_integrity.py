@@ -21,7 +21,7 @@ import bench
 from bench.api.files import atomic_file
 from bench.extraction.cache import DescriptorStore, FeatureCache, remove_stale_files
 from bench.extraction.features import backbone_features
-from bench.plan.weights import weights_identity
+from bench.weights import weights_identity
 
 OPTIONS = ("num_classes=6", "num_unseen=3", "photos_per_class=3", "train_photos_per_class=1")
 SMALL = [part for option in OPTIONS for part in ("--dataset-option", option)]

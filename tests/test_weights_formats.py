@@ -22,7 +22,7 @@ from PIL import Image
 
 import bench
 from bench import BenchError, PromptCondition
-from bench.plan.weights import weights_identity
+from bench.weights import weights_identity
 from tests.dit_models import rename_all
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

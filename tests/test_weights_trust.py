@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 import bench
 from bench import BenchError
-from bench.plan.weights import weights_identity
+from bench.weights import weights_identity
 from tests.conftest import run_bench
 from tests.dit_models import CPU, save_tiny, tiny
 from tests.test_weights_formats import single_file_state

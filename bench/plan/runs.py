@@ -20,8 +20,8 @@ from bench.plan.dataset_views import CheckedImages
 from bench.plan.layers import LayerPlan, resolve_layer
 from bench.plan.per_backbone import resolve_axis, split_axis
 from bench.plan.probes import LINEAR, NONE, check_probe_file, split_probe
-from bench.plan.weights import weights_identity
 from bench.registry.tables import Registry
+from bench.weights import weights_identity
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class PlannedRun:
         dtype: model precision name; cache_dtype: precision of the cached descriptors.
         query_text: the sketch+text query source (``--query-text``), or None.
         backbone_plugin, dataset_plugin: the plugins that registered them (named in errors).
-        weights_identity: what the weights are (:func:`bench.plan.weights.weights_identity`).
+        weights_identity: what the weights are (:func:`bench.weights.weights_identity`).
         limit: at most this many queries and gallery items (``--limit``), or None for all.
         task: the dataset's task (its relevance rule and main metric); metrics: the metrics the
             dataset reports, resolved.

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bench import RANDOM, RANDOM_NOTE, BackboneFamily, BackboneInfo, hookimpl
+from bench import BackboneFamily, BackboneInfo, hookimpl
+from bench.weights import RANDOM, RANDOM_NOTE
 from bench_dit.architecture import FLUX, FLUX_DEV_GUIDANCE, NUM_TIMESTEPS, VARIANTS, DiTVariant
 from bench_dit.ditf import RECIPES as DITF_RECIPES
 from bench_dit.ditf import DiTF

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import torch
 
-from bench import (
-    BackboneInfo,
-    BenchError,
+from bench import BackboneInfo, BenchError
+from bench.weights import (
     check_random,
     from_pretrained_part,
     is_single_file,

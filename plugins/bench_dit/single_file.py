@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import INTACT_FILE_HINT, BenchError, load_complete, read_state_dict, tensor_shapes
+from bench import BenchError
+from bench.weights import INTACT_FILE_HINT, load_complete, read_state_dict, tensor_shapes
 from bench_dit.architecture import FLUX, SD3, VARIANTS, DiTVariant
 
 TRANSFORMER_PREFIX = "model.diffusion_model."

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import BenchError, hub_reachable, is_hub_id, is_single_file, split_base, split_revision
+from bench import BenchError
+from bench.weights import hub_reachable, is_hub_id, is_single_file, split_base, split_revision
 
 
 def _missing_parts(folder: Path, parts: tuple[str, ...]) -> list[str]:

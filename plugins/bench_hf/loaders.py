@@ -7,15 +7,8 @@ from pathlib import Path
 
 import torch
 
-from bench import (
-    RANDOM,
-    BackboneInfo,
-    BenchError,
-    PixelNormalization,
-    TensorGaps,
-    loading_info_gaps,
-    require_complete,
-)
+from bench import BackboneInfo, BenchError, PixelNormalization
+from bench.weights import RANDOM, TensorGaps, loading_info_gaps, require_complete
 from bench_hf.architecture import HFEncoder
 from bench_hf.by_name import PREFIX, describe
 from bench_hf.features import HFViTFeatures

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench import BenchError, check_checkpoint, checkpoint_file, is_hub_id, local_checkpoint
+from bench import BenchError
+from bench.weights import check_checkpoint, checkpoint_file, is_hub_id, local_checkpoint
 from bench_hf.architecture import CONFIG_FILE, WEIGHT_FILES
 
 

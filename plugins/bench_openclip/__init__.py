@@ -7,16 +7,8 @@ on text, so these backbones take no text prompt (``accepts_text=False``).
 
 from __future__ import annotations
 
-from bench import (
-    EMBED,
-    RANDOM,
-    RANDOM_NOTE,
-    BackboneFamily,
-    BackboneInfo,
-    LayerInfo,
-    hookimpl,
-    vit_layers,
-)
+from bench import EMBED, BackboneFamily, BackboneInfo, LayerInfo, hookimpl, vit_layers
+from bench.weights import RANDOM, RANDOM_NOTE
 from bench_openclip.architecture import CLIP_VITS, NEW_CLIP_VITS, TINY_CLIP_CONFIG, TINY_CLIP_VITS
 from bench_openclip.registration import backbone_info
 

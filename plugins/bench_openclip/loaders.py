@@ -12,14 +12,8 @@ from dataclasses import asdict
 
 import torch
 
-from bench import (
-    RANDOM,
-    BackboneInfo,
-    PixelNormalization,
-    check_random,
-    checkpoint_file,
-    unreadable_checkpoint,
-)
+from bench import BackboneInfo, PixelNormalization
+from bench.weights import RANDOM, check_random, checkpoint_file, unreadable_checkpoint
 from bench_openclip.architecture import (
     CHECKPOINT_FILES,
     CLIP_VITS,

@@ -8,17 +8,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from bench import (
-    EMBED,
-    RANDOM,
-    RANDOM_NOTE,
-    BackboneInfo,
-    BenchError,
-    LayerInfo,
-    check_checkpoint,
-    local_checkpoint,
-    vit_layers,
-)
+from bench import EMBED, BackboneInfo, BenchError, LayerInfo, vit_layers
+from bench.weights import RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
 from bench_openclip.architecture import CHECKPOINT_FILES, ClipViT
 
 FACTORY = "bench_openclip.loaders:build_model"

@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from bench import BackboneInfo, BenchError, load_complete, part_variant, read_state_dict
+from bench import BackboneInfo, BenchError
+from bench.weights import load_complete, part_variant, read_state_dict
 from bench_sd.cleandift import CLEAN_TIMESTEP, CLEANDIFT, FULL_CHECKPOINT_PREFIX, CleanDiftVariant
 from bench_sd.cleandift_weights import UnetSource, locate_unet, split_weights
 from bench_sd.features import StableDiffusionFeatures, unet_taps

@@ -17,7 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import BenchError, has_plain_weights, hub_reachable, split_base, split_revision, variants_in
+from bench import BenchError
+from bench.weights import has_plain_weights, hub_reachable, split_base, split_revision, variants_in
 from bench_sd.cleandift import CLEANDIFT, HUB_REPO, CleanDiftVariant
 from bench_sd.weights import check_weights, local_weights
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from bench import BenchError, from_pretrained_part, part_variant, require_complete, split_revision
+from bench import BenchError
+from bench.weights import from_pretrained_part, part_variant, require_complete, split_revision
 from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_VAE_CONFIG, SDVariant
 from bench_sd.single_file_check import checkpoint_shapes, single_file_gaps
 from bench_sd.weights import BUILTIN_CONFIGS, SingleFileSource

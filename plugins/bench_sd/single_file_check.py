@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from bench import INTACT_FILE_HINT, TensorGaps, model_gaps, tensor_shapes
+from bench.weights import INTACT_FILE_HINT, TensorGaps, model_gaps, tensor_shapes
 
 OPEN_CLIP_PREFIXES = {
     "text_encoder": "cond_stage_model.model.",  # SD 2.x: OpenCLIP ViT-H text tower

@@ -23,8 +23,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import (
-    BenchError,
+from bench import BenchError
+from bench.weights import (
     hub_reachable,
     is_path_like,
     is_single_file,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from bench import BenchError, read_torch_file
+from bench import BenchError
+from bench.weights import read_torch_file
 from bench_sdmini import SdMiniError
 from bench_sdmini.loop import StageProgress
 

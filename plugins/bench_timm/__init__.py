@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from bench import (
-    EMBED,
-    RANDOM,
-    RANDOM_NOTE,
-    BackboneFamily,
-    BackboneInfo,
-    hookimpl,
-)
+from bench import EMBED, BackboneFamily, BackboneInfo, hookimpl
+from bench.weights import RANDOM, RANDOM_NOTE
 from bench_timm.architecture import (
     IMGFOCUS_DEPTH,
     IMGFOCUS_IMAGE_SIZE,

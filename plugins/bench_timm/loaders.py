@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from bench import RANDOM, BackboneInfo, check_random, checkpoint_file, unreadable_checkpoint
+from bench import BackboneInfo
+from bench.weights import RANDOM, check_random, checkpoint_file, unreadable_checkpoint
 from bench_timm.architecture import (
     CHECKPOINT_FILES,
     IMGFOCUS_DEPTH,

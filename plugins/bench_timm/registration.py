@@ -10,18 +10,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from bench import (
-    EMBED,
-    POOLED,
-    RANDOM,
-    RANDOM_NOTE,
-    BackboneInfo,
-    BenchError,
-    LayerInfo,
-    check_checkpoint,
-    local_checkpoint,
-    vit_layers,
-)
+from bench import EMBED, POOLED, BackboneInfo, BenchError, LayerInfo, vit_layers
+from bench.weights import RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
 from bench_timm.architecture import CHECKPOINT_FILES, TimmConvNet, TimmSpec, TimmViT
 from bench_timm.stages import stage_layers
 

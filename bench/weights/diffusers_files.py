@@ -8,7 +8,6 @@ file names, part by part (a folder may mix plain and variant parts).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -27,10 +26,6 @@ _VARIANT = re.compile(
     rf"|^(?:{_STEMS})\.(?:safetensors|bin)\.index\.(?P<b>[A-Za-z0-9_]+)\.json$"
 )
 PREFERRED_VARIANTS = ("fp16", "bf16")
-SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
-"""Suffixes of single-file checkpoints (one file for a whole model, as model sites distribute them)."""
-BASE_SEPARATOR = "+"
-REVISION_SEPARATOR = "@"
 
 
 def _names(folder: Path) -> list[str]:
@@ -75,41 +70,3 @@ def missing_weight_files(root: Path, parts: tuple[str, ...]) -> list[str]:
         and not has_plain_weights(Path(root) / part)
         and not variants_in(Path(root) / part)
     ]
-
-
-def variants_note(root: Path, parts: tuple[str, ...]) -> str:
-    """``"unet: fp16, vae: fp16"`` for the parts loaded from variant files, or ``""``."""
-    chosen = {part: part_variant(root, part) for part in parts if part in MODEL_PARTS}
-    return ", ".join(f"{part}: {variant}" for part, variant in chosen.items() if variant)
-
-
-def split_base(weights: str) -> tuple[str, str | None]:
-    """``"A+B"`` -> ``("A", "B")``: A's weights read with B's configs, or onto B's pipeline. An
-    existing path holding ``+``, and a value without one, -> ``(weights, None)``."""
-    if BASE_SEPARATOR not in weights or Path(weights).expanduser().exists():
-        return weights, None
-    primary, _, base = weights.rpartition(BASE_SEPARATOR)
-    return (primary, base) if primary and base else (weights, None)
-
-
-def is_single_file(weights: str) -> bool:
-    """Whether ``weights`` (``FILE`` or ``FILE+BASE``) names a checkpoint file by its suffix,
-    existing or not."""
-    return Path(split_base(weights)[0]).suffix in SINGLE_FILE_SUFFIXES
-
-
-def split_revision(weights: str) -> tuple[str, str | None]:
-    """``"org/name@rev"`` -> ``("org/name", "rev")``; anything else -> ``(weights, None)``."""
-    repo, sep, revision = weights.partition(REVISION_SEPARATOR)
-    if sep and revision and repo.count("/") == 1 and not is_path_like(repo):
-        return repo, revision
-    return weights, None
-
-
-def is_path_like(weights: str) -> bool:
-    """Whether ``weights`` reads as a file-system path rather than an ``org/name`` hub id."""
-    return (
-        weights.startswith(("/", ".", "~"))
-        or os.sep in weights.strip("/").split("/", 1)[-1]
-        or (weights.count("/") != 1)
-    )

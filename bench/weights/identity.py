@@ -20,17 +20,13 @@ import json
 import os
 from pathlib import Path
 
-from bench.api.checkpoints import is_hub_id
 from bench.api.files import write_text_atomic
 from bench.config.cache_location import default_cache_dir
+from bench.weights.names import BASE_SEPARATOR, is_hub_id, split_revision
 
 MEMO_NAME = "weights-hashes.json"
 NOT_CACHED = "not in the local cache"
-
-
 COMMIT_LENGTH = 40
-PARTS_SEPARATOR = "+"
-REVISION_SEPARATOR = "@"
 
 
 def hub_snapshot(repo_id: str, revision: str | None = None) -> str | None:
@@ -47,11 +43,6 @@ def hub_snapshot(repo_id: str, revision: str | None = None) -> str | None:
         return revision if (folder / "snapshots" / revision).is_dir() else None
     snapshots = sorted(p.name for p in (folder / "snapshots").glob("*") if p.is_dir())
     return snapshots[0] if len(snapshots) == 1 else None
-
-
-def _split_revision(weights: str) -> tuple[str, str | None]:
-    repo, sep, revision = weights.partition(REVISION_SEPARATOR)
-    return (repo, revision) if sep and revision and is_hub_id(repo) else (weights, None)
 
 
 def _is_commit(revision: str) -> bool:
@@ -129,11 +120,11 @@ def weights_identity(weights: str, memo_path: Path | None = None) -> str:
     path = Path(weights).expanduser()
     if path.exists():
         return f"{path.resolve()}#{content_hash(path, memo_path)}"
-    if PARTS_SEPARATOR in weights:
-        return PARTS_SEPARATOR.join(
-            weights_identity(part, memo_path) if part else part for part in weights.split(PARTS_SEPARATOR)
+    if BASE_SEPARATOR in weights:
+        return BASE_SEPARATOR.join(
+            weights_identity(part, memo_path) if part else part for part in weights.split(BASE_SEPARATOR)
         )
-    repo, revision = _split_revision(weights)
-    if is_hub_id(repo) and not os.path.isabs(repo):
+    repo, revision = split_revision(weights)
+    if is_hub_id(repo):
         return _hub_identity(repo, revision)
     return weights

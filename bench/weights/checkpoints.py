@@ -1,27 +1,22 @@
-"""Finding a pretrained checkpoint file without waiting on an unreachable hub (no torch imported).
+"""Weights that are one checkpoint file: find it here, check it can be had, fetch it (no torch).
 
-Public (``bench.check_checkpoint`` and the rest); the timm and open_clip plugins use it.
-``weights`` is either a local checkpoint file, a folder holding one of the library's checkpoint
-file names, or a Hugging Face hub repository id. A hub id is used from the local Hugging Face
-cache when it is there; otherwise the hub must be reachable, which a 3-second connection attempt
-decides (instead of the libraries' minutes of retries).
+Public through :mod:`bench.weights`; the timm, open_clip and ``hf:`` plugins use it. ``weights``
+is ``random`` (seeded random weights: no file), a local checkpoint file, a folder holding one of
+the library's checkpoint file names, or a Hugging Face hub id (``org/name``, or
+``org/name@revision`` pinned). A hub id is used from the local Hugging Face cache when it is there;
+otherwise the hub must be reachable, which a 3-second connection attempt decides (instead of the
+libraries' minutes of retries).
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from pathlib import Path
 
 from bench.api.errors import BenchError
 from bench.api.tensor_names import strict_load_gaps
 from bench.api.torch_files import load_failure
-
-RANDOM = "random"  # the weights of the tiny test models
-RANDOM_NOTE = "random weights (architecture check, not a model)"
-HUB_HOST = ("huggingface.co", 443)
-CONNECT_TIMEOUT_S = 3
-CHECKPOINT_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".ckpt"}
+from bench.weights.hub import cached_file, hf_download_command, hub_reachable, not_cached_error
+from bench.weights.names import NO_WEIGHTS, RANDOM, is_hub_id, split_revision
 
 
 def check_random(weights: str, backbone_id: str) -> None:
@@ -34,42 +29,6 @@ def check_random(weights: str, backbone_id: str) -> None:
         raise BenchError(
             f"Backbone {backbone_id!r} only has random weights (got {weights!r}).", "Drop --weights."
         )
-
-
-def is_hub_id(weights: str) -> bool:
-    """``org/name`` with no path markers (``/models/x``, ``./x``, ``~/x``, ``a/b/c`` and
-    ``dir/model.safetensors`` are paths)."""
-    org, sep, name = weights.partition("/")
-    return (
-        bool(sep and org and name)
-        and "/" not in name
-        and not weights.startswith((".", "~"))
-        and Path(name).suffix not in CHECKPOINT_SUFFIXES
-    )
-
-
-def hub_reachable() -> bool:
-    """Whether the Hugging Face Hub can be reached now: False under ``HF_HUB_OFFLINE`` (checked
-    without importing huggingface_hub) or when a connection does not open within
-    :data:`CONNECT_TIMEOUT_S` seconds, so missing weights are reported in seconds, not after
-    minutes of retries."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return False
-    try:
-        socket.create_connection(HUB_HOST, timeout=CONNECT_TIMEOUT_S).close()
-    except OSError:
-        return False
-    return True
-
-
-def _cached_file(repo_id: str, filenames: tuple[str, ...]) -> str | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    for filename in filenames:
-        found = try_to_load_from_cache(repo_id, filename)
-        if isinstance(found, str):
-            return found
-    return None
 
 
 def _local_file(weights: str, backbone_id: str, filenames: tuple[str, ...]) -> str | None:
@@ -86,7 +45,7 @@ def _local_file(weights: str, backbone_id: str, filenames: tuple[str, ...]) -> s
                 f"Pass the checkpoint file itself with --weights {backbone_id}=FILE.",
             )
         return str(found)
-    if not is_hub_id(weights):
+    if not is_hub_id(split_revision(weights)[0]):
         raise BenchError(
             f"Weights file {weights!r} for backbone {backbone_id!r} does not exist.",
             "Pass an existing checkpoint file or a Hugging Face hub id with --weights.",
@@ -94,37 +53,52 @@ def _local_file(weights: str, backbone_id: str, filenames: tuple[str, ...]) -> s
     return None
 
 
+def _here(weights: str, backbone_id: str, filenames: tuple[str, ...]) -> str | None:
+    """The local file or the cached hub file of ``weights``, or None (reads only the local disk)."""
+    return _local_file(weights, backbone_id, filenames) or cached_file(*_pinned(weights, filenames))
+
+
+def _pinned(weights: str, filenames: tuple[str, ...]) -> tuple[str, tuple[str, ...], str | None]:
+    repo, revision = split_revision(weights)
+    return repo, filenames, revision
+
+
 def _unavailable(weights: str, backbone_id: str, filenames: tuple[str, ...]) -> BenchError:
+    repo, revision = split_revision(weights)
     alternatives = f" (or {' or '.join(filenames[1:])}, whichever it has)" if len(filenames) > 1 else ""
-    return BenchError(
-        f"Weights {weights!r} for backbone {backbone_id!r} are not available: they are not in the local "
-        "Hugging Face cache and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1).",
-        f"On a connected machine run `hf download {weights} {filenames[0]}`{alternatives} and copy the "
-        f"cache (~/.cache/huggingface/hub), or pass the file with --weights {backbone_id}=FILE.",
+    return not_cached_error(
+        f"Weights {weights!r} for backbone {backbone_id!r}",
+        hf_download_command(repo, revision, files=filenames[:1]),
+        f"or pass the file with --weights {backbone_id}=FILE.",
+        after_command=alternatives,
     )
 
 
 def local_checkpoint(weights: str, filenames: tuple[str, ...]) -> str | None:
     """The checkpoint file ``weights`` names on this machine (a file, a folder holding one of
-    ``filenames``, or a hub id in the local Hugging Face cache), or None. Reads only the local disk."""
+    ``filenames``, or a hub id in the local Hugging Face cache), or None (also for ``random`` and
+    ``none``: no file). Reads only the local disk."""
+    if weights in (RANDOM, NO_WEIGHTS):
+        return None
     try:
-        return _local_file(weights, "", filenames) or _cached_file(weights, filenames)
+        return _here(weights, "", filenames)
     except BenchError:  # a missing path or an empty folder: nothing here
         return None
 
 
 def check_checkpoint(weights: str, backbone_id: str, filenames: tuple[str, ...]) -> None:
-    """Fail fast, before a run starts, when ``weights`` can neither be found here nor downloaded.
+    """Fail fast, before a run starts, when ``weights`` can neither be found here nor downloadable;
+    ``random`` (seeded random weights) always passes.
 
     Args:
-        weights: a checkpoint file, a folder, or a hub id.
+        weights: ``random``, a checkpoint file, a folder, or a hub id (``org/name[@revision]``).
         backbone_id: named in the error.
         filenames: the library's checkpoint file names, in order of preference.
 
     Raises:
         BenchError: naming the weights and how to make them available.
     """
-    if _local_file(weights, backbone_id, filenames) or _cached_file(weights, filenames):
+    if weights == RANDOM or _here(weights, backbone_id, filenames):
         return
     if not hub_reachable():
         raise _unavailable(weights, backbone_id, filenames)
@@ -136,7 +110,7 @@ def checkpoint_file(weights: str, backbone_id: str, filenames: tuple[str, ...]) 
     Raises:
         BenchError: as :func:`check_checkpoint`, or when the repository has none of ``filenames``.
     """
-    found = _local_file(weights, backbone_id, filenames) or _cached_file(weights, filenames)
+    found = _here(weights, backbone_id, filenames)
     if found:
         return found
     if not hub_reachable():
@@ -144,9 +118,10 @@ def checkpoint_file(weights: str, backbone_id: str, filenames: tuple[str, ...]) 
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
+    repo, revision = split_revision(weights)
     for filename in filenames:
         try:
-            return hf_hub_download(weights, filename)
+            return hf_hub_download(repo, filename, revision=revision)
         except EntryNotFoundError:
             continue
         except OSError as exc:  # HTTP and connection errors, a missing repository
