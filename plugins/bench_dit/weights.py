@@ -5,7 +5,7 @@ Hugging Face hub id, or a single-file transformer checkpoint ``FILE[+DIR]`` (see
 :mod:`bench_dit.single_file`; the VAE, text encoders and configs come from ``DIR``, a folder or hub
 id, or else from the backbone's default weights). A hub id is read from the local Hugging Face cache
 (the ``models--org--name/snapshots/<rev>/`` layout) when every needed subfolder is there; otherwise
-the hub must be reachable (``bench.is_hub_id``, a 3-second connection attempt), and the error says
+the hub must be reachable (``bench.weights.is_hub_id``, a 3-second connection attempt), and the error says
 how to get the files.
 """
 
@@ -14,7 +14,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench import BenchError
-from bench.weights import hub_reachable, is_hub_id, is_single_file, split_base, split_revision
+from bench.weights import (
+    cached_snapshot,
+    hf_download_command,
+    hub_reachable,
+    is_hub_id,
+    is_single_file,
+    not_cached_error,
+    split_base,
+    split_revision,
+)
 
 
 def _missing_parts(folder: Path, parts: tuple[str, ...]) -> list[str]:
@@ -24,14 +33,8 @@ def _missing_parts(folder: Path, parts: tuple[str, ...]) -> list[str]:
 def _cached_snapshot(weights: str, parts: tuple[str, ...]) -> str | None:
     """The cached snapshot of ``weights`` (``org/name``, or ``org/name@revision`` for a commit,
     branch or tag) holding every one of ``parts``, or None."""
-    from huggingface_hub import snapshot_download
-
-    repo_id, revision = split_revision(weights)
-    try:
-        path = snapshot_download(repo_id, revision=revision, local_files_only=True)
-    except Exception:  # not cached (LocalEntryNotFoundError), or a malformed id
-        return None
-    return path if not _missing_parts(Path(path), parts) else None
+    path = cached_snapshot(*split_revision(weights), parts)
+    return None if path is None else str(path)
 
 
 def _download(weights: str, parts: tuple[str, ...]) -> str:
@@ -96,17 +99,15 @@ def locate_weights(
     if hub_reachable():
         return _download(weights, parts)
     repo_id, revision = split_revision(weights)
-    patterns = " ".join(f"'{part}/*'" for part in parts)
-    pinned = f" --revision {revision}" if revision else ""
     gated = (
         f" Accept the licence ({licence}) on huggingface.co/{repo_id} and log in first." if licence else ""
     )
-    raise BenchError(
-        f"Weights {weights!r} for backbone {backbone_id!r} are not available: they are not in the local "
-        "Hugging Face cache and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1).",
-        f"On a connected machine run `hf download {repo_id}{pinned} --include {patterns} 'model_index.json'` "
-        f"and copy the cache (~/.cache/huggingface/hub), or pass the downloaded folder with "
-        f"--weights {backbone_id}=DIR.{gated} To try the toolkit without weights use --backbone {tiny}.",
+    include = (*(f"{part}/*" for part in parts), "model_index.json")
+    raise not_cached_error(
+        f"Weights {weights!r} for backbone {backbone_id!r}",
+        hf_download_command(repo_id, revision, include=include),
+        f"or pass the downloaded folder with --weights {backbone_id}=DIR.{gated} To try the toolkit "
+        f"without weights use --backbone {tiny}.",
     )
 
 

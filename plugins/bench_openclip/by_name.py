@@ -14,9 +14,10 @@ import open_clip
 import torch
 
 from bench import BackboneInfo, BenchError, closest_match
+from bench.weights import NO_WEIGHTS
 from bench_openclip.architecture import ClipViT
 from bench_openclip.features import tower_blocks, tower_has_class_token
-from bench_openclip.registration import NO_WEIGHTS, backbone_info
+from bench_openclip.registration import backbone_info
 
 PREFIX = "open_clip"
 LIST_HINT = '`python -c "import open_clip; print(open_clip.list_pretrained())"` lists them'

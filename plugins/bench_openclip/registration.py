@@ -9,11 +9,10 @@ from __future__ import annotations
 from functools import partial
 
 from bench import EMBED, BackboneInfo, BenchError, LayerInfo, vit_layers
-from bench.weights import RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
+from bench.weights import NO_WEIGHTS, RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
 from bench_openclip.architecture import CHECKPOINT_FILES, ClipViT
 
 FACTORY = "bench_openclip.loaders:build_model"
-NO_WEIGHTS = "none"  # an open_clip architecture named without a pretrained tag
 
 
 def check_weights(weights: str, backbone_id: str) -> None:
@@ -23,8 +22,6 @@ def check_weights(weights: str, backbone_id: str) -> None:
     Raises:
         BenchError: naming the weights and how to get them.
     """
-    if weights == RANDOM:
-        return
     if weights == NO_WEIGHTS:
         raise BenchError(
             f"Backbone {backbone_id!r} names no pretrained tag, so it has no default weights.",
@@ -33,11 +30,6 @@ def check_weights(weights: str, backbone_id: str) -> None:
             "or --weights random.",
         )
     check_checkpoint(weights, backbone_id, CHECKPOINT_FILES)
-
-
-def local_weights(weights: str) -> str | None:
-    """Where ``weights`` are on this machine (never the network); None when they are not."""
-    return None if weights in (RANDOM, NO_WEIGHTS) else local_checkpoint(weights, CHECKPOINT_FILES)
 
 
 def tower_taps(spec: ClipViT) -> tuple[LayerInfo, ...]:
@@ -60,6 +52,6 @@ def backbone_info(spec: ClipViT) -> BackboneInfo:
         learnable_prompts=("visual",),
         note=RANDOM_NOTE if spec.hub_id == RANDOM else None,
         weights_check=partial(check_weights, backbone_id=spec.id),
-        weights_location=local_weights,
+        weights_location=partial(local_checkpoint, filenames=CHECKPOINT_FILES),
         licence=spec.licence,
     )

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bench import BackboneInfo, LayerSelector, hookimpl
+from bench.weights import RANDOM, RANDOM_NOTE
 from bench_sd.architecture import EXTRACTOR_FACTS, VARIANTS, SDVariant
 from bench_sd.cleandift import CLEANDIFT, CleanDiftVariant
 from bench_sd.cleandift import FACTS as CLEANDIFT_FACTS
 from bench_sd.cleandift import LICENCE as CLEANDIFT_LICENCE
 
-RANDOM_NOTE = "random weights (architecture check, not a model)"
 NOTES = {
     "sd-tiny": RANDOM_NOTE,
     "sd-mini": "a miniature SD trained by this project on generated shapes (not Stable Diffusion)",
@@ -42,7 +42,7 @@ def _weights_location(variant: SDVariant) -> Callable[[str], str | None]:
 
 def backbone_info(variant: SDVariant) -> BackboneInfo:
     """The registry entry of an SD variant (layers from its UNet config)."""
-    random = variant.weights == "random"
+    random = variant.weights == RANDOM
     return BackboneInfo(
         id=variant.id,
         target="bench_sd.loaders:build_tiny" if random else "bench_sd.loaders:build_pretrained",

@@ -18,7 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import BenchError
-from bench.weights import has_plain_weights, hub_reachable, split_base, split_revision, variants_in
+from bench.weights import (
+    RANDOM,
+    cached_file,
+    has_plain_weights,
+    hf_download_command,
+    hub_reachable,
+    is_hub_id,
+    not_cached_error,
+    split_base,
+    split_revision,
+    variants_in,
+)
 from bench_sd.cleandift import CLEANDIFT, HUB_REPO, CleanDiftVariant
 from bench_sd.weights import check_weights, local_weights
 
@@ -48,13 +59,6 @@ def _unet_folder(path: Path) -> Path | None:
     return None
 
 
-def _cached_hub_file(repo: str, filename: str, revision: str | None) -> str | None:
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(repo, filename, revision=revision)
-    return found if isinstance(found, str) else None
-
-
 def locate_unet(unet: str, spec: CleanDiftVariant, *, download: bool = False) -> UnetSource:
     """The UNet source ``unet`` names for ``spec``.
 
@@ -66,7 +70,7 @@ def locate_unet(unet: str, spec: CleanDiftVariant, *, download: bool = False) ->
         BenchError: the file or folder does not exist or holds no UNet, or the hub file is neither
             cached nor downloadable; the message names the repository, the file and how to get it.
     """
-    if unet == "random":
+    if unet == RANDOM:
         if spec.unet_file is not None:
             raise BenchError(
                 f"Backbone {spec.id!r} has no random weights.",
@@ -87,7 +91,7 @@ def locate_unet(unet: str, spec: CleanDiftVariant, *, download: bool = False) ->
             )
         return UnetSource("folder", str(folder))
     repo, revision = split_revision(unet)
-    if unet.startswith((".", "/", "~")) or repo.count("/") != 1 or Path(repo).suffix:
+    if not is_hub_id(repo):
         raise BenchError(
             f"UNet weights {unet!r} for backbone {spec.id!r} do not exist.",
             f"Pass an existing checkpoint file, a unet/ folder or the hub id {HUB_REPO} with --weights.",
@@ -97,17 +101,16 @@ def locate_unet(unet: str, spec: CleanDiftVariant, *, download: bool = False) ->
             f"Backbone {spec.id!r} has no hub weights (it is a test model).",
             f"Pass a UNet checkpoint of sd-tiny's architecture with --weights {spec.id}=FILE.",
         )
-    cached = _cached_hub_file(repo, spec.unet_file, revision)
+    cached = cached_file(repo, (spec.unet_file,), revision)
     if cached:
         return UnetSource("file", cached)
     if hub_reachable():
         return UnetSource("hub", repo=repo, revision=revision, filename=spec.unet_file)
-    pin = f" --revision {revision}" if revision else ""
-    raise BenchError(
-        f"The CleanDIFT UNet {spec.unet_file} of {repo!r} for backbone {spec.id!r} is not available: it is "
-        "not in the local Hugging Face cache and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1).",
-        f"On a connected machine run `hf download {repo} {spec.unet_file}{pin}` and copy the cache "
-        f"(~/.cache/huggingface/hub), or pass the file with --weights {spec.id}=FILE[+BASE].",
+    raise not_cached_error(
+        f"The CleanDIFT UNet {spec.unet_file} of {repo!r} for backbone {spec.id!r}",
+        hf_download_command(repo, revision, files=(spec.unet_file,)),
+        f"or pass the file with --weights {spec.id}=FILE[+BASE].",
+        plural=False,
     )
 
 
@@ -140,9 +143,9 @@ def cleandift_location(weights: str, backbone_id: str) -> str | None:
         found: str | None = str(path)
     elif spec.unet_file is not None:
         repo, revision = split_revision(unet)
-        found = _cached_hub_file(repo, spec.unet_file, revision) if repo.count("/") == 1 else None
+        found = cached_file(repo, (spec.unet_file,), revision) if is_hub_id(repo) else None
     else:
         found = None
-    if found is None or (base != "random" and local_weights(base, spec.sd.needed_parts) is None):
+    if found is None or (base != RANDOM and local_weights(base, spec.sd.needed_parts) is None):
         return None
     return found

@@ -25,10 +25,14 @@ from pathlib import Path
 
 from bench import BenchError
 from bench.weights import (
+    RANDOM,
+    cached_snapshot,
+    hf_download_command,
     hub_reachable,
     is_path_like,
     is_single_file,
     missing_weight_files,
+    not_cached_error,
     split_base,
     split_revision,
 )
@@ -86,25 +90,15 @@ def require_weight_files(source: str, parts: tuple[str, ...]) -> None:
         )
 
 
-def _snapshot(repo_id: str, revision: str | None) -> Path | None:
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
-    except Exception:  # not cached (LocalEntryNotFoundError), or a malformed id
-        return None
-
-
 def _cached_snapshot(repo_id: str, parts: tuple[str, ...], revision: str | None = None) -> str | None:
-    path = _snapshot(repo_id, revision)
-    if path is None or not all((path / part).is_dir() for part in parts):
-        return None
-    return None if missing_weight_files(path, parts) else str(path)
+    """The cached snapshot of ``repo_id`` holding every part with its weight files, or None."""
+    path = cached_snapshot(repo_id, revision, parts)
+    return None if path is None or missing_weight_files(path, parts) else str(path)
 
 
 def _cached_configs(repo_id: str, parts: tuple[str, ...], revision: str | None = None) -> str | None:
     """The cached snapshot of ``repo_id`` when it holds every part's configuration (weights optional)."""
-    path = _snapshot(repo_id, revision)
+    path = cached_snapshot(repo_id, revision, ())
     if path is None or not (path / "model_index.json").is_file():
         return None
     return str(path) if all((path / part / CONFIG_FILES[part]).is_file() for part in parts) else None
@@ -141,15 +135,12 @@ def _withdrawn(repo_id: str, backbone_id: str) -> BenchError:
 
 def _unavailable(weights: str, backbone_id: str, parts: tuple[str, ...]) -> BenchError:
     repo, revision = split_revision(weights)
-    patterns = " ".join(f"'{part}/*'" for part in parts)
-    pin = f" --revision {revision}" if revision else ""
-    return BenchError(
-        f"Weights {weights!r} for backbone {backbone_id!r} are not available: they are not in the local "
-        "Hugging Face cache and the hub cannot be reached (offline, or HF_HUB_OFFLINE=1).",
-        f"On a connected machine run `hf download {repo}{pin} --include {patterns}` and copy the cache "
-        f"(~/.cache/huggingface/hub), or save the pipeline to a directory and pass "
-        f"--weights {backbone_id}=DIR (or a single-file checkpoint, --weights {backbone_id}=FILE). "
-        "To try the toolkit without weights use --backbone sd-tiny.",
+    return not_cached_error(
+        f"Weights {weights!r} for backbone {backbone_id!r}",
+        hf_download_command(repo, revision, include=tuple(f"{part}/*" for part in parts)),
+        f"or save the pipeline to a directory and pass --weights {backbone_id}=DIR (or a single-file "
+        f"checkpoint, --weights {backbone_id}=FILE). To try the toolkit without weights use "
+        "--backbone sd-tiny.",
     )
 
 
@@ -240,7 +231,7 @@ def locate_single_file(
             f"Checkpoint file {file!r} for backbone {backbone_id!r} does not exist.",
             "Pass an existing .safetensors or .ckpt file (or a diffusers directory) with --weights.",
         )
-    if config is None and default == "random":
+    if config is None and default == RANDOM:
         return SingleFileSource(str(Path(file).expanduser()), BUILTIN_CONFIGS)
     source = _config_source(config or default, backbone_id, parts)
     if source is None:
@@ -325,7 +316,7 @@ def check_weights(
         default: the backbone's default weights (describe a plain single-file checkpoint).
         unet_config: the UNet config the weights must match (default: the backbone's own).
     """
-    if weights == "random":
+    if weights == RANDOM:
         return
     if is_single_file(weights):
         source = locate_single_file(weights, backbone_id, default, parts)

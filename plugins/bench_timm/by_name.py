@@ -16,9 +16,10 @@ import timm
 import torch
 
 from bench import BackboneInfo, BenchError, closest_match
+from bench.weights import NO_WEIGHTS
 from bench_timm.architecture import TimmConvNet, TimmSpec, TimmViT, cnn_embed_what
 from bench_timm.features import has_class_token
-from bench_timm.registration import NO_WEIGHTS, backbone_info
+from bench_timm.registration import backbone_info
 
 PREFIX = "timm"
 

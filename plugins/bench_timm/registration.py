@@ -11,12 +11,11 @@ from __future__ import annotations
 from functools import partial
 
 from bench import EMBED, POOLED, BackboneInfo, BenchError, LayerInfo, vit_layers
-from bench.weights import RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
+from bench.weights import NO_WEIGHTS, RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
 from bench_timm.architecture import CHECKPOINT_FILES, TimmConvNet, TimmSpec, TimmViT
 from bench_timm.stages import stage_layers
 
 FACTORY = "bench_timm.loaders:build_model"
-NO_WEIGHTS = "none"  # a timm architecture without published weights
 
 
 def check_weights(weights: str, backbone_id: str) -> None:
@@ -26,8 +25,6 @@ def check_weights(weights: str, backbone_id: str) -> None:
     Raises:
         BenchError: naming the weights and how to get them.
     """
-    if weights == RANDOM:
-        return
     if weights == NO_WEIGHTS:
         raise BenchError(
             f"timm publishes no pretrained weights for backbone {backbone_id!r}.",
@@ -35,11 +32,6 @@ def check_weights(weights: str, backbone_id: str) -> None:
             "for seeded random weights, or name a model with a pretrained tag (`timm.list_pretrained()`).",
         )
     check_checkpoint(weights, backbone_id, CHECKPOINT_FILES)
-
-
-def local_weights(weights: str) -> str | None:
-    """Where ``weights`` are on this machine (never the network); None when they are not."""
-    return None if weights in (RANDOM, NO_WEIGHTS) else local_checkpoint(weights, CHECKPOINT_FILES)
 
 
 NORMED_CLASS_TOKEN = "final normed class token (the last block's class token after the final norm)"
@@ -113,6 +105,6 @@ def backbone_info(spec: TimmSpec) -> BackboneInfo:
         learnable_prompts=("visual",),
         note=RANDOM_NOTE if spec.hub_id == RANDOM else None,
         weights_check=partial(check_weights, backbone_id=spec.id),
-        weights_location=local_weights,
+        weights_location=partial(local_checkpoint, filenames=CHECKPOINT_FILES),
         licence=spec.licence,
     )
