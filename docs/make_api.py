@@ -1,5 +1,6 @@
-"""Write docs/api.md, the reference of every public name of ``bench`` (its ``__all__``), from the
-names' signatures and docstrings; ``--check`` fails when the committed file is stale.
+"""Write docs/api.md, the reference of every public name of ``bench`` and of its public
+sub-namespace ``bench.weights`` (their ``__all__``), from the names' signatures and docstrings, and
+the list of deprecated aliases; ``--check`` fails when the committed file is stale.
 
     python docs/make_api.py            # rewrite docs/api.md
     python docs/make_api.py --check    # exit 1 when docs/api.md differs from what the code says
@@ -14,16 +15,32 @@ import types
 from pathlib import Path
 
 import bench
+import bench.weights
 
 OUTPUT = Path(__file__).with_name("api.md")
 _ADDRESS = re.compile(r" at 0x[0-9a-f]+")
 
-HEADER = """# The public API: `import bench`
+HEADER = """# The public API: `import bench` and `bench.weights`
 
-Every name plugins and Python users may import from `bench` (a test holds plugins to these names),
-grouped by the module that defines it, with its signature and docstring. Generated from the code by
+Every name plugins and Python users may import from `bench`, and from its one public sub-namespace
+`bench.weights` (locating, identifying and checking weights), grouped by the module that defines
+it, with its signature and docstring; a test holds plugins to these two. Generated from the code by
 `python docs/make_api.py`; a test fails when this file is stale. How the pieces fit together:
 [Write a plugin](plugins.md); the Python workflow: [Use from Python](running.md#use-from-python).
+[Deprecated aliases](#deprecated-aliases) lists the names that moved.
+"""
+
+WEIGHTS_HEADER = """
+# `bench.weights`
+
+"""
+
+DEPRECATED_HEADER = """
+# Deprecated aliases
+
+These names moved from `bench` to `bench.weights`. `from bench import NAME` still works and returns
+the same object, with a `DeprecationWarning` naming the new place; import them from `bench.weights`.
+
 """
 
 
@@ -50,27 +67,52 @@ def _kind(value: object) -> str:
     return "function" if callable(value) else "constant"
 
 
-def _module_of(value: object) -> str:
+def _module_of(value: object, namespace: str) -> str:
     module = getattr(value, "__module__", None)
-    return module if isinstance(module, str) and module.startswith("bench") else "bench (constants and types)"
+    return (
+        module
+        if isinstance(module, str) and module.startswith("bench")
+        else f"{namespace} (constants and types)"
+    )
 
 
-def api_markdown() -> str:
-    """The text of docs/api.md for the code as it is."""
+def _reference(namespace: types.ModuleType) -> list[str]:
+    """The sections of ``namespace``'s public names, grouped by defining module, sorted."""
     by_module: dict[str, list[tuple[str, object]]] = {}
-    for name in sorted(set(bench.__all__)):
-        value = getattr(bench, name)
-        by_module.setdefault(_module_of(value), []).append((name, value))
-    parts = [HEADER]
+    for name in sorted(set(namespace.__all__)):
+        value = getattr(namespace, name)
+        by_module.setdefault(_module_of(value, namespace.__name__), []).append((name, value))
+    parts = []
     for module in sorted(by_module):
         parts.append(f"\n## `{module}`\n")
         for name, value in by_module[module]:
             doc = inspect.getdoc(value) if _kind(value) in ("class", "function") else None
             signature = _signature(name, value)
-            parts.append(f"\n### `bench.{name}` ({_kind(value)})\n\n```python\n{signature}\n```\n")
+            parts.append(
+                f"\n### `{namespace.__name__}.{name}` ({_kind(value)})\n\n```python\n{signature}\n```\n"
+            )
             if doc:
                 parts.append(f"\n{doc}\n")
-    return "".join(parts)
+    return parts
+
+
+def api_markdown() -> str:
+    """The text of docs/api.md for the code as it is."""
+    weights_summary = (bench.weights.__doc__ or "").split("\n\n", 1)[-1]
+    moved = "".join(
+        f"- `bench.{name}` -> `bench.weights.{name}`\n" for name in sorted(bench.MOVED_TO_WEIGHTS)
+    )
+    return "".join(
+        [
+            HEADER,
+            *_reference(bench),
+            WEIGHTS_HEADER,
+            weights_summary,
+            *_reference(bench.weights),
+            DEPRECATED_HEADER,
+            moved,
+        ]
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -82,7 +124,9 @@ def main(argv: list[str]) -> int:
         print(f"{OUTPUT} is up to date.")
         return 0
     OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT} ({len(bench.__all__)} names)")
+    print(
+        f"wrote {OUTPUT} ({len(bench.__all__)} names in bench, {len(bench.weights.__all__)} in bench.weights)"
+    )
     return 0
 
 

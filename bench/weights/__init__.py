@@ -1,21 +1,24 @@
 """``bench.weights``: locating, identifying and checking a backbone's weights (public; no torch).
 
-The one place plugins find weights through (``from bench.weights import ...``; a test holds the
-built-in plugins to ``bench`` and ``bench.weights``):
+The one place plugins find weights through: ``from bench.weights import ...`` (a test holds the
+built-in plugins to ``bench`` and ``bench.weights``; deeper modules are not public).
 
-* reading a ``--weights`` value (:mod:`bench.weights.names`): :func:`is_hub_id` is the one rule
-  for a Hugging Face hub id (everything else is a path: :func:`is_path_like`), :func:`split_revision`
-  the one parser of ``ORG/NAME@REVISION``, :func:`split_base` of ``A+B``;
-* the hub without waiting on it (:mod:`bench.weights.hub`): the local cache first, a 3-second
-  reachability check, one message and ``hf download`` command for what is missing;
-* one-file checkpoints (:mod:`bench.weights.checkpoints`: timm, open_clip, ``hf:`` models) and
-  diffusers folders' weight files and variants (:mod:`bench.weights.diffusers_files`);
-* checking a load (every tensor of the model read from the file, none left over) and reading
-  torch files without running code in them;
-* the identity of weights (:func:`weights_identity`): what they are, not what they are called.
+- Reading a ``--weights`` value (``names``): ``is_hub_id`` is the one rule for a Hugging Face hub
+  id and everything else is a path (``is_path_like`` is its negation); ``split_revision`` is the
+  one parser of ``ORG/NAME@REVISION``, ``split_base`` of ``A+B``; an existing path is never split.
+- The hub without waiting on it (``hub``): the local cache first (``cached_file``,
+  ``cached_snapshot``), a 3-second reachability check (``hub_reachable``), and one message with the
+  ``hf download`` command for what is missing (``not_cached_error``, ``hf_download_command``).
+- One-file checkpoints (``checkpoints``: timm, open_clip, ``hf:`` models): ``check_checkpoint``
+  before a run, ``local_checkpoint`` for ``bench list``, ``checkpoint_file`` to load;
+  diffusers folders' weight files and fp16/bf16 variants (``diffusers_files``).
+- Checking a load (every tensor of the model read from the file, none left over:
+  ``require_complete``, ``load_complete``) and reading torch files without running code in them
+  (``read_torch_file``, ``read_state_dict``, ``tensor_shapes``).
+- The identity of weights (``weights_identity``): what they are, not what they are called.
 
 The names that were importable from ``bench`` itself before this namespace still are, with a
-:class:`DeprecationWarning` naming this module (``bench.MOVED_TO_WEIGHTS`` lists them).
+``DeprecationWarning`` naming this module (``bench.MOVED_TO_WEIGHTS`` lists them).
 """
 
 from __future__ import annotations
