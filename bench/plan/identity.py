@@ -100,7 +100,7 @@ def group_key(run: PlannedRun) -> tuple:
 def cache_fields(run: PlannedRun, *, code: str, prompt_content: str) -> dict[str, Any]:
     """The fields that key the cache stores of ``run``'s group (the layer and timestep are added per
     store): every setting that changes a descriptor, and nothing else; the weights by their
-    identity (content hash or resolved snapshot, :mod:`bench.plan.weights`), never by name alone.
+    identity (content hash or resolved snapshot, :mod:`bench.weights.identity`), never by name alone.
 
     Args:
         code: a hash of the backbone's code.
