@@ -150,7 +150,16 @@ class DenoiserInputs:
 class DiffusionBackboneBase(ABC):
     """A frozen diffusion model that gives block features at chosen timesteps (a ``DiffusionBackbone``).
 
-    A family implements :meth:`tap_order`, :meth:`tap_module`, :meth:`forward` and :meth:`read_tap`.
+    A family implements four methods: :meth:`tap_order` (every tap name, in forward order),
+    :meth:`tap_module` (the module a tap hooks), :meth:`forward` (one call of the denoiser on a
+    :class:`DenoiserInputs`) and :meth:`read_tap` (a tap module's output -> a (B', C, h, w) map). The
+    base gives ``features`` (noise drawn from each image's seed, every timestep one pass over B x N
+    samples that stops after the deepest tap), ``preprocess``, ``encode_image``, ``encode_text``
+    (cached), ``text_context``, ``conditioning``, ``compile`` and ``enable_activation_checkpointing``;
+    override ``encode_image`` (no VAE) or ``read_taps`` (post-processing an image's draws together).
+    The conditioner's ``encode(texts)`` returns an object with ``context`` (R, L, d),
+    ``batched(images, noise_samples)`` (what ``forward`` gets; see :func:`rows_per_sample`),
+    ``with_context(learned)`` and, optionally, ``with_context_after_texts(learned)``.
 
     Args:
         denoiser: the network read at every timestep (a diffusers UNet or transformer), moved to
