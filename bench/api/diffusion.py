@@ -139,7 +139,7 @@ class DenoiserInputs:
         noisy: (B', *latent_shape) noisy latents.
         timestep: the timestep t (or, for a noise-free reader such as CleanDIFT, the value fed to
             the timestep embedding).
-        conditioning: what :meth:`TextConditioning.batched` gave for the B' samples.
+        conditioning: what the conditioning's ``batched`` gave for the B' samples.
     """
 
     noisy: torch.Tensor
