@@ -36,6 +36,13 @@ from bench.api.components import (
     resolve_target,
 )
 from bench.api.datasets import Dataset, ImageItem, SplitName
+from bench.api.diffusion import (
+    DDPMSchedule,
+    DenoiserInputs,
+    DiffusionBackboneBase,
+    RectifiedFlowSchedule,
+    rows_per_sample,
+)
 from bench.api.encoders import ImageEncoderBase, PixelNormalization
 from bench.api.errors import BenchError, closest_match
 from bench.api.evaluation import (
@@ -188,6 +195,11 @@ __all__ = [
     "Dataset",
     "DatasetInfo",
     "DiffusionBackbone",
+    "DiffusionBackboneBase",
+    "DenoiserInputs",
+    "DDPMSchedule",
+    "RectifiedFlowSchedule",
+    "rows_per_sample",
     "ImageEncoder",
     "ImageEncoderBase",
     "ImageItem",

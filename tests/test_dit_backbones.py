@@ -173,16 +173,18 @@ def test_the_real_text_encoders_give_the_contexts_the_transformers_take():
 
 
 def test_flux_packing_and_ids_match_the_flux_pipeline():
-    from bench_dit.features import image_ids, noised, pack_latents, sigma_of
+    from bench_dit.features import image_ids, pack_latents
     from diffusers import FluxPipeline
+
+    from bench import RectifiedFlowSchedule
 
     latents = torch.randn(2, 16, 6, 4)
     assert torch.equal(pack_latents(latents), FluxPipeline._pack_latents(latents, 2, 16, 6, 4))
     expected = FluxPipeline._prepare_latent_image_ids(2, 3, 2, CPU, torch.float32)
     assert torch.equal(image_ids(3, 2, CPU, torch.float32), expected)
-    clean, noise = torch.ones(3), torch.zeros(3)
-    assert sigma_of(0) == 0.0 and sigma_of(250) == 0.25
-    assert torch.allclose(noised(clean, noise, sigma_of(250)), torch.full((3,), 0.75))
+    clean, noise, schedule = torch.ones(3), torch.zeros(3), RectifiedFlowSchedule(1000)
+    assert schedule.sigma(0) == 0.0 and schedule.sigma(250) == 0.25
+    assert torch.allclose(schedule.noised(clean, noise, 250), torch.full((3,), 0.75))
 
 
 def test_massive_channels_are_zeroed_or_clipped_per_image():

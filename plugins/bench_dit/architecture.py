@@ -26,7 +26,7 @@ FLUX = "flux"
 VAE_DOWNSAMPLING = 8
 TOKEN_LATENTS = 2  # latent cells per token side: SD3's patch_size 2, FLUX's 2 x 2 packing
 STRIDE = VAE_DOWNSAMPLING * TOKEN_LATENTS
-NUM_TIMESTEPS = 1000  # --t in 0..999; sigma = t / 1000 (see features.sigma_of)
+NUM_TIMESTEPS = 1000  # --t in 0..999; sigma = t / 1000 (bench.RectifiedFlowSchedule)
 FLUX_DEV_GUIDANCE = 3.5  # FluxPipeline's default guidance_scale, fed to FLUX.1-dev's guidance embedding
 CLIP_TOKENS = 77
 JOINT_PREFIX = "jb"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from bench import rows_per_sample
 from bench_dit.architecture import CLIP_TOKENS
 
 
@@ -35,17 +36,10 @@ class TextConditioning:
     pooled: torch.Tensor
 
     def batched(self, images: int, noise_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Context (B * N, L, d) and pooled (B * N, p) in image-major order (sample ``i * N + n`` is
-        image i's draw n): a shared row is expanded, per-image rows repeated for their N draws."""
-        rows = self.context.shape[0]
-        if rows == 1:
-            samples = images * noise_samples
-            return self.context.expand(samples, -1, -1), self.pooled.expand(samples, -1)
-        if rows != images:
-            raise ValueError(f"text conditioning has {rows} rows for {images} images")
-        return (
-            self.context.repeat_interleave(noise_samples, dim=0),
-            self.pooled.repeat_interleave(noise_samples, dim=0),
+        """Context (B * N, L, d) and pooled (B * N, p) in image-major order (see
+        ``bench.rows_per_sample``)."""
+        return rows_per_sample(self.context, images, noise_samples), rows_per_sample(
+            self.pooled, images, noise_samples
         )
 
     def with_context(self, context: torch.Tensor) -> TextConditioning:
@@ -69,7 +63,21 @@ def _device(module: torch.nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
-class SD3Conditioner:
+class _TextEncoders:
+    """Frozen text encoders with their tokenizers, and the T5 sequence length."""
+
+    def __init__(self, tokenizers: Sequence, encoders: Sequence[torch.nn.Module], t5_tokens: int) -> None:
+        self.tokenizers = tuple(tokenizers)
+        self.encoders = tuple(encoder.eval().requires_grad_(False) for encoder in encoders)
+        self.t5_tokens = t5_tokens
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> _TextEncoders:
+        for encoder in self.encoders:
+            encoder.to(device=device, dtype=dtype)
+        return self
+
+
+class SD3Conditioner(_TextEncoders):
     """CLIP-L + CLIP-G + T5 (see the module docstring).
 
     Args:
@@ -77,16 +85,6 @@ class SD3Conditioner:
         encoders: (``CLIPTextModelWithProjection`` x 2, ``T5EncoderModel``).
         t5_tokens: T5 sequence length (256 for SD3).
     """
-
-    def __init__(self, tokenizers: Sequence, encoders: Sequence[torch.nn.Module], t5_tokens: int) -> None:
-        self.tokenizers = tuple(tokenizers)
-        self.encoders = tuple(encoder.eval().requires_grad_(False) for encoder in encoders)
-        self.t5_tokens = t5_tokens
-
-    def to(self, device: torch.device, dtype: torch.dtype) -> SD3Conditioner:
-        for encoder in self.encoders:
-            encoder.to(device=device, dtype=dtype)
-        return self
 
     def encode(self, texts: Sequence[str]) -> TextConditioning:
         """Context (R, 77 + t5_tokens, d_T5) and pooled (R, p_L + p_G), one row per text."""
@@ -104,7 +102,7 @@ class SD3Conditioner:
         return TextConditioning(context, torch.cat(pooled, dim=-1).to(t5_context))
 
 
-class FluxConditioner:
+class FluxConditioner(_TextEncoders):
     """CLIP-L (pooled) + T5 (context); see the module docstring.
 
     Args:
@@ -112,16 +110,6 @@ class FluxConditioner:
         encoders: (``CLIPTextModel``, ``T5EncoderModel``).
         t5_tokens: T5 sequence length (512 for FLUX.1-dev, 256 for schnell).
     """
-
-    def __init__(self, tokenizers: Sequence, encoders: Sequence[torch.nn.Module], t5_tokens: int) -> None:
-        self.tokenizers = tuple(tokenizers)
-        self.encoders = tuple(encoder.eval().requires_grad_(False) for encoder in encoders)
-        self.t5_tokens = t5_tokens
-
-    def to(self, device: torch.device, dtype: torch.dtype) -> FluxConditioner:
-        for encoder in self.encoders:
-            encoder.to(device=device, dtype=dtype)
-        return self
 
     def encode(self, texts: Sequence[str]) -> TextConditioning:
         """Context (R, t5_tokens, d_T5) and pooled (R, d_CLIP), one row per text."""

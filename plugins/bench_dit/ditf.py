@@ -151,11 +151,10 @@ class DiTF:
         import torch
 
         from bench import read_block_inputs
-        from bench_dit.taps import tap_order, tokens_to_map
+        from bench_dit.taps import tap_module, tap_order, tokens_to_map
 
         def block(tap: str) -> torch.nn.Module:
-            blocks, index = block_of(tap)
-            return getattr(transformer, blocks)[index]
+            return tap_module(transformer, tap)
 
         def keep(tap: str, call: tuple[tuple, dict]) -> tuple[torch.Tensor, torch.Tensor]:
             stream, emb = _stream_and_conditioning(block(tap), *call)

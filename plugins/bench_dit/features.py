@@ -10,33 +10,24 @@ transformer is given the timestep its pipeline would give at that sigma: ``1000 
 SD3 (``FlowMatchEulerDiscreteScheduler.timesteps``), sigma for FLUX (whose forward multiplies by
 1000). No schedule shift is applied: the shift (SD3's 3.0, FLUX's resolution-dependent mu) only
 spaces the sampler's steps over sigma; the network is conditioned on sigma itself. So a given
-``--t`` is the same noise level for every model and resolution (t = 0: the clean latent).
+``--t`` is the same noise level for every model and resolution (t = 0: the clean latent;
+``bench.RectifiedFlowSchedule``). Noise, timesteps, conditioning and tap reading are
+``bench.DiffusionBackboneBase``'s; this module says which blocks are taps and how the transformer
+is called.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
-import numpy as np
 import torch
-from PIL import Image
 
-from bench import BenchError, PromptCondition, seeded_noise, to_model_device
+from bench import BenchError, DenoiserInputs, DiffusionBackboneBase, RectifiedFlowSchedule
 from bench_dit.architecture import FLUX, NUM_TIMESTEPS, STRIDE, TOKEN_LATENTS, DiTVariant
-from bench_dit.conditioning import TextConditioning
 from bench_dit.ditf import DiTF
 from bench_dit.massive import MassiveActivations
-from bench_dit.taps import block_taps
-
-
-def sigma_of(t: int) -> float:
-    """The flow-matching noise level of timestep ``t``: t / 1000 (0 = clean, 1 = pure noise)."""
-    return t / NUM_TIMESTEPS
-
-
-def noised(clean: torch.Tensor, noise: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Rectified-flow forward process: (1 - sigma) * clean + sigma * noise (same shapes)."""
-    return (1.0 - sigma) * clean + sigma * noise
+from bench_dit.taps import image_tokens, tap_module, tap_order, tokens_to_map
 
 
 def pack_latents(latents: torch.Tensor) -> torch.Tensor:
@@ -109,7 +100,7 @@ def transformer_call(
     )
 
 
-class DiffusionTransformerFeatures:
+class DiffusionTransformerFeatures(DiffusionBackboneBase):
     """A frozen SD3 or FLUX model (VAE encoder, transformer, text encoders) returning block maps.
 
     Args:
@@ -118,14 +109,15 @@ class DiffusionTransformerFeatures:
         transformer: ``SD3Transformer2DModel`` or ``FluxTransformer2DModel``.
         conditioner: ``SD3Conditioner`` or ``FluxConditioner``.
         image_size: input resolution in pixels (a multiple of 16).
-        weights: what was loaded, recorded in results.
-        device, dtype: where and in which precision the models run; a VAE whose config asks for
-            ``force_upcast`` stays in fp32 under fp16.
+        weights, device, dtype: as for ``bench.DiffusionBackboneBase`` (a VAE whose config asks for
+            ``force_upcast`` stays in fp32 under fp16).
         massive: the massive-activation handling, or None (the default): a
             :class:`~bench_dit.massive.MassiveActivations` is applied to every tap's (B, N, C, h, w)
             draws; :class:`~bench_dit.ditf.DiTF` reads the taps itself (each block's input through
             its AdaLN).
     """
+
+    denoiser_name = "transformer"
 
     def __init__(
         self,
@@ -141,153 +133,49 @@ class DiffusionTransformerFeatures:
         massive: MassiveActivations | DiTF | None = None,
     ) -> None:
         check_image_size(variant, image_size)
-        upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
-        self.vae_dtype = torch.float32 if upcast else dtype
-        self.vae = vae.to(device=device, dtype=self.vae_dtype).eval().requires_grad_(False)
-        self.transformer = transformer.to(device=device, dtype=dtype).eval().requires_grad_(False)
-        self.conditioner = conditioner.to(device, dtype)
+        super().__init__(
+            denoiser=transformer,
+            vae=vae,
+            conditioner=conditioner,
+            schedule=RectifiedFlowSchedule(NUM_TIMESTEPS),
+            image_size=image_size,
+            weights=weights,
+            device=device,
+            dtype=dtype,
+        )
         self.variant = variant
-        self.image_size = image_size
-        self.weights = weights
-        self.device = device
-        self.dtype = dtype
         self.massive = massive
-        self._text_cache: dict[str, TextConditioning] = {}
 
-    # -- optional capabilities ------------------------------------------------------------------
+    @property
+    def transformer(self) -> torch.nn.Module:
+        """The transformer (the denoiser)."""
+        return self.denoiser
 
-    def compile(self) -> None:
-        """``torch.compile`` each transformer block and the VAE encoder in place (block by block, so
-        the hooks that read taps and end the pass keep working)."""
-        blocks = [
-            *self.transformer.transformer_blocks,
-            *getattr(self.transformer, "single_transformer_blocks", ()),
-        ]
-        for block in [*blocks, self.vae.encoder]:
-            block.compile()
+    def tap_order(self) -> list[str]:
+        return tap_order(self.transformer)
 
-    def enable_activation_checkpointing(self) -> None:
-        """Recompute transformer and VAE-encoder activations in the backward pass (``bench train``)."""
-        self.transformer.enable_gradient_checkpointing()
-        self.vae.enable_gradient_checkpointing()
+    def tap_module(self, tap: str) -> torch.nn.Module:
+        return tap_module(self.transformer, tap)
 
-    # -- inputs -----------------------------------------------------------------------------------
+    def forward(self, inputs: DenoiserInputs) -> object:
+        context, pooled = (part.to(self.dtype) for part in inputs.conditioning)
+        sigma = self.schedule.sigma(inputs.timestep)
+        return transformer_call(self.transformer, self.variant, inputs.noisy, sigma, context, pooled)()
 
-    def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """RGB images -> (B, 3, S, S) float32 in [-1, 1] (bicubic resize to ``image_size``)."""
-        size = (self.image_size, self.image_size)
-        arrays = [
-            np.asarray(im.convert("RGB").resize(size, Image.BICUBIC), dtype=np.float32) for im in images
-        ]
-        batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-        return batch / 127.5 - 1.0
+    def read_tap(self, tap: str, output: object, inputs: DenoiserInputs) -> torch.Tensor:
+        text_tokens = inputs.conditioning[0].shape[1]
+        return tokens_to_map(image_tokens(output, text_tokens), *_grid(inputs.noisy))
 
-    def encode_image(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(B, 3, S, S) in [-1, 1] -> (posterior mean - shift_factor) * scaling_factor, (B, 16, S/8, S/8)."""
-        pixels = to_model_device(pixels, self.device, self.vae_dtype)
-        mean = self.vae.encode(pixels).latent_dist.mean
-        config = self.vae.config
-        return ((mean - (config.shift_factor or 0.0)) * config.scaling_factor).to(self.dtype)
-
-    def draw_noise(
-        self, latent_shape: Sequence[int], noise_samples: int, seeds: Sequence[int]
-    ) -> torch.Tensor:
-        """(B, N, *latent_shape) standard normal noise; image i's draws come from ``seeds[i]`` only
-        (drawn on the CPU, :func:`bench.seeded_noise`, so the numbers do not depend on the device;
-        on CUDA they go over in one asynchronous copy)."""
-        return seeded_noise(latent_shape, noise_samples, seeds, device=self.device, dtype=self.dtype)
-
-    # -- text -------------------------------------------------------------------------------------
-
-    @torch.inference_mode()
-    def encode_text(self, text: str) -> TextConditioning:
-        """The conditioning of ``text``, computed once per text and model (the empty prompt's first)."""
-        if text not in self._text_cache:
-            self._text_cache[text] = self.conditioner.encode([text])
-        return self._text_cache[text]
-
-    def text_context(self, text: str) -> torch.Tensor:
-        """(L, d) context of ``text`` (a copy autograd may use): where a learned textual prompt
-        starts. L = 77 + 256 for SD3, the T5 length for FLUX; d = 4096 for the real models."""
-        return self.encode_text(text).context[0].clone()
-
-    @torch.no_grad()
-    def encode_texts(self, texts: Sequence[str]) -> TextConditioning:
-        """One row per text from one encoder pass (per-image captions; not cached)."""
-        return self.conditioner.encode(texts)
-
-    def conditioning(self, prompt: PromptCondition) -> TextConditioning:
-        """The prompt's text conditioning, with its learned (L, d) context if it has one."""
-        if prompt.item_texts is not None:
-            if prompt.text_embedding is not None:
-                raise BenchError(
-                    f"Backbone {self.variant.id!r} cannot combine per-image texts with a learned textual "
-                    "prompt (its context joins several encoders' token sequences, with no place to append "
-                    "learned tokens after a caption).",
-                    "Use a visual-only prompt with --query-text, or drop --query-text.",
-                )
-            return self.encode_texts(prompt.item_texts)
-        base = self.encode_text(prompt.text)
-        if prompt.text_embedding is None:
-            return base
-        try:
-            return base.with_context(prompt.text_embedding)
-        except ValueError as exc:
-            raise BenchError(f"The textual prompt does not fit backbone {self.variant.id!r}: {exc}.") from exc
-
-    # -- features ---------------------------------------------------------------------------------
-
-    def _check_timesteps(self, timesteps: Sequence[int]) -> None:
-        for t in timesteps:
-            if t is None or not 0 <= t < NUM_TIMESTEPS:
-                raise BenchError(
-                    f"Timestep {t} is outside the flow-matching range of {self.variant.id!r}.",
-                    f"Use --t in 0..{NUM_TIMESTEPS - 1} (sigma = t / 1000).",
-                )
-
-    def features(
-        self,
-        pixels: torch.Tensor,
-        taps: Sequence[str],
-        *,
-        timesteps: Sequence[int],
-        noise_samples: int,
-        noise_seeds: Sequence[int],
-        condition: PromptCondition,
-    ) -> dict[int, dict[str, torch.Tensor]]:
-        """See ``bench.DiffusionBackbone.features``; tensors are (B, N, C, S/16, S/16).
-
-        The image is encoded once; each timestep costs one truncated transformer pass over B * N
-        samples. Per-image texts give each image its own context, repeated for its N draws.
-        """
-        self._check_timesteps(timesteps)
-        latents = self.encode_image(pixels)
-        batch, *latent_shape = latents.shape
-        noise = self.draw_noise(latent_shape, noise_samples, noise_seeds)
-        clean = latents[:, None].expand_as(noise)
-        text = self.conditioning(condition)
-        context, pooled = text.batched(batch, noise_samples)
-        context, pooled = context.to(self.dtype), pooled.to(self.dtype)
-        grid = (latent_shape[1] // TOKEN_LATENTS, latent_shape[2] // TOKEN_LATENTS)
-        out: dict[int, dict[str, torch.Tensor]] = {}
-        for t in timesteps:
-            sigma = sigma_of(t)
-            noisy = noised(clean, noise, sigma).reshape(batch * noise_samples, *latent_shape)
-            forward = transformer_call(self.transformer, self.variant, noisy, sigma, context, pooled)
-            out[t] = self._read_taps(forward, taps, grid, context.shape[1], batch)
-        return out
-
-    def _read_taps(
-        self,
-        forward: Callable[[], object],
-        taps: Sequence[str],
-        grid: tuple[int, int],
-        text_tokens: int,
-        images: int,
-    ) -> dict[str, torch.Tensor]:
-        """``{tap: (B, N, C, h, w)}`` from one pass of ``forward`` over B * N image-major samples."""
+    def read_taps(self, inputs: DenoiserInputs, taps: Sequence[str], images: int) -> dict[str, torch.Tensor]:
+        """``{tap: (B, N, C, h, w)}``, the massive-activation handling applied to each image's draws
+        (or the taps read as DiTF reads them)."""
         if isinstance(self.massive, DiTF):
-            return self.massive.read(self.transformer, forward, taps, grid=grid, images=images)
-        maps = block_taps(self.transformer, forward, taps, grid=grid, text_tokens=text_tokens)
-        draws = {tap: m.reshape(images, -1, *m.shape[1:]) for tap, m in maps.items()}
+            forward = partial(self.forward, inputs)
+            return self.massive.read(self.transformer, forward, taps, grid=_grid(inputs.noisy), images=images)
+        draws = super().read_taps(inputs, taps, images)
         return draws if self.massive is None else {tap: self.massive(m) for tap, m in draws.items()}
+
+
+def _grid(noisy: torch.Tensor) -> tuple[int, int]:
+    """(h, w) image tokens per column and row of (B', c, H, W) latents: 2 x 2 latents per token."""
+    return noisy.shape[-2] // TOKEN_LATENTS, noisy.shape[-1] // TOKEN_LATENTS

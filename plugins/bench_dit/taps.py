@@ -8,6 +8,7 @@ a checkpointed block (``bench train`` with activation checkpointing) neither rec
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import torch
 
@@ -22,6 +23,13 @@ def tap_order(transformer: torch.nn.Module) -> list[str]:
     return [f"jb{i}" for i in range(len(transformer.transformer_blocks))] + [
         f"sb{i}" for i in range(len(singles))
     ]
+
+
+def tap_module(transformer: torch.nn.Module, tap: str) -> torch.nn.Module:
+    """The block a tap names: ``jb3`` -> ``transformer_blocks[3]``, ``sb9`` ->
+    ``single_transformer_blocks[9]``."""
+    blocks, index = block_of(tap)
+    return getattr(transformer, blocks)[index]
 
 
 def image_tokens(output: object, text_tokens: int) -> torch.Tensor:
@@ -67,8 +75,6 @@ def block_taps(
     def read(tap: str, output: object) -> torch.Tensor:
         return tokens_to_map(image_tokens(output, text_tokens), *grid)
 
-    def module_of(tap: str) -> torch.nn.Module:
-        blocks, index = block_of(tap)
-        return getattr(transformer, blocks)[index]
-
-    return read_block_outputs(taps, tap_order(transformer), module_of, forward, read, "transformer")
+    return read_block_outputs(
+        taps, tap_order(transformer), partial(tap_module, transformer), forward, read, "transformer"
+    )

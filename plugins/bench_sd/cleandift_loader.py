@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from bench import BackboneInfo, BenchError
+from bench import BackboneInfo, BenchError, DenoiserInputs
 from bench.weights import load_complete, part_variant, read_state_dict
 from bench_sd.cleandift import CLEAN_TIMESTEP, CLEANDIFT, FULL_CHECKPOINT_PREFIX, CleanDiftVariant
 from bench_sd.cleandift_weights import UnetSource, locate_unet, split_weights
-from bench_sd.features import StableDiffusionFeatures, unet_taps
+from bench_sd.features import StableDiffusionFeatures
 from bench_sd.loaders import load_model, random_model
 
 
@@ -40,8 +40,9 @@ class CleanDiftFeatures:
         """``{tap: (B, C, h, w)}`` from one UNet pass over the clean latents (B, 4, S/8, S/8),
         conditioned on the empty prompt, stopping after the deepest tap."""
         latents = self.sd.encode_image(pixels)
-        context, added = self.sd.encode_text("").batched(latents.shape[0], 1)
-        return unet_taps(self.sd.unet, latents, self.timestep, context, list(taps), added)
+        images = latents.shape[0]
+        clean = DenoiserInputs(latents, self.timestep, self.sd.encode_text("").batched(images, 1))
+        return {tap: draws[:, 0] for tap, draws in self.sd.read_taps(clean, list(taps), images).items()}
 
     def compile(self) -> None:
         """``torch.compile`` the VAE encoder and the UNet blocks (see ``StableDiffusionFeatures``)."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from bench import rows_per_sample
+
 CONTEXT_LENGTH = 77
 
 
@@ -27,21 +29,16 @@ class Conditioning:
     added: dict[str, torch.Tensor] = field(default_factory=dict)
     lengths: tuple[int, ...] = ()
 
-    def batched(self, images: int, noise_samples: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Context and added inputs of ``images * noise_samples`` UNet samples in image-major order
-        (sample ``i * N + n`` is image i's draw n): (B * N, 77, d) and {k: (B * N, ...)}.
+    @property
+    def context(self) -> torch.Tensor:
+        """(R, 77, d) the cross-attention context (what a learned textual prompt replaces)."""
+        return self.hidden_states
 
-        A shared row is expanded (no copy); per-image rows are each repeated for the N draws.
-        """
-        rows = self.hidden_states.shape[0]
-        if rows == 1:
-            samples = images * noise_samples
-            added = {key: value.expand(samples, *value.shape[1:]) for key, value in self.added.items()}
-            return self.hidden_states.expand(samples, -1, -1), added
-        if rows != images:
-            raise ValueError(f"conditioning has {rows} rows for {images} images")
-        added = {key: value.repeat_interleave(noise_samples, dim=0) for key, value in self.added.items()}
-        return self.hidden_states.repeat_interleave(noise_samples, dim=0), added
+    def batched(self, images: int, noise_samples: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Context and added inputs of ``images * noise_samples`` UNet samples in image-major order:
+        (B * N, 77, d) and {k: (B * N, ...)} (see ``bench.rows_per_sample``)."""
+        added = {key: rows_per_sample(value, images, noise_samples) for key, value in self.added.items()}
+        return rows_per_sample(self.hidden_states, images, noise_samples), added
 
     def _checked(self, context: torch.Tensor) -> torch.Tensor:
         """``context`` (77, d) on this conditioning's device and dtype; ValueError if its shape differs."""
@@ -50,11 +47,11 @@ class Conditioning:
             raise ValueError(f"a textual prompt must have shape {expected}, got {tuple(context.shape)}")
         return context.to(device=self.hidden_states.device, dtype=self.hidden_states.dtype)
 
-    def with_hidden_states(self, context: torch.Tensor) -> Conditioning:
+    def with_context(self, context: torch.Tensor) -> Conditioning:
         """This conditioning with the cross-attention context replaced by ``context`` (77, d)."""
         return Conditioning(self._checked(context)[None], self.added)
 
-    def with_learned_after_text(self, learned: torch.Tensor) -> Conditioning:
+    def with_context_after_texts(self, learned: torch.Tensor) -> Conditioning:
         """Each row's text tokens followed by a learned context (77, d): see :func:`text_then_learned`."""
         lengths = torch.tensor(self.lengths, device=self.hidden_states.device)
         context = text_then_learned(self.hidden_states, lengths, self._checked(learned))
@@ -95,10 +92,6 @@ class ClipConditioner:
         self.text_encoder.to(device=device, dtype=dtype)
         return self
 
-    def __call__(self, text: str) -> Conditioning:
-        """The conditioning of one text: one row."""
-        return self.encode([text])
-
     def encode(self, texts: Sequence[str]) -> Conditioning:
         """One row per text, from one encoder pass: (R, 77, d)."""
         ids, lengths = _token_ids(self.tokenizer, texts, self.text_encoder.device)
@@ -122,10 +115,6 @@ class DualClipConditioner:
         for encoder in self.text_encoders:
             encoder.to(device=device, dtype=dtype)
         return self
-
-    def __call__(self, text: str) -> Conditioning:
-        """The conditioning of one text: one row."""
-        return self.encode([text])
 
     def encode(self, texts: Sequence[str]) -> Conditioning:
         """One row per text: context (R, 77, d1 + d2), ``text_embeds`` (R, d_pooled), ``time_ids`` (R, 6)."""

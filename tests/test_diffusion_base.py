@@ -1,0 +1,195 @@
+"""A diffusion family written on the public base (bench.DiffusionBackboneBase) in four methods, as a
+third-party plugin file would: noise from each image's seed, the schedule, early exit, conditioning."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import torch
+from PIL import Image
+
+import bench
+from bench import BenchError, PromptCondition
+
+TOY_FAMILY = textwrap.dedent(
+    """
+    from dataclasses import dataclass
+
+    import torch
+
+    import bench
+
+    BLOCKS = 3
+
+
+    class Denoiser(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.blocks = torch.nn.ModuleList(torch.nn.Conv2d(4, 4, 3, padding=1) for _ in range(BLOCKS))
+
+        def forward(self, noisy, timestep, context):
+            x = noisy * (1 + timestep / 1000) + context[:, :, None, None]
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+
+    @dataclass(frozen=True)
+    class Conditioning:
+        context: torch.Tensor  # (R, 1, 4)
+
+        def batched(self, images, noise_samples):
+            return bench.rows_per_sample(self.context[:, 0], images, noise_samples)
+
+        def with_context(self, learned):
+            if learned.shape != self.context.shape[1:]:
+                raise ValueError(f"expected {tuple(self.context.shape[1:])}")
+            return Conditioning(learned[None])
+
+
+    class Conditioner:
+        def to(self, device, dtype):
+            return self
+
+        def encode(self, texts):
+            return Conditioning(torch.tensor([[[float(len(t)), 0.0, 1.0, 2.0]] for t in texts]))
+
+
+    class ToyDiffusion(bench.DiffusionBackboneBase):
+        denoiser_name = "toy denoiser"
+
+        def encode_image(self, pixels):
+            return torch.nn.functional.avg_pool2d(torch.cat([pixels, pixels[:, :1]], dim=1), 8)
+
+        def tap_order(self):
+            return [f"block{i}" for i in range(BLOCKS)]
+
+        def tap_module(self, tap):
+            return self.denoiser.blocks[int(tap[5:])]
+
+        def forward(self, inputs):
+            return self.denoiser(inputs.noisy, inputs.timestep, inputs.conditioning)
+
+        def read_tap(self, tap, output, inputs):
+            return output
+
+
+    def build(info, *, weights, device, dtype, image_size):
+        schedule = bench.DDPMSchedule(torch.linspace(0.99, 0.01, 1000, dtype=torch.float64))
+        return ToyDiffusion(
+            denoiser=Denoiser(), vae=None, conditioner=Conditioner(), schedule=schedule,
+            image_size=image_size, weights=weights, device=device, dtype=dtype,
+        )
+
+
+    @bench.hookimpl
+    def register_backbones(register):
+        register(
+            bench.BackboneInfo(
+                id="toy-diffusion",
+                target=build,
+                description="a toy diffusion family on bench.DiffusionBackboneBase",
+                layers=tuple(bench.LayerInfo(f"block{i}", 4, 8) for i in range(BLOCKS)),
+                default_layer="block1",
+                weights="random",
+                image_size=32,
+                num_timesteps=1000,
+                accepts_text=True,
+            )
+        )
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plugin") / "toy_diffusion.py"
+    path.write_text(TOY_FAMILY, encoding="utf-8")
+    registry = bench.plugin_registry([path])
+    return bench.load_backbone("toy-diffusion", device="cpu", registry=registry), registry
+
+
+def _images(count: int) -> list[Image.Image]:
+    generator = torch.Generator().manual_seed(1)
+    return [
+        Image.fromarray((torch.rand(32, 32, 3, generator=generator) * 255).to(torch.uint8).numpy())
+        for _ in range(count)
+    ]
+
+
+def test_features_are_the_documented_noise_through_the_family_forward(toy):
+    backbone, _ = toy
+    model = backbone.model
+    pixels = model.preprocess(_images(2))
+    out = model.features(
+        pixels,
+        ["block1"],
+        timesteps=[100, 700],
+        noise_samples=3,
+        noise_seeds=[5, 9],
+        condition=PromptCondition(),
+    )
+    latents = model.encode_image(pixels)
+    for t in (100, 700):
+        assert out[t]["block1"].shape == (2, 3, 4, 4, 4)
+        alpha_bar = float(model.schedule.alphas_cumprod[t])
+        for image, seed in enumerate((5, 9)):
+            noise = torch.randn((3, *latents.shape[1:]), generator=torch.Generator().manual_seed(seed))
+            noisy = alpha_bar**0.5 * latents[image] + (1 - alpha_bar) ** 0.5 * noise
+            x = noisy * (1 + t / 1000) + torch.tensor([0.0, 0.0, 1.0, 2.0])[None, :, None, None]
+            expected = model.denoiser.blocks[1](model.denoiser.blocks[0](x))
+            torch.testing.assert_close(out[t]["block1"][image], expected)
+
+
+def test_the_pass_stops_after_the_deepest_tap(toy):
+    backbone, _ = toy
+    model = backbone.model
+    ran = []
+    handle = model.denoiser.blocks[2].register_forward_hook(lambda *_: ran.append(True))
+    try:
+        model.features(
+            model.preprocess(_images(1)),
+            ["block0", "block1"],
+            timesteps=[10],
+            noise_samples=1,
+            noise_seeds=[0],
+            condition=PromptCondition(),
+        )
+    finally:
+        handle.remove()
+    assert not ran
+
+
+def test_descriptors_through_the_public_workflow_depend_on_seed_and_text(toy):
+    backbone, registry = toy
+    images = _images(3)
+
+    def describe(**settings):
+        return bench.descriptors(backbone, images, t=300, noise_samples=2, registry=registry, **settings)
+
+    first = describe(seed=0)
+    assert first.shape == (3, 4)
+    assert (describe(seed=0) == first).all()
+    assert not (describe(seed=1) == first).all()
+    assert not (describe(seed=0, prompt="text:a longer text") == first).all()
+
+
+def test_a_family_without_learned_tokens_after_texts_says_so(toy):
+    backbone, _ = toy
+    model = backbone.model
+    pixels = model.preprocess(_images(2))
+    learned = torch.zeros(1, 4)
+    settings = {"timesteps": [1], "noise_samples": 1, "noise_seeds": [0, 1]}
+    both = PromptCondition(text_embedding=learned, item_texts=("a", "b"))
+    with pytest.raises(BenchError, match="cannot combine per-image texts with a learned textual prompt"):
+        model.features(pixels, ["block0"], condition=both, **settings)
+    with pytest.raises(BenchError, match="does not fit this backbone"):
+        model.features(
+            pixels, ["block0"], condition=PromptCondition(text_embedding=torch.zeros(2, 4)), **settings
+        )
+    with pytest.raises(BenchError, match=r"Use --t in 0\.\.999"):
+        model.features(pixels, ["block0"], **{**settings, "timesteps": [1000]}, condition=PromptCondition())
+    with pytest.raises(BenchError, match="This toy denoiser has no tap 'up1'"):
+        model.features(pixels, ["up1"], condition=PromptCondition(), **settings)
