@@ -32,7 +32,7 @@ OTHER_COMMANDS = {
     "HF_HUB_OFFLINE=1 python -m pytest": ".ci/run (the test suite)",
     "HF_HUB_OFFLINE=1 nohup nice -n 10 python -m bench_sdmini train --output /work/sd-mini-run "
     "--figures docs/sd-mini > /tmp/sdmini-train.log 2>&1 &": "tests/test_sdmini_training.py (the --quick "
-    "pipeline and resumption; the full training takes hours)",
+    "pipeline and resumption; the full training takes half an hour)",
     "HF_HUB_OFFLINE=1 nohup nice -n 10 python -m bench_sdmini train --output /work/sd-mini-run "
     "--figures docs/sd-mini --resume >> /tmp/sdmini-train.log 2>&1 &": "tests/test_sdmini_training.py "
     "(exact resumption)",
@@ -40,6 +40,9 @@ OTHER_COMMANDS = {
     "--threads 1 --figures /work/sd-mini-repro/figures > /work/sd-mini-repro/train.log 2>&1 &": (
         "tests/test_sdmini_training.py (the same command line with --quick)"
     ),
+    "HF_HUB_OFFLINE=1 nohup nice -n 19 python -m bench_sdmini train --output /work/sd-mini-remeasure/run "
+    "--corpus-root /work/sd-mini-remeasure/corpus --threads 2 --figures /work/sd-mini-remeasure/figures "
+    "> /work/sd-mini-remeasure/train.log 2>&1 &": "tests/test_sdmini_training.py (the same pipeline with --quick)",
     "cp -r /work/sd-mini-run/sd-mini /work/sd-mini-run/SHA256SUMS plugins/bench_sd/weights/": (
         "a maintainer's copy of a finished training run; nothing to test"
     ),
