@@ -37,10 +37,10 @@ from bench.api.components import (
     BackboneFamily,
     BackboneInfo,
     DatasetInfo,
-    LayerInfo,
     LayerSelector,
     PromptCondition,
     PromptScheme,
+    TapInfo,
     resolve_target,
 )
 from bench.api.datasets import Dataset, ImageItem, SplitName
@@ -133,8 +133,23 @@ _LAZY: dict[str, str] = {
 }
 
 
+_RENAMED: dict[str, str] = {
+    "LayerInfo": "TapInfo",  # third-party plugins describe their taps with it
+}
+"""Old public names that still work, with a DeprecationWarning: old name -> the name to use."""
+
+
 def __getattr__(name: str) -> Any:
-    """The lazily imported public names of ``_LAZY``."""
+    """The lazily imported public names of ``_LAZY``, and the renamed ones of ``_RENAMED``."""
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(
+            f"bench.{name} is deprecated: import bench.{_RENAMED[name]} (the same class, renamed).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[_RENAMED[name]]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'bench' has no attribute {name!r}")
@@ -202,7 +217,7 @@ __all__ = [
     "ImageEncoder",
     "ImageEncoderBase",
     "ImageItem",
-    "LayerInfo",
+    "TapInfo",
     "LayerSelector",
     "PixelNormalization",
     "PromptCondition",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.api.components import BackboneInfo, LayerInfo, resolve_target
+from bench.api.components import BackboneInfo, TapInfo, resolve_target
 from bench.registry.manager import PluginSet
 from bench.registry.tables import Registry
 
@@ -179,7 +179,7 @@ def backbone_sections(registry: Registry) -> list[Section]:
 # ----------------------------------------------------------------------------- layers
 
 
-def _alias_target(layer: LayerInfo, names: dict[str, LayerInfo]) -> str | None:
+def _alias_target(layer: TapInfo, names: dict[str, TapInfo]) -> str | None:
     """The other name of ``layer`` (its description ends in ``(= NAME)`` and NAME is the same tap)."""
     match = ALIAS_SUFFIX.search(layer.description)
     other = names.get(match.group(1)) if match else None

@@ -13,7 +13,7 @@ from bench import (
     RANDOM_NOTE,
     BackboneFamily,
     BackboneInfo,
-    LayerInfo,
+    TapInfo,
     hookimpl,
     vit_layers,
 )
@@ -21,8 +21,8 @@ from bench_openclip.architecture import CLIP_VITS, NEW_CLIP_VITS, TINY_CLIP_CONF
 from bench_openclip.registration import backbone_info
 
 
-def _layers(depth: int, width: int, patch: int, embed_dim: int) -> tuple[LayerInfo, ...]:
-    embed = LayerInfo(EMBED, embed_dim, 0, "projected image embedding (encode_image)")
+def _layers(depth: int, width: int, patch: int, embed_dim: int) -> tuple[TapInfo, ...]:
+    embed = TapInfo(EMBED, embed_dim, 0, "projected image embedding (encode_image)")
     return vit_layers(depth, width, patch, embed)
 
 

@@ -14,7 +14,7 @@ from bench import (
     RANDOM_NOTE,
     BackboneInfo,
     BenchError,
-    LayerInfo,
+    TapInfo,
     check_checkpoint,
     local_checkpoint,
     vit_layers,
@@ -49,9 +49,9 @@ def local_weights(weights: str) -> str | None:
     return None if weights in (RANDOM, NO_WEIGHTS) else local_checkpoint(weights, CHECKPOINT_FILES)
 
 
-def tower_taps(spec: ClipViT) -> tuple[LayerInfo, ...]:
+def tower_taps(spec: ClipViT) -> tuple[TapInfo, ...]:
     """``block<k>`` maps, ``block<k>.cls`` when the tower has a class token, and ``embed``."""
-    embed = LayerInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
+    embed = TapInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
     return vit_layers(spec.depth, spec.width, spec.patch, embed, class_token=spec.class_token)
 
 
