@@ -104,7 +104,7 @@ class Ablation:
 
 
 @dataclass(frozen=True)
-class Section:
+class LeaderboardSection:
     """Everything shown for one benchmark definition: its paper columns, measured runs (best first),
     the reported rows (for the standard definition of a dataset), the chance levels, and the
     registered metrics and tasks they are read with (``specs``)."""
@@ -167,5 +167,5 @@ class Leaderboard:
     document).
     """
 
-    sections: list[Section]
+    sections: list[LeaderboardSection]
     specs: EvaluationSpecs
