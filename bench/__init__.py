@@ -125,6 +125,7 @@ _LAZY: dict[str, str] = {
     # plugin commands
     "plugin_option": "bench.cli.options",
     "command_registry": "bench.cli.options",
+    "command_console": "bench.cli.console",
     "parse_option_values": "bench.config.values",
     "load_config": "bench.config.files",
     "RichReporter": "bench.cli.display",

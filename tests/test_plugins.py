@@ -106,6 +106,22 @@ def test_a_plugin_on_the_old_name_layerinfo_still_registers_its_backbone(tmp_pat
     assert "embed" in result.stdout
 
 
+def test_a_plugin_command_prints_unwrapped_lines_when_piped(tmp_path):
+    """``bench.command_console()`` is as wide as bench's own console when the output is piped."""
+    plugin = tmp_path / "wide.py"
+    plugin.write_text(
+        "import bench\n\n"
+        "@bench.hookimpl\n"
+        "def register_commands(cli):\n"
+        "    @cli.command()\n"
+        "    def wide():\n"
+        "        bench.command_console().print('x' * 150)\n"
+    )
+    result = run_bench("wide", env={"SBIR_BENCH_PLUGINS": str(plugin), "COLUMNS": ""}, subprocess=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "x" * 150 + "\n"
+
+
 def test_plugins_command_shows_sources_status_and_hooks(third_party_site):
     result = run_bench("plugins", "--json", env=third_party_site)
     rows = {row["name"]: row for row in json.loads(result.stdout)}

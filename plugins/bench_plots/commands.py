@@ -11,18 +11,23 @@ from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
 from rich.markup import escape
 
 import bench
-from bench import BenchError, RichReporter, command_registry, parse_option_values, plugin_option
+from bench import (
+    BenchError,
+    RichReporter,
+    command_console,
+    command_registry,
+    parse_option_values,
+    plugin_option,
+)
 from bench_plots.output import checked_output
 from bench_plots.sweep_data import REFERENCE_T, forward_order, load_sweep, plottable
 
 if TYPE_CHECKING:  # annotations only: the command imports it (and numpy) when it runs
     from bench_plots.retrieval_data import QueryChoice
 
-WIDTH_WHEN_PIPED = 200
 DEFAULT_PAIRS = 4
 
 
@@ -42,13 +47,6 @@ def dpi_option(default: int):
     return click.option(
         "--dpi", type=click.IntRange(50, 1200), default=default, show_default=True, help="PNG resolution."
     )
-
-
-def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr)
-    if not console.is_terminal:
-        console.width = WIDTH_WHEN_PIPED
-    return console
 
 
 @click.group("plot")
@@ -102,7 +100,7 @@ def sweep_command(
         layer_rank=forward_order(registry),
     )
     panels, single = plottable(panels, results_dir)
-    stderr = _console(stderr=True)
+    stderr = command_console(stderr=True)
     for panel in single:
         stderr.print(
             "[dim]"
@@ -117,7 +115,7 @@ def sweep_command(
     from bench_plots.sweep_figure import render_sweep
 
     render_sweep(panels, output, reference_t=reference_t, dpi=dpi)
-    stdout = _console()
+    stdout = command_console()
     for panel in panels:
         layer, t, value = panel.best
         chance = "no chance level recorded" if panel.chance is None else f"chance {panel.chance:.4g}"
@@ -154,7 +152,7 @@ def lowdata_command(
     from bench_plots.lowdata_figure import render_lowdata
 
     render_lowdata(panels, output, dpi=dpi)
-    stdout = _console()
+    stdout = command_console()
     for panel in panels:
         chance = "no chance level recorded" if panel.chance is None else f"chance {panel.chance:.4g}"
         stdout.print(f"{panel.dataset}: {panel.metric} ({chance})", highlight=False)
@@ -250,11 +248,11 @@ def pca_command(
         data_root=options["data_root"],
         dataset_options=options["dataset_options"],
     )
-    features = pair_features(settings, pairs, registry, RichReporter(_console(stderr=True)))
+    features = pair_features(settings, pairs, registry, RichReporter(command_console(stderr=True)))
     inputs = PcaColumn("input images", features.sketches, features.photos)
     title = pca_title(settings, features)
     render_pca(inputs, pca_columns(features), features.labels, output, title=title, dpi=dpi)
-    stdout = _console()
+    stdout = command_console()
     stdout.print(
         f"{len(features.labels)} pair(s) x {len(features.maps)} timestep(s) of "
         f"{features.info.id} {settings.layer} on {settings.dataset}",
@@ -320,7 +318,7 @@ def retrievals_command(
     output = checked_output(output)
     registry = command_registry(ctx, plugin_files)
     specs = registry.evaluation_specs()
-    reporter = RichReporter(_console(stderr=True))
+    reporter = RichReporter(command_console(stderr=True))
     loaded = [
         load_source(
             path, top_k=top_k, registry=registry, data_root=data_root, cache_dir=cache_dir, reporter=reporter
@@ -332,7 +330,7 @@ def retrievals_command(
     panels = [retrieval_panel(source, keys, top_k, thumbnails, specs) for source in loaded]
     title = figure_title(loaded, top_k, choice.describe(), specs)
     render_retrievals(query_panel(loaded[0], keys, thumbnails), panels, output, title=title, dpi=dpi)
-    stdout = _console()
+    stdout = command_console()
     for source in loaded:
         stdout.print(f"{source.path}: {source.how}", highlight=False)
     stdout.print(f"queries ({choice.describe()}): {', '.join(keys)}", highlight=False)

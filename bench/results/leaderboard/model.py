@@ -10,7 +10,7 @@ from typing import Any
 from bench.api.evaluation import EvaluationSpecs, ResolvedMetric
 from bench.results.schema import RunResult
 
-ABLATION_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
+ABLATION_GRID_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
 IDENTITY_KEYS = ("prompt_content", "probe_content")
 """Configuration keys that identify a run's inputs by content (a trained prompt's or probe's hash,
 which follows from its training settings, layer, t and dataset): they name its results file and
@@ -100,7 +100,7 @@ class Ablation:
     @property
     def config(self) -> dict[str, Any]:
         """The settings every run of the ablation shares."""
-        return settings(self.runs[0].result.config, ABLATION_AXES)
+        return settings(self.runs[0].result.config, ABLATION_GRID_AXES)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from bench.api.evaluation import EvaluationSpecs, ResolvedMetric
 from bench.results.escaping import markdown_code, markdown_text
 from bench.results.leaderboard.markup import MARKDOWN, Markup
 from bench.results.leaderboard.model import (
-    ABLATION_AXES,
+    ABLATION_GRID_AXES,
     IDENTITY_KEYS,
     Ablation,
     Leaderboard,
@@ -499,7 +499,7 @@ def ablations(section: LeaderboardSection) -> list[Ablation]:
     for run in section.runs:
         if run.result.ablation:  # runs of a study are shown in its own table
             continue
-        fixed = settings(run.result.config, ABLATION_AXES)
+        fixed = settings(run.result.config, ABLATION_GRID_AXES)
         key = (_text(fixed.get("backbone")), json.dumps(fixed, sort_keys=True, default=str))
         groups.setdefault(key, []).append(run)
     metric = next(iter(metric_columns(section)), "")
@@ -565,7 +565,7 @@ def ablation_title(grid: AblationGrid, markup: Markup = MARKDOWN) -> str:
 def ablation_fixed(grid: AblationGrid, markup: Markup = MARKDOWN) -> str:
     """``Fixed: <the shared settings>. Chance: 0.183. Note: ...``."""
     first = grid.ablation.runs[0].result
-    fixed = f"Fixed: {settings_text(grid.ablation.config, ('backbone', *ABLATION_AXES), markup)}."
+    fixed = f"Fixed: {settings_text(grid.ablation.config, ('backbone', *ABLATION_GRID_AXES), markup)}."
     chance = (first.chance or {}).get("metrics", {}).get(grid.metric.name)
     if is_number(chance):
         fixed += f" Chance: {format_value(chance, grid.metric)}."
