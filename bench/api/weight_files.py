@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 
 WEIGHT_STEMS = ("diffusion_pytorch_model", "model", "pytorch_model")
-WEIGHT_SUFFIXES = ("safetensors", "bin")
 MODEL_PARTS = ("unet", "transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3")
 """The parts of a diffusers directory that hold weights (tokenizers and schedulers are configs only):
 SD's UNet, SD3's and FLUX's transformer, the VAE and up to three text encoders."""
@@ -75,12 +74,6 @@ def missing_weight_files(root: Path, parts: tuple[str, ...]) -> list[str]:
         and not has_plain_weights(Path(root) / part)
         and not variants_in(Path(root) / part)
     ]
-
-
-def variants_note(root: Path, parts: tuple[str, ...]) -> str:
-    """``"unet: fp16, vae: fp16"`` for the parts loaded from variant files, or ``""``."""
-    chosen = {part: part_variant(root, part) for part in parts if part in MODEL_PARTS}
-    return ", ".join(f"{part}: {variant}" for part, variant in chosen.items() if variant)
 
 
 def split_base(weights: str) -> tuple[str, str | None]:
