@@ -7,23 +7,9 @@ on text, so these backbones take no text prompt (``accepts_text=False``).
 
 from __future__ import annotations
 
-from bench import (
-    EMBED,
-    RANDOM,
-    RANDOM_NOTE,
-    BackboneFamily,
-    BackboneInfo,
-    TapInfo,
-    hookimpl,
-    vit_layers,
-)
+from bench import EMBED, RANDOM, RANDOM_NOTE, BackboneFamily, BackboneInfo, hookimpl
 from bench_openclip.architecture import CLIP_VITS, NEW_CLIP_VITS, TINY_CLIP_CONFIG, TINY_CLIP_VITS
-from bench_openclip.registration import backbone_info
-
-
-def _layers(depth: int, width: int, patch: int, embed_dim: int) -> tuple[TapInfo, ...]:
-    embed = TapInfo(EMBED, embed_dim, 0, "projected image embedding (encode_image)")
-    return vit_layers(depth, width, patch, embed)
+from bench_openclip.registration import backbone_info, tower_layers
 
 
 @hookimpl
@@ -36,7 +22,7 @@ def register_backbones(register) -> None:
             id="clip-tiny",
             target="bench_openclip.loaders:build_tiny",
             description="CLIP image tower in miniature (2 blocks), seeded random weights (no download)",
-            layers=_layers(
+            layers=tower_layers(
                 vision["layers"], vision["width"], vision["patch_size"], TINY_CLIP_CONFIG["embed_dim"]
             ),
             default_layer=EMBED,

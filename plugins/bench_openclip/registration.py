@@ -19,7 +19,7 @@ from bench import (
     local_checkpoint,
     vit_layers,
 )
-from bench_openclip.architecture import CHECKPOINT_FILES, ClipViT
+from bench_openclip.architecture import CHECKPOINT_FILES, PROJECTED_EMBEDDING, ClipViT
 
 FACTORY = "bench_openclip.loaders:build_model"
 NO_WEIGHTS = "none"  # an open_clip architecture named without a pretrained tag
@@ -49,10 +49,31 @@ def local_weights(weights: str) -> str | None:
     return None if weights in (RANDOM, NO_WEIGHTS) else local_checkpoint(weights, CHECKPOINT_FILES)
 
 
+def tower_layers(
+    depth: int,
+    width: int,
+    patch: int,
+    embed_dim: int,
+    *,
+    class_token: bool = True,
+    embed_what: str = PROJECTED_EMBEDDING,
+) -> tuple[TapInfo, ...]:
+    """The taps of a ViT image tower: ``block<k>`` maps, ``block<k>.cls`` when it has a class token,
+    and ``embed`` (``embed_dim`` channels, ``embed_what`` in words)."""
+    embed = TapInfo(EMBED, embed_dim, 0, embed_what)
+    return vit_layers(depth, width, patch, embed, class_token=class_token)
+
+
 def tower_taps(spec: ClipViT) -> tuple[TapInfo, ...]:
-    """``block<k>`` maps, ``block<k>.cls`` when the tower has a class token, and ``embed``."""
-    embed = TapInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
-    return vit_layers(spec.depth, spec.width, spec.patch, embed, class_token=spec.class_token)
+    """The taps of ``spec`` (:func:`tower_layers`)."""
+    return tower_layers(
+        spec.depth,
+        spec.width,
+        spec.patch,
+        spec.embed_dim,
+        class_token=spec.class_token,
+        embed_what=spec.embed_what,
+    )
 
 
 def backbone_info(spec: ClipViT) -> BackboneInfo:

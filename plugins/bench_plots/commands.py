@@ -49,6 +49,17 @@ def dpi_option(default: int):
     )
 
 
+def print_written(lines: list[str], output: Path) -> None:
+    """Every plot command's summary on stdout: ``lines`` (what the figure shows), then ``Wrote OUTPUT``."""
+    stdout = command_console()
+    for line in [*lines, f"Wrote {output}"]:
+        stdout.print(line, highlight=False)
+
+
+def _chance(level: float | None) -> str:
+    return "no chance level recorded" if level is None else f"chance {level:.4g}"
+
+
 @click.group("plot")
 def plot_group() -> None:
     """Figures: layer x timestep sweeps and the low-data regime from results files, PCA maps of
@@ -115,16 +126,15 @@ def sweep_command(
     from bench_plots.sweep_figure import render_sweep
 
     render_sweep(panels, output, reference_t=reference_t, dpi=dpi)
-    stdout = command_console()
+    lines = []
     for panel in panels:
         layer, t, value = panel.best
-        chance = "no chance level recorded" if panel.chance is None else f"chance {panel.chance:.4g}"
-        stdout.print(
+        lines.append(
             f"{panel.dataset} / {panel.backbone}: {panel.metric} over {len(panel.layers)} layer(s) x "
-            f"{len(panel.timesteps)} timestep(s); best {value:.4g} at {layer}, t = {t}; {chance}",
-            highlight=False,
+            f"{len(panel.timesteps)} timestep(s); best {value:.4g} at {layer}, t = {t}; "
+            + _chance(panel.chance)
         )
-    stdout.print(f"Wrote {output}", highlight=False)
+    print_written(lines, output)
 
 
 @plot_group.command("lowdata")
@@ -152,13 +162,11 @@ def lowdata_command(
     from bench_plots.lowdata_figure import render_lowdata
 
     render_lowdata(panels, output, dpi=dpi)
-    stdout = command_console()
+    lines = []
     for panel in panels:
-        chance = "no chance level recorded" if panel.chance is None else f"chance {panel.chance:.4g}"
-        stdout.print(f"{panel.dataset}: {panel.metric} ({chance})", highlight=False)
-        for curve in panel.curves:
-            stdout.print(f"  {curve_summary(panel, curve)}", highlight=False)
-    stdout.print(f"Wrote {output}", highlight=False)
+        lines.append(f"{panel.dataset}: {panel.metric} ({_chance(panel.chance)})")
+        lines += [f"  {curve_summary(panel, curve)}" for curve in panel.curves]
+    print_written(lines, output)
 
 
 @plot_group.command("pca")
@@ -252,13 +260,11 @@ def pca_command(
     inputs = PcaColumn("input images", features.sketches, features.photos)
     title = pca_title(settings, features)
     render_pca(inputs, pca_columns(features), features.labels, output, title=title, dpi=dpi)
-    stdout = command_console()
-    stdout.print(
+    summary = (
         f"{len(features.labels)} pair(s) x {len(features.maps)} timestep(s) of "
-        f"{features.info.id} {settings.layer} on {settings.dataset}",
-        highlight=False,
+        f"{features.info.id} {settings.layer} on {settings.dataset}"
     )
-    stdout.print(f"Wrote {output}", highlight=False)
+    print_written([summary], output)
 
 
 @plot_group.command("retrievals")
@@ -330,11 +336,8 @@ def retrievals_command(
     panels = [retrieval_panel(source, keys, top_k, thumbnails, specs) for source in loaded]
     title = figure_title(loaded, top_k, choice.describe(), specs)
     render_retrievals(query_panel(loaded[0], keys, thumbnails), panels, output, title=title, dpi=dpi)
-    stdout = command_console()
-    for source in loaded:
-        stdout.print(f"{source.path}: {source.how}", highlight=False)
-    stdout.print(f"queries ({choice.describe()}): {', '.join(keys)}", highlight=False)
-    stdout.print(f"Wrote {output}", highlight=False)
+    lines = [f"{source.path}: {source.how}" for source in loaded]
+    print_written([*lines, f"queries ({choice.describe()}): {', '.join(keys)}"], output)
 
 
 def _query_choice(
