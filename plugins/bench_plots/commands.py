@@ -6,6 +6,7 @@ Imports click and rich only; matplotlib, numpy and torch are imported inside the
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -241,21 +242,7 @@ def pca_command(
             "Pass them, or --config with a config that names them (e.g. --config koley2024/pca-synthetic).",
         )
     registry = command_registry(ctx, plugin_files)
-    settings = PcaSettings(
-        backbone=options["backbone"],
-        layer=options["layer"],
-        dataset=options["dataset"],
-        timesteps=options["timesteps"],
-        prompt=options["prompt"],
-        noise_samples=options["noise_samples"],
-        seed=options["seed"],
-        device=options["device"],
-        dtype=options["dtype"],
-        image_size=options["image_size"],
-        weights=options["weights"],
-        data_root=options["data_root"],
-        dataset_options=options["dataset_options"],
-    )
+    settings = PcaSettings(**{setting.name: options[setting.name] for setting in fields(PcaSettings)})
     features = pair_features(settings, pairs, registry, RichReporter(command_console(stderr=True)))
     inputs = PcaColumn("input images", features.sketches, features.photos)
     title = pca_title(settings, features)
