@@ -29,10 +29,10 @@ from bench.api.components import (
     BackboneFamily,
     BackboneInfo,
     DatasetInfo,
-    LayerInfo,
     LayerSelector,
     PromptCondition,
     PromptScheme,
+    TapInfo,
     resolve_target,
 )
 from bench.api.datasets import Dataset, ImageItem, SplitName
@@ -105,6 +105,7 @@ _LAZY: dict[str, str] = {
     # plugin commands
     "plugin_option": "bench.cli.options",
     "command_registry": "bench.cli.options",
+    "command_console": "bench.cli.console",
     "parse_option_values": "bench.config.values",
     "load_config": "bench.config.files",
     "RichReporter": "bench.cli.display",
@@ -147,9 +148,23 @@ MOVED_TO_WEIGHTS = frozenset(
 """Names that moved from ``bench`` to ``bench.weights``: deprecated aliases here, which warn."""
 
 
+_RENAMED: dict[str, str] = {
+    "LayerInfo": "TapInfo",  # third-party plugins describe their taps with it
+}
+"""Old public names that still work, with a DeprecationWarning: old name -> the name to use."""
+
+
 def __getattr__(name: str) -> Any:
-    """The lazily imported public names of ``_LAZY``, and the deprecated aliases of
-    :data:`MOVED_TO_WEIGHTS` (each access warns, naming the new place)."""
+    """The lazily imported public names of ``_LAZY``, the deprecated aliases of
+    :data:`MOVED_TO_WEIGHTS` and the renamed names of ``_RENAMED`` (each alias access warns, naming
+    the new place)."""
+    if name in _RENAMED:
+        warnings.warn(
+            f"bench.{name} is deprecated: import bench.{_RENAMED[name]} (the same class, renamed).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[_RENAMED[name]]
     if name in MOVED_TO_WEIGHTS:
         warnings.warn(
             f"bench.{name} moved to bench.weights: use `from bench.weights import {name}` "
@@ -203,7 +218,7 @@ __all__ = [
     "ImageEncoder",
     "ImageEncoderBase",
     "ImageItem",
-    "LayerInfo",
+    "TapInfo",
     "LayerSelector",
     "PixelNormalization",
     "PromptCondition",

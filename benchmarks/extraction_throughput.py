@@ -80,7 +80,7 @@ def measure(config: Config, images: int, batch_size: int, device: str, dtype: st
         config.backbone, weights=config.weights, image_size=config.image_size, device=device, dtype=dtype
     )
     rng = np.random.default_rng(0)
-    size = backbone.image_size  # the model's input resolution (images are resized to it anyway)
+    size = backbone.model.image_size  # the model's input resolution (images are resized to it anyway)
     pictures = [Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)) for _ in range(images)]
     options = {"t": config.t, "noise_samples": config.noise_samples, "batch_size": batch_size}
     bench.descriptors(backbone, pictures[:batch_size], **options)  # warm-up: kernels, allocator

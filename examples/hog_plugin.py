@@ -6,7 +6,7 @@ Run it with:  bench run --plugin hog_plugin.py --backbone hog --dataset folders 
 from pathlib import Path
 
 import bench
-from bench import BackboneInfo, DatasetInfo, ImageItem, LayerInfo
+from bench import BackboneInfo, DatasetInfo, ImageItem, TapInfo
 
 BINS, CELLS = 9, 4  # orientation bins, cells per side
 
@@ -59,7 +59,7 @@ def register_backbones(register):
             id="hog",
             target=OrientationHistograms,
             description="histograms of oriented gradients, 4x4 cells (hand-made)",
-            layers=(LayerInfo("hog", BINS * CELLS * CELLS, 0, "the whole descriptor"),),
+            layers=(TapInfo("hog", BINS * CELLS * CELLS, 0, "the whole descriptor"),),
             default_layer="hog",
             weights="none (hand-made)",
             image_size=64,

@@ -76,11 +76,6 @@ def run_bench(
     )
 
 
-@pytest.fixture
-def bench_cli():
-    return run_bench
-
-
 @pytest.fixture(scope="module")
 def registry():
     """The registry of the installed plugins (sbir-bench's own: see SBIR_BENCH_BUILTIN_PLUGINS_ONLY

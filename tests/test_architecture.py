@@ -166,7 +166,7 @@ def _outside_public(name: str) -> bool:
     return name.startswith(f"{FACADE}.") and name not in PUBLIC
 
 
-@pytest.mark.parametrize("folder", ["plugins", "examples"])
+@pytest.mark.parametrize("folder", ["plugins", "examples", "tools"])
 def test_plugins_import_only_the_public_api(folder):
     """A built-in plugin is written like a third-party one: ``from bench import ...`` and
     ``from bench.weights import ...`` only."""
@@ -211,8 +211,8 @@ def registered_plugins() -> set[str]:
 
 
 def test_no_plugin_imports_another_plugin():
-    """Each registered plugin stands alone on the public API (a training recipe under plugins/ that
-    is no plugin, such as bench_sdmini, may build on the plugins' generators)."""
+    """Each registered plugin stands alone on the public API (a tool under tools/, such as sd-mini's
+    training recipe bench_sdmini, may build on the plugins' generators)."""
     plugins = registered_plugins()
     violations = []
     for plugin in sorted(plugins):
@@ -224,6 +224,13 @@ def test_no_plugin_imports_another_plugin():
                     if top in plugins and top != plugin:
                         violations.append(f"{path.relative_to(ROOT)} imports {node.module}")
     assert not violations, "\n".join(violations)
+
+
+def test_plugins_holds_only_registered_plugins():
+    """plugins/ is the built-in plugins, each registered (``[project.entry-points.sbir_bench]``); a
+    package that registers nothing (a tool, like sd-mini's training recipe) lives under tools/."""
+    packages = {path.parent.name for path in (ROOT / "plugins").glob("*/__init__.py")}
+    assert packages == registered_plugins()
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from bench import BackboneFamily, BackboneInfo, BenchError, LayerInfo
+from bench import BackboneFamily, BackboneInfo, BenchError, TapInfo
 from bench.registry.components import ComponentTable
 from bench.registry.tables import Registry
 from tests.conftest import run_bench
@@ -19,7 +19,7 @@ def _info(backbone_id: str) -> BackboneInfo:
         id=backbone_id,
         target="x:y",
         description="a toy",
-        layers=(LayerInfo("embed", 8, 0),),
+        layers=(TapInfo("embed", 8, 0),),
         default_layer="embed",
         weights="random",
         image_size=32,
@@ -84,11 +84,11 @@ def test_two_families_with_one_prefix_are_an_error():
 
 PLUGIN = textwrap.dedent(
     """
-    from bench import BackboneFamily, BackboneInfo, LayerInfo, hookimpl
+    from bench import BackboneFamily, BackboneInfo, TapInfo, hookimpl
 
     def resolve(name):
         return BackboneInfo(id="toy:" + name, target="x:y", description="toy " + name,
-                            layers=(LayerInfo("embed", 8, 0, "the toy's vector"),), default_layer="embed",
+                            layers=(TapInfo("embed", 8, 0, "the toy's vector"),), default_layer="embed",
                             weights="random", image_size=32)
 
     @hookimpl

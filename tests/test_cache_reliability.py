@@ -23,7 +23,7 @@ import torch
 from PIL import ImageOps
 
 import bench
-from bench import BackboneInfo, DatasetInfo, ImageItem, LayerInfo
+from bench import BackboneInfo, DatasetInfo, ImageItem, TapInfo
 
 
 class Files(bench.Dataset):
@@ -67,7 +67,7 @@ def register_datasets(register):
 @bench.hookimpl
 def register_backbones(register):
     register(BackboneInfo(id="grid", target=Grid, description="", weights="none", image_size=16,
-                          layers=(LayerInfo("grid", 12, 0),), default_layer="grid"))
+                          layers=(TapInfo("grid", 12, 0),), default_layer="grid"))
 '''
 
 
@@ -271,7 +271,7 @@ NON_FINITE = '''
 import torch
 
 import bench
-from bench import BackboneInfo, LayerInfo, PromptCondition, PromptScheme
+from bench import BackboneInfo, TapInfo, PromptCondition, PromptScheme
 
 
 class NanOdd(bench.ImageEncoderBase):
@@ -321,9 +321,9 @@ def nan_visual(argument):
 def register_backbones(register):
     for name, target in (("nan-odd", NanOdd), ("nan-weights", NanWeights), ("nan-pixels", NanPixels)):
         register(BackboneInfo(id=name, target=target, description="", weights="none", image_size=16,
-                              layers=(LayerInfo("v", 3, 0),), default_layer="v"))
+                              layers=(TapInfo("v", 3, 0),), default_layer="v"))
     register(BackboneInfo(id="huge", target=Huge, description="", weights="none", image_size=16,
-                          layers=(LayerInfo("map", 3, 8),), default_layer="map"))
+                          layers=(TapInfo("map", 3, 8),), default_layer="map"))
 
 
 @bench.hookimpl

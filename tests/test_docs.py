@@ -77,3 +77,12 @@ def test_the_api_reference_is_generated_from_the_code():
         and (not value.__doc__ or value.__doc__.startswith(f"{getattr(value, '__name__', name)}("))
     ]
     assert not undocumented, f"public names without a docstring: {undocumented}"
+
+
+def test_the_code_layout_names_every_plugin_and_tool_package():
+    """docs/plugins.md's "Code layout" lists each package under plugins/ and tools/ by its folder."""
+    text = (REPO / "docs" / "plugins.md").read_text(encoding="utf-8").split("## Code layout", 1)[1]
+    layout = FENCE.search(text).group(0)
+    folders = [f"{path.parent.parent.name}/{path.parent.name}/" for folder in ("plugins", "tools")
+               for path in sorted((REPO / folder).glob("*/__init__.py"))]  # fmt: skip
+    assert [folder for folder in folders if folder not in layout] == []

@@ -433,7 +433,7 @@ def test_an_sd_folder_of_another_architecture_is_refused_before_loading(tmp_path
 SLOW_ENCODER = """
 import os, pathlib, time
 import bench
-from bench import BackboneInfo, LayerInfo
+from bench import BackboneInfo, TapInfo
 
 
 class Slow(bench.ImageEncoderBase):
@@ -448,7 +448,7 @@ class Slow(bench.ImageEncoderBase):
 @bench.hookimpl
 def register_backbones(register):
     register(BackboneInfo(id="slow", target=Slow, description="", weights="none", image_size=16,
-                          layers=(LayerInfo("v", 3, 0),), default_layer="v"))
+                          layers=(TapInfo("v", 3, 0),), default_layer="v"))
 """
 
 

@@ -67,11 +67,11 @@ def test_imgfocus_weights_are_here_once_converted_or_when_the_release_is_install
 def test_third_party_backbone_without_a_lookup_is_unknown(tmp_path):
     plugin = tmp_path / "remote_plugin.py"
     plugin.write_text(
-        "from bench import BackboneInfo, LayerInfo, hookimpl\n\n"
+        "from bench import BackboneInfo, TapInfo, hookimpl\n\n"
         "@hookimpl\n"
         "def register_backbones(register):\n"
         "    register(BackboneInfo(id='remote', target='x:y', description='d',\n"
-        "        layers=(LayerInfo('embed', 8, 0),), default_layer='embed', weights='org/remote',\n"
+        "        layers=(TapInfo('embed', 8, 0),), default_layer='embed', weights='org/remote',\n"
         "        image_size=32))\n"
     )
     result = run_bench("list", "backbones", "--json", "--plugin", str(plugin))

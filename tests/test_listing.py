@@ -26,7 +26,7 @@ def test_bench_list_fits_in_100_columns_one_line_per_component(tmp_path):
     long_description.write_text(
         "import bench\n\n@bench.hookimpl\ndef register_backbones(register):\n"
         "    register(bench.BackboneInfo(id='wordy-net', target='x:y', description='many words ' * 40,\n"
-        "             layers=(bench.LayerInfo('v', 8, 0),), default_layer='v', weights='none',\n"
+        "             layers=(bench.TapInfo('v', 8, 0),), default_layer='v', weights='none',\n"
         "             image_size=32))\n"
     )
     result = run_bench("list", "--plugin", str(long_description))

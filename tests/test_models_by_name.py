@@ -116,7 +116,7 @@ def test_hf_encoders_read_their_blocks_and_embedding(
     assert (info.layer("block0.cls") is not None) == cls and info.layer("embed").channels == embed
     assert info.image_size == size
     loaded = load_backbone(info, "hf", weights=info.weights, device=CPU, dtype=torch.float32, image_size=size)
-    assert loaded.normalization.interpolation == interpolation
+    assert loaded.model.normalization.interpolation == interpolation
     pixels = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     out = loaded.model.features(pixels, ["block0", "block-1", "embed", *(["block0.cls"] if cls else [])])
     with torch.inference_mode():

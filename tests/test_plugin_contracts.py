@@ -13,7 +13,7 @@ EXAMPLE = REPO / "examples" / "hog_plugin.py"
 
 ENCODER = """
 import bench
-from bench import BackboneInfo, LayerInfo
+from bench import BackboneInfo, TapInfo
 
 
 class Broken(bench.ImageEncoderBase):
@@ -25,7 +25,7 @@ class Broken(bench.ImageEncoderBase):
 @bench.hookimpl
 def register_backbones(register):
     register(BackboneInfo(id="broken", target=Broken, description="", weights="none", image_size=32,
-                          layers=(LayerInfo("v", 8, 0), LayerInfo("m", 4, 8)), default_layer="v"))
+                          layers=(TapInfo("v", 8, 0), TapInfo("m", 4, 8)), default_layer="v"))
 """
 
 
@@ -162,7 +162,7 @@ def test_a_config_file_names_its_plugins(tmp_path):
 
 NO_GRAD_ENCODER = """
 import bench
-from bench import BackboneInfo, LayerInfo
+from bench import BackboneInfo, TapInfo
 
 
 class Frozen(bench.ImageEncoderBase):
@@ -176,7 +176,7 @@ class Frozen(bench.ImageEncoderBase):
 @bench.hookimpl
 def register_backbones(register):
     register(BackboneInfo(id="frozen-net", target=Frozen, description="", weights="none", image_size=32,
-                          layers=(LayerInfo("v", 8, 0),), default_layer="v", learnable_prompts=("visual",)))
+                          layers=(TapInfo("v", 8, 0),), default_layer="v", learnable_prompts=("visual",)))
 """
 
 

@@ -44,11 +44,11 @@ def test_two_plugin_files_with_one_name_are_an_error_naming_both(tmp_path):
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        (("LayerInfo(\"v\", 8, 0)", "LayerInfo(\"v\", -8, 0)"), "layer 'v' with -8 channels"),
-        (("LayerInfo(\"m\", 4, 8)", "LayerInfo(\"m\", 4, -8)"), "layer 'm' with stride -8"),
+        (("TapInfo(\"v\", 8, 0)", "TapInfo(\"v\", -8, 0)"), "layer 'v' with -8 channels"),
+        (("TapInfo(\"m\", 4, 8)", "TapInfo(\"m\", 4, -8)"), "layer 'm' with stride -8"),
         (("image_size=32", "image_size=-32"), "image_size -32"),
         (('default_layer="v"', 'default_layer="up1"'), "default layer 'up1', which is none of its layers"),
-        (("LayerInfo(\"m\", 4, 8)", "LayerInfo(\"v\", 4, 8)"), "layer 'v' twice"),
+        (("TapInfo(\"m\", 4, 8)", "TapInfo(\"v\", 4, 8)"), "layer 'v' twice"),
     ],
 )  # fmt: skip
 def test_impossible_registered_values_are_named_when_registered(tmp_path, change, problem):

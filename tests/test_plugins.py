@@ -38,12 +38,12 @@ def third_party_site(tmp_path: Path) -> dict[str, str]:
         {
             "friendly_plugin": """
                 import click
-                from bench import BackboneInfo, LayerInfo, hookimpl
+                from bench import BackboneInfo, TapInfo, hookimpl
 
                 @hookimpl
                 def register_backbones(register):
                     register(BackboneInfo(id="friendly-net", target="friendly_plugin:build", description="x",
-                                          layers=(LayerInfo("embed", 8, 0),), default_layer="embed",
+                                          layers=(TapInfo("embed", 8, 0),), default_layer="embed",
                                           weights="none", image_size=32))
 
                 @hookimpl
@@ -81,6 +81,45 @@ def test_plugin_adds_a_command(third_party_site):
     result = run_bench("hello", env=third_party_site)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "hello from a plugin"
+
+
+def test_a_plugin_on_the_old_name_layerinfo_still_registers_its_backbone(tmp_path):
+    """``bench.LayerInfo`` was renamed ``bench.TapInfo``; plugins written against the old name work,
+    and a plugin author sees a DeprecationWarning naming the new one."""
+    with pytest.warns(DeprecationWarning, match=r"bench\.LayerInfo is deprecated: import bench\.TapInfo"):
+        from bench import LayerInfo
+    import bench
+
+    assert LayerInfo is bench.TapInfo
+    plugin = tmp_path / "old_names.py"
+    plugin.write_text(
+        "from bench import BackboneInfo, LayerInfo, hookimpl\n\n"
+        "@hookimpl\n"
+        "def register_backbones(register):\n"
+        "    register(BackboneInfo(id='old-net', target='old_names:build', description='x',\n"
+        "                          layers=(LayerInfo('embed', 8, 0),), default_layer='embed',\n"
+        "                          weights='none', image_size=32))\n"
+    )
+    with pytest.warns(DeprecationWarning, match="LayerInfo"):
+        result = run_bench("list", "layers", "--backbone", "old-net", "--json", "--plugin", str(plugin))
+    assert result.returncode == 0, result.stderr
+    assert "embed" in result.stdout
+
+
+def test_a_plugin_command_prints_unwrapped_lines_when_piped(tmp_path):
+    """``bench.command_console()`` is as wide as bench's own console when the output is piped."""
+    plugin = tmp_path / "wide.py"
+    plugin.write_text(
+        "import bench\n\n"
+        "@bench.hookimpl\n"
+        "def register_commands(cli):\n"
+        "    @cli.command()\n"
+        "    def wide():\n"
+        "        bench.command_console().print('x' * 150)\n"
+    )
+    result = run_bench("wide", env={"SBIR_BENCH_PLUGINS": str(plugin), "COLUMNS": ""}, subprocess=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "x" * 150 + "\n"
 
 
 def test_plugins_command_shows_sources_status_and_hooks(third_party_site):

@@ -101,3 +101,21 @@ def test_paths_may_be_pathlib_paths(tmp_path):
     )
     assert len(results) == 1 and list((tmp_path / "out" / "synthetic").glob("vit-tiny_*.json"))
     assert (tmp_path / "cache").is_dir()
+
+
+def test_a_loaded_backbone_forwards_model_attributes_only_with_a_deprecation_warning():
+    """``loaded.model.X`` is the model's attribute; ``loaded.X`` still reads it, but says so."""
+    from types import SimpleNamespace
+
+    import bench
+
+    info = bench.BackboneInfo(
+        id="toy", target="toy:build", description="x", layers=(bench.TapInfo("embed", 8, 0),),
+        default_layer="embed", weights="none", image_size=32,
+    )  # fmt: skip
+    loaded = bench.LoadedBackbone(info, SimpleNamespace(unet="the unet"), "toy-plugin")
+    assert loaded.model.unet == "the unet" and loaded.info is info and loaded.plugin == "toy-plugin"
+    with pytest.warns(DeprecationWarning, match=r"LoadedBackbone\.unet is deprecated: .*loaded\.model\.unet"):
+        assert loaded.unet == "the unet"
+    with pytest.raises(AttributeError):
+        loaded.vae  # noqa: B018 (neither the loaded backbone's nor the model's)

@@ -18,7 +18,7 @@ from retrieval import category_metrics as evaluate_category
 from retrieval import category_names, metric_set, specs
 
 from bench.api.evaluation import Rankings
-from bench.evaluation.chance import ChanceLevels, chance_levels
+from bench.evaluation.chance import ComputedChanceLevels, chance_levels
 from bench.evaluation.samples import read_samples, rescore
 from bench.evaluation.uncertainty import bootstrap_intervals
 from bench.results.leaderboard import (
@@ -32,13 +32,13 @@ from bench.results.schema import RunResult, read_result, write_result
 # ----------------------------------------------------------------------------- chance levels
 
 
-def category_chance(num_relevant: list[int], gallery: int, map_k, prec_k) -> ChanceLevels:
+def category_chance(num_relevant: list[int], gallery: int, map_k, prec_k) -> ComputedChanceLevels:
     """The chance levels of the category metrics for queries with these R in one gallery."""
     metrics = metric_set(category_names(map_k, prec_k))
     return chance_levels(metrics, "same-class", num_relevant, [gallery] * len(num_relevant))
 
 
-def fine_grained_chance(num_candidates: list[int], ks) -> ChanceLevels:
+def fine_grained_chance(num_candidates: list[int], ks) -> ComputedChanceLevels:
     """The chance levels of Acc@K for paired queries with these numbers of candidates."""
     metrics = metric_set([f"Acc@{k}" for k in ks])
     return chance_levels(metrics, "paired", [1] * len(num_candidates), num_candidates)

@@ -76,10 +76,10 @@ def reference_descriptor(model, images, tap_index, t, noise_samples):
     hook on up_blocks[i], mean over H and W; L2-normalise each draw, average the draws."""
     scheduler = DDPMScheduler(**SD_SCHEDULE)
     pixels = model.preprocess(images)
-    latents = model.vae.encode(pixels).latent_dist.mean * model.vae.config.scaling_factor
-    context = model.encode_text("").hidden_states
+    latents = model.model.vae.encode(pixels).latent_dist.mean * model.model.vae.config.scaling_factor
+    context = model.model.encode_text("").hidden_states
     captured = {}
-    hook = model.unet.up_blocks[tap_index].register_forward_hook(
+    hook = model.model.unet.up_blocks[tap_index].register_forward_hook(
         lambda m, a, out: captured.__setitem__("x", out)
     )
     rows = []
@@ -88,7 +88,7 @@ def reference_descriptor(model, images, tap_index, t, noise_samples):
             generator = torch.Generator().manual_seed(noise_seed(SEED, image_digest(image)))
             noise = torch.randn((noise_samples, *latent.shape), generator=generator)
             noisy = scheduler.add_noise(latent.expand_as(noise), noise, torch.tensor([t] * noise_samples))
-            model.unet(noisy, t, encoder_hidden_states=context.expand(noise_samples, -1, -1))
+            model.model.unet(noisy, t, encoder_hidden_states=context.expand(noise_samples, -1, -1))
             rows.append(F.normalize(captured["x"].mean(dim=(-2, -1)), dim=-1).mean(dim=0))
     finally:
         hook.remove()
@@ -113,14 +113,14 @@ def test_early_exit_changes_nothing(model, registry, dataset):
 
 def test_the_pass_stops_after_the_deepest_requested_block(model):
     calls = []
-    handle = model.unet.up_blocks[2].register_forward_hook(lambda *args: calls.append("up2"))
+    handle = model.model.unet.up_blocks[2].register_forward_hook(lambda *args: calls.append("up2"))
     sample = torch.randn(1, 4, 8, 8)
-    context = model.encode_text("").hidden_states
+    context = model.model.encode_text("").hidden_states
     try:
         with torch.inference_mode():
-            unet_taps(model.unet, sample, 10, context, ["up1", "mid"])
+            unet_taps(model.model.unet, sample, 10, context, ["up1", "mid"])
             assert calls == []
-            unet_taps(model.unet, sample, 10, context, ["up2"])
+            unet_taps(model.model.unet, sample, 10, context, ["up2"])
         assert calls == ["up2"]
     finally:
         handle.remove()
@@ -148,7 +148,7 @@ def test_timestep_layer_and_seed_change_the_descriptor(model, registry, dataset)
 
 def test_noising_matches_the_ddpm_scheduler(model):
     scheduler = DDPMScheduler(**SD_SCHEDULE)
-    assert torch.allclose(model.alphas_cumprod.float(), scheduler.alphas_cumprod)
+    assert torch.allclose(model.model.alphas_cumprod.float(), scheduler.alphas_cumprod)
 
 
 def test_pooling_and_fused_selector_dimensions(model, registry, dataset):
@@ -182,7 +182,7 @@ def test_prompts_condition_the_features(model, registry, dataset):
     assert np.array_equal(base, sketch_unaffected)
     with pytest.raises(BenchError, match="textual prompt does not fit"):
         describe(model, registry, dataset, items, prompt=PromptCondition(text_embedding=torch.zeros(77, 8)))
-    assert model.conditioner.tokenizer(["a photo of a cat"]).input_ids[0][:7] == [
+    assert model.model.conditioner.tokenizer(["a photo of a cat"]).input_ids[0][:7] == [
         49406,
         320,
         1125,

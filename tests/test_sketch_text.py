@@ -76,13 +76,14 @@ def test_text_then_learned_keeps_every_caption_token_then_as_much_learned_contex
 
 
 def test_sd_conditioning_puts_each_caption_before_the_learned_prompt(model):
-    learned = torch.randn(CONTEXT_LENGTH, 32, generator=torch.Generator().manual_seed(0), dtype=model.dtype)
+    seeded = torch.Generator().manual_seed(0)
+    learned = torch.randn(CONTEXT_LENGTH, 32, generator=seeded, dtype=model.model.dtype)
     captions = ("a red star", "an orange gear with many teeth")
-    conditioning = model.conditioning(PromptCondition(text_embedding=learned, item_texts=captions))
+    conditioning = model.model.conditioning(PromptCondition(text_embedding=learned, item_texts=captions))
     assert conditioning.hidden_states.shape == (2, CONTEXT_LENGTH, 32)
     assert conditioning.lengths == (5, 8)  # BOS + k tokens + EOS
     for row, (caption, length) in enumerate(zip(captions, (5, 8), strict=True)):
-        alone = model.encode_text(caption).hidden_states[0]
+        alone = model.model.encode_text(caption).hidden_states[0]
         torch.testing.assert_close(conditioning.hidden_states[row, :length], alone[:length])
         assert torch.equal(conditioning.hidden_states[row, length:], learned[: CONTEXT_LENGTH - length])
 
@@ -115,9 +116,9 @@ def test_sdxl_takes_its_added_text_embeds_from_each_text(registry, dataset):
     info = replace(registry.backbones.get("sdxl"), layers=tuple(variant.layers), image_size=SIZE)
     model = LoadedBackbone(info, raw, "sd")
     texts = ("a teal pentagon", "a brown key")
-    per_item = model.conditioning(PromptCondition(item_texts=texts))
+    per_item = model.model.conditioning(PromptCondition(item_texts=texts))
     for row, text in enumerate(texts):
-        alone = model.encode_text(text)
+        alone = model.model.encode_text(text)
         torch.testing.assert_close(per_item.hidden_states[row], alone.hidden_states[0])
         for name in ("text_embeds", "time_ids"):
             torch.testing.assert_close(per_item.added[name][row], alone.added[name][0])

@@ -146,7 +146,7 @@ def test_pretrained_loader_reads_a_checkpoint_file_at_another_size(registry, tmp
     info = registry.backbones.get(spec.id)
     model = build_model(info, weights=str(tmp_path), device=CPU, dtype=torch.float32, image_size=64)
     features = LoadedBackbone(info, model, "timm")
-    assert features.normalization.mean == (0.485, 0.456, 0.406)
+    assert features.model.normalization.mean == (0.485, 0.456, 0.406)
     assert torch.equal(features.model.model.blocks[3].mlp.fc1.weight, source.blocks[3].mlp.fc1.weight)
     out = _extract(features, torch.randn(1, 3, 64, 64), ["block-1", "embed"])
     assert out["block-1"].shape == (1, 1, 384, 4, 4) and out["embed"].shape == (1, 1, 384)

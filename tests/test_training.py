@@ -43,8 +43,8 @@ def test_training_lowers_the_loss_and_changes_only_the_prompt(registry):
     trainer = PromptTrainer(spec, planned.run, planned.parts, reporter=SilentReporter())
     assert planned.parts == ("visual", "textual")
     batch = trainer.sampler.epoch(1)[:4]
-    before_backbone = _backbone_state(trainer.backbone)
-    empty = trainer.backbone.text_context("")
+    before_backbone = _backbone_state(trainer.backbone.model)
+    empty = trainer.backbone.model.text_context("")
     losses = []
     for _ in range(6):  # AdamW steps on one batch of training triplets
         loss = trainer.step_loss(batch, 1, 0)
@@ -58,10 +58,10 @@ def test_training_lowers_the_loss_and_changes_only_the_prompt(registry):
 
     # measured: 0.292 -> 0.155 after 8 steps (lr 0.1); the assertion leaves half of a 6-step drop
     assert losses[-1] < losses[0] - 0.05, losses
-    after_backbone = _backbone_state(trainer.backbone)
+    after_backbone = _backbone_state(trainer.backbone.model)
     assert after_backbone.keys() == before_backbone.keys()
     assert all(torch.equal(before_backbone[k], after_backbone[k]) for k in before_backbone)
-    assert not any(p.requires_grad for p in trainer.backbone.unet.parameters())
+    assert not any(p.requires_grad for p in trainer.backbone.model.unet.parameters())
     learned = trainer.prompt.tensors()
     assert not torch.equal(learned["textual"], empty)  # the textual prompt moved from its start
     inside = learned["visual.sketch"][:, 8:-8, 8:-8]
@@ -251,7 +251,7 @@ def test_bf16_autocast_and_activation_checkpointing_train_the_prompt(registry):
     )
     planned = plan_training(spec, registry)
     trainer = PromptTrainer(spec, planned.run, planned.parts, reporter=SilentReporter())
-    assert trainer.backbone.unet.is_gradient_checkpointing
+    assert trainer.backbone.model.unet.is_gradient_checkpointing
     before = trainer.prompt.tensors()
     loss = trainer.step_loss(trainer.sampler.epoch(1)[:2], 1, 0)
     loss.backward()

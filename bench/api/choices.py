@@ -8,7 +8,8 @@ from __future__ import annotations
 
 SWEEP_AXES = ("backbone", "layer", "t", "prompt", "dataset", "probe")
 TRAINING_AXES = ("train_fraction", "train_count")  # training settings (the train table) a study may vary
-ABLATION_AXES = (*SWEEP_AXES, "noise_samples", "pool", "image_size", "probe_dim", *TRAINING_AXES)
+STUDY_AXES = (*SWEEP_AXES, "noise_samples", "pool", "image_size", "probe_dim", *TRAINING_AXES)
+"""The settings an ablation study (a config's ``ablation`` table) may vary, one at a time."""
 DTYPE_NAMES = ("fp32", "tf32", "fp16", "bf16")  # tf32: see bench.extraction.devices
 CACHE_DTYPE_NAMES = ("fp16", "fp32")
 ENSEMBLE_METHODS = ("mean", "concat", "score-sum")
@@ -19,10 +20,14 @@ REPORTED_SECTIONS = ("measured", "all", "none")
 benchmarks its runs measured (the default), every one (sections of their own for benchmarks never
 run), or none."""
 
-# settings whose command-line option is not --<setting with - for _>
-OPTION_NAMES = {"dataset_options": "--dataset-option", "train": "--train-option", "plugins": "--plugin"}
+# setting -> its command-line option, for the settings whose option is not --<setting with - for _>
+IRREGULAR_OPTION_NAMES = {
+    "dataset_options": "--dataset-option",
+    "train": "--train-option",
+    "plugins": "--plugin",
+}
 
 
 def option_name(setting: str) -> str:
     """The command-line option of a setting: ``batch_size`` -> ``--batch-size``."""
-    return OPTION_NAMES.get(setting, "--" + setting.replace("_", "-"))
+    return IRREGULAR_OPTION_NAMES.get(setting, "--" + setting.replace("_", "-"))

@@ -41,8 +41,10 @@ def resolve_target(target: Target, what: str) -> Callable[..., Any]:
 
 
 @dataclass(frozen=True)
-class LayerInfo:
-    """A feature tap a backbone offers.
+class TapInfo:
+    """A feature tap a backbone offers (a place in its forward pass whose output a descriptor reads).
+
+    Formerly ``LayerInfo``: ``bench.LayerInfo`` still works (the same class), with a DeprecationWarning.
 
     Attributes:
         name: e.g. ``"up1"`` (output of ``unet.up_blocks[1]``) or ``"block-1"``.
@@ -90,7 +92,7 @@ class BackboneInfo:
     id: str
     target: Target
     description: str
-    layers: tuple[LayerInfo, ...]
+    layers: tuple[TapInfo, ...]
     default_layer: str
     weights: str
     image_size: int
@@ -103,7 +105,7 @@ class BackboneInfo:
     learnable_prompts: tuple[str, ...] = ()
     licence: str | None = None
 
-    def layer(self, name: str) -> LayerInfo | None:
+    def layer(self, name: str) -> TapInfo | None:
         return next((layer for layer in self.layers if layer.name == name), None)
 
     @property

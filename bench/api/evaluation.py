@@ -27,7 +27,6 @@ from bench.api.errors import BenchError, closest_match, unknown_name_error
 
 CUTOFF = "@K"
 """What stands for the cut-off in a metric's name pattern (``Hits@K``)."""
-MAX_CUTOFF = 999_999
 AGGREGATES = ("mean", "median")
 RESAMPLE_UNITS = ("query", "class")
 
@@ -321,9 +320,6 @@ class EvaluationSpecs:
 
     def metric_patterns(self) -> list[str]:
         return [info.id for info, _, _ in self._metrics]
-
-    def metric_infos(self) -> list[tuple[MetricInfo, str]]:
-        return [(info, plugin) for info, plugin, _ in self._metrics]
 
     # -- tasks -------------------------------------------------------------------------------------
 

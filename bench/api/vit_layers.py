@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bench.api.components import LayerInfo
+from bench.api.components import TapInfo
 from bench.api.errors import BenchError
 
 EMBED = "embed"
@@ -33,11 +33,11 @@ def vit_layers(
     depth: int,
     width: int,
     patch: int,
-    embed: LayerInfo,
+    embed: TapInfo,
     *,
     class_token: bool = True,
-    pooled: LayerInfo | None = None,
-) -> tuple[LayerInfo, ...]:
+    pooled: TapInfo | None = None,
+) -> tuple[TapInfo, ...]:
     """Every tap of a ViT in forward order: each block under both of its names, then ``embed`` (and
     ``pooled`` when given).
 
@@ -50,7 +50,7 @@ def vit_layers(
             no ``block<k>.cls`` taps.
         pooled: the model's own pooled head output's tap (named ``pooled``), or None.
 
-    >>> [(t.name, t.channels, t.stride) for t in vit_layers(2, 64, 16, LayerInfo("embed", 32, 0))][:4]
+    >>> [(t.name, t.channels, t.stride) for t in vit_layers(2, 64, 16, TapInfo("embed", 32, 0))][:4]
     [('block0', 64, 16), ('block-2', 64, 16), ('block0.cls', 64, 0), ('block-2.cls', 64, 0)]
     """
     layers = []
@@ -58,10 +58,10 @@ def vit_layers(
         names = (f"{BLOCK_PREFIX}{k}", f"{BLOCK_PREFIX}{k - depth}")
         where = f"output of block {k + 1} of {depth}"
         for name, other in (names, names[::-1]):
-            layers.append(LayerInfo(name, width, patch, f"{where}: patch tokens as a map (= {other})"))
+            layers.append(TapInfo(name, width, patch, f"{where}: patch tokens as a map (= {other})"))
         for name, other in (names, names[::-1]) if class_token else ():
             layers.append(
-                LayerInfo(f"{name}{CLS_SUFFIX}", width, 0, f"{where}: class token (= {other}{CLS_SUFFIX})")
+                TapInfo(f"{name}{CLS_SUFFIX}", width, 0, f"{where}: class token (= {other}{CLS_SUFFIX})")
             )
     return (*layers, embed, *((pooled,) if pooled is not None else ()))
 

@@ -8,15 +8,17 @@ from rich.markup import escape
 WIDTH_WHEN_PIPED = 200  # rich would wrap tables and messages at 80 columns when not on a terminal
 
 
-def _console(**kwargs) -> Console:
-    console = Console(**kwargs)
+def command_console(stderr: bool = False) -> Console:
+    """A rich console on stdout (or stderr) as the command line's own: one that does not wrap at 80
+    columns when the output is piped. For plugin commands (``bench.command_console``)."""
+    console = Console(stderr=stderr)
     if not console.is_terminal:
         console.width = WIDTH_WHEN_PIPED
     return console
 
 
-stdout = _console()
-stderr = _console(stderr=True)
+stdout = command_console()
+stderr = command_console(stderr=True)
 
 
 def warn(message: str) -> None:

@@ -11,13 +11,13 @@ import json
 import click
 
 from bench.cli.console import stdout
-from bench.cli.listing import LAYERS_HINT, LIST_KINDS, Section
+from bench.cli.listing import LAYERS_HINT, LIST_KINDS, ListingSection
 from bench.cli.options import command_registry, plugin_option, plugin_set
 
 OVERVIEW_WIDTH = 100  # `bench list`, the short overview: one line per row, at most this wide
 
 
-def print_sections(sections: list[Section], *, short: bool = False) -> None:
+def print_sections(sections: list[ListingSection], *, short: bool = False) -> None:
     """Each section with rows as a table; ``short`` (the overview): its short columns, one line per
     row, descriptions cut to fit :data:`OVERVIEW_WIDTH` columns (or the terminal, when narrower)."""
     from rich.markup import escape

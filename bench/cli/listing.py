@@ -1,6 +1,6 @@
 """What ``bench list`` and ``bench plugins`` show: sections of typed rows, for people and programs.
 
-Each :class:`Section` holds rows of typed values (ints, bools, lists, ``None`` for missing) under
+Each :class:`ListingSection` holds rows of typed values (ints, bools, lists, ``None`` for missing) under
 snake_case keys: ``--json`` prints them as they are; a person gets a table of a few of those
 columns, each rendered as text (:func:`display_value`). Imports no torch, numpy or pydantic: weight
 availability is read from the local disk by each backbone's ``weights_location`` hook.
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.api.components import BackboneInfo, LayerInfo, resolve_target
+from bench.api.components import BackboneInfo, TapInfo, resolve_target
 from bench.registry.manager import PluginSet
 from bench.registry.tables import Registry
 
@@ -58,7 +58,7 @@ class Column:
 
 
 @dataclass(frozen=True)
-class Section:
+class ListingSection:
     """One table of a listing: ``key`` names it in ``--json``; ``rows`` hold every field, typed."""
 
     key: str
@@ -152,7 +152,7 @@ FAMILY_COLUMNS = (
 )
 
 
-def backbone_sections(registry: Registry) -> list[Section]:
+def backbone_sections(registry: Registry) -> list[ListingSection]:
     rows = [backbone_row(entry.component, entry.plugin) for entry in registry.backbones]
     families = [
         {
@@ -166,8 +166,8 @@ def backbone_sections(registry: Registry) -> list[Section]:
         for family in [entry.component]
     ]
     return [
-        Section("backbones", "Backbones", BACKBONE_COLUMNS, rows),
-        Section(
+        ListingSection("backbones", "Backbones", BACKBONE_COLUMNS, rows),
+        ListingSection(
             "backbone_families",
             "Backbone families (any model of a library, by name)",
             FAMILY_COLUMNS,
@@ -179,7 +179,7 @@ def backbone_sections(registry: Registry) -> list[Section]:
 # ----------------------------------------------------------------------------- layers
 
 
-def _alias_target(layer: LayerInfo, names: dict[str, LayerInfo]) -> str | None:
+def _alias_target(layer: TapInfo, names: dict[str, TapInfo]) -> str | None:
     """The other name of ``layer`` (its description ends in ``(= NAME)`` and NAME is the same tap)."""
     match = ALIAS_SUFFIX.search(layer.description)
     other = names.get(match.group(1)) if match else None
@@ -236,7 +236,7 @@ SELECTOR_COLUMNS = (
 )
 
 
-def layer_sections(registry: Registry, backbone_id: str | None) -> list[Section]:
+def layer_sections(registry: Registry, backbone_id: str | None) -> list[ListingSection]:
     """``--backbone ID``: its taps and the selectors that apply; otherwise one summary row per backbone."""
     entries = list(registry.backbones)
     if backbone_id:
@@ -258,11 +258,12 @@ def layer_sections(registry: Registry, backbone_id: str | None) -> list[Section]
         for selector in [entry.component]
         if any(selector.applies_to(b) for b in backbones)
     ]
-    selector_section = Section("layer_selectors", "Layer selectors", SELECTOR_COLUMNS, selectors)
+    selector_section = ListingSection("layer_selectors", "Layer selectors", SELECTOR_COLUMNS, selectors)
     if backbone_id:
         backbone, plugin = entries[0]
         title = f"Layers of {backbone.id} (plugin {plugin}; join taps with '+' to fuse)"
-        return [Section("layers", title, LAYER_COLUMNS, layer_rows(backbone, plugin)), selector_section]
+        layers = ListingSection("layers", title, LAYER_COLUMNS, layer_rows(backbone, plugin))
+        return [layers, selector_section]
     summary = [
         {
             "backbone": backbone.id,
@@ -276,7 +277,7 @@ def layer_sections(registry: Registry, backbone_id: str | None) -> list[Section]
         for layers in [layer_rows(backbone, plugin)]
     ]
     return [
-        Section("backbone_layers", "Layers per backbone", BACKBONE_LAYER_COLUMNS, summary),
+        ListingSection("backbone_layers", "Layers per backbone", BACKBONE_LAYER_COLUMNS, summary),
         selector_section,
     ]
 
@@ -300,7 +301,7 @@ DATASET_COLUMNS = (
 )
 
 
-def prompt_sections(registry: Registry) -> list[Section]:
+def prompt_sections(registry: Registry) -> list[ListingSection]:
     rows = [
         {
             "id": scheme.id,
@@ -314,10 +315,10 @@ def prompt_sections(registry: Registry) -> list[Section]:
         for entry in registry.prompt_schemes
         for scheme in [entry.component]
     ]
-    return [Section("prompt_schemes", "Prompt schemes", PROMPT_COLUMNS, rows)]
+    return [ListingSection("prompt_schemes", "Prompt schemes", PROMPT_COLUMNS, rows)]
 
 
-def dataset_sections(registry: Registry) -> list[Section]:
+def dataset_sections(registry: Registry) -> list[ListingSection]:
     rows = [
         {
             "id": dataset.id,
@@ -333,7 +334,7 @@ def dataset_sections(registry: Registry) -> list[Section]:
         for entry in registry.datasets
         for dataset in [entry.component]
     ]
-    return [Section("datasets", "Datasets", DATASET_COLUMNS, rows)]
+    return [ListingSection("datasets", "Datasets", DATASET_COLUMNS, rows)]
 
 
 # ----------------------------------------------------------------------------- the evaluation side
@@ -364,7 +365,7 @@ FORMAT_COLUMNS = (
 )
 
 
-def task_sections(registry: Registry) -> list[Section]:
+def task_sections(registry: Registry) -> list[ListingSection]:
     rows = [
         {
             "id": task.id,
@@ -380,10 +381,10 @@ def task_sections(registry: Registry) -> list[Section]:
         for entry in registry.tasks.in_order()
         for task in [entry.component]
     ]
-    return [Section("tasks", "Tasks", TASK_COLUMNS, rows)]
+    return [ListingSection("tasks", "Tasks", TASK_COLUMNS, rows)]
 
 
-def metric_sections(registry: Registry) -> list[Section]:
+def metric_sections(registry: Registry) -> list[ListingSection]:
     rows = [
         {
             "name": metric.id,
@@ -400,19 +401,19 @@ def metric_sections(registry: Registry) -> list[Section]:
         for entry in registry.metrics.in_order()
         for metric in [entry.component]
     ]
-    return [Section("metrics", "Metrics (K: a cut-off >= 1)", METRIC_COLUMNS, rows)]
+    return [ListingSection("metrics", "Metrics (K: a cut-off >= 1)", METRIC_COLUMNS, rows)]
 
 
-def format_sections(registry: Registry) -> list[Section]:
+def format_sections(registry: Registry) -> list[ListingSection]:
     rows = [
         {"id": form.id, "suffix": form.suffix, "description": form.description, "plugin": entry.plugin}
         for entry in registry.leaderboard_formats.in_order()
         for form in [entry.component]
     ]
-    return [Section("leaderboard_formats", "Leaderboard formats", FORMAT_COLUMNS, rows)]
+    return [ListingSection("leaderboard_formats", "Leaderboard formats", FORMAT_COLUMNS, rows)]
 
 
-def listing_sections(registry: Registry, kind: str | None, backbone_id: str | None) -> list[Section]:
+def listing_sections(registry: Registry, kind: str | None, backbone_id: str | None) -> list[ListingSection]:
     """The sections of ``bench list [KIND] [--backbone ID]``: without KIND, the short overview (no
     per-tap rows; ``--backbone`` alone means ``layers``)."""
     if kind is None and backbone_id:
@@ -430,7 +431,7 @@ def listing_sections(registry: Registry, kind: str | None, backbone_id: str | No
     return [section for k in kinds for section in builders[k]()]
 
 
-def listing_payload(sections: Sequence[Section]) -> dict[str, list[Row]]:
+def listing_payload(sections: Sequence[ListingSection]) -> dict[str, list[Row]]:
     """``--json`` of ``bench list``: each section's typed rows under its snake_case key."""
     return {section.key: section.rows for section in sections}
 
@@ -447,7 +448,7 @@ PLUGIN_COLUMNS = (
 )
 
 
-def plugin_section(plugins: PluginSet) -> Section:
+def plugin_section(plugins: PluginSet) -> ListingSection:
     """One row per plugin: ``status`` is ``loaded``, ``blocked`` or ``failed`` (then ``error`` says why)."""
     rows = []
     for record in plugins.records:
@@ -461,4 +462,4 @@ def plugin_section(plugins: PluginSet) -> Section:
                 "hooks": plugins.hooks_of(record.name),
             }
         )
-    return Section("plugins", "Plugins", PLUGIN_COLUMNS, rows)
+    return ListingSection("plugins", "Plugins", PLUGIN_COLUMNS, rows)

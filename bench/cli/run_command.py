@@ -15,7 +15,7 @@ from bench.config.cache_location import CACHE_ENV
 from bench.config.values import parse_assignments, parse_option_values, parse_weights
 
 SPEC_OPTIONS = ("backbone", "weights", "layer", "t", "image_size", "dataset", "dataset_options", "prompt")
-OPTION_NAMES = {"t": "timesteps", "dataset_options": "dataset_option"}  # setting -> click parameter
+CLICK_PARAMETERS = {"t": "timesteps", "dataset_options": "dataset_option"}  # setting -> click parameter
 
 
 def _plain(value: object) -> str:
@@ -229,7 +229,7 @@ def run_command(
     if not config_name:  # `--prompt learned:FILE`, `--probe linear:FILE` evaluate the file as trained
         from bench.prompts.header_settings import settings_from_trained_files
 
-        given = {key for key in SPEC_OPTIONS if options.get(OPTION_NAMES.get(key, key))}
+        given = {key for key in SPEC_OPTIONS if options.get(CLICK_PARAMETERS.get(key, key))}
         spec, filled, notes = settings_from_trained_files(spec, given, registry)
         for key, (what, value) in filled.items():
             stderr.print(f"from the {what}'s header: {key} {escape(_plain(value))}", highlight=False)
@@ -238,7 +238,7 @@ def run_command(
     from bench.plan.study import plan_study
 
     warned = ("t", "noise_samples")  # settings an image encoder ignores, warned about when the user set them
-    typed = {key for key in warned if options[OPTION_NAMES.get(key, key)]}
+    typed = {key for key in warned if options[CLICK_PARAMETERS.get(key, key)]}
     given = typed | (set(warned) if config_name else set())  # a config the user named sets them too
     plan = plan_study(spec, registry, given)  # every check that needs no model
     for warning in plan.warnings:

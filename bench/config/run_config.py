@@ -14,11 +14,11 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic.dataclasses import dataclass
 
 from bench.api.choices import (
-    ABLATION_AXES,
     CACHE_DTYPE_NAMES,
     DEVICE_PATTERN,
     DTYPE_NAMES,
     ENSEMBLE_METHODS,
+    STUDY_AXES,
     option_name,
 )
 from bench.api.components import POOLINGS
@@ -54,7 +54,7 @@ class AblationTable(SchemaModel):
 
     name: Name
     vary: dict[
-        Literal[ABLATION_AXES],
+        Literal[STUDY_AXES],
         Annotated[list[Scalar | None], Field(min_length=1, description="a non-empty list of values")],
     ] = Field(min_length=1)
 
@@ -114,7 +114,7 @@ class SweepSpec:
             (keys as ``bench train``'s options: epochs, lr, width, ...; see
             ``bench.config.training.TRAIN_SETTINGS``; probes use ``PROBE_SETTINGS`` of them).
         ablation: a one-factor-at-a-time study around this configuration (the base):
-            ``{"name": str, "vary": {axis: [values]}}`` with axes from :data:`ABLATION_AXES`
+            ``{"name": str, "vary": {axis: [values]}}`` with axes from :data:`STUDY_AXES`
             (:class:`AblationTable`); ``bench run`` runs the base and every variant, and
             ``bench leaderboard`` renders them as one table.
         ensemble_weights: score-sum weights, one per configuration of a dataset in sweep order

@@ -45,7 +45,7 @@ Group = tuple[int, int, int]  # (R, C, R2): R2 = 0 without second labels
 
 
 @dataclass(frozen=True)
-class ChanceLevels:
+class ComputedChanceLevels:
     """Each metric's chance level and how it was obtained (the ``chance`` of a results file).
 
     ``rankings``: random rankings per distinct (R, C) of the simulated mean-aggregated metrics;
@@ -80,7 +80,7 @@ def chance_levels(
     num_second: np.ndarray | None = None,
     rankings: int | None = None,
     seed: int = SEED,
-) -> ChanceLevels:
+) -> ComputedChanceLevels:
     """Chance levels of ``metrics`` over the evaluated queries.
 
     Args:
@@ -113,7 +113,7 @@ def chance_levels(
 @functools.lru_cache(maxsize=64)
 def _by_distinct_counts(
     counts: tuple[tuple[Group, int], ...], measures: tuple[Measure, ...], rankings: int | None, seed: int
-) -> ChanceLevels:
+) -> ComputedChanceLevels:
     """Chance levels from ``counts`` (sorted ((R, C, R2), number of queries) pairs): each distinct
     group's expectation weighted by its queries (and, for a partial metric, by how often it is
     defined there)."""
@@ -140,7 +140,7 @@ def _per_query(
     measures: tuple[Measure, ...],
     rankings: int | None,
     seed: int,
-) -> ChanceLevels:
+) -> ComputedChanceLevels:
     """Chance levels as the mean over queries of each query's expectation (its own (R, C); a partial
     metric's weighted by how often it is defined)."""
     groups, inverse = np.unique(np.stack([relevant, candidates], axis=1), axis=0, return_inverse=True)
@@ -165,11 +165,11 @@ def _levels(
     rankings: int | None,
     run_rankings: int | None,
     seed: int,
-) -> ChanceLevels:
-    """The :class:`ChanceLevels` in the metrics' order."""
+) -> ComputedChanceLevels:
+    """The :class:`ComputedChanceLevels` in the metrics' order."""
     names = [measure.name for measure in measures]
     simulated = rankings is not None or run_rankings is not None
-    return ChanceLevels(
+    return ComputedChanceLevels(
         metrics={name: levels[name] for name in names},
         methods={name: methods.get(name, "simulated") for name in names},
         rankings=rankings,

@@ -15,7 +15,7 @@ import numpy as np
 from bench.api.datasets import ImageItem
 from bench.api.errors import BenchError
 from bench.api.evaluation import TaskInfo
-from bench.evaluation.chance import ChanceLevels, chance_levels
+from bench.evaluation.chance import ComputedChanceLevels, chance_levels
 from bench.evaluation.measures import MetricSet, aggregate
 from bench.evaluation.ranking import QueryScores, paired_scores, same_class_scores, top_gallery_items
 from bench.evaluation.uncertainty import Intervals, bootstrap_intervals
@@ -57,7 +57,7 @@ class Evaluation:
     facts: dict[str, Any]
     per_query: dict[str, np.ndarray]
     rank: np.ndarray
-    chance: ChanceLevels
+    chance: ComputedChanceLevels
     unit: str
     aggregates: dict[str, str]
     queries: list[ImageItem]

@@ -9,6 +9,7 @@ every timestep, and fuses the taps of each layer.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,7 +27,9 @@ DescriptorKey = tuple[int | None, str]  # (timestep, layer name)
 class LoadedBackbone:
     """A backbone as its factory returned it, with what the core knows about it.
 
-    Attributes other than these are the model's (``loaded.unet``, ``loaded.image_size``).
+    The model's own attributes are read from ``model`` (``loaded.model.unet``); reading them from
+    the loaded backbone itself (``loaded.unet``) still works but is deprecated (a DeprecationWarning
+    names the ``model`` path).
 
     Attributes:
         info: its registration (layers with channels and strides, timesteps, text).
@@ -39,9 +42,16 @@ class LoadedBackbone:
     plugin: str
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("info", "model", "plugin"):  # not set yet (e.g. while unpickling)
+        """Deprecated: the model's attribute ``name``, read through the loaded backbone."""
+        if name in ("info", "model", "plugin") or name.startswith("__"):  # e.g. while unpickling
             raise AttributeError(name)
-        return getattr(self.model, name)
+        value = getattr(self.model, name)
+        warnings.warn(
+            f"LoadedBackbone.{name} is deprecated: read the model's attribute as loaded.model.{name}.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return value
 
     @property
     def is_diffusion(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.api.components import FLATTEN_GRID, POOLINGS, BackboneInfo, LayerInfo, LayerSelector
+from bench.api.components import FLATTEN_GRID, POOLINGS, BackboneInfo, LayerSelector, TapInfo
 from bench.api.errors import BenchError, unknown_name_error
 from bench.registry.components import ComponentTable
 
@@ -75,7 +75,7 @@ def resolve_layer(
     return LayerPlan(name=value, taps=taps, pool=method, dim=descriptor_dim(infos, method))  # type: ignore[arg-type]
 
 
-def descriptor_dim(taps: list[LayerInfo], pool: str) -> int:
+def descriptor_dim(taps: list[TapInfo], pool: str) -> int:
     """Length of the descriptor of fused ``taps`` pooled with ``pool`` (``flatten`` keeps a 4 x 4 grid)."""
     channels = sum(tap.channels for tap in taps)
     is_map = all(tap.stride > 0 for tap in taps)

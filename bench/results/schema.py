@@ -55,7 +55,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, JsonValue, ValidationInfo
 
 from bench.api.bounded_read import read_bounded_text
-from bench.api.choices import ABLATION_AXES, CACHE_DTYPE_NAMES, DTYPE_NAMES
+from bench.api.choices import CACHE_DTYPE_NAMES, DTYPE_NAMES, STUDY_AXES
 from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.evaluation import EvaluationSpecs
@@ -164,7 +164,7 @@ class AblationTag(SchemaModel):
     """Which (axis, value) of an ablation study a run stands for."""
 
     study: Name
-    axis: Literal[ABLATION_AXES]
+    axis: Literal[STUDY_AXES]
     value: Setting
     base: bool
     order: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)]
@@ -212,7 +212,7 @@ class Provenance(SchemaModel):
 Metrics = Annotated[dict[MetricName, float], Field(min_length=1), AfterValidator(within_unit)]
 
 
-class ChanceLevels(SchemaModel):
+class RecordedChanceLevels(SchemaModel):
     """The expected value of each metric under a uniformly random ranking of the run's gallery.
 
     ``methods`` says how each was obtained: ``"exact"`` (the metric's closed form) or ``"simulated"``
@@ -276,7 +276,7 @@ class ResultsFile(SchemaModel):
     extractor: dict[Name, JsonValue] = {}
     runtime: dict[Name, JsonValue] = {}
     provenance: Provenance = Provenance()
-    chance: ChanceLevels | None = None
+    chance: RecordedChanceLevels | None = None
     intervals: ConfidenceIntervals | None = None
     per_class: dict[Name, ClassMetrics] = {}
     samples: SamplesFile | None = None

@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 WEIGHT_STEMS = ("diffusion_pytorch_model", "model", "pytorch_model")
-WEIGHT_SUFFIXES = ("safetensors", "bin")
 MODEL_PARTS = ("unet", "transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3")
 """The parts of a diffusers directory that hold weights (tokenizers and schedulers are configs only):
 SD's UNet, SD3's and FLUX's transformer, the VAE and up to three text encoders."""

@@ -10,28 +10,28 @@ from __future__ import annotations
 from bench import DatasetInfo, hookimpl
 from bench_datasets import expected_layouts
 
-SYNTHETIC_OPTIONS = {
-    "seed": "generator seed (default 0)",
-    "num_classes": "categories in all, seen + unseen (default 24)",
-    "num_unseen": "test (unseen) categories (default 8)",
-    "photos_per_class": "test photos per unseen category (default 12)",
-    "train_photos_per_class": "training photos per seen category (default 12)",
-    "sketches_per_photo": "sketches drawn from each photo (default 1)",
-    "image_size": "image side in pixels (default 128)",
-}
-SCENE_OPTIONS = {
-    "seed": "generator seed (default 0)",
-    "scenes": "test scenes: one query sketch and one gallery photo each (default 96)",
-    "train_scenes": "training scenes (default 96)",
-    "image_size": "image side in pixels (default 128)",
-}
-CUE_CONFLICT_OPTIONS = {
-    "seed": "generator seed (default 0)",
-    "num_classes": "categories, each with a texture of its own (default 8)",
-    "references_per_class": "clean references (gallery) per category (default 6)",
-    "conflicts_per_pair": "cue-conflict images (queries) per (shape, texture) category pair (default 2)",
-    "image_size": "image side in pixels (default 128)",
-}
+
+def generator_options(**own: str) -> dict[str, str]:
+    """The options of a generated dataset: ``seed``, its ``own`` (name -> description), ``image_size``."""
+    return {"seed": "generator seed (default 0)", **own, "image_size": "image side in pixels (default 128)"}
+
+
+SYNTHETIC_OPTIONS = generator_options(
+    num_classes="categories in all, seen + unseen (default 24)",
+    num_unseen="test (unseen) categories (default 8)",
+    photos_per_class="test photos per unseen category (default 12)",
+    train_photos_per_class="training photos per seen category (default 12)",
+    sketches_per_photo="sketches drawn from each photo (default 1)",
+)
+SCENE_OPTIONS = generator_options(
+    scenes="test scenes: one query sketch and one gallery photo each (default 96)",
+    train_scenes="training scenes (default 96)",
+)
+CUE_CONFLICT_OPTIONS = generator_options(
+    num_classes="categories, each with a texture of its own (default 8)",
+    references_per_class="clean references (gallery) per category (default 6)",
+    conflicts_per_pair="cue-conflict images (queries) per (shape, texture) category pair (default 2)",
+)
 SCENE_COLUMNS = ("R@1", "R@10")
 GALLERY_OPTION = {
     "gallery": "unique (default: each photo once) or listed (the published list, duplicated photos included)"

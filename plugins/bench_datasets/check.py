@@ -23,6 +23,7 @@ from bench import (
     DatasetInfo,
     ImageItem,
     RichReporter,
+    command_console,
     command_registry,
     listing_table,
     load_rgb,
@@ -40,14 +41,6 @@ ROLE_TITLES = {
     "test": "Test split",
     "train": "Training split",
 }
-WIDTH_WHEN_PIPED = 200
-
-
-def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr)
-    if not console.is_terminal:
-        console.width = WIDTH_WHEN_PIPED
-    return console
 
 
 @click.group("datasets")
@@ -92,7 +85,7 @@ def check_command(
     report, load = open_report(info, data_root, options)
     items = _items_to_decode(report, decode)
     unreadable = decode_all(items, load)
-    out = _console()
+    out = command_console()
     print_report(out, report, show_seen=all_classes)
     print_unreadable(out, unreadable, len(items), decode)
     problems = len(report.problems) + len(unreadable)
@@ -158,7 +151,7 @@ def decode_all(items: Sequence[ImageItem], load: Callable[[ImageItem], Any]) -> 
     failures = []
     with (
         ThreadPoolExecutor(DECODE_THREADS) as pool,
-        RichReporter(_console(stderr=True)).progress("decoding", len(items)) as advance,
+        RichReporter(command_console(stderr=True)).progress("decoding", len(items)) as advance,
     ):
         for error in pool.map(attempt, items):
             advance(1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bench import LayerInfo
+from bench import TapInfo
 
 SD3 = "sd3"
 FLUX = "flux"
@@ -249,7 +249,7 @@ class DiTVariant:
         return ("transformer", "vae", *encoders, *tokenizers)
 
     @property
-    def layers(self) -> tuple[LayerInfo, ...]:
+    def layers(self) -> tuple[TapInfo, ...]:
         return dit_layers(self.joint_blocks, self.single_blocks, self.width)
 
     @property
@@ -266,7 +266,7 @@ class DiTVariant:
         return None if self.family == FLUX or size is None else size * STRIDE
 
 
-def dit_layers(joint: int, single: int, width: int) -> tuple[LayerInfo, ...]:
+def dit_layers(joint: int, single: int, width: int) -> tuple[TapInfo, ...]:
     """The taps of a diffusion transformer in forward order: ``jb0..`` then ``sb0..``, stride 16.
 
     >>> [(layer.name, layer.channels, layer.stride) for layer in dit_layers(2, 1, 64)]
@@ -274,11 +274,11 @@ def dit_layers(joint: int, single: int, width: int) -> tuple[LayerInfo, ...]:
     """
     kind = "joint" if not single else "double-stream (joint)"
     joints = tuple(
-        LayerInfo(f"{JOINT_PREFIX}{i}", width, STRIDE, f"image tokens after transformer_blocks[{i}] ({kind})")
+        TapInfo(f"{JOINT_PREFIX}{i}", width, STRIDE, f"image tokens after transformer_blocks[{i}] ({kind})")
         for i in range(joint)
     )
     singles = tuple(
-        LayerInfo(
+        TapInfo(
             f"{SINGLE_PREFIX}{i}",
             width,
             STRIDE,

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
-from bench import BenchError, LayerInfo
+from bench import BenchError, TapInfo
 from bench_dit.architecture import DiTVariant, block_of
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class DiTF:
             f"conditioning (timestep, guidance, pooled text); code: {DITF_SOURCE}"
         )
 
-    def layers(self, variant: DiTVariant) -> tuple[LayerInfo, ...]:
+    def layers(self, variant: DiTVariant) -> tuple[TapInfo, ...]:
         """The plain model's taps, described as what DiTF reads there (same channels and stride)."""
         channels = "+".join(str(c) for c in self.channels)
         return tuple(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bench import EMBED, BackboneInfo, BenchError, LayerInfo, vit_layers
+from bench import EMBED, BackboneInfo, BenchError, TapInfo, vit_layers
 from bench_hf.architecture import KINDS, HFEncoder
 from bench_hf.preprocessing import read_preprocessing
 from bench_hf.sources import check_weights, local_weights, model_folder
@@ -57,10 +57,10 @@ def describe(name: str) -> HFEncoder:
     )
 
 
-def taps(encoder: HFEncoder) -> tuple[LayerInfo, ...]:
+def taps(encoder: HFEncoder) -> tuple[TapInfo, ...]:
     """``block<k>`` maps (class and register tokens dropped), ``block<k>.cls`` when the model has a
     class token, and ``embed``."""
-    embed = LayerInfo(EMBED, encoder.embed_dim, 0, encoder.kind.embed_what)
+    embed = TapInfo(EMBED, encoder.embed_dim, 0, encoder.kind.embed_what)
     return vit_layers(
         encoder.depth, encoder.width, encoder.patch, embed, class_token=encoder.kind.class_token
     )

@@ -7,15 +7,10 @@ on text, so these backbones take no text prompt (``accepts_text=False``).
 
 from __future__ import annotations
 
-from bench import EMBED, BackboneFamily, BackboneInfo, LayerInfo, hookimpl, vit_layers
+from bench import EMBED, BackboneFamily, BackboneInfo, hookimpl
 from bench.weights import RANDOM, RANDOM_NOTE
 from bench_openclip.architecture import CLIP_VITS, NEW_CLIP_VITS, TINY_CLIP_CONFIG, TINY_CLIP_VITS
-from bench_openclip.registration import backbone_info
-
-
-def _layers(depth: int, width: int, patch: int, embed_dim: int) -> tuple[LayerInfo, ...]:
-    embed = LayerInfo(EMBED, embed_dim, 0, "projected image embedding (encode_image)")
-    return vit_layers(depth, width, patch, embed)
+from bench_openclip.registration import backbone_info, tower_layers
 
 
 @hookimpl
@@ -28,7 +23,7 @@ def register_backbones(register) -> None:
             id="clip-tiny",
             target="bench_openclip.loaders:build_tiny",
             description="CLIP image tower in miniature (2 blocks), seeded random weights (no download)",
-            layers=_layers(
+            layers=tower_layers(
                 vision["layers"], vision["width"], vision["patch_size"], TINY_CLIP_CONFIG["embed_dim"]
             ),
             default_layer=EMBED,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CHECKPOINT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")  # open_clip's hub files
+PROJECTED_EMBEDDING = "projected image embedding (encode_image)"  # what a CLIP tower's ``embed`` is
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class ClipViT:
     embed_dim: int
     image_size: int = 224
     class_token: bool = True
-    embed_what: str = "projected image embedding (encode_image)"
+    embed_what: str = PROJECTED_EMBEDDING
     licence: str | None = None
     config: dict[str, Any] | None = None
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from bench import EMBED, BackboneInfo, BenchError, LayerInfo, vit_layers
+from bench import EMBED, BackboneInfo, BenchError, TapInfo, vit_layers
 from bench.weights import NO_WEIGHTS, RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
-from bench_openclip.architecture import CHECKPOINT_FILES, ClipViT
+from bench_openclip.architecture import CHECKPOINT_FILES, PROJECTED_EMBEDDING, ClipViT
 
 FACTORY = "bench_openclip.loaders:build_model"
 
@@ -32,10 +32,31 @@ def check_weights(weights: str, backbone_id: str) -> None:
     check_checkpoint(weights, backbone_id, CHECKPOINT_FILES)
 
 
-def tower_taps(spec: ClipViT) -> tuple[LayerInfo, ...]:
-    """``block<k>`` maps, ``block<k>.cls`` when the tower has a class token, and ``embed``."""
-    embed = LayerInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
-    return vit_layers(spec.depth, spec.width, spec.patch, embed, class_token=spec.class_token)
+def tower_layers(
+    depth: int,
+    width: int,
+    patch: int,
+    embed_dim: int,
+    *,
+    class_token: bool = True,
+    embed_what: str = PROJECTED_EMBEDDING,
+) -> tuple[TapInfo, ...]:
+    """The taps of a ViT image tower: ``block<k>`` maps, ``block<k>.cls`` when it has a class token,
+    and ``embed`` (``embed_dim`` channels, ``embed_what`` in words)."""
+    embed = TapInfo(EMBED, embed_dim, 0, embed_what)
+    return vit_layers(depth, width, patch, embed, class_token=class_token)
+
+
+def tower_taps(spec: ClipViT) -> tuple[TapInfo, ...]:
+    """The taps of ``spec`` (:func:`tower_layers`)."""
+    return tower_layers(
+        spec.depth,
+        spec.width,
+        spec.patch,
+        spec.embed_dim,
+        class_token=spec.class_token,
+        embed_what=spec.embed_what,
+    )
 
 
 def backbone_info(spec: ClipViT) -> BackboneInfo:

@@ -6,23 +6,29 @@ Imports click and rich only; matplotlib, numpy and torch are imported inside the
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
 from rich.markup import escape
 
 import bench
-from bench import BenchError, RichReporter, command_registry, parse_option_values, plugin_option
+from bench import (
+    BenchError,
+    RichReporter,
+    command_console,
+    command_registry,
+    parse_option_values,
+    plugin_option,
+)
 from bench_plots.output import checked_output
 from bench_plots.sweep_data import REFERENCE_T, forward_order, load_sweep, plottable
 
 if TYPE_CHECKING:  # annotations only: the command imports it (and numpy) when it runs
     from bench_plots.retrieval_data import QueryChoice
 
-WIDTH_WHEN_PIPED = 200
 DEFAULT_PAIRS = 4
 
 
@@ -44,11 +50,15 @@ def dpi_option(default: int):
     )
 
 
-def _console(stderr: bool = False) -> Console:
-    console = Console(stderr=stderr)
-    if not console.is_terminal:
-        console.width = WIDTH_WHEN_PIPED
-    return console
+def print_written(lines: list[str], output: Path) -> None:
+    """Every plot command's summary on stdout: ``lines`` (what the figure shows), then ``Wrote OUTPUT``."""
+    stdout = command_console()
+    for line in [*lines, f"Wrote {output}"]:
+        stdout.print(line, highlight=False)
+
+
+def _chance(level: float | None) -> str:
+    return "no chance level recorded" if level is None else f"chance {level:.4g}"
 
 
 @click.group("plot")
@@ -102,7 +112,7 @@ def sweep_command(
         layer_rank=forward_order(registry),
     )
     panels, single = plottable(panels, results_dir)
-    stderr = _console(stderr=True)
+    stderr = command_console(stderr=True)
     for panel in single:
         stderr.print(
             "[dim]"
@@ -117,16 +127,15 @@ def sweep_command(
     from bench_plots.sweep_figure import render_sweep
 
     render_sweep(panels, output, reference_t=reference_t, dpi=dpi)
-    stdout = _console()
+    lines = []
     for panel in panels:
         layer, t, value = panel.best
-        chance = "no chance level recorded" if panel.chance is None else f"chance {panel.chance:.4g}"
-        stdout.print(
+        lines.append(
             f"{panel.dataset} / {panel.backbone}: {panel.metric} over {len(panel.layers)} layer(s) x "
-            f"{len(panel.timesteps)} timestep(s); best {value:.4g} at {layer}, t = {t}; {chance}",
-            highlight=False,
+            f"{len(panel.timesteps)} timestep(s); best {value:.4g} at {layer}, t = {t}; "
+            + _chance(panel.chance)
         )
-    stdout.print(f"Wrote {output}", highlight=False)
+    print_written(lines, output)
 
 
 @plot_group.command("lowdata")
@@ -154,13 +163,11 @@ def lowdata_command(
     from bench_plots.lowdata_figure import render_lowdata
 
     render_lowdata(panels, output, dpi=dpi)
-    stdout = _console()
+    lines = []
     for panel in panels:
-        chance = "no chance level recorded" if panel.chance is None else f"chance {panel.chance:.4g}"
-        stdout.print(f"{panel.dataset}: {panel.metric} ({chance})", highlight=False)
-        for curve in panel.curves:
-            stdout.print(f"  {curve_summary(panel, curve)}", highlight=False)
-    stdout.print(f"Wrote {output}", highlight=False)
+        lines.append(f"{panel.dataset}: {panel.metric} ({_chance(panel.chance)})")
+        lines += [f"  {curve_summary(panel, curve)}" for curve in panel.curves]
+    print_written(lines, output)
 
 
 @plot_group.command("pca")
@@ -235,32 +242,16 @@ def pca_command(
             "Pass them, or --config with a config that names them (e.g. --config koley2024/pca-synthetic).",
         )
     registry = command_registry(ctx, plugin_files)
-    settings = PcaSettings(
-        backbone=options["backbone"],
-        layer=options["layer"],
-        dataset=options["dataset"],
-        timesteps=options["timesteps"],
-        prompt=options["prompt"],
-        noise_samples=options["noise_samples"],
-        seed=options["seed"],
-        device=options["device"],
-        dtype=options["dtype"],
-        image_size=options["image_size"],
-        weights=options["weights"],
-        data_root=options["data_root"],
-        dataset_options=options["dataset_options"],
-    )
-    features = pair_features(settings, pairs, registry, RichReporter(_console(stderr=True)))
+    settings = PcaSettings(**{setting.name: options[setting.name] for setting in fields(PcaSettings)})
+    features = pair_features(settings, pairs, registry, RichReporter(command_console(stderr=True)))
     inputs = PcaColumn("input images", features.sketches, features.photos)
     title = pca_title(settings, features)
     render_pca(inputs, pca_columns(features), features.labels, output, title=title, dpi=dpi)
-    stdout = _console()
-    stdout.print(
+    summary = (
         f"{len(features.labels)} pair(s) x {len(features.maps)} timestep(s) of "
-        f"{features.info.id} {settings.layer} on {settings.dataset}",
-        highlight=False,
+        f"{features.info.id} {settings.layer} on {settings.dataset}"
     )
-    stdout.print(f"Wrote {output}", highlight=False)
+    print_written([summary], output)
 
 
 @plot_group.command("retrievals")
@@ -320,7 +311,7 @@ def retrievals_command(
     output = checked_output(output)
     registry = command_registry(ctx, plugin_files)
     specs = registry.evaluation_specs()
-    reporter = RichReporter(_console(stderr=True))
+    reporter = RichReporter(command_console(stderr=True))
     loaded = [
         load_source(
             path, top_k=top_k, registry=registry, data_root=data_root, cache_dir=cache_dir, reporter=reporter
@@ -332,11 +323,8 @@ def retrievals_command(
     panels = [retrieval_panel(source, keys, top_k, thumbnails, specs) for source in loaded]
     title = figure_title(loaded, top_k, choice.describe(), specs)
     render_retrievals(query_panel(loaded[0], keys, thumbnails), panels, output, title=title, dpi=dpi)
-    stdout = _console()
-    for source in loaded:
-        stdout.print(f"{source.path}: {source.how}", highlight=False)
-    stdout.print(f"queries ({choice.describe()}): {', '.join(keys)}", highlight=False)
-    stdout.print(f"Wrote {output}", highlight=False)
+    lines = [f"{source.path}: {source.how}" for source in loaded]
+    print_written([*lines, f"queries ({choice.describe()}): {', '.join(keys)}"], output)
 
 
 def _query_choice(

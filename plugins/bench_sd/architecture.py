@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bench import LayerInfo
+from bench import TapInfo
 
 # DDPM training schedule shared by SD 1.x, 2.x and XL (1000 steps, scaled-linear betas).
 SD_SCHEDULE: dict = {
@@ -150,7 +150,7 @@ class SDVariant:
         return (*parts, "text_encoder_2", "tokenizer_2") if self.dual_text else parts
 
     @property
-    def layers(self) -> tuple[LayerInfo, ...]:
+    def layers(self) -> tuple[TapInfo, ...]:
         return unet_layers(self.unet["block_out_channels"])
 
 
@@ -273,7 +273,7 @@ if _SHIPPED is not None:
     VARIANTS[_SHIPPED.id] = _SHIPPED
 
 
-def unet_layers(block_out_channels: tuple[int, ...], vae_downsampling: int = 8) -> tuple[LayerInfo, ...]:
+def unet_layers(block_out_channels: tuple[int, ...], vae_downsampling: int = 8) -> tuple[TapInfo, ...]:
     """The taps of a diffusers ``UNet2DConditionModel`` in forward order, with channels and stride.
 
     ``down<i>`` is the output of ``down_blocks[i]`` (after its downsampler, except the last block),
@@ -288,12 +288,12 @@ def unet_layers(block_out_channels: tuple[int, ...], vae_downsampling: int = 8) 
     layers = []
     for i, channels in enumerate(block_out_channels):
         stride = vae_downsampling * 2 ** min(i + 1, levels - 1)
-        layers.append(LayerInfo(f"down{i}", channels, stride, f"output of unet.down_blocks[{i}]"))
-    layers.append(LayerInfo("mid", block_out_channels[-1], deepest, "output of unet.mid_block"))
+        layers.append(TapInfo(f"down{i}", channels, stride, f"output of unet.down_blocks[{i}]"))
+    layers.append(TapInfo("mid", block_out_channels[-1], deepest, "output of unet.mid_block"))
     for i, channels in enumerate(reversed(block_out_channels)):
         stride = vae_downsampling * 2 ** max(levels - 2 - i, 0)
         level = f" (paper level {i + 1})"
-        layers.append(LayerInfo(f"up{i}", channels, stride, f"output of unet.up_blocks[{i}]{level}"))
+        layers.append(TapInfo(f"up{i}", channels, stride, f"output of unet.up_blocks[{i}]{level}"))
     return tuple(layers)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bench import EMBED, POOLED, BackboneInfo, BenchError, LayerInfo, vit_layers
+from bench import EMBED, POOLED, BackboneInfo, BenchError, TapInfo, vit_layers
 from bench.weights import NO_WEIGHTS, RANDOM, RANDOM_NOTE, check_checkpoint, local_checkpoint
 from bench_timm.architecture import CHECKPOINT_FILES, TimmConvNet, TimmSpec, TimmViT
 from bench_timm.stages import stage_layers
@@ -60,20 +60,20 @@ def timm_vit_layers(
     class_token: bool = True,
     global_pool: str = "token",
     pooled_dim: int | None = None,
-) -> tuple[LayerInfo, ...]:
+) -> tuple[TapInfo, ...]:
     """The taps of a timm ViT: ``block<k>`` maps, ``block<k>.cls`` when it has a class token, ``embed``
     (the final normed class token; without one, the pooled head feature) and ``pooled`` (its own
     pooled head feature, ``pooled_dim`` channels, None: ``width``)."""
-    pooled = LayerInfo(POOLED, pooled_dim or width, 0, pooled_description(global_pool))
+    pooled = TapInfo(POOLED, pooled_dim or width, 0, pooled_description(global_pool))
     embed = (
-        LayerInfo(EMBED, width, 0, NORMED_CLASS_TOKEN)
+        TapInfo(EMBED, width, 0, NORMED_CLASS_TOKEN)
         if class_token
-        else LayerInfo(EMBED, pooled.channels, 0, f"no class token: {POOLED}, {pooled.description}")
+        else TapInfo(EMBED, pooled.channels, 0, f"no class token: {POOLED}, {pooled.description}")
     )
     return vit_layers(depth, width, patch, embed, class_token=class_token, pooled=pooled)
 
 
-def vit_taps(spec: TimmViT) -> tuple[LayerInfo, ...]:
+def vit_taps(spec: TimmViT) -> tuple[TapInfo, ...]:
     """The taps of ``spec`` (:func:`timm_vit_layers`)."""
     return timm_vit_layers(
         spec.depth,
@@ -85,9 +85,9 @@ def vit_taps(spec: TimmViT) -> tuple[LayerInfo, ...]:
     )
 
 
-def convnet_taps(spec: TimmConvNet) -> tuple[LayerInfo, ...]:
+def convnet_taps(spec: TimmConvNet) -> tuple[TapInfo, ...]:
     """``stage<k>`` maps for every feature level (also counted from the end), then ``embed``."""
-    embed = LayerInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
+    embed = TapInfo(EMBED, spec.embed_dim, 0, spec.embed_what)
     return stage_layers(spec.channels, spec.strides, spec.modules, embed)
 
 

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import re
 
-from bench import EMBED, BenchError, LayerInfo
+from bench import EMBED, BenchError, TapInfo
 
 STAGE_PREFIX = "stage"
 _STAGE_TAP = re.compile(rf"{STAGE_PREFIX}(-?\d+)")
 
 
 def stage_layers(
-    channels: tuple[int, ...], strides: tuple[int, ...], modules: tuple[str, ...], embed: LayerInfo
-) -> tuple[LayerInfo, ...]:
+    channels: tuple[int, ...], strides: tuple[int, ...], modules: tuple[str, ...], embed: TapInfo
+) -> tuple[TapInfo, ...]:
     """Every tap in forward order: each level under both of its names, then ``embed``.
 
-    >>> taps = stage_layers((8, 16), (4, 8), ("s1", "s2"), LayerInfo("embed", 16, 0))
+    >>> taps = stage_layers((8, 16), (4, 8), ("s1", "s2"), TapInfo("embed", 16, 0))
     >>> [(t.name, t.channels, t.stride) for t in taps]
     [('stage0', 8, 4), ('stage-2', 8, 4), ('stage1', 16, 8), ('stage-1', 16, 8), ('embed', 16, 0)]
     >>> taps[0].description
@@ -33,7 +33,7 @@ def stage_layers(
         names = (f"{STAGE_PREFIX}{k}", f"{STAGE_PREFIX}{k - count}")
         what = f"output of stage {k + 1} of {count} (timm module {module}): a map"
         for name, other in (names, names[::-1]):
-            layers.append(LayerInfo(name, width, stride, f"{what} (= {other})"))
+            layers.append(TapInfo(name, width, stride, f"{what} (= {other})"))
     return (*layers, embed)
 
 

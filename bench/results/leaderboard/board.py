@@ -13,7 +13,7 @@ from typing import Any
 from bench.api.components import resolve_target
 from bench.api.errors import BenchError
 from bench.api.evaluation import EvaluationSpecs
-from bench.results.leaderboard.model import Leaderboard, Section
+from bench.results.leaderboard.model import Leaderboard, LeaderboardSection
 from bench.results.leaderboard.reported import load_reference_chance, load_reported, select_reported
 from bench.results.leaderboard.runs import load_runs
 from bench.results.leaderboard.sections import build_sections
@@ -27,7 +27,7 @@ def load_sections(
     link_base: Path | None = None,
     chance_path: Path | None = None,
     reported_sections: str = "measured",
-) -> list[Section]:
+) -> list[LeaderboardSection]:
     """The sections of the leaderboard of ``results_dir``.
 
     Args:

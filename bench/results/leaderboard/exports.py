@@ -17,7 +17,7 @@ import json
 import math
 from typing import Any
 
-from bench.results.leaderboard.model import Leaderboard, Section
+from bench.results.leaderboard.model import Leaderboard, LeaderboardSection
 from bench.results.leaderboard.ranking import (
     best_per_backbone,
     marked,
@@ -73,7 +73,7 @@ def leaderboard_data(board: Leaderboard) -> dict[str, Any]:
     }
 
 
-def _section_data(section: Section) -> dict[str, Any]:
+def _section_data(section: LeaderboardSection) -> dict[str, Any]:
     definition = section.definition
     shown = [section.metric(name) for name in metric_columns(section)]
     marks = {metric.name: marked(section.runs, metric) for metric in shown}

@@ -25,7 +25,7 @@ from typing import Any
 from bench.results.escaping import html_text, safe_href
 from bench.results.leaderboard.html_tables import Cell, Column, Row, number_cell, table_html
 from bench.results.leaderboard.markup import HTML
-from bench.results.leaderboard.model import Leaderboard, ReportedRow, Run, Section
+from bench.results.leaderboard.model import Leaderboard, LeaderboardSection, ReportedRow, Run
 from bench.results.leaderboard.ranking import (
     best_per_backbone,
     marked,
@@ -250,7 +250,7 @@ class _Page:
 
     # one section
 
-    def _section(self, index: int, section: Section) -> list[str]:
+    def _section(self, index: int, section: LeaderboardSection) -> list[str]:
         anchor = self.anchors[index]
         task = self.board.specs.task(section.task)
         parts = [
@@ -287,7 +287,7 @@ class _Page:
         parts.append("</section>")
         return parts
 
-    def _best_table(self, index: int, section: Section) -> str:
+    def _best_table(self, index: int, section: LeaderboardSection) -> str:
         runs = best_per_backbone(section)
         names = list(section.columns) or [m for m in [section.main_metric] if m]
         marks = {name: marked(runs, section.metric(name)) for name in names}
@@ -309,7 +309,7 @@ class _Page:
         ]
         return table_html(f"{self.anchors[index]}-best", head, rows, self._chance_rows(section, names, head))
 
-    def _ranking_table(self, index: int, section: Section) -> str:
+    def _ranking_table(self, index: int, section: LeaderboardSection) -> str:
         names = metric_columns(section)
         marks = {name: marked(section.runs, section.metric(name)) for name in names}
         head = [
@@ -338,7 +338,9 @@ class _Page:
             f"{self.anchors[index]}-ranking", head, rows, self._chance_rows(section, names, head)
         )
 
-    def _reported_row(self, rank: int, row: ReportedRow, section: Section, names: list[str]) -> Row:
+    def _reported_row(
+        self, rank: int, row: ReportedRow, section: LeaderboardSection, names: list[str]
+    ) -> Row:
         cells = [
             number_cell(str(rank), rank),
             Cell(f'<span class="tag reported">reported</span> {html_text(row.backbone)}', row.backbone),
@@ -351,7 +353,7 @@ class _Page:
         ]
         return Row(cells, kind="reported", facets={"backbone": row.backbone})
 
-    def _chance_rows(self, section: Section, names: list[str], head: list[Column]) -> list[Row]:
+    def _chance_rows(self, section: LeaderboardSection, names: list[str], head: list[Column]) -> list[Row]:
         """The chance row of a table whose metric columns are ``names``, between the configuration
         columns and one last column; none without chance levels."""
         if not section.chance:
@@ -365,7 +367,7 @@ class _Page:
             cells[start + offset] = number_cell(format_value(value, section.metric(name)), value)
         return [Row(cells, kind="chance")]
 
-    def _run_details(self, index: int, section: Section) -> str:
+    def _run_details(self, index: int, section: LeaderboardSection) -> str:
         first = self.footnotes[(index, section.runs[0].name)]
         items = "".join(
             f'<li id="run-{number}">{HTML.code(run.name)}: {run_details(run, HTML)}</li>'
@@ -376,7 +378,7 @@ class _Page:
             f'<ol start="{first}">{items}</ol></details>'
         )
 
-    def _ablations(self, anchor: str, section: Section) -> list[str]:
+    def _ablations(self, anchor: str, section: LeaderboardSection) -> list[str]:
         parts = []
         for number, ablation in enumerate(ablations(section), start=1):
             grid = ablation_grid(section, ablation)
@@ -400,7 +402,7 @@ class _Page:
             ]
         return parts
 
-    def _studies(self, index: int, anchor: str, section: Section) -> list[str]:
+    def _studies(self, index: int, anchor: str, section: LeaderboardSection) -> list[str]:
         parts = []
         for number, (study, rows) in enumerate(studies(section), start=1):
             table = study_table(section, study, rows)
@@ -460,12 +462,14 @@ class _Page:
                 cells.append(Cell(text))
         return cells
 
-    def _run_config_cells(self, index: int, run: Run, section: Section) -> list[Cell]:
+    def _run_config_cells(self, index: int, run: Run, section: LeaderboardSection) -> list[Cell]:
         number = self.footnotes[(index, run.name)]
         link = f'<sup class="fn"><a href="#run-{number}" title="settings of this run">{number}</a></sup>'
         return self._config_cells(run.result.config, link, shows_query_text(section))
 
-    def _metric_cell(self, run: Run, section: Section, name: str, marks: set[str], *, interval: bool) -> Cell:
+    def _metric_cell(
+        self, run: Run, section: LeaderboardSection, name: str, marks: set[str], *, interval: bool
+    ) -> Cell:
         """A run's value (bold when marked) and, for paper columns, its interval."""
         metric = section.metric(name)
         value = run.result.metrics.get(name)
@@ -488,7 +492,7 @@ class _Page:
         }
 
 
-def _backbone_families(sections: list[Section]) -> dict[str, str]:
+def _backbone_families(sections: list[LeaderboardSection]) -> dict[str, str]:
     """Backbone id -> its family: the prefix of a family name (``timm:...`` -> ``timm``), else the
     plugin that registered the backbone (from the results' provenance), else ``other``."""
     families: dict[str, str] = {}
@@ -508,7 +512,7 @@ def _backbone_families(sections: list[Section]) -> dict[str, str]:
     return families
 
 
-def _anchors(sections: list[Section]) -> list[str]:
+def _anchors(sections: list[LeaderboardSection]) -> list[str]:
     """A unique id per section: ``s<number>-<label as letters, digits and dashes>``."""
     return [
         f"s{number}-{re.sub(r'[^a-z0-9]+', '-', section_label(section).lower()).strip('-')[:40]}"

@@ -10,7 +10,7 @@ from typing import Any
 from bench.api.evaluation import EvaluationSpecs, ResolvedMetric
 from bench.results.schema import RunResult
 
-ABLATION_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
+ABLATION_GRID_AXES = ("layer", "t")  # an ablation table crosses these; every other setting is fixed
 IDENTITY_KEYS = ("prompt_content", "probe_content")
 """Configuration keys that identify a run's inputs by content (a trained prompt's or probe's hash,
 which follows from its training settings, layer, t and dataset): they name its results file and
@@ -100,11 +100,11 @@ class Ablation:
     @property
     def config(self) -> dict[str, Any]:
         """The settings every run of the ablation shares."""
-        return settings(self.runs[0].result.config, ABLATION_AXES)
+        return settings(self.runs[0].result.config, ABLATION_GRID_AXES)
 
 
 @dataclass(frozen=True)
-class Section:
+class LeaderboardSection:
     """Everything shown for one benchmark definition: its paper columns, measured runs (best first),
     the reported rows (for the standard definition of a dataset), the chance levels, and the
     registered metrics and tasks they are read with (``specs``)."""
@@ -167,5 +167,5 @@ class Leaderboard:
     document).
     """
 
-    sections: list[Section]
+    sections: list[LeaderboardSection]
     specs: EvaluationSpecs

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.api.evaluation import ResolvedMetric
-from bench.results.leaderboard.model import Run, Section, best_first, is_number, settings
+from bench.results.leaderboard.model import LeaderboardSection, Run, best_first, is_number, settings
 from bench.results.leaderboard.sections import definition_label
 from bench.results.naming import natural_key
 
@@ -51,7 +51,7 @@ def _overlap(bounds: tuple[float, float], best: tuple[float, float], metric: Res
     return bounds[1] >= best[0] if metric.higher_is_better else bounds[0] <= best[1]
 
 
-def best_per_backbone(section: Section) -> list[Run]:
+def best_per_backbone(section: LeaderboardSection) -> list[Run]:
     """Each backbone's best run by the section's main metric (ties by run name), best first."""
     name = section.main_metric
     metric = section.metric(name) if name else None
@@ -85,7 +85,7 @@ def pivot_averages(metrics: list[ResolvedMetric]) -> bool:
     return all(metric.unit.to_percent is not None and metric.higher_is_better for metric in metrics)
 
 
-def pivot(sections: list[Section]) -> tuple[list[str], list[PivotRow]]:
+def pivot(sections: list[LeaderboardSection]) -> tuple[list[str], list[PivotRow]]:
     """Section labels (columns) and configurations (rows) of the cross-benchmark pivot.
 
     Columns: every section with measured runs, its main metric; fractions are shown as percentages
@@ -136,7 +136,7 @@ def pivot(sections: list[Section]) -> tuple[list[str], list[PivotRow]]:
     return labels, ranked
 
 
-def section_label(section: Section) -> str:
+def section_label(section: LeaderboardSection) -> str:
     """The section's unique label (set by :func:`build_sections`), else its definition's."""
     return section.label or definition_label(section.definition)
 
@@ -146,7 +146,7 @@ def metric_order(names: list[str], columns: tuple[str, ...]) -> list[str]:
     return [c for c in columns if c in names] + sorted(set(names) - set(columns), key=natural_key)
 
 
-def metric_columns(section: Section) -> list[str]:
+def metric_columns(section: LeaderboardSection) -> list[str]:
     """The paper columns, then every other metric key of the section's runs in natural order."""
     present = {name for run in section.runs for name in run.result.metrics}
     present |= {name for row in section.reported for name in row.metrics}

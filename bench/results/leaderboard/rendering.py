@@ -15,13 +15,13 @@ from bench.api.evaluation import EvaluationSpecs, ResolvedMetric
 from bench.results.escaping import markdown_code, markdown_text
 from bench.results.leaderboard.markup import MARKDOWN, Markup
 from bench.results.leaderboard.model import (
-    ABLATION_AXES,
+    ABLATION_GRID_AXES,
     IDENTITY_KEYS,
     Ablation,
     Leaderboard,
+    LeaderboardSection,
     ReportedRow,
     Run,
-    Section,
     best_first,
     is_number,
     settings,
@@ -79,7 +79,7 @@ def leaderboard_markdown(board: Leaderboard) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def intro_text(sections: list[Section], specs: EvaluationSpecs, markup: Markup = MARKDOWN) -> str:
+def intro_text(sections: list[LeaderboardSection], specs: EvaluationSpecs, markup: Markup = MARKDOWN) -> str:
     """:data:`INTRO`, then how the values of each task on the page read (its ``values_note``, or
     its metrics' units), and where the protocol is."""
     tasks = list(dict.fromkeys(section.task for section in sections))
@@ -98,12 +98,12 @@ def _values_note(task_id: str, specs: EvaluationSpecs) -> str:
     return task.values_note or f"{task.id} values: {_units_text(specs.task_metrics(task_id))}"
 
 
-def section_heading(section: Section) -> str:
+def section_heading(section: LeaderboardSection) -> str:
     """``synthetic (<task id>)``, with the options and limit of a non-standard definition."""
     return f"{markdown_text(section_label(section))} ({markdown_text(section.task)})"
 
 
-def _render_section(section: Section, first_footnote: int) -> list[str]:
+def _render_section(section: LeaderboardSection, first_footnote: int) -> list[str]:
     """Heading, definition and chance, best per backbone, the ranking with its footnotes, ablations."""
     lines = [f"## {section_heading(section)}", "", definition_text(section), ""]
     if section.chance:
@@ -136,7 +136,7 @@ def _render_section(section: Section, first_footnote: int) -> list[str]:
     return lines
 
 
-def definition_text(section: Section, markup: Markup = MARKDOWN) -> str:
+def definition_text(section: LeaderboardSection, markup: Markup = MARKDOWN) -> str:
     """One sentence: the dataset, its options, limit and the gallery as scored."""
     definition = section.definition
     facts = dict(definition.facts)
@@ -156,7 +156,7 @@ def definition_text(section: Section, markup: Markup = MARKDOWN) -> str:
     return "; ".join(parts) + "."
 
 
-def chance_text(section: Section, markup: Markup = MARKDOWN) -> str:
+def chance_text(section: LeaderboardSection, markup: Markup = MARKDOWN) -> str:
     """``Chance (...): <metric> 0.183 (simulated); ...``, and how simulated levels were drawn."""
     chance = section.chance or {}
     methods = chance.get("methods", {})
@@ -178,7 +178,7 @@ def chance_text(section: Section, markup: Markup = MARKDOWN) -> str:
     return text
 
 
-def _best_table(section: Section, footnotes: dict[str, int]) -> list[str]:
+def _best_table(section: LeaderboardSection, footnotes: dict[str, int]) -> list[str]:
     """One row per backbone (its best run by the main metric): configuration, paper columns with
     intervals, run link; then the chance row."""
     runs = best_per_backbone(section)
@@ -199,7 +199,7 @@ def _best_table(section: Section, footnotes: dict[str, int]) -> list[str]:
     return _table(header, align, rows)
 
 
-def ranked_entries(section: Section) -> list[Run | ReportedRow]:
+def ranked_entries(section: LeaderboardSection) -> list[Run | ReportedRow]:
     """The section's measured runs and reported rows ranked together, best first by its main metric
     (ties: measured first, then by run name, or by source and method)."""
     main = section.main_metric
@@ -214,7 +214,7 @@ def ranked_entries(section: Section) -> list[Run | ReportedRow]:
     return [entry for _, entry in sorted(keyed, key=lambda item: item[0])]
 
 
-def _ranking_table(section: Section, footnotes: dict[str, int]) -> list[str]:
+def _ranking_table(section: LeaderboardSection, footnotes: dict[str, int]) -> list[str]:
     """Measured runs and reported rows ranked together by the main metric: configuration (or the
     reported method), paper columns (measured: with intervals), the other metrics, source."""
     metrics = metric_columns(section)
@@ -257,7 +257,7 @@ def reported_citation(row: ReportedRow, markup: Markup = MARKDOWN) -> str:
     return f"{markup.text(row.method)}; {markup.text(row.source)}{arxiv}"
 
 
-def protocol_lines(section: Section, markup: Markup = MARKDOWN) -> list[str]:
+def protocol_lines(section: LeaderboardSection, markup: Markup = MARKDOWN) -> list[str]:
     """One line per distinct protocol of the section's reported rows, naming the sources using it."""
     by_protocol: dict[str, list[str]] = {}
     for row in section.reported:
@@ -271,7 +271,9 @@ def protocol_lines(section: Section, markup: Markup = MARKDOWN) -> list[str]:
     return lines
 
 
-def _chance_rows(section: Section, metrics: list[str], leading: int, trailing: int) -> list[list[str]]:
+def _chance_rows(
+    section: LeaderboardSection, metrics: list[str], leading: int, trailing: int
+) -> list[list[str]]:
     """The chance row of a table (empty when the section records no chance level)."""
     if not section.chance:
         return []
@@ -284,18 +286,18 @@ def _chance_rows(section: Section, metrics: list[str], leading: int, trailing: i
     return [cells + ["random ranking"] * trailing]
 
 
-def shows_query_text(section: Section) -> bool:
+def shows_query_text(section: LeaderboardSection) -> bool:
     """Whether ``section`` has sketch+text runs: its tables then give each run's query text, so a
     sketch+text run and the sketch-only run of the same configuration are told apart."""
     return any(run.result.config.get("query_text") is not None for run in section.runs)
 
 
-def _config_headers(section: Section) -> list[str]:
+def _config_headers(section: LeaderboardSection) -> list[str]:
     """The configuration columns of a section's tables (``Query text`` only for sketch+text runs)."""
     return ["Backbone", "Layer", "t", "Prompt", "Noise draws", *(["Query text"] * shows_query_text(section))]
 
 
-def _config_cells(run: Run, footnote: int, section: Section) -> list[str]:
+def _config_cells(run: Run, footnote: int, section: LeaderboardSection) -> list[str]:
     """The cells of :func:`_config_headers` (a sketch-only run's query text reads ``sketch only``)."""
     config = run.result.config
     cells = [
@@ -324,7 +326,7 @@ def _metric_cell(run: Run, metric: ResolvedMetric, marks: set[str], *, interval:
     return text
 
 
-def _pivot_block(sections: list[Section]) -> list[str]:
+def _pivot_block(sections: list[LeaderboardSection]) -> list[str]:
     """The cross-benchmark pivot (only with two benchmarks or more)."""
     labels, rows = pivot(sections)
     if len(labels) < 2:
@@ -355,13 +357,15 @@ def _pivot_block(sections: list[Section]) -> list[str]:
     return [*lines, *_table(header, align, table_rows), ""]
 
 
-def pivot_columns(sections: list[Section]) -> tuple[list[Section], list[ResolvedMetric]]:
+def pivot_columns(
+    sections: list[LeaderboardSection],
+) -> tuple[list[LeaderboardSection], list[ResolvedMetric]]:
     """The sections that are pivot columns (as :func:`pivot` labels them) and their main metrics."""
     columns = [section for section in sections if section.runs and section.main_metric]
     return columns, [section.metric(str(section.main_metric)) for section in columns]
 
 
-def pivot_chance(section: Section, metric: ResolvedMetric) -> float | None:
+def pivot_chance(section: LeaderboardSection, metric: ResolvedMetric) -> float | None:
     """The chance level of a pivot column, scaled as its cells are; None when not recorded."""
     value = ((section.chance or {}).get("metrics") or {}).get(metric.name)
     return value * pivot_scale(metric) if is_number(value) else None
@@ -372,7 +376,7 @@ def other_settings_text(config: dict[str, Any], keys: list[str], markup: Markup 
     return "; ".join(f"{markup.plain(key)} {_config_value(config.get(key), markup)}" for key in keys)
 
 
-def pivot_text(columns: list[Section], metrics: list[ResolvedMetric]) -> str:
+def pivot_text(columns: list[LeaderboardSection], metrics: list[ResolvedMetric]) -> str:
     """What the pivot shows: each column's unit, the mean (where it means something), Borda points."""
     pairs = list(zip(columns, metrics, strict=True))
     fractions = list(
@@ -485,7 +489,7 @@ def _config_value(value: object, markup: Markup = MARKDOWN) -> str:
     return markup.code(text)
 
 
-def ablations(section: Section) -> list[Ablation]:
+def ablations(section: LeaderboardSection) -> list[Ablation]:
     """Groups of the section's runs sharing every setting but layer and t, with two cells or more.
 
     Ordered by backbone, then by the shared settings (canonical JSON); compared on the first paper
@@ -495,7 +499,7 @@ def ablations(section: Section) -> list[Ablation]:
     for run in section.runs:
         if run.result.ablation:  # runs of a study are shown in its own table
             continue
-        fixed = settings(run.result.config, ABLATION_AXES)
+        fixed = settings(run.result.config, ABLATION_GRID_AXES)
         key = (_text(fixed.get("backbone")), json.dumps(fixed, sort_keys=True, default=str))
         groups.setdefault(key, []).append(run)
     metric = next(iter(metric_columns(section)), "")
@@ -533,7 +537,7 @@ class AblationGrid:
         return self.cells.get((layer, _raw(t)))
 
 
-def ablation_grid(section: Section, ablation: Ablation) -> AblationGrid:
+def ablation_grid(section: LeaderboardSection, ablation: Ablation) -> AblationGrid:
     """The :class:`AblationGrid` of one of the section's :func:`ablations`."""
     cells: dict[tuple[str, str], Run] = {}
     for run in ablation.runs:  # best first: a configuration found twice shows its best value
@@ -561,7 +565,7 @@ def ablation_title(grid: AblationGrid, markup: Markup = MARKDOWN) -> str:
 def ablation_fixed(grid: AblationGrid, markup: Markup = MARKDOWN) -> str:
     """``Fixed: <the shared settings>. Chance: 0.183. Note: ...``."""
     first = grid.ablation.runs[0].result
-    fixed = f"Fixed: {settings_text(grid.ablation.config, ('backbone', *ABLATION_AXES), markup)}."
+    fixed = f"Fixed: {settings_text(grid.ablation.config, ('backbone', *ABLATION_GRID_AXES), markup)}."
     chance = (first.chance or {}).get("metrics", {}).get(grid.metric.name)
     if is_number(chance):
         fixed += f" Chance: {format_value(chance, grid.metric)}."
@@ -570,7 +574,7 @@ def ablation_fixed(grid: AblationGrid, markup: Markup = MARKDOWN) -> str:
     return fixed
 
 
-def _ablation_block(section: Section, ablation: Ablation) -> list[str]:
+def _ablation_block(section: LeaderboardSection, ablation: Ablation) -> list[str]:
     """Heading, the fixed settings, and a layer (rows) x t (columns) table of the metric."""
     grid = ablation_grid(section, ablation)
     header = ["Layer \\ t", *(_text(t) for t in grid.steps)]
@@ -585,7 +589,7 @@ def _ablation_block(section: Section, ablation: Ablation) -> list[str]:
     return [f"### {ablation_title(grid)}", "", ablation_fixed(grid), "", *_table(header, align, rows)]
 
 
-def studies(section: Section) -> list[tuple[str, list[tuple[dict[str, Any], Run]]]]:
+def studies(section: LeaderboardSection) -> list[tuple[str, list[tuple[dict[str, Any], Run]]]]:
     """The one-factor ablation studies of the section: (study name, [(tag, run)] in the study's axis
     and value order), sorted by name."""
     found: dict[str, list[tuple[dict[str, Any], Run]]] = {}
@@ -613,7 +617,9 @@ class StudyTable:
     varied: tuple[str, ...]
 
 
-def study_table(section: Section, study: str, rows: list[tuple[dict[str, Any], Run]]) -> StudyTable:
+def study_table(
+    section: LeaderboardSection, study: str, rows: list[tuple[dict[str, Any], Run]]
+) -> StudyTable:
     """The :class:`StudyTable` of one of the section's :func:`studies`."""
     metrics = [m for m in metric_columns(section) if any(m in run.result.metrics for _, run in rows)]
     metrics = metrics[: max(len(section.columns), 1)]
@@ -650,7 +656,9 @@ def study_row_labels(tag: dict[str, Any], markup: Markup = MARKDOWN) -> tuple[st
     return markup.text(CONFIG_LABELS.get(str(tag["axis"]), str(tag["axis"]))), setting
 
 
-def _study_block(section: Section, study: str, rows: list[tuple[dict[str, Any], Run]]) -> list[str]:
+def _study_block(
+    section: LeaderboardSection, study: str, rows: list[tuple[dict[str, Any], Run]]
+) -> list[str]:
     """Heading, the base configuration, and one row per (factor, setting): the paper columns."""
     table = study_table(section, study, rows)
     table_rows = []

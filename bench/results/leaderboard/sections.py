@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 
 from bench.api.evaluation import EvaluationSpecs
-from bench.results.leaderboard.model import Definition, ReportedRow, Run, Section, best_first
+from bench.results.leaderboard.model import Definition, LeaderboardSection, ReportedRow, Run, best_first
 from bench.results.leaderboard.reported import reported_identity
 
 
@@ -15,7 +15,7 @@ def build_sections(
     reported: list[ReportedRow],
     specs: EvaluationSpecs,
     reference_chance: dict[str, dict] | None = None,
-) -> list[Section]:
+) -> list[LeaderboardSection]:
     """One section per benchmark definition (:class:`Definition`), ordered by task (in registration
     order), dataset, then the standard definition first. Reported rows join the standard definition
     of their dataset (the one with the most runs when skipped images split it), or a section of
@@ -56,7 +56,7 @@ def build_sections(
                 f"{reference['classes']} classes; leaderboard/chance.toml).",
             )
         sections.append(
-            Section(
+            LeaderboardSection(
                 definition=definition,
                 columns=columns,
                 runs=tuple(_sort_runs(own_runs, columns, specs)),
@@ -77,11 +77,11 @@ def definition_label(definition: Definition) -> str:
     return definition.dataset + (f" ({', '.join(parts)})" if parts else "")
 
 
-def unique_labels(sections: list[Section]) -> list[Section]:
+def unique_labels(sections: list[LeaderboardSection]) -> list[LeaderboardSection]:
     """``sections`` with their labels set: :func:`definition_label`, and where two definitions
     share it (same dataset and options, another task or another gallery as scored), the task and
     the gallery facts that tell them apart, so no pivot column or heading stands for two."""
-    by_label: dict[str, list[Section]] = {}
+    by_label: dict[str, list[LeaderboardSection]] = {}
     for section in sections:
         by_label.setdefault(definition_label(section.definition), []).append(section)
     labelled = []
