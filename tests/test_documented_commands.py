@@ -42,7 +42,9 @@ OTHER_COMMANDS = {
     ),
     "HF_HUB_OFFLINE=1 nohup nice -n 19 python -m bench_sdmini train --output /work/sd-mini-remeasure/run "
     "--corpus-root /work/sd-mini-remeasure/corpus --threads 2 --figures /work/sd-mini-remeasure/figures "
-    "> /work/sd-mini-remeasure/train.log 2>&1 &": "tests/test_sdmini_training.py (the same pipeline with --quick)",
+    "> /work/sd-mini-remeasure/train.log 2>&1 &": (
+        "tests/test_sdmini_training.py (the same pipeline with --quick)"
+    ),
     "cp -r /work/sd-mini-run/sd-mini /work/sd-mini-run/SHA256SUMS plugins/bench_sd/weights/": (
         "a maintainer's copy of a finished training run; nothing to test"
     ),
