@@ -11,7 +11,7 @@ import pytest
 from bench import BackboneFamily, BackboneInfo, BenchError, LayerInfo
 from bench.registry.components import ComponentTable
 from bench.registry.tables import Registry
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 
 def _info(backbone_id: str) -> BackboneInfo:

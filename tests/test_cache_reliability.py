@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from bench.extraction.cache import STALE_SECONDS, DescriptorStore, remove_stale_files
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 FILE_DATASETS = '''
 from pathlib import Path

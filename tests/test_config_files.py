@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_bench
+from tests.helpers.cli import run_bench
 
 SMALL = ["--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2"]
 

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import save_file
 
 from bench import BenchError, PromptCondition
-from tests.conftest import run_bench
-from tests.dit_models import CPU, bfl_state, mmdit_state, save_tiny, tiny
+from tests.helpers.cli import run_bench
+from tests.helpers.dit_models import CPU, bfl_state, mmdit_state, save_tiny, tiny
 
 FEATURES = {"timesteps": [500], "noise_samples": 1, "noise_seeds": [1, 2], "condition": PromptCondition()}
 

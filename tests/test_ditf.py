@@ -16,8 +16,8 @@ import torch.nn.functional as F
 import bench
 from bench.extraction.digests import item_digest, noise_seed
 from bench.extraction.features import backbone_features
-from tests.conftest import run_bench
-from tests.dit_models import tiny
+from tests.helpers.cli import run_bench
+from tests.helpers.dit_models import tiny
 
 SIZE = 48  # pixels: 6 x 6 latents, 3 x 3 tokens
 T, DRAWS = 300, 3

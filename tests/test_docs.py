@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+
+from tests.helpers.cli import REPO
 
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")

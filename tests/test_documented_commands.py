@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import click
 import pytest
-from conftest import REPO, run_bench
+
+from tests.helpers.cli import REPO, run_bench
 
 DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELL_FENCES = {"", "bash", "sh", "shell", "console"}

@@ -10,7 +10,7 @@ import sys
 import pytest
 from bench_sd.architecture import TINY_VAE_CONFIG
 
-from tests.conftest import REPO
+from tests.helpers.cli import REPO
 
 SCRIPT = REPO / "benchmarks" / "estimate_real_runs.py"
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import REPO, run_bench
-
 from bench.api.choices import CONFIG_FORMATS
 from bench.config.files import load_config
+from tests.helpers.cli import REPO, run_bench
 
 PLUGIN = """
 import bench

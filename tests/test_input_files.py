@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import math
 import random
-import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import run_bench
 
 from bench.results.schema import RunResult, read_result, write_result
-from tests.retrieval import specs
+from tests.helpers.cli import run_bench
+from tests.helpers.input_files import DEEP_MARK, good_header, json_text, write_prompt_file
+from tests.helpers.retrieval import specs
 
 BASE_CONFIG = {"backbone": ["vit-tiny"], "dataset": ["synthetic"]}
 
@@ -123,36 +123,6 @@ def test_settings_a_run_cannot_use_are_warned_about(tmp_path, args, warning):
 # ----------------------------------------------------------------------------- learned prompt files
 
 
-def good_header() -> dict[str, Any]:
-    return {
-        "format_version": 1,
-        "backbone": "sd-tiny",
-        "layer": "up1",
-        "t": 200,
-        "image_size": 64,
-        "scheme": "visual",
-        "parts": ["visual"],
-        "width": 8,
-        "dataset": "synthetic",
-        "dataset_options": {"num_unseen": 4},
-        "metrics": {"epochs_run": 1},
-        "history": [{"epoch": 1, "loss": 0.2}],
-    }
-
-
-def write_prompt_file(path: Path, header: Any, table: dict[str, Any] | None = None) -> Path:
-    """A safetensors file holding zero visual prompts for a 64 px backbone and ``header``."""
-    size = 3 * 64 * 64 * 4
-    if table is None:
-        table = {
-            "visual.sketch": {"dtype": "F32", "shape": [3, 64, 64], "data_offsets": [0, size]},
-            "visual.photo": {"dtype": "F32", "shape": [3, 64, 64], "data_offsets": [size, 2 * size]},
-        }
-    data = json.dumps({"__metadata__": {"sbir_bench.prompt": _dumps(header)}, **table}).encode()
-    path.write_bytes(struct.pack("<Q", len(data)) + data + bytes(2 * size))
-    return path
-
-
 def _run_prompt(tmp_path: Path, path: Path):
     return run_bench("run", "--prompt", f"learned:{path}", "--output-dir", str(tmp_path / "out"),
                      "--cache-dir", str(tmp_path / "cache"))  # fmt: skip
@@ -163,14 +133,6 @@ def _deep(levels: int) -> Any:
     for _ in range(levels):
         value = [value]
     return value
-
-
-DEEP_TEXT = "[" * 100_000 + "0" + "]" * 100_000  # JSON no recursive reader survives
-DEEP_MARK = "deeply nested value"  # replaced by DEEP_TEXT in the written JSON
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data).replace(json.dumps(DEEP_MARK), DEEP_TEXT)
 
 
 TENSOR = {"dtype": "F32", "shape": [3, 64, 64], "data_offsets": [0, 49152]}
@@ -291,7 +253,7 @@ def test_a_malformed_results_file_is_one_message_naming_it(tmp_path, change, exp
     path = write_result(tmp_path / "results", good_result(), specs())
     data = json.loads(path.read_text())
     change(data)
-    path.write_text(_dumps(data))
+    path.write_text(json_text(data))
     result, output = _leaderboard(tmp_path, tmp_path / "results")
     stderr = " ".join(_one_error(result).split())
     assert path.name in stderr and expected in stderr

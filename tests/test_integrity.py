@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import BENCH, REPO, run_bench
 from PIL import Image
 
 import bench
@@ -22,6 +21,7 @@ from bench.api.files import atomic_file
 from bench.extraction.cache import DescriptorStore, FeatureCache, remove_stale_files
 from bench.extraction.features import backbone_features
 from bench.plan.weights import weights_identity
+from tests.helpers.cli import BENCH, REPO, run_bench
 
 OPTIONS = ("num_classes=6", "num_unseen=3", "photos_per_class=3", "train_photos_per_class=1")
 SMALL = [part for option in OPTIONS for part in ("--dataset-option", option)]

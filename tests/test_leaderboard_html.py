@@ -12,12 +12,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser import browser_required, chromium, run_in_page
-from conftest import run_bench
 
 from bench.results.leaderboard.svg import inline_svg
 from bench.results.schema import RunResult, write_result
-from tests.retrieval import specs
+from tests.helpers.browser import browser_required, chromium, run_in_page
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import specs
 
 HOSTILE_IMG = "<img src=x onerror=alert(1)>"
 HOSTILE_SCRIPT = "</script><script>alert(2)</script>"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_bench
 
-from tests.test_input_files import good_header, write_prompt_file
+from tests.helpers.cli import run_bench
+from tests.helpers.input_files import good_header, write_prompt_file
 
 SMALL = ["--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2", "--workers", "0"]
 TRAINING = ["--prompt", "visual", "--train-option", "epochs=1", "--train-option", "steps_per_epoch=1"]

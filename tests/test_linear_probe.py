@@ -8,7 +8,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_bench
+
+from tests.helpers.cli import run_bench
 
 SMALL = ["--dataset-option", "num_classes=6", "--dataset-option", "num_unseen=2", "--workers", "0"]
 TINY = ["--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2", "--dataset-option",

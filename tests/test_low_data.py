@@ -9,7 +9,6 @@ import math
 from collections import Counter, defaultdict
 
 import pytest
-from conftest import REPO, run_bench
 
 from bench import BenchError, ImageItem, open_dataset
 from bench.config.files import load_config
@@ -18,7 +17,8 @@ from bench.plan.ablation import ablation_variants
 from bench.prompts.train_subset import training_subset
 from bench.prompts.triplets import split_validation
 from bench.results.schema import RunResult, write_result
-from tests.retrieval import specs
+from tests.helpers.cli import REPO, run_bench
+from tests.helpers.retrieval import specs
 
 FRACTIONS = (0.1, 0.3, 0.5, 0.7, 1.0)
 

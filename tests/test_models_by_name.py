@@ -25,7 +25,7 @@ from transformers import (
 )
 
 from bench.extraction.loading import load_backbone
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 CPU = torch.device("cpu")
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]

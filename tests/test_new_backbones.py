@@ -18,7 +18,7 @@ from bench_timm.by_name import describe
 from bench_timm.loaders import build_model as build_timm
 
 from bench.registry.manager import load_plugins
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 META = torch.device("meta")
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]

@@ -13,12 +13,12 @@ from bench_plots.output import checked_output
 from bench_plots.pairs import choose_pairs
 from bench_plots.pca import joint_pca_rgb
 from bench_plots.sweep_data import load_sweep
-from conftest import run_bench
 from PIL import Image
 
 from bench import BenchError
 from bench.results.schema import RunResult, write_result
-from tests.retrieval import specs
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import specs
 
 TINY_DATASET = ["--dataset-option", "num_unseen=2", "--dataset-option", "photos_per_class=3"]
 DPI = 60  # small PNGs: fast to write and to read back

@@ -3,43 +3,11 @@
 from __future__ import annotations
 
 import re
-import textwrap
-from pathlib import Path
 
 import pytest
-from conftest import REPO, run_bench
 
-EXAMPLE = REPO / "examples" / "hog_plugin.py"
-
-ENCODER = """
-import bench
-from bench import BackboneInfo, LayerInfo
-
-
-class Broken(bench.ImageEncoderBase):
-    def features(self, pixels, taps):
-        import torch
-        return {RETURNED}
-
-
-@bench.hookimpl
-def register_backbones(register):
-    register(BackboneInfo(id="broken", target=Broken, description="", weights="none", image_size=32,
-                          layers=(LayerInfo("v", 8, 0), LayerInfo("m", 4, 8)), default_layer="v"))
-"""
-
-
-def plugin_file(tmp_path: Path, source: str, name: str = "myplugin") -> Path:
-    path = tmp_path / f"{name}.py"
-    path.write_text(textwrap.dedent(source))
-    return path
-
-
-def one_error(result, *phrases: str) -> None:
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr and result.stderr.count("Error:") == 1, result.stderr
-    for phrase in phrases:
-        assert phrase in result.stderr, result.stderr
+from tests.helpers.cli import run_bench
+from tests.helpers.plugin_files import ENCODER, EXAMPLE, one_error, plugin_file
 
 
 def test_a_hook_without_hookimpl_is_named(tmp_path):

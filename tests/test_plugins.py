@@ -12,20 +12,10 @@ from pathlib import Path
 import pytest
 
 from bench.registry.manager import load_plugins
-from tests.conftest import REPO, WITH_INSTALLED_PLUGINS, run_bench
+from tests.helpers.cli import REPO, WITH_INSTALLED_PLUGINS, run_bench
+from tests.helpers.plugin_files import make_distribution
 
 BUILT_INS = {"sd", "datasets", "prompts"}
-
-
-def make_distribution(site: Path, name: str, modules: dict[str, str]) -> None:
-    """An installed-looking distribution in ``site`` whose ``sbir_bench`` entry points load ``modules``."""
-    info = site / f"{name}-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
-    lines = "\n".join(f"{module} = {module}" for module in modules)
-    (info / "entry_points.txt").write_text(f"[sbir_bench]\n{lines}\n")
-    for module, source in modules.items():
-        (site / f"{module}.py").write_text(textwrap.dedent(source))
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BENCH, REPO, run_bench
 
 from bench.api.bounded_read import read_bounded_bytes
 from bench.results.leaderboard import (
@@ -25,7 +24,8 @@ from bench.results.leaderboard import (
     render_leaderboard,
 )
 from bench.results.schema import RunResult, find_result_files, read_result, write_result
-from tests.retrieval import specs
+from tests.helpers.cli import BENCH, REPO, run_bench
+from tests.helpers.retrieval import specs
 
 HANG_GUARD_S = 60  # a command that reads a FIFO or /dev/zero must answer long before this
 MEMORY_LIMIT = 3 * 2**30  # bytes of address space: an unbounded read of /dev/zero fails, not swaps

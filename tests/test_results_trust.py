@@ -13,9 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_bench
-from retrieval import category_metrics as evaluate_category
-from retrieval import category_names, metric_set, specs
 
 from bench.api.evaluation import Rankings
 from bench.evaluation.chance import ChanceLevels, chance_levels
@@ -28,6 +25,9 @@ from bench.results.leaderboard import (
     render_leaderboard,
 )
 from bench.results.schema import RunResult, read_result, write_result
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import category_metrics as evaluate_category
+from tests.helpers.retrieval import category_names, metric_set, specs
 
 # ----------------------------------------------------------------------------- chance levels
 

@@ -14,12 +14,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_bench
 from PIL import Image
 
 import bench
 from bench.evaluation import samples
-from tests.retrieval import specs
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import specs
 
 OPTIONS = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
 SCENES = ["--dataset-option", "scenes=12"]

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, run_bench
 from PIL import Image
 
 import bench
 from bench import BenchError, ImageItem
 from bench.evaluation.samples import rescore, samples_path
 from bench.evaluation.uncertainty import bootstrap_intervals
+from tests.helpers.cli import REPO, run_bench
 
 SMALL = ("num_classes=3", "references_per_class=2", "conflicts_per_pair=1", "image_size=32")
 """synthetic-cue-conflict at its smallest useful size: 3 classes, 6 references, 6 cue-conflict images."""

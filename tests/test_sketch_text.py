@@ -24,8 +24,8 @@ from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
 from bench.plan.layers import resolve_layer
 from bench.plan.query_text import query_texts
-from tests.conftest import run_bench
-from tests.test_example_plugin import EXAMPLE, write_folder_dataset
+from tests.helpers.cli import run_bench
+from tests.helpers.plugin_files import EXAMPLE, write_folder_dataset
 
 SIZE = 64
 CPU = torch.device("cpu")

@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 import bench
 from bench import BenchError, PromptCondition
 from bench.extraction.features import LoadedBackbone, backbone_features
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 CPU = torch.device("cpu")
 NO_PROMPT = PromptCondition()

@@ -21,7 +21,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 import bench
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 META = torch.device("meta")
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]

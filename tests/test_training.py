@@ -6,12 +6,12 @@ import json
 
 import pytest
 import torch
-from conftest import REPO, run_bench
 
 from bench import SilentReporter
 from bench.prompts.files import load_prompt, read_header
 from bench.prompts.learnable import LearnablePrompt, border_mask
 from bench.prompts.trainer import PromptTrainer, TrainSpec, plan_training, train_prompt
+from tests.helpers.cli import REPO, run_bench
 
 TINY = {"backbone": "sd-tiny", "dataset": "synthetic", "t": 200, "image_size": 64, "width": 8}
 TINY_DATA = ["--dataset-option", "num_classes=8", "--dataset-option", "num_unseen=4"]

@@ -23,9 +23,9 @@ from safetensors.torch import load_file, save_file
 import bench
 from bench import BenchError
 from bench.plan.weights import weights_identity
-from tests.conftest import run_bench
-from tests.dit_models import CPU, save_tiny, tiny
-from tests.test_weights_formats import single_file_state
+from tests.helpers.cli import run_bench
+from tests.helpers.dit_models import CPU, save_tiny, tiny
+from tests.helpers.sd_checkpoints import single_file_state
 
 SMALL = ["--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2", "--image-size", "64"]
 
