@@ -98,6 +98,7 @@ PLUGIN = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_bench_list_shows_families_and_a_named_backbones_layers(tmp_path):
     plugin = tmp_path / "toy_family.py"
     plugin.write_text(PLUGIN)

@@ -130,6 +130,7 @@ def test_ditf_stops_before_the_deepest_block_and_passes_gradients():
     assert pixels.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_ditf_reads_compiled_blocks_as_plain_ones():
     """``--compile`` compiles block by block; DiTF's hooks sit on the blocks, so they still read
     (dynamo's eager backend here: the same graph capture, no C++ compiler)."""

@@ -48,6 +48,7 @@ def backbone(cache_home):
     )
 
 
+@pytest.mark.slow
 def test_converted_model_reproduces_onnxruntime_on_a_real_image(backbone):
     import onnx
     from bench_timm.imgfocus import PINNED_VERSION, installed_onnx

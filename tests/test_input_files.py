@@ -84,6 +84,7 @@ def test_config_nesting_and_size_are_bounded(tmp_path):
     assert "at most 1 MiB is read" in _one_error(run_bench("run", "--config", str(huge)))
 
 
+@pytest.mark.slow
 def test_command_line_values_the_schema_refuses(tmp_path):
     seed = run_bench("run", "--backbone", "vit-tiny", "--seed", str(2**70), "--output-dir", str(tmp_path))
     assert "--seed = 1180591620717411303424 (an integer): allowed: an integer from 0" in _one_error(seed)
@@ -92,6 +93,7 @@ def test_command_line_values_the_schema_refuses(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_good_config_runs_as_before(tmp_path):
     result, out, _ = _run_config(tmp_path, {**BASE_CONFIG, "batch_size": 32, "workers": 0, "t": [0]})
     assert result.returncode == 0, result.stderr
@@ -102,6 +104,7 @@ def test_a_good_config_runs_as_before(tmp_path):
 # ----------------------------------------------------------------------------- ignored settings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "warning"),
     [
@@ -177,6 +180,7 @@ def test_a_malformed_prompt_file_is_one_message_before_any_model_loads(tmp_path,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_prompt_read_at_another_layer_or_timestep_than_it_was_trained_at_is_noted(tmp_path):
     path = write_prompt_file(tmp_path / "p.safetensors", good_header())  # sd-tiny up1, t 200
     out = ["--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c")]

@@ -153,6 +153,7 @@ def test_other_weights_under_one_path_are_extracted_anew_and_recorded(tmp_path):
 # -- 3. descriptors do not depend on batch size or thread count -------------------------------------
 
 
+@pytest.mark.slow
 def test_descriptors_do_not_depend_on_batch_size_or_threads(registry):
     dataset = bench.open_dataset("synthetic", options={"num_classes": 6, "num_unseen": 3}, registry=registry)
     items = dataset.split("query")[:8] + dataset.split("gallery")[:8]

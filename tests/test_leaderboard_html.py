@@ -130,6 +130,7 @@ def render(results: Path, reported: Path, output: Path, *extra: str):
     )
 
 
+@pytest.mark.slow
 def test_html_page_is_self_contained_deterministic_and_checked(page_inputs, tmp_path: Path) -> None:
     results, reported = page_inputs
     page, again = tmp_path / "board" / "index.html", tmp_path / "board" / "again.html"
@@ -259,6 +260,7 @@ def test_html_format_is_registered_by_the_plots_plugin() -> None:
 BROWSER_ACTIONS = Path(__file__).with_name("leaderboard_page_actions.js")
 
 
+@pytest.mark.slow
 def test_page_in_a_headless_browser(page_inputs, tmp_path: Path) -> None:
     if chromium() is None:
         if browser_required():

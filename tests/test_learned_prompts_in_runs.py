@@ -35,6 +35,7 @@ def _changed(path) -> None:
     save_file({name: value + 0.25 for name, value in tensors.items()}, str(path), metadata=metadata)
 
 
+@pytest.mark.slow
 def test_a_reused_trained_prompt_is_in_the_run_identity_by_its_content(tmp_path):
     run = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", *TRAINING, *SMALL, "--json",
            "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip

@@ -118,6 +118,7 @@ def test_the_documented_rule_reproduces_the_subsets(name, task):
 # ----------------------------------------------------------------------------- bench train
 
 
+@pytest.mark.slow
 def test_bench_train_records_the_subset_and_keeps_the_validation_set(tmp_path):
     options = {"num_classes": 8, "num_unseen": 2, "train_photos_per_class": 6}
     option_args = [arg for key, value in options.items() for arg in ("--dataset-option", f"{key}={value}")]

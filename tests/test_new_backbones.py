@@ -61,6 +61,7 @@ def test_every_tap_of_the_real_timm_architecture_has_its_listed_shape(registry, 
     _assert_listed_shapes(info, out, size)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", NEW_CLIP_VITS, ids=lambda spec: spec.id)
 def test_registered_open_clip_backbones_are_open_clips(registry, spec):
     tag = open_clip.get_pretrained_cfg(spec.model_name, spec.pretrained)

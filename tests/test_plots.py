@@ -236,6 +236,7 @@ def assert_size(pixels: np.ndarray, size: tuple[float, float], dpi: int) -> None
     assert abs(pixels.shape[0] - height) <= 1 and abs(pixels.shape[1] - width) <= 1
 
 
+@pytest.mark.slow
 def test_sweep_figure_png_and_svg(tmp_path: Path) -> None:
     from bench_plots.sweep_figure import figure_size, render_sweep
 
@@ -263,6 +264,7 @@ def test_sweep_figure_png_and_svg(tmp_path: Path) -> None:
     assert render_sweep(panels, tmp_path / "again.svg").read_text(encoding="utf-8") == svg
 
 
+@pytest.mark.slow
 def test_pca_figure_png_and_svg(tmp_path: Path) -> None:
     from bench_plots.pca_figure import PcaColumn, figure_size, render_pca
 

@@ -109,6 +109,7 @@ def test_builtin_plugins_only_leaves_installed_plugins_out(broken_site):
     assert "plugin 'broken_plugin'" in installed.stderr
 
 
+@pytest.mark.slow
 def test_the_suite_is_unaffected_by_a_broken_installed_plugin(broken_site):
     """A one-message assertion of the suite (exactly one "Error:" on stderr) still holds when a plugin
     that fails to import ("ImportError: ...") is installed on the machine."""

@@ -164,6 +164,7 @@ def test_pca_config_mistakes_are_clear_errors(tmp_path, config, args, message):
     assert not (tmp_path / "p.png").exists()
 
 
+@pytest.mark.slow
 def test_pca_command_line_overrides_its_config(fake_roots, tmp_path):
     """koley2024/pca on the fake Sketchy tree with sd-tiny in place of sd21: the config gives the
     dataset, layer and the three timesteps, the command line the rest."""

