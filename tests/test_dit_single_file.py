@@ -55,6 +55,7 @@ def _pretrained(monkeypatch, backbone_id: str, default: str) -> SimpleNamespace:
     return SimpleNamespace(id=test_id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("backbone_id", "tap"), [("sd3-tiny", "jb3"), ("flux-tiny", "sb1")])
 def test_original_layout_file_gives_the_folders_features(layouts, monkeypatch, backbone_id, tap):
     """FILE+DIR and plain FILE (the other parts from the default weights) load the transformer the

@@ -330,6 +330,7 @@ def _mutations(data: dict[str, Any], rng: random.Random, count: int) -> list[dic
     return broken
 
 
+@pytest.mark.slow
 def test_fuzz_malformed_configs_headers_and_results(tmp_path):
     rng = random.Random(13)
     config = {**BASE_CONFIG, "t": [0], "train": {"epochs": 2}, "dataset_options": {"num_unseen": 4},

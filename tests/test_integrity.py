@@ -89,6 +89,7 @@ def test_a_zero_byte_shard_is_quarantined_and_verify_names_it(tmp_path):
     assert store.problems[0].reason.startswith("unreadable") and store.problems[0].moved
 
 
+@pytest.mark.slow
 def test_a_rerun_repairs_a_tampered_cache_and_gives_the_first_numbers(tmp_path):
     cache = ["--cache-dir", str(tmp_path / "cache")]
     run = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", *SMALL, *cache, "--json"]
@@ -185,6 +186,7 @@ def test_descriptors_do_not_depend_on_batch_size_or_threads(registry):
 # -- 5. a learned-prompt file never chooses the weights ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_prompt_header_cannot_point_the_run_at_other_weights(tmp_path):
     from bench.prompts.files import save_prompt
 

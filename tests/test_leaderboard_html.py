@@ -158,6 +158,7 @@ def test_html_page_is_self_contained_deterministic_and_checked(page_inputs, tmp_
     assert stale.returncode == 1 and "stale" in stale.stderr and "--format html" in stale.stderr
 
 
+@pytest.mark.slow
 def test_html_page_has_every_section_of_the_markdown(page_inputs, tmp_path: Path) -> None:
     results, reported = page_inputs
     markdown, page = tmp_path / "board" / "README.md", tmp_path / "board" / "index.html"
@@ -188,6 +189,7 @@ def test_html_page_has_every_section_of_the_markdown(page_inputs, tmp_path: Path
     assert "[0.290, 0.310]" in text  # sd-tiny up1 t=50's mAP@all interval
 
 
+@pytest.mark.slow
 def test_sketch_text_runs_get_a_query_text_column(page_inputs, tmp_path: Path) -> None:
     results, reported = page_inputs
     page = tmp_path / "board" / "index.html"

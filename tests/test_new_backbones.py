@@ -33,6 +33,7 @@ def _assert_listed_shapes(info, out, size: int) -> None:
         assert tuple(out[layer.name].shape) == expected, (info.id, layer.name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", REAL_TIMM, ids=lambda spec: spec.id)
 def test_registered_timm_backbones_are_timms(registry, spec):
     """Hub id, resolution and licence from timm's pretrained configuration; taps as a meta build
@@ -113,6 +114,7 @@ def test_every_tiny_twin_runs_end_to_end_on_synthetic(tmp_path):
     assert all(0 <= run["metrics"]["mAP@all"] <= 1 for run in runs)
 
 
+@pytest.mark.slow
 def test_the_backbones_doc_table_agrees_with_bench_list():
     """Every row of the 2026 table of docs/backbones.md names a backbone ``bench list`` shows with the same
     default weights, resolution and ``embed`` channels, and every new backbone has a row."""

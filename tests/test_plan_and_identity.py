@@ -55,6 +55,7 @@ def test_every_variant_is_planned_and_its_datasets_opened_first(registry):
     assert len(plan.datasets) == 2  # opened once each, shared by the variants
 
 
+@pytest.mark.slow
 def test_noise_draws_on_an_image_encoder_leave_one_results_file(tmp_path):
     out = tmp_path / "out"
     base = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", *SMALL, "--output-dir", str(out)]

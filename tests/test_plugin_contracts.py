@@ -55,6 +55,7 @@ def test_a_backbone_breaking_its_contract_is_named(tmp_path, returned, phrases):
     one_error(result, "Backbone 'broken' (plugin 'file:myplugin') broke its contract", *phrases)
 
 
+@pytest.mark.slow
 def test_a_factory_with_the_wrong_signature_is_named(tmp_path):
     source = ENCODER.replace("target=Broken", "target=lambda info: None").replace("{RETURNED}", "{}")
     path = plugin_file(tmp_path, source)
@@ -168,6 +169,7 @@ def test_features_without_gradients_are_named_when_a_prompt_trains(tmp_path, com
     )
 
 
+@pytest.mark.slow
 def test_a_plugin_slow_to_register_is_named_with_its_time(tmp_path):
     """A plugin that builds a model inside register_backbones made `bench plugins` take 14 s, silently."""
     path = plugin_file(

@@ -215,6 +215,7 @@ def test_timestep_outside_the_backbones_own_schedule_is_refused():
     assert "Use a timestep in 0..999" in result.stderr
 
 
+@pytest.mark.slow
 def test_help_and_list_import_no_model_library():
     code = textwrap.dedent(
         """

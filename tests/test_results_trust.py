@@ -66,6 +66,7 @@ def test_chance_closed_forms_equal_the_exhaustive_expectation(relevant: int, gal
     assert chance.methods["mAP@all"] == "simulated" and chance.rankings == 20000 and chance.seed == 0
 
 
+@pytest.mark.slow
 def test_chance_matches_random_features_and_is_deterministic() -> None:
     rng = np.random.default_rng(3)
     labels = np.repeat(np.arange(4), [3, 5, 8, 4])  # unequal classes: the mean over queries' R

@@ -185,6 +185,7 @@ def svg_text(path: Path) -> str:
     return " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", path.read_text(encoding="utf-8")))
 
 
+@pytest.mark.slow
 def test_a_results_file_and_its_log_give_the_same_figure(out: Path, tmp_path: Path) -> None:
     """Re-ranking the cached descriptors finds exactly what the log kept: the same bytes."""
     results, log = files(out, "synthetic")

@@ -111,6 +111,7 @@ def test_single_file_checkpoint_gives_the_folders_features_with_built_in_or_name
     assert torch.equal(sd_features(f"{layouts['single']}+{layouts['fp16']}"), plain_features)
 
 
+@pytest.mark.slow
 def test_single_file_with_an_open_clip_text_encoder_as_sd2_checkpoints_hold_it(layouts, plain_features):
     """SD 2.x files keep their OpenCLIP text encoder under ``cond_stage_model.model.`` with fused
     q/k/v; read through the same path, they give the folder's features (the empty prompt's context
@@ -223,6 +224,7 @@ def test_hub_id_with_a_revision_loads_offline_and_records_the_commit(
         bench.load_backbone("sd-tiny", weights="lab/sd-tiny@v2", device="cpu")
 
 
+@pytest.mark.slow
 def test_cleandift_unet_only_checkpoint_on_an_sd_tiny_folder_does_not_depend_on_the_seed(layouts, tmp_path):
     weights = f"cleandift-tiny={layouts['unet']}+{layouts['plain']}"
     common = ["run", "--backbone", "cleandift-tiny", "--weights", weights, "--dataset", "synthetic", *SMALL]
