@@ -198,7 +198,7 @@ def test_every_backbone_family_is_covered_here(registry):
     assert set(registry.backbone_families.ids()) == {*FAMILY_NAMES, "hf"}
 
 
-@pytest.mark.slow  # with the families below: 63 cases, 32 s here (15 s CPU, 8 s of it imports)
+@pytest.mark.slow  # with the families below: 63 cases, 18-32 s on the busy 2-core machine, 14 s of CPU
 @pytest.mark.parametrize("backbone_id", REGISTERED, ids=[_case_id(i) for i in REGISTERED])
 def test_every_registered_backbone_holds_the_contract(readings, backbone_id):
     try:
