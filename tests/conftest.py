@@ -1,20 +1,10 @@
-"""Shared fixtures: offline hub, and ``run_bench`` for the `bench` command line.
-
-``run_bench`` runs the command in this process through click's ``CliRunner`` (a fresh plugin set
-each call, as a new process would load it); with ``env`` or ``cwd``, or ``subprocess=True``, it
-starts a real ``python -m bench`` process: for the entry point itself, environment variables read
-at start-up, working directories, and checks of what a fresh process imports.
-"""
+"""The test session's environment (offline hub, a throw-away cache, only sbir-bench's own plugins)
+and the fixtures many test modules share. Helpers the tests import live in ``tests/helpers/``."""
 
 from __future__ import annotations
 
 import os
-import subprocess as subprocesses
-import sys
 import tempfile
-import traceback
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -28,52 +18,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ["SBIR_BENCH_CACHE"] = tempfile.mkdtemp(prefix="sbir-bench-test-cache-")  # never the user's cache
 # Only sbir-bench's own plugins, whatever else is installed on the machine (a broken third-party
 # plugin's load warning would add a message to every command); tests of installed third-party
-# plugins pass WITH_INSTALLED_PLUGINS in their environment.
+# plugins pass tests.helpers.cli.WITH_INSTALLED_PLUGINS in their environment.
 os.environ["SBIR_BENCH_BUILTIN_PLUGINS_ONLY"] = "1"
-WITH_INSTALLED_PLUGINS = {"SBIR_BENCH_BUILTIN_PLUGINS_ONLY": ""}
-
-REPO = Path(__file__).resolve().parent.parent
-BENCH = [sys.executable, "-m", "bench"]
-
-
-@dataclass
-class Completed:
-    """What a `bench` invocation left: the fields of ``subprocess.CompletedProcess`` tests read."""
-
-    args: list[str]
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def _in_process(args: tuple[str, ...]) -> Completed:
-    from click.testing import CliRunner
-
-    from bench.cli.main import build_cli
-    from bench.registry.manager import load_plugins
-
-    result = CliRunner().invoke(build_cli(load_plugins()), list(args), prog_name="bench")
-    stderr = result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        # what a real process would print: an escaped exception is a bug with a traceback
-        stderr += "".join(traceback.format_exception(*result.exc_info))
-    return Completed(["bench", *args], result.exit_code, result.stdout, stderr)
-
-
-def run_bench(
-    *args: str,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 600,
-    subprocess: bool = False,
-) -> Completed | subprocesses.CompletedProcess:
-    """Run ``bench ARGS`` as a user would; returns its exit code, stdout and stderr."""
-    if not (subprocess or cwd or env):
-        return _in_process(args)
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "250", **(env or {})}
-    return subprocesses.run(
-        [*BENCH, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_bench
 
 from bench import BenchError
 from bench.config.files import load_config
 from bench.config.run_config import SweepSpec, spec_from_mapping
 from bench.plan.ablation import ablation_variants
+from tests.helpers.cli import run_bench
 
 STUDY = {"name": "s", "vary": {"t": [0, 273], "prompt": ["none", "visual"], "noise_samples": [1, 6]}}
 

@@ -11,7 +11,7 @@ import pytest
 from bench import BackboneFamily, BackboneInfo, BenchError, TapInfo
 from bench.registry.components import ComponentTable
 from bench.registry.tables import Registry
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 
 def _info(backbone_id: str) -> BackboneInfo:
@@ -98,6 +98,7 @@ PLUGIN = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_bench_list_shows_families_and_a_named_backbones_layers(tmp_path):
     plugin = tmp_path / "toy_family.py"
     plugin.write_text(PLUGIN)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bench.extraction.cache import FeatureCache
-from tests.conftest import BENCH, run_bench
+from tests.helpers.cli import BENCH, run_bench
 
 pytestmark = pytest.mark.slow
 RUN = ["run", "--backbone", "sd-tiny", "--dataset", "synthetic", "--image-size", "64", "--json"]

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from bench.extraction.cache import STALE_SECONDS, DescriptorStore, remove_stale_files
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 FILE_DATASETS = '''
 from pathlib import Path
@@ -98,6 +98,7 @@ def bench_run(*args: str) -> dict:
 # -- 1. rows are keyed by the pixels the backbone sees -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_dataset_that_transforms_its_files_is_not_served_the_plain_files_descriptors(tmp_path):
     plugin = write_plugin(tmp_path, "files", FILE_DATASETS)
     root = tmp_path / "images"
@@ -119,6 +120,7 @@ def test_a_dataset_that_transforms_its_files_is_not_served_the_plain_files_descr
     assert again["metrics"] == fresh["metrics"]
 
 
+@pytest.mark.slow
 def test_stores_of_the_previous_row_keys_are_marked_outdated_by_cache_info(tmp_path):
     store = DescriptorStore(tmp_path / "v1" / ("a" * 24), 4, "fp16")
     store.put([bytes(16)], np.ones((1, 4), dtype=np.float32))
@@ -153,6 +155,7 @@ def test_cache_clear_refuses_a_folder_that_is_not_a_cache(tmp_path):
     assert files_under(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_cache_clear_never_follows_a_v1_link(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     cached_run(tmp_path, elsewhere)  # a real cache: what a link could lead clear into
@@ -165,6 +168,7 @@ def test_cache_clear_never_follows_a_v1_link(tmp_path):
     assert files_under(elsewhere) == before and (tmp_path / "cache" / "v1").is_symlink()
 
 
+@pytest.mark.slow
 def test_cache_clear_deletes_only_the_files_the_cache_wrote(tmp_path):
     cache = tmp_path / "cache"
     cached_run(tmp_path, cache)
@@ -190,6 +194,7 @@ def test_cache_clear_deletes_only_the_files_the_cache_wrote(tmp_path):
 # -- 12. damaged metadata and zip-shaped shards: one message each, never a traceback -------------------
 
 
+@pytest.mark.slow
 def test_a_meta_json_that_is_not_an_object_is_named_and_rewritten_by_the_next_run(tmp_path):
     cache = tmp_path / "cache"
     first = cached_run(tmp_path, cache, "first")
@@ -210,6 +215,7 @@ def test_a_meta_json_that_is_not_an_object_is_named_and_rewritten_by_the_next_ru
     assert run_bench("cache", "verify", "--cache-dir", str(cache)).returncode == 0
 
 
+@pytest.mark.slow
 def test_a_shard_whose_bytes_are_a_zip_is_quarantined_and_recomputed(tmp_path):
     cache = tmp_path / "cache"
     first = cached_run(tmp_path, cache, "first")
@@ -338,6 +344,7 @@ def first_queries(count: int) -> list[str]:
     return [item.key for item in bench.open_dataset("synthetic").split("query")[:count]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("backbone", "options", "phrases"),
     [

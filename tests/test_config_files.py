@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_bench
+import pytest
+
+from tests.helpers.cli import run_bench
 
 SMALL = ["--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2"]
 
@@ -24,6 +26,7 @@ def test_a_yaml_key_that_is_not_text_is_one_message(tmp_path):
     assert "quote a key that reads as a number" in stderr
 
 
+@pytest.mark.slow
 def test_a_config_with_a_byte_order_mark_is_read(tmp_path):
     config = tmp_path / "c.toml"
     text = f'backbone = "vit-tiny"\ndataset = "synthetic"\noutput_dir = "{tmp_path / "out"}"\nworkers = 0\n'

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_bench
-from tests.test_datasets_fakes import qmul_tree
+from tests.helpers.cli import run_bench
+from tests.helpers.dataset_trees import qmul_tree
 
 
 def _check(root: Path):

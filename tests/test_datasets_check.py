@@ -14,9 +14,9 @@ from bench import BenchError
 from bench.cli.main import build_cli
 from bench.registry.manager import load_plugins
 from bench.results.schema import read_result
-from tests.conftest import run_bench
-from tests.retrieval import specs
-from tests.test_datasets_fakes import qmul_tree, sketchy_tree, tuberlin_tree
+from tests.helpers.cli import run_bench
+from tests.helpers.dataset_trees import qmul_tree, sketchy_tree, tuberlin_tree
+from tests.helpers.retrieval import specs
 
 YELAMARTHI_LISTS = ("sketchy_yelamarthi_zs0_sketch_zero", "sketchy_yelamarthi_zs0_photo_zero")
 REAL_DATASETS = ("sketchy", "sketchy-ext", "tuberlin-ext", "quickdraw-ext", "sketchy-fg", "shoev2", "chairv2")

@@ -6,7 +6,7 @@ import pytest
 from bench_datasets.qmul import ChairV2, ShoeV2
 
 from bench import BenchError
-from tests.test_datasets_fakes import qmul_tree
+from tests.helpers.dataset_trees import qmul_tree
 
 
 @pytest.mark.parametrize("release", ["a", "b"])

@@ -14,8 +14,8 @@ from bench_datasets.synthetic.scenes import GRID, scene_objects
 import bench
 from bench import BenchError
 from bench.plan.query_text import query_texts
-from tests.conftest import run_bench
-from tests.test_datasets_fakes import write_images
+from tests.helpers.cli import run_bench
+from tests.helpers.dataset_trees import write_images
 
 USERS = ("1", "2", "3")
 IDS = {user: [str(int(user) * 1000 + k) for k in range(4)] for user in USERS}  # 4 sketches per user

@@ -12,7 +12,7 @@ from bench_datasets.sketchy import Sketchy, SketchyExt, SketchyFineGrained
 from bench_datasets.splits import class_list, file_list
 
 from bench import BenchError
-from tests.test_datasets_fakes import image_bytes, sketchy_tree
+from tests.helpers.dataset_trees import image_bytes, sketchy_tree
 
 YELAMARTHI_LISTS = ("sketchy_yelamarthi_zs0_sketch_zero", "sketchy_yelamarthi_zs0_photo_zero")
 SAKE_LISTS = ("sketchy_ext_sake_zs1_sketch_zero", "sketchy_ext_sake_zs1_photo_zero")

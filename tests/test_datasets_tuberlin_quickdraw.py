@@ -9,7 +9,7 @@ from bench_datasets.splits import class_list
 from bench_datasets.tuberlin import TuBerlinExt
 
 from bench import BenchError
-from tests.test_datasets_fakes import quickdraw_tree, tuberlin_tree
+from tests.helpers.dataset_trees import quickdraw_tree, tuberlin_tree
 
 
 def keys(items) -> list[str]:

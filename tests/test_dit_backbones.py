@@ -19,8 +19,8 @@ import pytest
 import torch
 
 from bench import BenchError, PromptCondition
-from tests.conftest import run_bench
-from tests.dit_models import CPU, save_tiny, tiny
+from tests.helpers.cli import run_bench
+from tests.helpers.dit_models import CPU, save_tiny, tiny
 
 REAL = ("sd3-medium", "sd35-medium", "sd35-large", "flux1-dev", "flux1-schnell")
 TINY = ("sd3-tiny", "flux-tiny")

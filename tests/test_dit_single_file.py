@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import save_file
 
 from bench import BenchError, PromptCondition
-from tests.conftest import run_bench
-from tests.dit_models import CPU, bfl_state, mmdit_state, save_tiny, tiny
+from tests.helpers.cli import run_bench
+from tests.helpers.dit_models import CPU, bfl_state, mmdit_state, save_tiny, tiny
 
 FEATURES = {"timesteps": [500], "noise_samples": 1, "noise_seeds": [1, 2], "condition": PromptCondition()}
 
@@ -55,6 +55,7 @@ def _pretrained(monkeypatch, backbone_id: str, default: str) -> SimpleNamespace:
     return SimpleNamespace(id=test_id)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("backbone_id", "tap"), [("sd3-tiny", "jb3"), ("flux-tiny", "sb1")])
 def test_original_layout_file_gives_the_folders_features(layouts, monkeypatch, backbone_id, tap):
     """FILE+DIR and plain FILE (the other parts from the default weights) load the transformer the

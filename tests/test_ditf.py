@@ -16,8 +16,8 @@ import torch.nn.functional as F
 import bench
 from bench.extraction.digests import item_digest, noise_seed
 from bench.extraction.features import backbone_features
-from tests.conftest import run_bench
-from tests.dit_models import tiny
+from tests.helpers.cli import run_bench
+from tests.helpers.dit_models import tiny
 
 SIZE = 48  # pixels: 6 x 6 latents, 3 x 3 tokens
 T, DRAWS = 300, 3
@@ -130,6 +130,7 @@ def test_ditf_stops_before_the_deepest_block_and_passes_gradients():
     assert pixels.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_ditf_reads_compiled_blocks_as_plain_ones():
     """``--compile`` compiles block by block; DiTF's hooks sit on the blocks, so they still read
     (dynamo's eager backend here: the same graph capture, no C++ compiler)."""

@@ -1,4 +1,5 @@
-"""The README stays short, and every relative link of README.md and docs/*.md reaches a file (and heading)."""
+"""The README stays short, and every relative link of README.md, CONTRIBUTING.md and docs/*.md reaches a
+file (and heading)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 
-DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+from tests.helpers.cli import REPO
+
+DOCUMENTS = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 
@@ -58,6 +60,7 @@ def test_the_links_are_checked() -> None:
     assert slug("Options of `bench run`") == "options-of-bench-run"
 
 
+@pytest.mark.slow
 def test_the_api_reference_is_generated_from_the_code():
     """docs/api.md is what `python docs/make_api.py` writes from the public names' docstrings, and
     every public function and class has a docstring of its own."""

@@ -1,4 +1,4 @@
-"""Every command that README.md and docs/*.md show in a shell code block is accounted for.
+"""Every command that README.md, CONTRIBUTING.md and docs/*.md show in a shell code block is accounted for.
 
 Each `bench ...` line (also behind `torchrun`/`accelerate launch ... -m bench`) is parsed by the real
 click command line, so a stale option, subcommand or value fails here; the ones that run offline in
@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 import click
 import pytest
-from conftest import REPO, run_bench
 
-DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+from tests.helpers.cli import REPO, run_bench
+
+DOCUMENTS = [REPO / "README.md", REPO / "CONTRIBUTING.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELL_FENCES = {"", "bash", "sh", "shell", "console"}
 FENCE = re.compile(r"^\s*```(\S*)")
 LAUNCHERS = ("torchrun", "accelerate")  # `torchrun ... -m bench ARGS`: ARGS are bench's
@@ -30,6 +31,8 @@ SHELL_VALUES = {"$((SLURM_ARRAY_TASK_ID + 1))": "1", "$SLURM_ARRAY_TASK_COUNT": 
 OTHER_COMMANDS = {
     'pip install -e ".[dev,offline-weights]"': ".ci/run (install in a fresh virtual environment)",
     "HF_HUB_OFFLINE=1 python -m pytest": ".ci/run (the test suite)",
+    'python -m pytest -m "not slow"': "the quick check: a subset of .ci/run's test suite",
+    "ruff check .": ".ci/run (lint)",
     "HF_HUB_OFFLINE=1 nohup nice -n 10 python -m bench_sdmini train --output /work/sd-mini-run "
     "--figures docs/sd-mini > /tmp/sdmini-train.log 2>&1 &": "tests/test_sdmini_training.py (the --quick "
     "pipeline and resumption; the full training takes half an hour)",
@@ -98,7 +101,7 @@ class Documented:
 
 
 def documented_commands() -> list[Documented]:
-    """Every command line in README.md's and docs/*.md's shell (or untagged) code blocks."""
+    """Every command line in the shell (or untagged) code blocks of DOCUMENTS."""
     found = []
     for document in DOCUMENTS:
         fence, pending = None, ""
@@ -218,6 +221,7 @@ def test_every_documented_bench_run_passes_its_dry_run(command: Documented, monk
         assert named, f"{command.where}: fails on something else than {missing}: {result.stderr}"
 
 
+@pytest.mark.slow
 def test_the_task_plugin_block_runs_in_order(tmp_path, monkeypatch) -> None:
     """docs/plugins.md's run, leaderboard and sweep figure of the worked task plugin, as typed there."""
     (tmp_path / "examples").symlink_to(REPO / "examples")

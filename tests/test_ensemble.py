@@ -9,16 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from retrieval import category_metrics as evaluate_category
-from retrieval import fine_grained_metrics as evaluate_fine_grained
 
 from bench.api.components import DatasetInfo
 from bench.evaluation.ensembles import MemberDescriptors, combine, skipped_by_any
 from bench.results.naming import run_name
 from bench.results.schema import RunResult, read_result
-from tests.conftest import run_bench
-from tests.retrieval import specs
-from tests.test_metrics import _reference_query_metrics, assert_close, reference_category
+from tests.helpers.cli import run_bench
+from tests.helpers.metric_references import assert_close, reference_category, reference_query_metrics
+from tests.helpers.retrieval import category_metrics as evaluate_category
+from tests.helpers.retrieval import fine_grained_metrics as evaluate_fine_grained
+from tests.helpers.retrieval import specs
 
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4", "--image-size", "64"]
 SWEEP = ["run", "--backbone", "sd-tiny", "--t", "50", "--t", "200", "--dataset", "synthetic"]
@@ -38,7 +38,7 @@ def reference_from_similarities(sims: np.ndarray, ql, gl, map_k, prec_k) -> dict
         order = sorted(range(len(row)), key=lambda index: (-row[index], index))
         rel = [int(gl[index] == label) for index in order]
         if sum(rel):
-            per_query.append(_reference_query_metrics(rel, map_k, prec_k))
+            per_query.append(reference_query_metrics(rel, map_k, prec_k))
     return {key: float(np.mean([m[key] for m in per_query])) for key in per_query[0]}
 
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from bench_sd.architecture import TINY_VAE_CONFIG
 
-from tests.conftest import REPO
+from tests.helpers.cli import REPO
 
 SCRIPT = REPO / "benchmarks" / "estimate_real_runs.py"
 
@@ -23,6 +23,7 @@ def _script_module():
     return module
 
 
+@pytest.mark.slow
 def test_counted_flops_are_positive_and_grow_with_the_pixels():
     """sd-tiny through the script's own counting: the VAE encoder (convolutions, one attention at the
     bottleneck) grows about as the pixels (x4 for twice the side); the truncated UNet at least as the

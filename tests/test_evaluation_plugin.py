@@ -13,11 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_bench
 
 import bench
 from bench.evaluation.samples import read_samples, rescore
 from bench.results.schema import RunResult, read_result, write_result
+from tests.helpers.cli import REPO, run_bench
 
 EXAMPLE = REPO / "examples" / "depth_task_plugin.py"
 PLUGIN = ("--plugin", str(EXAMPLE))

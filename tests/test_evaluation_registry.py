@@ -8,9 +8,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import run_bench
 
 from bench.registry.manager import load_plugins
+from tests.helpers.cli import run_bench
 
 
 def plugin_file(tmp_path: Path, body: str) -> Path:

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
-from bench_datasets.synthetic import SyntheticCategory
 
-from tests.conftest import REPO, run_bench
-
-EXAMPLE = REPO / "examples" / "hog_plugin.py"
+from tests.helpers.cli import REPO, run_bench
+from tests.helpers.plugin_files import EXAMPLE, hog_run, write_folder_dataset
 
 
 def documented_example() -> str:
@@ -19,27 +16,6 @@ def documented_example() -> str:
     match = re.search(r"<!-- example-plugin -->\s*```python\n(.*?)```", doc, flags=re.S)
     assert match, "docs/plugins.md lost its worked plugin example"
     return match.group(1)
-
-
-def hog_run(*options: str) -> list[str]:
-    """``bench run`` arguments for the example's backbone on its folder dataset, plus ``options``."""
-    return ["run", "--plugin", str(EXAMPLE), "--backbone", "hog", "--dataset", "folders", *options]
-
-
-def write_folder_dataset(root: Path) -> None:
-    """Real image files in the layout the example dataset reads (sketches as PNG with alpha)."""
-    source = SyntheticCategory(num_unseen=3, photos_per_class=4, image_size=64)
-    for item in source.split("query") + source.split("gallery"):
-        image = source.load_image(item)
-        name = item.key.rsplit("/", 1)[-1]
-        folder = root / item.modality / item.label
-        folder.mkdir(parents=True, exist_ok=True)
-        if item.modality == "sketch":
-            image = image.convert("RGBA")
-            image.putalpha(image.convert("L").point(lambda v: 255 - v))  # strokes opaque, paper clear
-            image.save(folder / f"{name}.png")
-        else:
-            image.save(folder / f"{name}.jpg", quality=95)
 
 
 def test_plugins_doc_shows_the_example_file_verbatim():

@@ -127,7 +127,7 @@ def _request(registry, batch_size: int = 4):
 def test_noise_is_the_per_image_randn_it_was_bit_for_bit(sd_tiny, latent_shape) -> None:
     """Each image's draws are ``torch.randn((N, *shape), generator=seeded)``, as before the change
     (the CPU generator on every device, so CPU and GPU runs add the same noise), for SD and DiT."""
-    from tests.dit_models import tiny
+    from tests.helpers.dit_models import tiny
 
     seeds = [3, 2**40 + 7, 3]
     before = torch.stack(

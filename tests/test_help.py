@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import REPO, run_bench
+import pytest
 
 from bench.api.choices import CONFIG_FORMATS
 from bench.config.files import load_config
+from tests.helpers.cli import REPO, run_bench
 
 PLUGIN = """
 import bench
@@ -35,6 +36,7 @@ def listed(text: str, before: str, after: str) -> set[str]:
     return set(text.split(before, 1)[1].split(after, 1)[0].split(", "))
 
 
+@pytest.mark.slow
 def test_prompt_choice_lists_in_help_are_the_registrys(tmp_path):
     """`bench run --help` listed only `none, text:` and `bench train --help` three schemes, whatever
     was registered; a plugin's schemes (SBIR_BENCH_PLUGINS: help is read before --plugin) are listed."""

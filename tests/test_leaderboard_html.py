@@ -12,12 +12,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser import browser_required, chromium, run_in_page
-from conftest import run_bench
 
 from bench.results.leaderboard.svg import inline_svg
 from bench.results.schema import RunResult, write_result
-from tests.retrieval import specs
+from tests.helpers.browser import browser_required, chromium, run_in_page
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import specs
 
 HOSTILE_IMG = "<img src=x onerror=alert(1)>"
 HOSTILE_SCRIPT = "</script><script>alert(2)</script>"
@@ -130,6 +130,7 @@ def render(results: Path, reported: Path, output: Path, *extra: str):
     )
 
 
+@pytest.mark.slow
 def test_html_page_is_self_contained_deterministic_and_checked(page_inputs, tmp_path: Path) -> None:
     results, reported = page_inputs
     page, again = tmp_path / "board" / "index.html", tmp_path / "board" / "again.html"
@@ -157,6 +158,7 @@ def test_html_page_is_self_contained_deterministic_and_checked(page_inputs, tmp_
     assert stale.returncode == 1 and "stale" in stale.stderr and "--format html" in stale.stderr
 
 
+@pytest.mark.slow
 def test_html_page_has_every_section_of_the_markdown(page_inputs, tmp_path: Path) -> None:
     results, reported = page_inputs
     markdown, page = tmp_path / "board" / "README.md", tmp_path / "board" / "index.html"
@@ -187,6 +189,7 @@ def test_html_page_has_every_section_of_the_markdown(page_inputs, tmp_path: Path
     assert "[0.290, 0.310]" in text  # sd-tiny up1 t=50's mAP@all interval
 
 
+@pytest.mark.slow
 def test_sketch_text_runs_get_a_query_text_column(page_inputs, tmp_path: Path) -> None:
     results, reported = page_inputs
     page = tmp_path / "board" / "index.html"
@@ -259,6 +262,7 @@ def test_html_format_is_registered_by_the_plots_plugin() -> None:
 BROWSER_ACTIONS = Path(__file__).with_name("leaderboard_page_actions.js")
 
 
+@pytest.mark.slow
 def test_page_in_a_headless_browser(page_inputs, tmp_path: Path) -> None:
     if chromium() is None:
         if browser_required():

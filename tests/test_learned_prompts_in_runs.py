@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_bench
 
-from tests.test_input_files import good_header, write_prompt_file
+from tests.helpers.cli import run_bench
+from tests.helpers.input_files import good_header, write_prompt_file
 
 SMALL = ["--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2", "--workers", "0"]
 TRAINING = ["--prompt", "visual", "--train-option", "epochs=1", "--train-option", "steps_per_epoch=1"]
@@ -35,6 +35,7 @@ def _changed(path) -> None:
     save_file({name: value + 0.25 for name, value in tensors.items()}, str(path), metadata=metadata)
 
 
+@pytest.mark.slow
 def test_a_reused_trained_prompt_is_in_the_run_identity_by_its_content(tmp_path):
     run = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", *TRAINING, *SMALL, "--json",
            "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip

@@ -8,7 +8,8 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_bench
+
+from tests.helpers.cli import run_bench
 
 SMALL = ["--dataset-option", "num_classes=6", "--dataset-option", "num_unseen=2", "--workers", "0"]
 TINY = ["--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2", "--dataset-option",
@@ -62,6 +63,7 @@ def test_a_probe_trains_on_cached_descriptors_without_running_the_backbone_again
     assert result["runtime"]["cache_misses"] == 0 and result["config"]["probe_dim"] == 384
 
 
+@pytest.mark.slow
 def test_a_saved_probe_reloads_to_the_same_descriptors_and_numbers(tmp_path):
     import torch
 
@@ -105,6 +107,7 @@ def _changed(path) -> None:
     save_file(changed, str(path), metadata=metadata)
 
 
+@pytest.mark.slow
 def test_a_probe_is_in_the_run_identity_by_its_content(tmp_path):
     run = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", "--probe", "linear", *SMALL, "--json",
            "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
@@ -127,6 +130,7 @@ def test_a_probe_is_in_the_run_identity_by_its_content(tmp_path):
     assert other["extractor"]["probe_file"] != probe_file  # other training settings: another probe
 
 
+@pytest.mark.slow
 def test_a_probe_trains_on_part_of_the_data_and_says_how_much(tmp_path):
     run = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", "--probe", "linear", *SMALL, "--json",
            "--output-dir", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
@@ -141,6 +145,7 @@ def test_a_probe_trains_on_part_of_the_data_and_says_how_much(tmp_path):
                     {"classes": 4, "sketches": 24, "photos": 24, "instances": None}]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_probes_in_a_sweep_with_a_learned_prompt_and_an_ensemble(tmp_path):
     from bench.plan.probes import read_header
 
@@ -181,6 +186,7 @@ def test_probes_in_an_ablation_on_sd_mini(tmp_path):
     assert "probe_content `" in board.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_an_ensemble_of_a_trained_prompt_and_no_prompt_is_written(tmp_path):
     """Members with and without training settings: the ensemble records both, as it does other settings."""
     result = _ok(run_bench("run", "--backbone", "vit-tiny", "--dataset", "synthetic", "--prompt", "none",
@@ -198,6 +204,7 @@ def _probe_file(tmp_path):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_bench
+from tests.helpers.cli import run_bench
 
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 

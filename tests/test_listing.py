@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 SNAKE_CASE = re.compile(r"[a-z][a-z0-9_]*")
 

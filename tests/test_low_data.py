@@ -9,7 +9,6 @@ import math
 from collections import Counter, defaultdict
 
 import pytest
-from conftest import REPO, run_bench
 
 from bench import BenchError, ImageItem, open_dataset
 from bench.config.files import load_config
@@ -18,7 +17,8 @@ from bench.plan.ablation import ablation_variants
 from bench.prompts.train_subset import training_subset
 from bench.prompts.triplets import split_validation
 from bench.results.schema import RunResult, write_result
-from tests.retrieval import specs
+from tests.helpers.cli import REPO, run_bench
+from tests.helpers.retrieval import specs
 
 FRACTIONS = (0.1, 0.3, 0.5, 0.7, 1.0)
 
@@ -118,6 +118,7 @@ def test_the_documented_rule_reproduces_the_subsets(name, task):
 # ----------------------------------------------------------------------------- bench train
 
 
+@pytest.mark.slow
 def test_bench_train_records_the_subset_and_keeps_the_validation_set(tmp_path):
     options = {"num_classes": 8, "num_unseen": 2, "train_photos_per_class": 6}
     option_args = [arg for key, value in options.items() for arg in ("--dataset-option", f"{key}={value}")]

@@ -9,10 +9,10 @@ import types
 
 import numpy as np
 import pytest
-from retrieval import category_metrics as evaluate_category
-from retrieval import category_names, metric_set
 
 from bench.evaluation.ranking import top_k_scores_faiss
+from tests.helpers.retrieval import category_metrics as evaluate_category
+from tests.helpers.retrieval import category_names, metric_set
 
 MAP_K, PREC_K = (1, 5, 200), (1, 10, 200)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from retrieval import category_metrics as evaluate_category
-from retrieval import fine_grained_metrics as evaluate_fine_grained
 
 import bench.evaluation.ranking
+from tests.helpers.retrieval import category_metrics as evaluate_category
+from tests.helpers.retrieval import fine_grained_metrics as evaluate_fine_grained
 
 MAP_K = (1, 5, 10, 200, 1000)
 PREC_K = (1, 3, 10, 100, 1000)

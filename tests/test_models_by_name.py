@@ -25,7 +25,7 @@ from transformers import (
 )
 
 from bench.extraction.loading import load_backbone
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 CPU = torch.device("cpu")
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
@@ -66,6 +66,7 @@ def hf_models(tmp_path_factory) -> dict[str, Path]:
     }
 
 
+@pytest.mark.slow
 def test_names_list_taps_from_the_configuration(registry):
     timm_info = registry.backbones.get("timm:vit_small_patch16_dinov3.lvd1689m")
     assert (timm_info.image_size, timm_info.weights) == (256, "timm/vit_small_patch16_dinov3.lvd1689m")

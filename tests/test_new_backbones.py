@@ -18,7 +18,7 @@ from bench_timm.by_name import describe
 from bench_timm.loaders import build_model as build_timm
 
 from bench.registry.manager import load_plugins
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 META = torch.device("meta")
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
@@ -33,6 +33,7 @@ def _assert_listed_shapes(info, out, size: int) -> None:
         assert tuple(out[layer.name].shape) == expected, (info.id, layer.name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", REAL_TIMM, ids=lambda spec: spec.id)
 def test_registered_timm_backbones_are_timms(registry, spec):
     """Hub id, resolution and licence from timm's pretrained configuration; taps as a meta build
@@ -61,6 +62,7 @@ def test_every_tap_of_the_real_timm_architecture_has_its_listed_shape(registry, 
     _assert_listed_shapes(info, out, size)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", NEW_CLIP_VITS, ids=lambda spec: spec.id)
 def test_registered_open_clip_backbones_are_open_clips(registry, spec):
     tag = open_clip.get_pretrained_cfg(spec.model_name, spec.pretrained)
@@ -112,6 +114,7 @@ def test_every_tiny_twin_runs_end_to_end_on_synthetic(tmp_path):
     assert all(0 <= run["metrics"]["mAP@all"] <= 1 for run in runs)
 
 
+@pytest.mark.slow
 def test_the_backbones_doc_table_agrees_with_bench_list():
     """Every row of the 2026 table of docs/backbones.md names a backbone ``bench list`` shows with the same
     default weights, resolution and ``embed`` channels, and every new backbone has a row."""

@@ -15,8 +15,8 @@ from bench_openclip.loaders import build_tiny, tiny_clip
 from bench import PromptCondition
 from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.results.schema import read_result
-from tests.conftest import run_bench
-from tests.retrieval import specs
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import specs
 
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
 

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_bench
 
 import bench
 from bench.config.run_config import SweepSpec
 from bench.plan.identity import cache_fields, group_key, results_config
 from bench.plan.study import plan_study
 from bench.results.naming import run_name
+from tests.helpers.cli import run_bench
 
 OPTIONS = ("num_classes=6", "num_unseen=3", "photos_per_class=2", "train_photos_per_class=1")
 SMALL = [part for option in OPTIONS for part in ("--dataset-option", option)]
@@ -55,6 +55,7 @@ def test_every_variant_is_planned_and_its_datasets_opened_first(registry):
     assert len(plan.datasets) == 2  # opened once each, shared by the variants
 
 
+@pytest.mark.slow
 def test_noise_draws_on_an_image_encoder_leave_one_results_file(tmp_path):
     out = tmp_path / "out"
     base = ["run", "--backbone", "vit-tiny", "--dataset", "synthetic", *SMALL, "--output-dir", str(out)]

@@ -13,12 +13,12 @@ from bench_plots.output import checked_output
 from bench_plots.pairs import choose_pairs
 from bench_plots.pca import joint_pca_rgb
 from bench_plots.sweep_data import load_sweep
-from conftest import run_bench
 from PIL import Image
 
 from bench import BenchError
 from bench.results.schema import RunResult, write_result
-from tests.retrieval import specs
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import specs
 
 TINY_DATASET = ["--dataset-option", "num_unseen=2", "--dataset-option", "photos_per_class=3"]
 DPI = 60  # small PNGs: fast to write and to read back
@@ -236,6 +236,7 @@ def assert_size(pixels: np.ndarray, size: tuple[float, float], dpi: int) -> None
     assert abs(pixels.shape[0] - height) <= 1 and abs(pixels.shape[1] - width) <= 1
 
 
+@pytest.mark.slow
 def test_sweep_figure_png_and_svg(tmp_path: Path) -> None:
     from bench_plots.sweep_figure import figure_size, render_sweep
 
@@ -263,6 +264,7 @@ def test_sweep_figure_png_and_svg(tmp_path: Path) -> None:
     assert render_sweep(panels, tmp_path / "again.svg").read_text(encoding="utf-8") == svg
 
 
+@pytest.mark.slow
 def test_pca_figure_png_and_svg(tmp_path: Path) -> None:
     from bench_plots.pca_figure import PcaColumn, figure_size, render_pca
 

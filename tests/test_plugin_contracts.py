@@ -3,43 +3,11 @@
 from __future__ import annotations
 
 import re
-import textwrap
-from pathlib import Path
 
 import pytest
-from conftest import REPO, run_bench
 
-EXAMPLE = REPO / "examples" / "hog_plugin.py"
-
-ENCODER = """
-import bench
-from bench import BackboneInfo, TapInfo
-
-
-class Broken(bench.ImageEncoderBase):
-    def features(self, pixels, taps):
-        import torch
-        return {RETURNED}
-
-
-@bench.hookimpl
-def register_backbones(register):
-    register(BackboneInfo(id="broken", target=Broken, description="", weights="none", image_size=32,
-                          layers=(TapInfo("v", 8, 0), TapInfo("m", 4, 8)), default_layer="v"))
-"""
-
-
-def plugin_file(tmp_path: Path, source: str, name: str = "myplugin") -> Path:
-    path = tmp_path / f"{name}.py"
-    path.write_text(textwrap.dedent(source))
-    return path
-
-
-def one_error(result, *phrases: str) -> None:
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr and result.stderr.count("Error:") == 1, result.stderr
-    for phrase in phrases:
-        assert phrase in result.stderr, result.stderr
+from tests.helpers.cli import run_bench
+from tests.helpers.plugin_files import ENCODER, EXAMPLE, one_error, plugin_file
 
 
 def test_a_hook_without_hookimpl_is_named(tmp_path):
@@ -87,6 +55,7 @@ def test_a_backbone_breaking_its_contract_is_named(tmp_path, returned, phrases):
     one_error(result, "Backbone 'broken' (plugin 'file:myplugin') broke its contract", *phrases)
 
 
+@pytest.mark.slow
 def test_a_factory_with_the_wrong_signature_is_named(tmp_path):
     source = ENCODER.replace("target=Broken", "target=lambda info: None").replace("{RETURNED}", "{}")
     path = plugin_file(tmp_path, source)
@@ -200,6 +169,7 @@ def test_features_without_gradients_are_named_when_a_prompt_trains(tmp_path, com
     )
 
 
+@pytest.mark.slow
 def test_a_plugin_slow_to_register_is_named_with_its_time(tmp_path):
     """A plugin that builds a model inside register_backbones made `bench plugins` take 14 s, silently."""
     path = plugin_file(

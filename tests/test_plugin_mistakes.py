@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import WITH_INSTALLED_PLUGINS, run_bench
 
-from tests.test_plugin_contracts import ENCODER, EXAMPLE, one_error, plugin_file
-from tests.test_plugins import make_distribution
+from tests.helpers.cli import WITH_INSTALLED_PLUGINS, run_bench
+from tests.helpers.plugin_files import ENCODER, EXAMPLE, make_distribution, one_error, plugin_file
 
 
+@pytest.mark.slow
 def test_a_plugin_that_calls_sys_exit_while_imported_is_named(tmp_path):
     path = plugin_file(tmp_path, "import sys\nsys.exit(3)\n", "quitter")
     one_error(

@@ -12,20 +12,10 @@ from pathlib import Path
 import pytest
 
 from bench.registry.manager import load_plugins
-from tests.conftest import REPO, WITH_INSTALLED_PLUGINS, run_bench
+from tests.helpers.cli import REPO, WITH_INSTALLED_PLUGINS, run_bench
+from tests.helpers.plugin_files import make_distribution
 
 BUILT_INS = {"sd", "datasets", "prompts"}
-
-
-def make_distribution(site: Path, name: str, modules: dict[str, str]) -> None:
-    """An installed-looking distribution in ``site`` whose ``sbir_bench`` entry points load ``modules``."""
-    info = site / f"{name}-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
-    lines = "\n".join(f"{module} = {module}" for module in modules)
-    (info / "entry_points.txt").write_text(f"[sbir_bench]\n{lines}\n")
-    for module, source in modules.items():
-        (site / f"{module}.py").write_text(textwrap.dedent(source))
 
 
 @pytest.fixture
@@ -158,6 +148,7 @@ def test_builtin_plugins_only_leaves_installed_plugins_out(broken_site):
     assert "plugin 'broken_plugin'" in installed.stderr
 
 
+@pytest.mark.slow
 def test_the_suite_is_unaffected_by_a_broken_installed_plugin(broken_site):
     """A one-message assertion of the suite (exactly one "Error:" on stderr) still holds when a plugin
     that fails to import ("ImportError: ...") is installed on the machine."""
@@ -263,6 +254,7 @@ def test_timestep_outside_the_backbones_own_schedule_is_refused():
     assert "Use a timestep in 0..999" in result.stderr
 
 
+@pytest.mark.slow
 def test_help_and_list_import_no_model_library():
     code = textwrap.dedent(
         """

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO
+
+from tests.helpers.cli import REPO
 
 
 def documented_python_example() -> str:

@@ -12,12 +12,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_bench
-from test_datasets_fakes import qmul_tree, quickdraw_tree, sketchy_tree, tuberlin_tree
 
 import bench
 from bench.config.files import load_config
 from bench.plan.study import plan_study
+from tests.helpers.cli import REPO, run_bench
+from tests.helpers.dataset_trees import qmul_tree, quickdraw_tree, sketchy_tree, tuberlin_tree
 
 VIT = "timm:vit_base_patch16_224.orig_in21k_ft_in1k"
 PAPER_SCALE = {  # config -> (the fake tree its --data-root gets, configurations it plans)
@@ -164,6 +164,7 @@ def test_pca_config_mistakes_are_clear_errors(tmp_path, config, args, message):
     assert not (tmp_path / "p.png").exists()
 
 
+@pytest.mark.slow
 def test_pca_command_line_overrides_its_config(fake_roots, tmp_path):
     """koley2024/pca on the fake Sketchy tree with sd-tiny in place of sd21: the config gives the
     dataset, layer and the three timesteps, the command line the rest."""

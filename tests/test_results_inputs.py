@@ -14,7 +14,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import BENCH, REPO, run_bench
 
 from bench.api.bounded_read import read_bounded_bytes
 from bench.results.leaderboard import (
@@ -25,7 +24,8 @@ from bench.results.leaderboard import (
     render_leaderboard,
 )
 from bench.results.schema import RunResult, find_result_files, read_result, write_result
-from tests.retrieval import specs
+from tests.helpers.cli import BENCH, REPO, run_bench
+from tests.helpers.retrieval import specs
 
 HANG_GUARD_S = 60  # a command that reads a FIFO or /dev/zero must answer long before this
 MEMORY_LIMIT = 3 * 2**30  # bytes of address space: an unbounded read of /dev/zero fails, not swaps
@@ -134,6 +134,7 @@ def _dev_zero(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [_fifo, _dev_zero], ids=["fifo", "dev-zero"])
 @pytest.mark.parametrize("command", ["leaderboard", "plot"])
 def test_a_fifo_or_device_named_json_is_refused_not_read(tmp_path: Path, make, command: str) -> None:
@@ -146,6 +147,7 @@ def test_a_fifo_or_device_named_json_is_refused_not_read(tmp_path: Path, make, c
     assert str(odd) in stderr and "is not a regular file" in stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [_fifo, _dev_zero], ids=["fifo", "dev-zero"])
 def test_a_fifo_or_device_as_reported_file_is_refused(tmp_path: Path, make) -> None:
     write_result(tmp_path / "results", zs_run("up1", 0.6), specs())
@@ -154,6 +156,7 @@ def test_a_fifo_or_device_as_reported_file_is_refused(tmp_path: Path, make) -> N
     assert str(reported) in stderr and "is not a regular file" in stderr
 
 
+@pytest.mark.slow
 def test_a_fifo_as_config_or_prompt_file_is_named_as_such(tmp_path: Path) -> None:
     config = _fifo(tmp_path / "run.toml")
     stderr = one_message(bench_guarded("run", "--config", str(config)))
@@ -239,6 +242,7 @@ def _with_bounds(folder: Path, bounds: list[float]) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_an_interval_that_contradicts_itself_is_refused(tmp_path: Path) -> None:
     path = _with_bounds(tmp_path / "results", [0.6, 0.4])
     problem = "intervals.bounds.mAP@all = [0.6, 0.4] (a list): its low end 0.6 is above its high end"
@@ -246,6 +250,7 @@ def test_an_interval_that_contradicts_itself_is_refused(tmp_path: Path) -> None:
     assert str(path) in stderr and problem in stderr
 
 
+@pytest.mark.slow
 def test_the_committed_results_still_read() -> None:
     page = ["--reported-sections", "all", "--output", "leaderboard/README.md"]  # as regenerate.sh makes it
     check = run_bench("leaderboard", "leaderboard/results", *page, "--check", cwd=REPO)

@@ -13,9 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_bench
-from retrieval import category_metrics as evaluate_category
-from retrieval import category_names, metric_set, specs
 
 from bench.api.evaluation import Rankings
 from bench.evaluation.chance import ComputedChanceLevels, chance_levels
@@ -28,6 +25,9 @@ from bench.results.leaderboard import (
     render_leaderboard,
 )
 from bench.results.schema import RunResult, read_result, write_result
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import category_metrics as evaluate_category
+from tests.helpers.retrieval import category_names, metric_set, specs
 
 # ----------------------------------------------------------------------------- chance levels
 
@@ -66,6 +66,7 @@ def test_chance_closed_forms_equal_the_exhaustive_expectation(relevant: int, gal
     assert chance.methods["mAP@all"] == "simulated" and chance.rankings == 20000 and chance.seed == 0
 
 
+@pytest.mark.slow
 def test_chance_matches_random_features_and_is_deterministic() -> None:
     rng = np.random.default_rng(3)
     labels = np.repeat(np.arange(4), [3, 5, 8, 4])  # unequal classes: the mean over queries' R

@@ -14,12 +14,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import run_bench
 from PIL import Image
 
 import bench
 from bench.evaluation import samples
-from tests.retrieval import specs
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import specs
 
 OPTIONS = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
 SCENES = ["--dataset-option", "scenes=12"]
@@ -185,6 +185,7 @@ def svg_text(path: Path) -> str:
     return " ".join(re.findall(r"<text[^>]*>([^<]*)</text>", path.read_text(encoding="utf-8")))
 
 
+@pytest.mark.slow
 def test_a_results_file_and_its_log_give_the_same_figure(out: Path, tmp_path: Path) -> None:
     """Re-ranking the cached descriptors finds exactly what the log kept: the same bytes."""
     results, log = files(out, "synthetic")
@@ -198,6 +199,7 @@ def test_a_results_file_and_its_log_give_the_same_figure(out: Path, tmp_path: Pa
         assert image.format == "PNG"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 def test_the_same_inputs_give_the_same_file(out: Path, tmp_path: Path, suffix: str) -> None:
     results, _ = files(out, "synthetic-fg")
@@ -208,6 +210,7 @@ def test_the_same_inputs_give_the_same_file(out: Path, tmp_path: Path, suffix: s
     assert b"Matplotlib v" not in first.read_bytes()  # creator fields fixed, no version or date
 
 
+@pytest.mark.slow
 def test_configurations_side_by_side_on_the_same_queries(out: Path, tmp_path: Path) -> None:
     vit, _ = files(out, "synthetic")
     _, clip_log = files(out, "synthetic", "clip-tiny")
@@ -244,6 +247,7 @@ def test_paired_tasks_show_the_query_photo_and_its_rank(out: Path, tmp_path: Pat
         assert "the query's own photo" in text and "AP " not in text
 
 
+@pytest.mark.slow
 def test_query_choice_modes(out: Path, tmp_path: Path) -> None:
     results, log = files(out, "synthetic")
     records = bench.read_query_log(log).queries

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from bench.results.schema import read_result
-from tests.conftest import run_bench
-from tests.retrieval import specs
-from tests.test_example_plugin import hog_run
+from tests.helpers.cli import run_bench
+from tests.helpers.plugin_files import hog_run
+from tests.helpers.retrieval import specs
 
 pytestmark = pytest.mark.slow
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4", "--image-size", "64"]
@@ -169,7 +169,7 @@ def test_data_root_errors(tmp_path):
 
 
 def test_unreadable_images_are_skipped_and_counted_or_stop_a_strict_run(tmp_path):
-    from tests.test_example_plugin import write_folder_dataset
+    from tests.helpers.plugin_files import write_folder_dataset
 
     root = tmp_path / "data"
     write_folder_dataset(root)
@@ -226,7 +226,7 @@ def test_leaderboard_command_writes_and_checks(tmp_path):
 
 
 def test_compile_falls_back_for_backbones_without_it(tmp_path):
-    from tests.test_example_plugin import write_folder_dataset
+    from tests.helpers.plugin_files import write_folder_dataset
 
     write_folder_dataset(tmp_path / "data")
     result = run_bench(

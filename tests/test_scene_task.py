@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import run_bench
-from retrieval import metric_set, specs
 
 from bench.evaluation.chance import chance_levels
 from bench.evaluation.uncertainty import bootstrap_intervals
 from bench.results.schema import read_result
+from tests.helpers.cli import run_bench
+from tests.helpers.retrieval import metric_set, specs
 
 SCENES = 24
 

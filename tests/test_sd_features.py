@@ -207,6 +207,7 @@ def _meta_inputs(variant):
     return latent, context, added
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant_id", sorted(VARIANTS))
 def test_every_layer_of_every_real_architecture_has_the_listed_shape(variant_id, registry):
     """The real configs, built on the meta device (no weights, no memory), at their native resolution."""

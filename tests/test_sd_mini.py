@@ -10,9 +10,9 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_bench
 
 import bench
+from tests.helpers.cli import run_bench
 
 MAP_MARGIN = 0.02  # above chance; measured +0.033
 ACC1_FLOOR = 2 * 100 / 12  # twice chance; measured 26.04

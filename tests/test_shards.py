@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, run_bench
 
 import bench
 from bench.config.run_config import SweepSpec
@@ -16,6 +15,7 @@ from bench.plan.identity import group_key, results_config
 from bench.plan.shards import parse_shard, shard_plan
 from bench.plan.study import plan_study
 from bench.results.naming import run_name
+from tests.helpers.cli import REPO, run_bench
 
 SWEEP = SweepSpec(
     backbone=("sd-tiny", "vit-tiny", "clip-tiny"),

@@ -24,8 +24,8 @@ from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
 from bench.plan.layers import resolve_layer
 from bench.plan.query_text import query_texts
-from tests.conftest import run_bench
-from tests.test_example_plugin import EXAMPLE, write_folder_dataset
+from tests.helpers.cli import run_bench
+from tests.helpers.plugin_files import EXAMPLE, write_folder_dataset
 
 SIZE = 64
 CPU = torch.device("cpu")
@@ -88,6 +88,7 @@ def test_sd_conditioning_puts_each_caption_before_the_learned_prompt(model):
         assert torch.equal(conditioning.hidden_states[row, length:], learned[: CONTEXT_LENGTH - length])
 
 
+@pytest.mark.slow
 def test_one_batch_of_different_captions_equals_each_query_alone(model, registry, dataset):
     queries = dataset.split("query")[:4]
     captions = list(query_texts("caption", dataset, "synthetic-fg").texts[:4])

@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 import bench
 from bench import BenchError, PromptCondition
 from bench.extraction.features import LoadedBackbone, backbone_features
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 CPU = torch.device("cpu")
 NO_PROMPT = PromptCondition()
@@ -162,6 +162,7 @@ def _listed_head_taps(backbone: str) -> list[dict]:
     ]
 
 
+@pytest.mark.slow
 def test_embed_and_pooled_mean_the_same_whichever_name_builds_the_model(registry, tmp_path):
     """``dinov3-vits16`` and ``timm:vit_small_patch16_dinov3.lvd1689m`` on the same weights give the
     same ``embed`` (the final normed class token, as timm's ``forward_features(x)[:, 0]``) and the
@@ -224,6 +225,7 @@ def test_missing_weights_fail_in_seconds_with_one_message(tmp_path, backbone_id,
     assert f"hf download {hub_id}" in result.stderr and f"--weights {backbone_id}=FILE" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone_id", ["dino-vits16", "clip-vit-b32"])
 def test_unusable_checkpoint_files_are_clear_errors(registry, tmp_path, backbone_id):
     info = registry.backbones.get(backbone_id)

@@ -21,7 +21,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 import bench
-from tests.conftest import run_bench
+from tests.helpers.cli import run_bench
 
 META = torch.device("meta")
 SMALL = ["--dataset-option", "num_unseen=3", "--dataset-option", "photos_per_class=4"]
@@ -82,6 +82,7 @@ def test_resnet50_and_vgg16_levels(registry):
     assert resnet.layer("embed").channels == 2048
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone_id", ["resnet50", "vgg16", "resnet-tiny", "vgg-tiny", *NAMED_CNNS])
 def test_every_tap_of_the_real_cnn_has_its_listed_shape(registry, backbone_id):
     """Built on the meta device (no weights, no memory): every listed tap has its listed shape, and
@@ -146,6 +147,7 @@ def _unit(rows: torch.Tensor) -> np.ndarray:
     return torch.nn.functional.normalize(rows, dim=-1).numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone_id", ["resnet-tiny", "vgg-tiny", "timm:efficientnet_b0.ra_in1k"])
 def test_descriptors_are_timms_features_only_maps_pooled(tmp_path, backbone_id):
     """`gap` descriptors of every ``stage<k>`` are timm's ``features_only`` maps averaged and
@@ -244,6 +246,7 @@ def test_bench_train_a_visual_prompt_then_run_it(tmp_path, backbone_id):
     assert 0 <= result["metrics"]["mAP@all"] <= 1
 
 
+@pytest.mark.slow
 def test_resnet50_reads_a_timm_checkpoint_file(registry, tmp_path):
     """``--weights resnet50=FILE``: a checkpoint as timm's hub holds it (classifier included)."""
     with torch.random.fork_rng():

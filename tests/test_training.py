@@ -6,12 +6,12 @@ import json
 
 import pytest
 import torch
-from conftest import REPO, run_bench
 
 from bench import SilentReporter
 from bench.prompts.files import load_prompt, read_header
 from bench.prompts.learnable import LearnablePrompt, border_mask
 from bench.prompts.trainer import PromptTrainer, TrainSpec, plan_training, train_prompt
+from tests.helpers.cli import REPO, run_bench
 
 TINY = {"backbone": "sd-tiny", "dataset": "synthetic", "t": 200, "image_size": 64, "width": 8}
 TINY_DATA = ["--dataset-option", "num_classes=8", "--dataset-option", "num_unseen=4"]
@@ -35,6 +35,7 @@ def test_border_mask_marks_only_the_frame():
         border_mask(8, 5)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_changes_only_the_prompt(registry):
     spec = TrainSpec(
         **TINY, scheme="visual+textual", batch_size=4, steps_per_epoch=1, lr=0.1, dataset_options=TINY_OPTIONS
@@ -86,6 +87,7 @@ def test_prompt_file_round_trip(tmp_path, registry):
     assert checkpoint.is_file()
 
 
+@pytest.mark.slow
 def test_bench_train_then_run_learned_prompt(tmp_path):
     """The issue's flow: `bench train` (default --t and --output), then `bench run --prompt learned:FILE`
     evaluates the prompt with the settings in its header."""
@@ -138,6 +140,7 @@ SD_RUN = ["run", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthetic"
 SD_TRAIN = ["train", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthetic", "--output", "x.st"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "expected"),
     [

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import run_bench
+from tests.helpers.cli import run_bench
 
 import bench
 from bench.weights import (

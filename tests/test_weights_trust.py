@@ -23,9 +23,9 @@ from safetensors.torch import load_file, save_file
 import bench
 from bench import BenchError
 from bench.weights import weights_identity
-from tests.conftest import run_bench
-from tests.dit_models import CPU, save_tiny, tiny
-from tests.test_weights_formats import single_file_state
+from tests.helpers.cli import run_bench
+from tests.helpers.dit_models import CPU, save_tiny, tiny
+from tests.helpers.sd_checkpoints import single_file_state
 
 SMALL = ["--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2", "--image-size", "64"]
 
@@ -66,6 +66,7 @@ def sd_tiny(tmp_path_factory) -> SimpleNamespace:
 # -- 2. weights that leave a tensor out (or hold others) are refused, naming it ------------------------
 
 
+@pytest.mark.slow
 def test_an_sd_folder_or_single_file_without_a_unet_tensor_is_refused_naming_it(sd_tiny, tmp_path):
     """Before: the folder ran with an uninitialised conv_in (values like 1e37), the single file
     with a fresh random one, both recorded under the weights' hash."""
@@ -128,6 +129,7 @@ def test_a_timm_file_without_a_tensor_is_refused_though_the_classifier_is_droppe
         bench.load_backbone(f"timm:{name}", weights=str(tmp_path / "incomplete.safetensors"), device="cpu")
 
 
+@pytest.mark.slow
 def test_an_open_clip_file_without_a_tensor_names_it(tmp_path):
     """open_clip loads strictly; its error named no tensor ("Error(s) in loading state_dict for CLIP:")."""
     import open_clip
@@ -200,6 +202,7 @@ TRAIN = ["train", "--backbone", "sd-tiny", "--dataset", "synthetic", "--t", "200
          "--dataset-option", "num_classes=4", "--dataset-option", "num_unseen=2"]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["sd single file", "cleandift unet", "timm file", "bench train --resume"])
 def test_a_planted_checkpoint_runs_no_code_and_is_one_message(tmp_path, where):
     marker = tmp_path / "marker"
@@ -221,6 +224,7 @@ def test_a_planted_checkpoint_runs_no_code_and_is_one_message(tmp_path, where):
     assert "posix.mkdir" in message  # the refused object, named
 
 
+@pytest.mark.slow
 def test_a_planted_sd_mini_training_checkpoint_runs_no_code(tmp_path):
     """`python -m bench_sdmini train --resume` unpickled its checkpoints with weights_only=False:
     the payload ran before the recipe check."""
