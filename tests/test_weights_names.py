@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from tests.helpers.cli import run_bench
 
 import bench
 from bench.weights import (
@@ -20,6 +19,7 @@ from bench.weights import (
     split_base,
     split_revision,
 )
+from tests.helpers.cli import run_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
