@@ -115,7 +115,7 @@ _LAZY: dict[str, str] = {
     # leaderboards (the built-in formats, and what a plugin's format renders)
     "Leaderboard": "bench.results.leaderboard.model",
     "leaderboard_data": "bench.results.leaderboard.exports",
-    "leaderboard_markdown": "bench.results.leaderboard.rendering",
+    "leaderboard_markdown": "bench.results.leaderboard.markdown",
     "leaderboard_csv": "bench.results.leaderboard.exports",
     "leaderboard_latex": "bench.results.leaderboard.exports",
     "leaderboard_json": "bench.results.leaderboard.exports",
