@@ -119,6 +119,22 @@ def cache_fields(run: PlannedRun, *, code: str, prompt_content: str) -> dict[str
     }
 
 
+def descriptor_source(run: PlannedRun) -> dict[str, Any]:
+    """What a learned file (a prompt or a probe) was trained on the descriptors of, as its header
+    records it: the backbone, weights, layer, pooling, t and resolution, and the dataset with its
+    options."""
+    return {
+        "backbone": run.backbone.id,
+        "weights": run.weights,
+        "layer": run.layer.name,
+        "pool": run.layer.pool,
+        "t": run.t,
+        "image_size": run.image_size,
+        "dataset": run.dataset.id,
+        "dataset_options": dict(sorted(run.dataset_options.items())),
+    }
+
+
 def trained_prompt_path(output_dir: Path, train: TrainSpec) -> Path:
     """``<output_dir>/prompts/<backbone>_<layer>_t<t>_<scheme>-<hash12>.safetensors``: the name hashes
     every field of ``train``, so a run with other training settings never reuses the file."""

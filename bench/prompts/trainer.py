@@ -20,7 +20,7 @@ the one with the best validation metric (the last one without validation).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from bench.config.training import TrainSpec
 from bench.extraction.devices import peak_memory_mb
 from bench.extraction.features import layer_features
 from bench.extraction.pooling import descriptor
+from bench.plan.identity import descriptor_source
 from bench.plan.runs import PlannedRun, plan_sweep
 from bench.prompts.files import save_prompt
 from bench.prompts.learnable import LearnablePrompt, triplet_loss
@@ -119,6 +120,25 @@ class TripletTrainer:
         against its photos."""
         raise NotImplementedError
 
+    def split_items(self, items: list[ImageItem], run: PlannedRun) -> None:
+        """Set ``val_items`` (the validation hold-out of the train split's ``items``), ``train_items``
+        (the rest, or the subset ``spec`` asks for), ``training_data`` (the counts of both, for the
+        file's header) and ``sampler``, by ``run``'s relevance and ``spec.seed``."""
+        spec, relevance = self.spec, run.task.relevance
+        available, self.val_items = split_validation(items, relevance, spec.val_split, spec.seed)
+        self.train_items = training_subset(
+            available, relevance, spec.seed, spec.train_fraction, spec.train_count
+        )
+        self.training_data = training_data_record(available, self.train_items, self.val_items, relevance)
+        self.sampler = TripletSampler(self.train_items, relevance, spec.seed)
+
+    def start_optimiser(self, parameters: Iterable[torch.nn.Parameter], run: PlannedRun) -> None:
+        """Set ``optimizer`` (AdamW over ``parameters`` with ``spec``'s learning rate and weight
+        decay) and the validation metric ``main`` (``run``'s main metric) and its name ``metric``."""
+        self.optimizer = torch.optim.AdamW(parameters, lr=self.spec.lr, weight_decay=self.spec.weight_decay)
+        self.main = run.main_metric
+        self.metric = self.main.name
+
     def epoch_triplets(self, epoch: int) -> list[Triplet]:
         """The triplets epoch ``epoch`` trains on (capped by ``steps_per_epoch``)."""
         triplets = self.sampler.epoch(epoch)
@@ -185,15 +205,7 @@ class PromptTrainer(TripletTrainer):
             if warning:
                 reporter.status(warning)
         self.dataset = run.open_dataset()  # a wrong dataset or empty split fails before the model loads
-        relevance = run.task.relevance
-        available, self.val_items = split_validation(
-            self.dataset.split("train"), relevance, spec.val_split, spec.seed
-        )
-        self.train_items = training_subset(
-            available, relevance, spec.seed, spec.train_fraction, spec.train_count
-        )
-        self.training_data = training_data_record(available, self.train_items, self.val_items, relevance)
-        self.sampler = TripletSampler(self.train_items, relevance, spec.seed)
+        self.split_items(self.dataset.split("train"), run)
         if backbone is None:
             from bench.extraction.loading import load_planned_backbone
 
@@ -206,11 +218,7 @@ class PromptTrainer(TripletTrainer):
         self.prompt = LearnablePrompt(
             parts, image_size=run.image_size, width=spec.width, empty_context=empty
         ).to(self.device)
-        self.optimizer = torch.optim.AdamW(
-            self.prompt.parameters(), lr=spec.lr, weight_decay=spec.weight_decay
-        )
-        self.main = run.main_metric
-        self.metric = self.main.name
+        self.start_optimiser(self.prompt.parameters(), run)
 
     @property
     def learned(self) -> LearnablePrompt:
@@ -390,17 +398,10 @@ def train_prompt(
     title = f"training {spec.scheme} on {run.backbone.id}"
     tensors, metrics, history = run_epochs(trainer, output, title, state, reporter, on_epoch)
     header = {
-        "backbone": run.backbone.id,
-        "weights": run.weights,
-        "layer": run.layer.name,
-        "pool": run.layer.pool,
-        "t": run.t,
-        "image_size": run.image_size,
+        **descriptor_source(run),
         "scheme": spec.scheme,
         "parts": list(parts),
         "width": spec.width,
-        "dataset": run.dataset.id,
-        "dataset_options": dict(sorted(run.dataset_options.items())),
         "training": config,
         "training_data": trainer.training_data,
         "metrics": metrics,
