@@ -33,7 +33,7 @@ from bench.api.components import PromptCondition
 from bench.api.datasets import ImageItem
 from bench.api.errors import BenchError
 from bench.api.evaluation import ResolvedMetric
-from bench.api.files import atomic_file, check_writable_folder
+from bench.api.files import atomic_file, check_can_write
 from bench.api.reporting import Reporter, SilentReporter
 from bench.api.tensor_names import load_complete
 from bench.api.torch_files import read_torch_file
@@ -362,9 +362,7 @@ def resume_state(output: Path, config: dict[str, Any], resume: bool) -> dict[str
         BenchError: the folder cannot be written, or (``resume``) the checkpoint is missing,
             unreadable, not one of ``bench train``, or of other settings.
     """
-    check_writable_folder(
-        output.parent, f"--output {str(output)!r}", "Pass --output a file in a folder you can write to."
-    )
+    check_can_write(output, f"--output {str(output)!r}", "Pass --output a file in a folder you can write to.")
     return _resume_state(_checkpoint_path(output), config) if resume else None
 
 
