@@ -105,8 +105,8 @@ def train_run_probe(
     state: dict[str, Any] | None = None,
 ) -> Any:
     """Train ``run``'s probe on the descriptors of ``train`` and save it to ``output``, from the
-    checkpoint ``state`` if given (:func:`~bench.prompts.trainer.resume_state`); returns the
-    :class:`~bench.prompts.trainer.TrainOutcome`. Images that could not be read are left out."""
+    checkpoint ``state`` if given (:func:`~bench.prompts.triplet_training.resume_state`); returns the
+    :class:`~bench.prompts.triplet_training.TrainOutcome`. Images that could not be read are left out."""
     from bench.prompts.linear_probe import ProbeData, train_linear_probe
 
     key = (run.t, run.layer.name)

@@ -280,10 +280,10 @@ class StudyRunner:
 
     def train_probe(self, run: PlannedRun, sweep: PlannedSweep, output: Path, resume: bool = False) -> Any:
         """``bench train --probe linear``: train ``run``'s probe (on the train split's descriptors,
-        through the cache) and save it to ``output``; the :class:`~bench.prompts.trainer.TrainOutcome`
-        on the main process, None on the others."""
+        through the cache) and save it to ``output``; the
+        :class:`~bench.prompts.triplet_training.TrainOutcome` on the main process, None on the others."""
         from bench.execution.probes import TrainSplit, probe_training, train_run_probe
-        from bench.prompts.trainer import resume_state
+        from bench.prompts.triplet_training import resume_state
 
         state = resume_state(output, asdict(probe_training(run, sweep.spec)), resume)  # before extracting
         inputs = self._group_inputs([run], sweep)

@@ -1,5 +1,5 @@
 """Training a linear probe (:mod:`bench.plan.probes`) on descriptors already extracted: the prompts'
-triplets, triplet loss, AdamW, validation hold-out and early stopping (:mod:`bench.prompts.trainer`),
+triplets, triplet loss, AdamW, validation hold-out and early stopping (:mod:`bench.prompts.triplet_training`),
 with the backbone out of the loop, so an epoch costs a few matrix products.
 
 The map starts at the identity when it is square (so epoch 0 scores exactly as the frozen
@@ -25,7 +25,7 @@ from bench.config.training import PROBE_SETTINGS
 from bench.plan.probes import WEIGHT_KEY, save_probe
 from bench.plan.runs import PlannedRun
 from bench.prompts.learnable import triplet_loss
-from bench.prompts.trainer import (
+from bench.prompts.triplet_training import (
     TrainOutcome,
     TripletTrainer,
     run_epochs,
@@ -155,7 +155,7 @@ def train_linear_probe(
     header of ``data.facts``, its training settings, history and metrics (with ``data.extraction``).
 
     Args:
-        state: the checkpoint to continue from (:func:`~bench.prompts.trainer.resume_state`, checked
+        state: the checkpoint to continue from (:func:`~bench.prompts.triplet_training.resume_state`, checked
             before the descriptors were read), or None to start.
         on_epoch: called with each epoch's record.
 
