@@ -109,7 +109,7 @@ _LAZY: dict[str, str] = {
     "QueryLog": "bench.evaluation.samples",
     "QueryRecord": "bench.evaluation.samples",
     "read_query_log": "bench.evaluation.samples",
-    "rescore": "bench.evaluation.samples",
+    "rescore": "bench.evaluation.log_rescoring",
     "Reranked": "bench.execution.reranking",
     "rerank_results": "bench.execution.reranking",
     # leaderboards (the built-in formats, and what a plugin's format renders)

@@ -16,7 +16,8 @@ import pytest
 from conftest import REPO, run_bench
 
 import bench
-from bench.evaluation.samples import read_samples, rescore
+from bench.evaluation.log_rescoring import rescore
+from bench.evaluation.samples import read_samples
 from bench.results.schema import RunResult, read_result, write_result
 
 EXAMPLE = REPO / "examples" / "depth_task_plugin.py"

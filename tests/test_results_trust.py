@@ -19,7 +19,8 @@ from retrieval import category_names, metric_set, specs
 
 from bench.api.evaluation import Rankings
 from bench.evaluation.chance import ChanceLevels, chance_levels
-from bench.evaluation.samples import read_samples, rescore
+from bench.evaluation.log_rescoring import rescore
+from bench.evaluation.samples import read_samples
 from bench.evaluation.uncertainty import bootstrap_intervals
 from bench.results.leaderboard import (
     leaderboard_json,

@@ -14,7 +14,8 @@ from PIL import Image
 
 import bench
 from bench import BenchError, ImageItem
-from bench.evaluation.samples import rescore, samples_path
+from bench.evaluation.log_rescoring import rescore
+from bench.evaluation.samples import samples_path
 from bench.evaluation.uncertainty import bootstrap_intervals
 
 SMALL = ("num_classes=3", "references_per_class=2", "conflicts_per_pair=1", "image_size=32")
