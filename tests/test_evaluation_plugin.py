@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import bench
-from bench.evaluation.samples import read_samples, rescore
+from bench.evaluation.log_rescoring import rescore
+from bench.evaluation.samples import read_samples
 from bench.results.schema import RunResult, read_result, write_result
 from tests.helpers.cli import REPO, run_bench
 

@@ -480,6 +480,37 @@ def test_command_is_byte_identical_and_check_detects_staleness(
     assert output.read_bytes() == first  # --check never writes
 
 
+BROKEN_FORMAT = """
+from bench import LeaderboardFormat, hookimpl
+
+def render(board):
+    return 1 / 0
+
+@hookimpl
+def register_leaderboard_formats(register):
+    register(LeaderboardFormat(id="broken", render=render, description="fails"))
+"""
+
+
+def test_a_failing_leaderboard_format_is_one_message_naming_its_plugin(
+    board: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from conftest import run_bench
+
+    plugin = tmp_path / "broken_format.py"
+    plugin.write_text(BROKEN_FORMAT, encoding="utf-8")
+    results, reported = board
+    output = tmp_path / "board.txt"
+    result = run_bench(
+        "leaderboard", str(results), "--reported", str(reported), "--plugin", str(plugin),
+        "--format", "broken", "--output", str(output),
+    )  # fmt: skip
+    message = " ".join(result.stderr.split())
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "Leaderboard format 'broken' of plugin 'file:broken_format' failed: ZeroDivisionError" in message
+    assert "or use another --format" in message and not output.exists()
+
+
 # ----------------------------------------------------------------------------- sketch+text runs
 
 

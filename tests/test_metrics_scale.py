@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import bench.evaluation.ranking
+import bench.evaluation.ranking.category
 from tests.helpers.retrieval import category_metrics as evaluate_category
 from tests.helpers.retrieval import fine_grained_metrics as evaluate_fine_grained
 
@@ -89,7 +89,7 @@ def test_fast_path_matches_reference(seed, span, num_gallery):
 @pytest.mark.parametrize("max_tied_values", [0, 10**6])
 def test_both_tie_breaks_match_reference(monkeypatch, max_tied_values):
     # 0: every row with a tie is ranked by a stable sort; 10**6: every tied value is counted directly.
-    monkeypatch.setattr(bench.evaluation.ranking, "_MAX_TIED_VALUES", max_tied_values)
+    monkeypatch.setattr(bench.evaluation.ranking.category, "_MAX_TIED_VALUES", max_tied_values)
     q, ql, g, gl = dataset(seed=7, span=2, num_queries=30, num_gallery=400)
     actual = evaluate_category(q, ql, g, gl, map_k=MAP_K, prec_k=PREC_K)
     assert_close(actual, in_memory_category(q, ql, g, gl))
@@ -116,7 +116,7 @@ def test_negative_zero_ties_with_zero():
 def test_worker_blocks_do_not_change_results(monkeypatch, block_rows):
     q, ql, g, gl = dataset(seed=8, span=1, num_queries=25, num_gallery=90)
     expected = evaluate_category(q, ql, g, gl, map_k=MAP_K, prec_k=PREC_K)
-    monkeypatch.setattr(bench.evaluation.ranking, "_BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(bench.evaluation.ranking.category, "_BLOCK_ROWS", block_rows)
     assert evaluate_category(q, ql, g, gl, map_k=MAP_K, prec_k=PREC_K, chunk_size=11) == expected
 
 

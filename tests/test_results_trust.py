@@ -16,7 +16,8 @@ import pytest
 
 from bench.api.evaluation import Rankings
 from bench.evaluation.chance import ComputedChanceLevels, chance_levels
-from bench.evaluation.samples import read_samples, rescore
+from bench.evaluation.log_rescoring import rescore
+from bench.evaluation.samples import read_samples
 from bench.evaluation.uncertainty import bootstrap_intervals
 from bench.results.leaderboard import (
     leaderboard_json,

@@ -13,7 +13,8 @@ from PIL import Image
 
 import bench
 from bench import BenchError, ImageItem
-from bench.evaluation.samples import rescore, samples_path
+from bench.evaluation.log_rescoring import rescore
+from bench.evaluation.samples import samples_path
 from bench.evaluation.uncertainty import bootstrap_intervals
 from tests.helpers.cli import REPO, run_bench
 

@@ -6,8 +6,9 @@ anything else that escapes is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 
 class BenchError(Exception):
@@ -25,6 +26,24 @@ class BenchError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+@contextlib.contextmanager
+def plugin_failure(failed: str, hint: str) -> Iterator[None]:
+    """Run a plugin's code: a :class:`BenchError` passes, any other exception (a plugin's bug) is
+    named instead of a bare traceback: ``BenchError(f"{failed}: {type}: {exception}", hint)``.
+
+    Example::
+
+        with plugin_failure(f"Plugin {plugin!r} failed to resolve {name!r}", "Report it to its authors."):
+            info = resolve(name)
+    """
+    try:
+        yield
+    except BenchError:
+        raise
+    except Exception as exc:
+        raise BenchError(f"{failed}: {type(exc).__name__}: {exc}", hint) from exc
 
 
 def closest_match(name: str, candidates: Iterable[str]) -> str | None:

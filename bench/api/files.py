@@ -1,5 +1,5 @@
 """Writing a file atomically: a temporary file beside it, flushed to disk, then renamed over it;
-and checking, before long work, that a folder takes files at all.
+and checking, before long work, that a file can be created there at all.
 
 Readers (another process, a rerun after ``kill -9``) see the old file or the new one, never a
 part. The file gets the permissions an ordinary ``open()`` would give (0666 less the umask), so a
@@ -74,38 +74,33 @@ def _file_in_the_way(folder: Path) -> Path | None:
 def output_problem(path: Path) -> str | None:
     """Why no file can be created at ``path``, in words, or None when nothing is in the way: a
     folder above it is a file, or the nearest existing folder above it (where missing folders would
-    be created) is not writable. A full disk shows only when writing."""
+    be created) does not take a file (tried with a temporary file, removed at once; nothing else is
+    created). A full disk shows only when writing."""
     folder = Path(path).parent
     blocking = _file_in_the_way(folder)
     if blocking is not None:
         return f"{str(blocking)!r} is a file, not a folder"
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
-    if not os.access(folder, os.W_OK):
-        return f"the folder {str(folder)!r} is not writable"
-    return None
-
-
-def check_writable_folder(folder: Path, what: str, hint: str) -> None:
-    """Fail now, not after the work is done, when no file can be written in ``folder`` (created
-    with its parents when missing, as :func:`atomic_file` would).
-
-    Args:
-        what: the files' role and path, e.g. ``"--output 'prompts/x.safetensors'"``.
-        hint: what to do next.
-
-    Raises:
-        BenchError: the folder cannot be created, or a file cannot be created in it.
-    """
-    folder = Path(folder)
-    blocking = _file_in_the_way(folder)
-    if blocking is not None:
-        raise BenchError(f"{what} cannot be written: {str(blocking)!r} is a file, not a folder.", hint)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise BenchError(
-            f"{what} cannot be written: {exc.strerror or exc} ({exc.filename or folder}).", hint
-        ) from exc
+        return f"the folder {str(folder)!r} is not writable ({exc.strerror or exc})"
+    return None
+
+
+def check_can_write(path: Path, what: str, hint: str) -> None:
+    """Fail now, not after the work is done, when no file can be created at ``path``
+    (:func:`output_problem`).
+
+    Args:
+        what: the file's role and path, e.g. ``"--output 'prompts/x.safetensors'"``.
+        hint: what to do next.
+
+    Raises:
+        BenchError: saying what is in the way.
+    """
+    problem = output_problem(path)
+    if problem is not None:
+        raise BenchError(f"{what} cannot be written: {problem}.", hint)

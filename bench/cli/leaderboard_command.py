@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,14 +35,57 @@ class FormatOption(click.Option):
         return record[0], f"{record[1]} Registered: {forms}."
 
 
+@dataclass(frozen=True)
+class BoardSources:
+    """What the page shows beside the measured runs: the reported numbers (TOML; None: the
+    project's), which of their sections (:data:`~bench.api.choices.REPORTED_SECTIONS`), and the chance
+    levels of the published benchmarks (TOML; None: the project's)."""
+
+    reported: Path | None
+    reported_sections: str
+    chance: Path | None
+
+
+def _file_option(name: str, help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """An option naming one file (never a folder), None when left out."""
+    return click.option(name, type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
+
+
+def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--reported``, ``--reported-sections`` and ``--chance``, passed to ``command`` as one
+    :class:`BoardSources` (``sources``)."""
+
+    @functools.wraps(command)
+    def with_sources(
+        *args: Any, reported: Path | None, reported_sections: str, chance: Path | None, **kwargs: Any
+    ):
+        return command(*args, sources=BoardSources(reported, reported_sections, chance), **kwargs)
+
+    options = [
+        _file_option(
+            "--reported", "Reported numbers (TOML). Default: leaderboard/reported.toml of this project."
+        ),
+        click.option(
+            "--reported-sections",
+            type=click.Choice(REPORTED_SECTIONS),
+            default="measured",
+            show_default=True,
+            help="Which reported numbers to show: those of benchmarks the results measured, all of them "
+            "(a section for each benchmark reported, run or not), or none.",
+        ),
+        _file_option(
+            "--chance",
+            "Chance levels of the published benchmarks (TOML). Default: leaderboard/chance.toml here.",
+        ),
+    ]
+    for option in reversed(options):
+        with_sources = option(with_sources)
+    return with_sources
+
+
 @click.command("leaderboard")
 @click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path), required=False)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The file to write (or check); default: print to stdout.",
-)
+@_file_option("--output", "The file to write (or check); default: print to stdout.")
 @click.option(
     "--format",
     "output_format",
@@ -49,26 +96,7 @@ class FormatOption(click.Option):
     show_default=True,
     help="A registered leaderboard format; `--format` alone lists them (`bench list formats`).",
 )
-@click.option(
-    "--reported",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Reported numbers (TOML). Default: leaderboard/reported.toml of this project.",
-)
-@click.option(
-    "--reported-sections",
-    type=click.Choice(REPORTED_SECTIONS),
-    default="measured",
-    show_default=True,
-    help="Which reported numbers to show: those of benchmarks the results measured, all of them "
-    "(a section for each benchmark reported, run or not), or none.",
-)
-@click.option(
-    "--chance",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Chance levels of the published benchmarks (TOML). Default: leaderboard/chance.toml here.",
-)
+@_source_options
 @click.option(
     "--check", is_flag=True, help="Do not write; exit 1 when the file on disk (in --format) is stale."
 )
@@ -76,12 +104,10 @@ class FormatOption(click.Option):
 @click.pass_context
 def leaderboard_command(
     ctx: click.Context,
-    results_dir: Path,
+    results_dir: Path | None,
     output: Path | None,
     output_format: str,
-    reported: Path | None,
-    reported_sections: str,
-    chance: Path | None,
+    sources: BoardSources,
     check: bool,
     plugin_files,
 ) -> None:
@@ -98,10 +124,36 @@ def leaderboard_command(
         print_sections(format_sections(registry))
         return
     specs.leaderboard_format(output_format)  # an unknown format fails before anything is read
+    results_dir = _checked_arguments(results_dir, output, check)
+    board = load_leaderboard(
+        results_dir,
+        sources.reported or _project_file("reported.toml"),
+        specs,
+        link_base=output.parent if output is not None else Path.cwd(),
+        chance_path=sources.chance or _project_file("chance.toml"),
+        reported_sections=sources.reported_sections,
+    )
+    text = render(board, output_format)
+    if check:
+        assert output is not None  # checked above
+        sections = sources.reported_sections
+        options = f" --reported-sections {sections}" if sections != "measured" else ""
+        _check(output, text, results_dir, output_format, options)
+    elif output is None:
+        click.echo(text, nl=False)
+    else:
+        _write(output, text)
+
+
+def _checked_arguments(results_dir: Path | None, output: Path | None, check: bool) -> Path:
+    """``results_dir``, once the arguments are known to make sense: a results folder that exists,
+    ``--output`` with ``--check``, and an output file that can be created.
+
+    Raises:
+        BenchError: the first argument that does not.
+    """
     if results_dir is None:
         raise BenchError("bench leaderboard needs RESULTS_DIR.", "Pass a `bench run --output-dir` folder.")
-    reported = reported or _project_file("reported.toml")
-    chance = chance or _project_file("chance.toml")
     if not results_dir.is_dir():
         raise BenchError(f"Results directory {str(results_dir)!r} does not exist.", "Run `bench run` first.")
     if check and output is None:
@@ -109,23 +161,11 @@ def leaderboard_command(
     problem = output_problem(output) if output is not None and not check else None
     if problem:
         raise _cannot_write(output, problem)
-    link_base = output.parent if output is not None else Path.cwd()
-    board = load_leaderboard(
-        results_dir,
-        reported,
-        specs,
-        link_base=link_base,
-        chance_path=chance,
-        reported_sections=reported_sections,
-    )
-    text = render(board, output_format)
-    if check:
-        options = f" --reported-sections {reported_sections}" if reported_sections != "measured" else ""
-        _check(output, text, results_dir, output_format, options)
-        return
-    if output is None:
-        click.echo(text, nl=False)
-        return
+    return results_dir
+
+
+def _write(output: Path, text: str) -> None:
+    """Write the rendered leaderboard ``text`` to ``output`` (creating its folder) and say so."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8", newline="\n")

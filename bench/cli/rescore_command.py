@@ -88,7 +88,8 @@ def rescore_command(
 
         bench rescore results/synthetic/*.samples.jsonl.gz --metric mAP@all --metric P@5 --metric MeanR
     """
-    from bench.evaluation.samples import read_query_log, rescore
+    from bench.evaluation.log_rescoring import rescore
+    from bench.evaluation.samples import read_query_log
 
     if compare is not None and compare.is_file() and len(logs) > 1:
         raise BenchError(

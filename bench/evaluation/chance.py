@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.api.errors import BenchError
+from bench.api.errors import plugin_failure
 from bench.api.evaluation import Rankings
 from bench.evaluation.measures import Measure, MetricSet, checked, measure_values
 
@@ -216,15 +216,11 @@ def _expectations(
 
 def _closed_form(measure: Measure, relevant: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """(G,) float64 expectations from the metric's closed form, checked like per-query values."""
-    try:
+    with plugin_failure(
+        f"The chance level of {measure.where()} failed",
+        "Fix the plugin (`bench --debug ...` shows the traceback).",
+    ):
         values = measure.chance(relevant, candidates, measure.metric.k)  # type: ignore[misc]
-    except BenchError:
-        raise
-    except Exception as exc:  # a plugin's bug: name it
-        raise BenchError(
-            f"The chance level of {measure.where()} failed: {type(exc).__name__}: {exc}",
-            "Fix the plugin (`bench --debug ...` shows the traceback).",
-        ) from exc
     return checked(measure, values, Rankings(relevant[:, None], relevant, candidates), "chance level")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bench.api.components import DatasetInfo, resolve_target
-from bench.api.errors import BenchError
+from bench.api.errors import BenchError, plugin_failure
 from bench.api.evaluation import EvaluationSpecs, Rankings, ResolvedMetric, TaskInfo
 
 
@@ -94,15 +94,11 @@ def measure_values(measure: Measure, rankings: Rankings) -> np.ndarray:
         BenchError: naming the plugin, when its function raises or returns something other than B
             finite numbers.
     """
-    try:
+    with plugin_failure(
+        f"The per-query function of {measure.where()} failed",
+        "Fix the plugin (`bench --debug ...` shows the traceback), or leave the metric out.",
+    ):
         values = measure.per_query(rankings, measure.metric.k)
-    except BenchError:
-        raise
-    except Exception as exc:  # a plugin's bug: name it instead of a bare traceback
-        raise BenchError(
-            f"The per-query function of {measure.where()} failed: {type(exc).__name__}: {exc}",
-            "Fix the plugin (`bench --debug ...` shows the traceback), or leave the metric out.",
-        ) from exc
     return checked(measure, values, rankings, "per-query function", undefined=measure.metric.info.partial)
 
 

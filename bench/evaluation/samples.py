@@ -9,18 +9,19 @@ file; every other line is one query, in the dataset's query order::
      "ranks": [2, 5, 9, ...], "candidates": 96, "metrics": {"<metric>": 0.41, ...},
      "top": ["photo/star/0007", ...], "top_similarity": [0.83, ...], "top_relevant": [false, ...]}
 
-``ranks`` are the ascending ranks of *every* relevant gallery item of the query (paired tasks: of its
-paired photo), exactly as the metrics saw them, and ``candidates`` the number of gallery items it
-was ranked against: what every registered metric needs, so :func:`rescore` computes any of them
-from the log alone (those the run reported equal its results file to the last bit). ``rank`` is the
-first of them; ``metrics`` the run's per-query values; ``top`` the keys of the ``top_k`` most similar
-candidates, most similar first (ties by gallery order, as the metrics rank), with their cosine
-similarities and whether each is relevant; paired tasks add ``paired_photo``, the key of the
-query's photo. ``config`` is the results file's configuration (which dataset, which descriptors).
-Queries the metrics leave out (no relevant item, no paired photo) have ``evaluated`` false, no
-ranks and null metrics; a partial metric's value is null where it is undefined. A log of a task with
-a second label (``two-labels`` relevance, shape bias) keeps no second-label ranks: like a version-1
-log, it serves the metrics it recorded.
+``ranks`` are the ascending ranks of *every* relevant gallery item of the query (paired tasks: of
+its paired photo), exactly as the metrics saw them, and ``candidates`` the number of gallery items
+it was ranked against: what every registered metric needs, so ``bench.rescore``
+(:mod:`bench.evaluation.log_rescoring`) computes any of them from the log alone (those the run
+reported equal its results file to the last bit). ``rank`` is the first of them; ``metrics`` the
+run's per-query values; ``top`` the keys of the ``top_k`` most similar candidates, most similar
+first (ties by gallery order, as the metrics rank), with their cosine similarities and whether each
+is relevant; paired tasks add ``paired_photo``, the key of the query's photo. ``config`` is the
+results file's configuration (which dataset, which descriptors). Queries the metrics leave out (no
+relevant item, no paired photo) have ``evaluated`` false, no ranks and null metrics; a partial
+metric's value is null where it is undefined. A log of a task with a second label (``two-labels``
+relevance, shape bias) keeps no second-label ranks: like a version-1 log, it serves the metrics it
+recorded.
 
 Version 1 logs (before every relevant rank was kept) hold ``rank``, ``metrics`` and ``top`` only:
 they serve the metrics they recorded. The bytes are deterministic (gzip with no timestamp), so the
@@ -34,7 +35,7 @@ import gzip
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,7 @@ import numpy as np
 
 from bench.api.bounded_read import read_bounded_gzip_lines
 from bench.api.errors import BenchError
-from bench.api.evaluation import EvaluationSpecs, Rankings
 from bench.api.files import write_bytes_atomic
-from bench.evaluation.measures import MetricSet, aggregate
 from bench.evaluation.protocol import Evaluation
 
 FORMAT = "sbir-bench samples"
@@ -58,8 +57,6 @@ MAX_LOG_BYTES = 4 * 2**30
 published benchmark, logs about 1.2 GB: 92k queries with about 1,800 relevant photos each)."""
 MAX_LINE_BYTES = 64 * 2**20
 """Most bytes one line (one query) may decompress to: about 9 million relevant ranks."""
-_CELLS_PER_BLOCK = 2**22
-"""Ranks per block of queries handed to a metric's per-query function when rescoring."""
 WHAT = "Per-query log"
 
 
@@ -263,10 +260,10 @@ def _json_lines(path: Path) -> Iterator[Any]:
         try:
             yield json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise BenchError(f"Line {number} of {str(path)!r} is not JSON ({exc}).", _REWRITE) from None
+            raise BenchError(f"Line {number} of {str(path)!r} is not JSON ({exc}).", REWRITE_HINT) from None
 
 
-_REWRITE = "The log is damaged; rerun its run with `bench run --log-samples` to write it again."
+REWRITE_HINT = "The log is damaged; rerun its run with `bench run --log-samples` to write it again."
 
 
 def read_query_log(path: Path) -> QueryLog:
@@ -295,7 +292,7 @@ def read_query_log(path: Path) -> QueryLog:
         )
     except (KeyError, TypeError, ValueError) as exc:
         detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise BenchError(f"{source!r} is not a well-formed per-query log ({detail}).", _REWRITE) from None
+        raise BenchError(f"{source!r} is not a well-formed per-query log ({detail}).", REWRITE_HINT) from None
     return log
 
 
@@ -337,76 +334,3 @@ def _record(row: Any, version: int) -> QueryRecord:
         top_relevant=relevant,
         paired_photo=None if photo is None else str(photo),
     )
-
-
-def rescore(
-    log: QueryLog | Path, specs: EvaluationSpecs, metrics: Sequence[str] | None = None
-) -> dict[str, float]:
-    """Metrics recomputed from a per-query log alone: each metric's registered per-query function
-    on every evaluated query's relevant ranks, aggregated as the run aggregates it (the exactly
-    rounded mean, or the median). Those the run reported equal its results file to the last bit.
-
-    Args:
-        log: the log, or the path of one.
-        metrics: concrete metric names (``bench list metrics``); default: those the run reported.
-            A version-1 log serves only those (from its recorded per-query values).
-
-    Raises:
-        BenchError: an unreadable log, one without evaluated queries, a metric no plugin registers,
-            or one a version-1 log cannot give.
-    """
-    log = log if isinstance(log, QueryLog) else read_query_log(Path(log))
-    names = list(dict.fromkeys(metrics or log.metrics))
-    resolved = [specs.metric(name, f"the per-query log {log.source!r}") for name in names]
-    kept = [record for record in log.queries if record.evaluated]
-    if not kept:
-        raise BenchError(f"{log.source!r} holds no evaluated query.", _REWRITE)
-    if not log.keeps_every_rank or log.relevance == "two-labels":
-        return _recorded(log, kept, resolved)
-    values = _per_query_values(MetricSet(resolved), kept)
-    return {
-        metric.name: aggregate(row, metric.info.aggregate)
-        for metric, row in zip(resolved, values, strict=True)
-    }
-
-
-def _recorded(log: QueryLog, kept: list[QueryRecord], resolved: list) -> dict[str, float]:
-    """The aggregates of the per-query values a log recorded (a version-1 log, or a two-labels task's)."""
-    missing = [metric.name for metric in resolved if metric.name not in log.metrics]
-    if missing:
-        raise BenchError(
-            f"{log.source!r} kept the per-query values of {', '.join(log.metrics)} but not every rank "
-            f"{', '.join(missing)} need{'s' if len(missing) == 1 else ''} (a version-1 log, or a task whose "
-            "queries have a second label), so it cannot give them.",
-            f"Rescore it for {', '.join(log.metrics)}, or rerun its run with `bench run --log-samples` "
-            "(the log it writes keeps every relevant rank, which every metric can be computed from).",
-        )
-    return {
-        metric.name: aggregate(
-            np.array([record.metrics[metric.name] for record in kept], dtype=np.float64),  # type: ignore[index]
-            metric.info.aggregate,
-        )
-        for metric in resolved
-    }
-
-
-def _per_query_values(metrics: MetricSet, kept: list[QueryRecord]) -> np.ndarray:
-    """(M, N) float64 values of ``metrics`` for the N evaluated queries ``kept``, computed in blocks
-    of queries with the same number of relevant items (the (B, R) int64 ranks a run's ranking hands
-    a metric: the same numbers, the same float operations)."""
-    values = np.empty((len(metrics), len(kept)))
-    by_count: dict[int, list[int]] = {}
-    for row, record in enumerate(kept):
-        by_count.setdefault(len(record.ranks), []).append(row)  # type: ignore[arg-type]
-    for count, rows in by_count.items():
-        step = max(1, _CELLS_PER_BLOCK // count)
-        for start in range(0, len(rows), step):
-            block = rows[start : start + step]
-            ranks = np.stack([kept[row].ranks for row in block]).astype(np.int64, copy=False)
-            rankings = Rankings(
-                ranks,
-                np.full(len(block), count, dtype=np.int64),
-                np.array([kept[row].candidates for row in block], dtype=np.int64),
-            )
-            values[:, block] = metrics.values(rankings)
-    return values

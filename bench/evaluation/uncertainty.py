@@ -83,21 +83,9 @@ def bootstrap_intervals(
     values = np.stack([np.asarray(per_query[name], dtype=np.float64) for name in per_query], axis=1)
     if values.ndim != 2 or len(values) == 0:
         raise ValueError("bootstrap_intervals needs at least one query.")
-    if units is None:
-        inverse, unit = np.arange(len(values)), "query"
-    else:
-        if len(units) != len(values):
-            raise ValueError(f"units has {len(units)} entries for {len(values)} queries.")
-        inverse = np.unique(np.asarray(units), return_inverse=True)[1].reshape(-1)
-        unit = "class"
+    inverse, unit = _unit_of_each_query(units, len(values))
     averaged = np.stack([np.asarray(per_query[name], dtype=np.float64) for name in names], axis=1)
-    defined = ~np.isnan(averaged)  # (N, M): False only where a partial metric is undefined
-    if units is None:
-        sums, counts = np.where(defined, averaged, 0.0), defined.astype(np.float64)
-    else:
-        sums, counts = np.zeros((inverse.max() + 1, len(names))), np.zeros((inverse.max() + 1, len(names)))
-        np.add.at(sums, inverse, np.where(defined, averaged, 0.0))
-        np.add.at(counts, inverse, defined.astype(np.float64))
+    sums, counts = _unit_sums(averaged, None if units is None else inverse)
     ordered = {name: _SortedValues(np.asarray(per_query[name], dtype=np.float64)) for name in median_names}
     statistics = np.empty((resamples, len(per_query)))
     columns = [list(per_query).index(name) for name in names]
@@ -112,6 +100,36 @@ def bootstrap_intervals(
     low, high = quantile(statistics, [(1 - level) / 2, (1 + level) / 2], axis=0)
     bounds = {name: (float(low[i]), float(high[i])) for i, name in enumerate(per_query)}
     return Intervals(bounds=bounds, unit=unit, level=level, resamples=resamples, seed=seed)
+
+
+def _unit_of_each_query(units: np.ndarray | None, num_queries: int) -> tuple[np.ndarray, str]:
+    """(N,) int64 index of each query's resampled unit and the unit's name: each query its own
+    unit (``"query"``) without ``units``, else the (N,) labels' distinct values (``"class"``).
+
+    Raises:
+        ValueError: when ``units`` is not one label per query.
+    """
+    if units is None:
+        return np.arange(num_queries), "query"
+    if len(units) != num_queries:
+        raise ValueError(f"units has {len(units)} entries for {num_queries} queries.")
+    return np.unique(np.asarray(units), return_inverse=True)[1].reshape(-1), "class"
+
+
+def _unit_sums(averaged: np.ndarray, inverse: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(U, M) float64 sums of the (N, M) mean-aggregated values over each unit's queries where
+    defined (not NaN), and (U, M) the number of such queries; per query (U = N) when ``inverse``,
+    the (N,) unit index of each query, is None."""
+    defined = ~np.isnan(averaged)  # (N, M): False only where a partial metric is undefined
+    if inverse is None:
+        return np.where(defined, averaged, 0.0), defined.astype(np.float64)
+    sums, counts = (
+        np.zeros((inverse.max() + 1, averaged.shape[1])),
+        np.zeros((inverse.max() + 1, averaged.shape[1])),
+    )
+    np.add.at(sums, inverse, np.where(defined, averaged, 0.0))
+    np.add.at(counts, inverse, defined.astype(np.float64))
+    return sums, counts
 
 
 def _resampled_weights(num_units: int, resamples: int, rng: np.random.Generator):

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from bench.api.datasets import ImageItem
 from bench.api.reporting import Reporter
 from bench.config.run_config import SweepSpec
 from bench.extraction.cached import GroupDescriptors
-from bench.plan.identity import trained_probe_path
+from bench.plan.identity import descriptor_source, trained_probe_path
 from bench.plan.probes import load_probe, probe_content, split_probe
 from bench.plan.runs import PlannedRun
 
@@ -70,31 +71,32 @@ def probe_training(run: PlannedRun, spec: SweepSpec) -> Any:
 
 
 def descriptor_facts(run: PlannedRun, spec: SweepSpec, prompt_content: str) -> dict[str, Any]:
-    """What a probe trained for ``run`` maps (its file's header fields): the descriptors' backbone,
-    weights, layer, pooling, t, resolution, prompt and its content hash, noise draws, seed, and
-    the dataset whose train split it learns from."""
+    """What a probe trained for ``run`` maps (its file's header fields): the descriptors' source
+    (:func:`~bench.plan.identity.descriptor_source`), prompt and its content hash, noise draws and
+    seed."""
     return {
-        "backbone": run.backbone.id,
-        "weights": run.weights,
-        "layer": run.layer.name,
-        "pool": run.layer.pool,
-        "t": run.t,
-        "image_size": run.image_size,
+        **descriptor_source(run),
         "prompt": run.prompt,
         "prompt_content": prompt_content,
         "noise_samples": run.noise_samples,
         "seed": spec.seed,
-        "dataset": run.dataset.id,
-        "dataset_options": dict(sorted(run.dataset_options.items())),
     }
+
+
+@dataclass(frozen=True)
+class TrainSplit:
+    """The train split a probe learns from: the opened dataset, its items, and their descriptors as
+    read through the cache (``descriptors.skipped``: the items whose image could not be read)."""
+
+    dataset: Any
+    items: list[ImageItem]
+    descriptors: GroupDescriptors
 
 
 def train_run_probe(
     run: PlannedRun,
     spec: SweepSpec,
-    dataset: Any,
-    train_items: list,
-    split: GroupDescriptors,
+    train: TrainSplit,
     output: Path,
     prompt_content: str,
     *,
@@ -102,27 +104,22 @@ def train_run_probe(
     reporter: Reporter,
     state: dict[str, Any] | None = None,
 ) -> Any:
-    """Train ``run``'s probe on ``split`` (the descriptors of ``train_items``, the train split, read
-    from the cache) and save it to ``output``, from the checkpoint ``state`` if given
-    (:func:`~bench.prompts.trainer.resume_state`); returns the
-    :class:`~bench.prompts.trainer.TrainOutcome`. Images that could not be read are left out."""
-    from bench.prompts.linear_probe import train_linear_probe
+    """Train ``run``'s probe on the descriptors of ``train`` and save it to ``output``, from the
+    checkpoint ``state`` if given (:func:`~bench.prompts.triplet_training.resume_state`); returns the
+    :class:`~bench.prompts.triplet_training.TrainOutcome`. Images that could not be read are left out."""
+    from bench.prompts.linear_probe import ProbeData, train_linear_probe
 
     key = (run.t, run.layer.name)
+    split = train.descriptors
     missing = {row for row, _ in split.skipped}
-    kept = [row for row in range(len(train_items)) if row not in missing]
-    training = probe_training(run, spec)
-    extraction = {"train_images": len(kept), "train_images_extracted": split.extracted}
-    return train_linear_probe(
-        training,
+    kept = [row for row in range(len(train.items)) if row not in missing]
+    data = ProbeData(
         run,
-        dataset,
-        [train_items[row] for row in kept],
+        train.dataset,
+        [train.items[row] for row in kept],
         split.descriptors[key][kept],
-        output,
         descriptor_facts(run, spec, prompt_content),
-        extraction,
-        device=device,
-        state=state,
-        reporter=reporter,
+        {"train_images": len(kept), "train_images_extracted": split.extracted},
     )
+    training = probe_training(run, spec)
+    return train_linear_probe(training, data, output, device=device, state=state, reporter=reporter)

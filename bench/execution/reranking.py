@@ -21,7 +21,8 @@ from bench.evaluation.samples import TOP_K, QueryLog, query_log
 from bench.execution.runner import group_request, group_texts
 from bench.execution.scoring import ScoredSplits
 from bench.plan.identity import results_config
-from bench.plan.study import plan_study
+from bench.plan.runs import PlannedRun
+from bench.plan.study import StudyPlan, plan_study
 from bench.registry.tables import Registry
 from bench.results.schema import RunResult, read_result
 
@@ -75,10 +76,7 @@ def rerank_results(
     reporter = reporter or SilentReporter()
     specs = registry.evaluation_specs()
     result = read_result(path, specs)
-    spec = _rerun_spec(path, result.config, data_root)
-    plan = plan_study(spec, registry)
-    (run,) = plan.runs
-    _check_identity(path, result.config, results_config(run))
+    spec, plan, run = _plan_again(path, result.config, registry, data_root)
     dataset = plan.dataset(run)
     queries, gallery = dataset.split("query"), dataset.split("gallery")
     request, base_fields = group_request([run], spec, run.prompt_condition(registry))
@@ -101,12 +99,28 @@ def rerank_results(
     scored = ScoredSplits(specs, dataset, queries, gallery, group.skipped, reporter, texts)
     evaluation = scored.evaluate(run.dataset, group.descriptors[key], keep_ranks=True)
     log = query_log(evaluation, result.name, result.task, result.config, top_k, str(path))
-    differences = [
-        (name, value, result.metrics[name])
-        for name, value in evaluation.metrics.items()
-        if name in result.metrics and value != result.metrics[name]
+    return Reranked(path, result, dataset, log, _differences(evaluation.metrics, result.metrics))
+
+
+def _plan_again(
+    path: Path, config: dict[str, Any], registry: Registry, data_root: str | Path | None
+) -> tuple[SweepSpec, StudyPlan, PlannedRun]:
+    """The settings, plan and one planned run of the configuration ``config`` recorded in the
+    results file ``path``, checked to have the identity it had (see :func:`_check_identity`)."""
+    spec = _rerun_spec(path, config, data_root)
+    plan = plan_study(spec, registry)
+    (run,) = plan.runs
+    _check_identity(path, config, results_config(run))
+    return spec, plan, run
+
+
+def _differences(reranked: dict[str, float], recorded: dict[str, float]) -> list[tuple[str, float, float]]:
+    """(metric, re-ranked value, recorded value) of the recorded metrics whose value differs."""
+    return [
+        (name, value, recorded[name])
+        for name, value in reranked.items()
+        if name in recorded and value != recorded[name]
     ]
-    return Reranked(path, result, dataset, log, differences)
 
 
 def _rerun_spec(path: Path, config: dict[str, Any], data_root: str | Path | None) -> SweepSpec:

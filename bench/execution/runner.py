@@ -253,7 +253,7 @@ class StudyRunner:
         """Train the ``--probe linear`` probes of ``runs`` not saved yet, on the train split's
         descriptors of their layers and timesteps (extracted through the cache by every process;
         trained by the main one)."""
-        from bench.execution.probes import needs_training, probe_path, train_run_probe
+        from bench.execution.probes import TrainSplit, needs_training, probe_path, train_run_probe
 
         trained = [run for run in runs if run.probe_train is not None]
         todo = [run for run in trained if needs_training(run, spec, inputs.trained_prompt)]
@@ -273,24 +273,17 @@ class StudyRunner:
         for run in todo if self.world.is_main else []:
             self.reporter.status(f"training a linear probe for {describe_member(run)}")
             path = probe_path(run, spec, inputs.trained_prompt)
+            train = TrainSplit(inputs.dataset, items, split)
             train_run_probe(
-                run,
-                spec,
-                inputs.dataset,
-                items,
-                split,
-                path,
-                inputs.prompt_content,
-                device=self.device,
-                reporter=self.reporter,
+                run, spec, train, path, inputs.prompt_content, device=self.device, reporter=self.reporter
             )
 
     def train_probe(self, run: PlannedRun, sweep: PlannedSweep, output: Path, resume: bool = False) -> Any:
         """``bench train --probe linear``: train ``run``'s probe (on the train split's descriptors,
-        through the cache) and save it to ``output``; the :class:`~bench.prompts.trainer.TrainOutcome`
-        on the main process, None on the others."""
-        from bench.execution.probes import probe_training, train_run_probe
-        from bench.prompts.trainer import resume_state
+        through the cache) and save it to ``output``; the
+        :class:`~bench.prompts.triplet_training.TrainOutcome` on the main process, None on the others."""
+        from bench.execution.probes import TrainSplit, probe_training, train_run_probe
+        from bench.prompts.triplet_training import resume_state
 
         state = resume_state(output, asdict(probe_training(run, sweep.spec)), resume)  # before extracting
         inputs = self._group_inputs([run], sweep)
@@ -301,9 +294,7 @@ class StudyRunner:
         return train_run_probe(
             run,
             sweep.spec,
-            inputs.dataset,
-            items,
-            split,
+            TrainSplit(inputs.dataset, items, split),
             output,
             inputs.prompt_content,
             device=self.device,

@@ -31,6 +31,6 @@ def train_probe(plan: StudyPlan, registry: Registry, reporter: Reporter, output:
     split's descriptors (through the feature cache) and save it to ``output``.
 
     Returns:
-        The :class:`~bench.prompts.trainer.TrainOutcome` on the main process, None on the others.
+        The :class:`~bench.prompts.triplet_training.TrainOutcome` on the main process, None on the others.
     """
     return StudyRunner(plan, registry, reporter).train_probe(plan.runs[0], plan.sweeps[0], output, resume)

@@ -17,7 +17,6 @@ the header is read without torch, so a sweep is checked before any model loads.
 from __future__ import annotations
 
 import hashlib
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -27,9 +26,9 @@ from pydantic import Field
 from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.files import atomic_file
-from bench.api.safetensors_header import check_float32_tensors, metadata_object, read_table
-from bench.api.validation import Name, PathText, SchemaModel, Seed, Size, Timestep, validated
+from bench.api.validation import Name, PathText, SchemaModel, Seed, Size, Timestep
 from bench.config.run_config import OptionValue
+from bench.plan.learned_files import LearnedFileKind, read_learned_header
 
 HEADER_KEY = "sbir_bench.probe"
 FORMAT_VERSION = 1
@@ -86,11 +85,13 @@ def split_probe(value: str) -> tuple[str, Path | None]:
     raise BenchError(f"Unknown probe {value!r}.", f"Use --probe {PROBE_VALUES}.")
 
 
-def _corrupt(path: Path, why: str) -> BenchError:
-    return BenchError(
-        f"{str(path)!r} is not a linear probe file: {why}.",
-        "Pass a file written by `bench train --probe linear --output FILE` (train one if needed).",
-    )
+PROBE_FILE = LearnedFileKind(
+    what="Linear probe",
+    header_key=HEADER_KEY,
+    format_version=FORMAT_VERSION,
+    command="bench train --probe linear",
+    missing_hint="Train one with `bench train --probe linear --output FILE`, then pass --probe linear:FILE.",
+)
 
 
 def read_header(path: Path) -> dict[str, Any]:
@@ -104,24 +105,11 @@ def read_header(path: Path) -> dict[str, Any]:
     """
     from bench.config.training import training_settings
 
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise BenchError(
-            f"Linear probe file {str(path)!r} does not exist.",
-            "Train one with `bench train --probe linear --output FILE`, then pass --probe linear:FILE.",
-        )
-    corrupt = partial(_corrupt, path)
-    table, data_bytes = read_table(path, "Linear probe file", corrupt)
-    source = f"Linear probe {str(path)!r}"
-    raw = metadata_object(table, HEADER_KEY, source, corrupt)
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise corrupt(f"format version {raw.get('format_version')!r}, expected {FORMAT_VERSION}")
-    damaged = "The file is damaged or was not written by `bench train --probe linear`."
-    header = validated(ProbeHeader, raw, source, hint=damaged)
+    read = read_learned_header(path, PROBE_FILE, ProbeHeader)
+    header = read.header
     if header.training is not None:
-        training_settings(header.training, f"{source}: training")
-    expected = {WEIGHT_KEY: (header.output_dim, header.input_dim)}
-    check_float32_tensors(path, table, expected, data_bytes, corrupt)
+        training_settings(header.training, f"{read.source}: training")
+    read.check_tensors({WEIGHT_KEY: (header.output_dim, header.input_dim)})
     return header.model_dump(mode="json")
 
 
@@ -180,9 +168,9 @@ def load_probe(path: Path) -> tuple[dict[str, Any], np.ndarray]:
     try:
         weight = load_file(str(Path(path).expanduser()))[WEIGHT_KEY]
     except (SafetensorError, OSError) as exc:
-        raise _corrupt(Path(path), f"its tensor cannot be read ({exc})") from exc
+        raise PROBE_FILE.corrupt(Path(path), f"its tensor cannot be read ({exc})") from exc
     if not np.isfinite(weight).all():
-        raise _corrupt(Path(path), "its weight holds non-finite values (NaN or inf)")
+        raise PROBE_FILE.corrupt(Path(path), "its weight holds non-finite values (NaN or inf)")
     return header, weight
 
 

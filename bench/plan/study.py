@@ -17,9 +17,10 @@ from bench.api.errors import BenchError
 from bench.config.run_config import SweepSpec
 from bench.plan.ablation import StudyTag, ablation_variants
 from bench.plan.ensembles import EnsemblePlan, plan_ensembles
-from bench.plan.identity import dataset_key, inapplicable_settings
+from bench.plan.identity import dataset_key
 from bench.plan.query_text import QueryTexts, check_query_text, query_texts
 from bench.plan.runs import PlannedRun, plan_sweep
+from bench.plan.setting_warnings import inapplicable_settings
 from bench.registry.tables import Registry
 
 
@@ -85,7 +86,7 @@ def plan_study(spec: SweepSpec, registry: Registry, given: set[str] | None = Non
     """Resolve and check every configuration of ``spec`` (see the module docstring).
 
     ``given`` names the settings the user set (for warnings about settings nothing uses; see
-    :func:`~bench.plan.identity.inapplicable_settings`).
+    :func:`~bench.plan.setting_warnings.inapplicable_settings`).
 
     Raises:
         BenchError: the first mistake found, in any variant.

@@ -15,7 +15,6 @@ It is read here without torch, so a sweep can be checked before any model loads.
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,7 +23,6 @@ from pydantic import Field
 from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.files import atomic_file
-from bench.api.safetensors_header import check_float32_tensors, metadata_object, read_table
 from bench.api.validation import (
     Name,
     PathText,
@@ -35,6 +33,7 @@ from bench.api.validation import (
     validated,
 )
 from bench.config.run_config import OptionValue
+from bench.plan.learned_files import LearnedFileKind, read_learned_header
 
 HEADER_KEY = "sbir_bench.prompt"
 FORMAT_VERSION = 1
@@ -83,11 +82,14 @@ class PromptHeader(SchemaModel):
     sbir_bench_version: Name | None = None
 
 
-def _corrupt(path: Path, why: str) -> BenchError:
-    return BenchError(
-        f"{str(path)!r} is not a learned prompt file: {why}.",
-        "Pass a file written by `bench train --output FILE` (train one if needed).",
-    )
+PROMPT_FILE = LearnedFileKind(
+    what="Learned prompt",
+    header_key=HEADER_KEY,
+    format_version=FORMAT_VERSION,
+    command="bench train",
+    missing_hint="Train one with `bench train --prompt visual+textual --output FILE`, then pass "
+    "--prompt learned:FILE.",
+)
 
 
 def _expected_shapes(header: PromptHeader) -> dict[str, tuple[int, ...] | None]:
@@ -110,26 +112,13 @@ def read_header(path: Path) -> dict[str, Any]:
             header breaks the schema (naming the key), or its tensors are not the float32 tensors
             of the shapes the header promises.
     """
-    path = Path(path).expanduser()
-    if not path.exists():  # anything else there is refused by the read (a FIFO, a folder)
-        raise BenchError(
-            f"Learned prompt file {str(path)!r} does not exist.",
-            "Train one with `bench train --prompt visual+textual --output FILE`, then pass "
-            "--prompt learned:FILE.",
-        )
-    corrupt = partial(_corrupt, path)
-    table, data_bytes = read_table(path, "Learned prompt file", corrupt)
-    source = f"Learned prompt {str(path)!r}"
-    raw = metadata_object(table, HEADER_KEY, source, corrupt)
-    if raw.get("format_version") != FORMAT_VERSION:
-        raise corrupt(f"format version {raw.get('format_version')!r}, expected {FORMAT_VERSION}")
-    damaged = "The file is damaged or was not written by `bench train`."
-    header = validated(PromptHeader, raw, source, hint=damaged)
+    read = read_learned_header(path, PROMPT_FILE, PromptHeader)
+    header = read.header
     if header.training is not None:
         from bench.config.training import TrainSpec
 
-        validated(TrainSpec, header.training, f"{source}: training", hint=damaged)
-    check_float32_tensors(path, table, _expected_shapes(header), data_bytes, corrupt)
+        validated(TrainSpec, header.training, f"{read.source}: training", hint=PROMPT_FILE.damaged_hint)
+    read.check_tensors(_expected_shapes(header))
     return header.model_dump(mode="json")
 
 
@@ -191,10 +180,10 @@ def load_prompt(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         tensors = load_file(str(Path(path).expanduser()))
     except (SafetensorError, OSError) as exc:
-        raise _corrupt(Path(path), f"its tensors cannot be read ({exc})") from exc
+        raise PROMPT_FILE.corrupt(Path(path), f"its tensors cannot be read ({exc})") from exc
     for name, tensor in tensors.items():
         if not bool(torch.isfinite(tensor).all()):
-            raise _corrupt(Path(path), f"tensor {name!r} holds non-finite values (NaN or inf)")
+            raise PROMPT_FILE.corrupt(Path(path), f"tensor {name!r} holds non-finite values (NaN or inf)")
     return header, tensors
 
 

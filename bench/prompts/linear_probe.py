@@ -1,5 +1,5 @@
 """Training a linear probe (:mod:`bench.plan.probes`) on descriptors already extracted: the prompts'
-triplets, triplet loss, AdamW, validation hold-out and early stopping (:mod:`bench.prompts.trainer`),
+triplets, triplet loss, AdamW, validation hold-out and early stopping (:mod:`bench.prompts.triplet_training`),
 with the backbone out of the loop, so an epoch costs a few matrix products.
 
 The map starts at the identity when it is square (so epoch 0 scores exactly as the frozen
@@ -25,15 +25,14 @@ from bench.config.training import PROBE_SETTINGS
 from bench.plan.probes import WEIGHT_KEY, save_probe
 from bench.plan.runs import PlannedRun
 from bench.prompts.learnable import triplet_loss
-from bench.prompts.train_subset import training_data_record, training_subset
-from bench.prompts.trainer import (
+from bench.prompts.triplet_training import (
     TrainOutcome,
     TripletTrainer,
     run_epochs,
     split_score,
     validation_sides,
 )
-from bench.prompts.triplets import Triplet, TripletSampler, split_validation
+from bench.prompts.triplets import Triplet
 
 
 @dataclass(frozen=True)
@@ -86,43 +85,38 @@ class LinearProbe(torch.nn.Module):
         self.weight.copy_(tensors[WEIGHT_KEY])
 
 
-class LinearProbeTrainer(TripletTrainer):
-    """Triplet training of a :class:`LinearProbe` on fixed descriptors.
+@dataclass(frozen=True)
+class ProbeData:
+    """What a probe learns from.
 
-    Args:
-        spec: the training settings.
+    Attributes:
         run: the configuration the descriptors come from (its dataset's task and metric).
         dataset: the opened dataset (scores validation as ``bench run`` scores its test split).
         items: the train split's items with a descriptor (sketches and photos).
         descriptors: (len(items), D_in) float32, row i describing ``items[i]``.
-        device: where the probe trains.
+        facts: what the descriptors are (the fields of :class:`~bench.plan.probes.ProbeHeader`).
+        extraction: how many train-split images were extracted and how many read from the cache.
     """
 
-    def __init__(
-        self,
-        spec: ProbeTraining,
-        run: PlannedRun,
-        dataset: Any,
-        items: list[ImageItem],
-        descriptors: np.ndarray,
-        device: torch.device,
-    ) -> None:
-        self.spec, self.run, self.dataset, self.device = spec, run, dataset, device
-        self.row = {id(item): row for row, item in enumerate(items)}
-        self.features = torch.from_numpy(np.ascontiguousarray(descriptors, dtype=np.float32)).to(device)
-        relevance = run.task.relevance
-        available, self.val_items = split_validation(items, relevance, spec.val_split, spec.seed)
-        self.train_items = training_subset(
-            available, relevance, spec.seed, spec.train_fraction, spec.train_count
-        )
-        self.training_data = training_data_record(available, self.train_items, self.val_items, relevance)
-        self.sampler = TripletSampler(self.train_items, relevance, spec.seed)
-        self.probe = LinearProbe(descriptors.shape[1], spec.output_dim, spec.seed).to(device)
-        self.optimizer = torch.optim.AdamW(
-            self.probe.parameters(), lr=spec.lr, weight_decay=spec.weight_decay
-        )
-        self.main = run.main_metric
-        self.metric = self.main.name
+    run: PlannedRun
+    dataset: Any
+    items: list[ImageItem]
+    descriptors: np.ndarray
+    facts: dict[str, Any]
+    extraction: dict[str, int]
+
+
+class LinearProbeTrainer(TripletTrainer):
+    """Triplet training of a :class:`LinearProbe` on the fixed descriptors of ``data``, with the
+    settings ``spec``, on ``device``."""
+
+    def __init__(self, spec: ProbeTraining, data: ProbeData, device: torch.device) -> None:
+        self.spec, self.run, self.dataset, self.device = spec, data.run, data.dataset, device
+        self.row = {id(item): row for row, item in enumerate(data.items)}
+        self.features = torch.from_numpy(np.ascontiguousarray(data.descriptors, dtype=np.float32)).to(device)
+        self.split_items(data.items, data.run)
+        self.probe = LinearProbe(data.descriptors.shape[1], spec.output_dim, spec.seed).to(device)
+        self.start_optimiser(self.probe.parameters(), data.run)
 
     @property
     def learned(self) -> LinearProbe:
@@ -149,26 +143,19 @@ class LinearProbeTrainer(TripletTrainer):
 
 def train_linear_probe(
     spec: ProbeTraining,
-    run: PlannedRun,
-    dataset: Any,
-    items: list[ImageItem],
-    descriptors: np.ndarray,
+    data: ProbeData,
     output: Path,
-    facts: dict[str, Any],
-    extraction: dict[str, int],
     *,
     device: torch.device,
     state: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainOutcome:
-    """Train a probe on ``descriptors`` of ``items`` (see :class:`LinearProbeTrainer`) and save it to
-    ``output`` with a header of ``facts`` (what the descriptors are: the fields of
-    :class:`~bench.plan.probes.ProbeHeader`), its training settings, history and metrics (with
-    ``extraction``: how many train-split images were extracted and how many read from the cache).
+    """Train a probe on ``data`` (see :class:`LinearProbeTrainer`) and save it to ``output`` with a
+    header of ``data.facts``, its training settings, history and metrics (with ``data.extraction``).
 
     Args:
-        state: the checkpoint to continue from (:func:`~bench.prompts.trainer.resume_state`, checked
+        state: the checkpoint to continue from (:func:`~bench.prompts.triplet_training.resume_state`, checked
             before the descriptors were read), or None to start.
         on_epoch: called with each epoch's record.
 
@@ -177,16 +164,16 @@ def train_linear_probe(
     """
     reporter = reporter or SilentReporter()
     output = Path(output).expanduser()
-    trainer = LinearProbeTrainer(spec, run, dataset, items, descriptors, device)
-    title = f"training a linear probe on {run.backbone.id} {run.layer.name}"
+    trainer = LinearProbeTrainer(spec, data, device)
+    title = f"training a linear probe on {data.run.backbone.id} {data.run.layer.name}"
     tensors, metrics, history = run_epochs(trainer, output, title, state, reporter, on_epoch)
     header = {
-        **facts,
-        "input_dim": descriptors.shape[1],
+        **data.facts,
+        "input_dim": data.descriptors.shape[1],
         "output_dim": spec.output_dim,
         "training": {key: getattr(spec, key) for key in PROBE_SETTINGS},
         "training_data": trainer.training_data,
-        "metrics": {**extraction, **metrics},
+        "metrics": {**data.extraction, **metrics},
         "history": history,
         "sbir_bench_version": __version__,
     }

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bench.api.components import BackboneFamily, BackboneInfo, LayerSelector, PromptScheme, resolve_target
-from bench.api.errors import BenchError, unknown_name_error
+from bench.api.errors import BenchError, plugin_failure, unknown_name_error
 from bench.api.evaluation import EvaluationSpecs
 from bench.registry.components import ComponentTable, Registered
 from bench.registry.evaluation import DatasetTable, FormatTable, MetricTable, TaskTable
@@ -86,16 +86,12 @@ class BackboneTable(ComponentTable[BackboneInfo]):
                 f"Backbone {name!r} names no model after {prefix!r}.", f"Use {family.usage}{example}."
             )
         resolve = resolve_target(family.resolve, f"the backbone family {prefix!r}")
-        try:
+        with plugin_failure(
+            f"Plugin {plugin!r} failed to resolve backbone {name!r}",
+            f"Check the name ({family.usage}{example}), or report it to the plugin's authors "
+            "(`bench --debug ...` shows the traceback).",
+        ):
             info = resolve(rest)
-        except BenchError:
-            raise
-        except Exception as exc:  # a plugin's bug: name it instead of a bare traceback
-            raise BenchError(
-                f"Plugin {plugin!r} failed to resolve backbone {name!r}: {type(exc).__name__}: {exc}",
-                f"Check the name ({family.usage}{example}), or report it to the plugin's authors "
-                "(`bench --debug ...` shows the traceback).",
-            ) from exc
         if not isinstance(info, BackboneInfo) or info.id != name:
             raise BenchError(
                 f"Plugin {plugin!r} resolved backbone {name!r} to {info!r}.",

@@ -37,22 +37,34 @@ Only ``config``, ``task``, ``backbone_note``, ``dataset``, ``metrics``, ``chance
 ``per_class`` and ``ablation`` are deterministic; the leaderboard reads nothing else, so it renders
 the same from the same runs.
 
-:class:`ResultsFile` is the schema; the writer validates against it before writing and the reader
-after reading (strict types, unknown keys refused, metrics finite and within their unit), with the
-registered tasks and metrics (:class:`bench.EvaluationSpecs`) as the validation context: a task or
-metric no installed plugin registers is refused, naming it. So a results file from elsewhere
-cannot crash the leaderboard or put arbitrary values in it. Files of
+:class:`RunResult` is the one model of a result, in memory and on disk: its annotations (typed
+dictionaries per section) are the schema (:data:`RESULTS_FILE`); the writer validates against it
+before writing and the reader after reading (strict types, unknown keys refused, metrics finite and
+within their unit), with the registered tasks and metrics (:class:`bench.EvaluationSpecs`) as the
+validation context: a task or metric no installed plugin registers is refused, naming it. So a
+results file from elsewhere cannot crash the leaderboard or put arbitrary values in it. Files of
 schema version 1 (``versions`` at the top level) are migrated on read (:func:`migrate`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, get_args, get_origin, get_type_hints
 
-from pydantic import AfterValidator, ConfigDict, Field, JsonValue, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    with_config,
+)
+from pydantic.fields import FieldInfo
+from typing_extensions import TypedDict
 
 from bench.api.bounded_read import read_bounded_text
 from bench.api.choices import CACHE_DTYPE_NAMES, DTYPE_NAMES, STUDY_AXES
@@ -60,7 +72,7 @@ from bench.api.components import POOLINGS
 from bench.api.errors import BenchError
 from bench.api.evaluation import EvaluationSpecs
 from bench.api.files import write_text_atomic
-from bench.api.validation import Name, PathText, Scalar, SchemaModel, check_nesting, validated
+from bench.api.validation import STRICT, Name, PathText, Scalar, check_nesting, schema_error
 from bench.results.naming import run_name, slug
 
 SCHEMA_VERSION = 2
@@ -112,55 +124,56 @@ def within_unit(metrics: dict[str, float], info: ValidationInfo) -> dict[str, fl
     return metrics
 
 
-class EnsembleConfig(SchemaModel):
+@with_config(STRICT)
+class EnsembleConfig(TypedDict):
     """How an ensemble's members were combined."""
 
     method: Name
-    weights: list[float] | None = None
-    members: list[Name] = Field(min_length=1)
+    weights: NotRequired[list[float] | None]
+    members: Annotated[list[Name], Field(min_length=1)]
 
 
-class ResultConfig(SchemaModel):
+@with_config(STRICT)
+class ResultConfig(TypedDict):
     """What determines a run's numbers (``config`` of a results file)."""
 
     backbone: Name
     layer: Name
     prompt: Name
     dataset: Name
-    weights: PathText | None = None
-    weights_identity: PathText | None = None
-    pool: Literal[POOLINGS] | Name | None = None
-    t: int | Name | None = None
-    dataset_options: dict[Name, JsonValue] = {}
-    dtype: Literal[DTYPE_NAMES] | Name | None = None
-    cache_dtype: Literal[CACHE_DTYPE_NAMES] | Name | None = None
-    image_size: int | Name | None = None
-    noise_samples: int | Name | None = None
-    seed: int | Name | None = None
-    train: dict[Name, JsonValue] | Name | None = None  # text: an ensemble of trained and untrained
-    prompt_content: Name | None = None
-    query_text: Name | None = None
-    limit: Annotated[int, Field(ge=1)] | None = None
-    probe: Name | None = None
-    probe_dim: int | Name | None = None
-    probe_train: dict[Name, JsonValue] | Name | None = None
-    probe_content: Name | None = None
-    ensemble: EnsembleConfig | None = None
+    weights: NotRequired[PathText | None]
+    weights_identity: NotRequired[PathText | None]
+    pool: NotRequired[Literal[POOLINGS] | Name | None]
+    t: NotRequired[int | Name | None]
+    dataset_options: NotRequired[dict[Name, JsonValue]]
+    dtype: NotRequired[Literal[DTYPE_NAMES] | Name | None]
+    cache_dtype: NotRequired[Literal[CACHE_DTYPE_NAMES] | Name | None]
+    image_size: NotRequired[int | Name | None]
+    noise_samples: NotRequired[int | Name | None]
+    seed: NotRequired[int | Name | None]
+    train: NotRequired[dict[Name, JsonValue] | Name | None]  # text: an ensemble of trained and untrained
+    prompt_content: NotRequired[Name | None]
+    query_text: NotRequired[Name | None]
+    limit: NotRequired[Annotated[int, Field(ge=1)] | None]
+    probe: NotRequired[Name | None]
+    probe_dim: NotRequired[int | Name | None]
+    probe_train: NotRequired[dict[Name, JsonValue] | Name | None]
+    probe_content: NotRequired[Name | None]
+    ensemble: NotRequired[EnsembleConfig | None]
 
 
-class DatasetFacts(SchemaModel):
+@with_config(ConfigDict(STRICT, extra="allow"))
+class DatasetFacts(TypedDict, extra_items=JsonValue):
     """What was evaluated (``dataset`` of a results file); adapters add their own facts."""
 
-    model_config = ConfigDict(extra="allow")
-    __pydantic_extra__: dict[str, JsonValue]
-
     id: Name
-    columns: list[MetricName] = []
-    num_queries: Annotated[int, Field(ge=0)] | None = None
-    num_gallery: Annotated[int, Field(ge=0)] | None = None
+    columns: NotRequired[list[MetricName]]
+    num_queries: NotRequired[Annotated[int, Field(ge=0)] | None]
+    num_gallery: NotRequired[Annotated[int, Field(ge=0)] | None]
 
 
-class AblationTag(SchemaModel):
+@with_config(STRICT)
+class AblationTag(TypedDict):
     """Which (axis, value) of an ablation study a run stands for."""
 
     study: Name
@@ -170,49 +183,54 @@ class AblationTag(SchemaModel):
     order: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=2, max_length=2)]
 
 
-class ProjectVersion(SchemaModel):
+@with_config(STRICT)
+class ProjectVersion(TypedDict):
     """The sbir-bench that produced a run: its version and the git commit it ran from."""
 
     version: Name
-    git_commit: Name | None = None
-    git_dirty: bool | None = None
+    git_commit: NotRequired[Name | None]
+    git_dirty: NotRequired[bool | None]
 
 
-class ComponentSource(SchemaModel):
+@with_config(STRICT)
+class ComponentSource(TypedDict):
     """Which plugin (and which version of it) provided a component."""
 
     kind: Literal["backbone", "dataset"]
     id: Name
     plugin: PathText
-    version: Name | None = None
+    version: NotRequired[Name | None]
 
 
-class WeightsLoaded(SchemaModel):
+@with_config(STRICT)
+class WeightsLoaded(TypedDict):
     """The weights a backbone loaded: as named, and what the name resolved to (snapshot or hash)."""
 
     backbone: Name
     weights: PathText
-    identity: PathText | None = None
+    identity: NotRequired[PathText | None]
 
 
-class Provenance(SchemaModel):
+@with_config(STRICT)
+class Provenance(TypedDict):
     """How a run was produced (not part of its identity): when (UTC, ISO 8601), the command line,
     the project's version and commit, each component's plugin, the weights loaded, the device and
     the library versions. Files of schema version 1 carry only ``libraries``."""
 
-    created: Name | None = None
-    command: list[str] = []
-    sbir_bench: ProjectVersion | None = None
-    components: list[ComponentSource] = []
-    weights: list[WeightsLoaded] = []
-    device: Name | None = None
-    libraries: dict[Name, Name] = {}
+    created: NotRequired[Name | None]
+    command: NotRequired[list[str]]
+    sbir_bench: NotRequired[ProjectVersion | None]
+    components: NotRequired[list[ComponentSource]]
+    weights: NotRequired[list[WeightsLoaded]]
+    device: NotRequired[Name | None]
+    libraries: NotRequired[dict[Name, Name]]
 
 
 Metrics = Annotated[dict[MetricName, float], Field(min_length=1), AfterValidator(within_unit)]
 
 
-class RecordedChanceLevels(SchemaModel):
+@with_config(STRICT)
+class RecordedChanceLevels(TypedDict):
     """The expected value of each metric under a uniformly random ranking of the run's gallery.
 
     ``methods`` says how each was obtained: ``"exact"`` (the metric's closed form) or ``"simulated"``
@@ -221,9 +239,9 @@ class RecordedChanceLevels(SchemaModel):
 
     metrics: Metrics
     methods: dict[MetricName, Literal["exact", "simulated"]]
-    rankings: Annotated[int, Field(ge=1)] | None = None
-    run_rankings: Annotated[int, Field(ge=1)] | None = None
-    seed: Annotated[int, Field(ge=0)] | None = None
+    rankings: NotRequired[Annotated[int, Field(ge=1)] | None]
+    run_rankings: NotRequired[Annotated[int, Field(ge=1)] | None]
+    seed: NotRequired[Annotated[int, Field(ge=0)] | None]
 
 
 def _ordered(bounds: list[float]) -> list[float]:
@@ -236,7 +254,8 @@ def _ordered(bounds: list[float]) -> list[float]:
 Bounds = Annotated[list[float], Field(min_length=2, max_length=2), AfterValidator(_ordered)]
 
 
-class ConfidenceIntervals(SchemaModel):
+@with_config(STRICT)
+class ConfidenceIntervals(TypedDict):
     """Percentile bootstrap intervals of each metric: ``resamples`` seeded resamples of the
     ``unit`` (queries; for galleries split by class, the classes) with replacement."""
 
@@ -248,14 +267,16 @@ class ConfidenceIntervals(SchemaModel):
     bounds: dict[MetricName, Bounds]
 
 
-class ClassMetrics(SchemaModel):
+@with_config(STRICT)
+class ClassMetrics(TypedDict):
     """One query class's metrics: the means over its evaluated queries."""
 
     queries: Annotated[int, Field(ge=1)]
     metrics: Metrics
 
 
-class SamplesFile(SchemaModel):
+@with_config(STRICT)
+class SamplesFile(TypedDict):
     """The per-query sidecar written with ``--log-samples`` (next to the results file)."""
 
     file: Name
@@ -263,43 +284,28 @@ class SamplesFile(SchemaModel):
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
 
-class ResultsFile(SchemaModel):
-    """One results file, as written and as read."""
+@dataclass
+class RunResult:
+    """One evaluated configuration, as written to and read from its results file (the module
+    docstring gives the meaning of each field; the file adds ``schema_version`` and ``name``).
 
-    schema_version: Literal[SCHEMA_VERSION]
-    name: Name
+    The annotations are the schema: each section is a typed dictionary (read as a plain ``dict``),
+    checked by :data:`RESULTS_FILE` when the file is written and when it is read.
+    """
+
     task: TaskName
     config: ResultConfig
     dataset: DatasetFacts
     metrics: Metrics
     backbone_note: Name | None = None
-    extractor: dict[Name, JsonValue] = {}
-    runtime: dict[Name, JsonValue] = {}
-    provenance: Provenance = Provenance()
+    extractor: dict[Name, JsonValue] = field(default_factory=dict)
+    runtime: dict[Name, JsonValue] = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=dict)  # type: ignore[assignment]
     chance: RecordedChanceLevels | None = None
     intervals: ConfidenceIntervals | None = None
-    per_class: dict[Name, ClassMetrics] = {}
+    per_class: dict[Name, ClassMetrics] = field(default_factory=dict)
     samples: SamplesFile | None = None
-    ablation: list[AblationTag] = []
-
-
-@dataclass
-class RunResult:
-    """One evaluated configuration (see the module docstring for the meaning of each field)."""
-
-    task: str
-    config: dict[str, Any]
-    dataset: dict[str, Any]
-    metrics: dict[str, float]
-    backbone_note: str | None = None
-    extractor: dict[str, str] = field(default_factory=dict)
-    runtime: dict[str, Any] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
-    chance: dict[str, Any] | None = None
-    intervals: dict[str, Any] | None = None
-    per_class: dict[str, Any] = field(default_factory=dict)
-    samples: dict[str, Any] | None = None
-    ablation: list[dict[str, Any]] = field(default_factory=list)
+    ablation: list[AblationTag] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -307,14 +313,41 @@ class RunResult:
         return run_name(self.config)
 
     def to_dict(self, specs: EvaluationSpecs) -> dict[str, Any]:
-        """The results file's content, checked against :class:`ResultsFile` and the registered
+        """The results file's content, checked against :data:`RESULTS_FILE` and the registered
         metrics and tasks ``specs`` (a writer cannot write what the reader would refuse)."""
         data = {"schema_version": SCHEMA_VERSION, "name": self.name, **asdict(self)}
         for key in ("ablation", "chance", "intervals", "per_class", "samples"):
             if not data[key]:
                 del data[key]  # absent rather than empty
-        ResultsFile.model_validate(data, context={SPECS_KEY: specs})
+        RESULTS_FILE.validate_python(data, context={SPECS_KEY: specs})
         return data
+
+
+def _required(hint: Any) -> Any:
+    """The type inside ``NotRequired[...]`` (any other type as it is)."""
+    return get_args(hint)[0] if get_origin(hint) is NotRequired else hint
+
+
+def _results_file_keys() -> dict[str, Any]:
+    """Each key of a results file and its type: ``schema_version``, ``name`` and :class:`RunResult`'s
+    fields (those with a default optional)."""
+    hints = get_type_hints(RunResult, include_extras=True)
+    keys: dict[str, Any] = {"schema_version": Literal[SCHEMA_VERSION], "name": Name}
+    for item in fields(RunResult):
+        required = item.default is MISSING and item.default_factory is MISSING
+        keys[item.name] = hints[item.name] if required else NotRequired[hints[item.name]]
+    return keys
+
+
+_KEYS = _results_file_keys()
+RESULTS_FILE = TypeAdapter(with_config(STRICT)(TypedDict("ResultsFile", _KEYS)))  # type: ignore[operator]
+"""Validates one results file's content (pass the registered metrics and tasks as the context)."""
+_KEY_DESCRIPTIONS = type(
+    "ResultsFileKeys",
+    (),
+    {"__pydantic_fields__": {key: FieldInfo.from_annotation(_required(hint)) for key, hint in _KEYS.items()}},
+)
+"""The top-level keys as pydantic fields: what a schema error names as valid and allowed."""
 
 
 def migrate(data: dict[str, Any]) -> dict[str, Any]:
@@ -354,7 +387,7 @@ def write_result(output_dir: Path, result: RunResult, specs: EvaluationSpecs) ->
 
 
 def read_result(path: Path, specs: EvaluationSpecs) -> RunResult:
-    """Read one results file, validated against :class:`ResultsFile` (migrated from older versions)
+    """Read one results file, validated against :data:`RESULTS_FILE` (migrated from older versions)
     and the registered metrics and tasks ``specs`` (``registry.evaluation_specs()``).
 
     Raises:
@@ -378,7 +411,10 @@ def read_result(path: Path, specs: EvaluationSpecs) -> RunResult:
             "Fix or remove that file; results files are written by `bench run`.",
         )
     data = migrate(data)
-    validated(ResultsFile, data, source, context={SPECS_KEY: specs}, hint="Fix or remove that file.")
+    try:
+        RESULTS_FILE.validate_python(data, context={SPECS_KEY: specs})
+    except ValidationError as exc:
+        raise schema_error(exc, source, model=_KEY_DESCRIPTIONS, hint="Fix or remove that file.") from None
     return RunResult(
         task=data["task"],
         config=data["config"],

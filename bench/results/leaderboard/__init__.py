@@ -7,7 +7,7 @@ configuration per backbone, a ranking of every measured run beside the numbers p
 with 95% bootstrap intervals and the best and every value tied with it in bold, then ablation
 tables crossing layer and timestep for runs that differ in nothing else. A cross-benchmark pivot
 (mean and Borda rank) opens the page. A registered leaderboard format renders the sections: the
-built-in md (:mod:`~bench.results.leaderboard.rendering`), csv, latex and json
+built-in md (:mod:`~bench.results.leaderboard.markdown`), csv, latex and json
 (:mod:`~bench.results.leaderboard.exports`) and html (:mod:`~bench.results.leaderboard.html_page`,
 registered by the plots plugin with its sweep figures), or a plugin's. Rendering reads only the deterministic
 parts of a results file and sorts everything it emits, so the same inputs always give
@@ -32,9 +32,10 @@ from bench.results.leaderboard.exports import (
     leaderboard_latex,
 )
 from bench.results.leaderboard.html_page import LeaderboardFigure, leaderboard_html
+from bench.results.leaderboard.markdown import leaderboard_markdown
 from bench.results.leaderboard.model import Leaderboard, ReportedRow
-from bench.results.leaderboard.rendering import MISSING, leaderboard_markdown
 from bench.results.leaderboard.reported import load_reported
+from bench.results.leaderboard.section_text import MISSING
 
 __all__ = [
     "MISSING",

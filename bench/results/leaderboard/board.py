@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.api.components import resolve_target
-from bench.api.errors import BenchError
+from bench.api.errors import BenchError, plugin_failure
 from bench.api.evaluation import EvaluationSpecs
 from bench.results.leaderboard.model import Leaderboard, LeaderboardSection
 from bench.results.leaderboard.reported import load_reference_chance, load_reported, select_reported
@@ -69,15 +69,11 @@ def render(board: Leaderboard, format_id: str) -> str:
     form = board.specs.leaderboard_format(format_id)
     plugin = board.specs.format_owner(format_id)
     function = resolve_target(form.render, f"the leaderboard format {format_id!r}")
-    try:
+    with plugin_failure(
+        f"Leaderboard format {format_id!r} of plugin {plugin!r} failed",
+        "Fix the plugin (`bench --debug ...` shows the traceback), or use another --format.",
+    ):
         text = function(board)
-    except BenchError:
-        raise
-    except Exception as exc:  # a plugin's bug: name it instead of a bare traceback
-        raise BenchError(
-            f"Leaderboard format {format_id!r} of plugin {plugin!r} failed: {type(exc).__name__}: {exc}",
-            "Fix the plugin (`bench --debug ...` shows the traceback), or use another --format.",
-        ) from exc
     if not isinstance(text, str):
         raise BenchError(
             f"Leaderboard format {format_id!r} of plugin {plugin!r} returned {type(text).__name__}, not text."

@@ -3,9 +3,10 @@
 Everything the markdown page shows (the introduction, the cross-benchmark pivot, and per section
 the definition, chance levels, best configuration per backbone, the ranking beside reported rows,
 protocols, each run's settings, ablation and study tables), worded by the same functions
-(:mod:`~.rendering`), plus what a page can do: columns sort by a click (numbers by value, best first
-in the metric's direction, then the other way), filters by dataset, backbone, family and prompt,
-reported and chance rows tagged and shown or hidden, and figures (a plugin's sweep figures) inline.
+(:mod:`~.section_text`, :mod:`~.ablation_tables`), plus what a page can do: columns sort by a
+click (numbers by value, best first in the metric's direction, then the other way), filters by
+dataset, backbone, family and prompt, reported and chance rows tagged and shown or hidden, and
+figures (a plugin's sweep figures) inline.
 
 One self-contained file: its style sheet and script are inline, nothing is fetched (a
 Content-Security-Policy allows only the page's own script, by hash, and inline images), and every
@@ -23,6 +24,17 @@ from importlib import resources
 from typing import Any
 
 from bench.results.escaping import html_text, safe_href
+from bench.results.leaderboard.ablation_tables import (
+    ablation_fixed,
+    ablation_grid,
+    ablation_title,
+    ablations,
+    studies,
+    study_base,
+    study_row_labels,
+    study_table,
+    study_title,
+)
 from bench.results.leaderboard.html_tables import Cell, Column, Row, number_cell, table_html
 from bench.results.leaderboard.markup import HTML
 from bench.results.leaderboard.model import Leaderboard, LeaderboardSection, ReportedRow, Run
@@ -33,12 +45,8 @@ from bench.results.leaderboard.ranking import (
     pivot,
     section_label,
 )
-from bench.results.leaderboard.rendering import (
+from bench.results.leaderboard.section_text import (
     MISSING,
-    ablation_fixed,
-    ablation_grid,
-    ablation_title,
-    ablations,
     chance_text,
     definition_text,
     distinguishing_settings,
@@ -53,11 +61,6 @@ from bench.results.leaderboard.rendering import (
     reported_citation,
     run_details,
     shows_query_text,
-    studies,
-    study_base,
-    study_row_labels,
-    study_table,
-    study_title,
 )
 from bench.results.leaderboard.svg import inline_svg
 from bench.results.naming import natural_key

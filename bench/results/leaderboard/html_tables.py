@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from bench.api.evaluation import ResolvedMetric
 from bench.results.escaping import html_text
 from bench.results.leaderboard.model import is_number
-from bench.results.leaderboard.rendering import MISSING
+from bench.results.leaderboard.section_text import MISSING
 
 FACETS = ("backbone", "family", "prompt")  # what a row can be filtered by (beside the dataset)
 EMPTY = ("", MISSING)  # a cell without a value

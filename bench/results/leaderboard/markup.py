@@ -1,7 +1,7 @@
 """How a leaderboard format writes the inline parts of its sentences and cells.
 
 The sentences that say what a section is (its definition, chance levels, each run's settings) are
-worded once (:mod:`~bench.results.leaderboard.rendering`) and written by a :class:`Markup`: the
+worded once (:mod:`~bench.results.leaderboard.section_text`) and written by a :class:`Markup`: the
 markdown page's or the web page's. Every ``text`` and ``code`` argument may come from a results
 file: a markup makes it literal (see :mod:`bench.results.escaping`).
 """
