@@ -16,6 +16,7 @@ from bench.results.leaderboard import (
     render_leaderboard,
 )
 from bench.results.schema import RunResult, write_result
+from tests.helpers.cli import run_bench
 from tests.helpers.retrieval import specs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -463,8 +464,6 @@ def test_footnote_lists_every_other_setting(tmp_path: Path) -> None:
 def test_command_is_byte_identical_and_check_detects_staleness(
     board: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from tests.helpers.cli import run_bench
-
     results, reported = board
     output = tmp_path / "out" / "README.md"
     args = ["leaderboard", str(results), "--output", str(output), "--reported", str(reported)]
@@ -495,8 +494,6 @@ def register_leaderboard_formats(register):
 def test_a_failing_leaderboard_format_is_one_message_naming_its_plugin(
     board: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    from conftest import run_bench
-
     plugin = tmp_path / "broken_format.py"
     plugin.write_text(BROKEN_FORMAT, encoding="utf-8")
     results, reported = board

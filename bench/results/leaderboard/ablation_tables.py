@@ -143,7 +143,9 @@ class StudyTable:
     varied: tuple[str, ...]
 
 
-def study_table(section: LeaderboardSection, study: str, rows: list[tuple[dict[str, Any], Run]]) -> StudyTable:
+def study_table(
+    section: LeaderboardSection, study: str, rows: list[tuple[dict[str, Any], Run]]
+) -> StudyTable:
     """The :class:`StudyTable` of one of the section's :func:`studies`."""
     metrics = [m for m in metric_columns(section) if any(m in run.result.metrics for _, run in rows)]
     metrics = metrics[: max(len(section.columns), 1)]

@@ -150,7 +150,9 @@ def reported_source(row: ReportedRow) -> str:
     return f"reported: {reported_citation(row)}"
 
 
-def _chance_rows(section: LeaderboardSection, metrics: list[str], leading: int, trailing: int) -> list[list[str]]:
+def _chance_rows(
+    section: LeaderboardSection, metrics: list[str], leading: int, trailing: int
+) -> list[list[str]]:
     """The chance row of a table (empty when the section records no chance level)."""
     if not section.chance:
         return []
@@ -250,7 +252,9 @@ def _ablation_block(section: LeaderboardSection, ablation: Ablation) -> list[str
     return [f"### {ablation_title(grid)}", "", ablation_fixed(grid), "", *_table(header, align, rows)]
 
 
-def _study_block(section: LeaderboardSection, study: str, rows: list[tuple[dict[str, Any], Run]]) -> list[str]:
+def _study_block(
+    section: LeaderboardSection, study: str, rows: list[tuple[dict[str, Any], Run]]
+) -> list[str]:
     """Heading, the base configuration, and one row per (factor, setting): the paper columns."""
     table = study_table(section, study, rows)
     table_rows = []

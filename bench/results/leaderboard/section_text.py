@@ -153,7 +153,9 @@ def shows_query_text(section: LeaderboardSection) -> bool:
     return any(run.result.config.get("query_text") is not None for run in section.runs)
 
 
-def pivot_columns(sections: list[LeaderboardSection]) -> tuple[list[LeaderboardSection], list[ResolvedMetric]]:
+def pivot_columns(
+    sections: list[LeaderboardSection],
+) -> tuple[list[LeaderboardSection], list[ResolvedMetric]]:
     """The sections that are pivot columns (as :func:`pivot` labels them) and their main metrics."""
     columns = [section for section in sections if section.runs and section.main_metric]
     return columns, [section.metric(str(section.main_metric)) for section in columns]
