@@ -9,6 +9,8 @@ for bit, and no pinning. Throughput on a GPU is measured by ``benchmarks/gpu_thr
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -117,10 +119,13 @@ def _request(registry, batch_size: int = 4):
     from bench import PromptCondition
     from bench.extraction.loop import ExtractionRequest
     from bench.plan.layers import resolve_layer
+    from bench.plan.settings import ExecutionSettings
 
     info = registry.backbones.get("sd-tiny")
     plans = tuple(resolve_layer(layer, info, registry.layer_selectors) for layer in LAYERS)
-    return ExtractionRequest(plans, TIMESTEPS, 2, 5, PromptCondition(), batch_size)
+    return ExtractionRequest(
+        plans, TIMESTEPS, 2, PromptCondition(), ExecutionSettings(seed=5, batch_size=batch_size)
+    )
 
 
 @pytest.mark.parametrize("latent_shape", [(4, 8, 8), (4, 3, 5), (1, 1, 3)])
@@ -192,7 +197,8 @@ def test_cpu_extraction_never_pins_copies_once_per_batch_and_is_unchanged(
 
     monkeypatch.setattr(torch.Tensor, "pin_memory", refuse)
     monkeypatch.setattr(torch.Tensor, "cpu", counting_cpu)
-    after = extract_descriptors(sd_tiny, dataset, items, request, workers=1).descriptors
+    one_reader = replace(request, settings=replace(request.settings, workers=1))
+    after = extract_descriptors(sd_tiny, dataset, items, one_reader).descriptors
     monkeypatch.undo()
     assert len(copies) == 2  # one host copy per batch, for both layers
     assert sorted(after) == sorted(before)

@@ -26,20 +26,22 @@ DescriptorKey = tuple[int | None, str]  # (timestep, layer name)
 class LoadedBackbone:
     """A backbone as its factory returned it, with what the core knows about it.
 
-    Attributes other than these are the model's (``loaded.unet``, ``loaded.image_size``).
+    Attributes other than these are the model's (``loaded.unet``).
 
     Attributes:
         info: its registration (layers with channels and strides, timesteps, text).
         model: the object the factory returned (an ``ImageEncoder`` or a ``DiffusionBackbone``).
         plugin: the name of the plugin that registered it (named in errors).
+        image_size: the input resolution in pixels it was loaded for (None: built by hand, not known).
     """
 
     info: BackboneInfo
     model: Any
     plugin: str
+    image_size: int | None = None
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("info", "model", "plugin"):  # not set yet (e.g. while unpickling)
+        if name in ("info", "model", "plugin", "image_size"):  # not set yet (e.g. while unpickling)
             raise AttributeError(name)
         return getattr(self.model, name)
 

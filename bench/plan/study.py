@@ -20,6 +20,7 @@ from bench.plan.ensembles import EnsemblePlan, plan_ensembles
 from bench.plan.identity import dataset_key, inapplicable_settings
 from bench.plan.query_text import QueryTexts, check_query_text, query_texts
 from bench.plan.runs import PlannedRun, plan_sweep
+from bench.plan.settings import ExecutionSettings
 from bench.registry.tables import Registry
 
 
@@ -51,6 +52,10 @@ class StudyPlan:
         warnings: settings left out because nothing in the run uses them (printed by the caller).
         notes: combinations of a sweep left out because a plain ``--layer`` or ``--prompt`` value
             does not apply to a backbone (see :mod:`bench.plan.per_backbone`; printed by the caller).
+        settings: how every run of the plan executes (the base sweep's; an ablation study varies
+            none of them).
+        filled: the settings a trained file's header filled in (key -> (the file's kind, value);
+            see ``bench.execution.planning``); file_notes: what those headers say about the run.
     """
 
     sweeps: list[PlannedSweep]
@@ -58,6 +63,14 @@ class StudyPlan:
     texts: dict[tuple, QueryTexts] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    settings: ExecutionSettings = ExecutionSettings()
+    filled: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    file_notes: list[str] = field(default_factory=list)
+
+    @property
+    def spec(self) -> SweepSpec:
+        """The settings of the run as planned (the base of an ablation study)."""
+        return self.sweeps[0].spec
 
     @property
     def runs(self) -> list[PlannedRun]:
@@ -74,10 +87,10 @@ class StudyPlan:
         return self.texts[(run.query_text, *dataset_key(run))]
 
 
-def check_device_and_dtype(spec: SweepSpec) -> None:
+def check_device_and_dtype(settings: ExecutionSettings) -> None:
     """Raise :class:`BenchError` for a dtype the device cannot run (the schema checked the names; no
     torch: whether a named GPU exists is checked when the run starts)."""
-    if spec.dtype == "fp16" and spec.device == "cpu":
+    if settings.dtype == "fp16" and settings.device == "cpu":
         raise BenchError("fp16 is not supported on the CPU.", "Use --dtype bf16 or fp32.")
 
 
@@ -90,7 +103,8 @@ def plan_study(spec: SweepSpec, registry: Registry, given: set[str] | None = Non
     Raises:
         BenchError: the first mistake found, in any variant.
     """
-    check_device_and_dtype(spec)
+    settings = ExecutionSettings.of(spec)
+    check_device_and_dtype(settings)
     variants = ablation_variants(spec) if spec.ablation else [(spec, [])]
     sweeps = []
     notes: list[str] = []
@@ -98,7 +112,7 @@ def plan_study(spec: SweepSpec, registry: Registry, given: set[str] | None = Non
         runs = plan_sweep(variant, registry, notes)
         check_query_text(variant, runs, registry)
         sweeps.append(PlannedSweep(variant, tags, runs, plan_ensembles(variant, runs)))
-    plan = StudyPlan(sweeps, notes=list(dict.fromkeys(notes)))
+    plan = StudyPlan(sweeps, notes=list(dict.fromkeys(notes)), settings=settings)
     for sweep in sweeps:
         for warning in inapplicable_settings(sweep.spec, sweep.runs, given):
             if warning not in plan.warnings:
