@@ -101,3 +101,32 @@ def test_paths_may_be_pathlib_paths(tmp_path):
     )
     assert len(results) == 1 and list((tmp_path / "out" / "synthetic").glob("vit-tiny_*.json"))
     assert (tmp_path / "cache").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("call", "setting", "expected"),
+    [
+        ("descriptors", {"prompt": "text"}, "Prompt scheme 'text' needs an argument."),
+        ("feature_maps", {"prompt": "none:x"}, "Prompt scheme 'none' takes no argument (got 'none:x')."),
+        ("descriptors", {"prompt": "text:a"}, "Prompt 'text:a' conditions features on text, and backbone"),
+        ("descriptors", {"timesteps": [200]}, "descriptors() got unknown setting(s): timesteps."),
+        ("feature_maps", {"pool": "gem"}, "feature_maps() got unknown setting(s): pool."),
+    ],
+)
+def test_descriptors_and_maps_plan_a_prompt_as_the_command_line_does(vit_tiny, call, setting, expected):
+    """The workflows check a prompt with the one check ``bench run`` plans with (an argument the
+    scheme needs or refuses, text for an image encoder), and name a setting they do not take."""
+    from PIL import Image
+
+    import bench
+
+    with pytest.raises(bench.BenchError) as refused:
+        getattr(bench, call)(vit_tiny, [Image.new("RGB", (32, 32))], **setting)
+    assert expected in " ".join(str(refused.value).split())
+
+
+def test_score_names_a_setting_it_does_not_take():
+    import bench
+
+    with pytest.raises(bench.BenchError, match=r"score\(\) got unknown setting\(s\): metric\."):
+        bench.score([[1.0]], [[1.0]], [], [], dataset="synthetic", metric=["mAP@all"])

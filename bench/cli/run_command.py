@@ -59,7 +59,7 @@ def _plain(value: object) -> str:
     "--t",
     "timesteps",
     multiple=True,
-    type=click.IntRange(min=0),
+    type=int,
     help="Diffusion timestep, within the backbone's schedule (0..999 for SD; repeat for a sweep).",
 )
 @click.option(
@@ -86,7 +86,7 @@ def _plain(value: object) -> str:
 )
 @click.option(
     "--probe-dim",
-    type=click.IntRange(min=1),
+    type=int,
     help="Output dimension of the linear probes the run trains (default: the descriptor's, a square map).",
 )
 @click.option("--data-root", multiple=True, help="Dataset root DIR, or DATASET=DIR per dataset.")
@@ -97,19 +97,17 @@ def _plain(value: object) -> str:
     help="Weights: a hub id (ORG/NAME[@REVISION]), a local folder, or a single-file checkpoint "
     "FILE[+DIR]; BACKBONE=WEIGHTS for one backbone of the run.",
 )
-@click.option(
-    "--noise-samples", type=click.IntRange(min=1), help="Noise draws averaged per image (paper: 6)."
-)
+@click.option("--noise-samples", type=int, help="Noise draws averaged per image (paper: 6).")
 @click.option("--seed", type=int, help="Run seed (noise draws).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per backbone call.")
+@click.option("--batch-size", type=int, help="Images per backbone call.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", type=click.Choice(DTYPE_NAMES), help="Model precision.")
 @click.option("--pool", type=click.Choice(POOLINGS), help="Pooling of feature maps (default: the layer's).")
-@click.option("--image-size", type=click.IntRange(min=16), help="Input resolution (default: the backbone's).")
+@click.option("--image-size", type=int, help="Input resolution (default: the backbone's).")
 @click.option(
     "--output-dir", type=click.Path(file_okay=False), help="Where results files go (default: results)."
 )
-@click.option("--workers", type=click.IntRange(min=0), help="Threads reading images ahead of the backbone.")
+@click.option("--workers", type=int, help="Threads reading images ahead of the backbone.")
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable image instead of skipping it.")
 @click.option(
     "--cache-dir",
@@ -140,7 +138,7 @@ def _plain(value: object) -> str:
 )
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
+    type=int,
     metavar="N",
     help="A quick subset: at most N queries and N gallery items, spread over the splits (a benchmark "
     "of its own: recorded in the run identity).",
