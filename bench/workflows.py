@@ -226,17 +226,10 @@ class ExtractionCall:
             BenchError: an unknown setting, a value the schema refuses, an unknown layer or pooling,
                 a timestep outside the backbone's schedule, a prompt ``bench run`` would refuse.
         """
+        _refuse_unknown(function, options, ("dataset", "registry", *WORKFLOW_DEFAULTS[function]))
         given = {**WORKFLOW_DEFAULTS[function], **options}
-        unknown = sorted(set(given) - set(WORKFLOW_DEFAULTS[function]))
-        if unknown:
-            raise BenchError(
-                f"{function}() got unknown setting(s): {', '.join(unknown)}.",
-                f"Valid settings: dataset, registry, {', '.join(WORKFLOW_DEFAULTS[function])}.",
-            )
         spec = _checked(function, **{k: given[k] for k in ("noise_samples", "seed", "batch_size")})
-        timesteps = (
-            given["timesteps"] if "timesteps" in given else () if given["t"] is None else (given["t"],)
-        )
+        timesteps = given.get("timesteps", () if given.get("t") is None else (given["t"],))
         info = backbone.info
         layer = resolve_layer(
             given["layer"] or info.default_layer, info, registry.layer_selectors, given.get("pool")
@@ -257,6 +250,17 @@ WORKFLOW_DEFAULTS: dict[str, dict[str, Any]] = {
     "feature_maps": {**_SHARED_DEFAULTS, "timesteps": (), "batch_size": 4},
 }
 """Per function, its keyword settings and their defaults."""
+
+
+def _refuse_unknown(function: str, options: Mapping[str, Any], valid: Sequence[str]) -> None:
+    """Raise :class:`BenchError` naming the keyword settings of ``options`` that ``function`` does
+    not take (of ``valid``, the keywords it takes)."""
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise BenchError(
+            f"{function}() got unknown setting(s): {', '.join(unknown)}.",
+            f"Valid settings: {', '.join(valid)}.",
+        )
 
 
 def _batches(count: int, batch_size: int) -> list[slice]:
@@ -421,12 +425,7 @@ def run(
     from bench.execution.study import execute
 
     spec = config if isinstance(config, SweepSpec) else load_config(str(config or "default"))
-    unknown = sorted(set(overrides) - set(SweepSpec.__dataclass_fields__))
-    if unknown:
-        raise BenchError(
-            f"run() got unknown setting(s): {', '.join(unknown)}.",
-            f"Valid settings: {', '.join(SweepSpec.__dataclass_fields__)}.",
-        )
+    _refuse_unknown("run", overrides, tuple(SweepSpec.__dataclass_fields__))
     try:
         spec = replace(spec, **overrides)
     except ValidationError as exc:
@@ -484,12 +483,7 @@ def score(
         raise BenchError(
             "score() takes a dataset id or a task id (one of them).", "See `bench list datasets`."
         )
-    unknown = sorted(set(options) - set(ScoreOptions.__annotations__))
-    if unknown:
-        raise BenchError(
-            f"score() got unknown setting(s): {', '.join(unknown)}.",
-            f"Valid settings: dataset, task, registry, {', '.join(ScoreOptions.__annotations__)}.",
-        )
+    _refuse_unknown("score", options, ("dataset", "task", "registry", *ScoreOptions.__annotations__))
     metrics, per_class_gallery = options.get("metrics"), options.get("per_class_gallery")
     registry = _registry(registry)
     specs = registry.evaluation_specs()
