@@ -99,21 +99,19 @@ def load_backbone(
         BenchError: an unknown backbone, a setting ``bench run`` would refuse (naming it), or
             weights that are not available.
     """
-    from bench.api.components import resolve_target
     from bench.extraction.devices import resolve_device, resolve_dtype
     from bench.extraction.loading import load_backbone as load
+    from bench.plan.runs import checked_weights
 
-    _checked("load_backbone", image_size=image_size, device=device, dtype=dtype)
+    given = {backbone_id: str(weights)} if weights else {}
+    spec = _checked("load_backbone", image_size=image_size, device=device, dtype=dtype, weights=given)
     registry = _registry(registry)
     info = registry.backbones.get(backbone_id)
-    weights = str(weights) if weights else info.weights
-    if info.weights_check is not None:
-        resolve_target(info.weights_check, f"the weights check of {info.id}")(weights)
     torch_device = resolve_device(device)
     return load(
         info,
         registry.backbones.owner(info.id),
-        weights=weights,
+        weights=checked_weights(spec, info),  # as `bench run` checks them
         device=torch_device,
         dtype=resolve_dtype(dtype, torch_device),
         image_size=image_size or info.image_size,
