@@ -18,7 +18,7 @@ from bench.config.run_config import SweepSpec
 from bench.config.training import PROBE_SETTINGS, training_settings
 from bench.plan.dataset_views import CheckedImages
 from bench.plan.layers import LayerPlan, resolve_layer
-from bench.plan.per_backbone import resolve_axis, split_axis
+from bench.plan.per_backbone import PerBackbone, resolve_axis, split_axis
 from bench.plan.probes import LINEAR, NONE, check_probe_file, split_probe
 from bench.plan.settings import ExecutionSettings
 from bench.plan.weights import weights_identity
@@ -291,18 +291,18 @@ def checked_weights(spec: SweepSpec, backbone: BackboneInfo) -> str:
 @dataclass(frozen=True)
 class _SweepAxes:
     """What a sweep's configurations are made of, resolved and checked once: its datasets (with
-    their roots), training settings, weights (each with its identity), and per backbone its layers,
-    prompts (each with whether it is learned) and probes."""
+    their roots), training settings, weights, and per backbone its layers, prompts (each with
+    whether it is learned) and probes."""
 
     spec: SweepSpec
     registry: Registry
     datasets: list[DatasetInfo]
     roots: dict[str, Path | None]
     train: dict[str, Any]
-    weights: dict[str, tuple[str, str]]
-    layers: Any
-    prompts: Any
-    probes: Any
+    weights: dict[str, str]
+    layers: PerBackbone[LayerPlan]
+    prompts: PerBackbone[tuple[str, bool]]
+    probes: PerBackbone[str]
 
     @property
     def notes(self) -> list[str]:
@@ -315,8 +315,7 @@ def _sweep_axes(spec: SweepSpec, registry: Registry, backbones: list[BackboneInf
     check_dataset_options(spec, datasets)
     roots = {dataset.id: dataset_root(spec, dataset) for dataset in datasets}
     train = training_settings(spec.train, "The config's train table")
-    checked = {backbone.id: checked_weights(spec, backbone) for backbone in backbones}
-    weights = {key: (value, weights_identity(value)) for key, value in checked.items()}
+    weights = {backbone.id: checked_weights(spec, backbone) for backbone in backbones}
 
     def prompt(value: str, backbone: BackboneInfo) -> tuple[str, bool]:
         scheme = check_prompt(value, backbone, registry, spec.image_size or backbone.image_size)
@@ -366,7 +365,8 @@ def _backbone_runs(axes: _SweepAxes, backbone: BackboneInfo, settings: Execution
     """The configurations of ``backbone`` in the sweep of ``axes``, in sweep order."""
     spec, registry = axes.spec, axes.registry
     specs = registry.evaluation_specs()
-    weights, identity = axes.weights[backbone.id]
+    weights = axes.weights[backbone.id]
+    identity = weights_identity(weights)
     learned = dict(axes.prompts.values[backbone.id])
     diffusion = backbone.num_timesteps is not None
     runs: list[PlannedRun] = []
