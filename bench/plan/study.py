@@ -47,6 +47,7 @@ class StudyPlan:
 
     Attributes:
         sweeps: the sweeps, in order (one, or an ablation study's base and variants).
+        spec: the settings planned (with the ablation table of a study).
         datasets: every dataset the runs use, opened once (by :func:`~bench.plan.identity.dataset_key`).
         texts: the query texts of each dataset (``--query-text``), by (source, dataset key).
         warnings: settings left out because nothing in the run uses them (printed by the caller).
@@ -59,6 +60,7 @@ class StudyPlan:
     """
 
     sweeps: list[PlannedSweep]
+    spec: SweepSpec
     datasets: dict[tuple, Any] = field(default_factory=dict)
     texts: dict[tuple, QueryTexts] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -66,11 +68,6 @@ class StudyPlan:
     settings: ExecutionSettings = ExecutionSettings()
     filled: dict[str, tuple[str, Any]] = field(default_factory=dict)
     file_notes: list[str] = field(default_factory=list)
-
-    @property
-    def spec(self) -> SweepSpec:
-        """The settings of the run as planned (the base of an ablation study)."""
-        return self.sweeps[0].spec
 
     @property
     def runs(self) -> list[PlannedRun]:
@@ -112,7 +109,7 @@ def plan_study(spec: SweepSpec, registry: Registry, given: set[str] | None = Non
         runs = plan_sweep(variant, registry, notes)
         check_query_text(variant, runs, registry)
         sweeps.append(PlannedSweep(variant, tags, runs, plan_ensembles(variant, runs)))
-    plan = StudyPlan(sweeps, notes=list(dict.fromkeys(notes)), settings=settings)
+    plan = StudyPlan(sweeps, spec, notes=list(dict.fromkeys(notes)), settings=settings)
     for sweep in sweeps:
         for warning in inapplicable_settings(sweep.spec, sweep.runs, given):
             if warning not in plan.warnings:
