@@ -20,8 +20,9 @@ ranks and scores descriptors with a registered task and its metrics (``bench lis
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 
@@ -32,7 +33,8 @@ from bench.api.reporting import Reporter, SilentReporter
 from bench.config.run_config import SweepSpec
 from bench.extraction.features import LoadedBackbone
 from bench.plan.layers import LayerPlan, resolve_layer
-from bench.plan.runs import check_timesteps, split_prompt
+from bench.plan.runs import check_prompt, check_timesteps, prompt_condition
+from bench.plan.settings import ExecutionSettings
 from bench.registry.tables import Registry
 from bench.results.schema import RunResult
 
@@ -97,21 +99,19 @@ def load_backbone(
         BenchError: an unknown backbone, a setting ``bench run`` would refuse (naming it), or
             weights that are not available.
     """
-    from bench.api.components import resolve_target
     from bench.extraction.devices import resolve_device, resolve_dtype
     from bench.extraction.loading import load_backbone as load
+    from bench.plan.runs import checked_weights
 
-    _checked("load_backbone", image_size=image_size, device=device, dtype=dtype)
+    given = {backbone_id: str(weights)} if weights else {}
+    spec = _checked("load_backbone", image_size=image_size, device=device, dtype=dtype, weights=given)
     registry = _registry(registry)
     info = registry.backbones.get(backbone_id)
-    weights = str(weights) if weights else info.weights
-    if info.weights_check is not None:
-        resolve_target(info.weights_check, f"the weights check of {info.id}")(weights)
     torch_device = resolve_device(device)
     return load(
         info,
         registry.backbones.owner(info.id),
-        weights=weights,
+        weights=checked_weights(spec, info),  # as `bench run` checks them
         device=torch_device,
         dtype=resolve_dtype(dtype, torch_device),
         image_size=image_size or info.image_size,
@@ -144,13 +144,10 @@ def open_dataset(
 
 
 def _condition(prompt: str, backbone: LoadedBackbone, registry: Registry) -> PromptCondition:
-    from bench.api.components import resolve_target
-
-    scheme_id, argument = split_prompt(prompt)
-    scheme = registry.prompt_schemes.get(scheme_id)
-    if scheme.needs_text_encoder and not backbone.info.accepts_text:
-        raise BenchError(f"Prompt {prompt!r} needs a backbone whose features depend on text.")
-    return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
+    """The condition of ``prompt``, checked as ``bench run`` checks it (:func:`check_prompt`), for the
+    backbone at the resolution it was loaded for."""
+    check_prompt(prompt, backbone.info, registry, backbone.image_size or backbone.info.image_size)
+    return prompt_condition(prompt, registry)
 
 
 def _dataset_items(images: Sequence[Any], dataset: Dataset | None, modality: str) -> tuple[Dataset, list]:
@@ -172,15 +169,96 @@ def _images_and_seeds(dataset: Dataset, items: Sequence[ImageItem], seed: int) -
     return images, [noise_seed(seed, item_digest(dataset, item)) for item in items]
 
 
-def _layer_and_timesteps(
-    backbone: LoadedBackbone,
-    layer: str | None,
-    timesteps: Sequence[int],
-    registry: Registry,
-    pool: str | None = None,
-) -> tuple[LayerPlan, tuple[int | None, ...]]:
-    plan = resolve_layer(layer or backbone.info.default_layer, backbone.info, registry.layer_selectors, pool)
-    return plan, tuple(check_timesteps(tuple(timesteps), backbone.info))
+class DescriptorOptions(TypedDict, total=False):
+    """The keyword settings of :func:`descriptors` (each described there)."""
+
+    layer: str | None
+    pool: str | None
+    t: int | None
+    noise_samples: int
+    seed: int
+    modality: str
+    prompt: str
+    batch_size: int
+
+
+class FeatureMapOptions(TypedDict, total=False):
+    """The keyword settings of :func:`feature_maps` (each described there)."""
+
+    layer: str | None
+    timesteps: Sequence[int]
+    noise_samples: int
+    seed: int
+    modality: str
+    prompt: str
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class ExtractionCall:
+    """What a :func:`descriptors` or :func:`feature_maps` call asks for, checked as ``bench run``
+    checks a configuration, and planned for one loaded backbone.
+
+    Attributes:
+        layer: the resolved layer; timesteps: checked against the backbone's schedule (``(None,)``
+            for an image encoder); condition: the prompt's conditioning; modality: of PIL images.
+        settings: the seed and batch size (images read in the loop, an unreadable one an error).
+        noise_samples: noise draws averaged per image.
+    """
+
+    layer: LayerPlan
+    timesteps: tuple[int | None, ...]
+    condition: PromptCondition
+    modality: str
+    settings: ExecutionSettings
+    noise_samples: int
+
+    @classmethod
+    def plan(
+        cls, function: str, options: Mapping[str, Any], backbone: LoadedBackbone, registry: Registry
+    ) -> ExtractionCall:
+        """The call ``function(backbone, ..., **options)`` (``options`` of :class:`DescriptorOptions`
+        or :class:`FeatureMapOptions`, completed with their defaults), checked and planned.
+
+        Raises:
+            BenchError: an unknown setting, a value the schema refuses, an unknown layer or pooling,
+                a timestep outside the backbone's schedule, a prompt ``bench run`` would refuse.
+        """
+        _refuse_unknown(function, options, ("dataset", "registry", *WORKFLOW_DEFAULTS[function]))
+        given = {**WORKFLOW_DEFAULTS[function], **options}
+        spec = _checked(function, **{k: given[k] for k in ("noise_samples", "seed", "batch_size")})
+        timesteps = given.get("timesteps", () if given.get("t") is None else (given["t"],))
+        info = backbone.info
+        layer = resolve_layer(
+            given["layer"] or info.default_layer, info, registry.layer_selectors, given.get("pool")
+        )
+        return cls(
+            layer=layer,
+            timesteps=tuple(check_timesteps(tuple(timesteps), info)),
+            condition=_condition(given["prompt"], backbone, registry),
+            modality=given["modality"],
+            settings=ExecutionSettings(seed=spec.seed, batch_size=spec.batch_size, workers=0, strict=True),
+            noise_samples=spec.noise_samples,
+        )
+
+
+_SHARED_DEFAULTS = {"layer": None, "noise_samples": 1, "seed": 0, "modality": "photo", "prompt": "none"}
+WORKFLOW_DEFAULTS: dict[str, dict[str, Any]] = {
+    "descriptors": {**_SHARED_DEFAULTS, "pool": None, "t": None, "batch_size": 16},
+    "feature_maps": {**_SHARED_DEFAULTS, "timesteps": (), "batch_size": 4},
+}
+"""Per function, its keyword settings and their defaults."""
+
+
+def _refuse_unknown(function: str, options: Mapping[str, Any], valid: Sequence[str]) -> None:
+    """Raise :class:`BenchError` naming the keyword settings of ``options`` that ``function`` does
+    not take (of ``valid``, the keywords it takes)."""
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise BenchError(
+            f"{function}() got unknown setting(s): {', '.join(unknown)}.",
+            f"Valid settings: {', '.join(valid)}.",
+        )
 
 
 def _batches(count: int, batch_size: int) -> list[slice]:
@@ -192,46 +270,39 @@ def descriptors(
     images: Sequence[Any],
     *,
     dataset: Dataset | None = None,
-    layer: str | None = None,
-    pool: str | None = None,
-    t: int | None = None,
-    noise_samples: int = 1,
-    seed: int = 0,
-    modality: str = "photo",
-    prompt: str = "none",
-    batch_size: int = 16,
     registry: Registry | None = None,
+    **options: Unpack[DescriptorOptions],
 ) -> np.ndarray:
     """(len(images), D) float32 descriptors of PIL ``images`` (or a ``dataset``'s items, whose
     modality each item says): per noise draw pooled and L2-normalised, then averaged over draws.
 
     Args:
-        layer: a tap, ``tap+tap`` or selector (default: the backbone's default layer).
-        pool: ``gap``, ``gmp``, ``gem`` or ``flatten`` (default: the layer's).
-        t: the diffusion timestep (diffusion backbones; None for image encoders).
-        noise_samples, seed: noise draws averaged per image and the run seed.
-        modality: ``"sketch"`` or ``"photo"`` for PIL images (selects the visual prompt).
-        prompt: a prompt scheme value as for ``--prompt``.
+        options: the settings, all optional, checked as ``bench run`` checks them:
+            ``layer``: a tap, ``tap+tap`` or selector (default: the backbone's default layer);
+            ``pool``: ``gap``, ``gmp``, ``gem`` or ``flatten`` (default: the layer's);
+            ``t``: the diffusion timestep (diffusion backbones; None for image encoders);
+            ``noise_samples`` (1), ``seed`` (0): noise draws averaged per image and the run seed;
+            ``modality``: ``"sketch"`` or ``"photo"`` (default) for PIL images (selects the visual
+            prompt); ``prompt``: a prompt scheme value as for ``--prompt`` (``"none"``);
+            ``batch_size``: images per backbone call (16).
 
     Raises:
         BenchError: a setting ``bench run`` would refuse (naming it and what it allows).
     """
     from bench.extraction.loop import ExtractionRequest, extract_descriptors
 
-    _checked("descriptors", noise_samples=noise_samples, seed=seed, batch_size=batch_size)
     registry = _registry(registry)
-    plan, steps = _layer_and_timesteps(backbone, layer, () if t is None else (t,), registry, pool)
-    dataset, items = _dataset_items(images, dataset, modality)
+    call = ExtractionCall.plan("descriptors", options, backbone, registry)
+    dataset, items = _dataset_items(images, dataset, call.modality)
     request = ExtractionRequest(
-        layers=(plan,),
-        timesteps=steps,
-        noise_samples=noise_samples,
-        seed=seed,
-        prompt=_condition(prompt, backbone, registry),
-        batch_size=batch_size,
+        layers=(call.layer,),
+        timesteps=call.timesteps,
+        noise_samples=call.noise_samples,
+        prompt=call.condition,
+        settings=call.settings,
     )  # the loop of `bench run`: batches of one modality, noise seeded by image content
-    extraction = extract_descriptors(backbone, dataset, items, request, workers=0, strict=True)
-    return extraction.descriptors[(steps[0], plan.name)]
+    extraction = extract_descriptors(backbone, dataset, items, request)
+    return extraction.descriptors[(call.timesteps[0], call.layer.name)]
 
 
 class _InMemoryImages(Dataset):
@@ -253,75 +324,87 @@ def feature_maps(
     images: Sequence[Any],
     *,
     dataset: Dataset | None = None,
-    layer: str | None = None,
-    timesteps: Sequence[int] = (),
-    noise_samples: int = 1,
-    seed: int = 0,
-    modality: str = "photo",
-    prompt: str = "none",
-    batch_size: int = 4,
     registry: Registry | None = None,
     reporter: Reporter | None = None,
+    **options: Unpack[FeatureMapOptions],
 ) -> dict[int | None, np.ndarray]:
     """``{t: (len(images), C, h, w)}`` float32 spatial maps of ``layer`` (its taps fused to the
     coarsest map), averaged over noise draws, for each timestep (``{None: ...}`` for an image
-    encoder). Images and seeds as in :func:`descriptors`; ``modality`` applies to all of them.
+    encoder). Images, seeds and settings as in :func:`descriptors`, with ``timesteps`` (a list)
+    for ``t``, no ``pool``, and ``batch_size`` 4 by default; ``modality`` applies to all images.
 
     Raises:
         BenchError: the layer is a vector (no spatial map), or any invalid setting.
     """
+    registry = _registry(registry)
+    call = ExtractionCall.plan("feature_maps", options, backbone, registry)
+    _check_spatial(backbone, call.layer)
+    pixels_in, seeds = _images_and_seeds(*_dataset_items(images, dataset, call.modality), call.settings.seed)
+    chunks: dict[int | None, list[np.ndarray]] = {t: [] for t in call.timesteps}
+    with (reporter or SilentReporter()).progress(
+        f"{backbone.info.id} {call.layer.name} maps", len(images)
+    ) as advance:
+        for part in _batches(len(images), call.settings.batch_size):
+            for t, fused in _fused_maps(backbone, call, pixels_in[part], seeds[part]).items():
+                chunks[t].append(fused)
+            advance(len(pixels_in[part]))
+    return {t: np.concatenate(parts) for t, parts in chunks.items()}
+
+
+def _check_spatial(backbone: LoadedBackbone, layer: LayerPlan) -> None:
+    """Raise :class:`BenchError` when a tap of ``layer`` is a vector (no spatial map)."""
+    vectors = [tap for tap in layer.taps if backbone.info.layer(tap).stride == 0]  # type: ignore[union-attr]
+    if vectors:
+        maps = [info.name for info in backbone.info.layers if info.stride > 0]
+        raise BenchError(
+            f"Layer {layer.name!r} of backbone {backbone.info.id!r} is a vector ({', '.join(vectors)}), "
+            "not a spatial feature map.",
+            f"Layers of {backbone.info.id} with a map: {', '.join(maps) or '(none)'}.",
+        )
+
+
+def _fused_maps(
+    backbone: LoadedBackbone, call: ExtractionCall, images: list[Any], seeds: list[int]
+) -> dict[int | None, np.ndarray]:
+    """``{t: (len(images), C, h, w)}`` float32 maps of one batch, averaged over noise draws."""
     import torch
 
     from bench.extraction.features import layer_features
     from bench.extraction.pooling import fuse_taps
 
-    _checked("feature_maps", noise_samples=noise_samples, seed=seed, batch_size=batch_size)
-    registry = _registry(registry)
-    reporter = reporter or SilentReporter()
-    plan, steps = _layer_and_timesteps(backbone, layer, timesteps, registry)
-    vectors = [tap for tap in plan.taps if backbone.info.layer(tap).stride == 0]  # type: ignore[union-attr]
-    if vectors:
-        maps = [info.name for info in backbone.info.layers if info.stride > 0]
-        raise BenchError(
-            f"Layer {plan.name!r} of backbone {backbone.info.id!r} is a vector ({', '.join(vectors)}), "
-            "not a spatial feature map.",
-            f"Layers of {backbone.info.id} with a map: {', '.join(maps) or '(none)'}.",
+    with torch.inference_mode():
+        features = layer_features(
+            backbone,
+            backbone.preprocess(images),
+            modality=call.modality,
+            layers=(call.layer,),
+            timesteps=call.timesteps,
+            noise_samples=call.noise_samples,
+            noise_seeds=seeds,
+            prompt=call.condition,
         )
-    condition = _condition(prompt, backbone, registry)
-    pixels_in, seeds = _images_and_seeds(*_dataset_items(images, dataset, modality), seed)
-    chunks: dict[int | None, list[np.ndarray]] = {t: [] for t in steps}
-    with reporter.progress(f"{backbone.info.id} {plan.name} maps", len(images)) as advance:
-        for part in _batches(len(images), batch_size):
-            with torch.inference_mode():
-                features = layer_features(
-                    backbone,
-                    backbone.preprocess(pixels_in[part]),
-                    modality=modality,
-                    layers=(plan,),
-                    timesteps=steps,
-                    noise_samples=noise_samples,
-                    noise_seeds=seeds[part],
-                    prompt=condition,
-                )
-            for t in steps:
-                fused = fuse_taps(features[(t, plan.name)])  # (B, N, C, h, w)
-                chunks[t].append(fused.float().mean(dim=1).cpu().numpy())
-            advance(len(pixels_in[part]))
-    return {t: np.concatenate(parts) for t, parts in chunks.items()}
+    # fuse_taps: (B, N, C, h, w)
+    return {
+        t: fuse_taps(features[(t, call.layer.name)]).float().mean(dim=1).cpu().numpy() for t in call.timesteps
+    }
 
 
 def run(
-    config: str | Path | SweepSpec = "default",
+    config: str | Path | SweepSpec | None = None,
     *,
     registry: Registry | None = None,
     reporter: Reporter | None = None,
     **overrides: Any,
 ) -> list[RunResult]:
-    """Run a configuration as ``bench run --config CONFIG`` does and return its results (also
-    written to ``output_dir`` as results files).
+    """Run a configuration as ``bench run`` does and return its results (also written to
+    ``output_dir`` as results files): the same request, planned by the same path
+    (:func:`bench.execution.planning.plan_request`), gives the same configurations.
 
     Args:
-        config: a named config, a config file, or a :class:`SweepSpec`.
+        config: a named config, a config file, or a :class:`SweepSpec`; None: the default config
+            as ``bench run`` without ``--config`` reads it (then, as there, a ``learned:FILE``
+            prompt or ``linear:FILE`` probe fills the settings not in ``overrides`` from its
+            file's header: the file is evaluated as trained).
         overrides: :class:`SweepSpec` fields to replace, e.g. ``backbone=("sd-tiny",)``,
             ``dataset=("synthetic",)``, ``output_dir="results"``.
 
@@ -335,23 +418,27 @@ def run(
 
     from bench.api.validation import schema_error
     from bench.config.files import load_config
+    from bench.config.run_config import set_values
+    from bench.execution.planning import RunRequest, plan_request
     from bench.execution.study import execute
-    from bench.plan.study import plan_study
 
-    spec = config if isinstance(config, SweepSpec) else load_config(str(config))
-    unknown = sorted(set(overrides) - set(SweepSpec.__dataclass_fields__))
-    if unknown:
-        raise BenchError(
-            f"run() got unknown setting(s): {', '.join(unknown)}.",
-            f"Valid settings: {', '.join(SweepSpec.__dataclass_fields__)}.",
-        )
+    spec = config if isinstance(config, SweepSpec) else load_config(str(config or "default"))
+    _refuse_unknown("run", overrides, tuple(SweepSpec.__dataclass_fields__))
     try:
         spec = replace(spec, **overrides)
     except ValidationError as exc:
         raise schema_error(exc, "run()", model=SweepSpec) from None
     registry = registry if registry is not None else plugin_registry(spec.plugins)
-    finished, _ = execute(plan_study(spec, registry), registry, reporter or SilentReporter())
+    request = RunRequest(spec, frozenset(set_values(overrides)), config_named=config is not None)
+    finished, _ = execute(plan_request(request, registry), registry, reporter or SilentReporter())
     return [item.result for item in finished]
+
+
+class ScoreOptions(TypedDict, total=False):
+    """The keyword settings of :func:`score` besides ``dataset`` and ``task`` (described there)."""
+
+    metrics: Sequence[str] | None
+    per_class_gallery: bool | None
 
 
 def score(
@@ -362,9 +449,8 @@ def score(
     *,
     dataset: str | None = None,
     task: str | None = None,
-    metrics: Sequence[str] | None = None,
-    per_class_gallery: bool | None = None,
     registry: Registry | None = None,
+    **options: Unpack[ScoreOptions],
 ) -> dict[str, float]:
     """The metrics of a retrieval task, computed as ``bench run`` computes them.
 
@@ -375,10 +461,10 @@ def score(
         dataset: a registered dataset id: its task, metrics and gallery split (``bench list
             datasets``); or give ``task``.
         task: a registered task id (``bench list tasks``), when no ``dataset`` is given.
-        metrics: the metric names to compute (``bench list metrics``; ``@K`` with a number);
-            default: the dataset's, else the task's.
-        per_class_gallery: rank each query against its own class's items only; default: as the
-            dataset's adapter does, else False.
+        options: ``metrics``: the metric names to compute (``bench list metrics``; ``@K`` with a
+            number), default: the dataset's, else the task's; ``per_class_gallery``: rank each
+            query against its own class's items only, default: as the dataset's adapter does,
+            else False.
 
     Returns:
         ``{metric name: value}`` in each metric's unit (fractions, percentages or ranks).
@@ -395,6 +481,8 @@ def score(
         raise BenchError(
             "score() takes a dataset id or a task id (one of them).", "See `bench list datasets`."
         )
+    _refuse_unknown("score", options, ("dataset", "task", "registry", *ScoreOptions.__annotations__))
+    metrics, per_class_gallery = options.get("metrics"), options.get("per_class_gallery")
     registry = _registry(registry)
     specs = registry.evaluation_specs()
     info = registry.datasets.get(dataset) if dataset is not None else None

@@ -64,6 +64,14 @@ def test_yaml_config_reads_like_toml(tmp_path):
         load_config(str(path))
 
 
+def test_a_study_says_so_when_it_is_planned(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text("backbone: sd-tiny\nt: 200\ndataset: synthetic\nablation: {name: s, vary: {t: [50]}}\n")
+    result = run_bench("run", "--config", str(path), "--dry-run", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "1 configuration(s) in an ablation study of 1 sweep(s);" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -9,6 +9,8 @@ for bit, and no pinning. Throughput on a GPU is measured by ``benchmarks/gpu_thr
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -67,11 +69,12 @@ def test_the_runner_computes_on_the_gpu_join_world_bound(
 
     from bench.execution.runner import StudyRunner
     from bench.extraction import devices
+    from bench.plan.settings import ExecutionSettings
 
     monkeypatch.setattr(devices, "resolve_device", lambda name: torch.device(name))
-    spec = SimpleNamespace(device="cuda", dtype="bf16", cache_dir=str(tmp_path), cache_dtype="fp16")
+    settings = ExecutionSettings(device="cuda", dtype="bf16", cache_dir=str(tmp_path), cache_dtype="fp16")
     registry = SimpleNamespace(evaluation_specs=lambda: None)  # no run is scored here
-    runner = StudyRunner(SimpleNamespace(sweeps=[SimpleNamespace(spec=spec)]), registry=registry)
+    runner = StudyRunner(SimpleNamespace(settings=settings), registry=registry)
     assert runner.device == torch.device("cuda", 2)
     assert fake_cuda[0] == ("set_device", torch.device("cuda", 2))
     assert fake_cuda[1] == ("init_process_group", "nccl", torch.device("cuda", 2))
@@ -117,10 +120,13 @@ def _request(registry, batch_size: int = 4):
     from bench import PromptCondition
     from bench.extraction.loop import ExtractionRequest
     from bench.plan.layers import resolve_layer
+    from bench.plan.settings import ExecutionSettings
 
     info = registry.backbones.get("sd-tiny")
     plans = tuple(resolve_layer(layer, info, registry.layer_selectors) for layer in LAYERS)
-    return ExtractionRequest(plans, TIMESTEPS, 2, 5, PromptCondition(), batch_size)
+    return ExtractionRequest(
+        plans, TIMESTEPS, 2, PromptCondition(), ExecutionSettings(seed=5, batch_size=batch_size)
+    )
 
 
 @pytest.mark.parametrize("latent_shape", [(4, 8, 8), (4, 3, 5), (1, 1, 3)])
@@ -141,7 +147,7 @@ def test_noise_is_the_per_image_randn_it_was_bit_for_bit(sd_tiny, latent_shape) 
 
 def _descriptors_as_before(sd_tiny, dataset, items, request) -> dict:
     """The descriptors as the loop computed them before the change: the CPU pixels, one
-    ``.cpu().numpy()`` per layer, in batches of ``request.batch_size``."""
+    ``.cpu().numpy()`` per layer, in batches of ``request.settings.batch_size``."""
     import numpy as np
 
     from bench.extraction.digests import image_digest, noise_seed
@@ -149,8 +155,9 @@ def _descriptors_as_before(sd_tiny, dataset, items, request) -> dict:
     from bench.extraction.pooling import descriptor
 
     out: dict = {}
-    for start in range(0, len(items), request.batch_size):
-        batch = items[start : start + request.batch_size]
+    batch_size = request.settings.batch_size
+    for start in range(0, len(items), batch_size):
+        batch = items[start : start + batch_size]
         images = [dataset.load_image(item) for item in batch]
         features = layer_features(
             sd_tiny,
@@ -159,7 +166,7 @@ def _descriptors_as_before(sd_tiny, dataset, items, request) -> dict:
             layers=request.layers,
             timesteps=request.timesteps,
             noise_samples=request.noise_samples,
-            noise_seeds=[noise_seed(request.seed, image_digest(image)) for image in images],
+            noise_seeds=[noise_seed(request.settings.seed, image_digest(image)) for image in images],
             prompt=request.prompt,
         )
         pools = {plan.name: plan.pool for plan in request.layers}
@@ -192,7 +199,8 @@ def test_cpu_extraction_never_pins_copies_once_per_batch_and_is_unchanged(
 
     monkeypatch.setattr(torch.Tensor, "pin_memory", refuse)
     monkeypatch.setattr(torch.Tensor, "cpu", counting_cpu)
-    after = extract_descriptors(sd_tiny, dataset, items, request, workers=1).descriptors
+    one_reader = replace(request, settings=replace(request.settings, workers=1))
+    after = extract_descriptors(sd_tiny, dataset, items, one_reader).descriptors
     monkeypatch.undo()
     assert len(copies) == 2  # one host copy per batch, for both layers
     assert sorted(after) == sorted(before)
@@ -205,13 +213,15 @@ def test_the_loader_pins_batches_bound_for_cuda_only(
 ) -> None:
     from bench.extraction.loop import BatchLoader
     from bench.extraction.transfer import model_device
+    from bench.plan.settings import ExecutionSettings
 
     pinned: list[tuple] = []
     monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: pinned.append(tuple(self.shape)) or self)
     monkeypatch.setattr(torch.Tensor, "is_pinned", lambda self: False)
     items = dataset.split("gallery")[:3]
     for device, expected in ((torch.device("cpu"), []), (torch.device("cuda", 1), [(3, 3, SIZE, SIZE)])):
-        loader = BatchLoader(sd_tiny, dataset, items, [None] * 3, 5, workers=0, strict=True, device=device)
+        settings = ExecutionSettings(seed=5, workers=0, strict=True)
+        loader = BatchLoader(sd_tiny, dataset, items, [None] * 3, settings, device=device)
         pinned.clear()
         loader.load([0, 1, 2])
         assert pinned == expected

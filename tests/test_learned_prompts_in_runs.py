@@ -80,3 +80,36 @@ def test_trained_prompts_of_a_sweep_share_its_leaderboard_rows_and_ablation_tabl
     assert "### Ablation: vit-tiny, layer" in text
     assert "Prompt_content" not in text and "| prompt_content" not in text
     assert text.count("prompt_content `") == 4  # each run's footnote names its prompt
+
+
+def test_the_command_line_and_python_plan_a_learned_prompt_the_same(tmp_path):
+    """``bench run --prompt learned:FILE`` and ``bench.run(prompt=...)`` build one request and plan it
+    by one path: both take the settings the user did not set from the file's header (backbone,
+    layer, dataset), so they run the same configuration and give the same numbers. (``bench.run``
+    used to plan the default config's backbones with the file instead, and refuse it.)"""
+    import torch
+
+    import bench
+    from bench.prompts.files import save_prompt
+
+    prompt = save_prompt(
+        tmp_path / "p.safetensors",
+        {"visual.sketch": torch.full((3, 56, 56), 0.1), "visual.photo": torch.zeros(3, 56, 56)},
+        {"backbone": "vit-tiny", "image_size": 56, "parts": ["visual"], "layer": "embed",
+         "dataset": "synthetic"},
+    )  # fmt: skip
+    cache = ["--cache-dir", str(tmp_path / "cache")]
+    typed = run_bench("run", "--prompt", f"learned:{prompt}", *SMALL, *cache, "--json",
+                      "--output-dir", str(tmp_path / "cli"))  # fmt: skip
+    assert typed.returncode == 0, typed.stderr
+    python = bench.run(
+        prompt=(f"learned:{prompt}",),
+        dataset_options={"num_classes": 4, "num_unseen": 2},
+        workers=0,
+        cache_dir=str(tmp_path / "cache"),
+        output_dir=str(tmp_path / "python"),
+    )
+    cli = json.loads(typed.stdout)
+    assert [result.config for result in python] == [result["config"] for result in cli]
+    assert python[0].config["backbone"] == "vit-tiny" and python[0].config["layer"] == "embed"
+    assert [result.metrics for result in python] == [result["metrics"] for result in cli]

@@ -99,6 +99,28 @@ def test_repeated_values_plan_one_configuration(registry):
     assert len(plan_study(spec, registry).runs) == 1
 
 
+def test_the_plan_carries_one_set_of_execution_settings_down_to_extraction(registry):
+    """Device, precisions, workers, strictness, seed and batch size travel as one object from the plan
+    to the extraction request; the seed a run's identity records is the one its noise is drawn with."""
+    from bench.execution.runner import group_request
+    from bench.plan.settings import ExecutionSettings
+
+    spec = SweepSpec(
+        backbone=("sd-tiny", "vit-tiny"), dataset=("synthetic",), t=(200,), seed=7, workers=0,
+        strict=True, batch_size=3, device="cpu", dtype="bf16", cache_dtype="fp32",
+    )  # fmt: skip
+    plan = plan_study(spec, registry)
+    expected = ExecutionSettings(device="cpu", dtype="bf16", cache_dtype="fp32", workers=0, strict=True,
+                                 seed=7, batch_size=3)  # fmt: skip
+    assert plan.settings == expected and all(run.settings is plan.runs[0].settings for run in plan.runs)
+    diffusion, encoder = plan.runs
+    assert (diffusion.seed, encoder.seed) == (7, None)  # nothing random in an image encoder's numbers
+    assert results_config(diffusion)["seed"] == 7 and "seed" not in results_config(encoder)
+    request, fields = group_request([diffusion], diffusion.prompt_condition(registry))
+    assert request.settings == expected and fields["seed"] == request.settings.seed
+    assert (diffusion.dtype, diffusion.cache_dtype) == ("bf16", "fp32")
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

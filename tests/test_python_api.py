@@ -120,3 +120,32 @@ def test_a_loaded_backbone_forwards_model_attributes_only_with_a_deprecation_war
         assert loaded.unet == "the unet"
     with pytest.raises(AttributeError):
         loaded.vae  # noqa: B018 (neither the loaded backbone's nor the model's)
+
+
+@pytest.mark.parametrize(
+    ("call", "setting", "expected"),
+    [
+        ("descriptors", {"prompt": "text"}, "Prompt scheme 'text' needs an argument."),
+        ("feature_maps", {"prompt": "none:x"}, "Prompt scheme 'none' takes no argument (got 'none:x')."),
+        ("descriptors", {"prompt": "text:a"}, "Prompt 'text:a' conditions features on text, and backbone"),
+        ("descriptors", {"timesteps": [200]}, "descriptors() got unknown setting(s): timesteps."),
+        ("feature_maps", {"pool": "gem"}, "feature_maps() got unknown setting(s): pool."),
+    ],
+)
+def test_descriptors_and_maps_plan_a_prompt_as_the_command_line_does(vit_tiny, call, setting, expected):
+    """The workflows check a prompt with the one check ``bench run`` plans with (an argument the
+    scheme needs or refuses, text for an image encoder), and name a setting they do not take."""
+    from PIL import Image
+
+    import bench
+
+    with pytest.raises(bench.BenchError) as refused:
+        getattr(bench, call)(vit_tiny, [Image.new("RGB", (32, 32))], **setting)
+    assert expected in " ".join(str(refused.value).split())
+
+
+def test_score_names_a_setting_it_does_not_take():
+    import bench
+
+    with pytest.raises(bench.BenchError, match=r"score\(\) got unknown setting\(s\): metric\."):
+        bench.score([[1.0]], [[1.0]], [], [], dataset="synthetic", metric=["mAP@all"])

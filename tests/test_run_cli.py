@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
 
+import bench
 from bench.results.schema import read_result
 from tests.helpers.cli import run_bench
 from tests.helpers.plugin_files import hog_run
@@ -148,6 +150,25 @@ def test_fp16_on_cpu_is_refused_with_a_reason():
     result = run_bench("run", "--dtype", "fp16", "--device", "cpu")
     assert result.returncode == 1
     assert "fp16 is not supported on the CPU" in result.stderr and "bf16" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "allowed"),
+    [
+        ("--noise-samples", "0", "allowed: an integer from 1 to 1024."),
+        ("--t", "-1", "should be greater than or equal to 0."),
+        ("--image-size", "4", "allowed: a size in pixels, 8 to 8192."),
+    ],
+)
+def test_a_range_is_checked_once_for_the_command_line_config_files_and_python(option, value, allowed):
+    """The schema is the one check of a setting's range: the command line reports it as a config file
+    and ``bench.run`` do (no second, different rule in the options)."""
+    result = run_bench("run", option, value, "--dry-run")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert allowed in " ".join(result.stderr.split())
+    setting = option[2:].replace("-", "_")
+    with pytest.raises(bench.BenchError, match=re.escape(allowed)):
+        bench.run(**{setting: (int(value),) if setting == "t" else int(value)})
 
 
 def test_data_root_errors(tmp_path):

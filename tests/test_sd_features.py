@@ -20,6 +20,7 @@ from bench.extraction.digests import image_digest, noise_seed
 from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
 from bench.plan.layers import resolve_layer
+from bench.plan.settings import ExecutionSettings
 
 SIZE = 64
 SEED = 5
@@ -67,8 +68,9 @@ def describe(
 ):
     info = registry.backbones.get("sd-tiny")
     plans = tuple(resolve_layer(layer, info, registry.layer_selectors, pool) for layer in layers)
-    request = ExtractionRequest(plans, tuple(timesteps), noise_samples, SEED, prompt, batch_size)
-    return extract_descriptors(model, dataset, items, request, workers=0).descriptors
+    settings = ExecutionSettings(seed=SEED, batch_size=batch_size, workers=0)
+    request = ExtractionRequest(plans, tuple(timesteps), noise_samples, prompt, settings)
+    return extract_descriptors(model, dataset, items, request).descriptors
 
 
 def reference_descriptor(model, images, tap_index, t, noise_samples):

@@ -24,6 +24,7 @@ from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
 from bench.plan.layers import resolve_layer
 from bench.plan.query_text import query_texts
+from bench.plan.settings import ExecutionSettings
 from tests.helpers.cli import run_bench
 from tests.helpers.plugin_files import EXAMPLE, write_folder_dataset
 
@@ -53,8 +54,10 @@ def dataset():
 def describe(model, registry, dataset, items, texts, prompt=EMPTY_PROMPT, batch_size=8) -> np.ndarray:
     """(len(items), dim) up1 descriptors at t = 200 over 2 noise draws, each item conditioned on its text."""
     plan = resolve_layer("up1", registry.backbones.get("sd-tiny"), registry.layer_selectors, None)
-    request = ExtractionRequest((plan,), (200,), 2, 0, prompt, batch_size)
-    extraction = extract_descriptors(model, dataset, items, request, texts=texts, workers=0)
+    request = ExtractionRequest(
+        (plan,), (200,), 2, prompt, ExecutionSettings(seed=0, batch_size=batch_size, workers=0)
+    )
+    extraction = extract_descriptors(model, dataset, items, request, texts=texts)
     return extraction.descriptors[(200, "up1")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -14,8 +15,18 @@ from bench.cli.options import COMMAND_KEY, RegistryHelpOption, command_registry,
 from bench.config.cache_location import CACHE_ENV
 from bench.config.values import parse_assignments, parse_option_values, parse_weights
 
-SPEC_OPTIONS = ("backbone", "weights", "layer", "t", "image_size", "dataset", "dataset_options", "prompt")
-CLICK_PARAMETERS = {"t": "timesteps", "dataset_options": "dataset_option"}  # setting -> click parameter
+if TYPE_CHECKING:
+    from bench.config.run_config import SweepSpec
+    from bench.execution.planning import RunRequest
+    from bench.plan.study import StudyPlan
+    from bench.registry.tables import Registry
+
+PLAIN_SETTINGS = (
+    *("backbone", "layer", "prompt", "dataset", "probe", "probe_dim", "noise_samples", "seed"),
+    *("batch_size", "device", "dtype", "pool", "image_size", "output_dir", "workers", "strict"),
+    *("cache_dir", "cache_dtype", "ensemble", "query_text", "limit", "log_samples", "skip_existing"),
+)
+"""Settings whose click parameter has the setting's name and value as it is."""
 
 
 def _plain(value: object) -> str:
@@ -48,7 +59,7 @@ def _plain(value: object) -> str:
     "--t",
     "timesteps",
     multiple=True,
-    type=click.IntRange(min=0),
+    type=int,
     help="Diffusion timestep, within the backbone's schedule (0..999 for SD; repeat for a sweep).",
 )
 @click.option(
@@ -75,7 +86,7 @@ def _plain(value: object) -> str:
 )
 @click.option(
     "--probe-dim",
-    type=click.IntRange(min=1),
+    type=int,
     help="Output dimension of the linear probes the run trains (default: the descriptor's, a square map).",
 )
 @click.option("--data-root", multiple=True, help="Dataset root DIR, or DATASET=DIR per dataset.")
@@ -86,19 +97,17 @@ def _plain(value: object) -> str:
     help="Weights: a hub id (ORG/NAME[@REVISION]), a local folder, or a single-file checkpoint "
     "FILE[+DIR]; BACKBONE=WEIGHTS for one backbone of the run.",
 )
-@click.option(
-    "--noise-samples", type=click.IntRange(min=1), help="Noise draws averaged per image (paper: 6)."
-)
+@click.option("--noise-samples", type=int, help="Noise draws averaged per image (paper: 6).")
 @click.option("--seed", type=int, help="Run seed (noise draws).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per backbone call.")
+@click.option("--batch-size", type=int, help="Images per backbone call.")
 @click.option("--device", help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--dtype", type=click.Choice(DTYPE_NAMES), help="Model precision.")
 @click.option("--pool", type=click.Choice(POOLINGS), help="Pooling of feature maps (default: the layer's).")
-@click.option("--image-size", type=click.IntRange(min=16), help="Input resolution (default: the backbone's).")
+@click.option("--image-size", type=int, help="Input resolution (default: the backbone's).")
 @click.option(
     "--output-dir", type=click.Path(file_okay=False), help="Where results files go (default: results)."
 )
-@click.option("--workers", type=click.IntRange(min=0), help="Threads reading images ahead of the backbone.")
+@click.option("--workers", type=int, help="Threads reading images ahead of the backbone.")
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable image instead of skipping it.")
 @click.option(
     "--cache-dir",
@@ -129,7 +138,7 @@ def _plain(value: object) -> str:
 )
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
+    type=int,
     metavar="N",
     help="A quick subset: at most N queries and N gallery items, spread over the splits (a benchmark "
     "of its own: recorded in the run identity).",
@@ -168,15 +177,7 @@ def _plain(value: object) -> str:
 @plugin_option
 @click.pass_context
 def run_command(
-    ctx: click.Context,
-    config_name,
-    plugin_files,
-    as_json,
-    compile_,
-    shard: str | None,
-    dry_run: bool,
-    show_intervals: bool,
-    **options,
+    ctx: click.Context, config_name: str | None, plugin_files: tuple[str, ...], **options
 ) -> None:
     """Extract descriptors and score retrieval for every configuration of a sweep.
 
@@ -186,87 +187,85 @@ def run_command(
         bench run --backbone sd15 --layer up1 --t 200 --dataset sketchy --data-root DIR
     """
     from bench.config.files import load_config
+    from bench.execution.planning import plan_request
 
     config = load_config(config_name or "default")
     registry = command_registry(ctx, (*config.plugins, *plugin_files))
+    request = run_request(config, options, config_named=bool(config_name))
+    plan = plan_request(request, registry)  # every check that needs no model
+    _print_planning(plan)
+    plan, study = _shard(plan, options["shard"])
+    note(f"{len(plan.runs)} configuration(s){study}; results go to {plan.spec.output_dir}/")
+    if options["dry_run"]:
+        from bench.cli.plan_table import planned_table
+
+        stdout.print(planned_table(plan))
+        stdout.print(f"Dry run: {len(plan.runs)} configuration(s) checked; nothing was run.")
+    elif not plan.runs:  # a shard of a sweep with fewer extraction groups than shards
+        if options["as_json"]:
+            click.echo("[]")
+        else:
+            stdout.print("Nothing to run in this shard.")
+    else:
+        _execute(ctx, plan, registry, options["as_json"], options["show_intervals"])
+
+
+def run_request(config: SweepSpec, options: dict[str, Any], *, config_named: bool) -> RunRequest:
+    """The :class:`~bench.execution.planning.RunRequest` of ``config`` (a ``SweepSpec``) with the
+    command line's ``options``: the settings typed replace the config's and are named as typed."""
+    from bench.config.run_config import set_values
+    from bench.execution.planning import RunRequest
+
     train_options = parse_option_values(options["train_option"], "--train-option")
     if train_options:
         from bench.config.training import training_settings
 
         training_settings(train_options, "--train-option")  # named as typed, before the merge
-    spec = config.overridden(
-        train={**config.train, **train_options} if train_options else None,
-        backbone=options["backbone"],
-        layer=options["layer"],
-        t=options["timesteps"],
-        prompt=options["prompt"],
-        dataset=options["dataset"],
-        probe=options["probe"],
-        probe_dim=options["probe_dim"],
-        data_root=parse_assignments(options["data_root"], "--data-root", "DATASET"),
-        weights=parse_assignments(options["weights"], "--weights", "BACKBONE"),
-        dataset_options=parse_option_values(options["dataset_option"]),
-        noise_samples=options["noise_samples"],
-        seed=options["seed"],
-        batch_size=options["batch_size"],
-        device=options["device"],
-        dtype=options["dtype"],
-        pool=options["pool"],
-        image_size=options["image_size"],
-        output_dir=options["output_dir"],
-        workers=options["workers"],
-        strict=options["strict"],
-        compile=compile_,
-        cache_dir=options["cache_dir"],
-        cache_dtype=options["cache_dtype"],
-        ensemble=options["ensemble"],
-        ensemble_weights=parse_weights(options["ensemble_weights"]),
-        query_text=options["query_text"],
-        limit=options["limit"],
-        log_samples=options["log_samples"],
-        skip_existing=options["skip_existing"],
-    )
-    if not config_name:  # `--prompt learned:FILE`, `--probe linear:FILE` evaluate the file as trained
-        from bench.prompts.header_settings import settings_from_trained_files
+    overrides = {
+        "train": {**config.train, **train_options} if train_options else None,
+        **{key: options[key] for key in PLAIN_SETTINGS},
+        "t": options["timesteps"],
+        "compile": options["compile_"],
+        "data_root": parse_assignments(options["data_root"], "--data-root", "DATASET"),
+        "weights": parse_assignments(options["weights"], "--weights", "BACKBONE"),
+        "dataset_options": parse_option_values(options["dataset_option"]),
+        "ensemble_weights": parse_weights(options["ensemble_weights"]),
+    }
+    spec = config.overridden(**overrides)
+    return RunRequest(spec, frozenset(set_values(overrides)), config_named)
 
-        given = {key for key in SPEC_OPTIONS if options.get(CLICK_PARAMETERS.get(key, key))}
-        spec, filled, notes = settings_from_trained_files(spec, given, registry)
-        for key, (what, value) in filled.items():
-            stderr.print(f"from the {what}'s header: {key} {escape(_plain(value))}", highlight=False)
-        for line in notes:
-            stderr.print(f"note: {escape(line)}", highlight=False)
-    from bench.plan.study import plan_study
 
-    warned = ("t", "noise_samples")  # settings an image encoder ignores, warned about when the user set them
-    typed = {key for key in warned if options[CLICK_PARAMETERS.get(key, key)]}
-    given = typed | (set(warned) if config_name else set())  # a config the user named sets them too
-    plan = plan_study(spec, registry, given)  # every check that needs no model
+def _print_planning(plan: StudyPlan) -> None:
+    """What planning says before the run: the settings a trained file filled, its notes, the
+    warnings about settings nothing uses and the notes about combinations left out."""
+    for key, (what, value) in plan.filled.items():
+        stderr.print(f"from the {what}'s header: {key} {escape(_plain(value))}", highlight=False)
+    for line in plan.file_notes:
+        stderr.print(f"note: {escape(line)}", highlight=False)
     for warning in plan.warnings:
         warn(warning)
     for line in plan.notes:
         note(f"note: {line}")
-    study = f" in an ablation study of {len(plan.sweeps)} sweep(s)" if spec.ablation else ""
-    if shard is not None:
-        from bench.plan.shards import parse_shard, shard_plan
 
-        index, count = parse_shard(shard)
-        total = len(plan.runs)
-        plan = shard_plan(plan, index, count)
-        study += f", shard {index}/{count}: {len(plan.runs)} of {total}"
-    note(f"{len(plan.runs)} configuration(s){study}; results go to {spec.output_dir}/")
-    if dry_run:
-        from bench.cli.plan_table import planned_table
 
-        stdout.print(planned_table(plan))
-        stdout.print(f"Dry run: {len(plan.runs)} configuration(s) checked; nothing was run.")
-        return
-    if not plan.runs:  # a shard of a sweep with fewer extraction groups than shards
-        if as_json:
-            click.echo("[]")
-        else:
-            stdout.print("Nothing to run in this shard.")
-        return
+def _shard(plan: StudyPlan, shard: str | None) -> tuple[StudyPlan, str]:
+    """``(plan, what it is)``: ``plan``'s share for ``--shard I/N`` (the whole plan without one), and
+    the words naming the study and the shard for the summary line."""
+    study = f" in an ablation study of {len(plan.sweeps)} sweep(s)" if plan.spec.ablation else ""
+    if shard is None:
+        return plan, study
+    from bench.plan.shards import parse_shard, shard_plan
 
+    index, count = parse_shard(shard)
+    total = len(plan.runs)
+    plan = shard_plan(plan, index, count)
+    return plan, study + f", shard {index}/{count}: {len(plan.runs)} of {total}"
+
+
+def _execute(
+    ctx: click.Context, plan: StudyPlan, registry: Registry, as_json: bool, show_intervals: bool
+) -> None:
+    """Run ``plan`` and print its results (as JSON with ``as_json``), on the main process only."""
     from bench.cli.display import RichReporter, results_tables
     from bench.execution.study import execute
 

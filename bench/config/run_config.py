@@ -173,15 +173,20 @@ class SweepSpec:
             BenchError: a value breaks the schema; it is named as the command-line option it came
                 from (``--batch-size``), since overrides come from the command line.
         """
-        given = {
-            key: value
-            for key, value in values.items()
-            if not (value is None or value is False or value in ((), {}))
-        }
         try:
-            return replace(self, **given)
+            return replace(self, **set_values(values))
         except ValidationError as exc:
             raise schema_error(exc, "the command line", model=SweepSpec, key_name=option_name) from None
+
+
+def set_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The values of ``values`` that were set: all but None, False and empty tuples and dicts (what an
+    option not given holds; 0 is a value)."""
+    return {
+        key: value
+        for key, value in values.items()
+        if not (value is None or value is False or value in ((), {}))
+    }
 
 
 def spec_from_mapping(data: Any, source: str) -> SweepSpec:

@@ -70,7 +70,7 @@ def rerank_results(
     """
     from bench.config.cache_location import default_cache_dir
     from bench.extraction.cache import FeatureCache
-    from bench.extraction.cached import cached_descriptors
+    from bench.extraction.cached import GroupItems, cached_descriptors
 
     path = Path(path)
     reporter = reporter or SilentReporter()
@@ -79,18 +79,15 @@ def rerank_results(
     spec, plan, run = _plan_again(path, result.config, registry, data_root)
     dataset = plan.dataset(run)
     queries, gallery = dataset.split("query"), dataset.split("gallery")
-    request, base_fields = group_request([run], spec, run.prompt_condition(registry))
+    request, base_fields = group_request([run], run.prompt_condition(registry))
     root = Path(cache_dir) if cache_dir else _recorded_cache(result) or default_cache_dir()
     texts = plan.query_texts(run)
     group = cached_descriptors(
-        dataset=dataset,
-        items=queries + gallery,
-        request=request,
-        base_fields=base_fields,
+        GroupItems(dataset, queries + gallery, group_texts(texts, gallery)),
+        request,
+        base_fields,
         cache=FeatureCache(root, run.cache_dtype),
         progress=lambda what, total: reporter.progress(f"{what} ({run.dataset.id})", total),
-        workers=spec.workers,
-        texts=group_texts(texts, gallery),
     )
     key = (run.t, run.layer.name)
     missing = _not_cached(group.skipped)

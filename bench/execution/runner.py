@@ -78,9 +78,10 @@ class FinishedRun:
     reused: bool = False
 
 
-def group_request(runs: list[PlannedRun], spec: Any, prompt: PromptCondition) -> tuple[Any, dict[str, Any]]:
+def group_request(runs: list[PlannedRun], prompt: PromptCondition) -> tuple[Any, dict[str, Any]]:
     """What extracting the group ``runs`` (one group key) with ``prompt`` asks for (an
-    :class:`~bench.extraction.loop.ExtractionRequest`), and the fields that key its cache stores."""
+    :class:`~bench.extraction.loop.ExtractionRequest` with the runs' execution settings, whose seed
+    is the one their identity records), and the fields that key its cache stores."""
     from bench.extraction.fingerprints import code_fingerprint, prompt_fingerprint
     from bench.extraction.loop import ExtractionRequest
 
@@ -89,9 +90,8 @@ def group_request(runs: list[PlannedRun], spec: Any, prompt: PromptCondition) ->
         layers=tuple(dict.fromkeys(run.layer for run in runs)),
         timesteps=tuple(dict.fromkeys(run.t for run in runs)),
         noise_samples=first.noise_samples or 1,
-        seed=spec.seed,
         prompt=prompt,
-        batch_size=spec.batch_size,
+        settings=first.settings,
     )
     code = code_fingerprint(first.backbone.target)
     return request, cache_fields(first, code=code, prompt_content=prompt_fingerprint(prompt))
@@ -108,7 +108,7 @@ class StudyRunner:
     time (a backbone shared by consecutive groups, or sweeps, loads once).
 
     Args:
-        plan: the checked plan (its first sweep's device, dtype and cache settings hold for all).
+        plan: the checked plan (its execution settings: device, dtype and cache).
         registry: the components (prompt schemes build their conditions).
         reporter: progress display.
         command: the command line recorded in each result's provenance (default: the process's).
@@ -130,18 +130,18 @@ class StudyRunner:
         self.registry = registry
         self.specs = registry.evaluation_specs()
         self.command = command
-        spec = plan.sweeps[0].spec
-        self.spec = spec
+        settings = plan.settings
+        self.settings = settings
         self.reporter = reporter or SilentReporter()
         # this rank's device (cuda:LOCAL_RANK) first: join_world binds it before the process group
-        self.device = rank_device(resolve_device(spec.device), launched_world())
+        self.device = rank_device(resolve_device(settings.device), launched_world())
         self.world = join_world(self.device)
         if not self.world.is_main:
             self.reporter = SilentReporter()  # one progress display: the main process's
         self.cache = FeatureCache(
-            Path(spec.cache_dir) if spec.cache_dir else default_cache_dir(), spec.cache_dtype
+            Path(settings.cache_dir) if settings.cache_dir else default_cache_dir(), settings.cache_dtype
         )
-        self.dtype = resolve_dtype(spec.dtype, self.device)
+        self.dtype = resolve_dtype(settings.dtype, self.device)
         warning = slow_dtype_warning(self.dtype, self.device)
         if warning:
             self.reporter.status(warning)
@@ -158,7 +158,7 @@ class StudyRunner:
             self._backbone = None  # free the previous model before loading the next
             self.reporter.status(f"loading backbone {run.backbone.id} ({run.weights})")
             self._backbone = load_planned_backbone(run, device=self.device, dtype=self.dtype)
-            if self.spec.compile:
+            if self.settings.compile:
                 self._compile(run.backbone.id)
             self._backbone_key = key
         return self._backbone
@@ -182,8 +182,7 @@ class StudyRunner:
         from bench.prompts.in_runs import trained_condition
 
         # training needs float32 weights (bf16 runs as autocast; tf32 keeps float32 weights)
-        float32 = self.spec.dtype in ("fp32", "tf32")
-        load = (lambda: self._load_backbone(run)) if float32 else None
+        load = (lambda: self._load_backbone(run)) if self.settings.float32_weights else None
         condition, path = trained_condition(run, spec, self.registry, self.reporter, load)
         trained_on = {"training_data": read_header(path)["training_data"]}
         return condition, {"extractor": {"prompt_file": str(path)}, "dataset": trained_on}
@@ -211,7 +210,7 @@ class StudyRunner:
         ``runs``, one extraction group."""
         first = runs[0]
         prompt, prompt_facts = self._prompt(first, sweep.spec)
-        request, base_fields = group_request(runs, sweep.spec, prompt)
+        request, base_fields = group_request(runs, prompt)
         prompt_content = base_fields["prompt_content"]
         trained_prompt = prompt_content if first.train is not None else None  # in the run identity
         return GroupInputs(
@@ -221,7 +220,6 @@ class StudyRunner:
     def _descriptors(
         self,
         first: PlannedRun,
-        spec: Any,
         inputs: GroupInputs,
         items: list,
         what: str,
@@ -229,21 +227,17 @@ class StudyRunner:
     ) -> Any:
         """The :class:`~bench.extraction.cached.GroupDescriptors` of ``items`` through the cache
         (extracting only what is missing); ``what`` names them in progress lines."""
-        from bench.extraction.cached import group_descriptors
+        from bench.extraction.cached import GroupItems, group_descriptors
 
         label = f"{first.backbone.id} on {first.dataset.id}{what}"
         group = group_descriptors(
-            dataset=inputs.dataset,
-            items=items,
-            request=inputs.request,
-            base_fields=inputs.base_fields,
+            GroupItems(inputs.dataset, items, texts),
+            inputs.request,
+            inputs.base_fields,
             cache=self.cache,
             world=self.world,
             load_backbone=lambda: self._load_backbone(first),
             progress=lambda step, total: self.reporter.progress(f"{step} ({label})", total),
-            workers=spec.workers,
-            strict=spec.strict,
-            texts=texts,
         )
         for problem in group.cache_problems:
             self.reporter.status(f"cache: {problem}")
@@ -269,7 +263,7 @@ class StudyRunner:
             timesteps=tuple(dict.fromkeys(run.t for run in todo)),
         )
         items = inputs.dataset.split("train")
-        split = self._descriptors(todo[0], spec, replace(inputs, request=request), items, ", train split")
+        split = self._descriptors(todo[0], replace(inputs, request=request), items, ", train split")
         for run in todo if self.world.is_main else []:
             self.reporter.status(f"training a linear probe for {describe_member(run)}")
             path = probe_path(run, spec, inputs.trained_prompt)
@@ -288,7 +282,7 @@ class StudyRunner:
         state = resume_state(output, asdict(probe_training(run, sweep.spec)), resume)  # before extracting
         inputs = self._group_inputs([run], sweep)
         items = inputs.dataset.split("train")
-        split = self._descriptors(run, sweep.spec, inputs, items, ", train split")
+        split = self._descriptors(run, inputs, items, ", train split")
         if not self.world.is_main:
             return None
         return train_run_probe(
@@ -306,68 +300,74 @@ class StudyRunner:
         """Descriptors for every layer and timestep of ``runs`` (one group) from the cache, extracting
         only what is missing, and the probes it trains; then (main process only) score each run
         (through its probe, if any) and write its results file."""
-        from bench.execution.probes import read_run_probe
-        from bench.plan.probes import apply_probe
-
         first = runs[0]
-        spec = sweep.spec
         inputs = self._group_inputs(runs, sweep)
         dataset = inputs.dataset
         queries, gallery = dataset.split("query"), dataset.split("gallery")
         texts = self.plan.query_texts(first)  # only the queries: gallery photos keep the run's prompt
-        group = self._descriptors(
-            first,
-            spec,
-            inputs,
-            queries + gallery,
-            "",
-            group_texts(texts, gallery),
-        )
+        group = self._descriptors(first, inputs, queries + gallery, "", group_texts(texts, gallery))
         require_readable_splits(first.dataset.id, queries, gallery, group.skipped)
-        self._train_probes(runs, spec, inputs)
+        self._train_probes(runs, sweep.spec, inputs)
         if not self.world.is_main:
             return []
-        from bench.extraction.devices import peak_memory_mb
-
         scored = ScoredSplits(self.specs, dataset, queries, gallery, group.skipped, self.reporter, texts)
-        images = len(queries) + len(gallery)
+        counts = (len(runs), len(queries) + len(gallery))
         finished = []
         for run in runs:
-            key = (run.t, run.layer.name)
-            descriptors, probe, probe_file, probe_data = group.descriptors[key], None, {}, {}
-            if run.probe is not None:
-                probe = read_run_probe(run, spec, inputs.trained_prompt)
-                descriptors = apply_probe(probe.weight, descriptors)
-                probe_file = {"probe_file": str(probe.path)}
-                if probe.training_data is not None:
-                    probe_data = {"probe_training_data": probe.training_data}
-            shared = {
-                "provenance": run_provenance([run], self.device, self.command),
-                "extractor": {**run.backbone.facts, **inputs.prompt_facts["extractor"], **probe_file},
-                "dataset": {**inputs.prompt_facts["dataset"], **probe_data},
-                "runtime": {
-                    "device": str(self.device),
-                    "processes": self.world.size,
-                    "batch_size": spec.batch_size,
-                    "group_configurations": len(runs),
-                    "group_extract_seconds": round(group.extract_seconds, 3),
-                    "images": images,
-                    "cache_hits": group.hits[key],
-                    "cache_misses": images - len(group.skipped) - group.hits[key],
-                    "extracted_by_main_process": group.extracted,
-                    "cache_dir": str(self.cache.root),
-                },
-            }
-            config = results_config(run, inputs.trained_prompt, probe.content if probe else None)
-            outcome = scored.score(
-                config, run.dataset, run.backbone.note, descriptors, shared, keep_ranks=spec.log_samples
-            )
-            outcome.result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
+            outcome, descriptors = self._score_run(run, counts, sweep, inputs, group, scored)
             finished.append(self._write(outcome, sweep, cached=group.extracted == 0))
             if sweep.ensembles:  # kept under the planned configuration, where run_ensemble looks
                 member = MemberDescriptors(outcome.result, descriptors, group.skipped)
                 self._members[run_name(results_config(run))] = member
         return finished
+
+    def _score_run(
+        self,
+        run: PlannedRun,
+        counts: tuple[int, int],
+        sweep: PlannedSweep,
+        inputs: GroupInputs,
+        group: Any,
+        scored: ScoredSplits,
+    ) -> tuple[ScoredRun, Any]:
+        """``run``'s scored result from its group's descriptors (``group``; through its probe, if
+        any) and the descriptors it scored; ``counts``: the group's runs and images."""
+        from bench.execution.probes import read_run_probe
+        from bench.extraction.devices import peak_memory_mb
+        from bench.plan.probes import apply_probe
+
+        key = (run.t, run.layer.name)
+        descriptors, probe, probe_file, probe_data = group.descriptors[key], None, {}, {}
+        if run.probe is not None:
+            probe = read_run_probe(run, sweep.spec, inputs.trained_prompt)
+            descriptors = apply_probe(probe.weight, descriptors)
+            probe_file = {"probe_file": str(probe.path)}
+            if probe.training_data is not None:
+                probe_data = {"probe_training_data": probe.training_data}
+        group_size, images = counts
+        shared = {
+            "provenance": run_provenance([run], self.device, self.command),
+            "extractor": {**run.backbone.facts, **inputs.prompt_facts["extractor"], **probe_file},
+            "dataset": {**inputs.prompt_facts["dataset"], **probe_data},
+            "runtime": {
+                "device": str(self.device),
+                "processes": self.world.size,
+                "batch_size": run.settings.batch_size,
+                "group_configurations": group_size,
+                "group_extract_seconds": round(group.extract_seconds, 3),
+                "images": images,
+                "cache_hits": group.hits[key],
+                "cache_misses": images - len(group.skipped) - group.hits[key],
+                "extracted_by_main_process": group.extracted,
+                "cache_dir": str(self.cache.root),
+            },
+        }
+        config = results_config(run, inputs.trained_prompt, probe.content if probe else None)
+        outcome = scored.score(
+            config, run.dataset, run.backbone.note, descriptors, shared, keep_ranks=sweep.spec.log_samples
+        )
+        outcome.result.runtime["peak_memory_mb"] = round(peak_memory_mb(self.device), 1)
+        return outcome, descriptors
 
     def run_ensemble(self, plan: EnsemblePlan, sweep: PlannedSweep) -> FinishedRun:
         """Score and write the ensemble of ``plan`` from its members' descriptors (kept by

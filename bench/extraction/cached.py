@@ -146,34 +146,52 @@ def store_fields(base: dict[str, Any], t: int | None, taps: tuple[str, ...], poo
     return {**base, "t": t, "taps": list(taps), "pool": pool}
 
 
+@dataclass(frozen=True)
+class GroupItems:
+    """The items of one extraction group.
+
+    Attributes:
+        dataset: the opened dataset they come from.
+        items: the items, in row order.
+        texts: per item, a text that conditions it in place of the prompt's (the query sketches of
+            sketch+text retrieval, see :func:`~bench.extraction.loop.extract_descriptors`), or None
+            (every item None: the prompt alone).
+    """
+
+    dataset: Dataset
+    items: list[ImageItem]
+    texts: Sequence[str | None] | None = None
+
+    @property
+    def row_texts(self) -> list[str | None]:
+        """Per item, its text or None."""
+        return list(self.texts or [None] * len(self.items))
+
+
 def group_descriptors(
-    *,
-    dataset: Dataset,
-    items: list[ImageItem],
+    group: GroupItems,
     request: ExtractionRequest,
     base_fields: dict[str, Any],
+    *,
     cache: FeatureCache,
     world: World,
     load_backbone: Callable[[], Any],
     progress: Callable[[str, int], Any],
-    workers: int,
-    strict: bool,
-    texts: Sequence[str | None] | None = None,
 ) -> GroupDescriptors:
     """Steps 1-4 of the module docstring for one group; only the main process gets descriptors.
 
-    Items with a text (``texts``, see :func:`bench.extract.extract_descriptors`: the query sketches
-    of sketch+text retrieval) are cached in one more set of stores, whose fields add
-    ``query_text`` and whose rows are keyed by image and text (:func:`row_key`); items without
-    one share the plain stores with every run of the same configuration.
+    Items with a text (``group.texts``: the query sketches of sketch+text retrieval) are cached in
+    one more set of stores, whose fields add ``query_text`` and whose rows are keyed by image and
+    text (:func:`row_key`); items without one share the plain stores with every run of the same
+    configuration. Images are read by ``request.settings.workers`` threads; an unreadable one is
+    an error with ``request.settings.strict``, else skipped.
     """
-    with progress("hashing images", len(items)) as advance:
-        identities, unreadable = identify_items(dataset, items, workers, advance)
-    if unreadable and strict:
+    with progress("hashing images", len(group.items)) as advance:
+        identities, unreadable = identify_items(group.dataset, group.items, request.settings.workers, advance)
+    if unreadable and request.settings.strict:
         row, reason = unreadable[0]
-        raise unreadable_image_error(items[row], reason)
-    texts = list(texts or [None] * len(items))
-    stores = _row_stores(cache, base_fields, request, identities, texts)
+        raise unreadable_image_error(group.items[row], reason)
+    stores = _row_stores(cache, base_fields, request, identities, group.row_texts)
     every_store = [store for store_set in stores.sets for store in store_set.values()]
     # One process at a time extracts into these stores (torchrun ranks share the work instead): an
     # identical run started meanwhile waits here, then finds the rows written and extracts nothing.
@@ -187,26 +205,7 @@ def group_descriptors(
         missing = [i for i in readable if not all(stores.has(i, key) for key in stores.sets[0])]
         mine = world.shard(missing)
         started = time.perf_counter()
-        failures: list[tuple[int, str]] = []
-        if mine:
-            writer = StoreWriter(stores, mine)
-            try:
-                with progress("extracting", len(mine)) as advance:
-                    extraction = extract_descriptors(
-                        load_backbone(),
-                        dataset,
-                        [items[i] for i in mine],
-                        request,
-                        advance,
-                        digests=[identities[i].content for i in mine],  # type: ignore[union-attr]
-                        texts=[texts[i] for i in mine],
-                        on_rows=writer.add,
-                        workers=workers,
-                        strict=strict,
-                    )
-            finally:  # an interrupted run (Ctrl-C, SIGTERM) keeps every row it extracted
-                writer.flush_all()
-            failures = [(mine[row], reason) for row, reason in extraction.skipped]
+        failures = _extract_rows(group, mine, identities, stores, request, load_backbone, progress)
     problems = [
         f"shard {p.path} {p.reason}; " + ("moved aside, " if p.moved else "") + "its rows are recomputed"
         for store in every_store
@@ -217,6 +216,38 @@ def group_descriptors(
     if not world.is_main:
         return GroupDescriptors({}, [], hits, len(mine), extract_seconds, problems)
     return _read_back(stores, unreadable + failures, hits, len(mine), extract_seconds, problems, world)
+
+
+def _extract_rows(
+    group: GroupItems,
+    rows: list[int],
+    identities: Sequence[Any],
+    stores: RowStores,
+    request: ExtractionRequest,
+    load_backbone: Callable[[], Any],
+    progress: Callable[[str, int], Any],
+) -> list[tuple[int, str]]:
+    """Extract the items of ``rows`` (readable ones, missing from the cache) into ``stores`` as batches
+    finish; returns (row, reason) of the images that could not be read after all."""
+    if not rows:
+        return []
+    writer = StoreWriter(stores, rows)
+    texts = group.row_texts
+    try:
+        with progress("extracting", len(rows)) as advance:
+            extraction = extract_descriptors(
+                load_backbone(),
+                group.dataset,
+                [group.items[i] for i in rows],
+                request,
+                advance,
+                digests=[identities[i].content for i in rows],
+                texts=[texts[i] for i in rows],
+                on_rows=writer.add,
+            )
+    finally:  # an interrupted run (Ctrl-C, SIGTERM) keeps every row it extracted
+        writer.flush_all()
+    return [(rows[row], reason) for row, reason in extraction.skipped]
 
 
 def _row_stores(
@@ -254,22 +285,19 @@ NOT_CACHED = "not in the feature cache"
 
 
 def cached_descriptors(
-    *,
-    dataset: Dataset,
-    items: list[ImageItem],
+    group: GroupItems,
     request: ExtractionRequest,
     base_fields: dict[str, Any],
+    *,
     cache: FeatureCache,
     progress: Callable[[str, int], Any],
-    workers: int,
-    texts: Sequence[str | None] | None = None,
 ) -> GroupDescriptors:
     """Steps 1, 2 and 4 of the module docstring: the group's descriptors as the cache holds them,
     extracting nothing and creating no store. ``hits`` counts the rows found; the readable items
     the cache lacks are skipped with the reason :data:`NOT_CACHED`."""
-    with progress("hashing images", len(items)) as advance:
-        identities, unreadable = identify_items(dataset, items, workers, advance)
-    stores = _row_stores(cache, base_fields, request, identities, list(texts or [None] * len(items)), False)
+    with progress("hashing images", len(group.items)) as advance:
+        identities, unreadable = identify_items(group.dataset, group.items, request.settings.workers, advance)
+    stores = _row_stores(cache, base_fields, request, identities, group.row_texts, False)
     readable = [i for i, identity in enumerate(identities) if identity is not None]
     hits = {key: sum(stores.has(i, key) for i in readable) for key in stores.sets[0]}
     every_store = [store for store_set in stores.sets for store in store_set.values()]

@@ -35,15 +35,17 @@ class LoadedBackbone:
         info: its registration (layers with channels and strides, timesteps, text).
         model: the object the factory returned (an ``ImageEncoder`` or a ``DiffusionBackbone``).
         plugin: the name of the plugin that registered it (named in errors).
+        image_size: the input resolution in pixels it was loaded for (None: built by hand, not known).
     """
 
     info: BackboneInfo
     model: Any
     plugin: str
+    image_size: int | None = None
 
     def __getattr__(self, name: str) -> Any:
         """Deprecated: the model's attribute ``name``, read through the loaded backbone."""
-        if name in ("info", "model", "plugin") or name.startswith("__"):  # e.g. while unpickling
+        if name in ("info", "model", "plugin", "image_size") or name.startswith("__"):  # not set yet (unpickling)
             raise AttributeError(name)
         value = getattr(self.model, name)
         warnings.warn(

@@ -33,7 +33,7 @@ def load_backbone(
         ) from exc
     except ValueError:  # no signature to inspect (a builtin): call it and let it fail
         pass
-    return LoadedBackbone(info, factory(info, **arguments), plugin)
+    return LoadedBackbone(info, factory(info, **arguments), plugin, image_size)
 
 
 def load_planned_backbone(run: PlannedRun, *, device: Any, dtype: Any) -> LoadedBackbone:

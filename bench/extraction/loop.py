@@ -23,6 +23,7 @@ from bench.extraction.finite import check_batch, check_pixels, check_prompt, tap
 from bench.extraction.pooling import descriptor
 from bench.extraction.transfer import is_cuda, model_device, pinned_for, to_device, to_host
 from bench.plan.layers import LayerPlan
+from bench.plan.settings import ExecutionSettings
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -39,17 +40,17 @@ class ExtractionRequest:
         layers: the layer plans to produce.
         timesteps: diffusion timesteps, or ``(None,)``.
         noise_samples: noise draws averaged per image.
-        seed: run seed; each image's noise seed derives from it and the image's pixels.
         prompt: the conditioning.
-        batch_size: images per backbone call.
+        settings: how to extract: its ``seed`` (each image's noise seed derives from it and the
+            image's content), ``batch_size`` (images per backbone call), ``workers`` (threads reading
+            images ahead) and ``strict`` (raise on the first unreadable image).
     """
 
     layers: tuple[LayerPlan, ...]
     timesteps: tuple[int | None, ...]
     noise_samples: int
-    seed: int
     prompt: PromptCondition
-    batch_size: int
+    settings: ExecutionSettings = ExecutionSettings()
 
 
 def _batches(items: Sequence[ImageItem], batch_size: int, texts: Sequence[str | None]) -> Iterator[list[int]]:
@@ -107,11 +108,12 @@ def _read(
 
 
 class BatchLoader:
-    """Reads and preprocesses batches with a pool of ``workers`` threads (PIL decoding and resizing
-    release the GIL), one batch ahead of the backbone.
+    """Reads and preprocesses batches with a pool of ``settings.workers`` threads (PIL decoding and
+    resizing release the GIL), one batch ahead of the backbone.
 
     Args:
-        strict: raise :class:`BenchError` on the first unreadable image instead of skipping it.
+        settings: the run's seed (noise seeds), ``workers`` and ``strict`` (raise
+            :class:`BenchError` on the first unreadable image instead of skipping it).
         device: where the backbone runs; for a CUDA device each batch's pixels are pinned here, in
             the loader's thread, so that their copy to the GPU can be asynchronous.
     """
@@ -122,14 +124,12 @@ class BatchLoader:
         dataset: Dataset,
         items: Sequence[ImageItem],
         digests: Sequence[bytes | None],
-        seed: int,
-        workers: int,
-        strict: bool,
+        settings: ExecutionSettings,
         device: torch.device | None = None,
     ) -> None:
         self.backbone, self.dataset, self.items, self.digests = backbone, dataset, items, digests
-        self.seed, self.strict, self.device = seed, strict, device
-        self.readers = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
+        self.seed, self.strict, self.device = settings.seed, settings.strict, device
+        self.readers = ThreadPoolExecutor(max_workers=settings.workers) if settings.workers > 0 else None
 
     def load(self, indices: list[int]) -> LoadedBatch:
         read = lambda i: _read(self.dataset, self.items[i], self.seed, self.digests[i])  # noqa: E731
@@ -164,13 +164,12 @@ def extract_descriptors(
     digests: Sequence[bytes | None] | None = None,
     texts: Sequence[str | None] | None = None,
     on_rows: Callable[[list[int], dict[DescriptorKey, np.ndarray]], None] | None = None,
-    workers: int = 2,
-    strict: bool = False,
 ) -> Extraction:
     """Descriptors of ``items`` for every (timestep, layer) of ``request``.
 
-    Images are read by ``workers`` threads, one batch ahead of the backbone. An image that cannot
-    be read is skipped (and reported in :attr:`Extraction.skipped`) unless ``strict``. Non-finite
+    Images are read by ``request.settings.workers`` threads, one batch ahead of the backbone. An
+    image that cannot be read is skipped (and reported in :attr:`Extraction.skipped`) unless
+    ``request.settings.strict``. Non-finite
     values are an error raised where they arise (see :mod:`bench.extraction.finite`), before the
     batch's rows reach ``on_rows``.
 
@@ -194,11 +193,9 @@ def extract_descriptors(
     check_prompt(request.prompt)
     skipped: list[tuple[int, str]] = []
     texts = texts or [None] * len(items)
-    batches = list(_batches(items, request.batch_size, texts))
+    batches = list(_batches(items, request.settings.batch_size, texts))
     device = model_device(backbone.model)
-    loader = BatchLoader(
-        backbone, dataset, items, digests or [None] * len(items), request.seed, workers, strict, device
-    )
+    loader = BatchLoader(backbone, dataset, items, digests or [None] * len(items), request.settings, device)
     try:
         with ThreadPoolExecutor(max_workers=1) as ahead, torch.inference_mode():
             pending = ahead.submit(loader.load, batches[0]) if batches else None

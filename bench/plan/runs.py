@@ -18,8 +18,9 @@ from bench.config.run_config import SweepSpec
 from bench.config.training import PROBE_SETTINGS, training_settings
 from bench.plan.dataset_views import CheckedImages
 from bench.plan.layers import LayerPlan, resolve_layer
-from bench.plan.per_backbone import resolve_axis, split_axis
+from bench.plan.per_backbone import PerBackbone, resolve_axis, split_axis
 from bench.plan.probes import LINEAR, NONE, check_probe_file, split_probe
+from bench.plan.settings import ExecutionSettings
 from bench.registry.tables import Registry
 from bench.weights import weights_identity
 
@@ -40,8 +41,8 @@ class PlannedRun:
         train: for a learned prompt scheme (``visual``, ``textual``, ``visual+textual``), the
             training settings the run trains it with before evaluating it; None otherwise.
         noise_samples: noise draws per image (None for a backbone without noise).
-        seed: the run seed, where it changes numbers (noise draws, prompt or probe training), else None.
-        dtype: model precision name; cache_dtype: precision of the cached descriptors.
+        settings: how it executes (device, precisions, workers, strictness, seed, batch size); the
+            one source of :attr:`seed`, :attr:`dtype` and :attr:`cache_dtype`.
         query_text: the sketch+text query source (``--query-text``), or None.
         backbone_plugin, dataset_plugin: the plugins that registered them (named in errors).
         weights_identity: what the weights are (:func:`bench.weights.weights_identity`).
@@ -65,9 +66,7 @@ class PlannedRun:
     dataset_options: dict[str, Any]
     train: dict[str, Any] | None = None
     noise_samples: int | None = None
-    seed: int | None = None
-    dtype: str = "fp32"
-    cache_dtype: str = "fp16"
+    settings: ExecutionSettings = ExecutionSettings()
     query_text: str | None = None
     backbone_plugin: str = "?"
     dataset_plugin: str = "?"
@@ -78,6 +77,22 @@ class PlannedRun:
     probe: str | None = None
     probe_dim: int | None = None
     probe_train: dict[str, Any] | None = None
+
+    @property
+    def seed(self) -> int | None:
+        """The run seed where it changes numbers (noise draws, prompt or probe training), else None."""
+        random = self.noise_samples is not None or self.train is not None or self.probe_train is not None
+        return self.settings.seed if random else None
+
+    @property
+    def dtype(self) -> str:
+        """The model precision (a name of :data:`~bench.api.choices.DTYPE_NAMES`)."""
+        return self.settings.dtype
+
+    @property
+    def cache_dtype(self) -> str:
+        """The precision of the cached descriptors."""
+        return self.settings.cache_dtype
 
     @property
     def descriptor_dim(self) -> int:
@@ -107,9 +122,7 @@ class PlannedRun:
 
     def prompt_condition(self, registry: Registry) -> PromptCondition:
         """What ``--prompt`` conditions extraction on, built by its prompt scheme."""
-        scheme_id, argument = split_prompt(self.prompt)
-        scheme = registry.prompt_schemes.get(scheme_id)
-        return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
+        return prompt_condition(self.prompt, registry)
 
 
 def _options_text(options: dict[str, Any]) -> str:
@@ -155,7 +168,23 @@ def split_prompt(value: str) -> tuple[str, str | None]:
     return scheme, (argument if sep else None)
 
 
-def _check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_size: int) -> PromptScheme:
+def prompt_condition(value: str, registry: Registry) -> PromptCondition:
+    """What the prompt ``value`` (checked by :func:`check_prompt`) conditions extraction on, built by
+    its prompt scheme."""
+    scheme_id, argument = split_prompt(value)
+    scheme = registry.prompt_schemes.get(scheme_id)
+    return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
+
+
+def check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_size: int) -> PromptScheme:
+    """The prompt scheme of ``value``, once the value suits it and ``backbone`` at ``image_size``
+    (the one check of a prompt, for ``bench run`` and the Python workflows alike).
+
+    Raises:
+        BenchError: an unknown scheme, a missing or unexpected argument, a text prompt for a backbone
+            whose features do not depend on text, a prompt part the backbone cannot learn, or what
+            the scheme's own check refuses (a learned prompt file for another backbone or size).
+    """
     scheme_id, argument = split_prompt(value)
     scheme = registry.prompt_schemes.get(scheme_id)
     if scheme.takes_argument and not argument:
@@ -259,89 +288,122 @@ def checked_weights(spec: SweepSpec, backbone: BackboneInfo) -> str:
     return weights
 
 
+@dataclass(frozen=True)
+class _SweepAxes:
+    """What a sweep's configurations are made of, resolved and checked once: its datasets (with
+    their roots), training settings, weights, and per backbone its layers, prompts (each with
+    whether it is learned) and probes."""
+
+    spec: SweepSpec
+    registry: Registry
+    datasets: list[DatasetInfo]
+    roots: dict[str, Path | None]
+    train: dict[str, Any]
+    weights: dict[str, str]
+    layers: PerBackbone[LayerPlan]
+    prompts: PerBackbone[tuple[str, bool]]
+    probes: PerBackbone[str]
+
+    @property
+    def notes(self) -> list[str]:
+        return [*self.layers.notes, *self.prompts.notes, *self.probes.notes]
+
+
+def _sweep_axes(spec: SweepSpec, registry: Registry, backbones: list[BackboneInfo]) -> _SweepAxes:
+    """Every check of ``spec`` that needs no configuration of it (see :func:`plan_sweep`)."""
+    datasets = [registry.datasets.get(d) for d in dict.fromkeys(spec.dataset)]
+    check_dataset_options(spec, datasets)
+    roots = {dataset.id: dataset_root(spec, dataset) for dataset in datasets}
+    train = training_settings(spec.train, "The config's train table")
+    weights = {backbone.id: checked_weights(spec, backbone) for backbone in backbones}
+
+    def prompt(value: str, backbone: BackboneInfo) -> tuple[str, bool]:
+        scheme = check_prompt(value, backbone, registry, spec.image_size or backbone.image_size)
+        return value, bool(scheme.learns)
+
+    return _SweepAxes(
+        spec,
+        registry,
+        datasets,
+        roots,
+        train,
+        weights,
+        layers=resolve_axis(
+            split_axis(spec.layer, spec.backbone, "--layer"),
+            backbones,
+            lambda value, backbone: resolve_layer(value, backbone, registry.layer_selectors, spec.pool),
+            lambda backbone: backbone.default_layer,
+        ),
+        prompts=resolve_axis(
+            split_axis(spec.prompt, spec.backbone, "--prompt"), backbones, prompt, lambda _: NO_PROMPT
+        ),
+        probes=resolve_axis(
+            split_axis(spec.probe, spec.backbone, "--probe"), backbones, _checked_probe, lambda _: NONE
+        ),
+    )
+
+
 def plan_sweep(spec: SweepSpec, registry: Registry, notes: list[str] | None = None) -> list[PlannedRun]:
     """Every configuration of ``spec``, validated; raises :class:`BenchError` on the first mistake.
 
     ``--layer``, ``--prompt`` and ``--probe`` values may be a backbone's own (``sd-mini=up0``); a
     plain value that does not apply to some backbone leaves that combination out, with a line
-    appended to ``notes`` (see :mod:`bench.plan.per_backbone`).
+    appended to ``notes`` (see :mod:`bench.plan.per_backbone`). Ranges (noise draws, batch size,
+    ...) were checked when ``spec`` was built (:class:`SweepSpec` is the schema).
     """
     if not spec.backbone or not spec.dataset:
         raise BenchError("A run needs at least one --backbone and one --dataset.", "See `bench list`.")
-    if spec.noise_samples < 1 or spec.batch_size < 1:
-        raise BenchError("--noise-samples and --batch-size must be at least 1.")
     backbones = [registry.backbones.get(b) for b in dict.fromkeys(spec.backbone)]
-    datasets = [registry.datasets.get(d) for d in dict.fromkeys(spec.dataset)]
-    check_dataset_options(spec, datasets)
-    specs = registry.evaluation_specs()
-    roots = {dataset.id: dataset_root(spec, dataset) for dataset in datasets}
-    train = training_settings(spec.train, "The config's train table")
-    weights_of = {backbone.id: checked_weights(spec, backbone) for backbone in backbones}
-    layers_of = resolve_axis(
-        split_axis(spec.layer, spec.backbone, "--layer"),
-        backbones,
-        lambda value, backbone: resolve_layer(value, backbone, registry.layer_selectors, spec.pool),
-        lambda backbone: backbone.default_layer,
-    )
-    prompts_of = resolve_axis(
-        split_axis(spec.prompt, spec.backbone, "--prompt"),
-        backbones,
-        lambda value, backbone: (
-            value,
-            bool(_check_prompt(value, backbone, registry, spec.image_size or backbone.image_size).learns),
-        ),
-        lambda backbone: NO_PROMPT,
-    )
-    probes_of = resolve_axis(
-        split_axis(spec.probe, spec.backbone, "--probe"),
-        backbones,
-        _checked_probe,
-        lambda backbone: NONE,
-    )
+    axes = _sweep_axes(spec, registry, backbones)
     if notes is not None:
-        notes += [*layers_of.notes, *prompts_of.notes, *probes_of.notes]
+        notes += axes.notes
+    settings = ExecutionSettings.of(spec)
+    return [run for backbone in backbones for run in _backbone_runs(axes, backbone, settings)]
+
+
+def _backbone_runs(axes: _SweepAxes, backbone: BackboneInfo, settings: ExecutionSettings) -> list[PlannedRun]:
+    """The configurations of ``backbone`` in the sweep of ``axes``, in sweep order."""
+    spec, registry = axes.spec, axes.registry
+    specs = registry.evaluation_specs()
+    weights = axes.weights[backbone.id]
+    identity = weights_identity(weights)
+    learned = dict(axes.prompts.values[backbone.id])
+    diffusion = backbone.num_timesteps is not None
     runs: list[PlannedRun] = []
-    for backbone in backbones:
-        weights = weights_of[backbone.id]
-        identity = weights_identity(weights)
-        layers = layers_of.values[backbone.id]
-        learned = dict(prompts_of.values[backbone.id])
-        image_size = spec.image_size or backbone.image_size
-        probes = probes_of.values[backbone.id]
-        for dataset, prompt, t, layer, probe in itertools.product(
-            datasets, list(learned), check_timesteps(spec.t, backbone), layers, probes
-        ):
-            probe_dim, probe_train = _probe_plan(probe, backbone, layer, spec, train)
-            options = {k: v for k, v in spec.dataset_options.items() if k in dataset.options}
-            diffusion = backbone.num_timesteps is not None
-            runs.append(
-                PlannedRun(
-                    backbone=backbone,
-                    dataset=dataset,
-                    weights=weights,
-                    image_size=image_size,
-                    prompt=prompt,
-                    t=t,
-                    layer=layer,
-                    data_root=roots[dataset.id],
-                    dataset_options=options,
-                    train=train if learned[prompt] else None,
-                    noise_samples=spec.noise_samples if diffusion else None,
-                    seed=spec.seed if diffusion or learned[prompt] or probe_train is not None else None,
-                    dtype=spec.dtype,
-                    cache_dtype=spec.cache_dtype,
-                    query_text=spec.query_text,
-                    backbone_plugin=registry.backbones.owner(backbone.id),
-                    dataset_plugin=registry.datasets.owner(dataset.id),
-                    weights_identity=identity,
-                    limit=spec.limit,
-                    task=registry.tasks.get(dataset.task),
-                    metrics=tuple(specs.metric(name) for name in dataset.metrics),
-                    probe=None if probe == NONE else probe,
-                    probe_dim=probe_dim,
-                    probe_train=probe_train,
-                )
+    for dataset, prompt, t, layer, probe in itertools.product(
+        axes.datasets,
+        list(learned),
+        check_timesteps(spec.t, backbone),
+        axes.layers.values[backbone.id],
+        axes.probes.values[backbone.id],
+    ):
+        probe_dim, probe_train = _probe_plan(probe, backbone, layer, spec, axes.train)
+        runs.append(
+            PlannedRun(
+                backbone=backbone,
+                dataset=dataset,
+                weights=weights,
+                image_size=spec.image_size or backbone.image_size,
+                prompt=prompt,
+                t=t,
+                layer=layer,
+                data_root=axes.roots[dataset.id],
+                dataset_options={k: v for k, v in spec.dataset_options.items() if k in dataset.options},
+                train=axes.train if learned[prompt] else None,
+                noise_samples=spec.noise_samples if diffusion else None,
+                settings=settings,
+                query_text=spec.query_text,
+                backbone_plugin=registry.backbones.owner(backbone.id),
+                dataset_plugin=registry.datasets.owner(dataset.id),
+                weights_identity=identity,
+                limit=spec.limit,
+                task=registry.tasks.get(dataset.task),
+                metrics=tuple(specs.metric(name) for name in dataset.metrics),
+                probe=None if probe == NONE else probe,
+                probe_dim=probe_dim,
+                probe_train=probe_train,
             )
+        )
     return runs
 
 

@@ -21,6 +21,7 @@ from bench.plan.identity import dataset_key
 from bench.plan.query_text import QueryTexts, check_query_text, query_texts
 from bench.plan.runs import PlannedRun, plan_sweep
 from bench.plan.setting_warnings import inapplicable_settings
+from bench.plan.settings import ExecutionSettings
 from bench.registry.tables import Registry
 
 
@@ -47,18 +48,27 @@ class StudyPlan:
 
     Attributes:
         sweeps: the sweeps, in order (one, or an ablation study's base and variants).
+        spec: the settings planned (with the ablation table of a study).
         datasets: every dataset the runs use, opened once (by :func:`~bench.plan.identity.dataset_key`).
         texts: the query texts of each dataset (``--query-text``), by (source, dataset key).
         warnings: settings left out because nothing in the run uses them (printed by the caller).
         notes: combinations of a sweep left out because a plain ``--layer`` or ``--prompt`` value
             does not apply to a backbone (see :mod:`bench.plan.per_backbone`; printed by the caller).
+        settings: how every run of the plan executes (the base sweep's; an ablation study varies
+            none of them).
+        filled: the settings a trained file's header filled in (key -> (the file's kind, value);
+            see ``bench.execution.planning``); file_notes: what those headers say about the run.
     """
 
     sweeps: list[PlannedSweep]
+    spec: SweepSpec
     datasets: dict[tuple, Any] = field(default_factory=dict)
     texts: dict[tuple, QueryTexts] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    settings: ExecutionSettings = ExecutionSettings()
+    filled: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    file_notes: list[str] = field(default_factory=list)
 
     @property
     def runs(self) -> list[PlannedRun]:
@@ -75,10 +85,10 @@ class StudyPlan:
         return self.texts[(run.query_text, *dataset_key(run))]
 
 
-def check_device_and_dtype(spec: SweepSpec) -> None:
+def check_device_and_dtype(settings: ExecutionSettings) -> None:
     """Raise :class:`BenchError` for a dtype the device cannot run (the schema checked the names; no
     torch: whether a named GPU exists is checked when the run starts)."""
-    if spec.dtype == "fp16" and spec.device == "cpu":
+    if settings.dtype == "fp16" and settings.device == "cpu":
         raise BenchError("fp16 is not supported on the CPU.", "Use --dtype bf16 or fp32.")
 
 
@@ -91,7 +101,8 @@ def plan_study(spec: SweepSpec, registry: Registry, given: set[str] | None = Non
     Raises:
         BenchError: the first mistake found, in any variant.
     """
-    check_device_and_dtype(spec)
+    settings = ExecutionSettings.of(spec)
+    check_device_and_dtype(settings)
     variants = ablation_variants(spec) if spec.ablation else [(spec, [])]
     sweeps = []
     notes: list[str] = []
@@ -99,7 +110,7 @@ def plan_study(spec: SweepSpec, registry: Registry, given: set[str] | None = Non
         runs = plan_sweep(variant, registry, notes)
         check_query_text(variant, runs, registry)
         sweeps.append(PlannedSweep(variant, tags, runs, plan_ensembles(variant, runs)))
-    plan = StudyPlan(sweeps, notes=list(dict.fromkeys(notes)))
+    plan = StudyPlan(sweeps, spec, notes=list(dict.fromkeys(notes)), settings=settings)
     for sweep in sweeps:
         for warning in inapplicable_settings(sweep.spec, sweep.runs, given):
             if warning not in plan.warnings:

@@ -199,17 +199,17 @@ class PromptTrainer(TripletTrainer):
         """The task's main metric with the current prompt, sketches of ``items`` as queries against
         its photos, extracted exactly as ``bench run`` does (no gradients)."""
         from bench.extraction.loop import ExtractionRequest, extract_descriptors
+        from bench.plan.settings import ExecutionSettings
 
         queries, gallery = validation_sides(items)
         request = ExtractionRequest(
             layers=(self.run.layer,),
             timesteps=(self.run.t,),
             noise_samples=self.spec.noise_samples,
-            seed=self.spec.seed,
             prompt=self.prompt.condition(),
-            batch_size=self.spec.batch_size,
+            settings=ExecutionSettings(seed=self.spec.seed, batch_size=self.spec.batch_size, workers=0),
         )
-        rows = extract_descriptors(self.backbone, self.dataset, queries + gallery, request, workers=0)
+        rows = extract_descriptors(self.backbone, self.dataset, queries + gallery, request)
         features = rows.descriptors[(self.run.t, self.run.layer.name)]
         return split_score(self.run, self.dataset, queries, gallery, features)
 
