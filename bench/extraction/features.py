@@ -45,7 +45,8 @@ class LoadedBackbone:
 
     def __getattr__(self, name: str) -> Any:
         """Deprecated: the model's attribute ``name``, read through the loaded backbone."""
-        if name in ("info", "model", "plugin", "image_size") or name.startswith("__"):  # not set yet (unpickling)
+        # the fields themselves are not set yet while unpickling; dunder names are never the model's
+        if name in ("info", "model", "plugin", "image_size") or name.startswith("__"):
             raise AttributeError(name)
         value = getattr(self.model, name)
         warnings.warn(
