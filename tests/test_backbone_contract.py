@@ -30,6 +30,7 @@ import torch
 from PIL import Image
 
 import bench
+from bench.weights import RANDOM
 from tests.helpers.cli import run_bench
 
 BATCH = 3
@@ -79,8 +80,8 @@ class Subject:
 
 
 FAMILY_NAMES = {  # family -> a name of it (hf: a tiny folder, written by the ``hf_folder`` fixture)
-    "timm": Subject("timm:vit_tiny_patch16_224", bench.RANDOM, 64),
-    "open_clip": Subject("open_clip:ViT-S-32", bench.RANDOM, 64),
+    "timm": Subject("timm:vit_tiny_patch16_224", RANDOM, 64),
+    "open_clip": Subject("open_clip:ViT-S-32", RANDOM, 64),
     "dit": Subject("dit:sd3-tiny/massive-zero2"),
 }
 
@@ -185,10 +186,10 @@ def test_every_registered_backbone_is_built_here_or_has_a_tiny_twin(registry):
     for backbone_id in REGISTERED:
         if backbone_id in STAND_INS:
             twin = STAND_INS[backbone_id]
-            assert registry.backbones.get(twin).weights == bench.RANDOM, twin
+            assert registry.backbones.get(twin).weights == RANDOM, twin
             assert registry.backbones.owner(twin) == registry.backbones.owner(backbone_id), backbone_id
         elif backbone_id not in LOCAL:
-            assert registry.backbones.get(backbone_id).weights == bench.RANDOM, (
+            assert registry.backbones.get(backbone_id).weights == RANDOM, (
                 f"{backbone_id}'s weights are a download: name its tiny twin in STAND_INS"
             )
     assert set(STAND_INS) <= set(REGISTERED)
