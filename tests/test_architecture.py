@@ -236,3 +236,41 @@ def test_plugins_holds_only_registered_plugins():
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+MAX_FUNCTION_LINES = 60  # from ``def`` (decorators excluded) to the last line, docstring included
+MAX_PARAMETERS = 8  # self and cls not counted; *args and **kwargs count one each
+
+
+def oversized_functions(path: Path, root: Path = ROOT) -> list[str]:
+    """The functions of ``path`` longer than :data:`MAX_FUNCTION_LINES` or taking more than
+    :data:`MAX_PARAMETERS` parameters, as ``file:line name (lines, parameters)``, the file named
+    relative to ``root``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        arguments = node.args
+        named = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        parameters = len(named) + (arguments.vararg is not None) + (arguments.kwarg is not None)
+        parameters -= bool(arguments.args) and arguments.args[0].arg in ("self", "cls")
+        lines = node.end_lineno - node.lineno + 1
+        if lines > MAX_FUNCTION_LINES or parameters > MAX_PARAMETERS:
+            where = f"{path.relative_to(root)}:{node.lineno}"
+            found.append(f"{where} {node.name} ({lines} lines, {parameters} parameters)")
+    return found
+
+
+def test_no_function_in_bench_is_over_60_lines_or_8_parameters():
+    """Small units: split a long function by its steps, and pass parameters that travel together
+    as one settings object (as ``ExecutionSettings`` carries device, dtypes, workers and seed)."""
+    offenders = [line for path in sorted(BENCH.rglob("*.py")) for line in oversized_functions(path)]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_size_check_counts_lines_and_parameters(tmp_path):
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    source = f"def long():\n{body}\n\ndef wide(self, a, b, c, d, e, f, g, *rest, **options):\n    pass\n"
+    (tmp_path / "sample.py").write_text(source)
+    found = [line.split(" ", 1)[1] for line in oversized_functions(tmp_path / "sample.py", tmp_path)]
+    assert found == [f"long ({MAX_FUNCTION_LINES + 1} lines, 0 parameters)", "wide (2 lines, 9 parameters)"]
