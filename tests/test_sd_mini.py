@@ -105,3 +105,15 @@ def test_a_trained_prompt_does_no_worse_than_no_prompt_on_unseen_classes(registr
 def _synthetic_test_splits(registry):
     dataset = bench.open_dataset("synthetic", registry=registry)
     return dataset.split("query"), dataset.split("gallery")
+
+
+@pytest.mark.slow
+def test_loading_sd_mini_shows_the_runs_progress_only(registry, tmp_path):
+    """transformers' own "Loading weights" bar (its text encoder) does not break into the run's
+    output; the model is loaded for real (an empty feature cache)."""
+    env = {"SBIR_BENCH_CACHE": str(tmp_path / "cache")}
+    result = run_bench("run", "--backbone", "sd-mini", "--dataset", "synthetic", "--dataset-option",
+                       "num_unseen=2", "--output-dir", str(tmp_path / "out"), env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "loading backbone sd-mini" in result.stderr
+    assert "Loading weights" not in result.stdout + result.stderr

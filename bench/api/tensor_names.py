@@ -11,7 +11,9 @@ mismatch with one message that names the tensors.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +135,8 @@ def from_pretrained_part(model_class: Any, source: str, part: str, weights: str,
     Raises:
         BenchError: tensors missing or unexpected, named (see :func:`require_complete`).
     """
-    model, info = model_class.from_pretrained(source, subfolder=part, output_loading_info=True, **options)
+    with _without_transformers_bar(model_class):
+        model, info = model_class.from_pretrained(source, subfolder=part, output_loading_info=True, **options)
     require_complete(
         loading_info_gaps(info),
         f"The {part}/ weights of {weights!r}",
@@ -141,3 +144,21 @@ def from_pretrained_part(model_class: Any, source: str, part: str, weights: str,
         "leaves tensors out), or pass the weights of this backbone.",
     )
     return model
+
+
+@contextmanager
+def _without_transformers_bar(model_class: Any) -> Iterator[None]:
+    """transformers' own "Loading weights" progress bar off while ``model_class`` (a transformers
+    class, so transformers is imported) loads: the run shows its own progress. Downloads keep
+    huggingface_hub's bars, which transformers' switch does not touch."""
+    logging = sys.modules.get("transformers.utils.logging")
+    if logging is None or not getattr(model_class, "__module__", "").startswith("transformers."):
+        yield
+        return
+    shown = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            logging.enable_progress_bar()
