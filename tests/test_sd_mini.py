@@ -117,3 +117,31 @@ def test_loading_sd_mini_shows_the_runs_progress_only(registry, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "loading backbone sd-mini" in result.stderr
     assert "Loading weights" not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("downloads_shown", [True, False])
+def test_hiding_the_loading_bar_keeps_the_download_bars_as_the_user_set_them(
+    registry, monkeypatch, downloads_shown
+):
+    """transformers' bar switch also switches huggingface_hub's: while sd-mini's text encoder loads,
+    download bars stay as they were, and afterwards both switches are as before."""
+    import huggingface_hub.utils as hub
+    import transformers
+    import transformers.utils.logging as library
+
+    hub.enable_progress_bars() if downloads_shown else hub.disable_progress_bars()
+    seen = []
+    original = transformers.CLIPTextModel.from_pretrained.__func__
+
+    def recording(cls, *args, **kwargs):
+        seen.append((library.is_progress_bar_enabled(), not hub.are_progress_bars_disabled()))
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.CLIPTextModel, "from_pretrained", classmethod(recording))
+    try:
+        bench.load_backbone("sd-mini", registry=registry)
+        assert seen == [(False, downloads_shown)]
+        assert library.is_progress_bar_enabled() and hub.are_progress_bars_disabled() is not downloads_shown
+    finally:
+        hub.enable_progress_bars()

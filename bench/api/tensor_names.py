@@ -149,16 +149,23 @@ def from_pretrained_part(model_class: Any, source: str, part: str, weights: str,
 @contextmanager
 def _without_transformers_bar(model_class: Any) -> Iterator[None]:
     """transformers' own "Loading weights" progress bar off while ``model_class`` (a transformers
-    class, so transformers is imported) loads: the run shows its own progress. Downloads keep
-    huggingface_hub's bars, which transformers' switch does not touch."""
+    class, so transformers is imported) loads: the run shows its own progress. transformers' switch
+    also switches huggingface_hub's bars, so the download bars are put back as they were at once,
+    and both switches are restored afterwards."""
     logging = sys.modules.get("transformers.utils.logging")
-    if logging is None or not getattr(model_class, "__module__", "").startswith("transformers."):
+    hub = sys.modules.get("huggingface_hub.utils")
+    from_transformers = getattr(model_class, "__module__", "").startswith("transformers.")
+    if logging is None or hub is None or not from_transformers:
         yield
         return
-    shown = logging.is_progress_bar_enabled()
+    shown, downloads_shown = logging.is_progress_bar_enabled(), not hub.are_progress_bars_disabled()
     logging.disable_progress_bar()
+    if downloads_shown:
+        hub.enable_progress_bars()
     try:
         yield
     finally:
         if shown:
             logging.enable_progress_bar()
+        if not downloads_shown:
+            hub.disable_progress_bars()
