@@ -5,11 +5,12 @@ from __future__ import annotations
 import torch
 
 from bench import BackboneInfo, BenchError
+from bench.weights import is_single_file, require_weight_files
 from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_VAE_CONFIG, VARIANTS, SDVariant
 from bench_sd.conditioning import ClipConditioner, DualClipConditioner
 from bench_sd.features import StableDiffusionFeatures
 from bench_sd.pipeline_parts import PipelineParts, load_folder, load_single_file
-from bench_sd.weights import is_single_file, locate_single_file, locate_weights, require_weight_files
+from bench_sd.weights import locate_single_file, locate_weights
 
 
 def _quiet_diffusers() -> None:
