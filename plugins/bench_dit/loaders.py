@@ -132,7 +132,7 @@ def build_pretrained(
         if file is None:
             transformer = load_part(transformer_class(variant), source, "transformer", dtype)
         else:
-            transformer = load_transformer(file, source, variant, transformer_class(variant), dtype, info.id)
+            transformer = load_transformer(file, source, variant, transformer_class(variant), info.id)
         text = _load_text(variant, source, dtype)
     except (OSError, ValueError) as exc:
         raise BenchError(
