@@ -380,3 +380,28 @@ def test_incomplete_or_foreign_folders_are_refused_before_loading(tmp_path):
     result = run_bench("run", "--backbone", "sd3-medium", "--t", "200", "--weights", f"sd3-medium={partial}")
     assert result.returncode != 0 and VARIANTS["sd3-medium"].family == SD3
     assert "Use --backbone sd35-large with these weights" in " ".join(result.stderr.split())
+
+
+def test_the_diffusion_plugins_register_and_check_weights_without_torch(tmp_path):
+    """SD's and DiT's registrations bind torch-free weights functions (bench --help stays fast):
+    building the registry, locating and checking weights import neither torch nor diffusers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bench\n"
+        "from bench.registry.manager import load_plugins\n"
+        "registry = load_plugins().build_registry()\n"
+        "for backbone in ('sd15', 'sd3-medium', 'dit:flux1-dev/ditf'):\n"
+        "    info = registry.backbones.get(backbone)\n"
+        f"    assert info.weights_location({str(tmp_path)!r}) is None\n"
+        "    try:\n"
+        f"        info.weights_check({str(tmp_path / 'absent')!r})\n"
+        "    except bench.BenchError as exc:\n"
+        "        assert 'does not exist' in str(exc), exc\n"
+        "    else:\n"
+        "        raise AssertionError(f'{backbone}: an absent folder was accepted')\n"
+        "heavy = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
