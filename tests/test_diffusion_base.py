@@ -26,7 +26,7 @@ SMALL = [
 
 TOY_FAMILY = textwrap.dedent(
     """
-    from dataclasses import dataclass
+    from dataclasses import dataclass, replace
 
     import torch
 
@@ -94,56 +94,39 @@ TOY_FAMILY = textwrap.dedent(
 
     def build(info, *, weights, device, dtype, image_size):
         schedule = bench.DDPMSchedule(torch.linspace(0.99, 0.01, 1000, dtype=torch.float64))
-        return ToyDiffusion(
-            denoiser=Denoiser(), vae=None, conditioner=Conditioner(), schedule=schedule,
-            image_size=image_size, weights=weights, device=device, dtype=dtype,
-        )
-
-
-    def build_with_vae(info, *, weights, device, dtype, image_size):
-        from diffusers import AutoencoderKL
-
-        torch.manual_seed(0)
-        vae = AutoencoderKL(  # a real tiny diffusers VAE: 3 -> 4 channels, 8x down
-            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-            block_out_channels=(4, 4, 4, 4), latent_channels=4, layers_per_block=1, norm_num_groups=2,
-        )
-        schedule = bench.DDPMSchedule(torch.linspace(0.99, 0.01, 1000, dtype=torch.float64))
-        return ToyLatentDiffusion(
+        family, vae = (ToyDiffusion, None) if info.id == "toy-diffusion" else (ToyLatentDiffusion, tiny_vae())
+        return family(
             denoiser=Denoiser(), vae=vae, conditioner=Conditioner(), schedule=schedule,
             image_size=image_size, weights=weights, device=device, dtype=dtype,
         )
 
 
+    def tiny_vae():  # a real tiny diffusers VAE: 3 -> 4 channels, 8x down
+        from diffusers import AutoencoderKL
+
+        torch.manual_seed(0)
+        return AutoencoderKL(
+            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+            block_out_channels=(4, 4, 4, 4), latent_channels=4, layers_per_block=1, norm_num_groups=2,
+        )
+
+
     @bench.hookimpl
     def register_backbones(register):
-        register(
-            bench.BackboneInfo(
-                id="toy-diffusion",
-                target=build,
-                description="a toy diffusion family on bench.DiffusionBackboneBase",
-                layers=tuple(bench.TapInfo(f"block{i}", 4, 8) for i in range(BLOCKS)),
-                default_layer="block1",
-                weights="random",
-                image_size=32,
-                num_timesteps=1000,
-                accepts_text=True,
-                learnable_prompts=("visual",),
-            )
+        toy = bench.BackboneInfo(
+            id="toy-diffusion",
+            target=build,
+            description="a toy diffusion family on bench.DiffusionBackboneBase",
+            layers=tuple(bench.TapInfo(f"block{i}", 4, 8) for i in range(BLOCKS)),
+            default_layer="block1",
+            weights="random",
+            image_size=32,
+            num_timesteps=1000,
+            accepts_text=True,
+            learnable_prompts=("visual",),
         )
-        register(
-            bench.BackboneInfo(
-                id="toy-latent-diffusion",
-                target=build_with_vae,
-                description="the toy family on a real tiny diffusers VAE",
-                layers=tuple(bench.TapInfo(f"block{i}", 4, 8) for i in range(BLOCKS)),
-                default_layer="block1",
-                weights="random",
-                image_size=32,
-                num_timesteps=1000,
-                accepts_text=True,
-            )
-        )
+        register(toy)
+        register(replace(toy, id="toy-latent-diffusion", description="the toy family on a diffusers VAE"))
     """
 )
 
