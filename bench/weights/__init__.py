@@ -15,6 +15,8 @@ built-in plugins to ``bench`` and ``bench.weights``; deeper modules are not publ
   folder's needed parts located on this machine (``local_diffusers_weights``, the cache with
   ``cached_diffusers_snapshot``) and an incomplete one refused (``require_parts``,
   ``require_weight_files``) the same way for every diffusion family (``diffusers_folders``).
+- diffusers' notices about a correct load or cast (``diffusers_notices_silenced(KEEP_IN_FP32)``,
+  ``NO_ACCELERATE``), dropped one by one, the library's verbosity left as the user set it.
 - Checking a load (every tensor of the model read from the file, none left over:
   ``require_complete``, ``load_complete``) and reading torch files without running code in them
   (``read_torch_file``, ``read_state_dict``, ``tensor_shapes``).
@@ -26,6 +28,7 @@ The names that were importable from ``bench`` itself before this namespace still
 
 from __future__ import annotations
 
+from bench.api.library_notices import KEEP_IN_FP32, NO_ACCELERATE, diffusers_notices_silenced
 from bench.api.tensor_names import (
     TensorGaps,
     from_pretrained_part,
@@ -70,12 +73,15 @@ from bench.weights.names import (
 
 __all__ = [
     "INTACT_FILE_HINT",
+    "KEEP_IN_FP32",
+    "NO_ACCELERATE",
     "NO_WEIGHTS",
     "RANDOM",
     "RANDOM_NOTE",
     "TensorGaps",
     "cached_diffusers_snapshot",
     "cached_file",
+    "diffusers_notices_silenced",
     "cached_snapshot",
     "check_checkpoint",
     "check_random",
