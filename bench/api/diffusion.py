@@ -401,9 +401,9 @@ class DiffusionBackboneBase(ABC):
         ]
         if lacking:
             raise BenchError(
-                f"This backbone ({type(self).__name__}) cannot checkpoint activations: its "
-                f"{' and '.join(lacking)} has no enable_gradient_checkpointing() method (diffusers models "
-                "have one).",
+                f"{type(self).__name__} cannot checkpoint activations: its {' and '.join(lacking)} "
+                f"{'has' if len(lacking) == 1 else 'have'} no enable_gradient_checkpointing() method "
+                "(diffusers models have one).",
                 "Train without --activation-checkpointing, or give the family's models an "
                 "enable_gradient_checkpointing() method (or override enable_activation_checkpointing).",
             )
