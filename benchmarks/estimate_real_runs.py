@@ -111,8 +111,10 @@ def sd_cost(variant_id: str, image_size: int | None = None, vae_config: dict = R
     """One image through an SD variant of :mod:`bench_sd.architecture` (default layer, empty prompt's
     context of 77 tokens) at ``image_size`` (default: the variant's own)."""
     from bench_sd.architecture import VARIANTS
-    from bench_sd.features import unet_taps
+    from bench_sd.features import StableDiffusionFeatures
     from diffusers import UNet2DConditionModel
+
+    from bench import DenoiserInputs
 
     variant = VARIANTS[variant_id]
     size = image_size or variant.image_size
@@ -126,8 +128,18 @@ def sd_cost(variant_id: str, image_size: int | None = None, vae_config: dict = R
         time_ids = 6 * unet_config["addition_time_embed_dim"]
         pooled = torch.empty(1, unet_config["projection_class_embeddings_input_dim"] - time_ids, device=META)
         added = {"text_embeds": pooled, "time_ids": torch.empty(1, 6, device=META)}
+    model = StableDiffusionFeatures(  # no VAE or text encoders: read_taps takes latents and conditioning
+        vae=None,
+        unet=unet,
+        conditioner=torch.nn.Identity(),
+        alphas_cumprod=torch.ones(1000),
+        image_size=size,
+        weights="meta",
+        device=META,
+        dtype=torch.float32,
+    )
     layer = variant.default_layer
-    per_draw = count_flops(lambda: unet_taps(unet, latent, 10, context, [layer], added))
+    per_draw = count_flops(lambda: model.read_taps(DenoiserInputs(latent, 10, (context, added)), [layer], 1))
     runs = f"VAE encoder; UNet to `{layer}`"
     return PassCost(f"{variant_id} @ {size} px", size, _vae_encoder_flops(vae_config, size), per_draw, runs)
 
@@ -135,10 +147,11 @@ def sd_cost(variant_id: str, image_size: int | None = None, vae_config: dict = R
 def dit_cost(variant_id: str) -> PassCost:
     """One image through a diffusion transformer of :mod:`bench_dit.architecture` at its resolution,
     to its default tap, with its full text context (T5 tokens) in the stream."""
-    from bench_dit.architecture import STRIDE, VARIANTS
-    from bench_dit.features import transformer_call
+    from bench_dit.architecture import VARIANTS
+    from bench_dit.features import DiffusionTransformerFeatures
     from bench_dit.loaders import transformer_class
-    from bench_dit.taps import block_taps
+
+    from bench import DenoiserInputs
 
     variant = VARIANTS[variant_id]
     size = variant.image_size
@@ -147,10 +160,19 @@ def dit_cost(variant_id: str) -> PassCost:
     latents = torch.empty(1, 16, size // 8, size // 8, device=META)
     context = torch.empty(1, variant.context_tokens, variant.transformer["joint_attention_dim"], device=META)
     pooled = torch.empty(1, variant.transformer["pooled_projection_dim"], device=META)
-    call = transformer_call(transformer, variant, latents, 0.3, context, pooled)
-    layer, grid = variant.default_layer, (size // STRIDE, size // STRIDE)
+    model = DiffusionTransformerFeatures(  # no VAE or text encoders: read_taps takes latents and conditioning
+        variant=variant,
+        vae=None,
+        transformer=transformer,
+        conditioner=torch.nn.Identity(),
+        image_size=size,
+        weights="meta",
+        device=META,
+        dtype=torch.float32,
+    )
+    layer = variant.default_layer
     per_draw = count_flops(
-        lambda: block_taps(transformer, call, [layer], grid=grid, text_tokens=variant.context_tokens)
+        lambda: model.read_taps(DenoiserInputs(latents, 300, (context, pooled)), [layer], 1)
     )
     runs = f"VAE encoder; transformer to `{layer}` ({variant.context_tokens} text tokens)"
     once = _vae_encoder_flops(RELEASED_FLUX_VAE, size)

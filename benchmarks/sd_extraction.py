@@ -120,10 +120,11 @@ def component_seconds(model, dataset, items, noise_samples: int, batch: int) -> 
     """Wall time of the two costs a sweep is made of, over all ``items``: one VAE encode, and one
     full-depth UNet pass (every up block) over N noise draws per image."""
     import torch
-    from bench_sd.features import unet_taps
+
+    from bench import DenoiserInputs
 
     pictures = [dataset.load_image(item) for item in items]
-    context = model.encode_text("").hidden_states
+    empty = model.encode_text("")
     encode = unet = 0.0
     with torch.inference_mode():
         for start in range(0, len(pictures), batch):
@@ -132,8 +133,9 @@ def component_seconds(model, dataset, items, noise_samples: int, batch: int) -> 
             latents = model.encode_image(pixels)
             encode += time.perf_counter() - started
             noisy = latents.repeat_interleave(noise_samples, dim=0)
+            inputs = DenoiserInputs(noisy, TIMESTEPS[0], empty.batched(len(latents), noise_samples))
             started = time.perf_counter()
-            unet_taps(model.unet, noisy, TIMESTEPS[0], context.expand(len(noisy), -1, -1), LAYERS)
+            model.read_taps(inputs, LAYERS, len(latents))
             unet += time.perf_counter() - started
     return {"encode_seconds": encode, "unet_pass_seconds": unet}
 

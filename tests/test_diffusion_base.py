@@ -4,6 +4,7 @@ third-party plugin file would: noise from each image's seed, the schedule, early
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,10 +12,21 @@ from PIL import Image
 
 import bench
 from bench import BenchError, PromptCondition
+from tests.helpers.cli import run_bench
+from tests.helpers.plugin_files import one_error
+
+SMALL = [
+    "--dataset",
+    "synthetic",
+    "--dataset-option",
+    "num_unseen=2",
+    "--dataset-option",
+    "photos_per_class=2",
+]
 
 TOY_FAMILY = textwrap.dedent(
     """
-    from dataclasses import dataclass
+    from dataclasses import dataclass, replace
 
     import torch
 
@@ -76,38 +88,59 @@ TOY_FAMILY = textwrap.dedent(
             return output
 
 
+    class ToyLatentDiffusion(ToyDiffusion):
+        encode_image = bench.DiffusionBackboneBase.encode_image  # the base's: the VAE's posterior mean
+
+
     def build(info, *, weights, device, dtype, image_size):
         schedule = bench.DDPMSchedule(torch.linspace(0.99, 0.01, 1000, dtype=torch.float64))
-        return ToyDiffusion(
-            denoiser=Denoiser(), vae=None, conditioner=Conditioner(), schedule=schedule,
+        family, vae = (ToyDiffusion, None) if info.id == "toy-diffusion" else (ToyLatentDiffusion, tiny_vae())
+        return family(
+            denoiser=Denoiser(), vae=vae, conditioner=Conditioner(), schedule=schedule,
             image_size=image_size, weights=weights, device=device, dtype=dtype,
+        )
+
+
+    def tiny_vae():  # a real tiny diffusers VAE: 3 -> 4 channels, 8x down
+        from diffusers import AutoencoderKL
+
+        torch.manual_seed(0)
+        return AutoencoderKL(
+            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+            block_out_channels=(4, 4, 4, 4), latent_channels=4, layers_per_block=1, norm_num_groups=2,
         )
 
 
     @bench.hookimpl
     def register_backbones(register):
-        register(
-            bench.BackboneInfo(
-                id="toy-diffusion",
-                target=build,
-                description="a toy diffusion family on bench.DiffusionBackboneBase",
-                layers=tuple(bench.TapInfo(f"block{i}", 4, 8) for i in range(BLOCKS)),
-                default_layer="block1",
-                weights="random",
-                image_size=32,
-                num_timesteps=1000,
-                accepts_text=True,
-            )
+        toy = bench.BackboneInfo(
+            id="toy-diffusion",
+            target=build,
+            description="a toy diffusion family on bench.DiffusionBackboneBase",
+            layers=tuple(bench.TapInfo(f"block{i}", 4, 8) for i in range(BLOCKS)),
+            default_layer="block1",
+            weights="random",
+            image_size=32,
+            num_timesteps=1000,
+            accepts_text=True,
+            learnable_prompts=("visual",),
         )
+        register(toy)
+        register(replace(toy, id="toy-latent-diffusion", description="the toy family on a diffusers VAE"))
     """
 )
 
 
 @pytest.fixture(scope="module")
-def toy(tmp_path_factory):
+def toy_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("plugin") / "toy_diffusion.py"
     path.write_text(TOY_FAMILY, encoding="utf-8")
-    registry = bench.plugin_registry([path])
+    return path
+
+
+@pytest.fixture(scope="module")
+def toy(toy_file):
+    registry = bench.plugin_registry([toy_file])
     return bench.load_backbone("toy-diffusion", device="cpu", registry=registry), registry
 
 
@@ -193,3 +226,30 @@ def test_a_family_without_learned_tokens_after_texts_says_so(toy):
         model.features(pixels, ["block0"], **{**settings, "timesteps": [1000]}, condition=PromptCondition())
     with pytest.raises(BenchError, match="This toy denoiser has no tap 'up1'"):
         model.features(pixels, ["up1"], condition=PromptCondition(), **settings)
+
+
+def test_a_family_on_a_diffusers_vae_runs_without_diffusers_cast_warnings(toy_file, tmp_path):
+    """The base casts the VAE and denoiser with .to(dtype=...); diffusers' keep-in-float32 warning
+    about that cast stays out of a run's output (the family itself silences nothing)."""
+    result = run_bench(
+        "run", "--plugin", str(toy_file), "--backbone", "toy-latent-diffusion", *SMALL, "--t", "100",
+        "--output-dir", str(tmp_path / "results"), "--cache-dir", str(tmp_path / "cache"), subprocess=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "mAP" in result.stdout
+    assert "should be kept in float32" not in result.stderr and "Casting directly" not in result.stderr
+
+
+def test_activation_checkpointing_of_a_plain_torch_denoiser_is_one_error_naming_the_backbone(
+    toy_file, tmp_path
+):
+    result = run_bench(
+        "train", "--plugin", str(toy_file), "--backbone", "toy-diffusion", *SMALL, "--t", "100",
+        "--prompt", "visual", "--activation-checkpointing", cwd=tmp_path,
+    )  # fmt: skip
+    one_error(
+        result,
+        "Backbone 'toy-diffusion' (plugin ",
+        "its Denoiser has no enable_gradient_checkpointing() method",
+        "Train without --activation-checkpointing",
+    )

@@ -121,22 +121,32 @@ def test_every_listed_tap_of_the_real_architecture_has_its_shape_on_meta(registr
     """One pass through each real transformer (no weights) reads every listed tap: SD3 Medium's
     joint blocks, SD3.5 Medium's with dual attention, SD3.5 Large's widest ones, FLUX.1's double-
     and single-stream blocks (schnell without the guidance input)."""
-    from bench_dit.features import transformer_call
-    from bench_dit.taps import block_taps
+    from bench_dit.features import DiffusionTransformerFeatures
+
+    from bench import DenoiserInputs
 
     variant, transformer = _meta_transformer(backbone_id)
     info = registry.backbones.get(backbone_id)
     size = 128  # pixels: 16 x 16 latents, 8 x 8 tokens
+    model = DiffusionTransformerFeatures(  # no VAE or text encoders: read_taps takes latents and conditioning
+        variant=variant,
+        vae=None,
+        transformer=transformer,
+        conditioner=torch.nn.Identity(),
+        image_size=size,
+        weights="meta",
+        device=META,
+        dtype=torch.float32,
+    )
     latents = torch.empty(1, 16, size // 8, size // 8, device=META)
     context = torch.empty(1, variant.context_tokens, 4096, device=META)
     pooled = torch.empty(1, variant.transformer["pooled_projection_dim"], device=META)
-    call = transformer_call(transformer, variant, latents, 0.3, context, pooled)
     with torch.no_grad():
-        maps = block_taps(transformer, call, info.layer_names, grid=(8, 8), text_tokens=context.shape[1])
+        maps = model.read_taps(DenoiserInputs(latents, 300, (context, pooled)), info.layer_names, 1)
     assert set(maps) == set(info.layer_names)
     for layer in info.layers:
         cells = size // layer.stride
-        assert tuple(maps[layer.name].shape) == (1, layer.channels, cells, cells)
+        assert tuple(maps[layer.name].shape) == (1, 1, layer.channels, cells, cells)
 
 
 @pytest.mark.slow
@@ -370,3 +380,28 @@ def test_incomplete_or_foreign_folders_are_refused_before_loading(tmp_path):
     result = run_bench("run", "--backbone", "sd3-medium", "--t", "200", "--weights", f"sd3-medium={partial}")
     assert result.returncode != 0 and VARIANTS["sd3-medium"].family == SD3
     assert "Use --backbone sd35-large with these weights" in " ".join(result.stderr.split())
+
+
+def test_the_diffusion_plugins_register_and_check_weights_without_torch(tmp_path):
+    """SD's and DiT's registrations bind torch-free weights functions (bench --help stays fast):
+    building the registry, locating and checking weights import neither torch nor diffusers."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bench\n"
+        "from bench.registry.manager import load_plugins\n"
+        "registry = load_plugins().build_registry()\n"
+        "for backbone in ('sd15', 'sd3-medium', 'dit:flux1-dev/ditf'):\n"
+        "    info = registry.backbones.get(backbone)\n"
+        f"    assert info.weights_location({str(tmp_path)!r}) is None\n"
+        "    try:\n"
+        f"        info.weights_check({str(tmp_path / 'absent')!r})\n"
+        "    except bench.BenchError as exc:\n"
+        "        assert 'does not exist' in str(exc), exc\n"
+        "    else:\n"
+        "        raise AssertionError(f'{backbone}: an absent folder was accepted')\n"
+        "heavy = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

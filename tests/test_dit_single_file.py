@@ -85,7 +85,7 @@ def test_a_diffusers_layout_file_loads_as_it_is(layouts, monkeypatch, tmp_path):
 
 
 def test_a_file_of_another_architecture_is_refused_naming_the_backbone_it_fits(layouts, monkeypatch):
-    from bench_dit.loaders import check_weights
+    from bench_dit.weights import check_weights
 
     made = layouts["flux-tiny"]
     _pretrained(monkeypatch, "sd3-tiny", str(layouts["sd3-tiny"].folder))
@@ -98,7 +98,8 @@ def test_a_file_of_another_architecture_is_refused_naming_the_backbone_it_fits(l
 
 
 def test_a_truncated_or_incomplete_file_is_one_message(layouts, monkeypatch, tmp_path):
-    from bench_dit.loaders import build_pretrained, check_weights
+    from bench_dit.loaders import build_pretrained
+    from bench_dit.weights import check_weights
 
     made = layouts["flux-tiny"]
     info = _pretrained(monkeypatch, "flux-tiny", str(made.folder))

@@ -89,3 +89,5 @@ def test_the_code_layout_names_every_plugin_and_tool_package():
     folders = [f"{path.parent.parent.name}/{path.parent.name}/" for folder in ("plugins", "tools")
                for path in sorted((REPO / folder).glob("*/__init__.py"))]  # fmt: skip
     assert [folder for folder in folders if folder not in layout] == []
+    listed = re.findall(r"^((?:plugins|tools)/\w+/)", layout, re.M)
+    assert sorted({folder for folder in listed if listed.count(folder) > 1}) == [], "listed twice"

@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from bench_datasets.synthetic import SyntheticCategory
 from bench_sd.architecture import SD_SCHEDULE, VARIANTS, miniature
-from bench_sd.features import unet_taps
+from bench_sd.features import StableDiffusionFeatures
 from bench_sd.loaders import random_model
 from diffusers import DDPMScheduler, UNet2DConditionModel
 
 import bench
-from bench import BackboneInfo, BenchError, PromptCondition
+from bench import BackboneInfo, BenchError, DenoiserInputs, PromptCondition
 from bench.extraction.digests import image_digest, noise_seed
 from bench.extraction.features import LoadedBackbone, backbone_features
 from bench.extraction.loop import ExtractionRequest, extract_descriptors
@@ -116,13 +116,12 @@ def test_early_exit_changes_nothing(model, registry, dataset):
 def test_the_pass_stops_after_the_deepest_requested_block(model):
     calls = []
     handle = model.model.unet.up_blocks[2].register_forward_hook(lambda *args: calls.append("up2"))
-    sample = torch.randn(1, 4, 8, 8)
-    context = model.model.encode_text("").hidden_states
+    inputs = DenoiserInputs(torch.randn(1, 4, 8, 8), 10, model.model.encode_text("").batched(1, 1))
     try:
         with torch.inference_mode():
-            unet_taps(model.model.unet, sample, 10, context, ["up1", "mid"])
+            model.model.read_taps(inputs, ["up1", "mid"], 1)
             assert calls == []
-            unet_taps(model.model.unet, sample, 10, context, ["up2"])
+            model.model.read_taps(inputs, ["up2"], 1)
         assert calls == ["up2"]
     finally:
         handle.remove()
@@ -218,10 +217,20 @@ def test_every_layer_of_every_real_architecture_has_the_listed_shape(variant_id,
         unet = UNet2DConditionModel(**variant.unet)
     latent, context, added = _meta_inputs(variant)
     info = registry.backbones.get(variant_id)
-    taps = unet_taps(unet, latent, 10, context, info.layer_names, added)
+    model = StableDiffusionFeatures(  # no VAE or text encoders: read_taps takes latents and conditioning
+        vae=None,
+        unet=unet,
+        conditioner=torch.nn.Identity(),
+        alphas_cumprod=torch.ones(1000),
+        image_size=variant.image_size,
+        weights="meta",
+        device=torch.device("meta"),
+        dtype=torch.float32,
+    )
+    taps = model.read_taps(DenoiserInputs(latent, 10, (context, added)), info.layer_names, 1)
     for layer in info.layers:
         side = variant.image_size // layer.stride
-        assert tuple(taps[layer.name].shape) == (1, layer.channels, side, side), layer.name
+        assert tuple(taps[layer.name].shape) == (1, 1, layer.channels, side, side), layer.name
 
 
 @pytest.mark.slow

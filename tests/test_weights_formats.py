@@ -288,3 +288,24 @@ def test_single_file_without_configs_and_folders_without_weights_fail_fast(layou
     assert "holds no weights in unet/" in _fails_fast("--backbone", "sd-tiny", "--weights", str(empty))
     wrong = _fails_fast("--backbone", "sd15", "--weights", f"sd15={layouts['single']}+{layouts['plain']}")
     assert "the architecture of sd-tiny" in wrong
+
+
+@pytest.mark.parametrize("backbone", ["sd15", "sd3-medium"])
+def test_a_folder_of_empty_part_folders_is_refused_at_planning_by_every_diffusion_family(
+    registry, tmp_path, backbone
+):
+    """Both diffusion plugins locate a diffusers folder with bench.weights: every part folder there
+    but empty is not local weights (`bench list`) and is refused by a dry run, with one message."""
+    from bench_dit.architecture import VARIANTS as DIT_VARIANTS
+    from bench_sd.architecture import VARIANTS as SD_VARIANTS
+
+    info = registry.backbones.get(backbone)
+    empty = tmp_path / "empty"
+    for part in {**SD_VARIANTS, **DIT_VARIANTS}[backbone].needed_parts:
+        (empty / part).mkdir(parents=True)
+    assert info.weights_location(str(empty)) is None
+    result = run_bench("run", "--dry-run", "--backbone", backbone, "--t", "200", "--weights", str(empty))
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    message = " ".join(result.stderr.split())
+    assert f"{str(empty)!r} holds no weights in " in message and "vae/, text_encoder/" in message
+    assert "Copy the weight files of those parts as well" in message and "Dry run" not in result.stdout

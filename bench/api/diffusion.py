@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from bench.api.block_taps import read_block_outputs
 from bench.api.errors import BenchError
+from bench.api.library_notices import KEEP_IN_FP32, diffusers_notices_silenced
 from bench.api.noise import seeded_noise, to_model_device
 
 if TYPE_CHECKING:
@@ -193,10 +194,13 @@ class DiffusionBackboneBase(ABC):
 
         upcast = dtype == torch.float16 and getattr(getattr(vae, "config", None), "force_upcast", False)
         self.vae_dtype = torch.float32 if upcast else dtype
-        self.vae = (
-            None if vae is None else vae.to(device=device, dtype=self.vae_dtype).eval().requires_grad_(False)
-        )
-        self.denoiser = denoiser.to(device=device, dtype=dtype).eval().requires_grad_(False)
+        with diffusers_notices_silenced(KEEP_IN_FP32):  # the VAE's fp32 is kept here (force_upcast)
+            self.vae = (
+                None
+                if vae is None
+                else vae.to(device=device, dtype=self.vae_dtype).eval().requires_grad_(False)
+            )
+            self.denoiser = denoiser.to(device=device, dtype=dtype).eval().requires_grad_(False)
         self.conditioner = conditioner.to(device, dtype)
         self.schedule = schedule
         self.image_size = image_size
@@ -382,7 +386,26 @@ class DiffusionBackboneBase(ABC):
 
     def enable_activation_checkpointing(self) -> None:
         """Recompute denoiser and VAE-encoder activations during backward instead of storing them
-        (training prompts through the frozen model with less memory)."""
-        self.denoiser.enable_gradient_checkpointing()
-        if self.vae is not None:
-            self.vae.enable_gradient_checkpointing()
+        (training prompts through the frozen model with less memory), through their
+        ``enable_gradient_checkpointing()`` (every diffusers model has it).
+
+        Raises:
+            BenchError: the denoiser or the VAE has no ``enable_gradient_checkpointing()`` (a plain
+                ``torch.nn.Module``); a family can override this method instead.
+        """
+        models = [self.denoiser] if self.vae is None else [self.denoiser, self.vae]
+        lacking = [
+            type(m).__name__
+            for m in models
+            if not callable(getattr(m, "enable_gradient_checkpointing", None))
+        ]
+        if lacking:
+            raise BenchError(
+                f"{type(self).__name__} cannot checkpoint activations: its {' and '.join(lacking)} "
+                f"{'has' if len(lacking) == 1 else 'have'} no enable_gradient_checkpointing() method "
+                "(diffusers models have one).",
+                "Train without --activation-checkpointing, or give the family's models an "
+                "enable_gradient_checkpointing() method (or override enable_activation_checkpointing).",
+            )
+        for model in models:
+            model.enable_gradient_checkpointing()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.api.errors import BenchError
+from bench.api.library_notices import NO_ACCELERATE, diffusers_notices_silenced
 
 SHOWN = 4
 """Tensor names quoted of each kind (the rest are counted)."""
@@ -135,7 +136,7 @@ def from_pretrained_part(model_class: Any, source: str, part: str, weights: str,
     Raises:
         BenchError: tensors missing or unexpected, named (see :func:`require_complete`).
     """
-    with _without_transformers_bar(model_class):
+    with _without_transformers_bar(model_class), diffusers_notices_silenced(NO_ACCELERATE):
         model, info = model_class.from_pretrained(source, subfolder=part, output_loading_info=True, **options)
     require_complete(
         loading_info_gaps(info),

@@ -131,7 +131,13 @@ class PromptTrainer(TripletTrainer):
                 f"backbone {self.run.backbone.id} offers no activation checkpointing; training without it"
             )
         else:
-            self.backbone.model.enable_activation_checkpointing()
+            try:
+                self.backbone.model.enable_activation_checkpointing()
+            except BenchError as exc:
+                raise BenchError(
+                    f"Backbone {self.run.backbone.id!r} (plugin {self.run.backbone_plugin!r}): {exc.message}",
+                    exc.hint,
+                ) from exc
 
     def _empty_context(self) -> torch.Tensor:
         """The (77, d) context of the empty text: where a learned textual prompt starts."""

@@ -11,7 +11,12 @@ built-in plugins to ``bench`` and ``bench.weights``; deeper modules are not publ
   ``hf download`` command for what is missing (``not_cached_error``, ``hf_download_command``).
 - One-file checkpoints (``checkpoints``: timm, open_clip, ``hf:`` models): ``check_checkpoint``
   before a run, ``local_checkpoint`` for ``bench list``, ``checkpoint_file`` to load;
-  diffusers folders' weight files and fp16/bf16 variants (``diffusers_files``).
+  diffusers folders' weight files and fp16/bf16 variants (``diffusers_files``); a diffusers
+  folder's needed parts located on this machine (``local_diffusers_weights``, the cache with
+  ``cached_diffusers_snapshot``) and an incomplete one refused (``require_parts``,
+  ``require_weight_files``) the same way for every diffusion family (``diffusers_folders``).
+- diffusers' notices about a correct load or cast (``diffusers_notices_silenced(KEEP_IN_FP32)``,
+  ``NO_ACCELERATE``), dropped one by one, the library's verbosity left as the user set it.
 - Checking a load (every tensor of the model read from the file, none left over:
   ``require_complete``, ``load_complete``) and reading torch files without running code in them
   (``read_torch_file``, ``read_state_dict``, ``tensor_shapes``).
@@ -23,6 +28,7 @@ The names that were importable from ``bench`` itself before this namespace still
 
 from __future__ import annotations
 
+from bench.api.library_notices import KEEP_IN_FP32, NO_ACCELERATE, diffusers_notices_silenced
 from bench.api.tensor_names import (
     TensorGaps,
     from_pretrained_part,
@@ -40,6 +46,12 @@ from bench.weights.checkpoints import (
     unreadable_checkpoint,
 )
 from bench.weights.diffusers_files import has_plain_weights, missing_weight_files, part_variant, variants_in
+from bench.weights.diffusers_folders import (
+    cached_diffusers_snapshot,
+    local_diffusers_weights,
+    require_parts,
+    require_weight_files,
+)
 from bench.weights.hub import (
     cached_file,
     cached_snapshot,
@@ -61,11 +73,15 @@ from bench.weights.names import (
 
 __all__ = [
     "INTACT_FILE_HINT",
+    "KEEP_IN_FP32",
+    "NO_ACCELERATE",
     "NO_WEIGHTS",
     "RANDOM",
     "RANDOM_NOTE",
     "TensorGaps",
+    "cached_diffusers_snapshot",
     "cached_file",
+    "diffusers_notices_silenced",
     "cached_snapshot",
     "check_checkpoint",
     "check_random",
@@ -80,6 +96,7 @@ __all__ = [
     "load_complete",
     "loading_info_gaps",
     "local_checkpoint",
+    "local_diffusers_weights",
     "missing_weight_files",
     "model_gaps",
     "not_cached_error",
@@ -87,6 +104,8 @@ __all__ = [
     "read_state_dict",
     "read_torch_file",
     "require_complete",
+    "require_parts",
+    "require_weight_files",
     "split_base",
     "split_revision",
     "tensor_shapes",

@@ -9,13 +9,15 @@ Registers lazily: nothing here imports torch or diffusers.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from bench import BackboneFamily, BackboneInfo, hookimpl
-from bench.weights import RANDOM, RANDOM_NOTE
+from bench.weights import RANDOM, RANDOM_NOTE, local_diffusers_weights
 from bench_dit.architecture import FLUX, FLUX_DEV_GUIDANCE, NUM_TIMESTEPS, VARIANTS, DiTVariant
 from bench_dit.ditf import RECIPES as DITF_RECIPES
 from bench_dit.ditf import DiTF
 from bench_dit.names import EXAMPLE, FAMILY, USAGE, variant_of
+from bench_dit.weights import check_weights
 
 COMMON_FACTS = {
     "latent": "VAE posterior mean, (mean - shift_factor) x scaling_factor (deterministic)",
@@ -54,24 +56,6 @@ def facts(variant: DiTVariant) -> dict[str, str]:
     return {**FLUX_FACTS, "guidance": guidance}
 
 
-def _weights_check(backbone_id: str):
-    def check(weights: str) -> None:
-        from bench_dit.loaders import check_weights
-
-        check_weights(weights, backbone_id)
-
-    return check
-
-
-def _weights_location(variant: DiTVariant):
-    def location(weights: str) -> str | None:
-        from bench_dit.weights import local_weights
-
-        return local_weights(weights, variant.needed_parts)
-
-    return location
-
-
 def backbone_info(variant: DiTVariant) -> BackboneInfo:
     """The registry entry of a diffusion transformer (layers from its config, no weights read)."""
     random = variant.weights == RANDOM
@@ -86,8 +70,8 @@ def backbone_info(variant: DiTVariant) -> BackboneInfo:
         num_timesteps=NUM_TIMESTEPS,
         accepts_text=True,
         note=RANDOM_NOTE if random else None,
-        weights_check=None if random else _weights_check(variant.id),
-        weights_location=None if random else _weights_location(variant),
+        weights_check=None if random else partial(check_weights, backbone_id=variant.id),
+        weights_location=None if random else partial(local_diffusers_weights, parts=variant.needed_parts),
         facts=facts(variant),
         learnable_prompts=("visual", "textual"),
         licence=variant.licence,
@@ -105,7 +89,7 @@ def resolve_family_name(name: str) -> BackboneInfo:
         base,
         id=backbone_id,
         description=f"{variant.id} with {handling.name.replace('-', ' ')}",
-        weights_check=None if base.weights_check is None else _weights_check(backbone_id),
+        weights_check=None if base.weights_check is None else partial(check_weights, backbone_id=backbone_id),
         facts={**base.facts, "massive_activations": handling.describe()},
     )
     if not isinstance(handling, DiTF):

@@ -18,7 +18,7 @@ is called.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 
 import torch
@@ -58,15 +58,15 @@ def check_image_size(variant: DiTVariant, image_size: int) -> None:
         )
 
 
-def transformer_call(
+def run_transformer(
     transformer: torch.nn.Module,
     variant: DiTVariant,
     noisy: torch.Tensor,
     sigma: float,
     context: torch.Tensor,
     pooled: torch.Tensor,
-) -> Callable[[], object]:
-    """A call of the transformer on noisy latents at noise level ``sigma``, as its pipeline makes it.
+) -> object:
+    """One call of the transformer on noisy latents at noise level ``sigma``, as its pipeline makes it.
 
     Args:
         noisy: (B', 16, h, w) noisy latents (h, w even).
@@ -79,7 +79,7 @@ def transformer_call(
     samples, device, dtype = noisy.shape[0], noisy.device, noisy.dtype
     if variant.family != FLUX:
         timestep = torch.full((samples,), sigma * NUM_TIMESTEPS, device=device, dtype=dtype)
-        return lambda: transformer(
+        return transformer(
             hidden_states=noisy,
             encoder_hidden_states=context,
             pooled_projections=pooled,
@@ -88,7 +88,7 @@ def transformer_call(
         )
     height, width = noisy.shape[-2] // TOKEN_LATENTS, noisy.shape[-1] // TOKEN_LATENTS
     guidance = None if variant.guidance is None else torch.full((samples,), variant.guidance, device=device)
-    return lambda: transformer(
+    return transformer(
         hidden_states=pack_latents(noisy),
         encoder_hidden_states=context,
         pooled_projections=pooled,
@@ -160,7 +160,7 @@ class DiffusionTransformerFeatures(DiffusionBackboneBase):
     def forward(self, inputs: DenoiserInputs) -> object:
         context, pooled = (part.to(self.dtype) for part in inputs.conditioning)
         sigma = self.schedule.sigma(inputs.timestep)
-        return transformer_call(self.transformer, self.variant, inputs.noisy, sigma, context, pooled)()
+        return run_transformer(self.transformer, self.variant, inputs.noisy, sigma, context, pooled)
 
     def read_tap(self, tap: str, output: object, inputs: DenoiserInputs) -> torch.Tensor:
         text_tokens = inputs.conditioning[0].shape[1]

@@ -256,12 +256,11 @@ def to_diffusers(state: dict, layout: FileLayout) -> dict:
     return convert_sd3_transformer_checkpoint_to_diffusers(dict(state))
 
 
-def load_transformer(
-    file: str, config_dir: str, variant: DiTVariant, model_class: type, dtype, backbone_id: str
-):
-    """``variant``'s transformer (``model_class``, cast to ``dtype``) with the weights of ``file``
-    (already accepted by :func:`check_layout`) and the config of ``config_dir/transformer``; built
-    on the meta device, so only the file's transformer tensors take memory.
+def load_transformer(file: str, config_dir: str, variant: DiTVariant, model_class: type, backbone_id: str):
+    """``variant``'s transformer (``model_class``, in eval mode) with the weights of ``file``
+    (already accepted by :func:`check_layout`) in their stored dtype (the diffusion base casts it)
+    and the config of ``config_dir/transformer``; built on the meta device, so only the file's
+    transformer tensors take memory.
 
     Raises:
         BenchError: the file does not fit the config (missing or unexpected tensors, shapes).
@@ -287,4 +286,4 @@ def load_transformer(
         "file is complete (a truncated download or an edited file leaves tensors out).",
         assign=True,
     )
-    return model.to(dtype).eval()
+    return model.eval()

@@ -1,18 +1,14 @@
-"""Reading block outputs of a diffusion transformer: image tokens as maps, one pass, early exit.
+"""The taps of a diffusion transformer: its blocks in forward order, and a block's image tokens as a map.
 
-``bench.read_block_outputs`` hooks each requested block and keeps its image tokens as a map; the
-deepest requested block ends the pass (nothing after it runs), and a backward pass that recomputes
-a checkpointed block (``bench train`` with activation checkpointing) neither records nor stops.
+:class:`~bench_dit.features.DiffusionTransformerFeatures` reads them through
+``bench.DiffusionBackboneBase.read_taps`` (one pass that stops after the deepest requested block)
+and DiTF (:mod:`bench_dit.ditf`) through its own hooks on the blocks' inputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from functools import partial
-
 import torch
 
-from bench import read_block_outputs
 from bench_dit.architecture import block_of
 
 
@@ -49,32 +45,3 @@ def tokens_to_map(tokens: torch.Tensor, height: int, width: int) -> torch.Tensor
     if count != height * width:
         raise ValueError(f"{count} image tokens do not form a {height} x {width} map")
     return tokens.transpose(1, 2).reshape(batch, channels, height, width)
-
-
-def block_taps(
-    transformer: torch.nn.Module,
-    forward: Callable[[], object],
-    taps: Sequence[str],
-    *,
-    grid: tuple[int, int],
-    text_tokens: int,
-) -> dict[str, torch.Tensor]:
-    """Maps of the requested blocks from one pass that stops after the deepest of them.
-
-    Args:
-        transformer: an ``SD3Transformer2DModel`` or ``FluxTransformer2DModel``.
-        forward: runs the transformer on the prepared inputs.
-        taps: names from :func:`tap_order`.
-        grid: (h, w) image tokens per column and row (latent size / 2).
-        text_tokens: L, text tokens in the stream (to split a pre-0.32 single block's output).
-
-    Returns:
-        ``{tap: (B, C, h, w)}``.
-    """
-
-    def read(tap: str, output: object) -> torch.Tensor:
-        return tokens_to_map(image_tokens(output, text_tokens), *grid)
-
-    return read_block_outputs(
-        taps, tap_order(transformer), partial(tap_module, transformer), forward, read, "transformer"
-    )

@@ -4,37 +4,42 @@
 Hugging Face hub id, or a single-file transformer checkpoint ``FILE[+DIR]`` (see
 :mod:`bench_dit.single_file`; the VAE, text encoders and configs come from ``DIR``, a folder or hub
 id, or else from the backbone's default weights). A hub id is read from the local Hugging Face cache
-(the ``models--org--name/snapshots/<rev>/`` layout) when every needed subfolder is there; otherwise
+(the ``models--org--name/snapshots/<rev>/`` layout) when every needed part is there with its weight
+files (what is local for ``bench list``: :func:`bench.weights.local_diffusers_weights`); otherwise
 the hub must be reachable (``bench.weights.is_hub_id``, a 3-second connection attempt), and the error says
 how to get the files.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bench import BenchError
 from bench.weights import (
-    cached_snapshot,
+    cached_diffusers_snapshot,
     hf_download_command,
     hub_reachable,
     is_hub_id,
     is_single_file,
     not_cached_error,
+    require_parts,
+    require_weight_files,
     split_base,
     split_revision,
 )
+from bench_dit.architecture import FLUX, VARIANTS, DiTVariant
+from bench_dit.names import variant_of
+from bench_dit.single_file import check_layout
 
-
-def _missing_parts(folder: Path, parts: tuple[str, ...]) -> list[str]:
-    return [part for part in parts if not (folder / part).is_dir()]
-
-
-def _cached_snapshot(weights: str, parts: tuple[str, ...]) -> str | None:
-    """The cached snapshot of ``weights`` (``org/name``, or ``org/name@revision`` for a commit,
-    branch or tag) holding every one of ``parts``, or None."""
-    path = cached_snapshot(*split_revision(weights), parts)
-    return None if path is None else str(path)
+ARCHITECTURE_KEYS = (
+    "num_layers",
+    "num_single_layers",
+    "num_attention_heads",
+    "attention_head_dim",
+    "guidance_embeds",
+)
+"""Transformer config entries that fix a backbone's taps and conditioning inputs."""
 
 
 def _download(weights: str, parts: tuple[str, ...]) -> str:
@@ -47,18 +52,6 @@ def _download(weights: str, parts: tuple[str, ...]) -> str:
 
     patterns = [f"{part}/*" for part in parts] + ["model_index.json"]
     return snapshot_download(repo_id, revision=revision, allow_patterns=patterns)
-
-
-def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
-    """Where ``weights`` are on this machine (a complete folder, a cached snapshot, or the file of
-    a single-file checkpoint), or None. Reads only the local disk."""
-    if is_single_file(weights):
-        file = Path(split_base(weights)[0]).expanduser()
-        return str(file) if file.is_file() else None
-    folder = Path(weights).expanduser()
-    if folder.is_dir():
-        return str(folder) if not _missing_parts(folder, parts) else None
-    return _cached_snapshot(weights, parts) if is_hub_id(split_revision(weights)[0]) else None
 
 
 def locate_weights(
@@ -79,21 +72,13 @@ def locate_weights(
     """
     folder = Path(weights).expanduser()
     if folder.is_dir():
-        missing = _missing_parts(folder, parts)
-        if missing:
-            raise BenchError(
-                f"{weights!r} is not a complete diffusers folder for backbone {backbone_id!r}: it lacks "
-                f"the subfolders {', '.join(missing)}.",
-                f"Point --weights {backbone_id}=DIR at a folder holding {', '.join(parts)} "
-                "(as the pipeline's save_pretrained or `hf download` leave it).",
-            )
-        return str(folder)
+        return require_parts(folder, backbone_id, parts)
     if not is_hub_id(split_revision(weights)[0]):
         raise BenchError(
             f"Weights folder {weights!r} for backbone {backbone_id!r} does not exist.",
             "Pass an existing diffusers folder or a Hugging Face hub id with --weights.",
         )
-    cached = _cached_snapshot(weights, parts)
+    cached = cached_diffusers_snapshot(*split_revision(weights), parts)
     if cached:
         return cached
     if hub_reachable():
@@ -126,3 +111,72 @@ def single_file_parts(weights: str, backbone_id: str) -> tuple[str, str | None]:
             "Pass an existing .safetensors or .ckpt transformer file (or a diffusers folder) with --weights.",
         )
     return str(path), base
+
+
+def _architecture(config: dict, family: str) -> dict:
+    values = {key: config.get(key) for key in ARCHITECTURE_KEYS}
+    if family != FLUX:
+        values.pop("num_single_layers")
+        values.pop("guidance_embeds")
+    return values
+
+
+def check_architecture(source: str, backbone_id: str) -> None:
+    """Refuse a folder whose transformer is not ``backbone_id``'s, naming the backbone it is.
+
+    Raises:
+        BenchError: ``transformer/config.json`` is unreadable or holds another architecture.
+    """
+    variant, _ = variant_of(backbone_id)
+    path = Path(source) / "transformer" / "config.json"
+    if not path.is_file():
+        return  # a hub id still to be downloaded: diffusers checks what it loads
+    try:
+        found = _architecture(json.loads(path.read_text(encoding="utf-8")), variant.family)
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"The transformer config {str(path)!r} cannot be read: {exc}.") from exc
+    if found == _architecture(variant.transformer, variant.family):
+        return
+    same = [
+        v.id
+        for v in VARIANTS.values()
+        if v.family == variant.family and _architecture(v.transformer, v.family) == found
+    ]
+    raise BenchError(
+        f"The weights in {source!r} hold a transformer with {found}, not {variant.id}'s.",
+        f"Use --backbone {same[0]} with these weights." if same else "Pass the weights of this backbone.",
+    )
+
+
+def locate(weights: str, backbone_id: str) -> tuple[str | None, str]:
+    """(the single-file transformer checkpoint or None, the folder or hub id of every other part:
+    ``DIR`` of ``FILE+DIR``, else the backbone's default weights), each checked to be
+    ``backbone_id``'s architecture, a local folder's parts to hold weight files, before any model loads.
+
+    Raises:
+        BenchError: weights missing, incomplete, or of another architecture (naming the backbone
+            they fit).
+    """
+    variant, _ = variant_of(backbone_id)
+    file, others = None, weights
+    if is_single_file(weights):
+        file, base = single_file_parts(weights, backbone_id)
+        check_layout(file, variant, backbone_id)
+        others = base or variant.weights
+    source = locate_weights(
+        others, backbone_id, variant.needed_parts, licence=variant.licence, tiny=_tiny_of(variant)
+    )
+    check_architecture(source, backbone_id)
+    read_from_source = tuple(part for part in variant.needed_parts if file is None or part != "transformer")
+    require_weight_files(source, read_from_source)
+    return file, source
+
+
+def check_weights(weights: str, backbone_id: str) -> None:
+    """Fail fast (before a run starts) when ``weights`` cannot be loaded or are another architecture."""
+    if weights != "random":
+        locate(weights, backbone_id)
+
+
+def _tiny_of(variant: DiTVariant) -> str:
+    return "flux-tiny" if variant.family == FLUX else "sd3-tiny"

@@ -7,7 +7,7 @@ Registers lazily: nothing here imports torch or diffusers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 
 from bench import BackboneInfo, LayerSelector, hookimpl
 from bench.weights import RANDOM, RANDOM_NOTE
@@ -15,29 +15,13 @@ from bench_sd.architecture import EXTRACTOR_FACTS, VARIANTS, SDVariant
 from bench_sd.cleandift import CLEANDIFT, CleanDiftVariant
 from bench_sd.cleandift import FACTS as CLEANDIFT_FACTS
 from bench_sd.cleandift import LICENCE as CLEANDIFT_LICENCE
+from bench_sd.cleandift_weights import check_cleandift_weights, cleandift_location
+from bench_sd.weights import check_weights, local_weights
 
 NOTES = {
     "sd-tiny": RANDOM_NOTE,
     "sd-mini": "a miniature SD trained by this project on generated shapes (not Stable Diffusion)",
 }
-
-
-def _weights_check(variant: SDVariant) -> Callable[[str], None]:
-    def check(weights: str) -> None:
-        from bench_sd.weights import check_weights
-
-        check_weights(weights, variant.id, variant.needed_parts, variant.weights)
-
-    return check
-
-
-def _weights_location(variant: SDVariant) -> Callable[[str], str | None]:
-    def location(weights: str) -> str | None:
-        from bench_sd.weights import local_weights
-
-        return local_weights(weights, variant.needed_parts)
-
-    return location
 
 
 def backbone_info(variant: SDVariant) -> BackboneInfo:
@@ -54,8 +38,11 @@ def backbone_info(variant: SDVariant) -> BackboneInfo:
         num_timesteps=1000,
         accepts_text=True,
         note=NOTES.get(variant.id),
-        weights_check=_weights_check(variant),  # sd-tiny also reads a folder or a single file
-        weights_location=None if random else _weights_location(variant),
+        # sd-tiny also reads a folder or a single file
+        weights_check=partial(
+            check_weights, backbone_id=variant.id, parts=variant.needed_parts, default=variant.weights
+        ),
+        weights_location=None if random else partial(local_weights, parts=variant.needed_parts),
         facts=EXTRACTOR_FACTS,
         learnable_prompts=("visual", "textual"),
         licence=variant.licence,
@@ -66,8 +53,6 @@ def cleandift_info(spec: CleanDiftVariant) -> BackboneInfo:
     """The registry entry of a CleanDIFT backbone: an image encoder (no timestep, no noise draws,
     empty-prompt conditioning), with its SD variant's layers."""
     from functools import partial
-
-    from bench_sd.cleandift_weights import check_cleandift_weights, cleandift_location
 
     random = spec.unet_file is None
     return BackboneInfo(

@@ -118,6 +118,5 @@ def build_cleandift(
     timestep: float | None = None
     if source.kind != "random" and not (source.kind == "folder" and Path(source.path).parent == Path(base)):
         state, timestep = unet_state(source)
-        _load_unet_weights(sd.unet, state, spec, unet)
-    sd.unet.to(device=device, dtype=dtype)
+        _load_unet_weights(sd.unet, state, spec, unet)  # copied into the UNet's device and dtype
     return CleanDiftFeatures(sd, CLEAN_TIMESTEP if timestep is None else timestep, weights)

@@ -9,11 +9,9 @@ says which blocks are taps and how the UNet is called.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
-from bench import DDPMSchedule, DenoiserInputs, DiffusionBackboneBase, read_block_outputs
+from bench import DDPMSchedule, DenoiserInputs, DiffusionBackboneBase
 
 
 def tap_order(unet: torch.nn.Module) -> list[str]:
@@ -36,49 +34,6 @@ def _tap_module(unet: torch.nn.Module, tap: str) -> torch.nn.Module:
 def _block_map(output: object) -> torch.Tensor:
     """A UNet block's (B, C, h, w) output (down blocks return it with their residuals)."""
     return output[0] if isinstance(output, tuple) else output
-
-
-def _run_unet(
-    unet: torch.nn.Module,
-    sample: torch.Tensor,
-    timestep: float,
-    context: torch.Tensor,
-    added: dict[str, torch.Tensor] | None,
-) -> object:
-    """One UNet call as SD's pipelines make it (``added``: SDXL's ``added_cond_kwargs``, or None/{})."""
-    return unet(sample, timestep, encoder_hidden_states=context, added_cond_kwargs=added or None)
-
-
-def unet_taps(
-    unet: torch.nn.Module,
-    sample: torch.Tensor,
-    timestep: int,
-    context: torch.Tensor,
-    taps: Sequence[str],
-    added: dict[str, torch.Tensor] | None = None,
-) -> dict[str, torch.Tensor]:
-    """Outputs of the requested UNet blocks from one pass that stops after the deepest of them
-    (a bare UNet, without a ``StableDiffusionFeatures`` around it).
-
-    Args:
-        unet: a diffusers ``UNet2DConditionModel``.
-        sample: noisy latents (B, 4, h, w).
-        timestep: DDPM timestep.
-        context: (B, 77, d) cross-attention conditioning.
-        taps: names from :func:`tap_order`.
-        added: SDXL's ``added_cond_kwargs`` (each (B, ...)), or None.
-
-    Returns:
-        ``{tap: (B, C, h', w')}``.
-    """
-    return read_block_outputs(
-        taps,
-        tap_order(unet),
-        lambda tap: _tap_module(unet, tap),
-        lambda: _run_unet(unet, sample, timestep, context, added),
-        lambda tap, output: _block_map(output),
-        "UNet",
-    )
 
 
 class StableDiffusionFeatures(DiffusionBackboneBase):
@@ -137,8 +92,12 @@ class StableDiffusionFeatures(DiffusionBackboneBase):
         return _tap_module(self.unet, tap)
 
     def forward(self, inputs: DenoiserInputs) -> object:
+        """One UNet call as SD's pipelines make it: ``inputs.conditioning`` is (context (B', 77, d),
+        SDXL's ``added_cond_kwargs`` or None/{})."""
         context, added = inputs.conditioning
-        return _run_unet(self.unet, inputs.noisy, inputs.timestep, context, added)
+        return self.unet(
+            inputs.noisy, inputs.timestep, encoder_hidden_states=context, added_cond_kwargs=added or None
+        )
 
     def read_tap(self, tap: str, output: object, inputs: DenoiserInputs) -> torch.Tensor:
         return _block_map(output)

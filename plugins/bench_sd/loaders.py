@@ -5,18 +5,12 @@ from __future__ import annotations
 import torch
 
 from bench import BackboneInfo, BenchError
+from bench.weights import is_single_file, require_weight_files
 from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_VAE_CONFIG, VARIANTS, SDVariant
 from bench_sd.conditioning import ClipConditioner, DualClipConditioner
 from bench_sd.features import StableDiffusionFeatures
 from bench_sd.pipeline_parts import PipelineParts, load_folder, load_single_file
-from bench_sd.weights import is_single_file, locate_single_file, locate_weights, require_weight_files
-
-
-def _quiet_diffusers() -> None:
-    """Silence diffusers' per-model notices (e.g. about dtype casts of modules it keeps in fp32)."""
-    from diffusers.utils import logging
-
-    logging.set_verbosity_error()
+from bench_sd.weights import locate_single_file, locate_weights
 
 
 def random_model(
@@ -40,7 +34,6 @@ def random_model(
 
     from bench_sd.tokenizer import clip_tokenizer
 
-    _quiet_diffusers()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         vae = AutoencoderKL(**{**vae_config, "scaling_factor": variant.vae_scaling})
@@ -89,7 +82,6 @@ def load_parts(variant: SDVariant, weights: str, backbone_id: str, dtype: torch.
     Raises:
         BenchError: the weights are missing, incomplete or unreadable (the message names them).
     """
-    _quiet_diffusers()
     if is_single_file(weights):
         source = locate_single_file(weights, backbone_id, variant.weights, variant.needed_parts)
         return load_single_file(source, variant, backbone_id, weights, dtype)

@@ -16,7 +16,14 @@ from pathlib import Path
 import torch
 
 from bench import BenchError
-from bench.weights import from_pretrained_part, part_variant, require_complete, split_revision
+from bench.weights import (
+    KEEP_IN_FP32,
+    diffusers_notices_silenced,
+    from_pretrained_part,
+    part_variant,
+    require_complete,
+    split_revision,
+)
 from bench_sd.architecture import SD_SCHEDULE, TINY_TEXT_CONFIG, TINY_VAE_CONFIG, SDVariant
 from bench_sd.single_file_check import checkpoint_shapes, single_file_gaps
 from bench_sd.weights import BUILTIN_CONFIGS, SingleFileSource
@@ -133,7 +140,8 @@ def write_builtin_configs(variant: SDVariant, root: Path) -> Path:
 def _from_single_file(file: str, config: str, variant: SDVariant, dtype: torch.dtype):
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
-    with warnings.catch_warnings():  # old scheduler configs (no clip_sample, steps_offset): a notice only
+    with warnings.catch_warnings(), diffusers_notices_silenced(KEEP_IN_FP32):  # it casts to torch_dtype
+        # old scheduler configs (no clip_sample, steps_offset): a notice only
         warnings.filterwarnings(
             "ignore", message="The configuration file of this scheduler", category=FutureWarning
         )

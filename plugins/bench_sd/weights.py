@@ -4,7 +4,7 @@
 
 * a local diffusers directory (``unet/``, ``vae/``, ... as ``save_pretrained`` or a download leaves
   it; parts holding only variant files such as ``diffusion_pytorch_model.fp16.safetensors`` are
-  loaded with that variant, see :mod:`bench_sd.layouts`);
+  loaded with that variant, see :func:`bench.weights.part_variant`);
 * a Hugging Face hub id, optionally pinned: ``org/name@revision`` (a commit, branch or tag). A hub
   id is used from the local Hugging Face cache when it is there; otherwise the hub must be
   reachable, which is checked with a 3-second connection attempt instead of minutes of retries;
@@ -26,13 +26,16 @@ from pathlib import Path
 from bench import BenchError
 from bench.weights import (
     RANDOM,
+    cached_diffusers_snapshot,
     cached_snapshot,
     hf_download_command,
     hub_reachable,
     is_path_like,
     is_single_file,
-    missing_weight_files,
+    local_diffusers_weights,
     not_cached_error,
+    require_parts,
+    require_weight_files,
     split_base,
     split_revision,
 )
@@ -60,42 +63,6 @@ CONFIG_FILES = {
 """The file that holds each part's configuration in a diffusers directory."""
 
 
-def _check_local_dir(path: Path, backbone_id: str, parts: tuple[str, ...]) -> str:
-    missing = [part for part in parts if not (path / part).is_dir()]
-    if missing:
-        raise BenchError(
-            f"{str(path)!r} is not a diffusers Stable Diffusion directory: "
-            f"it lacks the subfolders {', '.join(missing)}.",
-            f"Point --weights {backbone_id}=DIR at a directory holding {', '.join(parts)} "
-            "(as saved by the diffusers pipeline's save_pretrained or downloaded from the hub), or pass "
-            f"a single-file checkpoint with --weights {backbone_id}=FILE.safetensors.",
-        )
-    return str(path)
-
-
-def require_weight_files(source: str, parts: tuple[str, ...]) -> None:
-    """Refuse a local diffusers directory whose model parts hold no weight file (plain or variant).
-
-    Raises:
-        BenchError: naming the empty parts and the file names looked for.
-    """
-    path = Path(source)
-    empty = missing_weight_files(path, parts) if path.is_dir() else []
-    if empty:
-        raise BenchError(
-            f"{source!r} holds no weights in {', '.join(f'{part}/' for part in empty)} (neither "
-            "diffusion_pytorch_model.safetensors / model.safetensors nor a variant such as "
-            "diffusion_pytorch_model.fp16.safetensors).",
-            "Copy the weight files of those parts as well (`hf download` with --include 'PART/*').",
-        )
-
-
-def _cached_snapshot(repo_id: str, parts: tuple[str, ...], revision: str | None = None) -> str | None:
-    """The cached snapshot of ``repo_id`` holding every part with its weight files, or None."""
-    path = cached_snapshot(repo_id, revision, parts)
-    return None if path is None or missing_weight_files(path, parts) else str(path)
-
-
 def _cached_configs(repo_id: str, parts: tuple[str, ...], revision: str | None = None) -> str | None:
     """The cached snapshot of ``repo_id`` when it holds every part's configuration (weights optional)."""
     path = cached_snapshot(repo_id, revision, ())
@@ -105,20 +72,12 @@ def _cached_configs(repo_id: str, parts: tuple[str, ...], revision: str | None =
 
 
 def local_weights(weights: str, parts: tuple[str, ...]) -> str | None:
-    """Where ``weights`` are on this machine (a complete local diffusers directory, a cached hub
-    snapshot, or a single-file checkpoint), or None. Reads only the local disk."""
+    """Where ``weights`` are on this machine (the shipped sd-mini folder, or see
+    :func:`bench.weights.local_diffusers_weights`), or None. Reads only the local disk."""
     shipped = shipped_folder(weights)
     if shipped is not None:
         return str(shipped) if shipped.is_dir() else None
-    primary, _ = split_base(weights)
-    path = Path(primary).expanduser()
-    if path.exists():
-        if path.is_file():
-            return str(path)
-        complete = all((path / part).is_dir() for part in parts) and not missing_weight_files(path, parts)
-        return str(path) if complete else None
-    repo, revision = split_revision(primary)
-    return None if is_path_like(repo) else _cached_snapshot(repo, parts, revision)
+    return local_diffusers_weights(weights, parts)
 
 
 def _withdrawn(repo_id: str, backbone_id: str) -> BenchError:
@@ -157,10 +116,10 @@ def locate_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> st
     """
     shipped = shipped_folder(weights)
     if shipped is not None:  # the model this project ships (sd-mini)
-        return _check_local_dir(shipped, backbone_id, parts)
+        return require_parts(shipped, backbone_id, parts)
     path = Path(weights).expanduser()
     if path.exists():
-        return _check_local_dir(path, backbone_id, parts)
+        return require_parts(path, backbone_id, parts)
     repo, revision = split_revision(weights)
     if is_path_like(repo):
         raise BenchError(
@@ -168,7 +127,7 @@ def locate_weights(weights: str, backbone_id: str, parts: tuple[str, ...]) -> st
             "Pass an existing diffusers directory, a single-file checkpoint or a Hugging Face hub id "
             "(org/name, or org/name@revision) with --weights.",
         )
-    cached = _cached_snapshot(repo, parts, revision)
+    cached = cached_diffusers_snapshot(repo, revision, parts)
     if cached:
         return cached
     if repo in WITHDRAWN:
