@@ -136,7 +136,10 @@ def test_settings_are_checked_at_plan_time(registry, settings, message):
 
 @pytest.mark.parametrize(
     ("backbone", "hint"),
-    [("sd-tiny", "Use a timestep in 0..999 (Koley et al. use 273)."), ("sd3-tiny", "Use a timestep in 0..999.")],
+    [
+        ("sd-tiny", "Use a timestep in 0..999 (Koley et al. use 273)."),
+        ("sd3-tiny", "Use a timestep in 0..999."),
+    ],
 )
 def test_a_timestep_outside_the_schedule_suggests_koleys_only_for_a_ddpm_backbone(registry, backbone, hint):
     """Koley et al.'s t = 273 is a step of the SD UNets' DDPM schedule; a flow model gets no such hint."""
