@@ -19,6 +19,7 @@ ranks and scores descriptors with a registered task and its metrics (``bench lis
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -419,7 +420,7 @@ def run(
     from bench.api.validation import schema_error
     from bench.config.files import load_config
     from bench.config.run_config import set_values
-    from bench.execution.planning import RunRequest, plan_request
+    from bench.execution.planning import PlanningReport, RunRequest, plan_request
     from bench.execution.study import execute
 
     spec = config if isinstance(config, SweepSpec) else load_config(str(config or "default"))
@@ -430,7 +431,14 @@ def run(
         raise schema_error(exc, "run()", model=SweepSpec) from None
     registry = registry if registry is not None else plugin_registry(spec.plugins)
     request = RunRequest(spec, frozenset(set_values(overrides)), config_named=config is not None)
-    finished, _ = execute(plan_request(request, registry), registry, reporter or SilentReporter())
+    plan = plan_request(request, registry)
+    reporter = reporter or SilentReporter()
+    report = PlanningReport.of(plan)  # what `bench run` prints before the run
+    for line in [*report.header, *report.notes]:
+        reporter.status(line)
+    for warning in report.warnings:
+        warnings.warn(warning, UserWarning, stacklevel=2)
+    finished, _ = execute(plan, registry, reporter)
     return [item.result for item in finished]
 
 
