@@ -294,3 +294,17 @@ def test_the_issues_sweep_of_sd_mini_and_dinov2_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     configs = [(run["config"]["backbone"], run["config"]["layer"]) for run in json.loads(result.stdout)]
     assert configs == [("sd-mini", "up0"), ("dinov2-vits14-imgfocus", "embed")]
+
+
+def test_a_plan_a_run_and_an_extraction_have_no_default_execution_settings():
+    """A default ``ExecutionSettings()`` would quietly run with seed 0 and batch size 16 where a
+    caller forgot to pass the run's own (seed and batch size were required before they moved there)."""
+    from dataclasses import MISSING, fields
+
+    from bench.extraction.loop import ExtractionRequest
+    from bench.plan.runs import PlannedRun
+    from bench.plan.study import StudyPlan
+
+    for kind in (ExtractionRequest, PlannedRun, StudyPlan):
+        settings = next(field for field in fields(kind) if field.name == "settings")
+        assert (settings.default, settings.default_factory) == (MISSING, MISSING), kind.__name__

@@ -38,11 +38,11 @@ class PlannedRun:
         layer: the resolved layer plan.
         data_root: the dataset root (None for generated datasets).
         dataset_options: options passed to the dataset adapter.
+        settings: how it executes (device, precisions, workers, strictness, seed, batch size); the
+            one source of :attr:`seed`, :attr:`dtype` and :attr:`cache_dtype`.
         train: for a learned prompt scheme (``visual``, ``textual``, ``visual+textual``), the
             training settings the run trains it with before evaluating it; None otherwise.
         noise_samples: noise draws per image (None for a backbone without noise).
-        settings: how it executes (device, precisions, workers, strictness, seed, batch size); the
-            one source of :attr:`seed`, :attr:`dtype` and :attr:`cache_dtype`.
         query_text: the sketch+text query source (``--query-text``), or None.
         backbone_plugin, dataset_plugin: the plugins that registered them (named in errors).
         weights_identity: what the weights are (:func:`bench.weights.weights_identity`).
@@ -64,9 +64,9 @@ class PlannedRun:
     layer: LayerPlan
     data_root: Path | None
     dataset_options: dict[str, Any]
+    settings: ExecutionSettings
     train: dict[str, Any] | None = None
     noise_samples: int | None = None
-    settings: ExecutionSettings = ExecutionSettings()
     query_text: str | None = None
     backbone_plugin: str = "?"
     dataset_plugin: str = "?"
