@@ -27,7 +27,7 @@ from typing import Any, TypedDict, Unpack, get_args
 
 import numpy as np
 
-from bench.api.components import PromptCondition
+from bench.api.components import DatasetInfo, PromptCondition
 from bench.api.datasets import Dataset, ImageItem, Modality
 from bench.api.errors import BenchError
 from bench.api.reporting import Reporter, SilentReporter
@@ -526,10 +526,9 @@ def score(
         ``{metric name: value}`` in each metric's unit (fractions, percentages or ranks).
 
     Raises:
-        BenchError: neither or both of ``dataset`` and ``task``, an unknown id or metric name, or a
-            metric plugin that fails.
+        BenchError: neither or both of ``dataset`` and ``task``, an unknown id or metric name (or
+            ``metrics`` as one text), features that do not fit the items, a metric plugin that fails.
     """
-    from bench.api.components import resolve_target
     from bench.evaluation.measures import MetricSet
     from bench.evaluation.protocol import evaluate
 
@@ -538,21 +537,15 @@ def score(
             "score() takes a dataset id or a task id (one of them).", "See `bench list datasets`."
         )
     given = _with_defaults("score", options, ("dataset", "task", "registry"))
-    metrics, per_class_gallery = given["metrics"], given["per_class_gallery"]
-    if isinstance(metrics, str):
-        raise BenchError(
-            f"score() takes metrics as a list of names, and got the text {metrics!r}.",
-            f"Pass metrics=[{metrics!r}].",
-        )
     _check_features(query_features, gallery_features, queries, gallery)
     registry = _registry(registry)
     specs = registry.evaluation_specs()
     info = registry.datasets.get(dataset) if dataset is not None else None
     task_info = specs.task(info.task if info is not None else str(task))
-    names = metrics or (info.metrics if info is not None else task_info.metrics)
-    if per_class_gallery is None:
-        adapter = resolve_target(info.target, f"dataset {info.id!r}") if info is not None else None
-        per_class_gallery = bool(getattr(adapter, "group_by_label", False))
+    names = _metric_names(given["metrics"], info.metrics if info is not None else task_info.metrics)
+    per_class_gallery = given["per_class_gallery"]
+    if per_class_gallery is None:  # as the dataset's adapter ranks
+        per_class_gallery = info is not None and _groups_by_label(info)
     evaluation = evaluate(
         task_info,
         MetricSet([specs.metric(name) for name in names]),
@@ -563,6 +556,27 @@ def score(
         per_class_gallery=per_class_gallery,
     )
     return evaluation.metrics
+
+
+def _groups_by_label(info: DatasetInfo) -> bool:
+    """Whether the adapter of ``info`` ranks each query against its own class's items only."""
+    from bench.api.components import resolve_target
+
+    return bool(getattr(resolve_target(info.target, f"dataset {info.id!r}"), "group_by_label", False))
+
+
+def _metric_names(metrics: Sequence[str] | None, default: Sequence[str]) -> Sequence[str]:
+    """The metrics :func:`score` computes: ``metrics``, else ``default`` (the dataset's or task's).
+
+    Raises:
+        BenchError: ``metrics`` is one text, not a list of names.
+    """
+    if isinstance(metrics, str):
+        raise BenchError(
+            f"score() takes metrics as a list of names, and got the text {metrics!r}.",
+            f"Pass metrics=[{metrics!r}].",
+        )
+    return metrics or default
 
 
 def _check_features(
