@@ -447,7 +447,9 @@ def run(
 ) -> list[RunResult]:
     """Run a configuration as ``bench run`` does and return its results (also written to
     ``output_dir`` as results files): the same request, planned by the same path
-    (:func:`bench.execution.planning.plan_request`), gives the same configurations.
+    (:func:`bench.execution.planning.plan_request`), gives the same configurations. What ``bench run``
+    prints before it runs goes to ``reporter``'s status (the settings a trained file's header filled,
+    the combinations left out), and a setting nothing uses warns (:class:`UserWarning`).
 
     Args:
         config: a named config, a config file, or a :class:`SweepSpec`; None: the default config
