@@ -19,21 +19,23 @@ ranks and scores descriptors with a registered task and its metrics (``bench lis
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import Any, TypedDict, Unpack, get_args
 
 import numpy as np
 
-from bench.api.components import PromptCondition
-from bench.api.datasets import Dataset, ImageItem
+from bench.api.components import DatasetInfo, PromptCondition
+from bench.api.datasets import Dataset, ImageItem, Modality
 from bench.api.errors import BenchError
 from bench.api.reporting import Reporter, SilentReporter
 from bench.config.run_config import SweepSpec
 from bench.extraction.features import LoadedBackbone
 from bench.plan.layers import LayerPlan, resolve_layer
 from bench.plan.runs import check_prompt, check_timesteps, prompt_condition
+from bench.plan.setting_warnings import timestep_warnings
 from bench.plan.settings import ExecutionSettings
 from bench.registry.tables import Registry
 from bench.results.schema import RunResult
@@ -61,9 +63,10 @@ def _registry(registry: Registry | None) -> Registry:
     return registry if registry is not None else plugin_registry()
 
 
-def _checked(function: str, **settings: Any) -> SweepSpec:
+def _checked(function: str, keywords: Mapping[str, str] | None = None, **settings: Any) -> SweepSpec:
     """``settings`` (fields of :class:`SweepSpec`: seed, batch_size, image_size, ...) checked as the
-    command line checks them.
+    command line checks them; ``keywords`` maps a field to the keyword ``function`` takes it as
+    (``{"t": "timesteps"}``), where the two differ.
 
     Raises:
         BenchError: naming ``function`` and each setting of the wrong type or out of range, with
@@ -73,10 +76,13 @@ def _checked(function: str, **settings: Any) -> SweepSpec:
 
     from bench.api.validation import schema_error
 
+    names = dict(keywords or {})
     try:
         return SweepSpec(**settings)
     except ValidationError as exc:
-        raise schema_error(exc, f"{function}()", model=SweepSpec) from None
+        raise schema_error(
+            exc, f"{function}()", model=SweepSpec, key_name=lambda field: names.get(field, field)
+        ) from None
 
 
 def load_backbone(
@@ -101,12 +107,14 @@ def load_backbone(
     """
     from bench.extraction.devices import resolve_device, resolve_dtype
     from bench.extraction.loading import load_backbone as load
-    from bench.plan.runs import checked_weights
+    from bench.plan.runs import check_image_size, checked_weights
 
     given = {backbone_id: str(weights)} if weights else {}
     spec = _checked("load_backbone", image_size=image_size, device=device, dtype=dtype, weights=given)
     registry = _registry(registry)
     info = registry.backbones.get(backbone_id)
+    if image_size is not None:
+        check_image_size(image_size, info, "image_size")
     torch_device = resolve_device(device)
     return load(
         info,
@@ -150,10 +158,18 @@ def _condition(prompt: str, backbone: LoadedBackbone, registry: Registry) -> Pro
     return prompt_condition(prompt, registry)
 
 
-def _dataset_items(images: Sequence[Any], dataset: Dataset | None, modality: str) -> tuple[Dataset, list]:
+def _dataset_items(
+    function: str, images: Sequence[Any], dataset: Dataset | None, modality: str
+) -> tuple[Dataset, list]:
     """``(dataset, items)`` for a dataset's items, or for PIL images of ``modality`` (then an
-    in-memory dataset of them), so both go through one path."""
-    if images and isinstance(images[0], ImageItem):
+    in-memory dataset of them), so both go through one path.
+
+    Raises:
+        BenchError: no images, or dataset items without their dataset.
+    """
+    if not len(images):
+        raise BenchError(f"{function}() got no images.", "Pass at least one PIL image or dataset item.")
+    if isinstance(images[0], ImageItem):
         if dataset is None:
             raise BenchError("Dataset items were given without their dataset.", "Pass dataset=DATASET.")
         return dataset, list(images)
@@ -218,23 +234,32 @@ class ExtractionCall:
         cls, function: str, options: Mapping[str, Any], backbone: LoadedBackbone, registry: Registry
     ) -> ExtractionCall:
         """The call ``function(backbone, ..., **options)`` (``options`` of :class:`DescriptorOptions`
-        or :class:`FeatureMapOptions`, completed with their defaults), checked and planned.
+        or :class:`FeatureMapOptions`), checked and planned; a timestep or noise draws given for an
+        image encoder warn (:class:`UserWarning`) as ``bench run`` warns.
 
         Raises:
-            BenchError: an unknown setting, a value the schema refuses, an unknown layer or pooling,
-                a timestep outside the backbone's schedule, a prompt ``bench run`` would refuse.
+            BenchError: an unknown setting, a value the schema refuses, an unknown layer, pooling or
+                modality, a timestep outside the backbone's schedule, a prompt ``bench run`` would
+                refuse.
         """
-        _refuse_unknown(function, options, ("dataset", "registry", *WORKFLOW_DEFAULTS[function]))
-        given = {**WORKFLOW_DEFAULTS[function], **options}
-        spec = _checked(function, **{k: given[k] for k in ("noise_samples", "seed", "batch_size")})
-        timesteps = given.get("timesteps", () if given.get("t") is None else (given["t"],))
+        given = _with_defaults(function, options, ("dataset", "registry"))
+        keyword = "timesteps" if "timesteps" in given else "t"  # how the call names the timesteps
+        timesteps = () if given[keyword] is None else given[keyword]
+        settings = {k: given[k] for k in ("noise_samples", "seed", "batch_size")}
+        spec = _checked(function, {"t": keyword}, t=timesteps, **settings)
+        _check_modality(function, given["modality"])
         info = backbone.info
+        typed = {"t"} if spec.t else set()
+        typed |= {"noise_samples"} if "noise_samples" in options else set()
+        keywords = {"t": keyword}
+        for warning in timestep_warnings(spec, [info], typed, lambda name: keywords.get(name, name)):
+            warnings.warn(warning, UserWarning, stacklevel=3)
         layer = resolve_layer(
             given["layer"] or info.default_layer, info, registry.layer_selectors, given.get("pool")
         )
         return cls(
             layer=layer,
-            timesteps=tuple(check_timesteps(tuple(timesteps), info)),
+            timesteps=tuple(check_timesteps(spec.t, info, keyword)),
             condition=_condition(given["prompt"], backbone, registry),
             modality=given["modality"],
             settings=ExecutionSettings(seed=spec.seed, batch_size=spec.batch_size, workers=0, strict=True),
@@ -242,12 +267,34 @@ class ExtractionCall:
         )
 
 
+def _check_modality(function: str, modality: object) -> None:
+    """Raise :class:`BenchError` unless ``modality`` is ``"sketch"`` or ``"photo"``."""
+    valid = get_args(Modality)
+    if modality not in valid:
+        raise BenchError(
+            f"{function}() got modality={modality!r}.",
+            f"Use modality={valid[0]!r} or {valid[1]!r} (what the PIL images are).",
+        )
+
+
 _SHARED_DEFAULTS = {"layer": None, "noise_samples": 1, "seed": 0, "modality": "photo", "prompt": "none"}
-WORKFLOW_DEFAULTS: dict[str, dict[str, Any]] = {
+OPTION_DEFAULTS: dict[str, dict[str, Any]] = {
     "descriptors": {**_SHARED_DEFAULTS, "pool": None, "t": None, "batch_size": 16},
     "feature_maps": {**_SHARED_DEFAULTS, "timesteps": (), "batch_size": 4},
+    "score": {"metrics": None, "per_class_gallery": None},
 }
-"""Per function, its keyword settings and their defaults."""
+"""Per function, its keyword settings (the keys of its ``...Options`` TypedDict) and their defaults:
+the one list of the keywords each takes."""
+
+
+def _with_defaults(function: str, options: Mapping[str, Any], named: Sequence[str]) -> dict[str, Any]:
+    """``options`` completed with ``function``'s defaults (:data:`OPTION_DEFAULTS`).
+
+    Raises:
+        BenchError: a keyword ``function`` does not take (it takes ``named`` and its settings).
+    """
+    _refuse_unknown(function, options, (*named, *OPTION_DEFAULTS[function]))
+    return {**OPTION_DEFAULTS[function], **options}
 
 
 def _refuse_unknown(function: str, options: Mapping[str, Any], valid: Sequence[str]) -> None:
@@ -293,7 +340,7 @@ def descriptors(
 
     registry = _registry(registry)
     call = ExtractionCall.plan("descriptors", options, backbone, registry)
-    dataset, items = _dataset_items(images, dataset, call.modality)
+    dataset, items = _dataset_items("descriptors", images, dataset, call.modality)
     request = ExtractionRequest(
         layers=(call.layer,),
         timesteps=call.timesteps,
@@ -339,7 +386,9 @@ def feature_maps(
     registry = _registry(registry)
     call = ExtractionCall.plan("feature_maps", options, backbone, registry)
     _check_spatial(backbone, call.layer)
-    pixels_in, seeds = _images_and_seeds(*_dataset_items(images, dataset, call.modality), call.settings.seed)
+    pixels_in, seeds = _images_and_seeds(
+        *_dataset_items("feature_maps", images, dataset, call.modality), call.settings.seed
+    )
     chunks: dict[int | None, list[np.ndarray]] = {t: [] for t in call.timesteps}
     with (reporter or SilentReporter()).progress(
         f"{backbone.info.id} {call.layer.name} maps", len(images)
@@ -398,7 +447,9 @@ def run(
 ) -> list[RunResult]:
     """Run a configuration as ``bench run`` does and return its results (also written to
     ``output_dir`` as results files): the same request, planned by the same path
-    (:func:`bench.execution.planning.plan_request`), gives the same configurations.
+    (:func:`bench.execution.planning.plan_request`), gives the same configurations. What ``bench run``
+    prints before it runs goes to ``reporter``'s status (the settings a trained file's header filled,
+    the combinations left out), and a setting nothing uses warns (:class:`UserWarning`).
 
     Args:
         config: a named config, a config file, or a :class:`SweepSpec`; None: the default config
@@ -419,7 +470,7 @@ def run(
     from bench.api.validation import schema_error
     from bench.config.files import load_config
     from bench.config.run_config import set_values
-    from bench.execution.planning import RunRequest, plan_request
+    from bench.execution.planning import PlanningReport, RunRequest, plan_request
     from bench.execution.study import execute
 
     spec = config if isinstance(config, SweepSpec) else load_config(str(config or "default"))
@@ -430,7 +481,14 @@ def run(
         raise schema_error(exc, "run()", model=SweepSpec) from None
     registry = registry if registry is not None else plugin_registry(spec.plugins)
     request = RunRequest(spec, frozenset(set_values(overrides)), config_named=config is not None)
-    finished, _ = execute(plan_request(request, registry), registry, reporter or SilentReporter())
+    plan = plan_request(request, registry)
+    reporter = reporter or SilentReporter()
+    report = PlanningReport.of(plan)  # what `bench run` prints before the run
+    for line in [*report.header, *report.notes]:
+        reporter.status(line)
+    for warning in report.warnings:
+        warnings.warn(warning, UserWarning, stacklevel=2)
+    finished, _ = execute(plan, registry, reporter)
     return [item.result for item in finished]
 
 
@@ -470,10 +528,9 @@ def score(
         ``{metric name: value}`` in each metric's unit (fractions, percentages or ranks).
 
     Raises:
-        BenchError: neither or both of ``dataset`` and ``task``, an unknown id or metric name, or a
-            metric plugin that fails.
+        BenchError: neither or both of ``dataset`` and ``task``, an unknown id or metric name (or
+            ``metrics`` as one text), features that do not fit the items, a metric plugin that fails.
     """
-    from bench.api.components import resolve_target
     from bench.evaluation.measures import MetricSet
     from bench.evaluation.protocol import evaluate
 
@@ -481,16 +538,16 @@ def score(
         raise BenchError(
             "score() takes a dataset id or a task id (one of them).", "See `bench list datasets`."
         )
-    _refuse_unknown("score", options, ("dataset", "task", "registry", *ScoreOptions.__annotations__))
-    metrics, per_class_gallery = options.get("metrics"), options.get("per_class_gallery")
+    given = _with_defaults("score", options, ("dataset", "task", "registry"))
+    _check_features(query_features, gallery_features, queries, gallery)
     registry = _registry(registry)
     specs = registry.evaluation_specs()
     info = registry.datasets.get(dataset) if dataset is not None else None
     task_info = specs.task(info.task if info is not None else str(task))
-    names = metrics or (info.metrics if info is not None else task_info.metrics)
-    if per_class_gallery is None:
-        adapter = resolve_target(info.target, f"dataset {info.id!r}") if info is not None else None
-        per_class_gallery = bool(getattr(adapter, "group_by_label", False))
+    names = _metric_names(given["metrics"], info.metrics if info is not None else task_info.metrics)
+    per_class_gallery = given["per_class_gallery"]
+    if per_class_gallery is None:  # as the dataset's adapter ranks
+        per_class_gallery = info is not None and _groups_by_label(info)
     evaluation = evaluate(
         task_info,
         MetricSet([specs.metric(name) for name in names]),
@@ -501,3 +558,45 @@ def score(
         per_class_gallery=per_class_gallery,
     )
     return evaluation.metrics
+
+
+def _groups_by_label(info: DatasetInfo) -> bool:
+    """Whether the adapter of ``info`` ranks each query against its own class's items only."""
+    from bench.api.components import resolve_target
+
+    return bool(getattr(resolve_target(info.target, f"dataset {info.id!r}"), "group_by_label", False))
+
+
+def _metric_names(metrics: Sequence[str] | None, default: Sequence[str]) -> Sequence[str]:
+    """The metrics :func:`score` computes: ``metrics``, else ``default`` (the dataset's or task's).
+
+    Raises:
+        BenchError: ``metrics`` is one text, not a list of names.
+    """
+    if isinstance(metrics, str):
+        raise BenchError(
+            f"score() takes metrics as a list of names, and got the text {metrics!r}.",
+            f"Pass metrics=[{metrics!r}].",
+        )
+    return metrics or default
+
+
+def _check_features(
+    query_features: Any, gallery_features: Any, queries: Sequence[ImageItem], gallery: Sequence[ImageItem]
+) -> None:
+    """Raise :class:`BenchError` unless the features are (Q, D) and (G, D), finite, one row per item
+    (the ranking's own checks, named for :func:`score`)."""
+    import torch
+
+    from bench.evaluation.ranking.inputs import check_length, features_pair
+
+    try:
+        query_rows, gallery_rows = features_pair(query_features, gallery_features)
+        check_length(torch.arange(len(queries)), query_rows, "queries", "query_features")
+        check_length(torch.arange(len(gallery)), gallery_rows, "gallery", "gallery_features")
+    except ValueError as exc:
+        raise BenchError(
+            f"score() cannot rank these features: {exc}",
+            "Pass query_features of shape (len(queries), D) and gallery_features of shape "
+            "(len(gallery), D), finite, with one D (query_feats and gallery_feats above).",
+        ) from None

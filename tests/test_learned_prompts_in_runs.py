@@ -113,3 +113,55 @@ def test_the_command_line_and_python_plan_a_learned_prompt_the_same(tmp_path):
     assert [result.config for result in python] == [result["config"] for result in cli]
     assert python[0].config["backbone"] == "vit-tiny" and python[0].config["layer"] == "embed"
     assert [result.metrics for result in python] == [result["metrics"] for result in cli]
+
+
+class _Lines:
+    """A reporter that keeps its status lines (progress bars show nothing)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def status(self, message: str) -> None:
+        self.lines.append(message)
+
+    def progress(self, description, total, unit="img"):
+        from bench.api.reporting import SilentReporter
+
+        return SilentReporter().progress(description, total, unit)
+
+
+def test_python_runs_report_what_a_learned_prompts_header_filled(tmp_path):
+    """``bench.run`` filled the settings from a trained file's header silently, where ``bench run``
+    prints them: it now sends the same lines to its reporter, and a setting nothing uses warns."""
+    import torch
+
+    import bench
+    from bench.prompts.files import save_prompt
+
+    prompt = save_prompt(
+        tmp_path / "p.safetensors",
+        {"visual.sketch": torch.full((3, 56, 56), 0.1), "visual.photo": torch.zeros(3, 56, 56)},
+        {"backbone": "vit-tiny", "image_size": 56, "parts": ["visual"], "layer": "embed",
+         "dataset": "synthetic"},
+    )  # fmt: skip
+    reporter = _Lines()
+    with pytest.warns(UserWarning, match="--noise-samples 3 does not apply to vit-tiny"):
+        bench.run(
+            prompt=(f"learned:{prompt}",),
+            dataset_options={"num_classes": 4, "num_unseen": 2},
+            noise_samples=3,
+            workers=0,
+            limit=4,
+            cache_dir=str(tmp_path / "cache"),
+            output_dir=str(tmp_path / "python"),
+            reporter=reporter,
+        )
+    for line in (
+        "from the learned prompt's header: backbone vit-tiny",
+        "from the learned prompt's header: layer embed",
+        "from the learned prompt's header: image_size 56",
+    ):
+        assert line in reporter.lines
+    typed = run_bench("run", "--prompt", f"learned:{prompt}", *SMALL, "--noise-samples", "3", "--dry-run")
+    for line in reporter.lines[:3]:
+        assert line in typed.stderr  # the same words as the command line's

@@ -125,13 +125,29 @@ def test_the_plan_carries_one_set_of_execution_settings_down_to_extraction(regis
     ("settings", "message"),
     [
         ({"device": "cpu", "dtype": "fp16"}, "fp16 is not supported on the CPU"),
-        ({"t": (1000,)}, "--t 1000 is outside backbone 'sd-tiny''s schedule"),
+        ({"t": (1000,)}, "--t 1000 is outside the schedule of backbone 'sd-tiny'"),
     ],
 )
 def test_settings_are_checked_at_plan_time(registry, settings, message):
     spec = SweepSpec(backbone=("sd-tiny",), dataset=("synthetic",), **{"t": (200,), **settings})
     with pytest.raises(bench.BenchError, match=message):
         plan_study(spec, registry)
+
+
+@pytest.mark.parametrize(
+    ("backbone", "hint"),
+    [
+        ("sd-tiny", "Use a timestep in 0..999 (Koley et al. use 273)."),
+        ("sd3-tiny", "Use a timestep in 0..999."),
+    ],
+)
+def test_a_timestep_outside_the_schedule_suggests_koleys_only_for_a_ddpm_backbone(registry, backbone, hint):
+    """Koley et al.'s t = 273 is a step of the SD UNets' DDPM schedule; a flow model gets no such hint."""
+    spec = SweepSpec(backbone=(backbone,), dataset=("synthetic",), t=(1000,))
+    with pytest.raises(bench.BenchError) as caught:
+        plan_study(spec, registry)
+    assert caught.value.message == f"--t 1000 is outside the schedule of backbone '{backbone}' (0..999)."
+    assert caught.value.hint == hint
 
 
 def test_a_learned_prompts_results_name_says_its_file_not_its_folders():
@@ -278,3 +294,17 @@ def test_the_issues_sweep_of_sd_mini_and_dinov2_runs(tmp_path):
     assert result.returncode == 0, result.stderr
     configs = [(run["config"]["backbone"], run["config"]["layer"]) for run in json.loads(result.stdout)]
     assert configs == [("sd-mini", "up0"), ("dinov2-vits14-imgfocus", "embed")]
+
+
+def test_a_plan_a_run_and_an_extraction_have_no_default_execution_settings():
+    """A default ``ExecutionSettings()`` would quietly run with seed 0 and batch size 16 where a
+    caller forgot to pass the run's own (seed and batch size were required before they moved there)."""
+    from dataclasses import MISSING, fields
+
+    from bench.extraction.loop import ExtractionRequest
+    from bench.plan.runs import PlannedRun
+    from bench.plan.study import StudyPlan
+
+    for kind in (ExtractionRequest, PlannedRun, StudyPlan):
+        settings = next(field for field in fields(kind) if field.name == "settings")
+        assert (settings.default, settings.default_factory) == (MISSING, MISSING), kind.__name__

@@ -250,7 +250,7 @@ def test_unknown_names_give_one_clear_message(args, expected):
 def test_timestep_outside_the_backbones_own_schedule_is_refused():
     result = run_bench("run", "--backbone", "sd-tiny", "--dataset", "synthetic", "--t", "1200")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "--t 1200 is outside backbone 'sd-tiny''s schedule" in result.stderr
+    assert "--t 1200 is outside the schedule of backbone 'sd-tiny' (0..999)" in result.stderr
     assert "Use a timestep in 0..999" in result.stderr
 
 

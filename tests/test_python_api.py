@@ -93,13 +93,14 @@ def test_paths_may_be_pathlib_paths(tmp_path):
 
     config = tmp_path / "small.toml"
     config.write_text('backbone = "vit-tiny"\ndataset = "synthetic"\nworkers = 0\n', encoding="utf-8")
-    results = bench.run(
-        config,
-        output_dir=tmp_path / "out",
-        cache_dir=tmp_path / "cache",
-        data_root={"synthetic": tmp_path},  # a generated dataset: ignored, but a path all the same
-        dataset_options={"num_classes": 4, "num_unseen": 2},
-    )
+    with pytest.warns(UserWarning, match="--data-root does not apply to synthetic"):
+        results = bench.run(
+            config,
+            output_dir=tmp_path / "out",
+            cache_dir=tmp_path / "cache",
+            data_root={"synthetic": tmp_path},  # a generated dataset: ignored, but a path all the same
+            dataset_options={"num_classes": 4, "num_unseen": 2},
+        )
     assert len(results) == 1 and list((tmp_path / "out" / "synthetic").glob("vit-tiny_*.json"))
     assert (tmp_path / "cache").is_dir()
 
@@ -149,3 +150,110 @@ def test_score_names_a_setting_it_does_not_take():
 
     with pytest.raises(bench.BenchError, match=r"score\(\) got unknown setting\(s\): metric\."):
         bench.score([[1.0]], [[1.0]], [], [], dataset="synthetic", metric=["mAP@all"])
+
+
+@pytest.fixture(scope="module")
+def sd_mini():
+    import bench
+
+    return bench.load_backbone("sd-mini", device="cpu")
+
+
+def _score(**changes):
+    """``bench.score`` on 4 synthetic queries and 6 gallery items with 8-d features, as ``changes`` say."""
+    import numpy as np
+
+    import bench
+
+    dataset = bench.open_dataset("synthetic", options={"num_classes": 4, "num_unseen": 2})
+    arguments = {
+        "query_features": np.ones((4, 8)),
+        "gallery_features": np.ones((6, 8)),
+        "queries": dataset.split("query")[:4],
+        "gallery": dataset.split("gallery")[:6],
+        "dataset": "synthetic",
+        **changes,
+    }
+    return bench.score(**arguments)
+
+
+@pytest.mark.parametrize(
+    ("backbone", "call", "expected"),
+    [
+        ("sd", lambda b, images: bench_call("descriptors", b, images, t="200"),
+         "descriptors(): t[0] = '200' (text): should be an integer."),
+        ("sd", lambda b, images: bench_call("feature_maps", b, images, timesteps=["x"]),
+         "feature_maps(): timesteps[0] = 'x' (text): should be an integer."),
+        ("sd", lambda b, images: bench_call("feature_maps", b, [], timesteps=[200]),
+         "feature_maps() got no images. Pass at least one PIL image or dataset item."),
+        ("sd", lambda b, images: bench_call("descriptors", b, images, t=200, modality="sktch"),
+         "descriptors() got modality='sktch'. Use modality='sketch' or 'photo'"),
+        ("sd", lambda b, images: bench_call("descriptors", b, images, t=1000),
+         "t=1000 is outside the schedule of backbone 'sd-mini' (0..999)."),
+        ("sd", lambda b, images: bench_call("descriptors", b, images),
+         "needs a diffusion timestep. Pass t=200."),
+        ("sd", lambda b, images: bench_call("feature_maps", b, images, timesteps=[2000]),
+         "timesteps=2000 is outside the schedule of backbone 'sd-mini'"),
+        ("vit", lambda b, images: bench_call("descriptors", b, images, t=200),
+         "UserWarning: t=200 does not apply to vit-tiny (no diffusion timestep): ignored."),
+        ("vit", lambda b, images: bench_call("load_backbone", "vit-tiny", image_size=8, device="cpu"),
+         "image_size=8 is smaller than the finest tap stride of backbone 'vit-tiny' (14 px"),
+        (None, lambda b, images: _score(metrics="map"),
+         "score() takes metrics as a list of names, and got the text 'map'. Pass metrics=['map']."),
+        (None, lambda b, images: _score(gallery_features=[[1.0] * 9] * 6),
+         "score() cannot rank these features: Feature dimensions differ: query_feats has 8 columns"),
+        (None, lambda b, images: _score(query_features=[[1.0] * 8] * 3),
+         "Lengths differ: queries has 4 entries but query_features has 3 rows."),
+    ],
+)  # fmt: skip
+def test_the_python_workflows_check_their_settings_as_bench_run_does(request, backbone, call, expected):
+    """Each was a TypeError, ValueError or a silently accepted value (a misspelt modality, a metric name
+    read letter by letter, a timestep an image encoder ignores without the command line's warning),
+    or a message naming ``--t``: now one BenchError (or the command line's warning) naming the
+    Python keyword."""
+    import warnings
+
+    from PIL import Image
+
+    import bench
+
+    loaded = {"sd": "sd_mini", "vit": "vit_tiny"}.get(backbone)
+    model = request.getfixturevalue(loaded) if loaded else None
+    images = [Image.new("RGB", (64, 64), (40 * i, 0, 0)) for i in range(2)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            call(model, images)
+            said = " ".join(f"{w.category.__name__}: {w.message}" for w in caught)
+        except bench.BenchError as exc:
+            said = str(exc)
+    assert expected in " ".join(said.split())
+
+
+def bench_call(name, *args, **kwargs):
+    import bench
+
+    return getattr(bench, name)(*args, **kwargs)
+
+
+def test_feature_maps_take_one_timestep_as_a_config_file_does(sd_mini):
+    """``timesteps=200`` is one timestep, as ``t = 200`` in a config file (the schema's one rule)."""
+    from PIL import Image
+
+    import bench
+
+    images = [Image.new("RGB", (64, 64), (90, 0, 0))]
+    one = bench.feature_maps(sd_mini, images, timesteps=200)
+    listed = bench.feature_maps(sd_mini, images, timesteps=[200])
+    assert list(one) == [200] and (one[200] == listed[200]).all()
+
+
+@pytest.mark.parametrize("function", ["descriptors", "feature_maps", "score"])
+def test_a_workflows_keywords_are_those_of_its_options_typeddict(function):
+    """The keywords a workflow takes (and their defaults) are listed once, in ``OPTION_DEFAULTS``;
+    its ``...Options`` TypedDict (what type checkers read) must name the same keys."""
+    from bench import workflows
+
+    typed = {"descriptors": workflows.DescriptorOptions, "feature_maps": workflows.FeatureMapOptions,
+             "score": workflows.ScoreOptions}[function]  # fmt: skip
+    assert set(workflows.OPTION_DEFAULTS[function]) == set(typed.__annotations__)

@@ -171,6 +171,37 @@ def test_a_range_is_checked_once_for_the_command_line_config_files_and_python(op
         bench.run(**{setting: (int(value),) if setting == "t" else int(value)})
 
 
+@pytest.mark.parametrize("size", [8, 13])
+def test_an_image_size_below_the_backbones_finest_stride_is_refused_by_planning(tmp_path, size):
+    """The schema allows 8 px and up; a ViT with 14 px patches has no feature cell below 14 px, which
+    crashed extraction with a traceback. Planning refuses it for the command line, a config file
+    and ``bench.run`` alike, naming the stride and the sizes that work."""
+    expected = (
+        f"--image-size {size} is smaller than the finest tap stride of backbone 'dinov2-vits14-imgfocus' "
+        "(14 px: patch size or downsampling), so its feature maps would be empty.\n"
+        "Use --image-size 14 to 8192, best a multiple of 14 (its default is 224)."
+    )
+    settings = {"backbone": ("dinov2-vits14-imgfocus",), "dataset": ("synthetic",), "image_size": size}
+    typed = run_bench("run", "--backbone", "dinov2-vits14-imgfocus", "--dataset", "synthetic",
+                      "--image-size", str(size), "--limit", "4", "--dry-run")  # fmt: skip
+    config = tmp_path / "small.toml"
+    config.write_text(f'backbone = "dinov2-vits14-imgfocus"\ndataset = "synthetic"\nimage_size = {size}\n')
+    from_file = run_bench("run", "--config", str(config), "--dry-run")
+    for result in (typed, from_file):
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert expected in result.stderr
+    with pytest.raises(bench.BenchError) as caught:
+        bench.run(**settings)
+    assert str(caught.value) == expected
+
+
+def test_sd_mini_runs_at_its_finest_stride():
+    """sd-mini's finest tap stride is 8 px (the VAE's), so 8 px stays a valid size for it."""
+    result = run_bench("run", "--backbone", "sd-mini", "--dataset", "synthetic", "--image-size", "8",
+                       "--limit", "4", "--dry-run")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
 def test_data_root_errors(tmp_path):
     base = hog_run()
     missing = run_bench(*base)

@@ -225,7 +225,7 @@ class DatasetInfo:
 
     Attributes:
         id: the name users type (``--dataset``).
-        target: factory ``(root: Path, **options) -> bench.datasets.Dataset`` (``(**options)`` when
+        target: factory ``(root: Path, **options) -> bench.Dataset`` (``(**options)`` when
             ``needs_root`` is False).
         task: the id of its task (``bench list tasks``), checked when the dataset registers.
         description: one line for ``bench list datasets``.

@@ -110,7 +110,9 @@ def _description_in(annotation: Any) -> str | None:
     return next(filter(None, map(_description_in, get_args(annotation))), None)
 
 
-def _field_description(model: type | None, key: object) -> str | None:
+def field_description(model: type | None, key: object) -> str | None:
+    """What the schema ``model`` allows for its field ``key`` (its ``Field(description=...)``,
+    ``"an integer from 1 to 1024"``), or None."""
     fields = getattr(model, "__pydantic_fields__", None) or {}
     info = fields.get(key) if isinstance(key, str) else None
     if info is None:
@@ -143,7 +145,7 @@ def _allowed(error: dict[str, Any], model: type | None) -> str:
         return "not a key of this file"
     if kind == "missing" or kind == "missing_argument":
         return "required"
-    description = _field_description(model, error["loc"][0] if error["loc"] else None)
+    description = field_description(model, error["loc"][0] if error["loc"] else None)
     message = error["msg"].removeprefix("Value error, ")
     for words, plain in PLAIN_WORDS.items():
         message = message.replace(words, plain)

@@ -29,15 +29,6 @@ PLAIN_SETTINGS = (
 """Settings whose click parameter has the setting's name and value as it is."""
 
 
-def _plain(value: object) -> str:
-    """A setting as a user would type it: ``a, b`` for tuples, ``k=v`` for mappings."""
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items()) or "(none)"
-    if isinstance(value, tuple):
-        return ", ".join(map(str, value))
-    return str(value)
-
-
 @click.command("run")
 @click.option(
     "--config",
@@ -238,14 +229,15 @@ def run_request(config: SweepSpec, options: dict[str, Any], *, config_named: boo
 def _print_planning(plan: StudyPlan) -> None:
     """What planning says before the run: the settings a trained file filled, its notes, the
     warnings about settings nothing uses and the notes about combinations left out."""
-    for key, (what, value) in plan.filled.items():
-        stderr.print(f"from the {what}'s header: {key} {escape(_plain(value))}", highlight=False)
-    for line in plan.file_notes:
-        stderr.print(f"note: {escape(line)}", highlight=False)
-    for warning in plan.warnings:
+    from bench.execution.planning import PlanningReport
+
+    report = PlanningReport.of(plan)
+    for line in report.header:
+        stderr.print(escape(line), highlight=False)
+    for warning in report.warnings:
         warn(warning)
-    for line in plan.notes:
-        note(f"note: {line}")
+    for line in report.notes:
+        note(line)
 
 
 def _shard(plan: StudyPlan, shard: str | None) -> tuple[StudyPlan, str]:

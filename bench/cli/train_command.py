@@ -26,6 +26,25 @@ def _train_option_name(setting: str) -> str:
     return "--prompt" if setting == "scheme" else option_name(setting)
 
 
+class SchemaRangeOption(click.Option):
+    """An integer option whose range the schema checks (:class:`~bench.config.training.TrainSpec`;
+    ``--probe-dim``: :class:`~bench.config.run_config.SweepSpec`), once for the command line and
+    config files alike: its help ends with what the schema allows, read when the help is shown."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, type=int, **kwargs)
+        self.template = self.help
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from bench.api.validation import field_description
+        from bench.config.run_config import SweepSpec
+        from bench.config.training import TrainSpec
+
+        allowed = field_description(SweepSpec if self.name == "probe_dim" else TrainSpec, self.name)
+        self.help = " ".join(filter(None, (self.template, f"Allowed: {allowed}.")))
+        return super().get_help_record(ctx)
+
+
 PROBE_ONLY = ("probe_dim",)  # options of a probe's training only
 PROMPT_ONLY = ("width", "bf16", "activation_checkpointing")  # options of a prompt's training only
 
@@ -100,7 +119,7 @@ def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
 )
 @click.option(
     "--probe-dim",
-    type=click.IntRange(min=1),
+    cls=SchemaRangeOption,
     help="The probe's output dimension (default: the descriptor's; a square probe starts at the identity).",
 )
 @click.option(
@@ -112,33 +131,33 @@ def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
 @click.option("--layer", help="Layer the descriptors are read from (default: the backbone's).")
 @click.option(
     "--t",
-    type=click.IntRange(min=0),
+    cls=SchemaRangeOption,
     help="Diffusion timestep within the backbone's schedule (default: configs/default.toml's).",
 )
 @click.option(
-    "--width", type=click.IntRange(min=1), default=16, show_default=True, help="Visual prompt border, pixels."
+    "--width", cls=SchemaRangeOption, default=16, show_default=True, help="Visual prompt border, pixels."
 )
-@click.option("--epochs", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--epochs", cls=SchemaRangeOption, default=5, show_default=True)
 @click.option(
     "--batch-size",
-    type=click.IntRange(min=1),
+    cls=SchemaRangeOption,
     default=8,
     show_default=True,
     help="Triplets per backward pass.",
 )
 @click.option(
     "--grad-accum",
-    type=click.IntRange(min=1),
+    cls=SchemaRangeOption,
     default=1,
     show_default=True,
     help="Backward passes per optimiser step.",
 )
-@click.option("--steps-per-epoch", type=click.IntRange(min=1), help="Cap on optimiser steps per epoch.")
+@click.option("--steps-per-epoch", cls=SchemaRangeOption, help="Cap on optimiser steps per epoch.")
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="AdamW learning rate.")
 @click.option("--weight-decay", type=float, default=0.0, show_default=True, help="AdamW weight decay.")
 @click.option("--margin", type=float, default=0.3, show_default=True, help="Triplet margin on 1 - cosine.")
 @click.option(
-    "--noise-samples", type=click.IntRange(min=1), default=1, show_default=True, help="Noise draws per image."
+    "--noise-samples", cls=SchemaRangeOption, default=1, show_default=True, help="Noise draws per image."
 )
 @click.option(
     "--val-split",
@@ -149,7 +168,7 @@ def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
 )
 @click.option(
     "--patience",
-    type=click.IntRange(min=1),
+    cls=SchemaRangeOption,
     default=2,
     show_default=True,
     help="Epochs without a better validation metric before stopping.",
@@ -164,7 +183,7 @@ def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
 )
 @click.option(
     "--train-count",
-    type=click.IntRange(min=1),
+    cls=SchemaRangeOption,
     help="Train on at most this many training items (instances, fine-grained) per class instead.",
 )
 @click.option("--eval-train", is_flag=True, help="Also score the train split before and after training.")
@@ -179,7 +198,7 @@ def _training_data_line(record: dict[str, dict[str, Any]]) -> str:
     "--seed", type=int, default=0, show_default=True, help="Triplets, noise and validation hold-out."
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("--image-size", type=click.IntRange(min=16), help="Input resolution (default: the backbone's).")
+@click.option("--image-size", cls=SchemaRangeOption, help="Input resolution (default: the backbone's).")
 @click.option(
     "--weights",
     help="Weights of the backbone: a hub id (ORG/NAME[@REVISION]), a local folder, or a single-file "
@@ -267,8 +286,6 @@ def _train_probe(
     """Train a linear probe for ``spec``'s configuration with its training settings (its ``scheme`` is
     the prompt the descriptors are extracted with); the TrainOutcome, or None on a process that is
     not the main one."""
-    from dataclasses import replace
-
     from bench.api.errors import BenchError
     from bench.cli.display import RichReporter
     from bench.config.training import PROBE_SETTINGS
@@ -283,8 +300,7 @@ def _train_probe(
             f"Train it first (`bench train --prompt {spec.scheme} --output P`) and pass --prompt learned:P, "
             f"or run `bench run --prompt {spec.scheme} --probe linear`, which trains both.",
         )
-    sweep = replace(
-        spec.sweep(),
+    sweep = spec.sweep().overridden(  # --probe-dim's range: the run schema's
         probe=(probe,),
         probe_dim=probe_dim,
         train={name: getattr(spec, name) for name in PROBE_SETTINGS},

@@ -11,6 +11,7 @@ because reading a learned prompt's header is that package's job.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from bench.config.run_config import SweepSpec
 from bench.plan.study import StudyPlan, plan_study
@@ -22,7 +23,7 @@ HEADER_SETTINGS = frozenset(
 """The settings a trained file's header may fill (weights only for a note: a header never picks them)."""
 DEFAULTS_THAT_WARN = frozenset(("t", "noise_samples"))
 """Settings an image encoder ignores whose defaults are also values a user types: warned about only
-when the user set them (see :func:`bench.plan.identity.inapplicable_settings`)."""
+when the user set them (see :func:`bench.plan.setting_warnings.inapplicable_settings`)."""
 
 
 @dataclass(frozen=True)
@@ -60,3 +61,42 @@ def plan_request(request: RunRequest, registry: Registry) -> StudyPlan:
     plan = plan_study(spec, registry, set(given))
     plan.filled, plan.file_notes = filled, notes
     return plan
+
+
+@dataclass(frozen=True)
+class PlanningReport:
+    """What planning tells the user before a run, in words: ``bench run`` prints it, :func:`bench.run`
+    sends ``header`` and ``notes`` to its reporter's status and ``warnings`` through
+    :func:`warnings.warn`.
+
+    Attributes:
+        header: the settings a trained file's header filled (``from the learned prompt's header:
+            backbone vit-tiny``), then what those headers say about the run (``note: ...``).
+        warnings: settings given that nothing in the run uses (:attr:`StudyPlan.warnings`).
+        notes: combinations of a sweep left out (``note: ...``; :attr:`StudyPlan.notes`).
+    """
+
+    header: list[str]
+    warnings: list[str]
+    notes: list[str]
+
+    @classmethod
+    def of(cls, plan: StudyPlan) -> PlanningReport:
+        """The words of ``plan``'s report."""
+        filled = [
+            f"from the {what}'s header: {key} {plain(value)}" for key, (what, value) in plan.filled.items()
+        ]
+        return cls(
+            header=[*filled, *(f"note: {line}" for line in plan.file_notes)],
+            warnings=list(plan.warnings),
+            notes=[f"note: {line}" for line in plan.notes],
+        )
+
+
+def plain(value: Any) -> str:
+    """A setting as a user would type it: ``a, b`` for tuples, ``k=v`` for mappings."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "(none)"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value))
+    return str(value)

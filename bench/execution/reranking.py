@@ -76,7 +76,7 @@ def rerank_results(
     reporter = reporter or SilentReporter()
     specs = registry.evaluation_specs()
     result = read_result(path, specs)
-    spec, plan, run = _plan_again(path, result.config, registry, data_root)
+    plan, run = _plan_again(path, result.config, registry, data_root)
     dataset = plan.dataset(run)
     queries, gallery = dataset.split("query"), dataset.split("gallery")
     request, base_fields = group_request([run], run.prompt_condition(registry))
@@ -101,14 +101,14 @@ def rerank_results(
 
 def _plan_again(
     path: Path, config: dict[str, Any], registry: Registry, data_root: str | Path | None
-) -> tuple[SweepSpec, StudyPlan, PlannedRun]:
-    """The settings, plan and one planned run of the configuration ``config`` recorded in the
+) -> tuple[StudyPlan, PlannedRun]:
+    """The plan and its one planned run of the configuration ``config`` recorded in the
     results file ``path``, checked to have the identity it had (see :func:`_check_identity`)."""
     spec = _rerun_spec(path, config, data_root)
     plan = plan_study(spec, registry)
     (run,) = plan.runs
     _check_identity(path, config, results_config(run))
-    return spec, plan, run
+    return plan, run
 
 
 def _differences(reranked: dict[str, float], recorded: dict[str, float]) -> list[tuple[str, float, float]]:

@@ -50,7 +50,7 @@ class ExtractionRequest:
     timesteps: tuple[int | None, ...]
     noise_samples: int
     prompt: PromptCondition
-    settings: ExecutionSettings = ExecutionSettings()
+    settings: ExecutionSettings
 
 
 def _batches(items: Sequence[ImageItem], batch_size: int, texts: Sequence[str | None]) -> Iterator[list[int]]:

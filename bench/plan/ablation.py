@@ -1,6 +1,6 @@
 """One-factor-at-a-time ablation studies: a base configuration and its one-axis variants.
 
-A config's ``ablation`` table (see :class:`bench.sweep.SweepSpec`) names the study and, per axis,
+A config's ``ablation`` table (see :class:`bench.config.run_config.SweepSpec`) names the study and, per axis,
 the values to try; every variant changes exactly one axis of the base. The training axes
 (:data:`TRAINING_AXES`: ``train_fraction``, ``train_count``) change one setting of the base's
 ``train`` table, so a study trains one prompt per value (the low-data regime, Koley et al.'s

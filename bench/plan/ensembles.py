@@ -7,7 +7,7 @@ A sweep's configurations on a dataset (several timesteps, layers, prompts, probe
 * ``concat``: the members' normalised descriptors side by side;
 * ``score-sum``: similarity = sum_i w_i * cos_i, a weighted sum of the members' cosine similarities.
 
-Scoring L2-normalises descriptors again (``bench.evaluation.evaluate``), so ``mean`` ranks by the
+Scoring L2-normalises descriptors again (``bench.evaluation.protocol.evaluate``), so ``mean`` ranks by the
 cosine of the averaged descriptors, and ``concat`` (every row has norm sqrt(M) for M members) ranks
 by sum_i cos_i / M: the same ranking as ``score-sum`` with equal weights.
 

@@ -38,11 +38,11 @@ class PlannedRun:
         layer: the resolved layer plan.
         data_root: the dataset root (None for generated datasets).
         dataset_options: options passed to the dataset adapter.
+        settings: how it executes (device, precisions, workers, strictness, seed, batch size); the
+            one source of :attr:`seed`, :attr:`dtype` and :attr:`cache_dtype`.
         train: for a learned prompt scheme (``visual``, ``textual``, ``visual+textual``), the
             training settings the run trains it with before evaluating it; None otherwise.
         noise_samples: noise draws per image (None for a backbone without noise).
-        settings: how it executes (device, precisions, workers, strictness, seed, batch size); the
-            one source of :attr:`seed`, :attr:`dtype` and :attr:`cache_dtype`.
         query_text: the sketch+text query source (``--query-text``), or None.
         backbone_plugin, dataset_plugin: the plugins that registered them (named in errors).
         weights_identity: what the weights are (:func:`bench.weights.weights_identity`).
@@ -64,9 +64,9 @@ class PlannedRun:
     layer: LayerPlan
     data_root: Path | None
     dataset_options: dict[str, Any]
+    settings: ExecutionSettings
     train: dict[str, Any] | None = None
     noise_samples: int | None = None
-    settings: ExecutionSettings = ExecutionSettings()
     query_text: str | None = None
     backbone_plugin: str = "?"
     dataset_plugin: str = "?"
@@ -221,20 +221,57 @@ def check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_s
     return scheme
 
 
-def check_timesteps(timesteps: tuple[int, ...], backbone: BackboneInfo) -> list[int | None]:
+def typed_as(option: str, value: object) -> str:
+    """A setting as the user gave it: ``--t 200`` for a command-line ``option`` (``--t``), ``t=200``
+    for a Python keyword (``t``)."""
+    return f"{option} {value}" if option.startswith("--") else f"{option}={value}"
+
+
+def check_timesteps(
+    timesteps: tuple[int, ...], backbone: BackboneInfo, option: str = "--t"
+) -> list[int | None]:
     """``timesteps`` (each once), checked against ``backbone``'s own schedule; ``[None]`` for a
-    backbone without timesteps."""
+    backbone without timesteps. ``option`` names the setting in messages (``--t``, or the keyword of
+    a Python call)."""
     if backbone.num_timesteps is None:
         return [None]
     if not timesteps:
-        raise BenchError(f"Backbone {backbone.id!r} needs a diffusion timestep.", "Pass --t (e.g. --t 200).")
+        raise BenchError(
+            f"Backbone {backbone.id!r} needs a diffusion timestep.", f"Pass {typed_as(option, 200)}."
+        )
+    last = backbone.num_timesteps - 1
     for t in timesteps:
-        if not 0 <= t < backbone.num_timesteps:
+        if not 0 <= t <= last:
+            usual = " (Koley et al. use 273)" if _ddpm_schedule(backbone) else ""
             raise BenchError(
-                f"--t {t} is outside backbone {backbone.id!r}'s schedule.",
-                f"Use a timestep in 0..{backbone.num_timesteps - 1} (Koley et al. use 273).",
+                f"{typed_as(option, t)} is outside the schedule of backbone {backbone.id!r} (0..{last}).",
+                f"Use a timestep in 0..{last}{usual}.",
             )
     return list(dict.fromkeys(timesteps))
+
+
+def _ddpm_schedule(backbone: BackboneInfo) -> bool:
+    """Whether ``backbone`` noises with the DDPM forward process (the SD UNets, as its ``noise`` fact
+    says), the schedule of Koley et al.'s timestep; flow models noise otherwise."""
+    return backbone.facts.get("noise", "").startswith("DDPM")
+
+
+def check_image_size(image_size: int, backbone: BackboneInfo, option: str = "--image-size") -> None:
+    """Raise :class:`BenchError` when ``image_size`` (pixels) is smaller than ``backbone``'s finest
+    tap stride (its patch size, or its first downsampling): its feature maps would have no cell.
+    ``option`` names the setting (``--image-size``, or ``image_size`` in a Python call). A size
+    that is no multiple of the coarsest stride is allowed (see
+    :func:`~bench.plan.setting_warnings.inapplicable_settings`)."""
+    strides = [tap.stride for tap in backbone.layers if tap.stride > 0]
+    if not strides or image_size >= min(strides):
+        return
+    finest, coarsest = min(strides), max(strides)
+    raise BenchError(
+        f"{typed_as(option, image_size)} is smaller than the finest tap stride of backbone "
+        f"{backbone.id!r} ({finest} px: patch size or downsampling), so its feature maps would be empty.",
+        f"Use {typed_as(option, f'{finest} to 8192')}, best a multiple of {coarsest} "
+        f"(its default is {backbone.image_size}).",
+    )
 
 
 def dataset_root(spec: SweepSpec, dataset: DatasetInfo) -> Path | None:
@@ -316,6 +353,8 @@ def _sweep_axes(spec: SweepSpec, registry: Registry, backbones: list[BackboneInf
     roots = {dataset.id: dataset_root(spec, dataset) for dataset in datasets}
     train = training_settings(spec.train, "The config's train table")
     weights = {backbone.id: checked_weights(spec, backbone) for backbone in backbones}
+    for backbone in backbones:
+        check_image_size(spec.image_size or backbone.image_size, backbone)
 
     def prompt(value: str, backbone: BackboneInfo) -> tuple[str, bool]:
         scheme = check_prompt(value, backbone, registry, spec.image_size or backbone.image_size)

@@ -3,8 +3,12 @@ run's identity (:mod:`bench.plan.identity`) or honoured only by cropping or inte
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from bench.api.choices import option_name
+from bench.api.components import BackboneInfo
 from bench.config.run_config import SweepSpec
-from bench.plan.runs import PlannedRun
+from bench.plan.runs import PlannedRun, typed_as
 
 
 def inapplicable_settings(
@@ -22,33 +26,36 @@ def inapplicable_settings(
     if given is None:
         given = {name for name in ("t", "noise_samples") if getattr(spec, name) != getattr(defaults, name)}
     return [
-        *_timestep_warnings(spec, runs, given, defaults),
+        *timestep_warnings(spec, [run.backbone for run in runs], given),
         *_unused_mapping_warnings(spec, runs),
         *_pool_warnings(spec, runs),
         *_image_size_warnings(spec, runs),
     ]
 
 
-def _timestep_warnings(
-    spec: SweepSpec, runs: list[PlannedRun], given: set[str], defaults: SweepSpec
+def timestep_warnings(
+    spec: SweepSpec,
+    backbones: list[BackboneInfo],
+    given: set[str],
+    name: Callable[[str], str] = option_name,
 ) -> list[str]:
-    """``--t`` and ``--noise-samples`` on image encoders, and a ``--t`` sweep they collapse."""
-    backbones = list({run.backbone.id: run.backbone for run in runs}.values())
-    encoders = [b.id for b in backbones if b.num_timesteps is None]
+    """``--t`` and ``--noise-samples`` given for image encoders only (ignored), and a ``--t`` sweep
+    their configurations collapse; ``name`` says how a setting was given (``--t`` on the command
+    line, a keyword such as ``t`` in a Python call)."""
+    encoders = [b.id for b in {b.id: b for b in backbones}.values() if b.num_timesteps is None]
     warnings = []
-    if encoders and len(encoders) == len(backbones):
+    if encoders and len(encoders) == len({b.id for b in backbones}):
         listed = ", ".join(encoders)
         if spec.t and "t" in given:
-            values = ", ".join(map(str, spec.t))
-            warnings.append(f"--t {values} does not apply to {listed} (no diffusion timestep): ignored.")
-        if "noise_samples" in given and spec.noise_samples != defaults.noise_samples:
-            warnings.append(
-                f"--noise-samples {spec.noise_samples} does not apply to {listed} (no noise draws): ignored."
-            )
+            values = typed_as(name("t"), ", ".join(map(str, spec.t)))
+            warnings.append(f"{values} does not apply to {listed} (no diffusion timestep): ignored.")
+        if "noise_samples" in given and spec.noise_samples != SweepSpec().noise_samples:
+            samples = typed_as(name("noise_samples"), spec.noise_samples)
+            warnings.append(f"{samples} does not apply to {listed} (no noise draws): ignored.")
     elif encoders and len(spec.t) > 1 and "t" in given:
         warnings.append(
-            f"{', '.join(encoders)} has no diffusion timestep: its configurations of the --t sweep "
-            "are one configuration, run once."
+            f"{', '.join(encoders)} has no diffusion timestep: its configurations of the {name('t')} "
+            "sweep are one configuration, run once."
         )
     return warnings
 

@@ -49,24 +49,24 @@ class StudyPlan:
     Attributes:
         sweeps: the sweeps, in order (one, or an ablation study's base and variants).
         spec: the settings planned (with the ablation table of a study).
+        settings: how every run of the plan executes (the base sweep's; an ablation study varies
+            none of them).
         datasets: every dataset the runs use, opened once (by :func:`~bench.plan.identity.dataset_key`).
         texts: the query texts of each dataset (``--query-text``), by (source, dataset key).
         warnings: settings left out because nothing in the run uses them (printed by the caller).
         notes: combinations of a sweep left out because a plain ``--layer`` or ``--prompt`` value
             does not apply to a backbone (see :mod:`bench.plan.per_backbone`; printed by the caller).
-        settings: how every run of the plan executes (the base sweep's; an ablation study varies
-            none of them).
         filled: the settings a trained file's header filled in (key -> (the file's kind, value);
             see ``bench.execution.planning``); file_notes: what those headers say about the run.
     """
 
     sweeps: list[PlannedSweep]
     spec: SweepSpec
+    settings: ExecutionSettings
     datasets: dict[tuple, Any] = field(default_factory=dict)
     texts: dict[tuple, QueryTexts] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    settings: ExecutionSettings = ExecutionSettings()
     filled: dict[str, tuple[str, Any]] = field(default_factory=dict)
     file_notes: list[str] = field(default_factory=list)
 
@@ -110,7 +110,7 @@ def plan_study(spec: SweepSpec, registry: Registry, given: set[str] | None = Non
         runs = plan_sweep(variant, registry, notes)
         check_query_text(variant, runs, registry)
         sweeps.append(PlannedSweep(variant, tags, runs, plan_ensembles(variant, runs)))
-    plan = StudyPlan(sweeps, spec, notes=list(dict.fromkeys(notes)), settings=settings)
+    plan = StudyPlan(sweeps, spec, settings, notes=list(dict.fromkeys(notes)))
     for sweep in sweeps:
         for warning in inapplicable_settings(sweep.spec, sweep.runs, given):
             if warning not in plan.warnings:

@@ -3,7 +3,7 @@
 Each step draws a batch of triplets (:mod:`bench.prompts.triplets`), extracts the anchors' sketch
 descriptors and the photos' descriptors *with gradients* through the frozen backbone (the same
 layer, timestep, pooling and noise averaging as ``bench run``), and minimises the triplet loss
-(:func:`bench.prompt_learning.triplet_loss`) with AdamW over the prompt's parameters only. The
+(:func:`bench.prompts.learnable.triplet_loss`) with AdamW over the prompt's parameters only. The
 backbone's parameters never reach the optimiser and stay in eval mode; gradients flow through them
 to the pixels (visual prompt) and to the text context (textual prompt).
 
