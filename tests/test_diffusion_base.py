@@ -228,6 +228,7 @@ def test_a_family_without_learned_tokens_after_texts_says_so(toy):
         model.features(pixels, ["up1"], condition=PromptCondition(), **settings)
 
 
+@pytest.mark.slow
 def test_a_family_on_a_diffusers_vae_runs_without_diffusers_cast_warnings(toy_file, tmp_path):
     """The base casts the VAE and denoiser with .to(dtype=...); diffusers' keep-in-float32 warning
     about that cast stays out of a run's output (the family itself silences nothing)."""
@@ -240,6 +241,7 @@ def test_a_family_on_a_diffusers_vae_runs_without_diffusers_cast_warnings(toy_fi
     assert "should be kept in float32" not in result.stderr and "Casting directly" not in result.stderr
 
 
+@pytest.mark.slow
 def test_activation_checkpointing_of_a_plain_torch_denoiser_is_one_error_naming_the_backbone(
     toy_file, tmp_path
 ):

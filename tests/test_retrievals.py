@@ -234,6 +234,7 @@ def test_configurations_side_by_side_on_the_same_queries(out: Path, tmp_path: Pa
     assert widths[1] > 1.6 * widths[0]
 
 
+@pytest.mark.slow
 def test_paired_tasks_show_the_query_photo_and_its_rank(out: Path, tmp_path: Path) -> None:
     for dataset in ("synthetic-fg", "synthetic-scene"):
         results, log = files(out, dataset)

@@ -197,6 +197,7 @@ def test_bad_prompt_and_training_input_is_one_clear_message(tmp_path, args, expe
     assert expected in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("option", "value", "allowed"),
     [
