@@ -248,3 +248,18 @@ def test_a_geirhos_root_without_references_for_a_class_is_refused_naming_it(tmp_
     wrong = run_bench("run", "--dataset", "geirhos-cue-conflict", "--data-root", str(tmp_path))
     assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
     assert "has no stimuli/style-transfer-preprocessed-512/ folder" in wrong.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_learning_on_a_dataset_without_a_train_split_names_the_dataset_and_its_task(tmp_path, command):
+    """The cue-conflict set is evaluation only: learning a prompt or a probe on it says so (it used
+    to say that no sketch had a photo to contrast it with)."""
+    learn = {
+        "train": ["train", "--prompt", "visual", "--output", str(tmp_path / "prompt.safetensors")],
+        "run": ["run", "--probe", "linear", "--output-dir", str(tmp_path)],
+    }[command]
+    result = run_bench(*learn, "--backbone", "vit-tiny", "--dataset", "synthetic-cue-conflict")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "'synthetic-cue-conflict' has no train split (its task is 'shape-bias')" in result.stderr
+    assert "--probe linear:FILE" in result.stderr

@@ -77,6 +77,14 @@ class TripletTrainer:
         """Set ``val_items`` (the validation hold-out of the train split's ``items``), ``train_items``
         (the rest, or the subset ``spec`` asks for), ``training_data`` (the counts of both, for the
         file's header) and ``sampler``, by ``run``'s relevance and ``spec.seed``."""
+        if not items:
+            raise BenchError(
+                f"Dataset {run.dataset.id!r} has no train split (its task is {run.task.id!r}): "
+                "learned prompts and linear probes train on a dataset's seen classes.",
+                "Train on a dataset with a train split (`bench list datasets`; e.g. synthetic, sketchy) "
+                f"and evaluate the learned file on {run.dataset.id} with "
+                "`bench run --prompt learned:FILE` or `--probe linear:FILE`.",
+            )
         spec, relevance = self.spec, run.task.relevance
         available, self.val_items = split_validation(items, relevance, spec.val_split, spec.seed)
         self.train_items = training_subset(
