@@ -299,3 +299,21 @@ def test_clear_errors(out: Path, tmp_path: Path) -> None:
         assert expected in one_line(result.stderr), (args, result.stderr)
     assert not (tmp_path / "x.png").exists()
     shutil.rmtree(empty)
+
+
+@pytest.mark.slow
+def test_a_probed_runs_results_file_is_refused_and_its_log_is_plotted(tmp_path: Path) -> None:
+    """A linear probe's projected descriptors are not cached: the results file of a probed run is one
+    message pointing at its log (it used to be 'plans differently now'), and the log plots."""
+    folder = tmp_path / "results"
+    ran = run_bench("run", "--backbone", "vit-tiny", "--probe", "linear", "--dataset", "synthetic", *OPTIONS,
+                    "--workers", "0", "--log-samples", "--output-dir", str(folder))  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    (results,) = (folder / "synthetic").glob("*.json")
+    (log,) = (folder / "synthetic").glob(f"*{samples.SUFFIX}")
+    refused = run_bench("plot", "retrievals", str(results), "--output", str(tmp_path / "x.png"))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "scored its descriptors through a linear probe (linear)" in one_line(refused.stderr)
+    assert "--log-samples" in refused.stderr and not (tmp_path / "x.png").exists()
+    assert run_bench("plot", "retrievals", str(log), "--output", str(tmp_path / "x.png")).returncode == 0
+    assert (tmp_path / "x.png").stat().st_size > 0

@@ -134,6 +134,13 @@ def _rerun_spec(path: Path, config: dict[str, Any], data_root: str | Path | None
             "descriptors are keyed by that prompt's tensors, which the results file does not hold.",
             "Plot its per-query log (`bench run --log-samples`), or rerun it with --prompt learned:FILE.",
         )
+    if config.get("probe") not in (None, "none"):
+        raise BenchError(
+            f"{str(path)!r} scored its descriptors through a linear probe ({config['probe']}): the "
+            "probed descriptors are not cached, and the results file does not hold the probe's weights.",
+            "Plot its per-query log (`bench run --log-samples`), or the results file of the same "
+            "configuration without --probe.",
+        )
     dataset = str(config["dataset"])
     return SweepSpec(
         backbone=(config["backbone"],),
