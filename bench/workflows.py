@@ -154,7 +154,7 @@ def open_dataset(
 def _condition(prompt: str, backbone: LoadedBackbone, registry: Registry) -> PromptCondition:
     """The condition of ``prompt``, checked as ``bench run`` checks it (:func:`check_prompt`), for the
     backbone at the resolution it was loaded for."""
-    check_prompt(prompt, backbone.info, registry, backbone.image_size or backbone.info.image_size)
+    check_prompt(prompt, backbone.info, registry, backbone.image_size or backbone.info.image_size, "prompt")
     return prompt_condition(prompt, registry)
 
 

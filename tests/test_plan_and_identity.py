@@ -229,7 +229,7 @@ def test_a_sweep_takes_values_of_one_backbone_beside_plain_ones(registry):
     assert {prompt for backbone, _, prompt in runs if backbone == "sd-tiny"} == {"none", "text:a photo of a"}
     assert notes == [
         "--prompt text:a photo of a does not apply to vit-tiny (not run with it): Prompt 'text:a photo of a' "
-        "conditions features on text, and backbone 'vit-tiny''s image features do not depend on text."
+        "conditions features on text, and the image features of backbone 'vit-tiny' do not depend on text."
     ]
 
 

@@ -126,9 +126,10 @@ def test_a_loaded_backbone_forwards_model_attributes_only_with_a_deprecation_war
 @pytest.mark.parametrize(
     ("call", "setting", "expected"),
     [
-        ("descriptors", {"prompt": "text"}, "Prompt scheme 'text' needs an argument."),
-        ("feature_maps", {"prompt": "none:x"}, "Prompt scheme 'none' takes no argument (got 'none:x')."),
-        ("descriptors", {"prompt": "text:a"}, "Prompt 'text:a' conditions features on text, and backbone"),
+        ("descriptors", {"prompt": "text"}, "Prompt scheme 'text' needs an argument. Use prompt='text:...'."),
+        ("feature_maps", {"prompt": "none:x"}, "takes no argument (got 'none:x'). Use prompt='none'."),
+        ("descriptors", {"prompt": "text:a"}, "and the image features of backbone 'vit-tiny' do not"),
+        ("descriptors", {"prompt": "text:a"}, "Use prompt='visual' (a learned pixel border) or"),
         ("descriptors", {"timesteps": [200]}, "descriptors() got unknown setting(s): timesteps."),
         ("feature_maps", {"pool": "gem"}, "feature_maps() got unknown setting(s): pool."),
     ],

@@ -92,4 +92,6 @@ def check_float32_tensors(
             raise corrupt(f"tensor {name!r} has shape {list(entry.shape)}, its header needs {wanted}")
         begin, end = entry.data_offsets
         if end - begin != math.prod(entry.shape) * FLOAT32_BYTES or end > data_bytes:
-            raise corrupt(f"tensor {name!r}'s byte range {begin}..{end} does not fit its shape or the file")
+            raise corrupt(
+                f"the byte range {begin}..{end} of tensor {name!r} does not fit its shape or the file"
+            )

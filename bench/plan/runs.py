@@ -176,9 +176,12 @@ def prompt_condition(value: str, registry: Registry) -> PromptCondition:
     return resolve_target(scheme.build, f"prompt scheme {scheme_id!r}")(argument)
 
 
-def check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_size: int) -> PromptScheme:
+def check_prompt(
+    value: str, backbone: BackboneInfo, registry: Registry, image_size: int, option: str = "--prompt"
+) -> PromptScheme:
     """The prompt scheme of ``value``, once the value suits it and ``backbone`` at ``image_size``
-    (the one check of a prompt, for ``bench run`` and the Python workflows alike).
+    (the one check of a prompt, for ``bench run`` and the Python workflows alike; ``option`` names
+    the setting in hints: ``--prompt``, or ``prompt`` in a Python call).
 
     Raises:
         BenchError: an unknown scheme, a missing or unexpected argument, a text prompt for a backbone
@@ -189,19 +192,22 @@ def check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_s
     scheme = registry.prompt_schemes.get(scheme_id)
     if scheme.takes_argument and not argument:
         raise BenchError(
-            f"Prompt scheme {scheme_id!r} needs an argument.", f"Use --prompt '{scheme_id}:...'."
+            f"Prompt scheme {scheme_id!r} needs an argument.",
+            f"Use {_typed_text(option, f'{scheme_id}:...')}.",
         )
     if not scheme.takes_argument and argument is not None:
         raise BenchError(
-            f"Prompt scheme {scheme_id!r} takes no argument (got {value!r}).", f"Use --prompt {scheme_id}."
+            f"Prompt scheme {scheme_id!r} takes no argument (got {value!r}).",
+            f"Use {_typed_text(option, scheme_id)}.",
         )
     if scheme.needs_text_encoder and not backbone.accepts_text:
         raise BenchError(
-            f"Prompt {value!r} conditions features on text, and backbone {backbone.id!r}'s image "
-            "features do not depend on text.",
-            "Use --prompt visual (a learned pixel border) or --prompt none with this backbone."
+            f"Prompt {value!r} conditions features on text, and the image features of backbone "
+            f"{backbone.id!r} do not depend on text.",
+            f"Use {_typed_text(option, 'visual')} (a learned pixel border) or "
+            f"{_typed_text(option, 'none')} with this backbone."
             if "visual" in backbone.learnable_prompts
-            else "Use --prompt none with this backbone.",
+            else f"Use {_typed_text(option, 'none')} with this backbone.",
         )
     missing = [part for part in scheme.learns if part not in backbone.learnable_prompts]
     if missing:
@@ -210,9 +216,10 @@ def check_prompt(value: str, backbone: BackboneInfo, registry: Registry, image_s
             f"Prompt {value!r} learns a {' and '.join(missing)} prompt, and gradients cannot reach one "
             f"through backbone {backbone.id!r}"
             + (f" (it learns only {', '.join(supported)})." if supported else " (its plugin declares none)."),
-            f"Use --prompt {supported[0]} with it."
+            f"Use {_typed_text(option, supported[0])} with it."
             if supported
-            else "Use --prompt none with it, or a backbone that learns prompts (SD, DINO, CLIP).",
+            else f"Use {_typed_text(option, 'none')} with it, or a backbone that learns prompts "
+            "(SD, DINO, CLIP).",
         )
     if scheme.check is not None:
         resolve_target(scheme.check, f"the check of prompt scheme {scheme_id!r}")(
@@ -225,6 +232,11 @@ def typed_as(option: str, value: object) -> str:
     """A setting as the user gave it: ``--t 200`` for a command-line ``option`` (``--t``), ``t=200``
     for a Python keyword (``t``)."""
     return f"{option} {value}" if option.startswith("--") else f"{option}={value}"
+
+
+def _typed_text(option: str, value: str) -> str:
+    """A text setting as the user gives it: ``--prompt none``, or ``prompt='none'`` in Python."""
+    return typed_as(option, value if option.startswith("--") else repr(value))
 
 
 def check_timesteps(
@@ -269,7 +281,7 @@ def check_image_size(image_size: int, backbone: BackboneInfo, option: str = "--i
     raise BenchError(
         f"{typed_as(option, image_size)} is smaller than the finest tap stride of backbone "
         f"{backbone.id!r} ({finest} px: patch size or downsampling), so its feature maps would be empty.",
-        f"Use {typed_as(option, f'{finest} to 8192')}, best a multiple of {coarsest} "
+        f"Use {typed_as(option, finest)} to 8192, best a multiple of {coarsest} "
         f"(its default is {backbone.image_size}).",
     )
 
