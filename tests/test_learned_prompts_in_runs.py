@@ -82,22 +82,29 @@ def test_trained_prompts_of_a_sweep_share_its_leaderboard_rows_and_ablation_tabl
     assert text.count("prompt_content `") == 4  # each run's footnote names its prompt
 
 
+def _vit_tiny_visual_prompt(folder):
+    """A visual prompt file for vit-tiny at 56 px whose header names layer embed and synthetic."""
+    import torch
+
+    from bench.prompts.files import save_prompt
+
+    return save_prompt(
+        folder / "p.safetensors",
+        {"visual.sketch": torch.full((3, 56, 56), 0.1), "visual.photo": torch.zeros(3, 56, 56)},
+        {"backbone": "vit-tiny", "image_size": 56, "parts": ["visual"], "layer": "embed",
+         "dataset": "synthetic"},
+    )  # fmt: skip
+
+
 def test_the_command_line_and_python_plan_a_learned_prompt_the_same(tmp_path):
     """``bench run --prompt learned:FILE`` and ``bench.run(prompt=...)`` build one request and plan it
     by one path: both take the settings the user did not set from the file's header (backbone,
     layer, dataset), so they run the same configuration and give the same numbers. (``bench.run``
     used to plan the default config's backbones with the file instead, and refuse it.)"""
-    import torch
 
     import bench
-    from bench.prompts.files import save_prompt
 
-    prompt = save_prompt(
-        tmp_path / "p.safetensors",
-        {"visual.sketch": torch.full((3, 56, 56), 0.1), "visual.photo": torch.zeros(3, 56, 56)},
-        {"backbone": "vit-tiny", "image_size": 56, "parts": ["visual"], "layer": "embed",
-         "dataset": "synthetic"},
-    )  # fmt: skip
+    prompt = _vit_tiny_visual_prompt(tmp_path)
     cache = ["--cache-dir", str(tmp_path / "cache")]
     typed = run_bench("run", "--prompt", f"learned:{prompt}", *SMALL, *cache, "--json",
                       "--output-dir", str(tmp_path / "cli"))  # fmt: skip
@@ -133,17 +140,10 @@ class _Lines:
 def test_python_runs_report_what_a_learned_prompts_header_filled(tmp_path):
     """``bench.run`` filled the settings from a trained file's header silently, where ``bench run``
     prints them: it now sends the same lines to its reporter, and a setting nothing uses warns."""
-    import torch
 
     import bench
-    from bench.prompts.files import save_prompt
 
-    prompt = save_prompt(
-        tmp_path / "p.safetensors",
-        {"visual.sketch": torch.full((3, 56, 56), 0.1), "visual.photo": torch.zeros(3, 56, 56)},
-        {"backbone": "vit-tiny", "image_size": 56, "parts": ["visual"], "layer": "embed",
-         "dataset": "synthetic"},
-    )  # fmt: skip
+    prompt = _vit_tiny_visual_prompt(tmp_path)
     reporter = _Lines()
     with pytest.warns(UserWarning, match="--noise-samples 3 does not apply to vit-tiny"):
         bench.run(
