@@ -158,7 +158,7 @@ SD_TRAIN = ["train", "--backbone", "sd-tiny", "--t", "200", "--dataset", "synthe
                 "--output",
                 "x.st",
             ],
-            "backbone 'vit-tiny''s image features do not depend on text",
+            "the image features of backbone 'vit-tiny' do not depend on text",
         ),
         (
             [
