@@ -4,11 +4,11 @@ resolves: a module, or a name in one. Modules moved in the design passes left do
 
 from __future__ import annotations
 
-import importlib
 import re
 import warnings
 
 from tests.helpers.cli import REPO
+from tests.helpers.references import resolve
 
 NOT_PATHS = {
     "bench.command",  # a key of click's ctx.meta (bench.cli.options.COMMAND_KEY)
@@ -21,21 +21,11 @@ def _resolves(reference: str) -> bool:
     """Whether ``reference`` is an importable module or a name (attribute path) in one (a deprecated
     alias resolves too: reading it warns)."""
     with warnings.catch_warnings(action="ignore", category=DeprecationWarning):
-        return _found(reference.split("."))
-
-
-def _found(parts: list[str]) -> bool:
-    for cut in range(len(parts), 0, -1):
         try:
-            found = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for name in parts[cut:]:
-            if not hasattr(found, name):
-                return False
-            found = getattr(found, name)
-        return True
-    return False
+            resolve(reference)
+        except (ImportError, AttributeError):
+            return False
+    return True
 
 
 def test_every_dotted_bench_reference_in_bench_resolves():
