@@ -11,14 +11,16 @@ mismatch with one message that names the tensors.
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bench.api.errors import BenchError
-from bench.api.library_notices import NO_ACCELERATE, diffusers_notices_silenced
+from bench.api.library_notices import (
+    NO_ACCELERATE,
+    diffusers_notices_silenced,
+    transformers_loading_bar_hidden,
+)
 
 SHOWN = 4
 """Tensor names quoted of each kind (the rest are counted)."""
@@ -136,7 +138,7 @@ def from_pretrained_part(model_class: Any, source: str, part: str, weights: str,
     Raises:
         BenchError: tensors missing or unexpected, named (see :func:`require_complete`).
     """
-    with _without_transformers_bar(model_class), diffusers_notices_silenced(NO_ACCELERATE):
+    with transformers_loading_bar_hidden(model_class), diffusers_notices_silenced(NO_ACCELERATE):
         model, info = model_class.from_pretrained(source, subfolder=part, output_loading_info=True, **options)
     require_complete(
         loading_info_gaps(info),
@@ -145,28 +147,3 @@ def from_pretrained_part(model_class: Any, source: str, part: str, weights: str,
         "leaves tensors out), or pass the weights of this backbone.",
     )
     return model
-
-
-@contextmanager
-def _without_transformers_bar(model_class: Any) -> Iterator[None]:
-    """transformers' own "Loading weights" progress bar off while ``model_class`` (a transformers
-    class, so transformers is imported) loads: the run shows its own progress. transformers' switch
-    also switches huggingface_hub's bars, so the download bars are put back as they were at once,
-    and both switches are restored afterwards."""
-    logging = sys.modules.get("transformers.utils.logging")
-    hub = sys.modules.get("huggingface_hub.utils")
-    from_transformers = getattr(model_class, "__module__", "").startswith("transformers.")
-    if logging is None or hub is None or not from_transformers:
-        yield
-        return
-    shown, downloads_shown = logging.is_progress_bar_enabled(), not hub.are_progress_bars_disabled()
-    logging.disable_progress_bar()
-    if downloads_shown:
-        hub.enable_progress_bars()
-    try:
-        yield
-    finally:
-        if shown:
-            logging.enable_progress_bar()
-        if not downloads_shown:
-            hub.disable_progress_bars()
